@@ -42,11 +42,15 @@ func (r Resources) Clone() Resources {
 }
 
 // Add returns r + s, key by key.
-func (r Resources) Add(s Resources) Resources { return r.combine(s, func(a, b float64) float64 { return a + b }) }
+func (r Resources) Add(s Resources) Resources {
+	return r.combine(s, func(a, b float64) float64 { return a + b })
+}
 
 // Sub returns r - s, key by key. The result may hold negative quantities
 // when s does not fit in r; check with Fits first where that matters.
-func (r Resources) Sub(s Resources) Resources { return r.combine(s, func(a, b float64) float64 { return a - b }) }
+func (r Resources) Sub(s Resources) Resources {
+	return r.combine(s, func(a, b float64) float64 { return a - b })
+}
 
 // Min returns the smaller quantity of r and s for every key.
 func (r Resources) Min(s Resources) Resources { return r.combine(s, math.Min) }
