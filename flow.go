@@ -1,0 +1,375 @@
+package ebb
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// A Flow is a graph of tasks: each task runs once the tasks it depends on
+// (through its Inputs and After) have succeeded. A Flow is plain data, built
+// in Go or read from a flow file; [Flow.Graph] validates it as a whole and
+// indexes it for a runner.
+//
+// A Flow must not be changed while a run uses it.
+type Flow struct {
+	// Name names the program the flow belongs to, for labels and state.
+	Name string `json:"name,omitempty"`
+	// Tasks are the flow's nodes, each with a unique name.
+	Tasks []Task `json:"tasks"`
+}
+
+// Validate checks the flow as a whole and returns one error listing every
+// problem (see [Flow.Graph]), or nil.
+func (f *Flow) Validate() error {
+	_, err := f.Graph()
+	return err
+}
+
+// Graph is a validated flow, indexed for evaluation. Tasks are referred to
+// by their index in Flow.Tasks.
+type Graph struct {
+	Flow *Flow
+	// Index maps a task's name to its index.
+	Index map[string]int
+	// Deps lists, for every task, the distinct tasks it waits for.
+	Deps [][]int32
+	// Order is a topological order of the tasks: each after its Deps.
+	Order []int32
+}
+
+// Graph validates the flow and indexes it. Its error wraps [ErrInvalid] and
+// lists every problem found, one per line: an empty or duplicate task name,
+// a task with neither or both of Argv and Func, a Func without FuncKey, bad
+// resources or environment, an input with no source or several, an input
+// naming a task or output that does not exist, a bad input or output path,
+// a dependency on an unknown task, and every cycle, with the tasks in it.
+func (f *Flow) Graph() (*Graph, error) {
+	var problems []error
+	bad := func(format string, args ...any) {
+		problems = append(problems, fmt.Errorf(format+": %w", append(args, ErrInvalid)...))
+	}
+	if len(f.Tasks) > 1<<31-1 {
+		return nil, fmt.Errorf("flow %s: %d tasks is too many: %w", f.Name, len(f.Tasks), ErrInvalid)
+	}
+	g := &Graph{Flow: f, Index: make(map[string]int, len(f.Tasks)), Deps: make([][]int32, len(f.Tasks))}
+	for i := range f.Tasks {
+		name := f.Tasks[i].Name
+		if err := validName(name); err != nil {
+			bad("task %d: name %q: %v", i, name, err)
+			continue
+		}
+		if j, dup := g.Index[name]; dup {
+			bad("task %q: name used by tasks %d and %d", name, j, i)
+			continue
+		}
+		g.Index[name] = i
+	}
+	for i := range f.Tasks {
+		t := &f.Tasks[i]
+		for _, p := range t.check() {
+			bad("task %q: %s", t.Name, p)
+		}
+		deps := make([]int32, 0, len(t.Inputs)+len(t.After))
+		dep := func(what, name string) {
+			j, ok := g.Index[name]
+			switch {
+			case !ok:
+				bad("task %q: %s: no task named %q", t.Name, what, name)
+			case j == i:
+				bad("task %q: %s: depends on itself", t.Name, what)
+			default:
+				deps = append(deps, int32(j))
+			}
+		}
+		for _, in := range t.Inputs {
+			if in.Task == "" {
+				continue
+			}
+			dep(fmt.Sprintf("input %q", in.Name), in.Task)
+			if j, ok := g.Index[in.Task]; ok && !slices.Contains(f.Tasks[j].Outputs, in.Output) {
+				bad("task %q: input %q: task %q has no output %q", t.Name, in.Name, in.Task, in.Output)
+			}
+		}
+		for _, a := range t.After {
+			dep("after", a)
+		}
+		slices.Sort(deps)
+		g.Deps[i] = slices.Clip(slices.Compact(deps))
+	}
+	if len(problems) == 0 {
+		var cycles []string
+		g.Order, cycles = g.order()
+		for _, c := range cycles {
+			bad("cycle: %s", c)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &FlowError{Flow: f.Name, Problems: problems}
+	}
+	return g, nil
+}
+
+// FlowError lists every problem found in a flow. It wraps [ErrInvalid].
+type FlowError struct {
+	Flow     string
+	Problems []error
+}
+
+func (e *FlowError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "flow %q: %d problem", e.Flow, len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteByte('s')
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n\t")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems, each wrapping ErrInvalid.
+func (e *FlowError) Unwrap() []error { return e.Problems }
+
+// check returns the task's own problems, those that need no other task.
+func (t *Task) check() []string {
+	var p []string
+	switch {
+	case len(t.Argv) == 0 && t.Func == nil:
+		p = append(p, "no command: set argv or func")
+	case len(t.Argv) > 0 && t.Func != nil:
+		p = append(p, "both argv and func are set")
+	case len(t.Argv) > 0 && t.Argv[0] == "":
+		p = append(p, fmt.Sprintf("argv[0] is empty in %q", t.Argv))
+	case t.Func != nil && t.FuncKey == "":
+		p = append(p, "func without func_key: the key names what the func computes, for the cache")
+	}
+	for _, e := range t.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			p = append(p, fmt.Sprintf("env entry %q: want KEY=value", e))
+		}
+	}
+	if err := t.Resources.Validate(); err != nil {
+		p = append(p, strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error()))
+	}
+	if t.Attempts < 0 {
+		p = append(p, fmt.Sprintf("attempts %d: must not be negative", t.Attempts))
+	}
+	names := map[string]bool{}
+	for _, in := range t.Inputs {
+		if !localPath(in.Name) {
+			p = append(p, fmt.Sprintf("input %q: want a relative path inside the work directory", in.Name))
+		} else if names[in.Name] {
+			p = append(p, fmt.Sprintf("input %q: given twice", in.Name))
+		}
+		names[in.Name] = true
+		sources := 0
+		for _, set := range []bool{in.Task != "" || in.Output != "", in.Digest != "", in.Path != ""} {
+			if set {
+				sources++
+			}
+		}
+		switch {
+		case sources != 1:
+			p = append(p, fmt.Sprintf("input %q: want exactly one source (task and output, digest, or path), got %d", in.Name, sources))
+		case in.Digest != "":
+			if err := in.Digest.Validate(); err != nil {
+				p = append(p, fmt.Sprintf("input %q: digest %q: %v", in.Name, in.Digest, err))
+			}
+		case in.Task != "" && in.Output == "" || in.Task == "" && in.Output != "":
+			p = append(p, fmt.Sprintf("input %q: want both task and output", in.Name))
+		}
+	}
+	outs := map[string]bool{}
+	for _, o := range t.Outputs {
+		if !localPath(o) {
+			p = append(p, fmt.Sprintf("output %q: want a relative path inside the work directory", o))
+		} else if outs[o] {
+			p = append(p, fmt.Sprintf("output %q: given twice", o))
+		}
+		outs[o] = true
+	}
+	return p
+}
+
+func validName(name string) error {
+	if name == "" || len(name) > 255 {
+		return errors.New("want 1 to 255 bytes")
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errors.New("control characters not allowed")
+	}
+	return nil
+}
+
+func localPath(p string) bool { return p != "" && filepath.IsLocal(p) }
+
+// order sorts the graph topologically (Kahn's algorithm). When the graph
+// has cycles it returns, instead of a full order, one line per cycle
+// naming its tasks in the order they would run, as "a → b → a".
+func (g *Graph) order() ([]int32, []string) {
+	n := len(g.Deps)
+	waiting := make([]int32, n)
+	dependents := make([][]int32, n)
+	for i, deps := range g.Deps {
+		waiting[i] = int32(len(deps))
+		for _, d := range deps {
+			dependents[d] = append(dependents[d], int32(i))
+		}
+	}
+	order := make([]int32, 0, n)
+	for i := range n {
+		if waiting[i] == 0 {
+			order = append(order, int32(i))
+		}
+	}
+	for k := 0; k < len(order); k++ {
+		for _, c := range dependents[order[k]] {
+			if waiting[c]--; waiting[c] == 0 {
+				order = append(order, c)
+			}
+		}
+	}
+	if len(order) == n {
+		return order, nil
+	}
+	// Every task left waits for another task left. Walk back along
+	// dependencies from each unvisited one until a task repeats: that
+	// closes a cycle.
+	var cycles []string
+	state := make([]uint8, n) // 0 unseen, 1 on the current walk, 2 done
+	for i := range n {
+		if waiting[i] == 0 || state[i] != 0 {
+			continue
+		}
+		var walk []int32
+		at := int32(i)
+		for state[at] == 0 {
+			state[at] = 1
+			walk = append(walk, at)
+			for _, d := range g.Deps[at] {
+				if waiting[d] > 0 {
+					at = d
+					break
+				}
+			}
+		}
+		if state[at] == 1 {
+			// The walk went against the arrows: reverse it, so each
+			// task runs before the next, and start at the lowest
+			// index, so the same cycle always reads the same.
+			cycle := slices.Clone(walk[slices.Index(walk, at):])
+			slices.Reverse(cycle)
+			low := slices.Index(cycle, slices.Min(cycle))
+			cycle = append(cycle[low:], cycle[:low+1]...)
+			names := make([]string, len(cycle))
+			for k, c := range cycle {
+				names[k] = fmt.Sprintf("%q", g.Flow.Tasks[c].Name)
+			}
+			cycles = append(cycles, strings.Join(names, " → "))
+		}
+		for _, w := range walk {
+			state[w] = 2
+		}
+	}
+	return nil, cycles
+}
+
+// Digests returns every task's digest, indexed like Flow.Tasks. An input
+// from another task stands for that task's digest and the output's name,
+// so digests are known before anything runs and a task found in the cache
+// is skipped without running the tasks it depends on. paths gives the
+// digest of the content of each local file named by an Input.Path; a path
+// missing from it is an error wrapping ErrInvalid.
+func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
+	tasks := g.Flow.Tasks
+	out := make([]digest.Digest, len(tasks))
+	var inputs []digest.Digest
+	for _, i := range g.Order {
+		t := &tasks[i]
+		inputs = inputs[:0]
+		for _, in := range t.Inputs {
+			switch {
+			case in.Task != "":
+				d := NewDigester()
+				d.WriteString("output")
+				d.WriteDigest(out[g.Index[in.Task]])
+				d.WriteString(in.Output)
+				inputs = append(inputs, d.Digest())
+			case in.Digest != "":
+				inputs = append(inputs, in.Digest)
+			default:
+				d, ok := paths[in.Path]
+				if !ok {
+					return nil, fmt.Errorf("task %q: input %q: no digest for path %q: %w", t.Name, in.Name, in.Path, ErrInvalid)
+				}
+				inputs = append(inputs, d)
+			}
+		}
+		out[i] = t.digest(inputs)
+	}
+	return out, nil
+}
+
+// Paths returns the distinct local files named by the flow's inputs, in
+// lexical order: those a runner stores into its repository before the run.
+func (f *Flow) Paths() []string {
+	set := map[string]bool{}
+	for i := range f.Tasks {
+		for _, in := range f.Tasks[i].Inputs {
+			if in.Path != "" {
+				set[in.Path] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// Requirements returns what the flow needs at its widest: Min is the
+// largest task's resources, key by key, and Width the most tasks that share
+// a depth in the graph (a cheap bound on how many can run at once).
+func (g *Graph) Requirements() Requirements {
+	tasks := g.Flow.Tasks
+	min := Resources{}
+	depth := make([]int32, len(tasks))
+	perDepth := map[int32]int{}
+	for _, i := range g.Order {
+		for _, d := range g.Deps[i] {
+			depth[i] = max(depth[i], depth[d]+1)
+		}
+		perDepth[depth[i]]++
+		for k, v := range tasks[i].Resources {
+			if v > min[k] {
+				min[k] = v
+			}
+		}
+	}
+	width := 0
+	for _, n := range perDepth {
+		width = max(width, n)
+	}
+	return Requirements{Min: min, Width: width}
+}
+
+// inputOrder returns the indexes of inputs sorted by name.
+func inputOrder(inputs []Input) []int {
+	order := make([]int, len(inputs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(inputs[a].Name, inputs[b].Name) })
+	return order
+}
+
+func sortedCopy(s []string) []string {
+	if slices.IsSorted(s) {
+		return s
+	}
+	return slices.Sorted(slices.Values(s))
+}
