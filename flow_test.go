@@ -15,7 +15,7 @@ func pipeline() *Flow {
 		{Name: "count-a", Argv: []string{"wc", "-w", "a"}, Inputs: []Input{{Name: "a", Task: "split", Output: "xaa"}}, Outputs: []string{"n"}},
 		{Name: "count-b", Argv: []string{"wc", "-w", "b"}, Inputs: []Input{{Name: "b", Task: "split", Output: "xab"}}, Outputs: []string{"n"}},
 		{Name: "sum", Func: func(context.Context, FuncEnv) error { return nil }, FuncKey: "sum/v1",
-			Inputs: []Input{{Name: "a", Task: "count-a", Output: "n"}, {Name: "b", Task: "count-b", Output: "n"}},
+			Inputs:    []Input{{Name: "a", Task: "count-a", Output: "n"}, {Name: "b", Task: "count-b", Output: "n"}},
 			Resources: Resources{CPU: 2}},
 	}}
 }
