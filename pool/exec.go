@@ -121,9 +121,12 @@ type Exec interface {
 	ID() ExecID
 
 	// Wait blocks until the exec has finished and returns its result. How
-	// the task went (its exit code, a missing output) is in the Result;
-	// the error reports only that no result can be had: ctx is done, or
-	// the alloc expired or was freed first (ebb.ErrExpired).
+	// the task went (its exit code, a missing output, a Kill) is in the
+	// Result; the error reports only that no result can be had: ctx is
+	// done, or the alloc ended (freed, expired or lost) while the exec
+	// ran, which fails with ebb.ErrExpired, so that callers know to run
+	// the task elsewhere. An exec that finished before its alloc ended
+	// keeps its Result until then.
 	Wait(ctx context.Context) (Result, error)
 
 	// Inspect returns the exec's state without blocking.
@@ -190,6 +193,10 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Killed is set when the exec was stopped by Kill, Free or expiry.
 	Killed bool `json:"killed,omitempty"`
+	// Transient is set when the failure may pass on another try: a Func
+	// returned an error wrapping ebb.ErrUnavailable, or a process was
+	// killed by a signal nobody in ebb sent (the kernel's OOM killer).
+	Transient bool `json:"transient,omitempty"`
 	// Start and End bound the exec's run.
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`

@@ -1,0 +1,572 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/repository"
+	"github.com/opencontainers/go-digest"
+)
+
+// EvalConfig configures an Eval. Only Cache and Repository do I/O of their
+// own; both may be nil.
+type EvalConfig struct {
+	// Cache, when set, is looked up before anything runs, and every
+	// successful task's result is stored in it under the task's digest.
+	Cache repository.Cache
+	// Repository holds the blobs of the flow's files. A cache entry
+	// counts only while every output it names is still here.
+	Repository repository.Store
+	// Paths gives the digest of each local file named by an Input.Path,
+	// already stored in Repository (see Flow.Paths).
+	Paths map[string]digest.Digest
+	// MaxExecs caps how many tasks run at once on one alloc, whatever
+	// their resources (tasks that hold nothing would otherwise be
+	// unbounded). Default 256.
+	MaxExecs int
+	// Keepalive configures the lease renewals of the allocs that Work.
+	Keepalive pool.KeepaliveConfig
+	// Logger receives a record per task failure and lost alloc.
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// An Eval is the evaluation of one flow: which tasks are done (run or found
+// in the cache), which are ready, which wait for others. Allocs take part
+// by calling Work, which takes ready tasks that fit the alloc, runs them
+// there, and records their results; Demand says what the ready tasks need
+// beyond what the working allocs can hold.
+//
+// An Eval keeps no goroutine of its own: all its work happens inside Work
+// calls. Its state is guarded by one mutex, never held across I/O, so
+// Demand and Progress can be called from any goroutine at any time without
+// blocking for long. It holds a few words per task and places work in time
+// that grows with the number of distinct task shapes, not of tasks.
+type Eval struct {
+	g          *ebb.Graph
+	digests    []digest.Digest
+	cfg        EvalConfig
+	dependents [][]int32
+	shapes     []*shape // per task
+
+	mu        sync.Mutex // guards the fields below
+	tasks     []taskState
+	waiting   []int32 // per task: dependencies not yet done
+	ready     readyQueue
+	workers   map[*worker]struct{}
+	remaining int // tasks still to finish
+	counts    Progress
+	err       error
+	doneC     chan struct{} // closed when every task is done or one failed
+	wake      chan struct{} // closed (and replaced) when there is news for workers
+	woken     bool          // wake has a reader
+}
+
+type taskState struct {
+	state   taskPhase
+	tries   uint16
+	outputs map[string]digest.Digest
+}
+
+type taskPhase uint8
+
+const (
+	unneeded taskPhase = iota // only feeds tasks found in the cache
+	waiting
+	ready
+	running
+	done
+	cached
+	failed
+)
+
+// A worker is one alloc taking part through Work.
+type worker struct {
+	alloc   pool.Alloc
+	free    ebb.Resources // what the alloc has not lent to a task
+	running int
+	stop    context.CancelCauseFunc
+}
+
+// Progress counts a flow's tasks by where they are.
+type Progress struct {
+	Tasks   int // in the flow
+	Done    int // succeeded in this eval
+	Cached  int // found in the cache, not run
+	Skipped int // needed by no task left to run
+	Running int
+	Ready   int
+	Waiting int // for other tasks
+	Retried int // tries that failed and were tried again
+	Lost    int // tries lost with their alloc, and requeued
+}
+
+// A Demand is ready work that no alloc working for the eval can place:
+// Count tasks that each need Resources.
+type Demand struct {
+	Resources ebb.Resources
+	Count     int
+}
+
+// TaskError reports a task that failed for good. Its Result holds the exit
+// code and the tail of the task's standard error.
+type TaskError struct {
+	Task   string
+	Digest digest.Digest
+	Result pool.Result
+}
+
+func (e *TaskError) Error() string {
+	msg := fmt.Sprintf("task %q failed: exit code %d", e.Task, e.Result.ExitCode)
+	if e.Result.Error != "" {
+		msg += ": " + e.Result.Error
+	}
+	if e.Result.Stderr != "" {
+		msg += "\nstderr:\n" + e.Result.Stderr
+	}
+	return msg
+}
+
+var (
+	errFailed   = errors.New("eval failed")
+	errFinished = errors.New("eval finished")
+)
+
+// NewEval prepares the evaluation of the validated flow g whose task
+// digests are digests (see Graph.Digests). It looks tasks up in the cache
+// from the flow's sinks down, so that a task found there is not run and
+// the tasks that only feed it are not run either.
+func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg EvalConfig) (*Eval, error) {
+	n := len(g.Flow.Tasks)
+	if len(digests) != n {
+		return nil, fmt.Errorf("eval: %d digests for %d tasks: %w", len(digests), n, ebb.ErrInvalid)
+	}
+	if cfg.MaxExecs <= 0 {
+		cfg.MaxExecs = 256
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Eval{
+		g: g, digests: digests, cfg: cfg,
+		dependents: make([][]int32, n),
+		shapes:     make([]*shape, n),
+		tasks:      make([]taskState, n),
+		waiting:    make([]int32, n),
+		workers:    map[*worker]struct{}{},
+		doneC:      make(chan struct{}),
+		wake:       make(chan struct{}),
+	}
+	e.counts.Tasks = n
+	for i, deps := range g.Deps {
+		for _, d := range deps {
+			e.dependents[d] = append(e.dependents[d], int32(i))
+		}
+	}
+	// From the sinks down: a task is needed when it is a sink or feeds a
+	// needed task that is not cached.
+	needed := make([]bool, n)
+	for k := len(g.Order) - 1; k >= 0; k-- {
+		i := g.Order[k]
+		if len(e.dependents[i]) == 0 {
+			needed[i] = true
+		}
+		if !needed[i] {
+			continue
+		}
+		if outputs, ok := e.lookup(ctx, i); ok {
+			e.tasks[i] = taskState{state: cached, outputs: outputs}
+			e.counts.Cached++
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e.tasks[i].state = waiting
+		for _, d := range g.Deps[i] {
+			needed[d] = true
+		}
+	}
+	for _, i := range g.Order {
+		st := &e.tasks[i]
+		switch st.state {
+		case unneeded:
+			e.counts.Skipped++
+			continue
+		case cached:
+			continue
+		}
+		e.remaining++
+		for _, d := range g.Deps[i] {
+			if e.tasks[d].state != cached {
+				e.waiting[i]++
+			}
+		}
+		e.shapes[i] = e.ready.shapeOf(g.Flow.Tasks[i].Resources)
+		if e.waiting[i] == 0 {
+			st.state = ready
+			e.ready.push(e.shapes[i], i)
+		}
+	}
+	if e.remaining == 0 {
+		close(e.doneC)
+	}
+	return e, nil
+}
+
+// lookup returns the outputs of task i's cached result, if the cache has a
+// successful one whose outputs are all still in the repository.
+func (e *Eval) lookup(ctx context.Context, i int32) (map[string]digest.Digest, bool) {
+	if e.cfg.Cache == nil {
+		return nil, false
+	}
+	res, err := e.cfg.Cache.Get(ctx, e.digests[i])
+	if err != nil {
+		if !errors.Is(err, ebb.ErrNotExist) {
+			e.cfg.Logger.Warn("cache lookup failed; running the task", "task", e.g.Flow.Tasks[i].Name, "err", err)
+		}
+		return nil, false
+	}
+	if !res.OK() {
+		return nil, false
+	}
+	for _, name := range e.g.Flow.Tasks[i].Outputs {
+		d, ok := res.Outputs[name]
+		if !ok || e.cfg.Repository == nil {
+			return nil, false
+		}
+		if _, err := e.cfg.Repository.Stat(ctx, d); err != nil {
+			return nil, false
+		}
+	}
+	return res.Outputs, true
+}
+
+// Done returns a channel closed when the eval has finished: every task done,
+// or one failed for good.
+func (e *Eval) Done() <-chan struct{} { return e.doneC }
+
+// Err returns why the eval failed (a *TaskError, or the error that stopped
+// a task from being run), or nil.
+func (e *Eval) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// Wait blocks until the eval has finished or ctx is done, and returns Err or
+// ctx's error.
+func (e *Eval) Wait(ctx context.Context) error {
+	select {
+	case <-e.doneC:
+		return e.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Progress returns the task counts now.
+func (e *Eval) Progress() Progress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.counts
+	p.Ready = e.ready.n
+	p.Waiting = p.Tasks - p.Done - p.Cached - p.Skipped - p.Running - p.Ready
+	if e.err != nil {
+		p.Waiting = 0
+	}
+	return p
+}
+
+// Outputs returns the digests of the outputs of the flow's sinks, as
+// "task/output", once the eval has succeeded.
+func (e *Eval) Outputs() map[string]digest.Digest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]digest.Digest{}
+	for i := range e.tasks {
+		if len(e.dependents[i]) != 0 {
+			continue
+		}
+		for name, d := range e.tasks[i].outputs {
+			out[e.g.Flow.Tasks[i].Name+"/"+name] = d
+		}
+	}
+	return out
+}
+
+// Demand returns the ready tasks that the allocs now working for the eval
+// cannot place, even once their free capacity is used: the work that needs
+// more allocs. Shapes come largest first; the result is the caller's.
+func (e *Eval) Demand() []Demand {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ready.n == 0 {
+		return nil
+	}
+	frees := make([]ebb.Resources, 0, len(e.workers))
+	for w := range e.workers {
+		frees = append(frees, w.free.Clone())
+	}
+	var out []Demand
+	for _, s := range e.ready.shapes {
+		n := s.len()
+		for _, f := range frees {
+			if n == 0 {
+				break
+			}
+			if k := fitCount(s.res, f, n); k > 0 {
+				n -= k
+				subInPlace(f, s.res.Scale(float64(k)))
+			}
+		}
+		if n > 0 {
+			out = append(out, Demand{Resources: s.res.Clone(), Count: n})
+		}
+	}
+	return out
+}
+
+// Work runs ready tasks on alloc a until the eval finishes, ctx is done, or
+// the alloc is lost, keeping the alloc's lease alive meanwhile. It takes
+// the largest ready tasks that fit in what a has free, up to MaxExecs at a
+// time, and more as they finish.
+//
+// It returns nil when the eval has finished (see Err for how), ctx's error
+// when ctx is done, and an error wrapping ebb.ErrExpired when the alloc was
+// lost. Tasks that were running on a and did not finish go back to the
+// ready queue (without counting a try), to run on another alloc; the execs
+// themselves are left alone, so that a driver resuming the run re-attaches
+// to them. When the eval fails, Work kills the tasks still running on a.
+// Work returns only once every goroutine it started has ended.
+func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if err := pool.Keepalive(ctx, a, e.cfg.Keepalive); err != nil && ctx.Err() == nil {
+			stop(fmt.Errorf("alloc %s lost: %w", a.ID(), err))
+		}
+	})
+
+	e.mu.Lock()
+	if e.err == nil && e.remaining > 0 {
+		e.workers[w] = struct{}{}
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.workers, w)
+		e.mu.Unlock()
+	}()
+
+	var batch []int32
+	for {
+		e.mu.Lock()
+		if e.remaining == 0 || e.err != nil {
+			e.mu.Unlock()
+			stop(errFinished)
+			break
+		}
+		batch, w.free = e.ready.take(w.free, e.cfg.MaxExecs-w.running, batch[:0])
+		for _, t := range batch {
+			e.tasks[t].state = running
+		}
+		w.running += len(batch)
+		e.counts.Running += len(batch)
+		wake := e.wake
+		e.woken = true
+		e.mu.Unlock()
+		for _, t := range batch {
+			wg.Go(func() { e.run(ctx, w, t) })
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	wg.Wait()
+	if cause := context.Cause(ctx); !errors.Is(cause, errFinished) {
+		return cause
+	}
+	return nil
+}
+
+// run runs task t on w's alloc and records how it went.
+func (e *Eval) run(ctx context.Context, w *worker, t int32) {
+	task := &e.g.Flow.Tasks[t]
+	id := e.digests[t]
+	cfg := pool.ExecConfig{
+		Argv:      task.Argv,
+		Env:       task.Env,
+		Func:      task.Func,
+		Resources: task.Resources,
+		Inputs:    e.inputs(t),
+		Outputs:   task.Outputs,
+	}
+	x, err := w.alloc.Put(ctx, id, cfg)
+	var res pool.Result
+	if err == nil {
+		res, err = x.Wait(ctx)
+	}
+	if err != nil {
+		e.interrupted(ctx, w, t, x, err)
+		return
+	}
+	if res.OK() && e.cfg.Cache != nil {
+		// Stored even when ctx is done: a finished result is never lost.
+		if err := e.cfg.Cache.Put(context.WithoutCancel(ctx), id, res); err != nil {
+			e.cfg.Logger.Warn("cache put failed; the task will run again in a later run", "task", task.Name, "err", err)
+		}
+	}
+	if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
+		e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
+	}
+	e.finish(w, t, res)
+}
+
+// inputs returns the digest of each of task t's input files. The outputs of
+// t's dependencies were recorded before t became ready and never change
+// after, so reading them needs no lock.
+func (e *Eval) inputs(t int32) map[string]digest.Digest {
+	task := &e.g.Flow.Tasks[t]
+	if len(task.Inputs) == 0 {
+		return nil
+	}
+	in := make(map[string]digest.Digest, len(task.Inputs))
+	for _, i := range task.Inputs {
+		switch {
+		case i.Task != "":
+			in[i.Name] = e.tasks[e.g.Index[i.Task]].outputs[i.Output]
+		case i.Digest != "":
+			in[i.Name] = i.Digest
+		default:
+			in[i.Name] = e.cfg.Paths[i.Path]
+		}
+	}
+	return in
+}
+
+// interrupted handles a task whose exec could not be started or waited for.
+func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec, err error) {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errFinished) && x != nil {
+		// The eval failed: the task's result is of no use.
+		if kerr := x.Kill(context.WithoutCancel(ctx)); kerr != nil {
+			e.cfg.Logger.Debug("kill exec", "task", e.g.Flow.Tasks[t].Name, "err", kerr)
+		}
+	}
+	lost := errors.Is(err, ebb.ErrExpired) || errors.Is(err, ebb.ErrNotExist)
+	if lost {
+		w.stop(fmt.Errorf("alloc %s lost: %w", w.alloc.ID(), ebb.ErrExpired))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w.running--
+	e.counts.Running--
+	addInPlace(w.free, e.g.Flow.Tasks[t].Resources)
+	if e.err != nil || e.remaining == 0 {
+		return
+	}
+	if ctx.Err() == nil && !lost && !ebb.Retryable(err) {
+		// The alloc refused the task: a bug or a malformed task, which
+		// another try would not mend.
+		e.fail(fmt.Errorf("task %q: %w", e.g.Flow.Tasks[t].Name, err))
+		return
+	}
+	e.counts.Lost++
+	e.requeue(t)
+}
+
+// finish records the result of task t, run on w.
+func (e *Eval) finish(w *worker, t int32, res pool.Result) {
+	task := &e.g.Flow.Tasks[t]
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w.running--
+	e.counts.Running--
+	addInPlace(w.free, task.Resources)
+	st := &e.tasks[t]
+	if e.err != nil {
+		return
+	}
+	switch {
+	case res.OK():
+		st.state = done
+		st.outputs = res.Outputs
+		e.counts.Done++
+		e.remaining--
+		for _, c := range e.dependents[t] {
+			if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
+				e.tasks[c].state = ready
+				e.ready.push(e.shapes[c], c)
+			}
+		}
+		if e.remaining == 0 {
+			close(e.doneC)
+		}
+		e.broadcast()
+	case res.Transient && int(st.tries)+1 < max(1, task.Attempts):
+		st.tries++
+		e.counts.Retried++
+		e.cfg.Logger.Info("task failed; trying again", "task", task.Name, "try", st.tries, "error", res.Error)
+		e.requeue(t)
+	default:
+		st.state = failed
+		e.fail(&TaskError{Task: task.Name, Digest: e.digests[t], Result: res})
+	}
+}
+
+// requeue puts task t back in the ready queue. e.mu is held.
+func (e *Eval) requeue(t int32) {
+	e.tasks[t].state = ready
+	e.ready.push(e.shapes[t], t)
+	e.broadcast()
+}
+
+// fail ends the eval with err and stops every worker, which kill their
+// running tasks. e.mu is held.
+func (e *Eval) fail(err error) {
+	e.err = err
+	e.cfg.Logger.Error("eval failed", "err", err)
+	close(e.doneC)
+	for w := range e.workers {
+		w.stop(errFinished)
+	}
+	e.broadcast()
+}
+
+// broadcast wakes the workers waiting for news. e.mu is held.
+func (e *Eval) broadcast() {
+	if e.woken {
+		close(e.wake)
+		e.wake = make(chan struct{})
+		e.woken = false
+	}
+}
+
+// tasksOf returns the names of the tasks in the given phase, sorted; for
+// tests and messages.
+func (e *Eval) tasksOf(p taskPhase) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var names []string
+	for i := range e.tasks {
+		if e.tasks[i].state == p {
+			names = append(names, e.g.Flow.Tasks[i].Name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}

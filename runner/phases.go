@@ -1,0 +1,265 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+)
+
+// init stores the flow's local files, lets go of the auxiliary allocs of an
+// earlier driver, and gets the primary: the one recorded in the State while
+// it lives, a new one otherwise.
+func (r *Runner) init(ctx context.Context) error {
+	if err := r.storePaths(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.fail(err)
+		return nil
+	}
+	if err := r.checkCapacity(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ebb.ErrResources) || errors.Is(err, ebb.ErrInvalid) {
+			r.fail(err)
+			return nil
+		}
+		r.retryLater(err)
+		return nil
+	}
+	r.freeAux(ctx)
+	if r.primary == nil && r.state.Primary != nil {
+		r.reattach(ctx)
+	}
+	if r.primary == nil {
+		req := r.cfg.Primary
+		if req.IsZero() {
+			req = r.graph.Requirements()
+		}
+		a, err := r.cfg.Cluster.Allocate(ctx, req, r.labels())
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, ebb.ErrResources) || errors.Is(err, ebb.ErrInvalid):
+			r.fail(fmt.Errorf("primary alloc: %w", err))
+			return nil
+		default:
+			r.retryLater(fmt.Errorf("primary alloc: %w", err))
+			return nil
+		}
+		r.hold(ctx, a)
+		r.cfg.Logger.Info("primary alloc", "alloc", a.ID(), "resources", a.Resources())
+	}
+	r.update(func(s *State) {
+		s.Phase = PhaseEval
+		s.NumTries++
+		s.LastTry = time.Now()
+		s.Err = ""
+	})
+	return nil
+}
+
+// storePaths puts the flow's local files into the repository, and checks
+// they still have the content they were hashed with.
+func (r *Runner) storePaths(ctx context.Context) error {
+	for _, p := range slices.Sorted(maps.Keys(r.paths)) {
+		d, err := r.cfg.Repository.PutFile(ctx, p)
+		if err != nil {
+			return fmt.Errorf("store input file %s: %w", p, err)
+		}
+		if d != r.paths[p] {
+			return fmt.Errorf("input file %s changed since the run started (was %s, now %s): %w", p, r.paths[p], d, ebb.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// checkCapacity fails with ebb.ErrResources when a task fits no node of
+// the cluster.
+func (r *Runner) checkCapacity(ctx context.Context) error {
+	caps, err := r.cfg.Cluster.Capacity(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster capacity: %w", err)
+	}
+	var problems []error
+	for i := range r.cfg.Flow.Tasks {
+		t := &r.cfg.Flow.Tasks[i]
+		if !slices.ContainsFunc(caps, t.Resources.Fits) {
+			problems = append(problems, fmt.Errorf("task %q needs %s, more than any node of cluster %s holds: %w", t.Name, t.Resources, r.cfg.Cluster.ID(), ebb.ErrResources))
+			if len(problems) == 10 {
+				break
+			}
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// reattach takes back the primary recorded in the State, if it still lives.
+func (r *Runner) reattach(ctx context.Context) {
+	ref := r.state.Primary
+	a, err := r.cfg.Cluster.Alloc(ctx, ref.ID)
+	if err == nil {
+		if _, err = a.Keepalive(ctx, r.lease()); err == nil {
+			r.primary = a
+			r.cfg.Logger.Info("re-attached primary alloc", "alloc", ref.ID)
+			return
+		}
+	}
+	r.cfg.Logger.Info("primary alloc of the earlier driver is gone", "alloc", ref.ID, "err", err)
+	r.update(func(s *State) {
+		s.account(s.Primary, minTime(time.Now(), ref.Inspect.Expires))
+		s.Primary = nil
+	})
+}
+
+func (r *Runner) lease() time.Duration {
+	if r.cfg.Keepalive.Lease > 0 {
+		return r.cfg.Keepalive.Lease
+	}
+	return time.Minute
+}
+
+// hold records a as the primary.
+func (r *Runner) hold(ctx context.Context, a pool.Alloc) {
+	inspect, err := a.Inspect(ctx)
+	if err != nil {
+		inspect = pool.AllocInspect{ID: a.ID(), Pool: a.Pool().ID(), Resources: a.Resources()}
+	}
+	r.primary = a
+	r.update(func(s *State) {
+		s.Primary = &AllocRef{Pool: a.Pool().ID(), ID: a.ID(), Inspect: inspect, Since: time.Now()}
+	})
+}
+
+// freeAux frees the auxiliary allocs recorded in the State: a driver that
+// starts over holds none.
+func (r *Runner) freeAux(ctx context.Context) {
+	for _, ref := range slices.Clone(r.state.Aux) {
+		if a, err := r.cfg.Cluster.Alloc(ctx, ref.ID); err == nil {
+			if err := a.Free(ctx); err != nil {
+				r.cfg.Logger.Warn("free auxiliary alloc", "alloc", ref.ID, "err", err)
+			}
+		}
+		r.update(func(s *State) {
+			s.account(&ref, time.Now())
+			s.Aux = slices.DeleteFunc(s.Aux, func(x AllocRef) bool { return x.ID == ref.ID })
+		})
+	}
+}
+
+// evaluate runs the flow on the primary until it is done, fails, or the
+// primary is lost.
+func (r *Runner) evaluate(ctx context.Context) error {
+	if r.primary == nil {
+		// A driver resumed in Eval: get the primary back first.
+		r.update(func(s *State) { s.Phase = PhaseInit; s.NumTries-- })
+		return nil
+	}
+	e, err := NewEval(ctx, r.graph, r.digests, EvalConfig{
+		Cache:      r.cfg.Cache,
+		Repository: r.cfg.Repository,
+		Paths:      r.paths,
+		MaxExecs:   r.cfg.MaxExecs,
+		Keepalive:  r.cfg.Keepalive,
+		Logger:     r.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.eval = e
+	r.mu.Unlock()
+	werr := e.Work(ctx, r.primary)
+	select {
+	case <-e.Done():
+	default:
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(werr, ebb.ErrExpired):
+			r.lostPrimary()
+			r.retryLater(werr)
+		default:
+			r.retryLater(werr)
+		}
+		return nil
+	}
+	if err := e.Err(); err != nil {
+		r.fail(err)
+		return nil
+	}
+	p := e.Progress()
+	r.update(func(s *State) {
+		s.Result = &Result{Outputs: e.Outputs(), Tasks: p.Tasks, Ran: p.Done, Cached: p.Cached}
+		s.Phase = PhaseDone
+		s.Completion = time.Now()
+	})
+	r.cfg.Logger.Info("run succeeded", "run", r.state.ID, "ran", p.Done, "cached", p.Cached)
+	return nil
+}
+
+func (r *Runner) lostPrimary() {
+	r.primary = nil
+	r.update(func(s *State) {
+		s.account(s.Primary, time.Now())
+		s.Primary = nil
+	})
+}
+
+// finish frees what a Done run still holds: at once after a success, after
+// Retain (counted from Completion) after a failure.
+func (r *Runner) finish(ctx context.Context) error {
+	if r.state.Primary == nil && len(r.state.Aux) == 0 {
+		return nil
+	}
+	if r.primary == nil && r.state.Primary != nil {
+		r.reattach(ctx)
+	}
+	if r.state.Err != "" && r.primary != nil {
+		if wait := time.Until(r.state.Completion.Add(r.cfg.Retain)); wait > 0 {
+			r.cfg.Logger.Info("keeping the failed run's primary alloc", "alloc", r.primary.ID(), "for", wait)
+			kctx, cancel := context.WithTimeout(ctx, wait)
+			err := pool.Keepalive(kctx, r.primary, r.cfg.Keepalive)
+			cancel()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				r.cfg.Logger.Info("retained primary alloc lost", "err", err)
+			}
+		}
+	}
+	r.release(ctx)
+	return nil
+}
+
+// release frees every alloc the run holds, within FreeTimeout.
+func (r *Runner) release(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.FreeTimeout)
+	defer cancel()
+	r.freeAux(ctx)
+	if r.primary == nil && r.state.Primary != nil {
+		r.reattach(ctx)
+	}
+	if r.primary != nil {
+		if err := r.primary.Free(ctx); err != nil && !errors.Is(err, ebb.ErrExpired) {
+			r.cfg.Logger.Warn("free primary alloc", "alloc", r.primary.ID(), "err", err)
+		}
+		r.lostPrimary()
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.IsZero() || a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"slices"
+
+	"github.com/ebbflow/ebb"
+)
+
+// readyQueue holds the ready tasks, grouped by shape (their resources), so
+// that placing work on an alloc costs time in the number of distinct shapes,
+// not of tasks. Shapes are kept largest first: an alloc takes the largest
+// tasks that fit before smaller ones, so that when capacity is short the
+// big tasks, which fit in fewer places, are not starved by small ones.
+// Each shape's tasks come out in the order they became ready.
+//
+// A readyQueue is not safe for concurrent use; the Eval's mutex guards it.
+type readyQueue struct {
+	shapes []*shape // largest first
+	byKey  map[string]*shape
+	n      int // ready tasks in all shapes
+}
+
+type shape struct {
+	res  ebb.Resources
+	size float64
+	q    []int32 // task indexes; q[head:] are ready
+	head int
+}
+
+func (s *shape) len() int { return len(s.q) - s.head }
+
+// shapeOf returns the shape for res, making it if new.
+func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
+	key := res.Format()
+	if s, ok := r.byKey[key]; ok {
+		return s
+	}
+	if r.byKey == nil {
+		r.byKey = map[string]*shape{}
+	}
+	s := &shape{res: res.Clone(), size: res.Size()}
+	r.byKey[key] = s
+	i, _ := slices.BinarySearchFunc(r.shapes, s, func(a, b *shape) int {
+		switch {
+		case a.size > b.size:
+			return -1
+		case a.size < b.size:
+			return 1
+		}
+		return 0
+	})
+	r.shapes = slices.Insert(r.shapes, i, s)
+	return s
+}
+
+func (r *readyQueue) push(s *shape, task int32) {
+	if s.head > 64 && s.head > len(s.q)/2 {
+		n := copy(s.q, s.q[s.head:])
+		s.q = s.q[:n]
+		s.head = 0
+	}
+	s.q = append(s.q, task)
+	r.n++
+}
+
+// take pops up to max tasks that fit, one after another, in free, largest
+// shapes first, and returns them with free less what they hold.
+func (r *readyQueue) take(free ebb.Resources, max int, out []int32) ([]int32, ebb.Resources) {
+	for _, s := range r.shapes {
+		for len(out) < max && s.len() > 0 && s.res.Fits(free) {
+			out = append(out, s.q[s.head])
+			s.head++
+			r.n--
+			free = subInPlace(free, s.res)
+		}
+		if len(out) >= max {
+			break
+		}
+	}
+	return out, free
+}
+
+// subInPlace subtracts s from r, writing into r, which the caller owns.
+func subInPlace(r, s ebb.Resources) ebb.Resources {
+	for k, v := range s {
+		r[k] -= v
+	}
+	return r
+}
+
+// addInPlace adds s to r, writing into r, which the caller owns.
+func addInPlace(r, s ebb.Resources) ebb.Resources {
+	for k, v := range s {
+		r[k] += v
+	}
+	return r
+}
+
+// fitCount returns how many units of s fit, side by side, in free, capped
+// at limit.
+func fitCount(s, free ebb.Resources, limit int) int {
+	n := limit
+	for k, v := range s {
+		if v <= 0 {
+			continue
+		}
+		f := free[k]
+		if f < v {
+			return 0
+		}
+		// One part in 10⁹ of tolerance, as ebb.Resources.Fits.
+		if c := int((f + 1e-9*max(1, f)) / v); c < n {
+			n = c
+		}
+	}
+	return n
+}
