@@ -48,7 +48,8 @@ type Offer interface {
 	// clipped key by key to Available (see Grant). It fails with
 	// ebb.ErrOfferGone when the offer was taken or has changed, with
 	// ebb.ErrResources when Want.Min does not fit Available, and with
-	// ebb.ErrInvalid when meta is malformed. On failure nothing is taken.
+	// ebb.ErrInvalid when meta is malformed. On failure nothing is taken
+	// and, unless the offer was gone, it can still be accepted.
 	Accept(ctx context.Context, meta AllocMeta) (Alloc, error)
 }
 
@@ -104,7 +105,7 @@ type Alloc interface {
 	// Keepalive renews the lease so that the alloc lives for at least
 	// lease from now, and returns the lease the pool granted, which may be
 	// shorter (pools cap it). It fails with ebb.ErrExpired when the alloc
-	// is already gone.
+	// is already gone, and with ebb.ErrInvalid when lease is not positive.
 	Keepalive(ctx context.Context, lease time.Duration) (time.Duration, error)
 
 	// Free kills the alloc's execs, waits for them to be gone, and returns
