@@ -412,4 +412,3 @@ func TestDemand(t *testing.T) {
 func demandEqual(a, b []Demand) bool {
 	return slices.EqualFunc(a, b, func(x, y Demand) bool { return x.Count == y.Count && x.Resources.Equal(y.Resources) })
 }
-
