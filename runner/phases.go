@@ -136,6 +136,7 @@ func (r *Runner) hold(ctx context.Context, a pool.Alloc) {
 	r.primary = a
 	r.update(func(s *State) {
 		s.Primary = &AllocRef{Pool: a.Pool().ID(), ID: a.ID(), Inspect: inspect, Since: time.Now()}
+		s.Allocs++
 	})
 }
 
@@ -198,7 +199,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	}
 	p := e.Progress()
 	r.update(func(s *State) {
-		s.Result = &Result{Outputs: e.Outputs(), Tasks: p.Tasks, Ran: p.Done, Cached: p.Cached}
+		s.Result = &Result{Outputs: e.Outputs(), Tasks: p.Tasks, Ran: p.Done, Cached: p.Cached, Skipped: p.Skipped}
 		s.Phase = PhaseDone
 		s.Completion = time.Now()
 	})

@@ -52,6 +52,9 @@ type State struct {
 	// Aux are the auxiliary allocs held now.
 	Aux []AllocRef `json:"aux,omitempty"`
 
+	// Allocs counts the allocs the run has taken, primary and auxiliary.
+	Allocs int `json:"allocs"`
+
 	// NumTries counts the tries of Eval; LastTry is when the last began.
 	NumTries int       `json:"num_tries"`
 	LastTry  time.Time `json:"last_try,omitzero"`
@@ -84,11 +87,13 @@ type Result struct {
 	// Outputs maps "task/output" to the digest of each output of the
 	// flow's sinks (the tasks no other task depends on).
 	Outputs map[string]digest.Digest `json:"outputs,omitempty"`
-	// Tasks counts the flow's tasks; Ran were run in this run (all tries),
-	// Cached were found in the cache instead.
-	Tasks  int `json:"tasks"`
-	Ran    int `json:"ran"`
-	Cached int `json:"cached"`
+	// Tasks counts the flow's tasks: Ran were run in this run, Cached
+	// were found in the cache instead, and Skipped needed neither, as
+	// they only feed tasks found in the cache.
+	Tasks   int `json:"tasks"`
+	Ran     int `json:"ran"`
+	Cached  int `json:"cached"`
+	Skipped int `json:"skipped,omitempty"`
 }
 
 // Validate checks that s can be resumed by this code. The error wraps
