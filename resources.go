@@ -194,14 +194,26 @@ func keyRank(k string) int {
 // key and its value: a key that is not a valid name (see [ValidKey]), or a
 // quantity that is negative, NaN or infinite.
 func (r Resources) Validate() error {
-	keys := slices.Sorted(maps.Keys(r))
-	for _, k := range keys {
-		if err := ValidKey(k); err != nil {
-			return err
+	for k, v := range r {
+		if validEntry(k, v) != nil {
+			// Report the first bad key in lexical order, so that the
+			// same input always gets the same message.
+			for _, k := range slices.Sorted(maps.Keys(r)) {
+				if err := validEntry(k, r[k]); err != nil {
+					return err
+				}
+			}
 		}
-		if v := r[k]; v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("resource %s=%v: quantity must be finite and not negative: %w", k, v, ErrInvalid)
-		}
+	}
+	return nil
+}
+
+func validEntry(k string, v float64) error {
+	if err := ValidKey(k); err != nil {
+		return err
+	}
+	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("resource %s=%v: quantity must be finite and not negative: %w", k, v, ErrInvalid)
 	}
 	return nil
 }

@@ -17,7 +17,8 @@ import (
 type readyQueue struct {
 	shapes []*shape // largest first
 	byKey  map[string]*shape
-	n      int // ready tasks in all shapes
+	last   *shape // the shape shapeOf returned last
+	n      int    // ready tasks in all shapes
 }
 
 type shape struct {
@@ -31,8 +32,14 @@ func (s *shape) len() int { return len(s.q) - s.head }
 
 // shapeOf returns the shape for res, making it if new.
 func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
+	// Flows tend to list tasks of one shape together: try the last one
+	// before formatting a key.
+	if r.last != nil && r.last.res.Equal(res) {
+		return r.last
+	}
 	key := res.Format()
 	if s, ok := r.byKey[key]; ok {
+		r.last = s
 		return s
 	}
 	if r.byKey == nil {
@@ -50,6 +57,7 @@ func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 		return 0
 	})
 	r.shapes = slices.Insert(r.shapes, i, s)
+	r.last = s
 	return s
 }
 

@@ -1,0 +1,109 @@
+package local
+
+import (
+	"context"
+	osexec "os/exec"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+)
+
+// BenchmarkPutWaitTrue runs /bin/true through the pool: Put, Wait,
+// Remove. Compare with BenchmarkBareExecTrue for the pool's overhead.
+func BenchmarkPutWaitTrue(b *testing.B) {
+	ctx := context.Background()
+	p := newPool(b, Config{})
+	a := accept(b, p, nil)
+	cfg := pool.ExecConfig{Argv: []string{"/bin/true"}}
+	ids := execIDs(b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		e, err := a.Put(ctx, ids[i], cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := e.Wait(ctx)
+		if err != nil || !r.OK() {
+			b.Fatalf("Wait = %+v, %v", r, err)
+		}
+		if err := a.Remove(ctx, ids[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBareExecTrue runs /bin/true with os/exec alone.
+func BenchmarkBareExecTrue(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := osexec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFuncNoop runs a func that does nothing through the pool: Put,
+// Wait, Remove. This is the path in-process flows take per task.
+func BenchmarkFuncNoop(b *testing.B) {
+	ctx := context.Background()
+	p := newPool(b, Config{})
+	a := accept(b, p, nil)
+	cfg := pool.ExecConfig{Func: func(context.Context, ebb.FuncEnv) error { return nil }}
+	ids := execIDs(b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		e, err := a.Put(ctx, ids[i], cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.Remove(ctx, ids[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFuncNoopParallel is BenchmarkFuncNoop from GOMAXPROCS
+// goroutines sharing one alloc.
+func BenchmarkFuncNoopParallel(b *testing.B) {
+	ctx := context.Background()
+	p := newPool(b, Config{})
+	a := accept(b, p, nil)
+	cfg := pool.ExecConfig{Func: func(context.Context, ebb.FuncEnv) error { return nil }}
+	ids := execIDs(b.N)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[next.Add(1)-1]
+			e, err := a.Put(ctx, id, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if err := a.Remove(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// execIDs makes n distinct exec IDs ahead of the timed loop, as a flow's
+// task digests are computed ahead of running them.
+func execIDs(n int) []pool.ExecID {
+	ids := make([]pool.ExecID, n)
+	for i := range ids {
+		ids[i] = id(strconv.Itoa(i))
+	}
+	return ids
+}

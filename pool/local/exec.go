@@ -1,0 +1,232 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/opencontainers/go-digest"
+)
+
+// An exec is one task in an alloc: a command run as a process group, or a
+// func run in a goroutine. Its goroutine (run) alone writes res, and
+// publishes it by closing done. Of the other fields, some never change
+// after Put, removing is guarded by the alloc's mutex, removed is atomic,
+// and ctx, the tails and proc lock themselves.
+type exec struct {
+	id    pool.ExecID
+	a     *alloc
+	cfg   pool.ExecConfig // a copy of what Put was given; read-only
+	start time.Time
+	dir   string // the exec's directory; "" for a func without inputs or outputs
+
+	ctx killCtx // done when the exec is killed
+
+	done chan struct{} // closed when the exec has ended and res is final
+	res  pool.Result   // written by run only, before done is closed
+
+	removing bool        // Remove is at work; guarded by a.mu
+	removed  atomic.Bool // Remove is over: the exec answers ErrNotExist
+
+	// stdout and stderr keep what a func writes.
+	stdout, stderr tail
+
+	// ready is closed once a command's log files exist, or never will.
+	ready chan struct{}
+	proc  procState
+}
+
+var _ pool.Exec = (*exec)(nil)
+
+func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig) *exec {
+	e := &exec{
+		id: id,
+		a:  a,
+		cfg: pool.ExecConfig{
+			Argv:      slices.Clone(cfg.Argv),
+			Env:       slices.Clone(cfg.Env),
+			Func:      cfg.Func,
+			Resources: maps.Clone(cfg.Resources),
+			Inputs:    maps.Clone(cfg.Inputs),
+			Outputs:   slices.Clone(cfg.Outputs),
+		},
+		start: time.Now(),
+		ctx:   killCtx{parent: ctx},
+		done:  make(chan struct{}),
+	}
+	if cfg.Func == nil || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0 {
+		e.dir = filepath.Join(a.dir, execsName, id.Encoded())
+	}
+	if cfg.Func == nil {
+		e.ready = make(chan struct{})
+	} else {
+		e.stdout.max = a.p.cfg.TailBytes
+		e.stderr.max = a.p.cfg.TailBytes
+	}
+	return e
+}
+
+// run runs the exec to its end and publishes its result. It is the exec's
+// goroutine.
+func (e *exec) run() {
+	defer e.finish()
+	if e.cfg.Func != nil {
+		e.runFunc()
+	} else {
+		e.runProc()
+		e.proc.endWatch()
+	}
+}
+
+// finish publishes e.res: the exec's resources go back to its alloc, then
+// waiters wake.
+func (e *exec) finish() {
+	if e.res.End.IsZero() {
+		e.res.End = time.Now()
+	}
+	e.res.Resources = e.cfg.Resources
+	a := e.a
+	a.mu.Lock()
+	a.running--
+	if a.running == 0 {
+		clear(a.busy) // no rounding left over
+	} else {
+		for k, v := range e.cfg.Resources {
+			a.busy[k] -= v
+		}
+	}
+	a.mu.Unlock()
+	close(e.done)
+}
+
+// kill stops the exec if it is still running, without waiting. It may be
+// called any number of times.
+func (e *exec) kill() {
+	e.ctx.cancel()
+	if e.cfg.Func == nil {
+		e.proc.kill()
+	}
+}
+
+// ID returns the exec's ID.
+func (e *exec) ID() pool.ExecID { return e.id }
+
+// Wait blocks until the exec has ended and returns its result, in fresh
+// memory the caller owns. It fails with ctx's error when ctx ends first,
+// with ebb.ErrExpired once the alloc's end has begun (whether or not the
+// exec had ended), and with ebb.ErrNotExist after Remove.
+func (e *exec) Wait(ctx context.Context) (pool.Result, error) {
+	select {
+	case <-e.done:
+	case <-e.a.endc:
+	case <-ctx.Done():
+		return pool.Result{}, ctx.Err()
+	}
+	if err := e.check(); err != nil {
+		return pool.Result{}, err
+	}
+	return e.result(), nil
+}
+
+// check fails once the exec's alloc is ending or the exec was removed.
+func (e *exec) check() error {
+	if e.a.state.Load() != live {
+		return e.a.expired()
+	}
+	if e.removed.Load() {
+		return fmt.Errorf("local: alloc %s: exec %s: %w", e.a.id, e.id, ebb.ErrNotExist)
+	}
+	return nil
+}
+
+// result returns a copy of the result of an exec that has ended.
+func (e *exec) result() pool.Result {
+	r := e.res
+	r.Outputs = maps.Clone(r.Outputs)
+	r.Resources = maps.Clone(r.Resources)
+	return r
+}
+
+// Inspect returns the exec's state without blocking, in fresh memory.
+func (e *exec) Inspect(ctx context.Context) (pool.ExecInspect, error) {
+	if err := ctx.Err(); err != nil {
+		return pool.ExecInspect{}, err
+	}
+	if err := e.check(); err != nil {
+		return pool.ExecInspect{}, err
+	}
+	in := pool.ExecInspect{
+		ID:        e.id,
+		State:     pool.ExecRunning,
+		Argv:      slices.Clone(e.cfg.Argv),
+		Resources: e.cfg.Resources.Clone(),
+		Start:     e.start,
+	}
+	select {
+	case <-e.done:
+		r := e.result()
+		in.State, in.Result = pool.ExecDone, &r
+	default:
+	}
+	return in, nil
+}
+
+// Kill stops the exec: a command's whole process group gets SIGKILL, a
+// func's context is cancelled. It does not wait; Wait does, and its Result
+// says Killed. Killing an exec that has ended does nothing.
+func (e *exec) Kill(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.check(); err != nil {
+		return err
+	}
+	e.kill()
+	return nil
+}
+
+// ended reports whether the exec has ended.
+func (e *exec) ended() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// failed records that the exec could not run: err, or a kill that
+// interrupted its setup.
+func (e *exec) failed(err error) {
+	if e.ctx.Err() != nil {
+		killedResult(&e.res)
+		return
+	}
+	e.res.ExitCode, e.res.Error = -1, err.Error()
+}
+
+// outputs stores the outputs of an exec that succeeded and returns their
+// digests, or records in e.res why it could not.
+func (e *exec) outputs(work string) map[string]digest.Digest {
+	out, err := e.storeOutputs(&e.ctx, work)
+	switch {
+	case err == nil:
+		return out
+	case e.ctx.Err() != nil:
+		killedResult(&e.res)
+	default:
+		e.res.Error = err.Error()
+	}
+	return nil
+}
+
+// killedResult sets r to say the exec was killed.
+func killedResult(r *pool.Result) {
+	r.ExitCode, r.Killed, r.Error = -1, true, "killed"
+}

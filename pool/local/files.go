@@ -1,0 +1,104 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// makeWork makes the exec's work directory and stages its inputs there.
+// It returns the directory's path.
+func (e *exec) makeWork(ctx context.Context) (string, error) {
+	work := filepath.Join(e.dir, workName)
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
+	}
+	if len(e.cfg.Inputs) == 0 {
+		return work, nil
+	}
+	root, err := os.OpenRoot(work)
+	if err != nil {
+		return "", fmt.Errorf("work directory: %w", err)
+	}
+	defer root.Close()
+	for _, name := range slices.Sorted(maps.Keys(e.cfg.Inputs)) {
+		d := e.cfg.Inputs[name]
+		if err := e.stage(ctx, root, name, d); err != nil {
+			return "", fmt.Errorf("input %q (%s): %w", name, d, err)
+		}
+	}
+	return work, nil
+}
+
+// stage copies the blob d from the repository to name under root.
+// Inputs are plain files (mode 0644): a script among them is run through
+// its interpreter, as in {"sh", "script"}.
+func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.Digest) error {
+	if dir := filepath.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	r, err := e.a.p.cfg.Repository.Get(ctx, d)
+	if err != nil {
+		return err
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		r.Close()
+		return err
+	}
+	_, err = io.Copy(f, r)
+	return errors.Join(err, r.Close(), f.Close())
+}
+
+// storeOutputs puts each output file into the repository and returns the
+// digests. An output that is missing, or is not a regular file, fails the
+// exec. Outputs are opened through an os.Root, so a symbolic link cannot
+// carry a file from outside the work directory into the repository.
+func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest.Digest, error) {
+	if len(e.cfg.Outputs) == 0 {
+		return nil, nil
+	}
+	root, err := os.OpenRoot(work)
+	if err != nil {
+		return nil, fmt.Errorf("work directory: %w", err)
+	}
+	defer root.Close()
+	out := make(map[string]digest.Digest, len(e.cfg.Outputs))
+	for _, name := range e.cfg.Outputs {
+		d, err := e.store(ctx, root, name)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		out[name] = d
+	}
+	return out, nil
+}
+
+func (e *exec) store(ctx context.Context, root *os.Root, name string) (digest.Digest, error) {
+	f, err := root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", errors.New("missing")
+	}
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return e.a.p.cfg.Repository.Put(ctx, f)
+}

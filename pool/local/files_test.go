@@ -1,0 +1,174 @@
+package local
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/opencontainers/go-digest"
+)
+
+func TestInputsOutputsCommand(t *testing.T) {
+	repo := newMemRepo()
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	in := repo.add("hello\n")
+	cfg := sh(`mkdir -p res && tr a-z A-Z < data/in.txt > res/out.txt && printf x > count`)
+	cfg.Inputs = map[string]digest.Digest{"data/in.txt": in}
+	cfg.Outputs = []string{"res/out.txt", "count"}
+	r := run(t, a, "upper", cfg)
+	if !r.OK() {
+		t.Fatalf("Result = %+v, want success", r)
+	}
+	for name, want := range map[string]string{"res/out.txt": "HELLO\n", "count": "x"} {
+		d, ok := r.Outputs[name]
+		if !ok {
+			t.Errorf("Result.Outputs lacks %q: %v", name, r.Outputs)
+			continue
+		}
+		if d != digest.FromString(want) {
+			t.Errorf("output %q: digest %s, want that of %q", name, d, want)
+		}
+		if got, ok := repo.get(d); !ok || got != want {
+			t.Errorf("output %q in the repository = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+	if len(r.Outputs) != 2 {
+		t.Errorf("Result.Outputs = %v, want 2 entries", r.Outputs)
+	}
+}
+
+func TestMissingOutput(t *testing.T) {
+	repo := newMemRepo()
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	cfg := sh("printf x > here")
+	cfg.Outputs = []string{"here", "not/here"}
+	r := run(t, a, "missing", cfg)
+	if r.OK() || !strings.Contains(r.Error, `output "not/here"`) || !strings.Contains(r.Error, "missing") || r.Outputs != nil {
+		t.Errorf("Result = exit %d, error %q, outputs %v; want an error naming the missing output and no outputs", r.ExitCode, r.Error, r.Outputs)
+	}
+	// A failed command stores nothing.
+	cfg = sh("printf x > here; exit 2")
+	cfg.Outputs = []string{"here"}
+	if r := run(t, a, "failed", cfg); r.ExitCode != 2 || r.Outputs != nil {
+		t.Errorf("Result of a failed command = exit %d, outputs %v; want 2 and none", r.ExitCode, r.Outputs)
+	}
+}
+
+func TestOutputSymlinkOutside(t *testing.T) {
+	repo := newMemRepo()
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("secret"), 0o644)
+	cfg := sh("ln -s " + secret + " out")
+	cfg.Outputs = []string{"out"}
+	r := run(t, a, "escape", cfg)
+	if r.OK() || !strings.Contains(r.Error, `output "out"`) {
+		t.Errorf("Result of an output linking outside the work directory = %+v, want an error naming it", r)
+	}
+	if _, ok := repo.get(digest.FromString("secret")); ok {
+		t.Error("a file outside the work directory went into the repository")
+	}
+}
+
+func TestMissingInput(t *testing.T) {
+	repo := newMemRepo()
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	cfg := sh("true")
+	absent := digest.FromString("absent")
+	cfg.Inputs = map[string]digest.Digest{"in": absent}
+	r := run(t, a, "no input", cfg)
+	if r.OK() || r.ExitCode != -1 || !strings.Contains(r.Error, `input "in"`) || !strings.Contains(r.Error, "does not exist") {
+		t.Errorf("Result with an input missing from the repository = exit %d, error %q; want -1 and an error naming it", r.ExitCode, r.Error)
+	}
+}
+
+func TestInputsOutputsFunc(t *testing.T) {
+	repo := newMemRepo()
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	in := repo.add("abc")
+	r := run(t, a, "func files", pool.ExecConfig{
+		Inputs:  map[string]digest.Digest{"in": in},
+		Outputs: []string{"out"},
+		Func: func(ctx context.Context, env ebb.FuncEnv) error {
+			b, err := os.ReadFile(filepath.Join(env.Dir, "in"))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(env.Dir, "out"), []byte(strings.Repeat(string(b), 2)), 0o644)
+		},
+	})
+	if !r.OK() {
+		t.Fatalf("Result = %+v, want success", r)
+	}
+	if got, _ := repo.get(r.Outputs["out"]); got != "abcabc" {
+		t.Errorf("func output = %q, want abcabc", got)
+	}
+}
+
+func TestRemoveDeletesFiles(t *testing.T) {
+	ctx := context.Background()
+	p := newPool(t, Config{})
+	a := accept(t, p, nil)
+	e := put(t, a, "files", sh("printf x > f"))
+	wait(t, e)
+	dir := filepath.Join(p.allocDir(a.ID()), execsName, e.ID().Encoded())
+	if _, err := os.Stat(filepath.Join(dir, workName, "f")); err != nil {
+		t.Fatalf("exec's file before Remove: %v", err)
+	}
+	if err := a.Remove(ctx, e.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("exec directory after Remove: %v, want it gone", err)
+	}
+	// The same ID runs again in a fresh directory.
+	e = put(t, a, "files", sh("ls"))
+	if r := wait(t, e); r.Stdout != "" {
+		t.Errorf("a new exec of a removed ID found %q in its work directory, want nothing", r.Stdout)
+	}
+}
+
+// stuckRepo is a Repository whose Get blocks until its ctx is done.
+type stuckRepo struct{ memRepo }
+
+func (r *stuckRepo) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestKillWhileStaging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		p := newPool(t, Config{Repository: &stuckRepo{}})
+		a := accept(t, p, nil)
+		for _, cfg := range []pool.ExecConfig{
+			sh("true"),
+			{Func: func(context.Context, ebb.FuncEnv) error { return nil }},
+		} {
+			cfg.Inputs = map[string]digest.Digest{"in": digest.FromString("in")}
+			e, err := a.Put(ctx, cfg.Digest(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // staging is stuck in Get
+			if in, _ := e.Inspect(ctx); in.State != pool.ExecRunning {
+				t.Fatalf("exec staging its inputs is %s, want running", in.State)
+			}
+			e.Kill(ctx)
+			if r := wait(t, e); !r.Killed || r.ExitCode != -1 || r.Error != "killed" {
+				t.Errorf("Result of an exec killed while staging = %+v, want killed", r)
+			}
+		}
+	})
+}

@@ -1,0 +1,210 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+)
+
+// Put starts an exec, or returns the one already known by id (running or
+// ended) whatever cfg says. It fails with ebb.ErrInvalid for a malformed
+// id or cfg, or for an exec with inputs or outputs on a pool without a
+// Config.Repository; with ebb.ErrResources when cfg.Resources do not fit
+// in the alloc's resources minus those of its running execs; and with
+// ebb.ErrExpired once the alloc's end has begun.
+//
+// Put does not block: a command's inputs are staged and its process
+// started by the exec's own goroutine, and a failure there is reported in
+// its Result. The exec's context carries ctx's values but not its
+// cancellation; Kill, Remove and the alloc's end stop it.
+func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Exec, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := validExecID(id); err != nil {
+		return nil, fmt.Errorf("local: put in alloc %s: %w", a.id, err)
+	}
+	if err := validExec(cfg); err != nil {
+		return nil, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
+	}
+	if (len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0) && a.p.cfg.Repository == nil {
+		return nil, fmt.Errorf("local: put %s in alloc %s: exec has inputs or outputs but pool %s has no Config.Repository: %w",
+			id, a.id, a.p.cfg.ID, ebb.ErrInvalid)
+	}
+	a.mu.Lock()
+	if a.state.Load() != live {
+		a.mu.Unlock()
+		return nil, a.expired()
+	}
+	if e, ok := a.execs[id]; ok {
+		a.mu.Unlock()
+		return e, nil
+	}
+	if len(cfg.Resources) > 0 && !fitsFree(cfg.Resources, a.res, a.busy) {
+		avail := a.res.Sub(a.busy)
+		a.mu.Unlock()
+		return nil, fmt.Errorf("local: put %s in alloc %s: exec needs %s, alloc has %s free: %w",
+			id, a.id, cfg.Resources, avail, ebb.ErrResources)
+	}
+	e := newExec(ctx, a, id, cfg)
+	a.execs[id] = e
+	a.running++
+	if len(cfg.Resources) > 0 {
+		if a.busy == nil {
+			a.busy = make(ebb.Resources, len(cfg.Resources))
+		}
+		for k, v := range cfg.Resources {
+			a.busy[k] += v
+		}
+	}
+	a.hasDir = a.hasDir || e.dir != ""
+	a.mu.Unlock()
+	go e.run()
+	return e, nil
+}
+
+// validExec is cfg.Validate, with a shortcut for the common in-process
+// exec that has nothing to validate.
+func validExec(cfg pool.ExecConfig) error {
+	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Resources) == 0 &&
+		len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
+		return nil
+	}
+	return cfg.Validate()
+}
+
+// validExecID is id.Validate wrapped in ebb.ErrInvalid, with a shortcut
+// for a well-formed sha256 digest.
+func validExecID(id pool.ExecID) error {
+	if s, ok := strings.CutPrefix(string(id), "sha256:"); ok && len(s) == 64 && isLowerHex(s) {
+		return nil
+	}
+	if err := id.Validate(); err != nil {
+		return fmt.Errorf("exec id %q: %v: %w", id, err, ebb.ErrInvalid)
+	}
+	return nil
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// fitsFree reports whether want fits in total − used, with the tolerance
+// of Resources.Fits, without making the difference.
+func fitsFree(want, total, used ebb.Resources) bool {
+	for k, v := range want {
+		free := total[k] - used[k]
+		if v > free+1e-9*math.Max(1, math.Abs(free)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Exec returns the exec with the given ID, or fails with ebb.ErrNotExist.
+func (a *alloc) Exec(ctx context.Context, id pool.ExecID) (pool.Exec, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state.Load() != live {
+		return nil, a.expired()
+	}
+	e, ok := a.execs[id]
+	if !ok {
+		return nil, fmt.Errorf("local: alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
+	}
+	return e, nil
+}
+
+// Execs returns the alloc's execs, running and ended, ordered by ID.
+func (a *alloc) Execs(ctx context.Context) ([]pool.Exec, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	if a.state.Load() != live {
+		a.mu.Unlock()
+		return nil, a.expired()
+	}
+	all := make([]*exec, 0, len(a.execs))
+	for _, e := range a.execs {
+		all = append(all, e)
+	}
+	a.mu.Unlock()
+	slices.SortFunc(all, func(x, y *exec) int { return strings.Compare(string(x.id), string(y.id)) })
+	out := make([]pool.Exec, len(all))
+	for i, e := range all {
+		out[i] = e
+	}
+	return out, nil
+}
+
+// Remove forgets an exec and deletes its files; a running exec is killed
+// and waited for first. It fails with ebb.ErrNotExist when there is no
+// such exec (or another Remove of it is at work), with ebb.ErrExpired
+// once the alloc's end has begun, and with ctx's error when ctx ends
+// while waiting for a killed exec (which then stays known).
+func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	if a.state.Load() != live {
+		a.mu.Unlock()
+		return a.expired()
+	}
+	e, ok := a.execs[id]
+	if !ok || e.removing {
+		a.mu.Unlock()
+		return fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
+	}
+	if e.dir == "" && e.ended() {
+		// The common in-process exec: nothing to kill, no file.
+		delete(a.execs, id)
+		a.mu.Unlock()
+		e.removed.Store(true)
+		return nil
+	}
+	e.removing = true
+	a.mu.Unlock()
+
+	if !e.ended() {
+		e.kill()
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			a.mu.Lock()
+			e.removing = false
+			a.mu.Unlock()
+			return fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, ctx.Err())
+		}
+	}
+	// Files go before the exec leaves the table, so that a new exec of
+	// the same ID never shares its directory with the old one's removal.
+	var err error
+	if e.dir != "" {
+		if err = os.RemoveAll(e.dir); err != nil {
+			err = fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, err)
+		}
+	}
+	a.mu.Lock()
+	if a.execs[id] == e {
+		delete(a.execs, id)
+	}
+	a.mu.Unlock()
+	e.removed.Store(true)
+	return err
+}
