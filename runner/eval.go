@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/stealer"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -86,12 +88,15 @@ const (
 	failed
 )
 
-// A worker is one alloc taking part through Work.
+// A worker is one alloc taking part through Work. Its fields are guarded
+// by the Eval's mutex.
 type worker struct {
-	alloc   pool.Alloc
-	free    ebb.Resources // what the alloc has not lent to a task
-	running int
-	stop    context.CancelCauseFunc
+	alloc     pool.Alloc
+	free      ebb.Resources // what the alloc has not lent to a task
+	running   int
+	idleSince time.Time // when running last fell to 0
+	draining  bool      // takes no new task; Work returns once idle
+	stop      context.CancelCauseFunc
 }
 
 // Progress counts a flow's tasks by where they are.
@@ -105,13 +110,6 @@ type Progress struct {
 	Waiting int // for other tasks
 	Retried int // tries that failed and were tried again
 	Lost    int // tries lost with their alloc, and requeued
-}
-
-// A Demand is ready work that no alloc working for the eval can place:
-// Count tasks that each need Resources.
-type Demand struct {
-	Resources ebb.Resources
-	Count     int
 }
 
 // TaskError reports a task that failed for good. Its Result holds the exit
@@ -134,8 +132,8 @@ func (e *TaskError) Error() string {
 }
 
 var (
-	errFailed   = errors.New("eval failed")
 	errFinished = errors.New("eval finished")
+	errDrained  = errors.New("alloc drained")
 )
 
 // NewEval prepares the evaluation of the validated flow g whose task
@@ -301,10 +299,12 @@ func (e *Eval) Outputs() map[string]digest.Digest {
 	return out
 }
 
+var _ stealer.Evaluator = (*Eval)(nil)
+
 // Demand returns the ready tasks that the allocs now working for the eval
 // cannot place, even once their free capacity is used: the work that needs
 // more allocs. Shapes come largest first; the result is the caller's.
-func (e *Eval) Demand() []Demand {
+func (e *Eval) Demand() []ebb.Demand {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ready.n == 0 {
@@ -312,9 +312,11 @@ func (e *Eval) Demand() []Demand {
 	}
 	frees := make([]ebb.Resources, 0, len(e.workers))
 	for w := range e.workers {
-		frees = append(frees, w.free.Clone())
+		if !w.draining {
+			frees = append(frees, w.free.Clone())
+		}
 	}
-	var out []Demand
+	var out []ebb.Demand
 	for _, s := range e.ready.shapes {
 		n := s.len()
 		for _, f := range frees {
@@ -327,7 +329,7 @@ func (e *Eval) Demand() []Demand {
 			}
 		}
 		if n > 0 {
-			out = append(out, Demand{Resources: s.res.Clone(), Count: n})
+			out = append(out, ebb.Demand{Resources: s.res.Clone(), Count: n})
 		}
 	}
 	return out
@@ -348,7 +350,7 @@ func (e *Eval) Demand() []Demand {
 func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop}
+	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now()}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
@@ -376,9 +378,20 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 			stop(errFinished)
 			break
 		}
-		batch, w.free = e.ready.take(w.free, e.cfg.MaxExecs-w.running, batch[:0])
+		if w.draining && w.running == 0 {
+			e.mu.Unlock()
+			stop(errDrained)
+			break
+		}
+		batch = batch[:0]
+		if !w.draining {
+			batch, w.free = e.ready.take(w.free, e.cfg.MaxExecs-w.running, batch)
+		}
 		for _, t := range batch {
 			e.tasks[t].state = running
+		}
+		if w.running == 0 && len(batch) > 0 {
+			w.idleSince = time.Time{}
 		}
 		w.running += len(batch)
 		e.counts.Running += len(batch)
@@ -397,10 +410,47 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 		}
 	}
 	wg.Wait()
-	if cause := context.Cause(ctx); !errors.Is(cause, errFinished) {
+	if cause := context.Cause(ctx); !errors.Is(cause, errFinished) && !errors.Is(cause, errDrained) {
 		return cause
 	}
 	return nil
+}
+
+// Drain tells the alloc with the given ID to take no new task: its Work
+// returns nil once the tasks it runs have finished, so that the alloc can
+// be freed without killing any. It reports whether such an alloc works for
+// the eval.
+func (e *Eval) Drain(allocID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for w := range e.workers {
+		if w.alloc.ID() == allocID {
+			w.draining = true
+			e.woken = true // make sure the worker hears it
+			e.broadcast()
+			return true
+		}
+	}
+	return false
+}
+
+// Load returns what each alloc working for the eval is doing, in no
+// particular order. The result is the caller's.
+func (e *Eval) Load() []stealer.AllocLoad {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]stealer.AllocLoad, 0, len(e.workers))
+	for w := range e.workers {
+		out = append(out, stealer.AllocLoad{
+			ID:        w.alloc.ID(),
+			Resources: w.alloc.Resources(),
+			Free:      w.free.Clone(),
+			Running:   w.running,
+			IdleSince: w.idleSince,
+			Draining:  w.draining,
+		})
+	}
+	return out
 }
 
 // run runs task t on w's alloc and records how it went.
@@ -473,9 +523,7 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	w.running--
-	e.counts.Running--
-	addInPlace(w.free, e.g.Flow.Tasks[t].Resources)
+	e.release(w, e.g.Flow.Tasks[t].Resources)
 	if e.err != nil || e.remaining == 0 {
 		return
 	}
@@ -494,9 +542,7 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	task := &e.g.Flow.Tasks[t]
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	w.running--
-	e.counts.Running--
-	addInPlace(w.free, task.Resources)
+	e.release(w, task.Resources)
 	st := &e.tasks[t]
 	if e.err != nil {
 		return
@@ -525,6 +571,19 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	default:
 		st.state = failed
 		e.fail(&TaskError{Task: task.Name, Digest: e.digests[t], Result: res})
+	}
+}
+
+// release gives back to w what one of its tasks held. e.mu is held.
+func (e *Eval) release(w *worker, res ebb.Resources) {
+	w.running--
+	e.counts.Running--
+	addInPlace(w.free, res)
+	if w.running == 0 {
+		w.idleSince = time.Now()
+		if w.draining {
+			e.broadcast()
+		}
 	}
 }
 

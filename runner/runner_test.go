@@ -386,7 +386,7 @@ func TestDemand(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Nobody works yet: everything is demand, largest first.
-		want := []Demand{{big, 1}, {oneCPU, 10}}
+		want := []ebb.Demand{{Resources: big, Count: 1}, {Resources: oneCPU, Count: 10}}
 		if got := e.Demand(); !demandEqual(got, want) {
 			t.Errorf("Demand = %v, want %v", got, want)
 		}
@@ -399,7 +399,7 @@ func TestDemand(t *testing.T) {
 		go func() { done <- e.Work(ctx, a) }()
 		synctest.Wait()
 		// The alloc runs 2 small tasks; 8 wait, and the big one fits nowhere.
-		want = []Demand{{big, 1}, {oneCPU, 8}}
+		want = []ebb.Demand{{Resources: big, Count: 1}, {Resources: oneCPU, Count: 8}}
 		if got := e.Demand(); !demandEqual(got, want) {
 			t.Errorf("Demand = %v, want %v", got, want)
 		}
@@ -409,6 +409,6 @@ func TestDemand(t *testing.T) {
 	})
 }
 
-func demandEqual(a, b []Demand) bool {
-	return slices.EqualFunc(a, b, func(x, y Demand) bool { return x.Count == y.Count && x.Resources.Equal(y.Resources) })
+func demandEqual(a, b []ebb.Demand) bool {
+	return slices.EqualFunc(a, b, func(x, y ebb.Demand) bool { return x.Count == y.Count && x.Resources.Equal(y.Resources) })
 }

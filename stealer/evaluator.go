@@ -1,0 +1,46 @@
+package stealer
+
+import (
+	"context"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+)
+
+// An Evaluator is what a Stealer drives: the evaluation of one flow, which
+// reports the work it cannot place and takes allocs to run work on.
+// *runner.Eval implements it. Implementations must be safe for concurrent
+// use, and Demand and Load must not block for long.
+type Evaluator interface {
+	// Demand returns the ready work that no alloc working for the
+	// evaluation can place, largest shapes first.
+	Demand() []ebb.Demand
+	// Load returns what each alloc working for the evaluation is doing.
+	Load() []AllocLoad
+	// Work runs ready work on a until the evaluation is done (nil), ctx
+	// is done (ctx's error), a was drained and is idle (nil), or a is
+	// lost (an error wrapping ebb.ErrExpired). It keeps a's lease alive
+	// meanwhile.
+	Work(ctx context.Context, a pool.Alloc) error
+	// Drain tells the alloc with the given ID to take no new work, so
+	// that its Work returns once what it runs has finished. It reports
+	// whether such an alloc works for the evaluation.
+	Drain(allocID string) bool
+	// Done is closed when the evaluation has finished.
+	Done() <-chan struct{}
+}
+
+// AllocLoad is what one alloc working for an evaluation is doing.
+type AllocLoad struct {
+	ID string
+	// Resources is what the alloc holds; Free is what its running work
+	// leaves of it.
+	Resources, Free ebb.Resources
+	// Running counts the tasks it runs.
+	Running int
+	// IdleSince is when it last ran nothing; zero while it runs tasks.
+	IdleSince time.Time
+	// Draining is set once Drain was called for it.
+	Draining bool
+}
