@@ -1,0 +1,41 @@
+// Package runner runs flows: it evaluates a flow's tasks in a primary alloc
+// taken from a cluster, persists the run's State after every step, and
+// resumes a run from its State in another process after a crash.
+//
+//	          ┌──────────── Retry (backoff) ◀───────────┐
+//	          ▼                                         │ primary lost,
+//	New ──▶ Init ──▶ Eval ──────────────────────────────┤ transient error
+//	       primary    tasks run in the primary          │
+//	       taken or   (and in auxiliary allocs,         ▼
+//	       re-attached stealers add them)              Done: Result or Err,
+//	                                                   every alloc freed
+//
+// Words, as this package uses them:
+//
+//   - A Runner drives one run: Do takes one step (a phase) and says
+//     whether there are more, so a caller can persist the State between
+//     steps; Run loops over Do and saves the State to a StateStore.
+//   - State is everything needed to resume: the run ID (the digest of the
+//     flow's task digests and parameters), the phase, the allocs held,
+//     the tries, the times, the result, and the resource-minutes used.
+//     It is versioned JSON; FileStore keeps it in a file, written
+//     atomically.
+//   - An Eval is the evaluation of one flow: tasks found in the cache are
+//     skipped (and so are the tasks that only feed them), ready tasks wait
+//     in a queue grouped by shape, and allocs take part through Work,
+//     which runs the largest ready tasks that fit. Demand says what the
+//     ready tasks need beyond what the working allocs can hold: what a
+//     stealer turns into auxiliary allocs.
+//   - A task's identity is its digest (see ebb.Graph.Digests): its exec
+//     in an alloc is named by it, so a resumed run re-attaches to an exec
+//     still running instead of starting it again, and its result goes to
+//     the cache under it.
+//
+// What fails where: a task that fails for good fails the run, with its
+// name and the tail of its stderr (a *TaskError), after its running
+// siblings are killed; finished tasks stay in the cache. A task that fails
+// in a way that may pass (a Func error wrapping ebb.ErrUnavailable, a
+// process killed by a signal nobody in ebb sent) is tried again up to its
+// Attempts. A lost alloc's running tasks go back to the ready queue. A
+// lost primary moves the run to Retry, and a new primary is taken.
+package runner
