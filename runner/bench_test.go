@@ -3,7 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/ebbflow/ebb"
@@ -57,30 +57,35 @@ func BenchmarkRunnerIndependent(b *testing.B) { benchRunner(b, false) }
 // BenchmarkRunnerChain runs b.N no-op tasks, each after the one before.
 func BenchmarkRunnerChain(b *testing.B) { benchRunner(b, true) }
 
-// BenchmarkEvalHeld measures the heap an Eval holds per task of a wide
-// flow before any runs: what a 1,000,000-task flow costs to hold.
-func BenchmarkEvalHeld(b *testing.B) {
-	const n = 100_000
-	flow := noopFlow(n, false)
-	g, err := flow.Graph()
+// BenchmarkMillionTasks runs a flow of 1,000,000 independent no-op tasks
+// through the Runner on the local pool, once per iteration, and reports
+// the wall time per flow and the process's peak resident memory. Run it
+// alone, in a fresh process, for a meaningful peak:
+//
+//	go test -run XXX -bench MillionTasks -benchtime 1x ./runner
+func BenchmarkMillionTasks(b *testing.B) {
+	const n = 1_000_000
+	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	digests, err := g.Digests(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var before, after runtime.MemStats
+	defer p.Close(context.Background())
 	for b.Loop() {
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		e, err := NewEval(context.Background(), g, digests, EvalConfig{})
+		flow := noopFlow(n, false)
+		r, err := New(Config{Flow: flow, Cluster: cluster.NewStatic(p)}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		runtime.KeepAlive(e)
+		if err := r.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if got := r.State().Result.Ran; got != n {
+			b.Fatalf("ran %d tasks, want %d", got, n)
+		}
 	}
-	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/task-held")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/flow")
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		b.ReportMetric(float64(ru.Maxrss)/(1<<20), "peak-GiB")
+	}
 }
