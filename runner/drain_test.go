@@ -68,3 +68,48 @@ func TestDrain(t *testing.T) {
 		a2.Free(t.Context())
 	})
 }
+
+// Ready tasks go to the alloc with the least room that holds them, so that
+// big allocs stay free for big tasks.
+func TestPlacementBestFit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := memPool(t, ebb.Resources{ebb.CPU: 10}, ebb.Resources{ebb.CPU: 2})
+		big, _ := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 10}}, nil)
+		small, _ := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
+		// Everything waits for a first task, so that both allocs work
+		// when the rest becomes ready.
+		flow := &ebb.Flow{Tasks: []ebb.Task{{Name: "first", FuncKey: "first", Func: slowFunc(&c, "first", time.Second)}}}
+		for i := range 3 {
+			name := fmt.Sprintf("t%d", i)
+			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Resources: oneCPU, Func: slowFunc(&c, name, time.Minute), After: []string{"first"}})
+		}
+		// The 6-cpu task fits only the big alloc.
+		flow.Tasks = append(flow.Tasks, ebb.Task{Name: "wide", FuncKey: "wide", Resources: ebb.Resources{ebb.CPU: 6}, Func: slowFunc(&c, "wide", time.Minute), After: []string{"first"}})
+		g, _ := flow.Graph()
+		digests, _ := g.Digests(nil)
+		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go e.Work(ctx, big)
+		go e.Work(ctx, small)
+		advance(2 * time.Second)
+		running := map[string]int{}
+		for _, l := range e.Load() {
+			running[l.ID] = l.Running
+		}
+		// wide (6) goes to the big alloc, leaving it 4 free; the small
+		// alloc, with 2 free, is the better fit for two small tasks, and
+		// the third goes to the big one.
+		if running[small.ID()] != 2 || running[big.ID()] != 2 {
+			t.Errorf("running: small alloc %d, big alloc %d; want 2 and 2", running[small.ID()], running[big.ID()])
+		}
+		if err := e.Wait(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	})
+}

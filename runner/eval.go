@@ -96,6 +96,7 @@ type worker struct {
 	running   int
 	idleSince time.Time // when running last fell to 0
 	draining  bool      // takes no new task; Work returns once idle
+	assigned  []int32   // tasks placed here, not yet started; counted in running
 	stop      context.CancelCauseFunc
 }
 
@@ -352,7 +353,6 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 	defer stop(nil)
 	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now()}
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	wg.Go(func() {
 		if err := pool.Keepalive(ctx, a, e.cfg.Keepalive); err != nil && ctx.Err() == nil {
 			stop(fmt.Errorf("alloc %s lost: %w", a.ID(), err))
@@ -364,11 +364,6 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 		e.workers[w] = struct{}{}
 	}
 	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		delete(e.workers, w)
-		e.mu.Unlock()
-	}()
 
 	var batch []int32
 	for {
@@ -383,18 +378,9 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 			stop(errDrained)
 			break
 		}
-		batch = batch[:0]
-		if !w.draining {
-			batch, w.free = e.ready.take(w.free, e.cfg.MaxExecs-w.running, batch)
-		}
-		for _, t := range batch {
-			e.tasks[t].state = running
-		}
-		if w.running == 0 && len(batch) > 0 {
-			w.idleSince = time.Time{}
-		}
-		w.running += len(batch)
-		e.counts.Running += len(batch)
+		e.place()
+		batch = append(batch[:0], w.assigned...)
+		w.assigned = w.assigned[:0]
 		wake := e.wake
 		e.woken = true
 		e.mu.Unlock()
@@ -409,11 +395,69 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 			break
 		}
 	}
+	// Leave: tasks placed here but not started go back to the queue.
+	e.mu.Lock()
+	delete(e.workers, w)
+	for _, t := range w.assigned {
+		e.release(w, e.g.Flow.Tasks[t].Resources)
+		if e.err == nil && e.remaining > 0 {
+			e.requeue(t)
+		}
+	}
+	w.assigned = nil
+	e.mu.Unlock()
 	wg.Wait()
 	if cause := context.Cause(ctx); !errors.Is(cause, errFinished) && !errors.Is(cause, errDrained) {
 		return cause
 	}
 	return nil
+}
+
+// place assigns ready tasks to the workers that can hold them: the largest
+// shapes first, each to the worker with the least free capacity that holds
+// it (best fit), as many at once as fit there, so that big allocs stay
+// free for big tasks and small allocs fill up and the rest go idle. A
+// worker starts the tasks assigned to it when it next wakes. e.mu is held.
+func (e *Eval) place() {
+	if e.ready.n == 0 {
+		return
+	}
+	placed := false
+	for _, s := range e.ready.shapes {
+		for s.len() > 0 {
+			var (
+				best     *worker
+				bestSize float64
+			)
+			for w := range e.workers {
+				if w.draining || w.running >= e.cfg.MaxExecs || !s.res.Fits(w.free) {
+					continue
+				}
+				if size := w.free.Size(); best == nil || size < bestSize {
+					best, bestSize = w, size
+				}
+			}
+			if best == nil {
+				break
+			}
+			n := max(1, min(s.len(), fitCount(s.res, best.free, e.cfg.MaxExecs-best.running)))
+			if best.running == 0 {
+				best.idleSince = time.Time{}
+			}
+			for range n {
+				t := e.ready.pop(s)
+				e.tasks[t].state = running
+				best.assigned = append(best.assigned, t)
+				subInPlace(best.free, s.res)
+			}
+			best.running += n
+			e.counts.Running += n
+			placed = true
+		}
+	}
+	if placed {
+		e.broadcast()
+	}
 }
 
 // Drain tells the alloc with the given ID to take no new task: its Work

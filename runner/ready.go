@@ -71,21 +71,13 @@ func (r *readyQueue) push(s *shape, task int32) {
 	r.n++
 }
 
-// take pops up to max tasks that fit, one after another, in free, largest
-// shapes first, and returns them with free less what they hold.
-func (r *readyQueue) take(free ebb.Resources, max int, out []int32) ([]int32, ebb.Resources) {
-	for _, s := range r.shapes {
-		for len(out) < max && s.len() > 0 && s.res.Fits(free) {
-			out = append(out, s.q[s.head])
-			s.head++
-			r.n--
-			free = subInPlace(free, s.res)
-		}
-		if len(out) >= max {
-			break
-		}
-	}
-	return out, free
+// pop takes the task that has waited longest in shape s, which is not
+// empty.
+func (r *readyQueue) pop(s *shape) int32 {
+	t := s.q[s.head]
+	s.head++
+	r.n--
+	return t
 }
 
 // subInPlace subtracts s from r, writing into r, which the caller owns.
