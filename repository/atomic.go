@@ -6,6 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/atomicfile"
+	"github.com/opencontainers/go-digest"
 )
 
 // Files are written atomically: created under a unique temporary name in
@@ -21,51 +25,68 @@ import (
 // writable through the link.
 const storedMode = 0o444
 
-// openTree makes the directories of one tree: base/<2 hex> for every byte,
-// and root/tmp. Making all 256 fan-out directories up front, and syncing
-// their parents once here, means a Put only ever syncs the directory it
-// renames into, whichever process created it.
-func openTree(root, base string) (tmp string, err error) {
-	tmp = filepath.Join(root, "tmp")
-	for _, dir := range []string{base, tmp} {
+// A tree is a fan-out directory of files named by digest, base/<2 hex>/
+// <hex><ext>, and the tmp directory beside it where they are written.
+type tree struct {
+	root string // absolute
+	base string // <root>/<kind>/sha256
+	tmp  string // <root>/tmp
+	ext  string // appended to every file name
+}
+
+// openTree returns the tree of the given kind under root, making its
+// directories: base/<2 hex> for every byte, and root/tmp. Making all 256
+// fan-out directories up front, and syncing their parents once here, means
+// a write only ever syncs the directory it renames into, whichever process
+// created it. It fails with ebb.ErrInvalid if root is empty.
+func openTree(root, kind, ext string) (tree, error) {
+	if root == "" {
+		return tree{}, fmt.Errorf("repository: empty root directory: %w", ebb.ErrInvalid)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return tree{}, fmt.Errorf("repository: root %q: %w", root, err)
+	}
+	t := tree{root: abs, base: filepath.Join(abs, kind, "sha256"), tmp: filepath.Join(abs, "tmp"), ext: ext}
+	if err := t.make(); err != nil {
+		return tree{}, fmt.Errorf("repository: open %s: %w", abs, err)
+	}
+	return t, nil
+}
+
+func (t tree) make() error {
+	for _, dir := range []string{t.base, t.tmp} {
 		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return "", err
+			return err
 		}
 	}
 	for i := range 256 {
-		sub := filepath.Join(base, fmt.Sprintf("%02x", i))
+		sub := filepath.Join(t.base, fmt.Sprintf("%02x", i))
 		if err := os.Mkdir(sub, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
-			return "", err
+			return err
 		}
 	}
 	// Sync from the leaves up to root, so that every directory made above
 	// is durable before Open returns.
-	dirs := []string{tmp}
-	for dir := base; ; dir = filepath.Dir(dir) {
+	dirs := []string{t.tmp}
+	for dir := t.base; ; dir = filepath.Dir(dir) {
 		dirs = append(dirs, dir)
-		if dir == root || dir == filepath.Dir(dir) {
+		if dir == t.root || dir == filepath.Dir(dir) {
 			break
 		}
 	}
 	for _, dir := range dirs {
-		if err := syncDir(dir); err != nil {
-			return "", err
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return err
 		}
 	}
-	return tmp, nil
+	return nil
 }
 
-// syncDir flushes dir's entries to stable storage.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+// path returns where the file for d lives; d must have passed checkDigest.
+func (t tree) path(d digest.Digest) string {
+	hex := d.Encoded()
+	return filepath.Join(t.base, hex[:2], hex+t.ext)
 }
 
 // A tempFile is a file being written in a tmp directory. Exactly one of
@@ -119,5 +140,5 @@ func (t *tempFile) commit(name string, sync bool) error {
 	if !sync {
 		return nil
 	}
-	return syncDir(filepath.Dir(name))
+	return atomicfile.SyncDir(filepath.Dir(name))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/atomicfile"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/opencontainers/go-digest"
 )
@@ -60,37 +61,22 @@ var _ Cache = (*DirCache)(nil)
 // A DirCache holds no open files; the zero DirCache is not usable, call
 // [OpenCache].
 type DirCache struct {
-	root    string // absolute
-	entries string // <root>/cache/sha256
-	tmp     string // <root>/tmp
+	tree
 }
 
 // OpenCache returns the cache under root, creating the directories it
 // needs (root included) if they are missing. It fails with ebb.ErrInvalid
 // if root is empty.
 func OpenCache(root string) (*DirCache, error) {
-	if root == "" {
-		return nil, fmt.Errorf("repository: empty root directory: %w", ebb.ErrInvalid)
-	}
-	root, err := filepath.Abs(root)
+	t, err := openTree(root, "cache", ".json")
 	if err != nil {
-		return nil, fmt.Errorf("repository: root %q: %w", root, err)
+		return nil, err
 	}
-	c := &DirCache{root: root, entries: filepath.Join(root, "cache", "sha256")}
-	if c.tmp, err = openTree(root, c.entries); err != nil {
-		return nil, fmt.Errorf("repository: open cache %s: %w", root, err)
-	}
-	return c, nil
+	return &DirCache{t}, nil
 }
 
 // Root returns the absolute path of the cache's root directory.
 func (c *DirCache) Root() string { return c.root }
-
-// path returns where key's entry lives; key must have passed checkDigest.
-func (c *DirCache) path(key digest.Digest) string {
-	hex := key.Encoded()
-	return filepath.Join(c.entries, hex[:2], hex+".json")
-}
 
 func checkKey(ctx context.Context, key digest.Digest) error {
 	if err := checkDigest("cache key", key); err != nil {
@@ -184,7 +170,7 @@ func (c *DirCache) Delete(ctx context.Context, key digest.Digest) error {
 	} else if err != nil {
 		return fmt.Errorf("repository: cache %s: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("repository: cache %s: %w", key, err)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
@@ -35,37 +34,22 @@ var (
 //
 // A Dir holds no open files; the zero Dir is not usable, call [Open].
 type Dir struct {
-	root  string // absolute
-	blobs string // <root>/blobs/sha256
-	tmp   string // <root>/tmp
+	tree
 }
 
 // Open returns the store under root, creating the directories it needs
 // (root included) if they are missing. It fails with ebb.ErrInvalid if
 // root is empty.
 func Open(root string) (*Dir, error) {
-	if root == "" {
-		return nil, fmt.Errorf("repository: empty root directory: %w", ebb.ErrInvalid)
-	}
-	root, err := filepath.Abs(root)
+	t, err := openTree(root, "blobs", "")
 	if err != nil {
-		return nil, fmt.Errorf("repository: root %q: %w", root, err)
+		return nil, err
 	}
-	d := &Dir{root: root, blobs: filepath.Join(root, "blobs", "sha256")}
-	if d.tmp, err = openTree(root, d.blobs); err != nil {
-		return nil, fmt.Errorf("repository: open %s: %w", root, err)
-	}
-	return d, nil
+	return &Dir{t}, nil
 }
 
 // Root returns the absolute path of the store's root directory.
 func (d *Dir) Root() string { return d.root }
-
-// path returns where blob dg lives; dg must have passed checkDigest.
-func (d *Dir) path(dg digest.Digest) string {
-	hex := dg.Encoded()
-	return filepath.Join(d.blobs, hex[:2], hex)
-}
 
 // check validates dg and ctx, in that order, for the start of every call.
 func check(ctx context.Context, dg digest.Digest) error {
