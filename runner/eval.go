@@ -13,6 +13,7 @@ import (
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/stealer"
+	"github.com/ebbflow/ebb/tracing"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -37,6 +38,9 @@ type EvalConfig struct {
 	// Logger receives a record per task failure and lost alloc.
 	// Default: discard.
 	Logger *slog.Logger
+	// Runs, when set, records a span per task run and a mark per task
+	// found in the cache.
+	Runs *tracing.Runs
 }
 
 // An Eval is the evaluation of one flow: which tasks are done (run or found
@@ -182,6 +186,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		if outputs, ok := e.lookup(ctx, i); ok {
 			e.tasks[i] = taskState{state: cached, outputs: outputs}
 			e.counts.Cached++
+			cfg.Runs.Cached(ctx, g.Flow.Tasks[i].Name, digests[i])
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -509,11 +514,13 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 		Inputs:    e.inputs(t),
 		Outputs:   task.Outputs,
 	}
-	x, err := w.alloc.Put(ctx, id, cfg)
+	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
+	x, err := w.alloc.Put(tctx, id, cfg)
 	var res pool.Result
 	if err == nil {
-		res, err = x.Wait(ctx)
+		res, err = x.Wait(tctx)
 	}
+	span.End(res, err)
 	if err != nil {
 		e.interrupted(ctx, w, t, x, err)
 		return

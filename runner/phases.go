@@ -171,6 +171,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		MaxExecs:   r.cfg.MaxExecs,
 		Keepalive:  r.cfg.Keepalive,
 		Logger:     r.cfg.Logger,
+		Runs:       r.runs,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/ebbflow/ebb/internal/backoff"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/tracing"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -67,6 +68,10 @@ type Config struct {
 	FreeTimeout time.Duration
 	// Logger receives the run's progress and problems. Default: discard.
 	Logger *slog.Logger
+	// Tracing records the run and its tasks as OpenTelemetry spans and
+	// metrics. The zero value records nothing. To trace allocations too,
+	// wrap the Cluster with tracing.Wrap.
+	Tracing tracing.Config
 }
 
 // A Runner drives one run of a flow through its phases, Init → Eval →
@@ -77,6 +82,7 @@ type Config struct {
 // which may be called from any goroutine while Do or Run is under way.
 type Runner struct {
 	cfg     Config
+	runs    *tracing.Runs
 	graph   *ebb.Graph
 	digests []digest.Digest
 	paths   map[string]digest.Digest
@@ -123,7 +129,7 @@ func New(cfg Config, state *State) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, graph: g, digests: digests, paths: paths}
+	r := &Runner{cfg: cfg, runs: tracing.NewRuns(cfg.Tracing), graph: g, digests: digests, paths: paths}
 	id := r.runID()
 	switch {
 	case state == nil:
@@ -270,11 +276,14 @@ func (r *Runner) Do(ctx context.Context) (more bool, err error) {
 // it is done. When ctx is done first, Run frees every alloc the run holds
 // (within FreeTimeout), saves the State, and returns ctx's error: a
 // cancelled run leaves nothing behind, and can still be resumed.
-func (r *Runner) Run(ctx context.Context) error {
+func (r *Runner) Run(ctx context.Context) (err error) {
+	ctx, span := r.runs.StartRun(ctx, string(r.state.ID), r.cfg.Program)
+	defer func() { span.End(err) }()
 	if err := r.save(ctx); err != nil {
 		return err
 	}
 	for {
+		span.Phase(string(r.state.Phase))
 		more, err := r.Do(ctx)
 		if err != nil && ctx.Err() != nil {
 			r.release(context.WithoutCancel(ctx))
