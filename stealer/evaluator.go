@@ -44,3 +44,14 @@ type AllocLoad struct {
 	// Draining is set once Drain was called for it.
 	Draining bool
 }
+
+// A DurationEstimator is an [Evaluator] that knows how long its tasks take.
+// A Stealer checks for it with a type assertion and, when the evaluator has
+// it, puts TaskDuration in every [Snapshot] so that the policy estimates the
+// backlog from observed durations instead of its own guess.
+type DurationEstimator interface {
+	// TaskDuration returns how long a task typically runs (the mean of
+	// recently finished tasks, say), or 0 when it does not know yet. It
+	// must not block for long.
+	TaskDuration() time.Duration
+}

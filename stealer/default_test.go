@@ -1,0 +1,464 @@
+package stealer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+const gib = 1 << 30
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func cpus(n float64) ebb.Resources { return ebb.Resources{ebb.CPU: n} }
+
+func shape(cpu, memGiB float64) ebb.Resources {
+	return ebb.Resources{ebb.CPU: cpu, ebb.Mem: memGiB * gib}
+}
+
+func dem(r ebb.Resources, n int) ebb.Demand { return ebb.Demand{Resources: r, Count: n} }
+
+func req(min ebb.Resources, width int) ebb.Requirements {
+	return ebb.Requirements{Min: min, Width: width}
+}
+
+// working is a held alloc that works for the evaluation, running n tasks
+// of one cpu each (idle since t0-idle when n is 0).
+func working(id string, total float64, n int, idle time.Duration) Held {
+	h := Held{ID: id, Resources: cpus(total), Free: cpus(total - float64(n)), Busy: cpus(float64(n)),
+		Running: n, Working: true, Since: t0.Add(-time.Hour)}
+	if n == 0 {
+		h.IdleSince = t0.Add(-idle)
+	}
+	return h
+}
+
+// primary is an alloc of the evaluation's that the stealer does not hold,
+// every one of its cpus busy.
+func primary(total float64) Held {
+	return Held{ID: "primary", Resources: cpus(total), Free: ebb.Resources{}, Busy: cpus(total),
+		Running: int(total), Working: true}
+}
+
+func pending(id string, r ebb.Requirements, age time.Duration) Pending {
+	return Pending{ID: RequestID(id), Requirements: r, Since: t0.Add(-age)}
+}
+
+// formatSnapshot prints s for a failing test.
+func formatSnapshot(s Snapshot) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  now %s, task duration %v, latency %v\n", s.Now.Format(time.TimeOnly), s.TaskDuration, s.Latency)
+	for _, d := range s.Demand {
+		fmt.Fprintf(&b, "  demand %d × %s\n", d.Count, d.Resources)
+	}
+	for _, h := range s.Held {
+		fmt.Fprintf(&b, "  held %s: %s, free %s, running %d, working %v, draining %v, idle since %v\n",
+			h.ID, h.Resources, h.Free, h.Running, h.Working, h.Draining, fmtTime(h.IdleSince, s.Now))
+	}
+	for _, h := range s.Others {
+		fmt.Fprintf(&b, "  other %s: %s, free %s, running %d, draining %v, idle since %v\n",
+			h.ID, h.Resources, h.Free, h.Running, h.Draining, fmtTime(h.IdleSince, s.Now))
+	}
+	for _, p := range s.Pending {
+		fmt.Fprintf(&b, "  pending %s: %s since %v\n", p.ID, p.Requirements, fmtTime(p.Since, s.Now))
+	}
+	for _, c := range s.Recent {
+		fmt.Fprintf(&b, "  recent %s %s at %v\n", c.Kind, c.Resources, fmtTime(c.Time, s.Now))
+	}
+	return b.String()
+}
+
+func fmtTime(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return fmt.Sprintf("now%+v", t.Sub(now))
+}
+
+func formatPlan(p Plan) string {
+	var b strings.Builder
+	for _, a := range p.Acquire {
+		fmt.Fprintf(&b, "  acquire %s for %v: %s\n", a.Requirements, a.For, a.Reason)
+	}
+	for _, c := range p.Cancel {
+		fmt.Fprintf(&b, "  cancel %s: %s\n", c.ID, c.Reason)
+	}
+	for _, d := range p.Drain {
+		fmt.Fprintf(&b, "  drain %s: %s\n", d.AllocID, d.Reason)
+	}
+	if p.Hold != "" {
+		fmt.Fprintf(&b, "  hold: %s\n", p.Hold)
+	}
+	if b.Len() == 0 {
+		return "  (nothing)\n"
+	}
+	return b.String()
+}
+
+func TestDefaultPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cfg         DefaultConfig
+		snap        Snapshot
+		wantAcquire []ebb.Requirements
+		wantCancel  []RequestID
+		wantDrain   []string
+		wantHold    string   // a substring of Plan.Hold; "" wants none
+		wantReasons []string // substrings of the reasons, in any item
+	}{{
+		name: "nothing to do",
+	}, {
+		name:        "burst with nothing held",
+		snap:        Snapshot{Demand: []ebb.Demand{dem(shape(1, 2), 12)}},
+		wantAcquire: []ebb.Requirements{req(shape(1, 2), 12)},
+		wantReasons: []string{"requested 12 cpu, 24.0 GiB mem for 12 waiting tasks: nothing held can run them"},
+	}, {
+		name:        "burst wider than MaxWidth",
+		snap:        Snapshot{Demand: []ebb.Demand{dem(cpus(1), 40)}},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 16), req(cpus(1), 16), req(cpus(1), 8)},
+	}, {
+		name: "burst on a busy primary buys what would still wait",
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 48)}, Others: []Held{primary(2)}},
+		// 48 tasks of 1 min on 2 cpus start over 24 min; in the 30 s an
+		// alloc takes, one of them starts: buy 47.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 16), req(cpus(1), 16), req(cpus(1), 15)},
+		wantReasons: []string{"for 16 waiting tasks: backlog drains in 24m0s on held capacity, allocation takes 30s"},
+	}, {
+		name:     "small backlog starts before an alloc would arrive",
+		snap:     Snapshot{Demand: []ebb.Demand{dem(cpus(1), 2)}, Others: []Held{primary(8)}, TaskDuration: 10 * time.Second},
+		wantHold: "held: 2 tasks waiting: backlog drains in 3s on held capacity, allocation takes 30s",
+	}, {
+		name:     "short tasks from the config make it patient",
+		cfg:      DefaultConfig{TaskDuration: time.Second},
+		snap:     Snapshot{Demand: []ebb.Demand{dem(cpus(1), 20)}, Others: []Held{primary(2)}},
+		wantHold: "backlog drains in 10s",
+	}, {
+		name: "learned latency makes it patient",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(cpus(1), 10)},
+			Others:  []Held{primary(2)},
+			Latency: []time.Duration{5 * time.Minute, 4 * time.Minute, 6 * time.Minute},
+		},
+		wantHold: "backlog drains in 5m0s on held capacity, allocation takes 5m0s",
+	}, {
+		name: "the oldest request in flight raises the latency",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(cpus(1), 10)},
+			Others:  []Held{primary(2)},
+			Pending: []Pending{pending("r1", req(cpus(1), 2), 10*time.Minute)},
+		},
+		wantHold: "allocation takes 10m0s",
+	}, {
+		name: "demand placed on a request in flight",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(cpus(1), 8)},
+			Pending: []Pending{pending("r1", req(cpus(1), 8), 5*time.Second)},
+		},
+		wantHold: "held: 8 tasks waiting, covered by 1 request in flight and 0 new allocs starting",
+	}, {
+		name: "more in flight than needed: the newest is cancelled",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 5)},
+			Pending: []Pending{
+				pending("r2", req(cpus(1), 8), 5*time.Second),
+				pending("r1", req(cpus(1), 8), 10*time.Second),
+			},
+		},
+		wantCancel:  []RequestID{"r2"},
+		wantReasons: []string{"cancelled request r2 (1 cpu ×8): demand gone (the 5 tasks waiting go to held allocs and older requests)"},
+		wantHold:    "covered by 1 request",
+	}, {
+		name: "demand gone: every request cancelled",
+		snap: Snapshot{Pending: []Pending{
+			pending("r1", req(cpus(1), 8), 5*time.Second),
+			pending("r2", req(cpus(4), 1), 5*time.Second),
+		}},
+		wantCancel:  []RequestID{"r1", "r2"},
+		wantReasons: []string{"cancelled request r1 (1 cpu ×8): demand gone"},
+	}, {
+		name: "a request for a shape no longer demanded is cancelled",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(cpus(8), 1)},
+			Pending: []Pending{pending("r1", req(cpus(1), 4), 5*time.Second)},
+		},
+		wantCancel:  []RequestID{"r1"},
+		wantAcquire: []ebb.Requirements{req(cpus(8), 1)},
+	}, {
+		name: "demand fits an alloc that is about to work",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 3)},
+			Held:   []Held{{ID: "a1", Resources: cpus(4), Free: cpus(4), IdleSince: t0, Since: t0}},
+		},
+		wantHold: "covered by 0 requests in flight and 1 new alloc starting",
+	}, {
+		name:        "idle past the timeout: drained",
+		cfg:         DefaultConfig{IdleTimeout: time.Minute},
+		snap:        Snapshot{Held: []Held{working("a1", 4, 0, 61*time.Second)}},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"drained alloc a1: idle 1m1s (idle timeout 1m0s)"},
+	}, {
+		name:      "idle exactly the timeout: drained",
+		cfg:       DefaultConfig{IdleTimeout: time.Minute},
+		snap:      Snapshot{Held: []Held{working("a1", 4, 0, time.Minute)}},
+		wantDrain: []string{"a1"},
+	}, {
+		name: "idle under the timeout: kept",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, 59*time.Second)}},
+	}, {
+		name: "busy: never drained",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{Held: []Held{
+			working("a1", 4, 2, 0),
+			// Running but with a stale idle time: still busy.
+			{ID: "a2", Resources: cpus(4), Free: cpus(3), Busy: cpus(1), Running: 1, Working: true, IdleSince: t0.Add(-time.Hour)},
+		}},
+	}, {
+		name: "draining already: not drained again",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{Held: []Held{func() Held { h := working("a1", 4, 0, time.Hour); h.Draining = true; return h }()}},
+	}, {
+		name: "the primary is never drained",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(4), Working: true, IdleSince: t0.Add(-time.Hour)}}},
+	}, {
+		name: "an alloc not working yet is not drained",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{Held: []Held{{ID: "a1", Resources: cpus(4), Free: cpus(4), IdleSince: t0.Add(-time.Hour), Since: t0.Add(-time.Hour)}}},
+	}, {
+		name: "idle timeout follows the latency: under it",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, 100*time.Second)}, Latency: []time.Duration{2 * time.Minute}},
+	}, {
+		name:        "idle timeout follows the latency: past it",
+		snap:        Snapshot{Held: []Held{working("a1", 4, 0, 121*time.Second)}, Latency: []time.Duration{2 * time.Minute}},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"idle timeout 2m0s"},
+	}, {
+		name:        "idle timeout follows the latency, at least MinIdleTimeout",
+		snap:        Snapshot{Held: []Held{working("a1", 4, 0, 10*time.Second)}, Latency: []time.Duration{time.Millisecond}},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"idle timeout 10s"},
+	}, {
+		name: "a re-buy widens the idle timeout",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{
+			Held: []Held{working("a1", 4, 0, 90*time.Second)},
+			Recent: []Change{
+				{Time: t0.Add(-10 * time.Minute), Kind: Released, Resources: cpus(4)},
+				{Time: t0.Add(-9 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+			},
+		},
+	}, {
+		name: "widened, and idle past the widened timeout",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{
+			Held: []Held{working("a1", 4, 0, 121*time.Second)},
+			Recent: []Change{
+				{Time: t0.Add(-10 * time.Minute), Kind: Released, Resources: cpus(4)},
+				{Time: t0.Add(-9 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+			},
+		},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"idle timeout 2m0s, widened after 1 re-buy"},
+	}, {
+		name: "the widening narrows back once the re-buy is old",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{
+			Held: []Held{working("a1", 4, 0, 90*time.Second)},
+			Recent: []Change{
+				{Time: t0.Add(-21 * time.Minute), Kind: Released, Resources: cpus(4)},
+				{Time: t0.Add(-20 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+			},
+		},
+		wantDrain: []string{"a1"},
+	}, {
+		name: "an acquisition long after a release is no re-buy",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{
+			Held: []Held{working("a1", 4, 0, 90*time.Second)},
+			Recent: []Change{
+				{Time: t0.Add(-10 * time.Minute), Kind: Released, Resources: cpus(4)},
+				{Time: t0.Add(-5 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+			},
+		},
+		wantDrain: []string{"a1"},
+	}, {
+		name: "MaxPending caps what is added",
+		cfg:  DefaultConfig{MaxPending: 2},
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(cpus(1), 100)},
+			Pending: []Pending{pending("r1", req(cpus(1), 8), time.Second)},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 16)},
+		wantHold:    "held: 76 tasks more would be bought, but 2 requests in flight (MaxPending 2)",
+	}, {
+		name: "MaxAllocs caps held and asked for together",
+		cfg:  DefaultConfig{MaxAllocs: 3},
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 100)},
+			Held:   []Held{working("a1", 4, 4, 0), working("a2", 4, 4, 0)},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 16)},
+		wantHold:    "3 allocs held and asked for (MaxAllocs 3)",
+	}, {
+		name: "at the caps already: nothing bought",
+		cfg:  DefaultConfig{MaxAllocs: 2},
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 100)},
+			Held:   []Held{working("a1", 4, 4, 0), working("a2", 4, 4, 0)},
+		},
+		wantHold: "MaxAllocs 2",
+	}, {
+		name:        "small tasks join a bigger request's units",
+		snap:        Snapshot{Demand: []ebb.Demand{dem(cpus(1), 3), dem(cpus(4), 2)}},
+		wantAcquire: []ebb.Requirements{req(cpus(4), 3)},
+		wantReasons: []string{"requested 12 cpu for 5 waiting tasks"},
+	}, {
+		name: "shapes that do not fit each other get requests of their own",
+		snap: Snapshot{Demand: []ebb.Demand{dem(shape(4, 1), 1), dem(shape(1, 8), 1)}},
+		// By Size, {4 cpu, 1 GiB} weighs 4.25 and {1 cpu, 8 GiB} 3.
+		wantAcquire: []ebb.Requirements{req(shape(4, 1), 1), req(shape(1, 8), 1)},
+	}, {
+		name: "MaxRequest caps the width, and a task beyond it goes alone",
+		cfg:  DefaultConfig{MaxRequest: shape(4, 8)},
+		snap: Snapshot{Demand: []ebb.Demand{dem(shape(8, 1), 1), dem(shape(1, 1), 10)}},
+		wantAcquire: []ebb.Requirements{
+			req(shape(8, 1), 1),
+			req(shape(1, 1), 4), req(shape(1, 1), 4), req(shape(1, 1), 2),
+		},
+	}, {
+		name:     "tasks that need nothing run on anything held",
+		snap:     Snapshot{Demand: []ebb.Demand{dem(nil, 5)}, Others: []Held{primary(1)}},
+		wantHold: "held: 5 tasks waiting",
+	}, {
+		name: "a draining alloc is no capacity",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 1)},
+			Held:   []Held{func() Held { h := working("a1", 8, 8, 0); h.Draining = true; return h }()},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 1)},
+		wantReasons: []string{"nothing held can run them"},
+	}, {
+		name: "a drained alloc is no capacity either, and only shapes held capacity can run count as draining",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(8), 1)},
+			Held:   []Held{working("a1", 4, 0, time.Hour)},
+		},
+		wantDrain:   []string{"a1"},
+		wantAcquire: []ebb.Requirements{req(cpus(8), 1)},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewDefault(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := tc.snap
+			s.Now = t0
+			p := d.Plan(s)
+			var problems []string
+			var gotAcquire []ebb.Requirements
+			for _, a := range p.Acquire {
+				gotAcquire = append(gotAcquire, a.Requirements)
+			}
+			if !slices.EqualFunc(gotAcquire, tc.wantAcquire, ebb.Requirements.Equal) {
+				problems = append(problems, fmt.Sprintf("acquire %v, want %v", gotAcquire, tc.wantAcquire))
+			}
+			var gotCancel []RequestID
+			for _, c := range p.Cancel {
+				gotCancel = append(gotCancel, c.ID)
+			}
+			if !slices.Equal(gotCancel, tc.wantCancel) {
+				problems = append(problems, fmt.Sprintf("cancel %v, want %v", gotCancel, tc.wantCancel))
+			}
+			var gotDrain []string
+			for _, d := range p.Drain {
+				gotDrain = append(gotDrain, d.AllocID)
+			}
+			if !slices.Equal(gotDrain, tc.wantDrain) {
+				problems = append(problems, fmt.Sprintf("drain %v, want %v", gotDrain, tc.wantDrain))
+			}
+			switch {
+			case tc.wantHold == "" && p.Hold != "":
+				problems = append(problems, fmt.Sprintf("hold %q, want none", p.Hold))
+			case !strings.Contains(p.Hold, tc.wantHold):
+				problems = append(problems, fmt.Sprintf("hold %q, want it to say %q", p.Hold, tc.wantHold))
+			}
+			all := formatPlan(p)
+			for _, r := range tc.wantReasons {
+				if !strings.Contains(all, r) {
+					problems = append(problems, fmt.Sprintf("no reason says %q", r))
+				}
+			}
+			if len(problems) > 0 {
+				t.Errorf("%s\nsnapshot:\n%splan:\n%s", strings.Join(problems, "\n"), formatSnapshot(s), all)
+			}
+		})
+	}
+}
+
+func TestNewDefaultInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   DefaultConfig
+		field string
+	}{
+		{"negative latency prior", DefaultConfig{LatencyPrior: -1}, "LatencyPrior"},
+		{"negative task duration", DefaultConfig{TaskDuration: -time.Second}, "TaskDuration"},
+		{"negative idle timeout", DefaultConfig{IdleTimeout: -time.Second}, "IdleTimeout"},
+		{"negative thrash memory", DefaultConfig{ThrashMemory: -time.Second}, "ThrashMemory"},
+		{"negative max pending", DefaultConfig{MaxPending: -1}, "MaxPending"},
+		{"negative max allocs", DefaultConfig{MaxAllocs: -1}, "MaxAllocs"},
+		{"negative max width", DefaultConfig{MaxWidth: -1}, "MaxWidth"},
+		{"negative max widen", DefaultConfig{MaxWiden: -1}, "MaxWiden"},
+		{"bad max request", DefaultConfig{MaxRequest: ebb.Resources{ebb.CPU: -1}}, "MaxRequest"},
+		{"idle clamps crossed", DefaultConfig{MinIdleTimeout: time.Hour, MaxIdleTimeout: time.Minute}, "MinIdleTimeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewDefault(tc.cfg)
+			if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(fmt.Sprint(err), tc.field) {
+				t.Errorf("NewDefault(%+v) = %v, want ErrInvalid naming %s", tc.cfg, err, tc.field)
+			}
+		})
+	}
+}
+
+func TestDefaultConfigDefaults(t *testing.T) {
+	d, err := NewDefault(DefaultConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := d.Config()
+	want := DefaultConfig{
+		LatencyPrior: 30 * time.Second, TaskDuration: time.Minute,
+		MinIdleTimeout: 10 * time.Second, MaxIdleTimeout: 10 * time.Minute,
+		MaxPending: 16, MaxAllocs: 64, MaxWidth: 16,
+		ThrashMemory: 15 * time.Minute, MaxWiden: 8,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("defaults %+v, want %+v", got, want)
+	}
+	if idle, _ := d.IdleTimeout(Snapshot{Now: t0}); idle != 30*time.Second {
+		t.Errorf("idle timeout before any allocation = %v, want the latency prior, 30s", idle)
+	}
+}
+
+func TestIdleTimeoutWidensAndCaps(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 4})
+	s := Snapshot{Now: t0}
+	for i, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute} {
+		got, rebuys := d.IdleTimeout(s)
+		if got != want || rebuys != i {
+			t.Errorf("after %d re-buys: idle timeout %v (%d counted), want %v\n%s", i, got, rebuys, want, formatSnapshot(s))
+		}
+		at := t0.Add(-time.Duration(10-i) * time.Minute)
+		s.Recent = append(s.Recent,
+			Change{Time: at, Kind: Released, Resources: cpus(1)},
+			Change{Time: at.Add(30 * time.Second), Kind: Acquired, Resources: cpus(1)})
+	}
+}
