@@ -68,6 +68,7 @@ type Eval struct {
 	workers   map[*worker]struct{}
 	remaining int // tasks still to finish
 	counts    Progress
+	duration  time.Duration // moving average of finished tasks' run time
 	err       error
 	doneC     chan struct{} // closed when every task is done or one failed
 	wake      chan struct{} // closed (and replaced) when there is news for workers
@@ -305,7 +306,19 @@ func (e *Eval) Outputs() map[string]digest.Digest {
 	return out
 }
 
-var _ stealer.Evaluator = (*Eval)(nil)
+var (
+	_ stealer.Evaluator         = (*Eval)(nil)
+	_ stealer.DurationEstimator = (*Eval)(nil)
+)
+
+// TaskDuration returns how long tasks have taken to run lately: a moving
+// average over the tasks that finished, the last weighing an eighth. It is
+// 0 before any task has finished.
+func (e *Eval) TaskDuration() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.duration
+}
 
 // Demand returns the ready tasks that the allocs now working for the eval
 // cannot place, even once their free capacity is used: the work that needs
@@ -603,6 +616,11 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 		st.state = done
 		st.outputs = res.Outputs
 		e.counts.Done++
+		if d := res.Duration(); e.duration == 0 {
+			e.duration = d
+		} else {
+			e.duration += (d - e.duration) / 8
+		}
 		e.remaining--
 		for _, c := range e.dependents[t] {
 			if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {

@@ -34,7 +34,7 @@ func (r *Runner) init(ctx context.Context) error {
 		r.retryLater(err)
 		return nil
 	}
-	r.freeAux(ctx)
+	r.reattachAux(ctx)
 	if r.primary == nil && r.state.Primary != nil {
 		r.reattach(ctx)
 	}
@@ -129,31 +129,12 @@ func (r *Runner) lease() time.Duration {
 
 // hold records a as the primary.
 func (r *Runner) hold(ctx context.Context, a pool.Alloc) {
-	inspect, err := a.Inspect(ctx)
-	if err != nil {
-		inspect = pool.AllocInspect{ID: a.ID(), Pool: a.Pool().ID(), Resources: a.Resources()}
-	}
 	r.primary = a
+	ref := refOf(ctx, a)
 	r.update(func(s *State) {
-		s.Primary = &AllocRef{Pool: a.Pool().ID(), ID: a.ID(), Inspect: inspect, Since: time.Now()}
+		s.Primary = &ref
 		s.Allocs++
 	})
-}
-
-// freeAux frees the auxiliary allocs recorded in the State: a driver that
-// starts over holds none.
-func (r *Runner) freeAux(ctx context.Context) {
-	for _, ref := range slices.Clone(r.state.Aux) {
-		if a, err := r.cfg.Cluster.Alloc(ctx, ref.ID); err == nil {
-			if err := a.Free(ctx); err != nil {
-				r.cfg.Logger.Warn("free auxiliary alloc", "alloc", ref.ID, "err", err)
-			}
-		}
-		r.update(func(s *State) {
-			s.account(&ref, time.Now())
-			s.Aux = slices.DeleteFunc(s.Aux, func(x AllocRef) bool { return x.ID == ref.ID })
-		})
-	}
 }
 
 // evaluate runs the flow on the primary until it is done, fails, or the
@@ -179,7 +160,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	r.mu.Lock()
 	r.eval = e
 	r.mu.Unlock()
-	werr := e.Work(ctx, r.primary)
+	werr := r.work(ctx, e)
 	select {
 	case <-e.Done():
 	default:

@@ -16,6 +16,7 @@ import (
 	"github.com/ebbflow/ebb/internal/backoff"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/stealer"
 	"github.com/ebbflow/ebb/tracing"
 	"github.com/opencontainers/go-digest"
 )
@@ -33,8 +34,23 @@ type Config struct {
 	// Cache, when set, maps task digests to results: tasks found there
 	// are not run again, in this run or a later one.
 	Cache repository.Cache
-	// Store, when set, receives the State after every step of Run.
+	// Store, when set, receives the State after every step of Run, and
+	// whenever an auxiliary alloc is taken or given back.
 	Store StateStore
+
+	// Aux, when set, makes the run elastic: a stealer acquires auxiliary
+	// allocs from Aux while ready work exceeds what the run holds, has
+	// the ready tasks stolen onto them, and gives them back once they are
+	// idle. Aux may be the same cluster as Cluster (the local pool, where
+	// auxiliary allocs are carved from what the primary left free) or
+	// another (a Slurm or Kubernetes cluster beside a local primary).
+	Aux cluster.Cluster
+	// Steal configures that stealer: its Policy (default: the stealer's
+	// default policy), Tick, MaxPending, FreeTimeout, retry waits,
+	// OnEvent to see every decision with its reason, and Logger (default:
+	// Logger). Its Cluster, Labels, Allocs, OnAcquire and OnRelease are
+	// the runner's own and are ignored here.
+	Steal stealer.Config
 
 	// Program, Params and Args describe the run for people and for its ID.
 	Program string
@@ -87,11 +103,12 @@ type Runner struct {
 	digests []digest.Digest
 	paths   map[string]digest.Digest
 
-	mu      sync.Mutex // guards state and eval
+	mu      sync.Mutex // guards state, eval and err
 	state   State
 	eval    *Eval
-	primary pool.Alloc
 	err     error // why the run failed, as an error value
+	primary pool.Alloc
+	aux     []pool.Alloc // re-attached auxiliary allocs, for the next stealer
 }
 
 // New returns a Runner for cfg. With a nil state it starts a new run; given

@@ -1,0 +1,142 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/stealer"
+)
+
+// work runs the eval on the primary and, when the run is elastic, runs a
+// stealer beside it, until the eval is done, ctx is done, or the primary
+// is lost. It returns what the primary's Work returned, once the stealer
+// has given back every auxiliary alloc.
+func (r *Runner) work(ctx context.Context, e *Eval) error {
+	if r.cfg.Aux == nil {
+		return e.Work(ctx, r.primary)
+	}
+	cfg := r.cfg.Steal
+	cfg.Cluster = r.cfg.Aux
+	cfg.Labels = r.labels()
+	cfg.Allocs, r.aux = r.aux, nil
+	cfg.OnAcquire = r.acquired
+	cfg.OnRelease = r.released
+	if cfg.Logger == nil {
+		cfg.Logger = r.cfg.Logger
+	}
+	s, err := stealer.New(cfg)
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if err := s.Run(sctx, e); err != nil && sctx.Err() == nil {
+			r.cfg.Logger.Warn("stealer stopped", "err", err)
+		}
+	})
+	err = e.Work(ctx, r.primary)
+	// The eval is done, or the primary is gone: either way the stealer's
+	// allocs go back.
+	stop()
+	return err
+}
+
+// acquired records an auxiliary alloc in the State, and saves it, before
+// any task runs there: a driver that crashes finds it again.
+func (r *Runner) acquired(ctx context.Context, a pool.Alloc) error {
+	ref := refOf(ctx, a)
+	r.update(func(s *State) {
+		s.Aux = append(s.Aux, ref)
+		s.Allocs++
+	})
+	return r.save(ctx)
+}
+
+// released forgets an auxiliary alloc the stealer has freed.
+func (r *Runner) released(ctx context.Context, id string) {
+	r.update(func(s *State) { s.dropAux(id, time.Now()) })
+	if err := r.save(ctx); err != nil {
+		r.cfg.Logger.Warn("save state", "err", err)
+	}
+}
+
+// dropAux counts an auxiliary alloc's resource-minutes up to until and
+// removes it from the State.
+func (s *State) dropAux(id string, until time.Time) {
+	i := slices.IndexFunc(s.Aux, func(a AllocRef) bool { return a.ID == id })
+	if i < 0 {
+		return
+	}
+	s.account(&s.Aux[i], until)
+	s.Aux = slices.Delete(s.Aux, i, i+1)
+}
+
+func (r *Runner) auxCluster() cluster.Cluster {
+	if r.cfg.Aux != nil {
+		return r.cfg.Aux
+	}
+	return r.cfg.Cluster
+}
+
+// reattachAux takes back the auxiliary allocs recorded in the State that
+// still live, for the next stealer to work and free; without a stealer
+// they are freed. The dead ones are forgotten.
+func (r *Runner) reattachAux(ctx context.Context) {
+	for _, ref := range slices.Clone(r.state.Aux) {
+		if slices.ContainsFunc(r.aux, func(a pool.Alloc) bool { return a.ID() == ref.ID }) {
+			continue
+		}
+		a, err := r.auxCluster().Alloc(ctx, ref.ID)
+		if err == nil {
+			_, err = a.Keepalive(ctx, r.lease())
+		}
+		switch {
+		case err == nil && r.cfg.Aux != nil:
+			r.aux = append(r.aux, a)
+			r.cfg.Logger.Info("re-attached auxiliary alloc", "alloc", ref.ID)
+			continue
+		case err == nil:
+			if err := a.Free(ctx); err != nil && !errors.Is(err, ebb.ErrExpired) {
+				r.cfg.Logger.Warn("free auxiliary alloc", "alloc", ref.ID, "err", err)
+			}
+		}
+		r.update(func(s *State) { s.dropAux(ref.ID, minTime(time.Now(), ref.Inspect.Expires)) })
+	}
+}
+
+// freeAux frees every auxiliary alloc the run still holds.
+func (r *Runner) freeAux(ctx context.Context) {
+	for _, a := range r.aux {
+		if err := a.Free(ctx); err != nil && !errors.Is(err, ebb.ErrExpired) {
+			r.cfg.Logger.Warn("free auxiliary alloc", "alloc", a.ID(), "err", err)
+		}
+		r.update(func(s *State) { s.dropAux(a.ID(), time.Now()) })
+	}
+	r.aux = nil
+	for _, ref := range slices.Clone(r.state.Aux) {
+		if a, err := r.auxCluster().Alloc(ctx, ref.ID); err == nil {
+			if err := a.Free(ctx); err != nil && !errors.Is(err, ebb.ErrExpired) {
+				r.cfg.Logger.Warn("free auxiliary alloc", "alloc", ref.ID, "err", err)
+			}
+		}
+		r.update(func(s *State) { s.dropAux(ref.ID, time.Now()) })
+	}
+}
+
+// refOf describes a newly held alloc for the State.
+func refOf(ctx context.Context, a pool.Alloc) AllocRef {
+	inspect, err := a.Inspect(ctx)
+	if err != nil {
+		inspect = pool.AllocInspect{ID: a.ID(), Pool: a.Pool().ID(), Resources: a.Resources()}
+	}
+	return AllocRef{Pool: a.Pool().ID(), ID: a.ID(), Inspect: inspect, Since: time.Now()}
+}

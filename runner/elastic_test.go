@@ -1,0 +1,147 @@
+package runner
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/pool/pooltest"
+	"github.com/ebbflow/ebb/stealer"
+)
+
+// wide returns n independent tasks of one cpu that take d each.
+func (c *counter) wide(n int, d time.Duration) *ebb.Flow {
+	flow := &ebb.Flow{Name: "wide"}
+	for i := range n {
+		name := fmt.Sprintf("t%02d", i)
+		flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Resources: oneCPU, Func: slowFunc(c, name, d)})
+	}
+	return flow
+}
+
+// events collects a stealer's events.
+type events struct {
+	mu  sync.Mutex
+	all []stealer.Event
+}
+
+func (e *events) add(ev stealer.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, ev)
+}
+
+func (e *events) count(kind stealer.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// A 50-task flow on a primary that fits 2 tasks finishes on auxiliary allocs
+// and gives all of them back.
+func TestElasticRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		nodes := []ebb.Resources{{ebb.CPU: 2}}
+		for range 8 {
+			nodes = append(nodes, ebb.Resources{ebb.CPU: 4})
+		}
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: nodes})
+		defer p.Close()
+		var ev events
+		store := &memStore{}
+		r, err := New(Config{
+			Flow: c.wide(50, 10*time.Minute), Cluster: static(p), Aux: static(p), Store: store,
+			Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}},
+			Steal:   stealer.Config{OnEvent: ev.add},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// 2 + 8×4 = 34 slots: two waves of ten minutes.
+		if d := time.Since(start); d > 25*time.Minute {
+			t.Errorf("run took %v; with auxiliary allocs it takes two waves of 10m", d)
+		}
+		for i := range 50 {
+			if n := c.get(fmt.Sprintf("t%02d", i)); n != 1 {
+				t.Errorf("task t%02d ran %d times", i, n)
+			}
+		}
+		s := r.State()
+		if s.Allocs < 2 || len(s.Aux) != 0 || s.Primary != nil {
+			t.Errorf("state: %d allocs taken, aux %v, primary %v; want several taken, none left", s.Allocs, s.Aux, s.Primary)
+		}
+		if ids := liveAllocs(t, p); len(ids) != 0 {
+			t.Errorf("allocs left: %v", ids)
+		}
+		if ev.count(stealer.EventGranted) == 0 || ev.count(stealer.EventReleased) != ev.count(stealer.EventGranted) {
+			t.Errorf("events: %d granted, %d released", ev.count(stealer.EventGranted), ev.count(stealer.EventReleased))
+		}
+		// Every auxiliary alloc was in a saved State before it ran work.
+		saved := map[string]bool{}
+		for _, st := range store.saved {
+			for _, a := range st.Aux {
+				saved[a.ID] = true
+			}
+		}
+		if len(saved) != s.Allocs-1 {
+			t.Errorf("%d auxiliary allocs saved in State, %d taken", len(saved), s.Allocs-1)
+		}
+	})
+}
+
+// A resumed run takes over the auxiliary allocs its State names that still
+// live, and forgets those that do not; none is leaked.
+func TestResumeTakesOverAuxAllocs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 2}, {ebb.CPU: 2}, {ebb.CPU: 2}}, Lease: time.Hour})
+		defer p.Close()
+		flow := c.wide(6, time.Minute)
+		cfg := Config{Flow: flow, Cluster: static(p), Aux: static(p), Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}}
+		r, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := r.State()
+		// The crashed driver held two auxiliary allocs: one still alive,
+		// one gone.
+		two := ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}
+		live, _ := pool.Allocate(t.Context(), p, two, nil)
+		dead, _ := pool.Allocate(t.Context(), p, two, nil)
+		for _, a := range []pool.Alloc{live, dead} {
+			saved.Aux = append(saved.Aux, AllocRef{Pool: p.ID(), ID: a.ID(), Since: time.Now()})
+		}
+		p.Kill(dead.ID())
+		r, err = New(cfg, &saved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if ids := liveAllocs(t, p); len(ids) != 0 {
+			t.Errorf("allocs left: %v", ids)
+		}
+		if s := r.State(); len(s.Aux) != 0 {
+			t.Errorf("aux left in state: %v", s.Aux)
+		}
+		if st := p.Stats(); st.Frees < 2 {
+			t.Errorf("%d frees, want the primary and the taken-over alloc", st.Frees)
+		}
+	})
+}
