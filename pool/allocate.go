@@ -46,7 +46,8 @@ func Allocate(ctx context.Context, p Pool, req ebb.Requirements, labels ebb.Labe
 
 // Allocate takes an alloc of req from p: it picks the smallest offer that
 // satisfies req.Min (see [BestFit]) and accepts it, so the alloc holds
-// req.Max clipped to that offer (see [Grant]).
+// as many units of req.Min as fit that offer, up to req.Width (see
+// [Grant]).
 //
 // It blocks until an alloc is granted or ctx is done. While every offer is
 // too small it waits for capacity to be freed, asking again at the pace of

@@ -29,9 +29,9 @@ func TestAllocateBestFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The smallest node that holds Min is the 4-cpu one; the alloc takes
-	// up to Max (6) clipped to it.
-	if got := a.Resources(); !got.Equal(cpus(4)) {
-		t.Errorf("alloc holds %v, want 4 cpu (best fit, clipped to the node)", got)
+	// as many whole units of Min (3) as fit there: one.
+	if got := a.Resources(); !got.Equal(cpus(3)) {
+		t.Errorf("alloc holds %v, want 3 cpu (best fit, whole units)", got)
 	}
 	in, err := a.Inspect(t.Context())
 	if err != nil || in.Meta.Labels["run"] != "x" {
@@ -43,6 +43,16 @@ func TestAllocateBestFit(t *testing.T) {
 	}
 	if got := b.Resources(); !got.Equal(cpus(5)) {
 		t.Errorf("second alloc holds %v, want 5 cpu", got)
+	}
+	// Best fit picks the smallest offer that holds Min, even if a bigger
+	// one would hold more units: the 3 cpu left on the 8-cpu node hold
+	// one unit of 2.
+	c, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: cpus(2), Width: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Resources(); !got.Equal(cpus(2)) {
+		t.Errorf("third alloc holds %v, want 2 cpu", got)
 	}
 }
 
@@ -177,6 +187,6 @@ func ExampleAllocate() {
 	_, err = pool.Allocate(ctx, p, ebb.Requirements{Min: ebb.Resources{ebb.GPU: 1}}, nil)
 	fmt.Println(errors.Is(err, ebb.ErrResources))
 	// Output:
-	// took 4 cpu, 16.0 GiB mem
+	// took 4 cpu, 8.0 GiB mem
 	// true
 }

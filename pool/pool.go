@@ -44,8 +44,8 @@ type Offer interface {
 	// Available returns the resources on offer. Callers own the result.
 	Available() ebb.Resources
 
-	// Accept turns the offer into an alloc sized by meta.Want: Want.Max
-	// clipped key by key to Available (see Grant). It fails with
+	// Accept turns the offer into an alloc sized by meta.Want: as many
+	// units of Want.Min as fit in Available, up to Want.Width (see Grant). It fails with
 	// ebb.ErrOfferGone when the offer was taken or has changed, with
 	// ebb.ErrResources when Want.Min does not fit Available, and with
 	// ebb.ErrInvalid when meta is malformed. On failure nothing is taken
@@ -72,14 +72,24 @@ func (m AllocMeta) Validate() error {
 }
 
 // Grant returns the resources an alloc gets when want is accepted from an
-// offer of available: want.Max clipped key by key to available. It reports
-// false when want.Min does not fit in available. Every Pool sizes its
-// allocs this way, so a request gets the same alloc from any of them.
+// offer of available: as many whole units of want.Min as fit in available,
+// at most max(1, want.Width) of them, so an alloc never holds a part of a
+// unit that no task could use. It reports false when want.Min does not fit
+// in available. Every Pool sizes its allocs this way, so a request gets the
+// same alloc from any of them.
 func Grant(available ebb.Resources, want ebb.Requirements) (ebb.Resources, bool) {
 	if !want.Min.Fits(available) {
 		return nil, false
 	}
-	return want.Max().Min(available), true
+	units := max(1, want.Width)
+	for k, v := range want.Min {
+		if v > 0 {
+			// The tolerance of ebb.Resources.Fits, so a unit that Fits
+			// is counted.
+			units = min(units, int((available[k]+1e-9*max(1, available[k]))/v))
+		}
+	}
+	return want.Min.Scale(float64(max(1, units))), true
 }
 
 // An Alloc is a leased reservation of resources in a pool, in which execs

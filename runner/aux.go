@@ -13,13 +13,10 @@ import (
 	"github.com/ebbflow/ebb/stealer"
 )
 
-// work runs the eval on the primary and, when the run is elastic, runs a
-// stealer beside it, until the eval is done, ctx is done, or the primary
-// is lost. It returns what the primary's Work returned, once the stealer
-// has given back every auxiliary alloc.
-func (r *Runner) work(ctx context.Context, e *Eval) error {
+// stealer returns the stealer of an elastic run, or nil.
+func (r *Runner) stealer() (*stealer.Stealer, error) {
 	if r.cfg.Aux == nil {
-		return e.Work(ctx, r.primary)
+		return nil, nil
 	}
 	cfg := r.cfg.Steal
 	cfg.Cluster = r.cfg.Aux
@@ -30,9 +27,16 @@ func (r *Runner) work(ctx context.Context, e *Eval) error {
 	if cfg.Logger == nil {
 		cfg.Logger = r.cfg.Logger
 	}
-	s, err := stealer.New(cfg)
-	if err != nil {
-		return err
+	return stealer.New(cfg)
+}
+
+// work runs the eval on the primary and the stealer s, if any, beside it,
+// until the eval is done, ctx is done, or the primary is lost. It returns
+// what the primary's Work returned, once the stealer has given back every
+// auxiliary alloc.
+func (r *Runner) work(ctx context.Context, e *Eval, s *stealer.Stealer) error {
+	if s == nil {
+		return e.Work(ctx, r.primary)
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -43,7 +47,7 @@ func (r *Runner) work(ctx context.Context, e *Eval) error {
 			r.cfg.Logger.Warn("stealer stopped", "err", err)
 		}
 	})
-	err = e.Work(ctx, r.primary)
+	err := e.Work(ctx, r.primary)
 	// The eval is done, or the primary is gone: either way the stealer's
 	// allocs go back.
 	stop()

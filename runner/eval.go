@@ -41,6 +41,11 @@ type EvalConfig struct {
 	// Runs, when set, records a span per task run and a mark per task
 	// found in the cache.
 	Runs *tracing.Runs
+	// OnDemand, when set, is called whenever ready tasks are left that no
+	// working alloc can place, after there were none: the moment to look
+	// at Demand (a stealer's Wake). It is called with the Eval's lock
+	// held, so it must not block or call back into the Eval.
+	OnDemand func()
 }
 
 // An Eval is the evaluation of one flow: which tasks are done (run or found
@@ -73,6 +78,7 @@ type Eval struct {
 	doneC     chan struct{} // closed when every task is done or one failed
 	wake      chan struct{} // closed (and replaced) when there is news for workers
 	woken     bool          // wake has a reader
+	demanded  bool          // OnDemand was called for the current backlog
 }
 
 type taskState struct {
@@ -440,6 +446,15 @@ func (e *Eval) place() {
 	if e.ready.n == 0 {
 		return
 	}
+	defer func() {
+		switch {
+		case e.ready.n == 0:
+			e.demanded = false
+		case !e.demanded && e.cfg.OnDemand != nil:
+			e.demanded = true
+			e.cfg.OnDemand()
+		}
+	}()
 	placed := false
 	for _, s := range e.ready.shapes {
 		for s.len() > 0 {

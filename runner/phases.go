@@ -145,6 +145,15 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		r.update(func(s *State) { s.Phase = PhaseInit; s.NumTries-- })
 		return nil
 	}
+	s, err := r.stealer()
+	if err != nil {
+		r.fail(err)
+		return nil
+	}
+	var onDemand func()
+	if s != nil {
+		onDemand = s.Wake
+	}
 	e, err := NewEval(ctx, r.graph, r.digests, EvalConfig{
 		Cache:      r.cfg.Cache,
 		Repository: r.cfg.Repository,
@@ -153,6 +162,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		Keepalive:  r.cfg.Keepalive,
 		Logger:     r.cfg.Logger,
 		Runs:       r.runs,
+		OnDemand:   onDemand,
 	})
 	if err != nil {
 		return err
@@ -160,7 +170,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	r.mu.Lock()
 	r.eval = e
 	r.mu.Unlock()
-	werr := r.work(ctx, e)
+	werr := r.work(ctx, e, s)
 	select {
 	case <-e.Done():
 	default:

@@ -66,7 +66,7 @@ type DefaultConfig struct {
 	// MaxWidth caps how many task-sized units one request asks for
 	// (Requirements.Width). Default 16: one request is one alloc, which
 	// a cluster grants on one node, so a request much wider than a node
-	// would be clipped to the node anyway.
+	// would be cut down to what fits the node anyway.
 	MaxWidth int
 
 	// MaxRequest, when set, caps what one request asks for: every

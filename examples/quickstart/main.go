@@ -4,6 +4,11 @@
 //
 //	go run ./examples/quickstart
 //
+// The run is elastic: it holds a small primary alloc (one core), and when
+// the burst of counting tasks is more than that can run, a stealer carves
+// auxiliary allocs out of the rest of the machine, and gives them back once
+// they are idle. Its decisions are printed as they happen.
+//
 // It shows progress while it runs and a summary at the end. Its repository,
 // cache and state live in a directory (-dir, by default ebb-quickstart in
 // the system's temporary directory), so a second run finds every task in
@@ -28,11 +33,12 @@ import (
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/runner"
+	"github.com/ebbflow/ebb/stealer"
 )
 
 func main() {
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "ebb-quickstart"), "where the repository, cache and state live")
-	parts := flag.Int("parts", 4, "how many parts to count in parallel")
+	parts := flag.Int("parts", 8, "how many parts to count in parallel")
 	fresh := flag.Bool("fresh", false, "forget earlier runs first")
 	flag.Parse()
 	log.SetFlags(0)
@@ -71,13 +77,27 @@ func run(ctx context.Context, dir string, parts int, fresh bool) error {
 	defer machine.Close(context.Background())
 
 	flow := wordCount(input, parts)
+	local := cluster.NewStatic(machine)
+	// Allocations on this machine are immediate: tell the policy, so that
+	// it buys capacity for any backlog longer than that.
+	policy, err := stealer.NewDefault(stealer.DefaultConfig{LatencyPrior: 10 * time.Millisecond})
+	if err != nil {
+		return err
+	}
 	r, err := runner.New(runner.Config{
 		Flow:       flow,
-		Cluster:    cluster.NewStatic(machine),
+		Cluster:    local,
 		Repository: repo,
 		Cache:      cache,
 		Store:      runner.FileStore{Path: filepath.Join(dir, "state.json")},
 		Program:    "quickstart",
+		// A primary of one task's size, and auxiliary allocs from the
+		// rest of the machine while the burst lasts.
+		Primary: ebb.Requirements{Min: taskResources},
+		Aux:     local,
+		Steal: stealer.Config{Policy: policy, OnEvent: func(ev stealer.Event) {
+			fmt.Printf("\r  stealer: %s%*s\n", ev.Reason, 20, "")
+		}},
 	}, nil)
 	if err != nil {
 		return err
@@ -106,8 +126,11 @@ func run(ctx context.Context, dir string, parts int, fresh bool) error {
 }
 
 // wordCount builds the flow: split → count (one task per part) → merge.
+// taskResources is what each task of the pipeline holds.
+var taskResources = ebb.Resources{ebb.CPU: 1, ebb.Mem: 256 << 20}
+
 func wordCount(input string, parts int) *ebb.Flow {
-	task := ebb.Resources{ebb.CPU: 1, ebb.Mem: 256 << 20}
+	task := taskResources
 	flow := &ebb.Flow{Name: "wordcount"}
 	var names []string
 	for i := range parts {
@@ -192,8 +215,8 @@ func capacityOf(ctx context.Context, p *local.Pool) string {
 	return "this machine (" + caps[0].String() + ")"
 }
 
-// writeInput writes a text of a few thousand lines, the same every time,
-// unless it is there already.
+// writeInput writes a text of 200,000 lines (about 13 MB), the same every
+// time, unless it is there already.
 func writeInput(path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
@@ -207,7 +230,7 @@ func writeInput(path string) error {
 		workers drain when idle and nothing finished is ever lost`)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var b strings.Builder
-	for range 5000 {
+	for range 200_000 {
 		n := 5 + rng.IntN(10)
 		for i := range n {
 			if i > 0 {

@@ -55,7 +55,9 @@ func TestOffersShrinkAndGrow(t *testing.T) {
 	}
 }
 
-func TestAcceptGrantsMaxClippedToOffer(t *testing.T) {
+// An alloc holds as many whole units of Min as fit: memory limits these to
+// two, and no part of a third is taken.
+func TestAcceptGrantsWholeUnits(t *testing.T) {
 	p := newPool(t, Config{Resources: ebb.Resources{ebb.CPU: 4, ebb.Mem: 8 << 30}})
 	offers, _ := p.Offers(context.Background())
 	want := ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1, ebb.Mem: 3 << 30}, Width: 8}
@@ -63,8 +65,8 @@ func TestAcceptGrantsMaxClippedToOffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := a.Resources(), (ebb.Resources{ebb.CPU: 4, ebb.Mem: 8 << 30}); !got.Equal(want) {
-		t.Errorf("alloc of %s from 4 cpu, 8 GiB = %s, want %s", want, got, want)
+	if got, want := a.Resources(), (ebb.Resources{ebb.CPU: 2, ebb.Mem: 6 << 30}); !got.Equal(want) {
+		t.Errorf("alloc from 4 cpu, 8 GiB = %s, want %s", got, want)
 	}
 }
 

@@ -129,10 +129,10 @@ func (s *suite) testAcceptGrant(t *testing.T) {
 		{"width 2", func(a ebb.Resources) ebb.Requirements {
 			return ebb.Requirements{Min: a.Scale(0.25), Width: 2}
 		}},
-		{"max clipped to available", func(a ebb.Resources) ebb.Requirements {
+		{"more units than fit", func(a ebb.Resources) ebb.Requirements {
 			return ebb.Requirements{Min: a.Scale(0.25), Width: 8}
 		}},
-		{"one key clipped", func(a ebb.Resources) ebb.Requirements {
+		{"one key limits the units", func(a ebb.Resources) ebb.Requirements {
 			k := a.Keys()[0]
 			return ebb.Requirements{Min: ebb.Resources{k: a[k] / 2}, Width: 3}
 		}},
