@@ -1,0 +1,104 @@
+// Command ebb runs flows and the pieces around them:
+//
+//	ebb run FLOW       run a flow file (YAML or JSON) on this machine
+//	ebb resume STATE   resume a run from its state file
+//	ebb state STATE    print a run's state
+//	ebb sim ...        simulate policies on workloads
+//	ebb worker ...     serve this machine's pool to a driver
+//
+// Each subcommand has its own flags; "ebb help COMMAND" prints them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+)
+
+// A command is one subcommand of ebb.
+type command struct {
+	name, summary string
+	// run runs the command with its arguments (after the name); its
+	// output goes to stdout, its messages to stderr.
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands lists the subcommands; each is defined in a file of its name.
+func commands() []command {
+	return []command{
+		{"run", "run a flow file on this machine", runCmd},
+		{"resume", "resume a run from its state file", resumeCmd},
+		{"state", "print a run's state", stateCmd},
+		{"sim", "simulate allocation policies on workloads", simCmd},
+		{"worker", "serve this machine's pool to a driver", workerCmd},
+	}
+}
+
+// errUsage marks a usage error: the message is printed with the usage.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(mainCode(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// mainCode runs ebb with args and returns the exit code: 0 on success, 2
+// on a usage error, 1 on any other.
+func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		usage(stderr, cmds)
+		return 2
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" && len(rest) == 1 {
+		name, rest = rest[0], []string{"-h"}
+	}
+	i := slices.IndexFunc(cmds, func(c command) bool { return c.name == name })
+	if i < 0 {
+		fmt.Fprintf(stderr, "ebb: unknown command %q\n", name)
+		usage(stderr, cmds)
+		return 2
+	}
+	err := cmds[i].run(ctx, rest, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "ebb %s: %v\n", name, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "ebb %s: %v\n", name, err)
+		return 1
+	}
+}
+
+func usage(w io.Writer, cmds []command) {
+	fmt.Fprintln(w, "usage: ebb COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\n\"ebb help COMMAND\" prints a command's flags.")
+}
+
+// newFlags returns a flag set for a subcommand that reports errors to
+// stderr and returns them instead of exiting.
+func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ebb "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ebb %s [flags] %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
