@@ -237,8 +237,9 @@ func ValidKey(k string) error {
 }
 
 // String reads like "4 cpu, 8.0 GiB mem, 100.0 GiB disk": well-known keys
-// first, bytes in binary units, zero quantities left out. Empty Resources
-// print as "none".
+// first, bytes in binary units, other quantities with three decimals at
+// most, zero quantities left out. Empty Resources print as "none". Format
+// gives the exact text instead.
 func (r Resources) String() string {
 	keys := r.Keys()
 	if len(keys) == 0 {
@@ -252,7 +253,7 @@ func (r Resources) String() string {
 		if isBytes(k) {
 			b.WriteString(FormatBytes(r[k]))
 		} else {
-			b.WriteString(strconv.FormatFloat(r[k], 'g', -1, 64))
+			b.WriteString(formatQuantity(r[k]))
 		}
 		b.WriteByte(' ')
 		b.WriteString(k)
@@ -261,6 +262,23 @@ func (r Resources) String() string {
 }
 
 func isBytes(k string) bool { return k == Mem || k == Disk }
+
+// formatQuantity formats a count for people: whole numbers exactly,
+// others with three decimals at most, three significant digits below a
+// hundredth, and four in exponent form from 10¹⁵ up.
+func formatQuantity(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1e15:
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	case v == math.Trunc(v):
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a < 0.01:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	s := strconv.FormatFloat(v, 'f', 3, 64)
+	s = strings.TrimRight(s, "0")
+	return strings.TrimSuffix(s, ".")
+}
 
 // FormatBytes formats a byte count in binary units with one decimal, as in
 // "8.0 GiB" or "512 B".

@@ -159,3 +159,17 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestStringRounds(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{2, "2 cpu"}, {0.5, "0.5 cpu"}, {0.1 + 0.2, "0.3 cpu"}, {1.23456, "1.235 cpu"},
+		{0.0014594, "0.00146 cpu"}, {123456789, "123456789 cpu"}, {1e20, "1e+20 cpu"}, {0.05, "0.05 cpu"},
+	} {
+		if got := (Resources{CPU: tc.v}).String(); got != tc.want {
+			t.Errorf("String(%v cpu) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

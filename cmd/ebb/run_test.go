@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runEbb runs the command in dir and returns its exit code and output.
+func runEbb(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	defer os.Chdir(wd)
+	var stdout, stderr bytes.Buffer
+	code := mainCode(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestRunResumeState(t *testing.T) {
+	flow, err := filepath.Abs("../../examples/wordcount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	code, out, errs := runEbb(t, dir, "run", "-quiet", "-outputs", "out", flow)
+	if code != 0 {
+		t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "4 tasks, 4 run, 0 from the cache") || !strings.Contains(out, "total/total") {
+		t.Errorf("ebb run printed:\n%s", out)
+	}
+	total, err := os.ReadFile(filepath.Join(dir, "out", "total", "total"))
+	if err != nil || strings.TrimSpace(string(total)) != "51" {
+		t.Errorf("output total = %q, %v; want 51", total, err)
+	}
+
+	code, out, _ = runEbb(t, dir, "state", ".ebb/state.json")
+	if code != 0 || !strings.Contains(out, "phase    done") || !strings.Contains(out, "4 tasks: 4 run") {
+		t.Errorf("ebb state exited %d:\n%s", code, out)
+	}
+	code, out, _ = runEbb(t, dir, "state", "-json", ".ebb/state.json")
+	if code != 0 || !strings.Contains(out, `"phase": "done"`) {
+		t.Errorf("ebb state -json exited %d:\n%s", code, out)
+	}
+
+	// Resuming a finished run has nothing to do; running again takes
+	// everything from the cache.
+	code, out, errs = runEbb(t, dir, "resume", "-quiet", ".ebb/state.json")
+	if code != 0 || !strings.Contains(out, "4 tasks, 4 run") {
+		t.Errorf("ebb resume exited %d:\n%s%s", code, out, errs)
+	}
+	code, out, errs = runEbb(t, dir, "run", "-quiet", flow)
+	if code != 0 || !strings.Contains(out, "0 run, 1 from the cache, 3 not needed") {
+		t.Errorf("second ebb run exited %d:\n%s%s", code, out, errs)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"no args", []string{"run"}, 2, "want one flow file"},
+		{"missing file", []string{"run", filepath.Join(dir, "nope.yaml")}, 1, "no such file"},
+		{"unknown field", []string{"run", write("typo.yaml", "tasks:\n  - name: a\n    argvv: [true]\n")}, 1, `unknown field "argvv"`},
+		{"bad resources", []string{"run", write("res.yaml", "tasks:\n  - name: a\n    argv: [echo]\n    resources: cpu=-1\n")}, 1, "cpu"},
+		{"bad flow", []string{"run", write("cycle.yaml", "tasks:\n  - {name: a, argv: [echo], after: [b]}\n  - {name: b, argv: [echo], after: [a]}\n")}, 1, `cycle: "a" → "b" → "a"`},
+		{"no tasks", []string{"run", write("empty.yaml", "name: x\n")}, 1, "no tasks"},
+		{"unknown command", []string{"fly"}, 2, `unknown command "fly"`},
+		{"state of nothing", []string{"state", filepath.Join(dir, "none.json")}, 1, "does not exist"},
+	} {
+		code, out, errs := runEbb(t, dir, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.says) {
+			t.Errorf("%s: ebb %q exited %d, printed:\n%s%s\nwant exit %d saying %q", tc.name, tc.args, code, out, errs, tc.code, tc.says)
+		}
+	}
+}
+
+// YAML 1.2: an output named n is a name, not a boolean.
+func TestFlowFileYAML12(t *testing.T) {
+	f, err := parseFlow([]byte("tasks:\n  - name: a\n    argv: [echo]\n    outputs: [n, no, yes, on]\n"), "/data", "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.Tasks[0].Outputs, ","); got != "n,no,yes,on" {
+		t.Errorf("outputs = %q", got)
+	}
+}

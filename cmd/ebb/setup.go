@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/pool/local"
+	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/runner"
+	"github.com/ebbflow/ebb/stealer"
+)
+
+// runFlags are the flags run and resume share.
+type runFlags struct {
+	dir       string
+	resources ebb.Resources
+	primary   ebb.Resources
+	elastic   bool
+	outputs   string
+	quiet     bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dir, "dir", ".ebb", "where the repository, cache and pool live")
+	fs.Var(&f.resources, "resources", "what the local pool may hand out, as cpu=4,mem=8GiB (default: the whole machine)")
+	fs.Var(&f.primary, "primary", "the primary alloc's size, as cpu=1,mem=1GiB (default: the flow's widest need)")
+	fs.BoolVar(&f.elastic, "elastic", true, "take auxiliary allocs from the rest of the machine while work waits")
+	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
+	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
+}
+
+// execute runs (or resumes, given state) flow on this machine, showing
+// progress on stderr and the summary on stdout.
+func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, store runner.StateStore, state *runner.State, stdout, stderr io.Writer) error {
+	repo, err := repository.Open(filepath.Join(f.dir, "repository"))
+	if err != nil {
+		return err
+	}
+	cache, err := repository.OpenCache(filepath.Join(f.dir, "repository"))
+	if err != nil {
+		return err
+	}
+	machine, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: repo})
+	if err != nil {
+		return err
+	}
+	defer machine.Close(context.WithoutCancel(ctx))
+	c := cluster.NewStatic(machine)
+	cfg := runner.Config{
+		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
+		Program: "ebb run", Args: []string{flowPath},
+		Primary: ebb.Requirements{Min: f.primary},
+	}
+	if f.elastic {
+		// Allocations on this machine are immediate.
+		policy, err := stealer.NewDefault(stealer.DefaultConfig{LatencyPrior: 10 * time.Millisecond})
+		if err != nil {
+			return err
+		}
+		cfg.Aux = c
+		cfg.Steal = stealer.Config{Policy: policy}
+		if !f.quiet {
+			cfg.Steal.OnEvent = func(ev stealer.Event) { fmt.Fprintf(stderr, "\rstealer: %s\n", ev.Reason) }
+		}
+	}
+	r, err := runner.New(cfg, state)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err = <-done:
+		case <-tick.C:
+			if !f.quiet {
+				p := r.Progress()
+				fmt.Fprintf(stderr, "\rtasks: %d done, %d cached, %d running, %d waiting ", p.Done, p.Cached, p.Running, p.Ready+p.Waiting)
+			}
+			continue
+		}
+		break
+	}
+	if !f.quiet {
+		fmt.Fprintln(stderr)
+	}
+	s := r.State()
+	if err != nil {
+		return fmt.Errorf("run %s failed (state: %s): %w", shortID(s.ID.Encoded()), statePath(store), err)
+	}
+	return summarize(ctx, stdout, s, repo, f.outputs, time.Since(start))
+}
+
+func summarize(ctx context.Context, w io.Writer, s runner.State, repo *repository.Dir, outDir string, wall time.Duration) error {
+	res := s.Result
+	fmt.Fprintf(w, "run %s done in %v: %d tasks, %d run, %d from the cache, %d not needed\n",
+		shortID(s.ID.Encoded()), wall.Round(time.Millisecond), res.Tasks, res.Ran, res.Cached, res.Skipped)
+	fmt.Fprintf(w, "allocs taken: %d; held: %s (resource-minutes)\n", s.Allocs, s.TotalResources)
+	names := make([]string, 0, len(res.Outputs))
+	for name := range res.Outputs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := res.Outputs[name]
+		fmt.Fprintf(w, "  %s  %s\n", d, name)
+		if outDir == "" {
+			continue
+		}
+		path := filepath.Join(outDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		os.Remove(path)
+		if err := repo.GetFile(ctx, d, path); err != nil {
+			return fmt.Errorf("output %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func shortID(hex string) string {
+	if len(hex) > 12 {
+		return hex[:12]
+	}
+	return hex
+}
+
+func statePath(s runner.StateStore) string {
+	if fs, ok := s.(runner.FileStore); ok {
+		return fs.Path
+	}
+	return "not saved"
+}
+
+// flowOf returns the flow file a state was made for: the run's first
+// argument.
+func flowOf(s *runner.State) (string, error) {
+	if s.Program != "ebb run" || len(s.Args) != 1 || strings.TrimSpace(s.Args[0]) == "" {
+		return "", fmt.Errorf("state of run %s was not made by ebb run (program %q): resume it with the program that made it: %w",
+			shortID(s.ID.Encoded()), s.Program, errUsage)
+	}
+	return s.Args[0], nil
+}
