@@ -191,7 +191,9 @@ func TestFlowOnAuxiliaryAllocs(t *testing.T) {
 			t.Errorf("pool stats %+v, recorded %d acquired and %d released (%d still held): want every auxiliary alloc freed",
 				st, len(b.acquired), len(b.released), len(b.held))
 		}
-		if b.maxHeld != 8 {
+		// A request narrower than a node leaves a remainder that another
+		// alloc may take, so more allocs than nodes can be held at once.
+		if b.maxHeld < 8 {
 			t.Errorf("at most %d auxiliary allocs held, want all 8 nodes used\n%s", b.maxHeld, b)
 		}
 		t.Logf("makespan %v, %d auxiliary allocs, at most %d at once", makespan, st.Allocs-1, b.maxHeld)
