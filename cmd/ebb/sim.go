@@ -2,10 +2,238 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/sim"
 )
 
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, " ") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+// simCmd runs workloads × policies through the simulator (package sim) and
+// prints the table; with -out it also writes report.json, table.txt and
+// the SVG plots.
 func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("not built yet: %w", errUsage)
+	fs := newFlags("sim", "", stderr)
+	var (
+		workloads = fs.String("workloads", "standard",
+			`standard workloads, comma-separated: burst, staged, diurnal, heavytail, trickle, each with an optional ":TASKS"; "standard" for all five, "none" for none`)
+		policies = fs.String("policies", "all",
+			`policies, comma-separated: `+strings.Join(sim.PolicyNames(), ", ")+`, each with optional knobs ":Field=value"; "all" for every one`)
+		tracesDir = fs.String("traces", "auto",
+			`directory of real WfFormat traces to add; "auto" looks for ../shared/traces from the current directory up to the module root; "none" skips them`)
+		seed     = fs.Uint64("seed", 1, "seed of the standard workloads and of the cluster's draws")
+		out      = fs.String("out", "", "directory to write report.json, table.txt and SVG plots into (none: print the table only)")
+		replay   = fs.Int("replay", 1, "replay each workload this many times as one stream of runs")
+		gap      = fs.Duration("gap", 10*time.Minute, "quiet time between the last arrival of a run and the first of the next, with -replay")
+		tasks    = fs.Int("tasks", 0, "tasks in each standard workload (0: each one's default)")
+		boot     = fs.String("boot", "lognormal:30s,0.3", "boot latency: 30s, uniform:10s,90s, lognormal:MEDIAN,SIGMA or exp:MEAN")
+		fail     = fs.Float64("fail", 0.02, "probability that a launch fails")
+		maxW     = fs.Int("max-workers", 32, "most workers alive or booting at once")
+		price    = fs.Float64("price", 1, "price of one cpu of a worker per minute")
+		quantum  = fs.Duration("quantum", time.Minute, "billing quantum: each worker's life is rounded up to it (0: exact)")
+		primary  = fs.String("primary", "cpu=8,mem=32GiB", "the primary alloc's resources")
+		tick     = fs.Duration("tick", time.Second, "the stealer's tick")
+		parallel = fs.Int("parallel", runtime.GOMAXPROCS(0), "simulations run at once")
+		compare  = fs.String("compare", "default", "policy to set against the others after the table (empty: none)")
+		quiet    = fs.Bool("q", false, "no progress on stderr")
+		policyL  listFlag
+		traceL   listFlag
+		shapeL   listFlag
+	)
+	fs.Var(&policyL, "policy", `one more policy with knobs (repeatable), as in "default:MaxRequest=cpu=8,mem=32GiB"`)
+	fs.Var(&traceL, "trace", "a trace file to add (repeatable): WfFormat JSON, or the simulator's CSV or JSON format")
+	fs.Var(&shapeL, "shape", "a worker shape (repeatable; default cpu=8,mem=32GiB)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
+	}
+	usage := func(err error) error { return fmt.Errorf("%v: %w", err, errUsage) }
+
+	// The cluster.
+	cl := sim.Cluster{MaxWorkers: *maxW, FailProb: *fail, Price: *price, Quantum: *quantum, Tick: *tick}
+	var err error
+	if cl.Boot, err = sim.ParseDist(*boot); err != nil {
+		return usage(fmt.Errorf("-boot: %w", err))
+	}
+	if cl.Primary, err = ebb.ParseResources(*primary); err != nil {
+		return usage(fmt.Errorf("-primary: %w", err))
+	}
+	if len(shapeL) == 0 {
+		shapeL = listFlag{"cpu=8,mem=32GiB"}
+	}
+	for _, s := range shapeL {
+		r, err := ebb.ParseResources(s)
+		if err != nil {
+			return usage(fmt.Errorf("-shape: %w", err))
+		}
+		cl.Shapes = append(cl.Shapes, r)
+	}
+	switch {
+	case *maxW < 0:
+		return usage(fmt.Errorf("-max-workers %d: must not be negative", *maxW))
+	case *replay < 1:
+		return usage(fmt.Errorf("-replay %d: must be at least 1", *replay))
+	case *gap < 0:
+		return usage(fmt.Errorf("-gap %v: must not be negative", *gap))
+	case *tasks < 0:
+		return usage(fmt.Errorf("-tasks %d: must not be negative", *tasks))
+	case *parallel < 1:
+		return usage(fmt.Errorf("-parallel %d: must be at least 1", *parallel))
+	}
+	if cl, err = cl.WithDefaults(); err != nil {
+		return usage(err)
+	}
+
+	// The policies.
+	var specs []sim.PolicySpec
+	names := splitList(*policies)
+	if len(names) == 1 && names[0] == "all" {
+		names = sim.PolicyNames()
+	}
+	for _, n := range append(names, policyL...) {
+		ps, err := sim.ParsePolicy(n)
+		if err != nil {
+			return usage(fmt.Errorf("-policies: %w", err))
+		}
+		specs = append(specs, ps)
+	}
+	if len(specs) == 0 {
+		return usage(errors.New("no policies"))
+	}
+
+	// The workloads.
+	var ws []*sim.Workload
+	wnames := splitList(*workloads)
+	switch {
+	case len(wnames) == 1 && wnames[0] == "standard":
+		wnames = sim.StandardNames()
+	case len(wnames) == 1 && wnames[0] == "none":
+		wnames = nil
+	}
+	for _, n := range wnames {
+		name, size, _ := strings.Cut(n, ":")
+		cfg := sim.StdConfig{Tasks: *tasks, Seed: *seed, PrimaryCPU: cl.Primary[ebb.CPU]}
+		if size != "" {
+			if cfg.Tasks, err = strconv.Atoi(size); err != nil || cfg.Tasks <= 0 {
+				return usage(fmt.Errorf("-workloads: %q: want NAME or NAME:TASKS", n))
+			}
+		}
+		w, err := sim.Standard(name, cfg)
+		if err != nil {
+			return usage(fmt.Errorf("-workloads: %w", err))
+		}
+		ws = append(ws, w)
+	}
+	for _, p := range traceL {
+		w, err := sim.ReadTraceFile(p)
+		if err != nil {
+			return err
+		}
+		ws = append(ws, w)
+	}
+	switch dir := *tracesDir; dir {
+	case "none":
+	default:
+		if dir == "auto" {
+			cwd, _ := os.Getwd()
+			var ok bool
+			if dir, ok = sim.FindTraces(cwd); !ok {
+				fmt.Fprintln(stderr, "ebb sim: no ../shared/traces beside the module: real traces skipped (-traces DIR to name them)")
+				break
+			}
+		}
+		real, err := sim.ReadTraceDir(dir)
+		if err != nil {
+			return err
+		}
+		if len(real) == 0 {
+			fmt.Fprintf(stderr, "ebb sim: no *.json traces in %s\n", dir)
+		}
+		ws = append(ws, real...)
+	}
+	if len(ws) == 0 {
+		return usage(errors.New("no workloads"))
+	}
+	if *replay > 1 {
+		for i, w := range ws {
+			ws[i] = sim.Replay(w, *replay, *gap)
+		}
+	}
+
+	// Run.
+	var mu sync.Mutex
+	start := time.Now()
+	last := map[string]time.Time{}
+	suite := sim.Suite{
+		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
+		Timeline: *out != "", Parallel: *parallel,
+	}
+	if !*quiet {
+		suite.OnResult = func(done, total int, r *sim.Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, "ebb sim: [%d/%d] %s (%.1fs)\n", done, total, r.Summary(), time.Since(start).Seconds())
+		}
+		suite.OnProgress = func(w, p string, pr sim.Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			k := w + "\x00" + p
+			if now := time.Now(); now.Sub(last[k]) >= 2*time.Second {
+				last[k] = now
+				fmt.Fprintf(stderr, "ebb sim: %s × %s: %d of %d tasks done, at %v\n", w, p, pr.Done, pr.Tasks, pr.Now.Round(time.Second))
+			}
+		}
+	}
+	rep, err := suite.Run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *compare != "" && len(rep.Compare(*compare)) > 0 {
+		fmt.Fprintln(stdout)
+		if err := rep.WriteComparison(stdout, *compare); err != nil {
+			return err
+		}
+	}
+	if *out != "" {
+		paths, err := rep.WriteFiles(*out)
+		if err != nil {
+			return err
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "ebb sim: wrote %d files to %s\n", len(paths), *out)
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

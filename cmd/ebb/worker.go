@@ -2,10 +2,300 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/backoff"
+	"github.com/ebbflow/ebb/pool/local"
+	"github.com/ebbflow/ebb/pool/remote"
+	"github.com/ebbflow/ebb/repository"
 )
 
+// workerFlags are the flags of ebb worker.
+type workerFlags struct {
+	listen, id, dir            string
+	token, tokenFile           string
+	resources                  ebb.Resources
+	lease, leaseTimeout, grace time.Duration
+	driver, driverPin          string
+	tlsCert, tlsKey, clientCA  string
+	noTLS                      bool
+}
+
+// workerCmd serves this machine's pool over the pool protocol: a local
+// pool (pool/local) and its repository, behind a remote.Server. It prints
+// one line to stdout once it listens (remote.ListeningLine), announces
+// itself to -driver if given, and runs until a signal (ctx) or until no
+// lease was renewed for -lease-timeout; then it drains: it takes nothing
+// new, frees every alloc (running execs are lost: their Wait fails with
+// ebb.ErrExpired), and exits 0.
 func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("not built yet: %w", errUsage)
+	fs := newFlags("worker", "", stderr)
+	var f workerFlags
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "`address` to listen on (port 0 picks a free port)")
+	fs.StringVar(&f.id, "id", "worker", "the worker's `name`, its pool's ID: letters, digits, _ - .")
+	fs.StringVar(&f.dir, "dir", "", "`directory` for the pool's execs and the repository's blobs (default: a temporary one, removed at exit)")
+	fs.StringVar(&f.token, "token", "", "bearer `token` every request must carry (default: $EBB_TOKEN)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the token, instead of -token")
+	fs.Var(&f.resources, "resources", "the pool's `capacity`, as cpu=4,mem=8GiB (default: this machine)")
+	fs.DurationVar(&f.lease, "lease", local.DefaultLease, "the lease an alloc gets when it is accepted")
+	fs.DurationVar(&f.leaseTimeout, "lease-timeout", 5*time.Minute, "stop once no alloc lived and no lease was renewed for this `long`")
+	fs.DurationVar(&f.grace, "grace", 30*time.Second, "how `long` stopping may take: freeing the allocs, finishing the requests in flight")
+	fs.StringVar(&f.driver, "driver", "", "base `URL` of the driver's registry to announce this worker to")
+	fs.StringVar(&f.driverPin, "driver-pin", "", "`fingerprint` (sha256:...) of the driver's certificate")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` to serve with (default: a fresh self-signed one)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
+	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CA certificates: require client certificates signed by one (mutual TLS)")
+	fs.BoolVar(&f.noTLS, "no-tls", false, "serve plain HTTP: the token crosses the network in clear")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%v: %w", err, errUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
+	}
+	token, err := f.readToken(os.Getenv("EBB_TOKEN"))
+	if err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("worker", f.id)
+	return runWorker(ctx, f, token, stdout, log)
+}
+
+// readToken returns the token from -token, -token-file or env, exactly
+// one of which must be set.
+func (f *workerFlags) readToken(env string) (string, error) {
+	switch {
+	case f.token != "" && f.tokenFile != "":
+		return "", fmt.Errorf("-token and -token-file both given: %w", errUsage)
+	case f.tokenFile != "":
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return "", fmt.Errorf("-token-file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	case f.token != "":
+		return f.token, nil
+	case env != "":
+		return env, nil
+	}
+	return "", fmt.Errorf("no token: give -token, -token-file or $EBB_TOKEN: %w", errUsage)
+}
+
+// check rejects flags that do not go together.
+func (f *workerFlags) check() error {
+	switch {
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return fmt.Errorf("-tls-cert and -tls-key go together: %w", errUsage)
+	case f.noTLS && (f.tlsCert != "" || f.clientCA != ""):
+		return fmt.Errorf("-no-tls with -tls-cert or -client-ca: %w", errUsage)
+	case f.leaseTimeout <= 0 || f.lease <= 0 || f.grace <= 0:
+		return fmt.Errorf("-lease, -lease-timeout and -grace must be positive: %w", errUsage)
+	}
+	return nil
+}
+
+// runWorker serves until ctx is done or the leases lapse, then drains.
+func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Writer, log *slog.Logger) error {
+	dir := f.dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "ebb-worker-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	repo, err := repository.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return err
+	}
+	p, err := local.New(local.Config{
+		Dir:          filepath.Join(dir, "pool"),
+		Resources:    f.resources,
+		ID:           f.id,
+		DefaultLease: f.lease,
+		MaxLease:     max(local.DefaultMaxLease, f.lease),
+		Repository:   repo,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			p.Close(context.Background())
+		}
+	}()
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cert, cas, err := f.certificates(ln.Addr())
+	if err != nil {
+		return err
+	}
+	srv, err := remote.NewServer(remote.ServerConfig{
+		Pool: p, Repository: repo, Token: token, ClientCAs: cas, Logger: log, ShutdownTimeout: f.grace,
+	})
+	if err != nil {
+		return err
+	}
+	var tlsCfg *tls.Config
+	pin := ""
+	if cert != nil {
+		tlsCfg, pin = srv.TLSConfig(*cert), remote.Fingerprint(cert.Certificate[0])
+	}
+	self := advertised(ln.Addr(), tlsCfg != nil)
+	fmt.Fprintln(stdout, remote.ListeningLine(self, pin))
+	caps, err := p.Capacity(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "url", self, "capacity", caps[0], "lease_timeout", f.leaseTimeout)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	serveCtx, stopServing := context.WithCancel(context.Background())
+	defer stopServing()
+	servec := make(chan error, 1)
+	wg.Go(func() { servec <- srv.Serve(serveCtx, ln, tlsCfg) })
+	idleCtx, stopIdle := context.WithCancel(ctx)
+	defer stopIdle()
+	idlec := make(chan error, 1)
+	wg.Go(func() { idlec <- srv.WaitIdle(idleCtx, f.leaseTimeout) })
+	announcement := remote.Announcement{ID: f.id, URL: self, Pin: pin, Resources: caps[0], State: remote.StateUp}
+	driver := remote.ClientConfig{URL: f.driver, Token: token, Pin: f.driverPin, Timeout: f.grace}
+	if f.driver != "" {
+		wg.Go(func() { announce(idleCtx, driver, announcement, log) })
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: signalled")
+	case err := <-idlec:
+		if err == nil {
+			log.Info("stopping: no lease renewed", "for", f.leaseTimeout)
+		}
+	case serveErr = <-servec:
+		servec <- serveErr // for the wait below
+	}
+	stopIdle()
+
+	// Drain: take nothing new, tell the driver, end every alloc (their
+	// execs' Waits answer ErrExpired), then stop serving.
+	srv.Drain()
+	stopCtx, cancel := context.WithTimeout(context.Background(), f.grace)
+	defer cancel()
+	if f.driver != "" {
+		announcement.State = remote.StateLeaving
+		if err := remote.Announce(stopCtx, driver, announcement); err != nil {
+			log.Warn("announcing the departure failed", "err", err)
+		}
+	}
+	closed = true
+	if err := p.Close(stopCtx); err != nil {
+		log.Warn("closing the pool", "err", err)
+	}
+	stopServing()
+	if err := <-servec; err != nil && serveErr == nil {
+		log.Warn("stopping the server", "err", err)
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// certificates returns the certificate to serve with, nil with -no-tls,
+// and the client CAs of -client-ca, if any.
+func (f *workerFlags) certificates(addr net.Addr) (*tls.Certificate, *x509.CertPool, error) {
+	if f.noTLS {
+		return nil, nil, nil
+	}
+	var cert tls.Certificate
+	var err error
+	if f.tlsCert != "" {
+		cert, err = tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	} else {
+		host, _, _ := net.SplitHostPort(addr.String())
+		hosts := []string{host, "localhost", "127.0.0.1", "::1"}
+		if h, err := os.Hostname(); err == nil {
+			hosts = append(hosts, h)
+		}
+		cert, err = remote.SelfSigned(hosts, 365*24*time.Hour)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("-tls-cert: %w", err)
+	}
+	if f.clientCA == "" {
+		return &cert, nil, nil
+	}
+	pem, err := os.ReadFile(f.clientCA)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-client-ca: %w", err)
+	}
+	cas := x509.NewCertPool()
+	if !cas.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("-client-ca %s: no PEM certificate in it: %w", f.clientCA, errUsage)
+	}
+	return &cert, cas, nil
+}
+
+// advertised returns the URL others reach the listener at: its address,
+// or this host's name when it listens on every interface.
+func advertised(addr net.Addr, https bool) string {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
+	if https {
+		u.Scheme = "https"
+	}
+	return u.String()
+}
+
+// announce tells the driver the worker is up, trying again with backoff
+// until it has, ctx is done, or the driver refuses it for good.
+func announce(ctx context.Context, cfg remote.ClientConfig, a remote.Announcement, log *slog.Logger) {
+	policy := backoff.Policy{Min: time.Second, Max: time.Minute, Factor: 2, Jitter: 0.2}
+	for try := 0; ; try++ {
+		err := remote.Announce(ctx, cfg, a)
+		switch {
+		case err == nil:
+			log.Info("announced", "driver", cfg.URL)
+			return
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, ebb.ErrInvalid):
+			log.Error("the driver refused the announcement", "driver", cfg.URL, "err", err)
+			return
+		}
+		log.Warn("announcing failed; trying again", "driver", cfg.URL, "err", err)
+		if policy.Sleep(ctx, try) != nil {
+			return
+		}
+	}
 }

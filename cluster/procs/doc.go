@@ -1,0 +1,39 @@
+// Package procs is a cluster.Provider whose workers are processes on this
+// machine: each Launch starts `ebb worker` (Config.Command) as a child,
+// reads the address it prints, and connects a remote.Client to it. It is
+// the embedded elastic default, and the way ebb's tests drive the pool
+// protocol end to end with real processes and sockets.
+//
+//	Launch(shape) ── fresh token, $EBB_TOKEN ──▶ ebb worker -listen 127.0.0.1:0
+//	   │                                            -resources <shape> -dir <Dir>/<ID>
+//	   │◀── stdout: "ebb worker listening on https://127.0.0.1:PORT pin sha256:…"
+//	   ▼
+//	remote.Dial (pinned TLS, the token) ── the Worker's Pool
+//	   ·
+//	Terminate ── SIGTERM: the worker drains (allocs freed, execs lost) and exits
+//	          └─ SIGKILL to its process group after Grace; reaped either way
+//
+// Words, as this package uses them:
+//
+//   - A shape is a slice of this machine (MachineShapes: a quarter, a half,
+//     the whole of its cores and memory, priced by cores), or whatever
+//     Config.Shapes says. A worker's pool gets exactly its shape's
+//     resources; the provider does not stop shapes from adding up to more
+//     than the machine has.
+//   - A worker's ID is the provider's random nonce and a sequence number.
+//     Its token is fresh, given in its environment and never on its command
+//     line; its certificate is a fresh self-signed one, whose pin it prints.
+//   - A worker is up from the moment its pool answered until its process
+//     exits. Workers lists the ones that are up. A worker whose process
+//     exits (it was killed, or stopped itself) leaves the list, and its
+//     client knows at once (remote.ClientConfig.Gone): calls on its allocs
+//     fail with ebb.ErrExpired, so their holders run the work elsewhere.
+//   - A worker outlives a driver that died by the leases it held plus
+//     Config.LeaseTimeout: it stops itself once nobody has held a lease of
+//     it for that long. A new provider does not adopt the workers of an
+//     earlier one.
+//
+// Every worker has two goroutines (reading its stdout, reaping it), which
+// end when its process has exited; Close terminates every worker and waits
+// for them. The package runs on Unix systems (process groups, signals).
+package procs

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSimCommand(t *testing.T) {
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "mine.csv")
+	os.WriteFile(trace, []byte("id,arrival,duration,resources,deps\na,0,30s,cpu=1,\nb,0,30s,cpu=1,a\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	code := mainCode(context.Background(), []string{"sim",
+		"-workloads", "burst:40,trickle:30", "-policies", "default,static,reflow:IdleTimeout=1m",
+		"-trace", trace, "-traces", "none", "-out", out, "-seed", "3", "-max-workers", "4", "-boot", "uniform:10s,20s",
+	}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	table := stdout.String()
+	for _, want := range []string{"workload", "makespan", "waste%", "thrash%", "burst", "trickle", "mine",
+		"reflow:IdleTimeout=1m", "default against the others"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	// A row per workload × policy, under the header.
+	rows := 0
+	for _, l := range strings.Split(table, "\n") {
+		if f := strings.Fields(l); len(f) >= 17 && (f[0] == "burst" || f[0] == "trickle" || f[0] == "mine") {
+			rows++
+		}
+	}
+	if rows != 9 {
+		t.Errorf("%d result rows, want 9:\n%s", rows, table)
+	}
+	if !strings.Contains(stderr.String(), "[9/9]") {
+		t.Errorf("no progress on stderr:\n%s", stderr.String())
+	}
+	for _, f := range []string{"report.json", "table.txt", "burst-capacity.svg", "burst-pareto.svg", "mine-pareto.svg"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if strings.HasSuffix(f, ".svg") && !strings.HasPrefix(string(b), "<svg") {
+			t.Errorf("%s does not start with <svg", f)
+		}
+	}
+	var rep struct {
+		Results []struct {
+			Workload, Policy string
+			Metrics          map[string]any
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Results) != 9 {
+		t.Fatalf("report.json: %v, %d results", err, len(rep.Results))
+	}
+	if rep.Results[0].Metrics["busy_kills"] != 0.0 {
+		t.Errorf("busy kills %v", rep.Results[0].Metrics["busy_kills"])
+	}
+	// The same command gives the same report.
+	out2 := filepath.Join(dir, "out2")
+	mainCode(context.Background(), []string{"sim",
+		"-workloads", "burst:40,trickle:30", "-policies", "default,static,reflow:IdleTimeout=1m",
+		"-trace", trace, "-traces", "none", "-out", out2, "-seed", "3", "-max-workers", "4", "-boot", "uniform:10s,20s", "-q",
+	}, &bytes.Buffer{}, &bytes.Buffer{})
+	b2, _ := os.ReadFile(filepath.Join(out2, "report.json"))
+	if !bytes.Equal(b, b2) {
+		t.Error("same flags, different report.json")
+	}
+}
+
+func TestSimCommandUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"-policies", "nope"},
+		{"-workloads", "nope"},
+		{"-workloads", "burst:x"},
+		{"-boot", "soon"},
+		{"-shape", "cpu=lots"},
+		{"-primary", "cpu=-1"},
+		{"-fail", "1"},
+		{"-replay", "0"},
+		{"-bogus"},
+		{"extra"},
+	} {
+		var stderr bytes.Buffer
+		code := mainCode(context.Background(), append([]string{"sim", "-traces", "none", "-q"}, args...), &bytes.Buffer{}, &stderr)
+		if code != 2 {
+			t.Errorf("ebb sim %v: exit %d, want 2\n%s", args, code, stderr.String())
+		}
+	}
+	// A trace that does not parse: an error naming it, exit 1.
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("id,duration,resources\na,soon,cpu=1\n"), 0o644)
+	var stderr bytes.Buffer
+	if code := mainCode(context.Background(), []string{"sim", "-traces", "none", "-workloads", "none", "-trace", bad}, &bytes.Buffer{}, &stderr); code != 1 || !strings.Contains(stderr.String(), "bad.csv") {
+		t.Errorf("bad trace: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestSimCommandRealTraces(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := mainCode(context.Background(), []string{"sim", "-workloads", "none", "-policies", "default", "-q"}, &stdout, &stderr)
+	if strings.Contains(stderr.String(), "real traces skipped") {
+		t.Skip("skipped: the real traces (../shared/traces beside the checkout) are not here")
+	}
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"montage", "rnaseq-dirt02", "cores→1"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// serveOn serves s with tlsCfg on a loopback listener through
+// Server.Serve until t ends, and returns its https URL.
+func serveOn(t *testing.T, s *Server, tlsCfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, tlsCfg) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "https://" + ln.Addr().String()
+}
+
+func selfSigned(t *testing.T, hosts ...string) tls.Certificate {
+	t.Helper()
+	cert, err := SelfSigned(hosts, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// TestPinned checks that a client pinned to the server's certificate
+// connects, and that a client pinned to another, or verifying with the
+// system's roots, is refused at once with ErrAuth.
+func TestPinned(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cert := selfSigned(t, "127.0.0.1")
+	s := newServer(t, ServerConfig{Pool: memPool(t)})
+	url := serveOn(t, s, s.TLSConfig(cert))
+	pin := Fingerprint(cert.Certificate[0])
+
+	c := dial(t, ClientConfig{URL: url, Token: testToken, Pin: pin})
+	if _, err := c.Capacity(ctx); err != nil {
+		t.Errorf("Capacity through a pinned connection: %v", err)
+	}
+
+	other := Fingerprint(selfSigned(t, "127.0.0.1").Certificate[0])
+	for name, cfg := range map[string]ClientConfig{
+		"wrong pin":    {URL: url, Token: testToken, Pin: other},
+		"system roots": {URL: url, Token: testToken},
+	} {
+		start := time.Now()
+		_, err := Dial(ctx, cfg)
+		if !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: Dial: %v, want ErrAuth", name, err)
+		}
+		if d := time.Since(start); d > DefaultRetryMin*10 {
+			t.Errorf("%s: Dial took %v: a refused certificate must not be retried", name, d)
+		}
+	}
+	if _, err := newClient(ClientConfig{URL: url, Token: testToken, Pin: "sha256:abc"}); !errors.Is(err, ebb.ErrInvalid) {
+		t.Errorf("a malformed pin: %v, want ebb.ErrInvalid", err)
+	}
+}
+
+// TestMutualTLS checks a server that requires client certificates: a
+// client presenting one it trusts connects; one presenting none, or one
+// signed by nobody it trusts, is refused with ErrAuth.
+func TestMutualTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	serverCert := selfSigned(t, "127.0.0.1")
+	clientCert := selfSigned(t, "driver")
+	cas := x509.NewCertPool()
+	cas.AddCert(clientCert.Leaf)
+	s := newServer(t, ServerConfig{Pool: memPool(t), ClientCAs: cas})
+	url := serveOn(t, s, s.TLSConfig(serverCert))
+	pin := Fingerprint(serverCert.Certificate[0])
+
+	trusted := &tls.Config{Certificates: []tls.Certificate{clientCert}}
+	c := dial(t, ClientConfig{URL: url, Token: testToken, Pin: pin, TLS: trusted})
+	if _, err := c.Offers(ctx); err != nil {
+		t.Errorf("Offers with a trusted client certificate: %v", err)
+	}
+
+	stranger := &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "stranger")}}
+	for name, base := range map[string]*tls.Config{"no certificate": nil, "untrusted certificate": stranger} {
+		start := time.Now()
+		_, err := Dial(ctx, ClientConfig{URL: url, Token: testToken, Pin: pin, TLS: base})
+		if !errors.Is(err, ErrAuth) {
+			t.Errorf("%s: Dial: %v, want ErrAuth", name, err)
+		}
+		if d := time.Since(start); d > DefaultRetryMin*10 {
+			t.Errorf("%s: Dial took %v: a refused certificate must not be retried", name, d)
+		}
+	}
+	// Plain HTTP to a server that requires client certificates is
+	// refused too.
+	if _, err := Dial(ctx, serveHTTP(t, s)); !errors.Is(err, ErrAuth) {
+		t.Errorf("plain HTTP to a server requiring client certificates: %v, want ErrAuth", err)
+	}
+}
+
+// TestPlainToTLS checks that a client speaking plain HTTP to a TLS
+// server, or TLS to a plain HTTP one, fails with ebb.ErrInvalid at once,
+// not after retries.
+func TestPlainToTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := newServer(t, ServerConfig{Pool: memPool(t)})
+	url := serveOn(t, s, s.TLSConfig(selfSigned(t, "127.0.0.1")))
+	plain := serveHTTP(t, s).URL
+	for name, u := range map[string]string{
+		"plain to TLS": strings.Replace(url, "https", "http", 1),
+		"TLS to plain": strings.Replace(plain, "http", "https", 1),
+	} {
+		start := time.Now()
+		_, err := Dial(ctx, ClientConfig{URL: u, Token: testToken})
+		if !errors.Is(err, ebb.ErrInvalid) || errors.Is(err, ErrAuth) {
+			t.Errorf("%s: %v, want ebb.ErrInvalid (not ErrAuth)", name, err)
+		}
+		if d := time.Since(start); d > DefaultRetryMin*10 {
+			t.Errorf("%s: Dial took %v, want no retries", name, d)
+		}
+	}
+}
+
+// TestListeningLine checks that ParseListening reads what ListeningLine
+// writes, and nothing else.
+func TestListeningLine(t *testing.T) {
+	pin := Fingerprint([]byte("cert"))
+	for _, c := range []struct{ url, pin string }{{"http://127.0.0.1:1", ""}, {"https://h:2", pin}} {
+		u, p, ok := ParseListening(ListeningLine(c.url, c.pin) + "\n")
+		if !ok || u != c.url || p != c.pin {
+			t.Errorf("ParseListening(ListeningLine(%q, %q)) = %q, %q, %v", c.url, c.pin, u, p, ok)
+		}
+	}
+	for _, line := range []string{"", "ebb worker listening on", "listening on http://x", "ebb worker listening on https://h:2 pin nope", "ebb worker listening on a b"} {
+		if _, _, ok := ParseListening(line); ok {
+			t.Errorf("ParseListening(%q) ok, want not a listening line", line)
+		}
+	}
+}

@@ -1,0 +1,425 @@
+package sim
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/stealer"
+)
+
+// An engine is one run of the simulation. One goroutine owns it.
+type engine struct {
+	cfg Config
+	cl  Cluster
+	sp  *space
+	now time.Duration
+	q   events
+
+	bootRng, failRng, jitterRng *rand.Rand
+
+	// Tasks.
+	tasks       []task
+	shapes      []*tshape // by rank: largest first
+	byArrival   []int32
+	nextArr     int
+	depStart    []int32 // dependents of task i: dependents[depStart[i]:depStart[i+1]]
+	dependents  []int32
+	waiting     []int32 // per task: deps not done, plus 1 until it arrives
+	remaining   int     // tasks not finished
+	running     int
+	readyN      int
+	readyShapes []*tshape // shapes with ready tasks, by rank
+	busyCPU     float64
+	waitingCPU  float64
+	demanded    bool // the stealer was woken for the current backlog
+	placeDirty  bool
+	progressAt  time.Duration // last arrival, start or finish
+
+	// Allocs.
+	primary  *alloc
+	nallocs  int
+	held     []*alloc // auxiliary, granted, not released; order of grant
+	heldSnap []stealer.Held
+	heldByID map[string]*alloc
+	heldCPU  float64
+	dirty    []*alloc
+	free     *freeIndex
+
+	// Requests.
+	nreqs       int
+	reqs        []*request // every request made, by num
+	pending     []*request // in flight, oldest first
+	pendingSnap []stealer.Pending
+	pendingByID map[stealer.RequestID]*request
+	queue       []*request // waiting for a worker slot
+	workers     int        // booting or granted
+	bootingCPU  float64
+
+	// What a stealer remembers.
+	latency  []time.Duration
+	recent   []stealer.Change
+	failures int
+	retryAt  time.Duration
+	taskAvg  time.Duration
+	timer    IdleTimer
+
+	acc      acc
+	waits    []float64
+	releases []time.Duration // in order
+	rebought []bool          // per release: an acquisition re-bought it
+	timeline []Sample
+	stalled  string
+}
+
+type task struct {
+	arrival, dur time.Duration
+	readyAt      time.Duration
+	shape        *tshape
+	on           *alloc
+}
+
+// A tshape is a task shape: the tasks that need exactly the same
+// resources, with a FIFO queue of those that are ready.
+type tshape struct {
+	res    ebb.Resources
+	vec    []float64
+	size   float64
+	cpu    float64
+	rank   int
+	q      []int32
+	head   int
+	listed bool // in readyShapes
+}
+
+func (s *tshape) len() int { return len(s.q) - s.head }
+
+func (s *tshape) push(i int32) {
+	if s.head > 64 && s.head > len(s.q)/2 {
+		n := copy(s.q, s.q[s.head:])
+		s.q, s.head = s.q[:n], 0
+	}
+	s.q = append(s.q, i)
+}
+
+func (s *tshape) pop() int32 {
+	i := s.q[s.head]
+	s.head++
+	return i
+}
+
+func newEngine(cfg Config, cl Cluster) (*engine, error) {
+	w := cfg.Workload
+	if _, err := w.order(); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	e := &engine{
+		cfg: cfg, cl: cl, sp: newSpace(),
+		heldByID:    map[string]*alloc{},
+		pendingByID: map[stealer.RequestID]*request{},
+		retryAt:     -1,
+	}
+	e.bootRng, e.failRng, e.jitterRng = streams(cfg.Seed, w.Name)
+	e.timer, _ = cfg.Policy.(IdleTimer)
+	e.sp.add(ebb.Resources{ebb.CPU: 1})
+	e.sp.add(cl.Primary)
+	for _, s := range cl.Shapes {
+		e.sp.add(s)
+	}
+	// Shapes, interned by their exact text.
+	n := len(w.Tasks)
+	e.tasks = make([]task, n)
+	byKey := map[string]*tshape{}
+	for i, t := range w.Tasks {
+		k := t.Resources.Format()
+		s, ok := byKey[k]
+		if !ok {
+			e.sp.add(t.Resources)
+			s = &tshape{res: t.Resources.Clone()}
+			byKey[k] = s
+			e.shapes = append(e.shapes, s)
+		}
+		e.tasks[i] = task{arrival: t.Arrival, dur: t.Duration, shape: s}
+	}
+	for _, s := range e.shapes {
+		s.vec = e.sp.vec(s.res)
+		s.size = s.res.Size()
+		s.cpu = s.res[ebb.CPU]
+	}
+	slices.SortStableFunc(e.shapes, func(a, b *tshape) int {
+		if c := cmp.Compare(b.size, a.size); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.res.String(), b.res.String())
+	})
+	for r, s := range e.shapes {
+		s.rank = r
+		if !s.res.Fits(cl.Primary) && !slices.ContainsFunc(cl.Shapes, s.res.Fits) {
+			i := slices.IndexFunc(e.tasks, func(t task) bool { return t.shape == s })
+			return nil, fmt.Errorf("sim: workload %s: task %q: resources %s: fit neither the primary (%s) nor any worker shape: %w",
+				w.Name, w.Tasks[i].ID, s.res, cl.Primary, ebb.ErrInvalid)
+		}
+	}
+	// The graph, as arrays.
+	e.depStart = make([]int32, n+1)
+	e.waiting = make([]int32, n)
+	for i, t := range w.Tasks {
+		e.waiting[i] = int32(len(t.Deps)) + 1
+		for _, d := range t.Deps {
+			e.depStart[d+1]++
+		}
+	}
+	for i := range n {
+		e.depStart[i+1] += e.depStart[i]
+	}
+	e.dependents = make([]int32, e.depStart[n])
+	fill := slices.Clone(e.depStart[:n])
+	for i, t := range w.Tasks {
+		for _, d := range t.Deps {
+			e.dependents[fill[d]] = int32(i)
+			fill[d]++
+		}
+	}
+	e.byArrival = make([]int32, n)
+	for i := range e.byArrival {
+		e.byArrival[i] = int32(i)
+	}
+	slices.SortStableFunc(e.byArrival, func(a, b int32) int { return cmp.Compare(e.tasks[a].arrival, e.tasks[b].arrival) })
+	e.remaining = n
+	e.waits = make([]float64, 0, n)
+
+	e.free = newFreeIndex(e.sp)
+	e.primary = e.newAlloc(cl.Primary, false)
+	e.primary.id = "primary"
+	e.free.insert(e.primary)
+	return e, nil
+}
+
+// run is the event loop. Each step takes the next moment anything is due,
+// applies everything due then (arrivals, then events in the order they
+// were pushed), places ready tasks, and asks the policy for a plan when a
+// tick, a grant, a failure, a release, the end of a backoff, or new
+// demand calls for it, at most once per moment.
+func (e *engine) run(ctx context.Context) error {
+	e.q.push(0, evTick, 0)
+	for steps := 0; e.remaining > 0; steps++ {
+		if steps&0xffff == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if e.cfg.Progress != nil && steps > 0 {
+				e.cfg.Progress(Progress{Now: e.now, Done: len(e.tasks) - e.remaining, Tasks: len(e.tasks)})
+			}
+		}
+		t := e.q.peek().at // a tick is always due while tasks remain
+		if e.nextArr < len(e.byArrival) {
+			t = min(t, e.tasks[e.byArrival[e.nextArr]].arrival)
+		}
+		e.now = t
+		wake, tick := false, false
+		for e.nextArr < len(e.byArrival) && e.tasks[e.byArrival[e.nextArr]].arrival == t {
+			e.arrive(e.byArrival[e.nextArr])
+			e.nextArr++
+		}
+		for e.q.len() > 0 && e.q.peek().at == t {
+			ev := e.q.pop()
+			switch ev.kind {
+			case evFinish:
+				if e.finish(ev.ref) {
+					wake = true
+				}
+			case evLaunch:
+				if e.launchDone(ev.ref) {
+					wake = true
+				}
+			case evTick:
+				tick, wake = true, true
+				e.q.push(t+e.cl.Tick, evTick, 0)
+			case evWake:
+				wake = true
+			}
+		}
+		e.place()
+		switch {
+		case e.readyN == 0:
+			e.demanded = false
+		case !e.demanded:
+			e.demanded, wake = true, true
+		}
+		if e.remaining == 0 {
+			break
+		}
+		if wake {
+			e.evaluate()
+		}
+		if tick && e.cfg.Timeline {
+			e.sample()
+		}
+		if e.running == 0 && e.nextArr == len(e.byArrival) && t-e.progressAt >= e.cl.StallTimeout {
+			e.stalled = fmt.Sprintf("stalled at %v: %d tasks left, none running, none placed for %v", t, e.remaining, e.cl.StallTimeout)
+			break
+		}
+	}
+	e.end()
+	if e.cfg.Timeline {
+		e.sample()
+	}
+	return nil
+}
+
+func (e *engine) sample() {
+	e.timeline = append(e.timeline, Sample{
+		At: e.now, Held: e.sp.cpuOf(e.primary.res) + e.heldCPU, Booting: e.bootingCPU,
+		Busy: e.busyCPU, Waiting: e.waitingCPU,
+	})
+}
+
+// arrive records that task i has arrived.
+func (e *engine) arrive(i int32) {
+	e.progressAt = e.now
+	if e.waiting[i]--; e.waiting[i] == 0 {
+		e.ready(i)
+	}
+}
+
+// ready puts task i in its shape's queue.
+func (e *engine) ready(i int32) {
+	t := &e.tasks[i]
+	t.readyAt = e.now
+	s := t.shape
+	s.push(i)
+	if !s.listed {
+		s.listed = true
+		k, _ := slices.BinarySearchFunc(e.readyShapes, s, func(a, b *tshape) int { return cmp.Compare(a.rank, b.rank) })
+		e.readyShapes = slices.Insert(e.readyShapes, k, s)
+	}
+	e.readyN++
+	e.waitingCPU += s.cpu
+	e.placeDirty = true
+}
+
+// place starts ready tasks on the allocs that hold them, as runner.Eval
+// does: shapes largest first, each task to the alloc with the least free
+// capacity that holds it (best fit), as many at once as fit there, and
+// within a shape in the order the tasks became ready.
+func (e *engine) place() {
+	if !e.placeDirty {
+		return
+	}
+	e.placeDirty = false
+	for k := 0; k < len(e.readyShapes); {
+		s := e.readyShapes[k]
+		for s.len() > 0 {
+			a := e.free.bestFit(s.vec, s.size)
+			if a == nil {
+				break
+			}
+			n := max(1, count(s.vec, a.free, s.len()))
+			e.free.remove(a)
+			for range n {
+				e.start(s.pop(), a)
+			}
+			e.free.insert(a)
+		}
+		if s.len() == 0 {
+			s.listed = false
+			s.q, s.head = s.q[:0], 0
+			e.readyShapes = slices.Delete(e.readyShapes, k, k+1)
+			continue
+		}
+		k++
+	}
+}
+
+// start runs task i on a, which is out of the free index.
+func (e *engine) start(i int32, a *alloc) {
+	t := &e.tasks[i]
+	s := t.shape
+	t.on = a
+	for d, q := range s.vec {
+		a.free[d] = snap(a.free[d] - q)
+	}
+	if a.running == 0 {
+		a.everRan = true
+	}
+	a.running++
+	e.touch(a)
+	e.running++
+	e.readyN--
+	e.waitingCPU -= s.cpu
+	e.busyCPU += s.cpu
+	e.waits = append(e.waits, (e.now - t.readyAt).Seconds())
+	if a.aux {
+		e.acc.busyAux += s.cpu * t.dur.Seconds()
+	}
+	e.progressAt = e.now
+	e.q.push(e.now+t.dur, evFinish, i)
+}
+
+// finish records that task i is done; it reports whether that released a
+// drained alloc.
+func (e *engine) finish(i int32) bool {
+	t := &e.tasks[i]
+	s := t.shape
+	a := t.on
+	t.on = nil
+	e.free.remove(a)
+	for d, q := range s.vec {
+		a.free[d] = snap(a.free[d] + q)
+	}
+	a.running--
+	if a.running == 0 {
+		a.idleSince = e.now
+	}
+	e.touch(a)
+	e.running--
+	e.busyCPU -= s.cpu
+	e.remaining--
+	e.progressAt = e.now
+	if e.taskAvg == 0 {
+		e.taskAvg = t.dur
+	} else {
+		e.taskAvg += (t.dur - e.taskAvg) / 8
+	}
+	for _, c := range e.dependents[e.depStart[i]:e.depStart[i+1]] {
+		if e.waiting[c]--; e.waiting[c] == 0 {
+			e.ready(c)
+		}
+	}
+	if a.draining {
+		if a.running == 0 {
+			e.release(a)
+			return true
+		}
+		return false
+	}
+	e.free.insert(a)
+	e.placeDirty = true
+	return false
+}
+
+// snap rounds away the dust that repeated additions leave, so that equal
+// free capacities compare equal.
+func snap(q float64) float64 {
+	const unit = 1 << 20
+	if r := math.Round(q*unit) / unit; math.Abs(r-q) < 1e-9 {
+		return r
+	}
+	return q
+}
+
+// end gives everything back once the run is over, as a Stealer does when
+// its evaluation is done: held allocs are released, requests cancelled.
+func (e *engine) end() {
+	for len(e.pending) > 0 {
+		e.cancel(e.pending[len(e.pending)-1])
+	}
+	for len(e.held) > 0 {
+		e.release(e.held[len(e.held)-1])
+	}
+}

@@ -1,0 +1,100 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// A Suite runs every workload under every policy on one cluster and
+// gathers the results into a [Report].
+type Suite struct {
+	Workloads []*Workload
+	Policies  []PolicySpec
+	Cluster   Cluster
+	// Seed seeds every run (see Config.Seed).
+	Seed uint64
+	// Timeline records each run's samples, for the capacity plots.
+	Timeline bool
+	// Parallel is how many runs go at once; default 1. Runs share
+	// nothing, so the report does not depend on it.
+	Parallel int
+	// OnResult, when set, is called as each run ends, with the runs
+	// done so far and in all; calls do not overlap.
+	OnResult func(done, total int, r *Result)
+	// OnProgress, when set, is passed on as each run's Config.Progress,
+	// with the workload and policy names; calls may overlap when
+	// Parallel is above 1.
+	OnProgress func(workload, policy string, p Progress)
+}
+
+// Run runs the suite. The report lists the results workload by workload,
+// each in the order of Policies, whatever the parallelism. It stops at
+// the first error (ctx's, a bad workload, a policy that cannot be made).
+func (s Suite) Run(ctx context.Context) (*Report, error) {
+	cl, err := s.Cluster.WithDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	rep := newReport(s.Seed, cl, s.Workloads)
+	total := len(s.Workloads) * len(s.Policies)
+	rep.Results = make([]*Result, total)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		done  int
+		wg    sync.WaitGroup
+	)
+	jobs := make(chan int)
+	for range max(1, s.Parallel) {
+		wg.Go(func() {
+			for j := range jobs {
+				w, ps := s.Workloads[j/len(s.Policies)], s.Policies[j%len(s.Policies)]
+				r, err := s.runOne(ctx, cl, w, ps)
+				mu.Lock()
+				if err != nil {
+					if first == nil {
+						first = err
+						cancel()
+					}
+				} else {
+					rep.Results[j] = r
+					done++
+					if s.OnResult != nil {
+						s.OnResult(done, total, r)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for j := range total {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- j
+	}
+	close(jobs)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func (s Suite) runOne(ctx context.Context, cl Cluster, w *Workload, ps PolicySpec) (*Result, error) {
+	p, err := ps.New(cl)
+	if err != nil {
+		return nil, fmt.Errorf("sim: policy %s: %w", ps.Name, err)
+	}
+	cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed, Timeline: s.Timeline}
+	if s.OnProgress != nil {
+		cfg.Progress = func(pr Progress) { s.OnProgress(w.Name, ps.Name, pr) }
+	}
+	return Run(ctx, cfg)
+}
