@@ -27,8 +27,9 @@ type Config struct {
 	// Command is the argv that starts a worker: the ebb binary and its
 	// subcommand, as in {"/usr/local/bin/ebb", "worker"}, or any program
 	// that takes the flags of ebb worker. The provider appends -listen,
-	// -id, -dir, -resources, -lease-timeout and -grace (and -no-tls),
-	// and passes the worker's token in $EBB_TOKEN, never in argv.
+	// -id, -dir, -resources, -lease-timeout and -grace (and -no-tls and
+	// -repository), and passes the worker's token in $EBB_TOKEN, never in
+	// argv.
 	Command []string
 
 	// Shapes are the kinds of worker the provider launches; each worker's
@@ -42,13 +43,21 @@ type Config struct {
 	// that Close removes.
 	Dir string
 
+	// Repository, when set, is a repository directory (see package
+	// repository) that every worker shares, passed as its -repository:
+	// the driver's, so that inputs and outputs need no copying. By
+	// default each worker keeps its own under Dir, which its client's
+	// Repository reaches.
+	Repository string
+
 	// Env is the workers' environment, before EBB_TOKEN is added.
 	// Default: this process's environment, without EBB_TOKEN.
 	Env []string
 
 	// LeaseTimeout is the workers' -lease-timeout: a worker stops itself
 	// once nobody held a lease of it for this long, so workers outlive a
-	// driver that died by no more than this. Default 5 minutes.
+	// driver that died by the leases it held plus this. Default 5
+	// minutes.
 	LeaseTimeout time.Duration
 
 	// Grace is how long Terminate lets a worker drain after SIGTERM

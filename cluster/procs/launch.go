@@ -118,6 +118,9 @@ func (p *Provider) start(ctx context.Context, w *proc) (string, error) {
 	if p.cfg.NoTLS {
 		args = append(args, "-no-tls")
 	}
+	if p.cfg.Repository != "" {
+		args = append(args, "-repository", p.cfg.Repository)
+	}
 	r, pw, err := os.Pipe()
 	if err != nil {
 		close(w.exitc)

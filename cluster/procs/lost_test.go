@@ -68,12 +68,23 @@ type result struct {
 	at  time.Time
 }
 
-func keepalive(ctx context.Context, a pool.Alloc, lease time.Duration) <-chan result {
+// keepalive runs pool.Keepalive on a in a goroutine, and returns once a
+// renewal after the first went through.
+func keepalive(t *testing.T, ctx context.Context, a pool.Alloc, lease time.Duration) <-chan result {
+	t.Helper()
 	c := make(chan result, 1)
+	start := time.Now()
 	go func() {
 		err := pool.Keepalive(ctx, a, pool.KeepaliveConfig{Lease: lease, MinWait: 100 * time.Millisecond})
 		c <- result{err, time.Now()}
 	}()
+	renewed := func() bool {
+		in, err := a.Inspect(ctx)
+		return err == nil && in.LastKeepalive.After(start.Add(lease/4))
+	}
+	if !eventually(10*time.Second, renewed) {
+		t.Fatal("Keepalive renewed nothing within 10s")
+	}
 	return c
 }
 
@@ -126,9 +137,8 @@ func TestKilledWorker(t *testing.T) {
 	}
 	kctx, stop := context.WithCancel(ctx)
 	defer stop()
-	kept := keepalive(kctx, a, lease)
+	kept := keepalive(t, kctx, a, lease)
 	waited, plainWaited := wait(ctx, e), wait(ctx, pe)
-	time.Sleep(lease) // a renewal or two go through first
 
 	killed := time.Now()
 	syscall.Kill(pr.cmd.Process.Pid, syscall.SIGKILL)
@@ -170,8 +180,7 @@ func TestFrozenWorker(t *testing.T) {
 	a, _ := running(t, ctx, w, marker)
 	kctx, stop := context.WithCancel(ctx)
 	defer stop()
-	kept := keepalive(kctx, a, lease)
-	time.Sleep(lease) // a renewal or two go through first
+	kept := keepalive(t, kctx, a, lease)
 
 	frozen := time.Now()
 	syscall.Kill(pr.cmd.Process.Pid, syscall.SIGSTOP)

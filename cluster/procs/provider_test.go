@@ -10,6 +10,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -151,5 +152,49 @@ func TestElastic(t *testing.T) {
 	}
 	if !eventually(30*time.Second, func() bool { ws, _ := p.Workers(ctx); return len(ws) == 0 }) {
 		t.Error("the idle worker was not terminated")
+	}
+}
+
+// TestSharedRepository launches a worker on the driver's repository
+// directory: the task's input is staged from it and its output stored in
+// it, with no copy through the protocol.
+func TestSharedRepository(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	root := t.TempDir()
+	store, err := repository.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := store.Put(ctx, strings.NewReader("shared\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProvider(t, Config{Repository: root})
+	w, err := p.Launch(ctx, p.Shapes()[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := pool.Allocate(ctx, w.Pool, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := a.Put(ctx, digest.FromString("cp"), pool.ExecConfig{
+		Argv:    []string{"/bin/cp", "in", "out"},
+		Inputs:  map[string]digest.Digest{"in": in},
+		Outputs: []string{"out"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := x.Wait(ctx)
+	if err != nil || !r.OK() {
+		t.Fatalf("Wait = %+v, %v", r, err)
+	}
+	if r.Outputs["out"] != in {
+		t.Errorf("output digest %s, want the input's %s", r.Outputs["out"], in)
+	}
+	if _, err := store.Stat(ctx, r.Outputs["out"]); err != nil {
+		t.Errorf("the output in the shared repository: %v", err)
 	}
 }

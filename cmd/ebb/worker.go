@@ -19,6 +19,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/internal/backoff"
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/pool/remote"
 	"github.com/ebbflow/ebb/repository"
@@ -26,17 +27,23 @@ import (
 
 // workerFlags are the flags of ebb worker.
 type workerFlags struct {
-	listen, id, dir            string
+	listen, id, dir, repo      string
 	token, tokenFile           string
 	resources                  ebb.Resources
 	lease, leaseTimeout, grace time.Duration
 	driver, driverPin          string
+	driverBlobs                bool
 	tlsCert, tlsKey, clientCA  string
 	noTLS                      bool
 }
 
 // workerCmd serves this machine's pool over the pool protocol: a local
-// pool (pool/local) and its repository, behind a remote.Server. It prints
+// pool (pool/local) and its repository, behind a remote.Server. The
+// repository is the worker's own, in -dir, into which the driver puts
+// inputs and from which it gets outputs; or a directory shared with the
+// driver on the same machine (-repository); or with -driver-blobs the
+// driver's, served with the registry at -driver, from which the worker
+// fetches inputs and to which it stores outputs directly. It prints
 // one line to stdout once it listens (remote.ListeningLine), announces
 // itself to -driver if given, and runs until a signal (ctx) or until no
 // lease was renewed for -lease-timeout; then it drains: it takes nothing
@@ -48,6 +55,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:0", "`address` to listen on (port 0 picks a free port)")
 	fs.StringVar(&f.id, "id", "worker", "the worker's `name`, its pool's ID: letters, digits, _ - .")
 	fs.StringVar(&f.dir, "dir", "", "`directory` for the pool's execs and the repository's blobs (default: a temporary one, removed at exit)")
+	fs.StringVar(&f.repo, "repository", "", "repository `directory` to stage inputs from and store outputs to, shared with others on this machine (default: one in -dir)")
 	fs.StringVar(&f.token, "token", "", "bearer `token` every request must carry (default: $EBB_TOKEN)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the token, instead of -token")
 	fs.Var(&f.resources, "resources", "the pool's `capacity`, as cpu=4,mem=8GiB (default: this machine)")
@@ -56,6 +64,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&f.grace, "grace", 30*time.Second, "how `long` stopping may take: freeing the allocs, finishing the requests in flight")
 	fs.StringVar(&f.driver, "driver", "", "base `URL` of the driver's registry to announce this worker to")
 	fs.StringVar(&f.driverPin, "driver-pin", "", "`fingerprint` (sha256:...) of the driver's certificate")
+	fs.BoolVar(&f.driverBlobs, "driver-blobs", false, "stage inputs from and store outputs to the driver's repository (at -driver) instead of one of the worker's own")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` to serve with (default: a fresh self-signed one)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CA certificates: require client certificates signed by one (mutual TLS)")
@@ -109,6 +118,10 @@ func (f *workerFlags) check() error {
 		return fmt.Errorf("-no-tls with -tls-cert or -client-ca: %w", errUsage)
 	case f.leaseTimeout <= 0 || f.lease <= 0 || f.grace <= 0:
 		return fmt.Errorf("-lease, -lease-timeout and -grace must be positive: %w", errUsage)
+	case f.driverBlobs && f.driver == "":
+		return fmt.Errorf("-driver-blobs without -driver: %w", errUsage)
+	case f.driverBlobs && f.repo != "":
+		return fmt.Errorf("-driver-blobs and -repository both given: %w", errUsage)
 	}
 	return nil
 }
@@ -124,7 +137,8 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	repo, err := repository.Open(filepath.Join(dir, "blobs"))
+	driver := remote.ClientConfig{URL: f.driver, Token: token, Pin: f.driverPin, Timeout: f.grace}
+	repo, err := f.repository(dir, driver)
 	if err != nil {
 		return err
 	}
@@ -185,7 +199,6 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 	idlec := make(chan error, 1)
 	wg.Go(func() { idlec <- srv.WaitIdle(idleCtx, f.leaseTimeout) })
 	announcement := remote.Announcement{ID: f.id, URL: self, Pin: pin, Resources: caps[0], State: remote.StateUp}
-	driver := remote.ClientConfig{URL: f.driver, Token: token, Pin: f.driverPin, Timeout: f.grace}
 	if f.driver != "" {
 		wg.Go(func() { announce(idleCtx, driver, announcement, log) })
 	}
@@ -224,6 +237,19 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// repository returns the repository the worker's pool stages from and
+// stores to, which it also serves: the driver's with -driver-blobs, the
+// directory of -repository, or its own under dir.
+func (f *workerFlags) repository(dir string, driver remote.ClientConfig) (pool.Repository, error) {
+	switch {
+	case f.driverBlobs:
+		return remote.NewRepository(driver)
+	case f.repo != "":
+		return repository.Open(f.repo)
+	}
+	return repository.Open(filepath.Join(dir, "blobs"))
 }
 
 // certificates returns the certificate to serve with, nil with -no-tls,

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -395,6 +397,63 @@ func TestWorkerLeaseTimeout(t *testing.T) {
 	}
 }
 
+// TestWorkerDriverBlobs starts a worker with -driver-blobs: it stages a
+// task's input from the driver's repository and stores the output there,
+// so the driver reads it without asking the worker.
+func TestWorkerDriverBlobs(t *testing.T) {
+	checkGoroutines(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := repository.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := remote.NewServer(remote.ServerConfig{Repository: store, Token: workerToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := remote.NewRegistry(remote.RegistryConfig{
+		Authorize: remote.TokenIs(workerToken),
+		Announce:  func(context.Context, remote.Announcement) error { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/workers", reg)
+	mux.Handle("/v1/blobs/", blobs)
+	mux.Handle("/v1/blobs", blobs)
+	driver := httptest.NewTLSServer(mux)
+	defer driver.Close()
+
+	in, err := store.Put(ctx, strings.NewReader("from the driver\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWorker(t, "-driver", driver.URL, "-driver-pin", remote.Fingerprint(driver.Certificate().Raw), "-driver-blobs")
+	c := w.dial(t, ctx)
+	a := acceptCPU(t, ctx, c)
+	e, err := a.Put(ctx, digest.FromString("copy"), pool.ExecConfig{
+		Argv:    []string{"/bin/cp", "in", "out"},
+		Inputs:  map[string]digest.Digest{"in": in},
+		Outputs: []string{"out"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Wait(ctx)
+	if err != nil || !r.OK() {
+		t.Fatalf("Wait = %+v, %v", r, err)
+	}
+	if info, err := store.Stat(ctx, r.Outputs["out"]); err != nil || info.Size != int64(len("from the driver\n")) {
+		t.Errorf("the output in the driver's repository: %+v, %v", info, err)
+	}
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	if err := w.exit(t, 30*time.Second); err != nil {
+		t.Errorf("worker exit: %v", err)
+	}
+}
+
 // writePEM writes cert and its key as PEM files in dir.
 func writePEM(t *testing.T, dir, name string, cert tls.Certificate) (certFile, keyFile string) {
 	t.Helper()
@@ -416,6 +475,7 @@ func writePEM(t *testing.T, dir, name string, cert tls.Certificate) (certFile, k
 // client CA: a client presenting a certificate of that CA gets in, one
 // presenting none is refused.
 func TestWorkerMutualTLS(t *testing.T) {
+	checkGoroutines(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -466,6 +526,8 @@ func TestWorkerFlags(t *testing.T) {
 		{"cert without key", []string{"-token", workerToken, "-tls-cert", "c.pem"}, errUsage},
 		{"no-tls with a client CA", []string{"-token", workerToken, "-no-tls", "-client-ca", "ca.pem"}, errUsage},
 		{"zero lease timeout", []string{"-token", workerToken, "-lease-timeout", "0s"}, errUsage},
+		{"driver blobs without a driver", []string{"-token", workerToken, "-driver-blobs"}, errUsage},
+		{"driver blobs and a repository", []string{"-token", workerToken, "-driver", "https://d", "-driver-blobs", "-repository", dir}, errUsage},
 		{"arguments", []string{"-token", workerToken, "extra"}, errUsage},
 		{"bad resources", []string{"-token", workerToken, "-resources", "cpu=lots"}, errUsage},
 		{"short token", []string{"-token", "short", "-no-tls"}, ebb.ErrInvalid},

@@ -48,14 +48,14 @@ type request struct {
 // a transient way (see transient) within Timeout, and decodes the answer
 // into req.out. The time a long poll's attempts spent polling, up to
 // req.poll each, does not count against Timeout: a poll cut short after a
-// while is retried for Timeout, as a call cut short at once would be. Every call of the protocol is safe to retry:
-// reads and Keepalive, Kill and Put by their nature, Accept by its
-// idempotency key, Free and Remove because their callers treat a second
-// answer of "gone" after a lost first one as success (see retried).
+// while is retried for Timeout, as a call cut short at once would be.
+//
+// Every call of the protocol is safe to retry: reads, Keepalive, Kill and
+// Put by their nature, Accept by its idempotency key, Free and Remove
+// because their callers treat an answer of "gone" to a retry as success
+// (see retried). A raw body is sent again only if it is an io.Seeker.
 func (c *Client) do(ctx context.Context, req *request) error {
 	start := time.Now()
-	// A long poll's attempt may take up to req.poll without failing:
-	// that time is not counted against the retries' Timeout.
 	var polled time.Duration
 	seek, rewind := req.body.(io.Seeker)
 	var offset int64
@@ -69,10 +69,7 @@ func (c *Client) do(ctx context.Context, req *request) error {
 		if c.gone() {
 			return c.goneErr(req)
 		}
-		if req.tries > 0 && req.body != nil {
-			if !rewind {
-				return fmt.Errorf("remote: %s: the body cannot be sent again: %w", req.op, ebb.ErrUnavailable)
-			}
+		if req.tries > 0 && rewind {
 			if _, err := seek.Seek(offset, io.SeekStart); err != nil {
 				return fmt.Errorf("remote: %s: rewinding the body: %v: %w", req.op, err, ebb.ErrUnavailable)
 			}
@@ -87,11 +84,13 @@ func (c *Client) do(ctx context.Context, req *request) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("remote: %s: %w", req.op, ctx.Err())
 		}
-		if !transient(err) {
-			return err
-		}
 		wait := c.retry.Wait(req.tries - 1)
-		if time.Since(start)+wait >= c.cfg.Timeout+polled {
+		switch {
+		case !transient(err):
+			return err
+		case req.body != nil && !rewind:
+			return err // the body is spent
+		case time.Since(start)+wait >= c.cfg.Timeout+polled:
 			return err
 		}
 		if err := c.sleep(ctx, wait); err != nil {

@@ -99,7 +99,7 @@ var _ pool.Pool = (*Client)(nil)
 // is malformed, with ErrAuth when the server refuses the token or the
 // client refuses the server's certificate, and with ebb.ErrUnavailable
 // when the server did not answer. A server that serves no pool (only
-// blobs) fails with ebb.ErrInvalid; use DialRepository for one.
+// blobs) fails with ebb.ErrInvalid; use NewRepository for one.
 func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	c, err := newClient(cfg)
 	if err != nil {

@@ -98,7 +98,16 @@ func TokenIs(token string) func(string) bool {
 // Registry is the driver's end of announcements: an http.Handler serving
 // POST /v1/workers. A driver mounts it where its workers can reach it
 // (the -driver URL of ebb worker) and hands what it receives to a cluster
-// provider. It is safe for concurrent use; it holds no state of its own.
+// provider. On the same mux, a Server of the driver's repository alone
+// (ServerConfig{Repository: ..., Token: ...}, mounted at /v1/blobs) lets
+// workers started with -driver-blobs fetch their inputs and store their
+// outputs there directly:
+//
+//	mux.Handle("POST /v1/workers", registry)
+//	mux.Handle("/v1/blobs/", blobs)
+//	mux.Handle("/v1/blobs", blobs)
+//
+// It is safe for concurrent use; it holds no state of its own.
 type Registry struct {
 	cfg RegistryConfig
 }

@@ -74,9 +74,10 @@ type ServerConfig struct {
 // Server serves a pool and a repository over the pool protocol (see the
 // package doc). It is an http.Handler; Serve runs it on a listener.
 //
-// A Server is safe for concurrent use. Its state is the drain flag and the
-// time of the last renewal (both atomic), and the memory of Accept keys
-// (guarded by its own mutex); it holds no lock while calling the pool.
+// A Server is safe for concurrent use. Its state is the drain flag
+// (atomic), the time of the last renewal (under renewMu), and the
+// memories of Accept keys and of verified client certificates (each
+// under its own mutex); it holds no lock while calling the pool.
 // The server does not own the pool or the repository: whoever made them
 // closes them.
 type Server struct {
