@@ -3,8 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool/local"
 )
 
@@ -75,32 +74,10 @@ func TestCancelledRunLeavesNoProcess(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v, want Canceled", err)
 	}
-	if kids := children(t); len(kids) != 0 {
+	if kids := proctest.Children(); len(kids) != 0 {
 		t.Errorf("processes left behind: %v", kids)
 	}
 	if allocs, _ := p.Allocs(t.Context()); len(allocs) != 0 {
 		t.Errorf("%d allocs left", len(allocs))
 	}
-}
-
-// children returns the PIDs of this process's live child processes.
-func children(t *testing.T) []int {
-	t.Helper()
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Skipf("no /proc: %v", err)
-	}
-	var pids []int
-	for _, task := range tasks {
-		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-	}
-	return pids
 }

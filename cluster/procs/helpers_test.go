@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -59,46 +58,12 @@ func newProvider(t *testing.T, cfg Config) *Provider {
 	return p
 }
 
-// children returns the PIDs of this process's live children, from
-// /proc/self/task/*/children.
-func children(t testing.TB) []string {
-	t.Helper()
-	tasks, err := filepath.Glob("/proc/self/task/*/children")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []string
-	for _, f := range tasks {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread ended
-		}
-		pids = append(pids, strings.Fields(string(b))...)
-	}
-	return pids
-}
-
 // checkNoChildren fails t if a child process is left: every launch was
 // terminated and reaped.
 func checkNoChildren(t testing.TB) {
 	t.Helper()
-	if pids := children(t); len(pids) > 0 {
+	if pids := proctest.Children(); len(pids) > 0 {
 		t.Errorf("child processes left: %v", pids)
-	}
-}
-
-// eventually polls cond every 10 ms until it holds or d passes, and
-// reports whether it held.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
-	"github.com/opencontainers/go-digest"
 )
 
 // up launches a worker of the small shape and returns it with its
@@ -57,7 +59,7 @@ func running(t *testing.T, ctx context.Context, w cluster.Worker, marker string)
 	if err != nil {
 		t.Fatalf("Put: %v", err)
 	}
-	if !eventually(10*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
+	if !proctest.Eventually(10*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
 		t.Fatal("the exec's process never started")
 	}
 	return a, e
@@ -82,7 +84,7 @@ func keepalive(t *testing.T, ctx context.Context, a pool.Alloc, lease time.Durat
 		in, err := a.Inspect(ctx)
 		return err == nil && in.LastKeepalive.After(start.Add(lease/4))
 	}
-	if !eventually(10*time.Second, renewed) {
+	if !proctest.Eventually(10*time.Second, renewed) {
 		t.Fatal("Keepalive renewed nothing within 10s")
 	}
 	return c
@@ -158,7 +160,7 @@ func TestKilledWorker(t *testing.T) {
 	if ws, err := p.Workers(ctx); err != nil || len(ws) != 0 {
 		t.Errorf("Workers after the kill = %v, %v; want none", ws, err)
 	}
-	if !eventually(10*time.Second, func() bool { return len(processesWith(marker)) == 0 }) {
+	if !proctest.Eventually(10*time.Second, func() bool { return len(processesWith(marker)) == 0 }) {
 		t.Errorf("the exec's process outlived its worker: %v", processesWith(marker))
 	}
 	if err := p.Terminate(ctx, w.ID); err != nil {

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
-	"github.com/opencontainers/go-digest"
 )
 
 // TestLaunchFails checks launches that cannot succeed: a worker that
@@ -150,7 +152,7 @@ func TestElastic(t *testing.T) {
 	if err := a.Free(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(30*time.Second, func() bool { ws, _ := p.Workers(ctx); return len(ws) == 0 }) {
+	if !proctest.Eventually(30*time.Second, func() bool { ws, _ := p.Workers(ctx); return len(ws) == 0 }) {
 		t.Error("the idle worker was not terminated")
 	}
 }

@@ -24,11 +24,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
 	"github.com/ebbflow/ebb/repository"
-	"github.com/opencontainers/go-digest"
 )
 
 const workerToken = "worker-test-token-0123456789"
@@ -152,11 +154,8 @@ func (s *syncBuffer) String() string {
 // checkNoChildren fails t if this process has a child left.
 func checkNoChildren(t *testing.T) {
 	t.Helper()
-	tasks, _ := filepath.Glob("/proc/self/task/*/children")
-	for _, f := range tasks {
-		if b, _ := os.ReadFile(f); len(bytes.TrimSpace(b)) > 0 {
-			t.Errorf("child processes left: %s", b)
-		}
+	if pids := proctest.Children(); len(pids) > 0 {
+		t.Errorf("child processes left: %v", pids)
 	}
 }
 
@@ -178,22 +177,18 @@ func processesWith(marker string) []string {
 func checkGoroutines(t *testing.T) {
 	before := goroutineIDs()
 	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var left []string
+		var left []string
+		proctest.Eventually(10*time.Second, func() bool {
+			left = left[:0]
 			for id, stack := range goroutineStacks() {
 				if !before[id] && !strings.Contains(stack, "testing.tRunner") && !strings.Contains(stack, "checkGoroutines") {
 					left = append(left, stack)
 				}
 			}
-			if len(left) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("goroutines left:\n%s", strings.Join(left, "\n\n"))
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+			return len(left) == 0
+		})
+		if len(left) > 0 {
+			t.Errorf("goroutines left:\n%s", strings.Join(left, "\n\n"))
 		}
 	})
 }
@@ -318,7 +313,7 @@ func TestWorkerDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(10*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
+	if !proctest.Eventually(10*time.Second, func() bool { return len(processesWith(marker)) > 0 }) {
 		t.Fatal("the exec's process never started")
 	}
 	waited := make(chan error, 1)
@@ -550,18 +545,6 @@ func TestWorkerFlags(t *testing.T) {
 	if tok, err := f.readToken("other"); err != nil || tok != workerToken {
 		t.Errorf("token from -token-file = %q, %v; want the file's, trimmed", tok, err)
 	}
-}
-
-// eventually polls cond every 10 ms until it holds or d passes.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }
 
 // sleepMarker returns a duration for sleep, distinct for each n and each

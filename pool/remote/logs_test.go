@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/pool"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
+	"github.com/ebbflow/ebb/pool"
 )
 
 // TestLogs streams a process's output over a real connection: following
@@ -42,7 +44,7 @@ func TestLogs(t *testing.T) {
 	if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "one\n" {
 		t.Fatalf("first line followed = %q, %v; want %q", buf, err, "one\n")
 	}
-	if !eventually(10*time.Second, func() bool { _, err := openWrite(fifo); return err == nil }) {
+	if !proctest.Eventually(10*time.Second, func() bool { _, err := openWrite(fifo); return err == nil }) {
 		t.Fatal("the exec never opened its fifo")
 	}
 	rest, err := io.ReadAll(stdout)

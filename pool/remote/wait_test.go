@@ -11,9 +11,11 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/pool"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
+	"github.com/ebbflow/ebb/pool"
 )
 
 // acceptOne accepts 1 cpu from c's first offer.
@@ -109,7 +111,7 @@ func TestServeShutdown(t *testing.T) {
 		_, err := e.Wait(ctx)
 		waited <- err
 	}()
-	if !eventually(10*time.Second, func() bool { return polls.Load() > 0 }) {
+	if !proctest.Eventually(10*time.Second, func() bool { return polls.Load() > 0 }) {
 		t.Fatal("no wait poll reached the server")
 	}
 	start := time.Now()
@@ -128,16 +130,4 @@ func TestServeShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("Wait did not return within 10s of the server's shutdown")
 	}
-}
-
-// eventually polls cond every 5 ms until it holds or d passes.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return true
 }

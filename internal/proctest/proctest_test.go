@@ -1,0 +1,37 @@
+package proctest
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestChildrenAndLeftovers(t *testing.T) {
+	cmd := exec.Command("sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if pids := Children(); !slices.Contains(pids, cmd.Process.Pid) {
+		t.Errorf("Children = %v, want it to hold %d", pids, cmd.Process.Pid)
+	}
+	if left := Leftovers(50 * time.Millisecond); !strings.Contains(left, "child processes") {
+		t.Errorf("Leftovers with a child running = %q", left)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if pids := Children(); slices.Contains(pids, cmd.Process.Pid) {
+		t.Errorf("Children after the child was reaped = %v", pids)
+	}
+}
+
+func TestEventually(t *testing.T) {
+	n := 0
+	if !Eventually(time.Second, func() bool { n++; return n == 3 }) {
+		t.Error("Eventually gave up on a condition that came true")
+	}
+	if Eventually(20*time.Millisecond, func() bool { return false }) {
+		t.Error("Eventually reported a condition that never held")
+	}
+}
