@@ -25,10 +25,10 @@ type KeepaliveConfig struct {
 
 // Keepalive renews a's lease until ctx is done, and then returns ctx's
 // error. It returns earlier, with an error wrapping [ebb.ErrExpired], when
-// the alloc is lost: the pool says it is gone, or transient errors lasted
-// until the last lease granted had run out. Any other error (a malformed
-// call) is returned as it is. Keepalive starts no goroutine; callers run
-// it in one of theirs.
+// the alloc is lost: the pool says it is gone, or transient errors or an
+// unanswered renewal lasted until the last lease granted had run out. Any
+// other error (a malformed call) is returned as it is. Keepalive starts no
+// goroutine; callers run it in one of theirs.
 func Keepalive(ctx context.Context, a Alloc, cfg KeepaliveConfig) error {
 	lease := cfg.Lease
 	if lease <= 0 {
@@ -51,8 +51,19 @@ func Keepalive(ctx context.Context, a Alloc, cfg KeepaliveConfig) error {
 			return ctx.Err()
 		case <-timer.C:
 		}
-		granted, err := a.Keepalive(ctx, lease)
+		// A renewal that hangs past the lease it was meant to extend
+		// cannot save the alloc: bound it by the lease left, so a frozen
+		// peer is noticed when its lease runs out, whatever the pool's
+		// own timeouts.
+		callCtx, cancel := context.WithDeadline(ctx, expires)
+		granted, err := a.Keepalive(callCtx, lease)
+		hung := errors.Is(callCtx.Err(), context.DeadlineExceeded)
+		cancel()
 		now := time.Now()
+		if err != nil && ctx.Err() == nil && hung {
+			return fmt.Errorf("keepalive alloc %s: renewal still unanswered when the lease ran out at %s: %w",
+				a.ID(), expires.Format(time.RFC3339), lostErr(err))
+		}
 		switch {
 		case err == nil:
 			failures = 0

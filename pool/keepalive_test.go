@@ -99,3 +99,26 @@ func TestKeepaliveTransientErrors(t *testing.T) {
 		}
 	})
 }
+
+// A pool that stops answering (a frozen worker) is noticed when the lease
+// runs out, not when the call would time out.
+func TestKeepaliveNoticesHungRenewal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pooltest.NewPool(pooltest.PoolConfig{})
+		defer p.Close()
+		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: cpus(1)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate := p.Hold(pooltest.OpKeepalive)
+		start := time.Now()
+		err = pool.Keepalive(t.Context(), a, pool.KeepaliveConfig{Lease: time.Minute})
+		if !errors.Is(err, ebb.ErrExpired) {
+			t.Errorf("Keepalive of an unanswering pool = %v, want ErrExpired", err)
+		}
+		if d := time.Since(start); d != time.Minute {
+			t.Errorf("loss reported after %v, want when the lease ran out (1m)", d)
+		}
+		gate.Open()
+	})
+}
