@@ -597,8 +597,15 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 		}
 	}
 	lost := errors.Is(err, ebb.ErrExpired) || errors.Is(err, ebb.ErrNotExist)
-	if lost {
+	switch {
+	case lost:
 		w.stop(fmt.Errorf("alloc %s lost: %w", w.alloc.ID(), ebb.ErrExpired))
+	case ctx.Err() == nil && ebb.Retryable(err):
+		// The alloc did not answer. Placing more work there would only
+		// fail the same way, over and over: stop working it, and let
+		// its holder decide (the runner retries on the primary, a
+		// stealer gives an auxiliary alloc back).
+		w.stop(fmt.Errorf("alloc %s: %w", w.alloc.ID(), err))
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/pool/pooltest"
 )
 
 var oneCPU = ebb.Resources{ebb.CPU: 1}
@@ -411,4 +412,31 @@ func TestDemand(t *testing.T) {
 
 func demandEqual(a, b []ebb.Demand) bool {
 	return slices.EqualFunc(a, b, func(x, y ebb.Demand) bool { return x.Count == y.Count && x.Resources.Equal(y.Resources) })
+}
+
+// A primary that does not answer once is not worked until it fails every
+// task: the run stops working it, tries again, and succeeds.
+func TestUnansweringPrimaryRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := memPool(t)
+		p.FailNext(pooltest.OpPut, fmt.Errorf("connection reset: %w", ebb.ErrUnavailable))
+		store := &memStore{}
+		r, err := New(Config{Flow: c.diamond(3, oneCPU), Cluster: static(p), Store: store}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if s := r.State(); s.NumTries != 2 {
+			t.Errorf("NumTries = %d, want 2", s.NumTries)
+		}
+		if got := p.Stats().Calls[pooltest.OpPut]; got != 6 {
+			t.Errorf("%d Puts, want 6 (5 tasks and the one that failed)", got)
+		}
+		if ids := liveAllocs(t, p); len(ids) != 0 {
+			t.Errorf("allocs left: %v", ids)
+		}
+	})
 }
