@@ -145,3 +145,28 @@ func TestResumeTakesOverAuxAllocs(t *testing.T) {
 		}
 	})
 }
+
+// A task too big for the primary's cluster runs on an auxiliary alloc.
+func TestTaskOnlyAuxCanHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		small := pooltest.NewPool(pooltest.PoolConfig{ID: "small", Nodes: []ebb.Resources{{ebb.CPU: 2}}})
+		defer small.Close()
+		big := pooltest.NewPool(pooltest.PoolConfig{ID: "big", Nodes: []ebb.Resources{{ebb.CPU: 16}}})
+		defer big.Close()
+		flow := &ebb.Flow{Tasks: []ebb.Task{
+			{Name: "prep", FuncKey: "prep", Resources: oneCPU, Func: slowFunc(&c, "prep", time.Minute)},
+			{Name: "wide", FuncKey: "wide", Resources: ebb.Resources{ebb.CPU: 12}, Func: slowFunc(&c, "wide", time.Minute), After: []string{"prep"}},
+		}}
+		r, err := New(Config{Flow: flow, Cluster: static(small), Aux: static(big), Primary: ebb.Requirements{Min: oneCPU}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if c.get("wide") != 1 || r.State().Allocs != 2 {
+			t.Errorf("wide ran %d times with %d allocs taken; want once, on an auxiliary alloc", c.get("wide"), r.State().Allocs)
+		}
+	})
+}

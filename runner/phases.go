@@ -89,11 +89,21 @@ func (r *Runner) checkCapacity(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster capacity: %w", err)
 	}
+	where := "cluster " + r.cfg.Cluster.ID()
+	if r.cfg.Aux != nil {
+		// A task that fits only an auxiliary node still runs there.
+		aux, err := r.cfg.Aux.Capacity(ctx)
+		if err != nil {
+			return fmt.Errorf("auxiliary cluster capacity: %w", err)
+		}
+		caps = append(caps, aux...)
+		where += " or " + r.cfg.Aux.ID()
+	}
 	var problems []error
 	for i := range r.cfg.Flow.Tasks {
 		t := &r.cfg.Flow.Tasks[i]
 		if !slices.ContainsFunc(caps, t.Resources.Fits) {
-			problems = append(problems, fmt.Errorf("task %q needs %s, more than any node of cluster %s holds: %w", t.Name, t.Resources, r.cfg.Cluster.ID(), ebb.ErrResources))
+			problems = append(problems, fmt.Errorf("task %q needs %s, more than any node of %s holds: %w", t.Name, t.Resources, where, ebb.ErrResources))
 			if len(problems) == 10 {
 				break
 			}
