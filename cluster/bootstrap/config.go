@@ -1,0 +1,112 @@
+package bootstrap
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool/remote"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultListen       = "127.0.0.1:0"
+	DefaultWorkerListen = "127.0.0.1:0"
+	DefaultLeaseTimeout = 5 * time.Minute
+	DefaultGrace        = 10 * time.Second
+)
+
+// Config configures a Bootstrap. Only Command is required.
+type Config struct {
+	// Command is the argv that starts a worker, on the machine where the
+	// engine runs it: the ebb binary and its subcommand, as in
+	// {"/usr/local/bin/ebb", "worker"}, or any program that takes the
+	// flags of ebb worker. Expect appends -id, -listen, -resources,
+	// -lease-timeout, -grace and -driver (and -driver-pin, -no-tls,
+	// -repository).
+	Command []string
+
+	// Listen is the address the driver listens on for announcements.
+	// Default 127.0.0.1:0, which only workers on this machine reach; use
+	// ":0" or an interface's address for workers on other machines.
+	Listen string
+
+	// Advertise is the host (or host:port) in the URL the workers
+	// announce to. Default: the listener's address, or this machine's
+	// host name when it listens on every interface.
+	Advertise string
+
+	// WorkerListen is the workers' -listen. Default 127.0.0.1:0; use
+	// ":0" when the workers run on other machines: a worker listening on
+	// every interface announces its host name.
+	WorkerListen string
+
+	// Repository, when set, is a repository directory the workers share
+	// with the driver (a shared file system, or this machine), passed as
+	// their -repository: inputs and outputs then need no copying. By
+	// default each worker keeps its own, which its client's Repository
+	// reaches.
+	Repository string
+
+	// LeaseTimeout is the workers' -lease-timeout: a worker stops itself
+	// once nobody held a lease of it for this long, so workers outlive a
+	// driver that died by the leases it held plus this. Default 5
+	// minutes.
+	LeaseTimeout time.Duration
+
+	// Grace is the workers' -grace: how long a worker's drain may take.
+	// Default 10 s.
+	Grace time.Duration
+
+	// NoTLS serves announcements, and starts the workers, over plain
+	// HTTP: tokens cross the network in clear. By default both serve
+	// TLS with fresh self-signed certificates, whose pins are checked.
+	NoTLS bool
+
+	// Client is the template of the workers' clients: its Timeout,
+	// RetryMin, RetryMax and WaitPoll are used; URL, Token, Pin and Gone
+	// are the bootstrap's to set.
+	Client remote.ClientConfig
+
+	// Logger receives the bootstrap's events. Nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with its zero fields filled in, or an error
+// wrapping ebb.ErrInvalid that names the first bad field.
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return c, fmt.Errorf("bootstrap: Config.Command %q: want the argv of a worker, as {\"/path/to/ebb\", \"worker\"}: %w", c.Command, ebb.ErrInvalid)
+	}
+	c.Command = append([]string(nil), c.Command...)
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.WorkerListen == "" {
+		c.WorkerListen = DefaultWorkerListen
+	}
+	if _, _, err := net.SplitHostPort(c.WorkerListen); err != nil {
+		return c, fmt.Errorf("bootstrap: Config.WorkerListen %q: %v: %w", c.WorkerListen, err, ebb.ErrInvalid)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"LeaseTimeout", &c.LeaseTimeout, DefaultLeaseTimeout},
+		{"Grace", &c.Grace, DefaultGrace},
+	} {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def
+		case *d.v < 0:
+			return c, fmt.Errorf("bootstrap: Config.%s %v: must not be negative: %w", d.name, *d.v, ebb.ErrInvalid)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
