@@ -9,6 +9,12 @@
 // auxiliary allocs out of the rest of the machine, and gives them back once
 // they are idle. Its decisions are printed as they happen.
 //
+// With -aux procs, the auxiliary allocs come from worker processes
+// instead (`ebb worker`, started by cluster/procs and reached over the
+// pool protocol), as they would from a real engine; -ebb names the ebb
+// binary (default: ebb in PATH; `go build -o /tmp/ebb ./cmd/ebb` makes
+// one). The result is the same.
+//
 // It shows progress while it runs and a summary at the end. Its repository,
 // cache and state live in a directory (-dir, by default ebb-quickstart in
 // the system's temporary directory), so a second run finds every task in
@@ -40,20 +46,32 @@ func main() {
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "ebb-quickstart"), "where the repository, cache and state live")
 	parts := flag.Int("parts", 8, "how many parts to count in parallel")
 	fresh := flag.Bool("fresh", false, "forget earlier runs first")
+	aux := flag.String("aux", "local", "where auxiliary allocs come from: local (this machine's pool) or procs (ebb worker processes)")
+	ebbBin := flag.String("ebb", "", "the ebb binary the procs workers run (default: ebb in PATH)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *dir, *parts, *fresh); err != nil {
+	if err := run(ctx, options{dir: *dir, parts: *parts, fresh: *fresh, aux: *aux, ebb: *ebbBin}); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, dir string, parts int, fresh bool) error {
+// options are the quickstart's flags.
+type options struct {
+	dir   string
+	parts int
+	fresh bool
+	aux   string // "local" or "procs"
+	ebb   string // the ebb binary, for procs
+}
+
+func run(ctx context.Context, o options) (err error) {
+	dir, parts := o.dir, o.parts
 	if parts < 1 || parts > 100 {
 		return fmt.Errorf("-parts %d: want 1 to 100", parts)
 	}
-	if fresh {
+	if o.fresh {
 		if err := os.RemoveAll(dir); err != nil {
 			return err
 		}
@@ -62,11 +80,12 @@ func run(ctx context.Context, dir string, parts int, fresh bool) error {
 	if err := writeInput(input); err != nil {
 		return err
 	}
-	repo, err := repository.Open(filepath.Join(dir, "repository"))
+	repoDir := filepath.Join(dir, "repository")
+	repo, err := repository.Open(repoDir)
 	if err != nil {
 		return err
 	}
-	cache, err := repository.OpenCache(filepath.Join(dir, "repository"))
+	cache, err := repository.OpenCache(repoDir)
 	if err != nil {
 		return err
 	}
@@ -78,6 +97,15 @@ func run(ctx context.Context, dir string, parts int, fresh bool) error {
 
 	flow := wordCount(input, parts)
 	local := cluster.NewStatic(machine)
+	aux, where, stopAux, err := auxCluster(ctx, o, local, repoDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := stopAux(); err == nil {
+			err = serr
+		}
+	}()
 	// Allocations on this machine are immediate: tell the policy, so that
 	// it buys capacity for any backlog longer than that.
 	policy, err := stealer.NewDefault(stealer.DefaultConfig{LatencyPrior: 10 * time.Millisecond})
@@ -91,10 +119,10 @@ func run(ctx context.Context, dir string, parts int, fresh bool) error {
 		Cache:      cache,
 		Store:      runner.FileStore{Path: filepath.Join(dir, "state.json")},
 		Program:    "quickstart",
-		// A primary of one task's size, and auxiliary allocs from the
-		// rest of the machine while the burst lasts.
+		// A primary of one task's size, and auxiliary allocs while the
+		// burst lasts.
 		Primary: ebb.Requirements{Min: taskResources},
-		Aux:     local,
+		Aux:     aux,
 		Steal: stealer.Config{Policy: policy, OnEvent: func(ev stealer.Event) {
 			fmt.Printf("\r  stealer: %s%*s\n", ev.Reason, 20, "")
 		}},
@@ -102,7 +130,7 @@ func run(ctx context.Context, dir string, parts int, fresh bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("word count of %s in %d parts, on %s\n", input, parts, capacityOf(ctx, machine))
+	fmt.Printf("word count of %s in %d parts, on %s; auxiliary allocs from %s\n", input, parts, capacityOf(ctx, machine), where)
 
 	start := time.Now()
 	done := make(chan error, 1)

@@ -6,25 +6,60 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // The quickstart runs its pipeline, and a second run finds it all in the
 // cache.
 func TestQuickstart(t *testing.T) {
 	dir := t.TempDir()
-	first := capture(t, func() error { return run(t.Context(), dir, 3, false) })
+	first := capture(t, func() error { return run(t.Context(), options{dir: dir, parts: 3, aux: "local"}) })
 	for _, want := range []string{"5 tasks: 5 run, 0 found in the cache", "most common words:", "the\n"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run does not say %q:\n%s", want, first)
 		}
 	}
-	second := capture(t, func() error { return run(t.Context(), dir, 3, false) })
+	second := capture(t, func() error { return run(t.Context(), options{dir: dir, parts: 3, aux: "local"}) })
 	if !strings.Contains(second, "5 tasks: 0 run, 1 found in the cache, 4 not needed") {
 		t.Errorf("second run was not served from the cache:\n%s", second)
 	}
-	if err := run(t.Context(), dir, 0, false); err == nil {
+	if err := run(t.Context(), options{dir: dir, parts: 0, aux: "local"}); err == nil {
 		t.Error("-parts 0 accepted")
 	}
+	if err := run(t.Context(), options{dir: dir, parts: 3, aux: "moon"}); err == nil {
+		t.Error("-aux moon accepted")
+	}
+}
+
+// On worker processes, the quickstart gets the same result as on the
+// local pool, and leaves no worker behind.
+func TestQuickstartOnWorkerProcesses(t *testing.T) {
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	onLocal := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "local"}) })
+	onProcs := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "procs", ebb: bin}) })
+	for _, want := range []string{"auxiliary allocs from ebb worker processes", "8 tasks: 8 run, 0 found in the cache", "granted alloc"} {
+		if !strings.Contains(onProcs, want) {
+			t.Errorf("the run on worker processes does not say %q:\n%s", want, onProcs)
+		}
+	}
+	if a, b := topWords(onLocal), topWords(onProcs); a == "" || a != b {
+		t.Errorf("the results differ:\nlocal pool:\n%s\nworker processes:\n%s", a, b)
+	}
+	if kids := proctest.Children(); len(kids) != 0 {
+		t.Errorf("child processes left: %v", kids)
+	}
+}
+
+// topWords returns the "most common words" part of the quickstart's
+// output.
+func topWords(out string) string {
+	_, rest, _ := strings.Cut(out, "most common words:")
+	top, _, _ := strings.Cut(rest, "\n\n")
+	return top
 }
 
 // capture runs f with standard output going to a buffer.

@@ -1,0 +1,145 @@
+package command
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/cluster/bootstrap"
+)
+
+// Defaults of the Config fields left zero.
+const (
+	DefaultName          = "ebb"
+	DefaultTimeout       = time.Minute
+	DefaultStartTimeout  = 10 * time.Minute
+	DefaultCheckInterval = 30 * time.Second
+	DefaultIdleShutdown  = 5 * time.Minute
+)
+
+// Config configures a Provider. Start, Stop, Shapes and Bootstrap.Command
+// are required.
+type Config struct {
+	// Start, List and Stop are the commands, as argv templates (see the
+	// package doc). List may be empty.
+	Start, List, Stop []string
+
+	// Shapes are the kinds of worker Start can start: each worker serves
+	// exactly its shape's Resources, which must not be more than what
+	// Start gets it.
+	Shapes []cluster.Shape
+
+	// Name starts every worker ID: letters, digits, '-' and '_', starting
+	// with a letter. Default "ebb". Drivers that run at once with the same
+	// List must have different names, or each takes the other's workers
+	// for an earlier driver's (see KeepOthers).
+	Name string
+
+	// Bootstrap configures how workers are started and announce
+	// themselves: its Command (the ebb binary and "worker", as the
+	// machines Start reaches have it) is required; Listen, Advertise and
+	// WorkerListen must let the workers reach the driver and the driver
+	// the workers. Its LeaseTimeout is overridden by IdleShutdown.
+	Bootstrap bootstrap.Config
+
+	// Timeout bounds every run of a command. Default 1 minute.
+	Timeout time.Duration
+
+	// StartTimeout bounds a Launch from Start to the worker's
+	// announcement: a worker that has not announced itself by then is
+	// stopped, and the Launch fails with ebb.ErrUnavailable. Default 10
+	// minutes.
+	StartTimeout time.Duration
+
+	// CheckInterval is how often List runs to find the workers that
+	// died. Default 30 s.
+	CheckInterval time.Duration
+
+	// MaxWorkers caps the workers this provider has, starting or up: a
+	// Launch beyond it fails with ebb.ErrUnavailable. Default 0: no cap
+	// here (an Elastic has its own MaxWorkers).
+	MaxWorkers int
+
+	// IdleShutdown is how long a worker lives with no alloc of the
+	// driver's on it before it stops itself: the workers' -lease-timeout.
+	// It is what stops the workers of a driver that died. Default 5
+	// minutes. (The driver's own idle shutdown of workers is the
+	// Elastic's IdleTimeout.)
+	IdleShutdown time.Duration
+
+	// KeepOthers keeps, at New, the workers that List shows with Name's
+	// prefix but of another provider: by default they are stopped.
+	KeepOthers bool
+
+	// Logger receives the provider's events and the commands' failures.
+	// Nil discards them.
+	Logger *slog.Logger
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// withDefaults returns c with its zero fields filled in and its templates
+// parsed, or an error wrapping ebb.ErrInvalid that names the first bad
+// field.
+func (c Config) withDefaults() (Config, *commands, error) {
+	bad := func(format string, args ...any) (Config, *commands, error) {
+		return c, nil, fmt.Errorf("command: Config."+format+": %w", append(args, ebb.ErrInvalid)...)
+	}
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if !validName.MatchString(c.Name) {
+		return bad("Name %q: want letters, digits, - and _, starting with a letter", c.Name)
+	}
+	if len(c.Shapes) == 0 {
+		return bad("Shapes: none given")
+	}
+	names := make(map[string]bool)
+	shapes := make([]cluster.Shape, len(c.Shapes))
+	for i, s := range c.Shapes {
+		if err := s.Validate(); err != nil {
+			return bad("Shapes[%d]: %v", i, err)
+		}
+		if names[s.Name] {
+			return bad("Shapes: name %q given twice", s.Name)
+		}
+		names[s.Name] = true
+		shapes[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
+	}
+	c.Shapes = shapes
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"Timeout", &c.Timeout, DefaultTimeout},
+		{"StartTimeout", &c.StartTimeout, DefaultStartTimeout},
+		{"CheckInterval", &c.CheckInterval, DefaultCheckInterval},
+		{"IdleShutdown", &c.IdleShutdown, DefaultIdleShutdown},
+	} {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def
+		case *d.v < 0:
+			return bad("%s %v: must not be negative", d.name, *d.v)
+		}
+	}
+	if c.MaxWorkers < 0 {
+		return bad("MaxWorkers %d: must not be negative", c.MaxWorkers)
+	}
+	c.Bootstrap.LeaseTimeout = c.IdleShutdown
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Bootstrap.Logger == nil {
+		c.Bootstrap.Logger = c.Logger
+	}
+	cmds, err := parseCommands(c.Start, c.List, c.Stop)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, cmds, nil
+}

@@ -1,0 +1,380 @@
+package command
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/cluster/bootstrap"
+	"github.com/ebbflow/ebb/pool/remote"
+)
+
+// Provider starts, lists and stops workers with the user's commands. See
+// the package doc.
+//
+// A Provider is safe for concurrent use. Its mutex guards the table of
+// workers and the closed flag, and is never held while a command runs.
+// It runs two goroutines of its own, its bootstrap's server and the
+// checker running List, from New until Close.
+type Provider struct {
+	cfg   Config
+	cmds  *commands
+	boot  *bootstrap.Bootstrap
+	nonce string
+
+	mu      sync.Mutex
+	workers map[cluster.WorkerID]*worker // starting or up
+	seq     int
+	closed  bool
+
+	stopCheck context.CancelFunc
+	checkDone chan struct{}
+}
+
+// worker is one worker of the provider.
+type worker struct {
+	id     cluster.WorkerID
+	shape  cluster.Shape
+	labels ebb.Labels
+	exp    *bootstrap.Expected
+	handle string         // Start's first line of stdout
+	client *remote.Client // nil while starting
+}
+
+var _ cluster.Provider = (*Provider)(nil)
+
+// New returns a provider of cfg: it starts listening for announcements,
+// stops the workers an earlier driver left (unless Config.KeepOthers),
+// and starts checking on its workers every CheckInterval. It fails with
+// an error wrapping ebb.ErrInvalid, naming the field, when cfg is
+// malformed, and with the List or Stop command's error when stopping the
+// earlier workers failed.
+func New(ctx context.Context, cfg Config) (*Provider, error) {
+	cfg, cmds, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	p := &Provider{cfg: cfg, cmds: cmds, nonce: hex.EncodeToString(b[:]), workers: make(map[cluster.WorkerID]*worker)}
+	if !cfg.KeepOthers {
+		if err := p.stopOthers(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if p.boot, err = bootstrap.New(cfg.Bootstrap); err != nil {
+		return nil, fmt.Errorf("command: %w", err)
+	}
+	checkCtx, stop := context.WithCancel(context.Background())
+	p.stopCheck, p.checkDone = stop, make(chan struct{})
+	go p.check(checkCtx)
+	return p, nil
+}
+
+// Shapes returns the configured shapes.
+func (p *Provider) Shapes() []cluster.Shape {
+	out := make([]cluster.Shape, len(p.cfg.Shapes))
+	for i, s := range p.cfg.Shapes {
+		out[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
+	}
+	return out
+}
+
+// Launch runs Start for a new worker of the shape and returns once the
+// worker has announced itself and its pool answered. When Start fails,
+// the worker does not announce itself within StartTimeout, or ctx is done
+// first, Launch runs Stop for the worker and fails: with ebb.ErrUnavailable
+// (Start's stderr in the message), or ctx's error. An unknown shape fails
+// with ebb.ErrInvalid, MaxWorkers reached with ebb.ErrUnavailable, and a
+// closed provider with ebb.ErrClosed.
+func (p *Provider) Launch(ctx context.Context, shape cluster.Shape, labels ebb.Labels) (cluster.Worker, error) {
+	i := slices.IndexFunc(p.cfg.Shapes, func(s cluster.Shape) bool { return s.Name == shape.Name })
+	if i < 0 {
+		return cluster.Worker{}, fmt.Errorf("command: launch: no shape %q: %w", shape.Name, ebb.ErrInvalid)
+	}
+	sh := p.cfg.Shapes[i]
+	if err := labels.Validate(); err != nil {
+		return cluster.Worker{}, fmt.Errorf("command: launch: %w", err)
+	}
+	w, err := p.reserve(sh, labels)
+	if err != nil {
+		return cluster.Worker{}, err
+	}
+	c, err := p.start(ctx, w)
+	if err == nil {
+		if err = p.up(w, c); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		p.forget(w)
+		// Stop whatever Start may have started, even when ctx is done.
+		if serr := p.runStop(context.WithoutCancel(ctx), w); serr != nil {
+			p.cfg.Logger.Warn("command: stopping a worker that did not come up", "worker", w.id, "err", serr)
+		}
+		return cluster.Worker{}, err
+	}
+	p.cfg.Logger.Info("command: worker up", "worker", w.id, "shape", sh.Name, "handle", w.handle, "url", w.client.URL())
+	return w.worker(), nil
+}
+
+// reserve puts a new worker in the table, within MaxWorkers.
+func (p *Provider) reserve(sh cluster.Shape, labels ebb.Labels) (*worker, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closed:
+		return nil, fmt.Errorf("command: launch: provider closed: %w", ebb.ErrClosed)
+	case p.cfg.MaxWorkers > 0 && len(p.workers) >= p.cfg.MaxWorkers:
+		return nil, fmt.Errorf("command: launch %s: %d workers, the most Config.MaxWorkers allows: %w", sh.Name, len(p.workers), ebb.ErrUnavailable)
+	}
+	p.seq++
+	id := cluster.WorkerID(fmt.Sprintf("%s-%s-%d", p.cfg.Name, p.nonce, p.seq))
+	exp, err := p.boot.Expect(id, sh)
+	if err != nil {
+		return nil, fmt.Errorf("command: launch %s: %w", sh.Name, err)
+	}
+	w := &worker{id: id, shape: sh, labels: labels.Clone(), exp: exp}
+	p.workers[id] = w
+	return w, nil
+}
+
+// start runs Start for w and waits for its announcement.
+func (p *Provider) start(ctx context.Context, w *worker) (*remote.Client, error) {
+	argv, err := p.cmds.start.render(p.data(w))
+	if err != nil {
+		return nil, err
+	}
+	out, err := run(ctx, p.cfg.Timeout, argv, p.env(w))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("command: launch %s: %w", w.shape.Name, ctx.Err())
+		}
+		return nil, fmt.Errorf("command: launch %s: Start %w", w.shape.Name, err)
+	}
+	w.handle, _, _ = strings.Cut(strings.TrimSpace(out), "\n")
+	w.handle = strings.TrimSpace(w.handle)
+	wctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
+	defer cancel()
+	c, err := w.exp.Wait(wctx)
+	switch {
+	case err == nil:
+		return c, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("command: launch %s: %w", w.shape.Name, ctx.Err())
+	case wctx.Err() != nil:
+		return nil, fmt.Errorf("command: launch %s: worker %s did not announce itself within %v: %w", w.shape.Name, w.id, p.cfg.StartTimeout, ebb.ErrUnavailable)
+	}
+	return nil, fmt.Errorf("command: launch %s: %w", w.shape.Name, err)
+}
+
+// up marks w up with its client, unless the provider was closed or w lost
+// meanwhile.
+func (p *Provider) up(w *worker, c *remote.Client) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return fmt.Errorf("command: launch: provider closed: %w", ebb.ErrClosed)
+	}
+	select {
+	case <-w.exp.Gone():
+		return fmt.Errorf("command: launch %s: worker %s left as it came up: %w", w.shape.Name, w.id, ebb.ErrUnavailable)
+	default:
+	}
+	w.client = c
+	return nil
+}
+
+// Workers lists this provider's workers that are up.
+func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("command: workers: provider closed: %w", ebb.ErrClosed)
+	}
+	var out []cluster.Worker
+	for _, id := range slices.Sorted(maps.Keys(p.workers)) {
+		if w := p.workers[id]; w.client != nil {
+			out = append(out, w.worker())
+		}
+	}
+	return out, nil
+}
+
+// Terminate runs Stop for the worker with the given ID and forgets it;
+// its allocs are lost. An unknown ID is nil. When Stop fails, the worker
+// stays known, and Terminate fails with ebb.ErrUnavailable.
+func (p *Provider) Terminate(ctx context.Context, id cluster.WorkerID) error {
+	p.mu.Lock()
+	w := p.workers[id]
+	up := w != nil && w.client != nil
+	p.mu.Unlock()
+	if !up {
+		return nil // unknown, or starting: its Launch stops it
+	}
+	if err := p.runStop(ctx, w); err != nil {
+		return fmt.Errorf("command: terminate %s: %w", id, err)
+	}
+	p.forget(w)
+	w.client.Close()
+	p.cfg.Logger.Info("command: worker stopped", "worker", id)
+	return nil
+}
+
+// Close stops every worker with Stop, stops checking, and stops
+// listening for announcements. It returns the first Stop that failed;
+// closing again returns nil.
+func (p *Provider) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	var up []*worker
+	for _, w := range p.workers {
+		if w.client != nil {
+			up = append(up, w)
+		}
+	}
+	p.mu.Unlock()
+	p.stopCheck()
+	<-p.checkDone
+	var errs []error
+	for _, w := range up {
+		if err := p.runStop(ctx, w); err != nil {
+			errs = append(errs, fmt.Errorf("command: stopping %s: %w", w.id, err))
+		}
+		p.forget(w)
+		w.client.Close()
+	}
+	return errors.Join(append(errs, p.boot.Close())...)
+}
+
+// runStop runs Stop for w.
+func (p *Provider) runStop(ctx context.Context, w *worker) error {
+	argv, err := p.cmds.stop.render(p.data(w))
+	if err == nil {
+		_, err = run(ctx, p.cfg.Timeout, argv, p.env(w))
+	}
+	if err != nil {
+		return fmt.Errorf("Stop %w", err)
+	}
+	return nil
+}
+
+// forget removes w from the table and from the bootstrap.
+func (p *Provider) forget(w *worker) {
+	p.mu.Lock()
+	if p.workers[w.id] == w {
+		delete(p.workers, w.id)
+	}
+	p.mu.Unlock()
+	p.boot.Forget(w.id)
+}
+
+func (p *Provider) data(w *worker) data {
+	return newData(string(w.id), w.handle, w.shape, w.labels, w.exp.Argv)
+}
+
+func (p *Provider) env(w *worker) []string {
+	return append(w.exp.Env[:len(w.exp.Env):len(w.exp.Env)], "EBB_WORKER_ID="+string(w.id))
+}
+
+func (w *worker) worker() cluster.Worker {
+	return cluster.Worker{ID: w.id, Shape: w.shape, Pool: w.client, Labels: w.labels.Clone()}
+}
+
+// check runs List every CheckInterval until ctx is done, and loses the up
+// workers missing from what it prints.
+func (p *Provider) check(ctx context.Context) {
+	defer close(p.checkDone)
+	if len(p.cmds.list.args) == 0 {
+		return
+	}
+	t := time.NewTicker(p.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		listed, err := p.list(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.cfg.Logger.Warn("command: listing the workers failed", "err", err)
+			}
+			continue
+		}
+		p.mu.Lock()
+		var lost []*worker
+		for id, w := range p.workers {
+			if w.client != nil && !listed[id] {
+				lost = append(lost, w)
+			}
+		}
+		p.mu.Unlock()
+		for _, w := range lost {
+			p.cfg.Logger.Warn("command: worker gone: List no longer shows it", "worker", w.id)
+			w.exp.Lost()
+			p.forget(w)
+		}
+	}
+}
+
+// list runs List and returns the IDs it printed, the first word of each
+// line.
+func (p *Provider) list(ctx context.Context) (map[cluster.WorkerID]bool, error) {
+	argv, err := p.cmds.list.render(newData("", "", cluster.Shape{}, nil, nil))
+	if err != nil {
+		return nil, err
+	}
+	out, err := run(ctx, p.cfg.Timeout, argv, nil)
+	if err != nil {
+		return nil, fmt.Errorf("List %w", err)
+	}
+	ids := make(map[cluster.WorkerID]bool)
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) > 0 {
+			ids[cluster.WorkerID(f[0])] = true
+		}
+	}
+	return ids, nil
+}
+
+// stopOthers stops the workers List shows with Name's prefix: an earlier
+// driver's, since this provider has none yet.
+func (p *Provider) stopOthers(ctx context.Context) error {
+	if len(p.cmds.list.args) == 0 {
+		return nil
+	}
+	listed, err := p.list(ctx)
+	if err != nil {
+		return fmt.Errorf("command: finding an earlier driver's workers: %w", err)
+	}
+	for _, id := range slices.Sorted(maps.Keys(listed)) {
+		if !strings.HasPrefix(string(id), p.cfg.Name+"-") {
+			continue
+		}
+		// Its handle died with the earlier driver: Stop gets the ID alone.
+		argv, err := p.cmds.stop.render(newData(string(id), "", cluster.Shape{}, nil, nil))
+		if err == nil {
+			_, err = run(ctx, p.cfg.Timeout, argv, []string{"EBB_WORKER_ID=" + string(id)})
+		}
+		if err != nil {
+			return fmt.Errorf("command: stopping %s, an earlier driver's worker: Stop %w", id, err)
+		}
+		p.cfg.Logger.Info("command: stopped an earlier driver's worker", "worker", id)
+	}
+	return nil
+}
