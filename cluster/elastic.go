@@ -103,6 +103,7 @@ type request struct {
 	planned    bool      // Pack saw it, unclaimed, since then
 	claim      *launch   // the launch in flight it will be served by
 	served     *worker   // the worker its claimed launch brought up, until it tries it
+	trying     bool      // it is trying the worker it was served, and is not to be planned meanwhile
 	width      int       // units of want.Min claimed, with claim or served
 	err        error     // why the cluster gave up on it: closed, or it can never fit
 }
@@ -284,10 +285,10 @@ func (e *Elastic) take(ctx context.Context, r *request, meta pool.AllocMeta) poo
 	served, width := r.served, r.width
 	if served != nil {
 		// Whatever happens now, the claim is used up: should the try
-		// fail, r waits for the next plan like a new request.
+		// fail, r waits for the next plan like a new request. While it
+		// tries, no plan launches for it again.
 		r.served = nil
-		r.since = time.Now()
-		r.planned = false
+		r.trying = true
 	}
 	reserved := make(map[*worker]bool)
 	for _, other := range e.requests {
@@ -299,12 +300,21 @@ func (e *Elastic) take(ctx context.Context, r *request, meta pool.AllocMeta) poo
 	e.mu.Unlock()
 
 	if served != nil {
-		e.kick()
 		claimed := meta
 		claimed.Want.Width = width
-		if a := e.acceptBest(ctx, []*worker{served}, claimed); a != nil {
-			return a
+		a := e.acceptBest(ctx, []*worker{served}, claimed)
+		if a == nil {
+			a = e.acceptBest(ctx, ws, meta)
 		}
+		e.mu.Lock()
+		r.trying = false
+		if a == nil {
+			r.since = time.Now()
+			r.planned = false
+		}
+		e.mu.Unlock()
+		e.kick()
+		return a
 	}
 	return e.acceptBest(ctx, ws, meta)
 }

@@ -140,7 +140,7 @@ func (e *Elastic) plan(now time.Time) (starts []*launch, wake time.Time) {
 	var unclaimed []*request
 	due := e.dirty
 	for _, r := range e.requests {
-		if r.claim != nil || r.served != nil || r.err != nil {
+		if r.claim != nil || r.served != nil || r.trying || r.err != nil {
 			continue
 		}
 		if !e.feasibleLocked(r.want.Min) {

@@ -12,6 +12,7 @@ import (
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/clustertest"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/pool/pooltest"
 )
 
 const (
@@ -231,6 +232,22 @@ func TestElasticJoinsLaunchInFlight(t *testing.T) {
 		if workerOf(a1) != workerOf(a2) || workerOf(a1) == workerOf(a3) {
 			t.Errorf("allocs on workers %s, %s, %s; want the first two on one worker, the third on another", workerOf(a1), workerOf(a2), workerOf(a3))
 		}
+	})
+}
+
+// A request trying the worker launched for it is not planned again while
+// its Accept is in flight, however slow the worker answers.
+func TestElasticSlowAcceptLaunchesOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slow := 10 * batch
+		v := start(t, clustertest.ProviderConfig{Delays: map[pooltest.Op]time.Duration{pooltest.OpAccept: slow}}, cluster.ElasticConfig{})
+		first := allocate(t.Context(), v, 1, 0, nil)
+		advance(batch + launchTime + slow/2)
+		waiting(t, first, "while the new worker's Accept is in flight")
+		checkStats(t, v.p, "while the new worker's Accept is in flight", func(st clustertest.ProviderStats) bool { return st.Launches == 1 })
+		advance(slow)
+		granted(t, first)
+		checkStats(t, v.p, "once granted", func(st clustertest.ProviderStats) bool { return st.Launches == 1 })
 	})
 }
 

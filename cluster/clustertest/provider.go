@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +32,11 @@ type ProviderConfig struct {
 
 	// Run runs the workers' command execs; see pooltest.PoolConfig.Run.
 	Run func(ctx context.Context, cfg pool.ExecConfig, env ebb.FuncEnv) pool.Result
+
+	// Delays slow down the calls of the workers' pools, op by op (see
+	// pooltest.Pool.SetDelay): a worker whose Accept takes as long as a
+	// remote one's, say.
+	Delays map[pooltest.Op]time.Duration
 }
 
 // Provider is a fake [cluster.Provider] whose workers are in-memory pools
@@ -50,6 +56,7 @@ type Provider struct {
 	launchTime time.Duration
 	lease      time.Duration
 	run        func(context.Context, pool.ExecConfig, ebb.FuncEnv) pool.Result
+	delays     map[pooltest.Op]time.Duration
 
 	mu      sync.Mutex
 	workers map[cluster.WorkerID]*fakeWorker
@@ -96,6 +103,7 @@ func NewProvider(cfg ProviderConfig) *Provider {
 		launchTime: cfg.LaunchTime,
 		lease:      cfg.Lease,
 		run:        cfg.Run,
+		delays:     maps.Clone(cfg.Delays),
 		workers:    make(map[cluster.WorkerID]*fakeWorker),
 		fail:       make(map[string][]error),
 		stats:      ProviderStats{Shapes: make(map[string]int)},
@@ -181,6 +189,9 @@ func (p *Provider) start(s cluster.Shape, labels ebb.Labels) cluster.Worker {
 		Lease: p.lease,
 		Run:   p.run,
 	})
+	for op, d := range p.delays {
+		mp.SetDelay(op, d)
+	}
 	w := cluster.Worker{ID: id, Shape: s, Pool: mp, Labels: labels.Clone()}
 	p.workers[id] = &fakeWorker{w: w, pool: mp, seq: p.seq}
 	p.stats.Launched++
