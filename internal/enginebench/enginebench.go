@@ -1,0 +1,224 @@
+// Package enginebench measures how quickly ebb puts work on a new worker
+// of a real engine, and how quickly it gives the worker back: the figures
+// of BENCHMARKS.md §3, for any cluster.Provider. The benchmarks of the
+// provider packages (procs, slurm) call it.
+//
+// One Measure runs, on the provider:
+//
+//  1. a bare launch: Provider.Launch of one worker, then Terminate: what
+//     the engine itself takes to start a worker that serves;
+//  2. a run of two tasks on a primary alloc of one task's size, from this
+//     machine's pool, with an Elastic over the provider as the auxiliary
+//     cluster: task "hold" occupies the primary for Hold, so task "steal"
+//     is demand from the moment "hold" starts, and runs on a new worker.
+//     Both write the time they start (date +%s.%N); FirstSteal is the
+//     difference;
+//  3. while "hold" still runs, the worker that ran "steal" idles: the
+//     stealer drains and frees its alloc after IdleTimeout, the Elastic
+//     terminates the worker once it has no alloc for IdleTimeout. IdleToGone
+//     is from the end of "steal" until the provider lists no worker.
+package enginebench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/pool/local"
+	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/runner"
+	"github.com/ebbflow/ebb/stealer"
+	"github.com/opencontainers/go-digest"
+)
+
+// Config says what Measure runs.
+type Config struct {
+	// Provider is the engine's provider; it must list no worker. Required.
+	Provider cluster.Provider
+	// Shape is the shape of the workers; it must hold Task.
+	Shape cluster.Shape
+	// Task is what each task holds. Default 1 cpu, 64 MiB.
+	Task ebb.Resources
+	// Dir holds the run's repository and pool. Required. The workers
+	// share the repository when the provider was configured with
+	// Dir/repository as theirs.
+	Dir string
+	// Hold is how long the task on the primary runs. Default 20 s: long
+	// enough for the worker to be launched, run its task, idle out and
+	// be terminated while it runs.
+	Hold time.Duration
+	// IdleTimeout is both the stealer's idle timeout for an alloc and the
+	// Elastic's for a worker. Default 1 s.
+	IdleTimeout time.Duration
+	// Tick is the stealer's tick and the Elastic's poll interval. Default
+	// 200 ms.
+	Tick time.Duration
+}
+
+// Figures are what one Measure found.
+type Figures struct {
+	BareLaunch time.Duration // one Launch, alone
+	FirstSteal time.Duration // demand appearing → the stolen task started on a new worker
+	IdleToGone time.Duration // the stolen task done → the provider lists no worker
+}
+
+// Overhead is what ebb adds to the engine's launch: FirstSteal minus
+// BareLaunch (target ≤ 1 s).
+func (f Figures) Overhead() time.Duration { return f.FirstSteal - f.BareLaunch }
+
+func (f Figures) String() string {
+	return fmt.Sprintf("bare launch %v, first steal %v (overhead %v), idle to gone %v",
+		f.BareLaunch.Round(time.Millisecond), f.FirstSteal.Round(time.Millisecond),
+		f.Overhead().Round(time.Millisecond), f.IdleToGone.Round(time.Millisecond))
+}
+
+// RepositoryDir is where Measure keeps its repository under Config.Dir:
+// give it to the provider's workers to share.
+func RepositoryDir(dir string) string { return filepath.Join(dir, "repository") }
+
+// Measure runs the three steps of the package doc once.
+func Measure(ctx context.Context, cfg Config) (Figures, error) {
+	var f Figures
+	if cfg.Task == nil {
+		cfg.Task = ebb.Resources{ebb.CPU: 1, ebb.Mem: 64 << 20}
+	}
+	if cfg.Hold == 0 {
+		cfg.Hold = 20 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = time.Second
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = 200 * time.Millisecond
+	}
+
+	// 1. A bare launch.
+	start := time.Now()
+	w, err := cfg.Provider.Launch(ctx, cfg.Shape, ebb.Labels{"bench": "bare"})
+	if err != nil {
+		return f, fmt.Errorf("bare launch: %w", err)
+	}
+	f.BareLaunch = time.Since(start)
+	if err := cfg.Provider.Terminate(ctx, w.ID); err != nil {
+		return f, fmt.Errorf("terminating the bare launch: %w", err)
+	}
+
+	// 2. A run whose second task is stolen onto a new worker.
+	repo, err := repository.Open(RepositoryDir(cfg.Dir))
+	if err != nil {
+		return f, err
+	}
+	machine, err := local.New(local.Config{Dir: filepath.Join(cfg.Dir, "pool"), Repository: repo, Resources: cfg.Task})
+	if err != nil {
+		return f, err
+	}
+	defer machine.Close(context.Background())
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{
+		Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout, PollInterval: cfg.Tick, BatchWindow: time.Millisecond,
+	})
+	if err != nil {
+		return f, err
+	}
+	ectx, stopElastic := context.WithCancel(ctx)
+	defer stopElastic()
+	elasticDone := make(chan error, 1)
+	go func() { elasticDone <- elastic.Run(ectx) }()
+	defer func() { stopElastic(); <-elasticDone }()
+
+	// The policy knows the tasks' duration and the engine's latency, as
+	// a user who has seen the engine would tell it: then it buys a worker
+	// for "steal" at once, since "hold" frees the primary only later.
+	policy, err := stealer.NewDefault(stealer.DefaultConfig{IdleTimeout: cfg.IdleTimeout, TaskDuration: cfg.Hold, LatencyPrior: f.BareLaunch})
+	if err != nil {
+		return f, err
+	}
+	stamp := "date +%s.%N > started; "
+	flow := &ebb.Flow{Name: "enginebench", Tasks: []ebb.Task{
+		{Name: "hold", Argv: []string{"sh", "-c", stamp + "sleep " + strconv.FormatFloat(cfg.Hold.Seconds(), 'f', 3, 64)}, Outputs: []string{"started"}, Resources: cfg.Task},
+		{Name: "steal", Argv: []string{"sh", "-c", stamp + "date +%s.%N > ended"}, Outputs: []string{"started", "ended"}, Resources: cfg.Task},
+	}}
+	r, err := runner.New(runner.Config{
+		Flow: flow, Cluster: cluster.NewStatic(machine), Repository: repo,
+		Primary: ebb.Requirements{Min: cfg.Task},
+		Aux:     elastic,
+		Steal:   stealer.Config{Policy: policy, Tick: cfg.Tick},
+		Labels:  ebb.Labels{"bench": "steal"},
+	}, nil)
+	if err != nil {
+		return f, err
+	}
+	// 3. Watch for the worker to be gone while the run goes on.
+	gonec := make(chan time.Time, 1)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() { gonec <- watchGone(watchCtx, cfg.Provider, cfg.Tick/10) }()
+	if err := r.Run(ctx); err != nil {
+		return f, fmt.Errorf("run: %w", err)
+	}
+	var gone time.Time
+	select {
+	case gone = <-gonec:
+	case <-time.After(time.Minute):
+		return f, fmt.Errorf("the worker was not gone a minute after the run ended")
+	}
+	outs := r.State().Result.Outputs
+	held, err1 := readTime(ctx, repo, outs["hold/started"])
+	stolen, err2 := readTime(ctx, repo, outs["steal/started"])
+	ended, err3 := readTime(ctx, repo, outs["steal/ended"])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return f, err
+	}
+	f.FirstSteal = stolen.Sub(held)
+	f.IdleToGone = gone.Sub(ended)
+	return f, nil
+}
+
+// watchGone polls the provider's workers until one was seen and then none
+// is left, and returns that moment; zero when ctx ends first.
+func watchGone(ctx context.Context, p cluster.Provider, every time.Duration) time.Time {
+	seen := false
+	t := time.NewTicker(max(every, 5*time.Millisecond))
+	defer t.Stop()
+	for {
+		ws, err := p.Workers(ctx)
+		switch {
+		case err != nil:
+		case len(ws) > 0:
+			seen = true
+		case seen:
+			return time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}
+		case <-t.C:
+		}
+	}
+}
+
+// readTime reads a blob holding `date +%s.%N`.
+func readTime(ctx context.Context, repo *repository.Dir, d digest.Digest) (time.Time, error) {
+	rc, err := repo.Get(ctx, d)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec, frac, _ := strings.Cut(strings.TrimSpace(string(b)), ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	ns, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil {
+		return time.Time{}, fmt.Errorf("not a time from date +%%s.%%N: %q", b)
+	}
+	return time.Unix(s, ns), nil
+}
