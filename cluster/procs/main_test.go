@@ -24,6 +24,12 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if bin := os.Getenv(driverEnv); bin != "" {
+		// A driver started by TestDriverKilled: the ebb binary is its
+		// parent's.
+		ebbBinary = bin
+		return m.Run()
+	}
 	ebbBinary, err = proctest.BuildEbb(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
