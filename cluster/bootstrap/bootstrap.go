@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,9 @@ type Bootstrap struct {
 	pin  string // the certificate's fingerprint; "" with NoTLS
 	hs   *http.Server
 	errc chan error // the server's end
+	// refuser answers the blob requests of no expected worker: a server
+	// of Config.Blobs whose token nobody has. Nil without Blobs.
+	refuser *remote.Server
 
 	mu       sync.Mutex
 	expected map[cluster.WorkerID]*Expected
@@ -68,6 +72,15 @@ func New(cfg Config) (*Bootstrap, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", reg) // the registry answers 404 to all but POST /v1/workers, after the token
+	if cfg.Blobs != nil {
+		b.refuser, err = remote.NewServer(remote.ServerConfig{Repository: cfg.Blobs, Token: remote.NewToken(), Logger: cfg.Logger})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		mux.HandleFunc("/v1/blobs", b.serveBlobs)
+		mux.HandleFunc("/v1/blobs/", b.serveBlobs)
+	}
 	b.hs = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -155,6 +168,15 @@ func (b *Bootstrap) Expect(id cluster.WorkerID, shape cluster.Shape) (*Expected,
 		upc:   make(chan struct{}),
 		gonec: make(chan struct{}),
 	}
+	if b.cfg.Blobs != nil {
+		// The worker's own server of the driver's repository, which
+		// only its token opens.
+		srv, err := remote.NewServer(remote.ServerConfig{Repository: b.cfg.Blobs, Token: token, Logger: b.cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap: worker %s: %w", id, err)
+		}
+		e.blobs = srv
+	}
 	e.Argv = b.argv(id, shape)
 	e.Env = []string{"EBB_TOKEN=" + token}
 	b.mu.Lock()
@@ -206,6 +228,9 @@ func (b *Bootstrap) argv(id cluster.WorkerID, shape cluster.Shape) []string {
 	if c.Repository != "" {
 		argv = append(argv, "-repository", c.Repository)
 	}
+	if c.Blobs != nil {
+		argv = append(argv, "-driver-blobs")
+	}
 	return argv
 }
 
@@ -215,6 +240,23 @@ func (b *Bootstrap) authorize(token string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.byToken[sha256.Sum256([]byte(token))] != nil
+}
+
+// serveBlobs serves the driver's repository to the worker whose token the
+// request carries, through that worker's own server; anyone else gets
+// 401.
+func (b *Bootstrap) serveBlobs(w http.ResponseWriter, r *http.Request) {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	b.mu.Lock()
+	e := b.byToken[sha256.Sum256([]byte(token))]
+	b.mu.Unlock()
+	if e == nil {
+		// A server whose token nobody has refuses it as the protocol
+		// does.
+		b.refuser.ServeHTTP(w, r)
+		return
+	}
+	e.blobs.ServeHTTP(w, r)
 }
 
 // announce takes an announcement from an authorized worker: only for the

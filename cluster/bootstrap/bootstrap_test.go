@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -270,5 +272,71 @@ func TestArgv(t *testing.T) {
 		small.Resources.Format(), b.URL(), b.Pin())
 	if got != want {
 		t.Errorf("Argv:\n got %s\nwant %s", got, want)
+	}
+}
+
+// With Blobs, a worker stages its exec's input from the driver's
+// repository and stores the output there, over the protocol, with its
+// own token; no other token reads the driver's blobs.
+func TestDriverBlobs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	store, err := repository.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := store.Put(ctx, strings.NewReader("from the driver\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBootstrap(t, bootstrap.Config{Blobs: store})
+	e, err := b.Expect("w1", small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, e)
+	c, err := e.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, err := pool.Allocate(ctx, c, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := a.Put(ctx, digest.FromString("tr"), pool.ExecConfig{
+		Argv:    []string{"/bin/sh", "-c", "tr a-z A-Z < in > out"},
+		Inputs:  map[string]digest.Digest{"in": in},
+		Outputs: []string{"out"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := x.Wait(ctx)
+	if err != nil || !r.OK() {
+		t.Fatalf("Wait = %+v, %v", r, err)
+	}
+	rc, err := store.Get(ctx, r.Outputs["out"])
+	if err != nil {
+		t.Fatalf("the output is not in the driver's repository: %v", err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "FROM THE DRIVER\n" {
+		t.Errorf("output %q", got)
+	}
+
+	// Another token does not read the driver's blobs.
+	pin := b.Pin()
+	stranger, err := remote.NewRepository(remote.ClientConfig{URL: b.URL(), Token: remote.NewToken(), Pin: pin, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	if _, err := stranger.Get(ctx, in); !errors.Is(err, remote.ErrAuth) {
+		t.Errorf("Get with a stranger's token = %v, want ErrAuth", err)
+	}
+	if _, err := bootstrap.New(bootstrap.Config{Command: []string{"ebb"}, Blobs: store, Repository: "/x"}); !errors.Is(err, ebb.ErrInvalid) {
+		t.Errorf("New with Blobs and Repository = %v, want ErrInvalid", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -45,10 +46,17 @@ type Config struct {
 
 	// Repository, when set, is a repository directory the workers share
 	// with the driver (a shared file system, or this machine), passed as
-	// their -repository: inputs and outputs then need no copying. By
-	// default each worker keeps its own, which its client's Repository
-	// reaches.
+	// their -repository: inputs and outputs then need no copying.
 	Repository string
+
+	// Blobs, when set, is the driver's repository, served to the workers
+	// beside the announcements: they stage their execs' inputs from it
+	// and store their outputs to it (-driver-blobs), each with its own
+	// token. Use it when the workers share no file system with the
+	// driver. With neither Repository nor Blobs, each worker keeps a
+	// repository of its own, which only its client's Repository reaches:
+	// a runner's tasks would not find their inputs there.
+	Blobs pool.Repository
 
 	// LeaseTimeout is the workers' -lease-timeout: a worker stops itself
 	// once nobody held a lease of it for this long, so workers outlive a
@@ -81,6 +89,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("bootstrap: Config.Command %q: want the argv of a worker, as {\"/path/to/ebb\", \"worker\"}: %w", c.Command, ebb.ErrInvalid)
 	}
 	c.Command = append([]string(nil), c.Command...)
+	if c.Repository != "" && c.Blobs != nil {
+		return c, fmt.Errorf("bootstrap: Config.Repository and Config.Blobs both set: the workers use one repository: %w", ebb.ErrInvalid)
+	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}

@@ -22,6 +22,12 @@
 // carries, for the ID that worker was given; anything else gets 401 or
 // is refused as invalid, and changes nothing.
 //
+// A worker's execs stage their inputs from, and store their outputs to,
+// a repository the driver reads: a directory both share
+// (Config.Repository), or the driver's own, which the bootstrap serves
+// beside the announcements to each expected worker with that worker's
+// token (Config.Blobs, the worker's -driver-blobs).
+//
 // The driver serves TLS with a fresh self-signed certificate whose pin
 // the worker gets on its command line (-driver-pin); a pin is not a
 // secret. Config.NoTLS serves plain HTTP instead, for loopback and tests.

@@ -28,6 +28,7 @@ type Expected struct {
 	shape cluster.Shape
 	token string
 	key   [sha256.Size]byte
+	blobs *remote.Server // the driver's repository, for this worker; nil without Config.Blobs
 
 	once      sync.Once // closes upc
 	upc       chan struct{}
