@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -27,20 +28,22 @@ type runFlags struct {
 	elastic   bool
 	outputs   string
 	quiet     bool
+	workers   string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dir, "dir", ".ebb", "where the repository, cache and pool live")
 	fs.Var(&f.resources, "resources", "what the local pool may hand out, as cpu=4,mem=8GiB (default: the whole machine)")
 	fs.Var(&f.primary, "primary", "the primary alloc's size, as cpu=1,mem=1GiB (default: the flow's widest need)")
-	fs.BoolVar(&f.elastic, "elastic", true, "take auxiliary allocs from the rest of the machine while work waits")
+	fs.BoolVar(&f.elastic, "elastic", true, "take auxiliary allocs while work waits: from the rest of the machine, or from -workers")
+	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 }
 
 // execute runs (or resumes, given state) flow on this machine, showing
 // progress on stderr and the summary on stdout.
-func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, store runner.StateStore, state *runner.State, stdout, stderr io.Writer) error {
+func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, store runner.StateStore, state *runner.State, stdout, stderr io.Writer) (err error) {
 	repo, err := repository.Open(filepath.Join(f.dir, "repository"))
 	if err != nil {
 		return err
@@ -54,6 +57,9 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		return err
 	}
 	defer machine.Close(context.WithoutCancel(ctx))
+	// The stealer's events and the progress line both go to stderr, from
+	// two goroutines.
+	stderr = &lockedWriter{w: stderr}
 	c := cluster.NewStatic(machine)
 	cfg := runner.Config{
 		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
@@ -62,11 +68,28 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	}
 	if f.elastic {
 		// Allocations on this machine are immediate.
-		policy, err := stealer.NewDefault(stealer.DefaultConfig{LatencyPrior: 10 * time.Millisecond})
+		latency := 10 * time.Millisecond
+		cfg.Aux = c
+		if f.workers != "" {
+			wf, err := readWorkers(f.workers)
+			if err != nil {
+				return err
+			}
+			wp, err := wf.start(ctx, f.dir, repo)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if serr := wp.stop(); err == nil && serr != nil {
+					err = fmt.Errorf("stopping the workers: %w", serr)
+				}
+			}()
+			cfg.Aux, latency = wp.elastic, wp.latency
+		}
+		policy, err := stealer.NewDefault(stealer.DefaultConfig{LatencyPrior: latency})
 		if err != nil {
 			return err
 		}
-		cfg.Aux = c
 		cfg.Steal = stealer.Config{Policy: policy}
 		if !f.quiet {
 			cfg.Steal.OnEvent = func(ev stealer.Event) { fmt.Fprintf(stderr, "\rstealer: %s\n", ev.Reason) }
@@ -153,4 +176,16 @@ func flowOf(s *runner.State) (string, error) {
 			shortID(s.ID.Encoded()), s.Program, errUsage)
 	}
 	return s.Args[0], nil
+}
+
+// lockedWriter serializes the writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/cluster/bootstrap"
+	cmdprov "github.com/ebbflow/ebb/cluster/command"
+	"github.com/ebbflow/ebb/cluster/procs"
+	"github.com/ebbflow/ebb/repository"
+)
+
+// A workers file says where a run's auxiliary allocs come from when they
+// are not this machine's pool: workers that a provider starts, each `ebb
+// worker` serving its node over the pool protocol. YAML 1.2 or JSON, read
+// like a flow file (unknown fields are errors):
+//
+//	provider: command           # procs (worker processes here) or command
+//	max_workers: 8              # at most this many at once (default 8)
+//	idle_timeout: 1m            # a worker with no alloc this long is stopped (default 1m)
+//	latency: 2m                 # how long a worker takes to come up, for the stealer (default 30s)
+//	worker: [/usr/local/bin/ebb, worker]   # default: this ebb
+//	shapes:                     # procs: default quarter, half and whole machine
+//	  - {name: node, resources: "cpu=8,mem=32GiB", price: 8}
+//	command:                    # provider: command (see package cluster/command)
+//	  start: [/opt/site/submit, "--cpus={{.CPU}}", "{{.Worker}}"]
+//	  list: [/opt/site/list]
+//	  stop: [/opt/site/cancel, "{{.Handle}}"]
+//	  timeout: 1m
+//	  start_timeout: 10m
+//	  check_interval: 30s
+//	listen: ":0"                # command: where the workers reach ebb (default 127.0.0.1:0)
+//	advertise: driver.example.org
+//	worker_listen: ":0"         # command: where workers listen (default 127.0.0.1:0)
+//	shared_repository: false    # command: the workers see ebb's -dir (default: they fetch blobs from ebb)
+//
+// "-workers procs" is short for a file that says only "provider: procs".
+type workersFile struct {
+	Provider         string       `json:"provider"`
+	MaxWorkers       int          `json:"max_workers"`
+	IdleTimeout      duration     `json:"idle_timeout"`
+	Latency          duration     `json:"latency"`
+	Worker           []string     `json:"worker"`
+	Shapes           []shapeFile  `json:"shapes"`
+	Command          *commandFile `json:"command"`
+	Listen           string       `json:"listen"`
+	Advertise        string       `json:"advertise"`
+	WorkerListen     string       `json:"worker_listen"`
+	SharedRepository bool         `json:"shared_repository"`
+}
+
+type shapeFile struct {
+	Name      string  `json:"name"`
+	Resources string  `json:"resources"`
+	Price     float64 `json:"price"`
+}
+
+type commandFile struct {
+	Name          string   `json:"name"`
+	Start         []string `json:"start"`
+	List          []string `json:"list"`
+	Stop          []string `json:"stop"`
+	Timeout       duration `json:"timeout"`
+	StartTimeout  duration `json:"start_timeout"`
+	CheckInterval duration `json:"check_interval"`
+}
+
+// duration reads "90s", "2m" (time.ParseDuration).
+type duration time.Duration
+
+func (d *duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"90s\" or \"2m\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a duration such as \"90s\" or \"2m\", got %q", s)
+	}
+	*d = duration(v)
+	return nil
+}
+
+// readWorkers reads the -workers flag's value: "procs", or a workers
+// file's path.
+func readWorkers(arg string) (*workersFile, error) {
+	if arg == "procs" {
+		return &workersFile{Provider: "procs"}, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("-workers: %w", err)
+	}
+	w, err := parseWorkers(b, arg)
+	if err != nil {
+		return nil, err
+	}
+	// A command's program given as a relative path with a slash is
+	// relative to the file, as a flow file's input paths are.
+	dir := filepath.Dir(arg)
+	for _, argv := range [][]string{w.Worker, w.commandArgv("start"), w.commandArgv("list"), w.commandArgv("stop")} {
+		if len(argv) > 0 && strings.Contains(argv[0], "/") && !filepath.IsAbs(argv[0]) {
+			if argv[0], err = filepath.Abs(filepath.Join(dir, argv[0])); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return w, nil
+}
+
+// commandArgv returns the named command of the command section, nil
+// without one.
+func (w *workersFile) commandArgv(name string) []string {
+	if w.Command == nil {
+		return nil
+	}
+	return map[string][]string{"start": w.Command.Start, "list": w.Command.List, "stop": w.Command.Stop}[name]
+}
+
+// parseWorkers decodes a workers file; errors name the file and wrap
+// ebb.ErrInvalid.
+func parseWorkers(b []byte, name string) (*workersFile, error) {
+	bad := func(format string, args ...any) (*workersFile, error) {
+		return nil, fmt.Errorf("workers file %s: "+format+": %w", append(append([]any{name}, args...), ebb.ErrInvalid)...)
+	}
+	var doc any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return bad("%v", err)
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return bad("%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	var w workersFile
+	if err := dec.Decode(&w); err != nil {
+		return bad("%v", err)
+	}
+	switch {
+	case w.Provider != "procs" && w.Provider != "command":
+		return bad("provider %q: want procs or command", w.Provider)
+	case w.Provider == "command" && w.Command == nil:
+		return bad("provider command without a command section")
+	case w.Provider != "command" && w.Command != nil:
+		return bad("a command section, but provider %q", w.Provider)
+	case w.Provider == "command" && len(w.Shapes) == 0:
+		return bad("provider command needs shapes: what a worker it starts holds")
+	case w.MaxWorkers < 0:
+		return bad("max_workers %d: must not be negative", w.MaxWorkers)
+	}
+	return &w, nil
+}
+
+// shapes returns the file's shapes; nil when it gives none.
+func (w *workersFile) shapes() ([]cluster.Shape, error) {
+	var out []cluster.Shape
+	for i, s := range w.Shapes {
+		res, err := ebb.ParseResources(s.Resources)
+		if err != nil {
+			return nil, fmt.Errorf("workers file: shapes[%d]: %w", i, err)
+		}
+		sh := cluster.Shape{Name: s.Name, Resources: res, Price: s.Price}
+		if err := sh.Validate(); err != nil {
+			return nil, fmt.Errorf("workers file: shapes[%d]: %w", i, err)
+		}
+		out = append(out, sh)
+	}
+	return out, nil
+}
+
+// workerPool is the auxiliary cluster of a workers file: an Elastic over
+// its provider, running until stop.
+type workerPool struct {
+	elastic *cluster.Elastic
+	latency time.Duration
+	stop    func() error
+}
+
+// start makes the provider and the Elastic over it, and runs it. dir is
+// the run's -dir; repo the run's repository, in dir/repository.
+func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir) (*workerPool, error) {
+	shapes, err := w.shapes()
+	if err != nil {
+		return nil, err
+	}
+	worker := w.Worker
+	if len(worker) == 0 {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("workers: finding this ebb to start workers with: %w", err)
+		}
+		worker = []string{self, "worker"}
+	}
+	repoDir, err := filepath.Abs(filepath.Join(dir, "repository"))
+	if err != nil {
+		return nil, err
+	}
+	var prov cluster.Provider
+	var closeProv func(context.Context) error
+	switch w.Provider {
+	case "procs":
+		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers")})
+		if err != nil {
+			return nil, err
+		}
+		prov, closeProv = p, p.Close
+	case "command":
+		boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen}
+		if w.SharedRepository {
+			boot.Repository = repoDir
+		} else {
+			boot.Blobs = repo
+		}
+		c := w.Command
+		p, err := cmdprov.New(ctx, cmdprov.Config{
+			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
+			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
+		})
+		if err != nil {
+			return nil, err
+		}
+		prov, closeProv = p, p.Close
+	}
+	maxWorkers := w.MaxWorkers
+	if maxWorkers == 0 {
+		maxWorkers = 8
+	}
+	idle := time.Duration(w.IdleTimeout)
+	if idle == 0 {
+		idle = time.Minute
+	}
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle})
+	if err != nil {
+		closeProv(ctx)
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ran := make(chan error, 1)
+	go func() { ran <- elastic.Run(runCtx) }()
+	latency := time.Duration(w.Latency)
+	if latency == 0 {
+		latency = 30 * time.Second
+		if w.Provider == "procs" {
+			latency = 100 * time.Millisecond
+		}
+	}
+	return &workerPool{elastic: elastic, latency: latency, stop: func() error {
+		cancel()
+		err := <-ran
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		sctx, done := context.WithTimeout(context.Background(), time.Minute)
+		defer done()
+		return errors.Join(err, closeProv(sctx))
+	}}, nil
+}

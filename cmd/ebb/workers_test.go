@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
+)
+
+// A flow of four parallel tasks on a primary that holds one runs its
+// other tasks on workers, started by procs or by the command provider's
+// model scripts, with the same result; no worker is left afterwards.
+func TestRunOnWorkers(t *testing.T) {
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err := filepath.Abs("../../cluster/command/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, provider := range []string{"procs", "command"} {
+		t.Run(provider, func(t *testing.T) {
+			dir := t.TempDir()
+			state := filepath.Join(dir, "workers-state")
+			workers := fmt.Sprintf("provider: %s\nworker: [%s, worker]\nidle_timeout: 1s\nlatency: 100ms\nshapes:\n  - {name: one, resources: \"cpu=1,mem=512MiB\"}\n", provider, bin)
+			if provider == "command" {
+				workers += fmt.Sprintf("command:\n  start: [%[1]s/start-worker, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state)
+			}
+			var tasks strings.Builder
+			for i := range 4 {
+				fmt.Fprintf(&tasks, "  - {name: t%d, argv: [sh, -c, \"sleep 0.5; echo %d > out\"], resources: \"cpu=1,mem=64MiB\", outputs: [out]}\n", i, i)
+			}
+			tasks.WriteString("  - {name: sum, argv: [sh, -c, \"cat t* | awk '{s += $1} END {print s}' > sum\"], resources: \"cpu=1,mem=64MiB\", outputs: [sum], inputs: [{name: t0, task: t0, output: out}, {name: t1, task: t1, output: out}, {name: t2, task: t2, output: out}, {name: t3, task: t3, output: out}]}\n")
+			write := func(name, content string) string {
+				path := filepath.Join(dir, name)
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return path
+			}
+			wf := write("workers.yaml", workers)
+			flow := write("flow.yaml", "tasks:\n"+tasks.String())
+			code, out, errs := runEbb(t, dir, "run", "-workers", wf, "-primary", "cpu=1,mem=64MiB", "-outputs", "out", flow)
+			if code != 0 {
+				t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
+			}
+			if !strings.Contains(errs, "granted alloc") {
+				t.Errorf("no task ran on a worker: the stealer said:\n%s", errs)
+			}
+			if sum, err := os.ReadFile(filepath.Join(dir, "out", "sum", "sum")); err != nil || strings.TrimSpace(string(sum)) != "6" {
+				t.Errorf("sum = %q, %v; want 6", sum, err)
+			}
+			left := func() bool { return len(processesWith(bin)) == 0 }
+			if !proctest.Eventually(10*time.Second, left) {
+				t.Errorf("worker processes left: %v", processesWith(bin))
+			}
+		})
+	}
+}
+
+func TestWorkersFileErrors(t *testing.T) {
+	for _, tc := range []struct{ file, says string }{
+		{"provider: moon\n", `provider "moon"`},
+		{"provider: command\nshapes: [{name: a, resources: cpu=1}]\n", "without a command section"},
+		{"provider: procs\ncommand: {start: [a], stop: [b]}\n", "a command section, but provider"},
+		{"provider: command\ncommand: {start: [a], stop: [b]}\n", "needs shapes"},
+		{"provider: procs\nidle_timeout: soon\n", "want a duration"},
+		{"provider: procs\nmax_workers: -1\n", "max_workers -1"},
+		{"provider: procs\nmax_worker: 1\n", `unknown field "max_worker"`},
+	} {
+		_, err := parseWorkers([]byte(tc.file), "w.yaml")
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%q: %v, want ErrInvalid saying %q", tc.file, err, tc.says)
+		}
+	}
+	w, err := parseWorkers([]byte("provider: procs\nshapes: [{name: a, resources: cpu=-1}]\n"), "w.yaml")
+	if err == nil {
+		_, err = w.shapes()
+	}
+	if !errors.Is(err, ebb.ErrInvalid) {
+		t.Errorf("a shape of -1 cpu: %v, want ErrInvalid", err)
+	}
+}
