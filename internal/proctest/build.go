@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 )
 
 // BuildEbb builds the ebb command into dir and returns the binary's path,
@@ -23,4 +24,29 @@ func BuildEbb(dir string) (string, error) {
 		return "", fmt.Errorf("building the ebb command: %w", err)
 	}
 	return bin, nil
+}
+
+// MainWithEbb is the TestMain of a package whose tests start real ebb
+// workers: it builds the ebb command into a temporary directory, sets
+// *bin to its path, runs the tests, and fails them when they leave a
+// child process or a goroutine behind. It returns the exit code.
+func MainWithEbb(m interface{ Run() int }, bin *string) int {
+	dir, err := os.MkdirTemp("", "ebb-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if *bin, err = BuildEbb(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code == 0 {
+		if left := Leftovers(10 * time.Second); left != "" {
+			fmt.Fprintf(os.Stderr, "left after the tests:\n%s\n", left)
+			code = 1
+		}
+	}
+	return code
 }
