@@ -326,8 +326,8 @@ func (p *Provider) check(ctx context.Context) {
 		p.mu.Unlock()
 		for _, w := range lost {
 			p.cfg.Logger.Warn("command: worker gone: List no longer shows it", "worker", w.id)
-			w.exp.Lost()
-			p.forget(w)
+			p.forget(w) // out of the table first, then its allocs lost
+			w.client.Close()
 		}
 	}
 }
