@@ -37,6 +37,8 @@ func MainWithEbb(m interface{ Run() int }, bin *string) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// Workers may run as another user (a batch job): let them reach it.
+	os.Chmod(dir, 0o755)
 	if *bin, err = BuildEbb(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
