@@ -11,7 +11,9 @@
 //
 // With -aux procs, the auxiliary allocs come from worker processes
 // instead (`ebb worker`, started by cluster/procs and reached over the
-// pool protocol), as they would from a real engine; -ebb names the ebb
+// pool protocol), as they would from a real engine; with -aux slurm, from
+// workers that are Slurm jobs on this machine's Slurm cluster
+// (scripts/slurm-test-cluster up brings one up). -ebb names the ebb
 // binary (default: ebb in PATH; `go build -o /tmp/ebb ./cmd/ebb` makes
 // one). The result is the same.
 //
@@ -45,14 +47,15 @@ import (
 func main() {
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "ebb-quickstart"), "where the repository, cache and state live")
 	parts := flag.Int("parts", 8, "how many parts to count in parallel")
+	work := flag.Duration("work", 0, "make each count take at least this long, as heavier work would: the stealer then has time to bring workers of a slow engine")
 	fresh := flag.Bool("fresh", false, "forget earlier runs first")
-	aux := flag.String("aux", "local", "where auxiliary allocs come from: local (this machine's pool) or procs (ebb worker processes)")
+	aux := flag.String("aux", "local", "where auxiliary allocs come from: local (this machine's pool), procs (ebb worker processes) or slurm (Slurm jobs)")
 	ebbBin := flag.String("ebb", "", "the ebb binary the procs workers run (default: ebb in PATH)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, options{dir: *dir, parts: *parts, fresh: *fresh, aux: *aux, ebb: *ebbBin}); err != nil {
+	if err := run(ctx, options{dir: *dir, parts: *parts, work: *work, fresh: *fresh, aux: *aux, ebb: *ebbBin}); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -61,6 +64,7 @@ func main() {
 type options struct {
 	dir   string
 	parts int
+	work  time.Duration // each count takes at least this long
 	fresh bool
 	aux   string // "local" or "procs"
 	ebb   string // the ebb binary, for procs
@@ -70,6 +74,9 @@ func run(ctx context.Context, o options) (err error) {
 	dir, parts := o.dir, o.parts
 	if parts < 1 || parts > 100 {
 		return fmt.Errorf("-parts %d: want 1 to 100", parts)
+	}
+	if o.work < 0 || o.work > time.Hour {
+		return fmt.Errorf("-work %v: want 0 to 1h", o.work)
 	}
 	if o.fresh {
 		if err := os.RemoveAll(dir); err != nil {
@@ -95,7 +102,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	defer machine.Close(context.Background())
 
-	flow := wordCount(input, parts)
+	flow := wordCount(input, parts, o.work)
 	local := cluster.NewStatic(machine)
 	aux, where, stopAux, err := auxCluster(ctx, o, local, repoDir)
 	if err != nil {
@@ -157,7 +164,7 @@ func run(ctx context.Context, o options) (err error) {
 // taskResources is what each task of the pipeline holds.
 var taskResources = ebb.Resources{ebb.CPU: 1, ebb.Mem: 256 << 20}
 
-func wordCount(input string, parts int) *ebb.Flow {
+func wordCount(input string, parts int, work time.Duration) *ebb.Flow {
 	task := taskResources
 	flow := &ebb.Flow{Name: "wordcount"}
 	var names []string
@@ -171,12 +178,16 @@ func wordCount(input string, parts int) *ebb.Flow {
 		Outputs:   names,
 		Resources: task,
 	})
+	sleep := "" // -work: part of the command, so the cache tells the runs apart
+	if work > 0 {
+		sleep = fmt.Sprintf("sleep %.3f; ", work.Seconds())
+	}
 	var merge []ebb.Input
 	for i, part := range names {
 		count := fmt.Sprintf("count-%02d", i)
 		flow.Tasks = append(flow.Tasks, ebb.Task{
 			Name: count,
-			Argv: []string{"sh", "-c", "tr -cs 'A-Za-z' '\\n' < part | tr 'A-Z' 'a-z' | grep . | sort | uniq -c > counts"},
+			Argv: []string{"sh", "-c", sleep + "tr -cs 'A-Za-z' '\\n' < part | tr 'A-Z' 'a-z' | grep . | sort | uniq -c > counts"},
 			Env:  []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"},
 			Inputs: []ebb.Input{
 				{Name: "part", Task: "split", Output: part},

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ebbflow/ebb/internal/proctest"
 )
@@ -40,7 +43,7 @@ func TestQuickstartOnWorkerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	onLocal := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "local"}) })
-	onProcs := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "procs", ebb: bin}) })
+	onProcs := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: time.Second, aux: "procs", ebb: bin}) })
 	for _, want := range []string{"auxiliary allocs from ebb worker processes", "8 tasks: 8 run, 0 found in the cache", "granted alloc"} {
 		if !strings.Contains(onProcs, want) {
 			t.Errorf("the run on worker processes does not say %q:\n%s", want, onProcs)
@@ -51,6 +54,41 @@ func TestQuickstartOnWorkerProcesses(t *testing.T) {
 	}
 	if kids := proctest.Children(); len(kids) != 0 {
 		t.Errorf("child processes left: %v", kids)
+	}
+}
+
+// As Slurm jobs, the quickstart gets the same result, and afterwards
+// squeue shows no job of its.
+func TestQuickstartOnSlurm(t *testing.T) {
+	if out, err := exec.Command("sinfo", "--noheader").CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("slurm: no slurmctld answering (sinfo: %v: %s)", err, bytes.TrimSpace(out))
+		if os.Getenv("EBB_SLURM_REQUIRED") == "1" {
+			t.Fatalf("%s, and EBB_SLURM_REQUIRED=1; run scripts/slurm-test-cluster up", msg)
+		}
+		t.Skipf("%s; run scripts/slurm-test-cluster up, or set EBB_SLURM_REQUIRED=1 to make this a failure", msg)
+	}
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	onLocal := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "local"}) })
+	onSlurm := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: 3 * time.Second, aux: "slurm", ebb: bin}) })
+	for _, want := range []string{"auxiliary allocs from Slurm jobs", "8 tasks: 8 run, 0 found in the cache", "granted alloc"} {
+		if !strings.Contains(onSlurm, want) {
+			t.Errorf("the run on Slurm does not say %q:\n%s", want, onSlurm)
+		}
+	}
+	if a, b := topWords(onLocal), topWords(onSlurm); a == "" || a != b {
+		t.Errorf("the results differ:\nlocal pool:\n%s\nSlurm:\n%s", a, b)
+	}
+	out, err := exec.Command("squeue", "--noheader", "--format=%j %T").CombinedOutput()
+	if err != nil {
+		t.Fatalf("squeue: %v: %s", err, out)
+	}
+	for line := range strings.Lines(string(out)) {
+		if strings.HasPrefix(line, "ebb-") {
+			t.Errorf("squeue shows a job of the quickstart after it ended: %s", line)
+		}
 	}
 }
 
