@@ -43,7 +43,9 @@ func TestQuickstartOnWorkerProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	onLocal := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "local"}) })
-	onProcs := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: time.Second, aux: "procs", ebb: bin}) })
+	onProcs := capture(t, func() error {
+		return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: time.Second, aux: "procs", ebb: bin})
+	})
 	for _, want := range []string{"auxiliary allocs from ebb worker processes", "8 tasks: 8 run, 0 found in the cache", "granted alloc"} {
 		if !strings.Contains(onProcs, want) {
 			t.Errorf("the run on worker processes does not say %q:\n%s", want, onProcs)
@@ -72,7 +74,9 @@ func TestQuickstartOnSlurm(t *testing.T) {
 		t.Fatal(err)
 	}
 	onLocal := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, aux: "local"}) })
-	onSlurm := capture(t, func() error { return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: 3 * time.Second, aux: "slurm", ebb: bin}) })
+	onSlurm := capture(t, func() error {
+		return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: 3 * time.Second, aux: "slurm", ebb: bin})
+	})
 	for _, want := range []string{"auxiliary allocs from Slurm jobs", "8 tasks: 8 run, 0 found in the cache", "granted alloc"} {
 		if !strings.Contains(onSlurm, want) {
 			t.Errorf("the run on Slurm does not say %q:\n%s", want, onSlurm)
