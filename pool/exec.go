@@ -195,7 +195,8 @@ type Result struct {
 	Killed bool `json:"killed,omitempty"`
 	// Transient is set when the failure may pass on another try: a Func
 	// returned an error wrapping ebb.ErrUnavailable, or a process was
-	// killed by a signal nobody in ebb sent (the kernel's OOM killer).
+	// killed by a SIGKILL or SIGTERM nobody in ebb sent (the kernel's OOM
+	// killer, an engine ending the job it ran in).
 	Transient bool `json:"transient,omitempty"`
 	// Start and End bound the exec's run.
 	Start time.Time `json:"start"`

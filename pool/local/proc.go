@@ -114,8 +114,12 @@ func (e *exec) runProc() {
 	case status.Signaled():
 		r.Error = "signal: " + status.Signal().String()
 		// Nobody in ebb sent it: a SIGKILL is most likely the kernel's
-		// OOM killer, and another try may find more memory.
-		r.Transient = status.Signal() == syscall.SIGKILL
+		// OOM killer, and another try may find more memory; a SIGTERM is
+		// how engines stop work (Slurm ending a job signals every process
+		// in it, a node being drained), and another try elsewhere may
+		// pass. A crash (SIGSEGV, SIGABRT) is the program's own.
+		sig := status.Signal()
+		r.Transient = sig == syscall.SIGKILL || sig == syscall.SIGTERM
 	default:
 		r.ExitCode = status.ExitStatus()
 		if r.ExitCode != 0 {

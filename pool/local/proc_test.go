@@ -50,9 +50,16 @@ func TestCommandNotFound(t *testing.T) {
 func TestSignalled(t *testing.T) {
 	p := newPool(t, Config{})
 	a := accept(t, p, nil)
-	r := run(t, a, "term", sh("kill -TERM $$"))
-	if r.ExitCode != -1 || r.Killed || r.Transient || r.Error != "signal: terminated" {
-		t.Errorf("Result = exit %d, killed %v, transient %v, error %q; want -1, false, false, signal: terminated", r.ExitCode, r.Killed, r.Transient, r.Error)
+	// A crash is the program's own.
+	r := run(t, a, "abort", sh("kill -ABRT $$"))
+	if r.ExitCode != -1 || r.Killed || r.Transient || r.Error != "signal: aborted" {
+		t.Errorf("Result = exit %d, killed %v, transient %v, error %q; want -1, false, false, signal: aborted", r.ExitCode, r.Killed, r.Transient, r.Error)
+	}
+	// A SIGTERM nobody in ebb sent (an engine ending the job) may pass on
+	// another try, elsewhere.
+	r = run(t, a, "term", sh("kill -TERM $$"))
+	if r.ExitCode != -1 || r.Killed || !r.Transient || r.Error != "signal: terminated" {
+		t.Errorf("Result = exit %d, killed %v, transient %v, error %q; want -1, false, true, signal: terminated", r.ExitCode, r.Killed, r.Transient, r.Error)
 	}
 	// A SIGKILL nobody in ebb sent (the OOM killer's) may pass on another try.
 	r = run(t, a, "oom", sh("kill -KILL $$"))
