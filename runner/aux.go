@@ -42,12 +42,16 @@ func (r *Runner) work(ctx context.Context, e *Eval, s *stealer.Stealer) error {
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() {
-		if err := s.Run(sctx, e); err != nil && sctx.Err() == nil {
-			r.cfg.Logger.Warn("stealer stopped", "err", err)
-		}
+	// The stealer starts once the primary is one of the eval's allocs:
+	// before, it would see the ready tasks and no capacity to run them,
+	// and buy what the primary is about to run.
+	err := e.work(ctx, r.primary, func() {
+		wg.Go(func() {
+			if err := s.Run(sctx, e); err != nil && sctx.Err() == nil {
+				r.cfg.Logger.Warn("stealer stopped", "err", err)
+			}
+		})
 	})
-	err := e.Work(ctx, r.primary)
 	// The eval is done, or the primary is gone: either way the stealer's
 	// allocs go back.
 	stop()

@@ -373,6 +373,12 @@ func (e *Eval) Demand() []ebb.Demand {
 // to them. When the eval fails, Work kills the tasks still running on a.
 // Work returns only once every goroutine it started has ended.
 func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
+	return e.work(ctx, a, nil)
+}
+
+// work is Work; it calls joined, when not nil, once a counts among the
+// eval's allocs (Load and Demand see it) and before it takes a task.
+func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now()}
@@ -388,6 +394,9 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 		e.workers[w] = struct{}{}
 	}
 	e.mu.Unlock()
+	if joined != nil {
+		joined()
+	}
 
 	var batch []int32
 	for {

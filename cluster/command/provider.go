@@ -309,6 +309,19 @@ func (p *Provider) check(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// Only a worker up before List ran can be missing from what it
+		// printed: one that came up meanwhile may have started after.
+		p.mu.Lock()
+		var up []*worker
+		for _, w := range p.workers {
+			if w.client != nil {
+				up = append(up, w)
+			}
+		}
+		p.mu.Unlock()
+		if len(up) == 0 {
+			continue
+		}
 		listed, err := p.list(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -316,14 +329,12 @@ func (p *Provider) check(ctx context.Context) {
 			}
 			continue
 		}
-		p.mu.Lock()
 		var lost []*worker
-		for id, w := range p.workers {
-			if w.client != nil && !listed[id] {
+		for _, w := range up {
+			if !listed[w.id] {
 				lost = append(lost, w)
 			}
 		}
-		p.mu.Unlock()
 		for _, w := range lost {
 			p.cfg.Logger.Warn("command: worker gone: List no longer shows it", "worker", w.id)
 			p.forget(w) // out of the table first, then its allocs lost
