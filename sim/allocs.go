@@ -32,7 +32,7 @@ type alloc struct {
 
 func (e *engine) newAlloc(res ebb.Resources, aux bool) *alloc {
 	a := &alloc{
-		num: e.nallocs, aux: aux, res: e.sp.vec(res), resMap: res.Clone(),
+		num: e.nallocs, aux: aux, res: e.sp.vec(res), resMap: e.intern(res),
 		idleSince: e.now, grantAt: e.now, bpos: -1, heldIdx: -1,
 	}
 	a.free = slices.Clone(a.res)
@@ -40,6 +40,21 @@ func (e *engine) newAlloc(res ebb.Resources, aux bool) *alloc {
 	a.id = fmt.Sprintf("a%06d", a.num)
 	e.nallocs++
 	return a
+}
+
+// intern returns a map holding what res holds, the same map for every
+// alloc granted alike and every request asking alike: snapshots hand it
+// to the policy, which must not modify it, and a policy that looks at
+// every alloc held and every request in flight can tell alike ones by the
+// map alone (see stealer.Default).
+func (e *engine) intern(res ebb.Resources) ebb.Resources {
+	k := res.Format()
+	m, ok := e.resMaps[k]
+	if !ok {
+		m = res.Clone()
+		e.resMaps[k] = m
+	}
+	return m
 }
 
 // touch marks a's snapshot entry stale.
@@ -81,7 +96,7 @@ func (e *engine) ask(a stealer.Request, window time.Duration) {
 	e.nreqs++
 	r := &request{
 		id:     stealer.RequestID(fmt.Sprintf("r%d", e.nreqs)),
-		req:    ebb.Requirements{Min: a.Requirements.Min.Clone(), Width: a.Requirements.Width},
+		req:    ebb.Requirements{Min: e.intern(a.Requirements.Min), Width: a.Requirements.Width},
 		since:  e.now,
 		window: window,
 		idx:    len(e.pending),

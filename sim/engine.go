@@ -50,6 +50,7 @@ type engine struct {
 	heldCPU  float64
 	dirty    []*alloc
 	free     *freeIndex
+	resMaps  map[string]ebb.Resources // see intern
 
 	// Requests.
 	nreqs       int
@@ -121,6 +122,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	e := &engine{
 		cfg: cfg, cl: cl, sp: newSpace(),
 		heldByID:    map[string]*alloc{},
+		resMaps:     map[string]ebb.Resources{},
 		pendingByID: map[stealer.RequestID]*request{},
 		retryAt:     -1,
 	}

@@ -231,18 +231,57 @@ func TestDefaultPlan(t *testing.T) {
 		cfg:  DefaultConfig{IdleTimeout: time.Minute},
 		snap: Snapshot{Held: []Held{{ID: "a1", Resources: cpus(4), Free: cpus(4), IdleSince: t0.Add(-time.Hour), Since: t0.Add(-time.Hour)}}},
 	}, {
-		name: "idle timeout follows the latency: under it",
-		snap: Snapshot{Held: []Held{working("a1", 4, 0, 100*time.Second)}, Latency: []time.Duration{2 * time.Minute}},
+		name: "default idle timeout: under it, kept",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second)}, Latency: []time.Duration{2 * time.Minute}},
 	}, {
-		name:        "idle timeout follows the latency: past it",
-		snap:        Snapshot{Held: []Held{working("a1", 4, 0, 121*time.Second)}, Latency: []time.Duration{2 * time.Minute}},
+		name:        "default idle timeout: past it, drained however slow allocation is",
+		snap:        Snapshot{Held: []Held{working("a1", 4, 0, 2*time.Second)}, Latency: []time.Duration{2 * time.Minute}},
 		wantDrain:   []string{"a1"},
-		wantReasons: []string{"idle timeout 2m0s"},
+		wantReasons: []string{"drained alloc a1: idle 2s (idle timeout 2s)"},
 	}, {
-		name:        "idle timeout follows the latency, at least MinIdleTimeout",
-		snap:        Snapshot{Held: []Held{working("a1", 4, 0, 10*time.Second)}, Latency: []time.Duration{time.Millisecond}},
+		name: "re-buys widen the default idle timeout up to the latency",
+		snap: Snapshot{
+			Held: []Held{working("a1", 4, 0, 31*time.Second), working("a2", 4, 0, 29*time.Second)},
+			// Five releases each bought back 10 s later: 2 s doubled
+			// five times is 64 s, but keeping an alloc idle for longer
+			// than a new one takes to come never pays.
+			Latency: []time.Duration{30 * time.Second},
+			Recent:  rebuyPairs(5, 10*time.Second),
+		},
 		wantDrain:   []string{"a1"},
-		wantReasons: []string{"idle timeout 10s"},
+		wantReasons: []string{"drained alloc a1: idle 31s (idle timeout 30s, widened after 5 re-buys)"},
+	}, {
+		name: "a re-buy is an acquisition within the latency of a release",
+		snap: Snapshot{
+			// Bought back 20 s after the release: ten times the idle
+			// timeout, but sooner than a new alloc comes (30 s).
+			Held:   []Held{working("a1", 4, 0, 3*time.Second)},
+			Recent: rebuyPairs(1, 20*time.Second),
+		},
+	}, {
+		name: "an acquisition later than the latency after a release is no re-buy",
+		snap: Snapshot{
+			Held:   []Held{working("a1", 4, 0, 3*time.Second)},
+			Recent: rebuyPairs(1, 40*time.Second),
+		},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"(idle timeout 2s)"},
+	}, {
+		name: "a release is re-bought once, however many acquisitions follow it",
+		cfg:  DefaultConfig{IdleTimeout: time.Minute},
+		snap: Snapshot{
+			// Counted once per acquisition, this would be three
+			// re-buys and an idle timeout of 8 min.
+			Held: []Held{working("a1", 4, 0, 150*time.Second)},
+			Recent: []Change{
+				{Time: t0.Add(-10 * time.Minute), Kind: Released, Resources: cpus(4)},
+				{Time: t0.Add(-9 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+				{Time: t0.Add(-9 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+				{Time: t0.Add(-9 * time.Minute), Kind: Acquired, Resources: cpus(4)},
+			},
+		},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"idle timeout 2m0s, widened after 1 re-buy"},
 	}, {
 		name: "a re-buy widens the idle timeout",
 		cfg:  DefaultConfig{IdleTimeout: time.Minute},
@@ -344,6 +383,94 @@ func TestDefaultPlan(t *testing.T) {
 		wantAcquire: []ebb.Requirements{req(cpus(1), 1)},
 		wantReasons: []string{"nothing held can run them"},
 	}, {
+		name: "requests in flight count at what the cluster cuts them to",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(shape(1, 2), 24)},
+			Pending: []Pending{pending("r1", req(shape(1, 2), 16), 5*time.Second)},
+			// Two allocs asked for together, granted alike: the
+			// cluster cuts a request to 8 units of this shape.
+			Recent: []Change{
+				{Time: t0.Add(-time.Minute), Kind: Acquired, Resources: shape(8, 16)},
+				{Time: t0.Add(-time.Minute), Kind: Acquired, Resources: shape(8, 16)},
+			},
+		},
+		// r1 brings 8 of the 24; the other 16 need two more requests,
+		// the first asking for all 16 units it could use.
+		wantAcquire: []ebb.Requirements{req(shape(1, 2), 16), req(shape(1, 2), 8)},
+		wantReasons: []string{
+			"requested 16 cpu, 32.0 GiB mem for 8 waiting tasks (8 of 16 units expected: allocs granted lately hold 8 cpu, 16.0 GiB mem): nothing held can run them",
+			"requested 8 cpu, 16.0 GiB mem for 8 waiting tasks: nothing held can run them",
+		},
+	}, {
+		name: "grants asked for apart are no evidence of a cut",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(shape(1, 2), 24)},
+			Pending: []Pending{pending("r1", req(shape(1, 2), 16), 5*time.Second)},
+			// Each may have been all its request asked for.
+			Recent: []Change{
+				{Time: t0.Add(-time.Minute), Kind: Acquired, Resources: shape(8, 16)},
+				{Time: t0.Add(-2 * time.Minute), Kind: Acquired, Resources: shape(8, 16)},
+			},
+		},
+		wantAcquire: []ebb.Requirements{req(shape(1, 2), 8)},
+	}, {
+		name: "a cut is counted at no less than one unit",
+		snap: Snapshot{
+			Demand:  []ebb.Demand{dem(cpus(4), 4)},
+			Pending: []Pending{pending("r1", req(cpus(4), 4), 5*time.Second)},
+			// Allocs smaller than one unit say nothing of this shape.
+			Recent: []Change{
+				{Time: t0.Add(-time.Minute), Kind: Acquired, Resources: cpus(2)},
+				{Time: t0.Add(-time.Minute), Kind: Acquired, Resources: cpus(2)},
+			},
+		},
+		wantHold: "covered by 1 request in flight",
+	}, {
+		name: "alike requests in flight: the newest that the demand does not need are cancelled",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 9)},
+			Pending: []Pending{
+				pending("r1", req(cpus(1), 4), 50*time.Second),
+				pending("r2", req(cpus(1), 4), 40*time.Second),
+				pending("r3", req(cpus(1), 4), 30*time.Second),
+				pending("r4", req(cpus(1), 4), 20*time.Second),
+				pending("r5", req(cpus(1), 4), 10*time.Second),
+			},
+		},
+		wantCancel: []RequestID{"r4", "r5"},
+		wantHold:   "covered by 3 requests in flight",
+	}, {
+		name: "once durations are known, a backlog held capacity starts soon is left to it",
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute},
+		// 12 one-minute tasks start on 8 cpus within 90 s: later than
+		// an alloc would come (30 s), sooner than that plus four times
+		// the latency.
+		wantHold: "held: 12 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 2m0s",
+	}, {
+		name: "no patience on the task duration guess",
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}},
+		// In 30 s, 4 of the 12 start on the primary: buy for 8.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 8)},
+		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s"},
+	}, {
+		name: "patience follows the typical latency",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Latency: []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second},
+		},
+		// 10 s plus 40 s of patience: 6 start on the primary, buy 6.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 6)},
+		wantReasons: []string{"allocation takes 10s, patience 40s"},
+	}, {
+		name:        "patience from the config",
+		cfg:         DefaultConfig{Patience: 10 * time.Second},
+		snap:        Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 7)},
+	}, {
+		name:        "patience does not hold back tasks that nothing held can run",
+		snap:        Snapshot{Demand: []ebb.Demand{dem(cpus(16), 1)}, Others: []Held{primary(8)}, TaskDuration: time.Second},
+		wantAcquire: []ebb.Requirements{req(cpus(16), 1)},
+	}, {
 		name: "a drained alloc is no capacity either, and only shapes held capacity can run count as draining",
 		cfg:  DefaultConfig{IdleTimeout: time.Minute},
 		snap: Snapshot{
@@ -411,6 +538,7 @@ func TestNewDefaultInvalid(t *testing.T) {
 		{"negative latency prior", DefaultConfig{LatencyPrior: -1}, "LatencyPrior"},
 		{"negative task duration", DefaultConfig{TaskDuration: -time.Second}, "TaskDuration"},
 		{"negative idle timeout", DefaultConfig{IdleTimeout: -time.Second}, "IdleTimeout"},
+		{"negative patience", DefaultConfig{Patience: -time.Second}, "Patience"},
 		{"negative thrash memory", DefaultConfig{ThrashMemory: -time.Second}, "ThrashMemory"},
 		{"negative max pending", DefaultConfig{MaxPending: -1}, "MaxPending"},
 		{"negative max allocs", DefaultConfig{MaxAllocs: -1}, "MaxAllocs"},
@@ -436,15 +564,15 @@ func TestDefaultConfigDefaults(t *testing.T) {
 	got := d.Config()
 	want := DefaultConfig{
 		LatencyPrior: 30 * time.Second, TaskDuration: time.Minute,
-		MinIdleTimeout: 10 * time.Second, MaxIdleTimeout: 10 * time.Minute,
-		MaxPending: 16, MaxAllocs: 64, MaxWidth: 16,
+		MinIdleTimeout: 2 * time.Second, MaxIdleTimeout: 10 * time.Minute,
+		MaxPending: 64, MaxAllocs: 64, MaxWidth: 16,
 		ThrashMemory: 15 * time.Minute, MaxWiden: 8,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
-	if idle, _ := d.IdleTimeout(Snapshot{Now: t0}); idle != 30*time.Second {
-		t.Errorf("idle timeout before any allocation = %v, want the latency prior, 30s", idle)
+	if idle, _ := d.IdleTimeout(Snapshot{Now: t0}); idle != 2*time.Second {
+		t.Errorf("idle timeout before any re-buy = %v, want MinIdleTimeout, 2s", idle)
 	}
 }
 
@@ -461,4 +589,60 @@ func TestIdleTimeoutWidensAndCaps(t *testing.T) {
 			Change{Time: at, Kind: Released, Resources: cpus(1)},
 			Change{Time: at.Add(30 * time.Second), Kind: Acquired, Resources: cpus(1)})
 	}
+}
+
+// rebuyPairs returns n releases, each bought back after gap, a minute
+// apart and the last ending a minute ago.
+func rebuyPairs(n int, gap time.Duration) []Change {
+	var out []Change
+	for i := range n {
+		at := t0.Add(-time.Duration(n-i) * time.Minute).Add(-gap)
+		out = append(out,
+			Change{Time: at, Kind: Released, Resources: cpus(4)},
+			Change{Time: at.Add(gap), Kind: Acquired, Resources: cpus(4)})
+	}
+	return out
+}
+
+// The default idle timeout doubles with each re-buy, from MinIdleTimeout
+// to the latency estimate.
+func TestDefaultIdleTimeoutWidensToLatency(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	for n, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+		s := Snapshot{Now: t0, Latency: []time.Duration{30 * time.Second}, Recent: rebuyPairs(n, 5*time.Second)}
+		if got, rebuys := d.IdleTimeout(s); got != want || rebuys != n {
+			t.Errorf("after %d re-buys: idle timeout %v (%d counted), want %v\n%s", n, got, rebuys, want, formatSnapshot(s))
+		}
+	}
+}
+
+// BenchmarkDefaultPlan plans for a burst on 10,000 alike allocs held and
+// 1,000 alike requests in flight, as a big simulation does at every
+// tick.
+func BenchmarkDefaultPlan(b *testing.B) {
+	d, _ := NewDefault(DefaultConfig{MaxAllocs: 20_000, MaxPending: 2_000})
+	node := shape(8, 32)
+	s := Snapshot{Now: t0, Demand: []ebb.Demand{dem(shape(1, 2), 100_000)}, TaskDuration: time.Minute}
+	for i := range 10_000 {
+		s.Held = append(s.Held, Held{ID: fmt.Sprintf("a%d", i), Resources: node, Free: ebb.Resources{}, Busy: node,
+			Running: 8, Working: true, Since: t0.Add(-time.Hour)})
+	}
+	unit := shape(1, 2)
+	for i := range 1_000 {
+		s.Pending = append(s.Pending, Pending{ID: RequestID(fmt.Sprintf("r%d", i)), Requirements: req(unit, 16), Since: t0.Add(-time.Second)})
+	}
+	b.Run("one map", func(b *testing.B) {
+		for b.Loop() {
+			d.Plan(s)
+		}
+	})
+	// Allocs whose Resources are maps of their own, as a Stealer's are.
+	for i := range s.Held {
+		s.Held[i].Resources = node.Clone()
+	}
+	b.Run("a map each", func(b *testing.B) {
+		for b.Loop() {
+			d.Plan(s)
+		}
+	})
 }

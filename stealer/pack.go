@@ -3,6 +3,7 @@ package stealer
 import (
 	"cmp"
 	"math"
+	"reflect"
 	"slices"
 
 	"github.com/ebbflow/ebb"
@@ -82,47 +83,271 @@ func subInPlace(c, shape ebb.Resources, k int) {
 	}
 }
 
-// place puts the tasks of gs, largest shapes first, into the capacities
-// bins, in order, as many as fit. It returns the tasks left over and, for
-// each bin, the tasks placed in it. Neither gs nor bins is modified.
-func place(gs []group, bins []ebb.Resources) (rest []group, placed []int) {
-	free := make([]ebb.Resources, len(bins))
-	for i, b := range bins {
-		free[i] = b.Clone()
+// A bin is n capacities in a row that are alike: each has free left, and
+// placed tasks were put in each. Runs of equal capacities (a thousand
+// allocs of one shape, a hundred requests alike) are one bin, so that
+// placing work costs time in the number of runs, not of allocs.
+type bin struct {
+	free   ebb.Resources
+	n      int
+	placed int
+}
+
+// addBin appends n capacities of c to bins, merging them with the last
+// bin when it holds the same. It keeps c, which must not change while
+// bins is used; place copies what it changes.
+func addBin(bins []bin, c ebb.Resources, n int) []bin {
+	if n <= 0 {
+		return bins
 	}
-	placed = make([]int, len(bins))
+	if k := len(bins) - 1; k >= 0 && bins[k].placed == 0 && equal(bins[k].free, c) {
+		bins[k].n += n
+		return bins
+	}
+	return append(bins, bin{free: c, n: n})
+}
+
+// equal reports whether a and b hold the same. Allocs granted alike often
+// share one map (the simulator hands out one per shape), and a plan looks
+// at every alloc held, so the maps are compared by identity before key by
+// key.
+func equal(a, b ebb.Resources) bool {
+	return sameMap(a, b) || a.Equal(b)
+}
+
+// sameMap reports whether a and b are the same map.
+func sameMap(a, b ebb.Resources) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
+// count returns the capacities in bins.
+func count(bins []bin) int {
+	n := 0
+	for _, b := range bins {
+		n += b.n
+	}
+	return n
+}
+
+// place puts the tasks of gs, largest shapes first, into the capacities
+// caps, in order, as many as fit. It returns the tasks left over and, for
+// each capacity, the tasks placed in it. Neither gs nor caps is modified.
+func place(gs []group, caps []ebb.Resources) (rest []group, placed []int) {
+	bins := make([]bin, len(caps))
+	for i, c := range caps {
+		bins[i] = bin{free: c, n: 1}
+	}
+	rest, out := placeBins(gs, bins)
+	placed = make([]int, 0, len(caps))
+	for _, b := range out {
+		for range b.n {
+			placed = append(placed, b.placed)
+		}
+	}
+	return rest, placed
+}
+
+// placeBins puts the tasks of gs, largest shapes first, into the capacities of
+// bins, in order, as many as fit in each: the result is the same as
+// placing them one capacity at a time, but a run of alike capacities takes
+// its share at once, and splits where the tasks run out. It returns the
+// tasks left over and the bins after placing, in the same order, holding
+// as many capacities. Neither gs nor bins is modified.
+func placeBins(gs []group, bins []bin) (rest []group, out []bin) {
+	out = make([]bin, len(bins))
+	for i, b := range bins {
+		out[i] = bin{free: b.free.Clone(), n: b.n, placed: b.placed}
+	}
 	for _, g := range gs {
 		n := g.count
-		for i := range free {
-			if n == 0 {
-				break
+		for i := 0; i < len(out) && n > 0; i++ {
+			b := &out[i]
+			per := fitCount(g.shape, b.free, n)
+			if per == 0 {
+				continue
 			}
-			if k := fitCount(g.shape, free[i], n); k > 0 {
-				subInPlace(free[i], g.shape, k)
-				placed[i] += k
-				n -= k
+			full := b.n
+			if n/per < full {
+				full = n / per
 			}
+			if full == b.n { // every capacity of the run takes per
+				subInPlace(b.free, g.shape, per)
+				b.placed += per
+				n -= per * b.n
+				continue
+			}
+			// The tasks run out inside the run: full capacities take
+			// per, one more takes what is left, the rest take none.
+			var parts []bin
+			if full > 0 {
+				f := b.free.Clone()
+				subInPlace(f, g.shape, per)
+				parts = append(parts, bin{free: f, n: full, placed: b.placed + per})
+			}
+			untouched := b.n - full
+			if left := n - full*per; left > 0 {
+				f := b.free.Clone()
+				subInPlace(f, g.shape, left)
+				parts = append(parts, bin{free: f, n: 1, placed: b.placed + left})
+				untouched--
+			}
+			if untouched > 0 {
+				parts = append(parts, bin{free: b.free, n: untouched, placed: b.placed})
+			}
+			out = slices.Replace(out, i, i+1, parts...)
+			n = 0
 		}
 		if n > 0 {
 			rest = append(rest, group{shape: g.shape, count: n})
 		}
 	}
-	return rest, placed
+	return rest, out
 }
 
 // maxSlots bounds slots, so that a shape that needs nothing counts as
 // fitting a great many times without overflowing.
 const maxSlots = 1 << 30
 
-// slots returns how many tasks of shape the capacities caps hold in all
+// slots returns how many tasks of shape the capacities of caps hold in all
 // when each is filled with that shape alone, at most maxSlots.
-func slots(shape ebb.Resources, caps []ebb.Resources) int {
+func slots(shape ebb.Resources, caps []bin) int {
 	total := 0
 	for _, c := range caps {
-		total += fitCount(shape, c, maxSlots-total)
+		per := fitCount(shape, c.free, maxSlots)
+		if per == 0 {
+			continue
+		}
+		if per >= (maxSlots-total)/c.n+1 {
+			return maxSlots
+		}
+		total += per * c.n
 		if total >= maxSlots {
-			break
+			return maxSlots
 		}
 	}
 	return total
+}
+
+// grantCap returns what the cluster seems to cut requests down to, or nil
+// when there is no such evidence. The evidence is two or more allocs
+// asked for at the same moment (in one plan, so that all but the last of
+// a shape asked for MaxWidth units) and granted exactly the same: a
+// cluster that cuts requests to what a node holds grants them all that
+// one size. A grant alone says nothing, since it may be all its request
+// asked for: taking the largest one for a limit would make the policy buy
+// several small allocs where one would do. Of several such sizes among
+// the acquisitions in s.Recent, the largest (by Size) is taken.
+func grantCap(s Snapshot) ebb.Resources {
+	var acq []Change
+	for _, c := range s.Recent {
+		if c.Kind == Acquired {
+			acq = append(acq, c)
+		}
+	}
+	slices.SortStableFunc(acq, func(a, b Change) int { return a.Time.Compare(b.Time) })
+	var best ebb.Resources
+	bestSize := 0.0
+	for i := 0; i < len(acq); {
+		j := i + 1
+		for j < len(acq) && acq[j].Time.Equal(acq[i].Time) {
+			j++
+		}
+		for a := i; a < j; a++ {
+			r := acq[a].Resources
+			if r.IsZero() || (best != nil && equal(r, best)) {
+				continue
+			}
+			for b := a + 1; b < j; b++ {
+				if equal(r, acq[b].Resources) {
+					if size := r.Size(); best == nil || size > bestSize {
+						best, bestSize = r, size
+					}
+					break
+				}
+			}
+		}
+		i = j
+	}
+	return best
+}
+
+// credit returns how many units of min a request of the given width is
+// expected to be granted: all of them, unless the cluster's cut (see
+// grantCap) holds fewer, and at least one.
+func (d *Default) credit(min ebb.Resources, width int, grant ebb.Resources) int {
+	if grant == nil {
+		return width
+	}
+	if u := fitCount(min, grant, width); u > 0 {
+		return u
+	}
+	return width
+}
+
+// newRequest is a request being packed.
+type newRequest struct {
+	min   ebb.Resources
+	width int // units asked for
+	used  int // units the tasks it is for fill
+	// room is how many units it is expected to get: the tasks it is for
+	// fill at most that many, though it may ask for more (width).
+	room   int
+	serves []group // the tasks it is for
+}
+
+// pack packs the tasks of buy into at most limit requests, each expected
+// to be granted what credit says. It returns them and the number of tasks
+// that did not fit.
+func (d *Default) pack(buy []group, limit int, grant ebb.Resources) (reqs []*newRequest, left int) {
+	for _, g := range buy {
+		n := g.count
+		// Join a request whose unit fits the shape.
+		for _, r := range reqs {
+			if n == 0 {
+				break
+			}
+			room := r.room - r.used
+			if room <= 0 || !g.shape.Fits(r.min) {
+				continue
+			}
+			per := max(1, fitCount(g.shape, r.min, maxSlots))
+			units := min(room, (n+per-1)/per)
+			take := min(n, units*per)
+			r.used += units
+			r.width = max(r.width, r.used)
+			r.serves = addGroup(r.serves, g.shape, take)
+			n -= take
+		}
+		w := d.maxWidth(g.shape)
+		room := d.credit(g.shape, w, grant)
+		for n > 0 && len(reqs) < limit {
+			units := min(n, room)
+			reqs = append(reqs, &newRequest{
+				min: g.shape, width: min(n, w), used: units, room: room,
+				serves: []group{{shape: g.shape, count: units}},
+			})
+			n -= units
+		}
+		left += n
+	}
+	return reqs, left
+}
+
+// maxWidth returns how many units of shape one request may ask for.
+func (d *Default) maxWidth(shape ebb.Resources) int {
+	w := d.cfg.MaxWidth
+	if d.cfg.MaxRequest != nil {
+		w = fitCount(shape, d.cfg.MaxRequest, w)
+	}
+	return max(1, w)
+}
+
+func addGroup(gs []group, shape ebb.Resources, n int) []group {
+	for i := range gs {
+		if gs[i].shape.Equal(shape) {
+			gs[i].count += n
+			return gs
+		}
+	}
+	return append(gs, group{shape: shape, count: n})
 }

@@ -280,7 +280,11 @@ func TestEvaluationDone(t *testing.T) {
 		ev := newFakeEval()
 		ev.Ready(dem(cpus(4), 2))
 		var rec recorder
-		s, _ := New(rec.config(cluster.NewStatic(p)))
+		cfg := rec.config(cluster.NewStatic(p))
+		// Idle allocs are kept past the 5 s below, so that the end of
+		// the evaluation is what frees them.
+		cfg.Policy = mustPolicy(t, DefaultConfig{IdleTimeout: time.Hour})
+		s, _ := New(cfg)
 		errc := start(t.Context(), s, ev)
 		synctest.Wait()
 		ev.Ready()

@@ -1,0 +1,122 @@
+package stealer
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+)
+
+// Latency returns how long the policy expects an allocation to take, given
+// s: the median of s.Latency (LatencyPrior when empty), raised to the age
+// of the oldest request in flight.
+func (d *Default) Latency(s Snapshot) time.Duration {
+	est := d.typicalLatency(s)
+	for _, p := range s.Pending {
+		est = max(est, s.Now.Sub(p.Since))
+	}
+	return est
+}
+
+// typicalLatency returns the median of s.Latency, or LatencyPrior when
+// it is empty.
+func (d *Default) typicalLatency(s Snapshot) time.Duration {
+	if len(s.Latency) == 0 {
+		return d.cfg.LatencyPrior
+	}
+	xs := slices.Clone(s.Latency)
+	slices.Sort(xs)
+	n := len(xs)
+	est := xs[n/2]
+	if n%2 == 0 {
+		est = xs[n/2-1] + (xs[n/2]-xs[n/2-1])/2
+	}
+	return max(est, 0)
+}
+
+// patience returns how much longer than an allocation takes a task may
+// wait before the policy buys for it (see DefaultConfig.Patience).
+func (d *Default) patience(s Snapshot) time.Duration {
+	if d.cfg.Patience > 0 {
+		return d.cfg.Patience
+	}
+	return 4 * d.typicalLatency(s)
+}
+
+// IdleTimeout returns how long a held alloc may stay idle before the
+// policy drains it, given s, and the number of re-buys that widened it.
+// With a fixed DefaultConfig.IdleTimeout it is that timeout doubled by
+// each re-buy, at most MaxWiden times it; by default it is MinIdleTimeout
+// doubled by each re-buy, at most the latency estimate and MaxIdleTimeout.
+func (d *Default) IdleTimeout(s Snapshot) (timeout time.Duration, rebuys int) {
+	return d.idleTimeout(s, d.Latency(s))
+}
+
+func (d *Default) idleTimeout(s Snapshot, latency time.Duration) (time.Duration, int) {
+	base, ceiling := d.cfg.IdleTimeout, time.Duration(0)
+	if base > 0 {
+		ceiling = base
+		if w := time.Duration(max(1, d.cfg.MaxWiden)); base <= math.MaxInt64/w {
+			ceiling = base * w
+		} else {
+			ceiling = math.MaxInt64
+		}
+	} else {
+		base = min(d.cfg.MinIdleTimeout, d.cfg.MaxIdleTimeout)
+		ceiling = max(base, min(latency, d.cfg.MaxIdleTimeout))
+	}
+	window := latency
+	if base <= math.MaxInt64/2 {
+		window = max(window, 2*base)
+	}
+	rebuys := d.rebuys(s, window)
+	t := base
+	for range rebuys {
+		if t >= ceiling/2 {
+			t = ceiling
+			break
+		}
+		t *= 2
+	}
+	return t, rebuys
+}
+
+// rebuys counts the acquisitions of the last ThrashMemory that were asked
+// for less than window after a release, each release re-bought at most
+// once: ten allocs bought after one release are one re-buy, not ten.
+// Going through s.Recent in time order (releases before acquisitions at
+// the same moment), an acquisition re-buys the latest release before it
+// that is recent enough and that no earlier acquisition re-bought.
+func (d *Default) rebuys(s Snapshot, window time.Duration) int {
+	changes := make([]Change, 0, len(s.Recent))
+	for _, c := range s.Recent {
+		if (c.Kind == Acquired || c.Kind == Released) && !c.Time.After(s.Now) {
+			changes = append(changes, c)
+		}
+	}
+	slices.SortStableFunc(changes, func(a, b Change) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Kind, a.Kind) // Released (2) first
+	})
+	var released []time.Time // not re-bought yet, oldest first
+	n := 0
+	for _, c := range changes {
+		if c.Kind == Released {
+			released = append(released, c.Time)
+			continue
+		}
+		k := len(released) - 1
+		if k < 0 || c.Time.Sub(released[k]) >= window {
+			// The latest release is too old, and so are the others.
+			released = released[:0]
+			continue
+		}
+		released = released[:k]
+		if s.Now.Sub(c.Time) <= d.cfg.ThrashMemory {
+			n++
+		}
+	}
+	return n
+}
