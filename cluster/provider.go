@@ -95,6 +95,50 @@ func (s Shape) Validate() error {
 	return nil
 }
 
+// CheckShapes returns a copy of a provider's shapes, each with its own
+// Resources, or an error wrapping ebb.ErrInvalid that names the first bad
+// one: none given, an invalid shape (see Shape.Validate), or a name given
+// twice. Providers check their configured shapes with it.
+func CheckShapes(shapes []Shape) ([]Shape, error) {
+	if len(shapes) == 0 {
+		return nil, fmt.Errorf("Shapes: none given: %w", ebb.ErrInvalid)
+	}
+	names := make(map[string]bool, len(shapes))
+	out := make([]Shape, len(shapes))
+	for i, s := range shapes {
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("Shapes[%d]: %w", i, err)
+		}
+		if names[s.Name] {
+			return nil, fmt.Errorf("Shapes: name %q given twice: %w", s.Name, ebb.ErrInvalid)
+		}
+		names[s.Name] = true
+		out[i] = s.clone()
+	}
+	return out, nil
+}
+
+// CloneShapes returns a copy of shapes, each with its own Resources: what
+// a provider's Shapes returns.
+func CloneShapes(shapes []Shape) []Shape {
+	out := make([]Shape, len(shapes))
+	for i, s := range shapes {
+		out[i] = s.clone()
+	}
+	return out
+}
+
+// FindShape returns the shape named name among shapes, with its own
+// Resources, and whether there is one.
+func FindShape(shapes []Shape, name string) (Shape, bool) {
+	for _, s := range shapes {
+		if s.Name == name {
+			return s.clone(), true
+		}
+	}
+	return Shape{}, false
+}
+
 // clone returns s with its own copy of Resources.
 func (s Shape) clone() Shape {
 	s.Resources = s.Resources.Clone()

@@ -94,20 +94,9 @@ func (c Config) withDefaults() (Config, *commands, error) {
 	if !validName.MatchString(c.Name) {
 		return bad("Name %q: want letters, digits, - and _, starting with a letter", c.Name)
 	}
-	if len(c.Shapes) == 0 {
-		return bad("Shapes: none given")
-	}
-	names := make(map[string]bool)
-	shapes := make([]cluster.Shape, len(c.Shapes))
-	for i, s := range c.Shapes {
-		if err := s.Validate(); err != nil {
-			return bad("Shapes[%d]: %v", i, err)
-		}
-		if names[s.Name] {
-			return bad("Shapes: name %q given twice", s.Name)
-		}
-		names[s.Name] = true
-		shapes[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
+	shapes, err := cluster.CheckShapes(c.Shapes)
+	if err != nil {
+		return c, nil, fmt.Errorf("command: Config.%w", err)
 	}
 	c.Shapes = shapes
 	for _, d := range []struct {

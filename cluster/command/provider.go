@@ -81,13 +81,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 }
 
 // Shapes returns the configured shapes.
-func (p *Provider) Shapes() []cluster.Shape {
-	out := make([]cluster.Shape, len(p.cfg.Shapes))
-	for i, s := range p.cfg.Shapes {
-		out[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
-	}
-	return out
-}
+func (p *Provider) Shapes() []cluster.Shape { return cluster.CloneShapes(p.cfg.Shapes) }
 
 // Launch runs Start for a new worker of the shape and returns once the
 // worker has announced itself and its pool answered. When Start fails,
@@ -97,11 +91,10 @@ func (p *Provider) Shapes() []cluster.Shape {
 // with ebb.ErrInvalid, MaxWorkers reached with ebb.ErrUnavailable, and a
 // closed provider with ebb.ErrClosed.
 func (p *Provider) Launch(ctx context.Context, shape cluster.Shape, labels ebb.Labels) (cluster.Worker, error) {
-	i := slices.IndexFunc(p.cfg.Shapes, func(s cluster.Shape) bool { return s.Name == shape.Name })
-	if i < 0 {
+	sh, ok := cluster.FindShape(p.cfg.Shapes, shape.Name)
+	if !ok {
 		return cluster.Worker{}, fmt.Errorf("command: launch: no shape %q: %w", shape.Name, ebb.ErrInvalid)
 	}
-	sh := p.cfg.Shapes[i]
 	if err := labels.Validate(); err != nil {
 		return cluster.Worker{}, fmt.Errorf("command: launch: %w", err)
 	}

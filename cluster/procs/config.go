@@ -96,17 +96,9 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		c.Shapes = shapes
 	}
-	names := make(map[string]bool)
-	shapes := make([]cluster.Shape, len(c.Shapes))
-	for i, s := range c.Shapes {
-		if err := s.Validate(); err != nil {
-			return c, fmt.Errorf("procs: Config.Shapes[%d]: %w", i, err)
-		}
-		if names[s.Name] {
-			return c, fmt.Errorf("procs: Config.Shapes: name %q given twice: %w", s.Name, ebb.ErrInvalid)
-		}
-		names[s.Name] = true
-		shapes[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
+	shapes, err := cluster.CheckShapes(c.Shapes)
+	if err != nil {
+		return c, fmt.Errorf("procs: Config.%w", err)
 	}
 	c.Shapes = shapes
 	for _, d := range []struct {

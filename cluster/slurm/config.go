@@ -101,23 +101,14 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Bootstrap.Command) == 0 || c.Bootstrap.Command[0] == "" {
 		return c, fmt.Errorf("slurm: Config.Bootstrap.Command %q: want the argv of a worker, as {\"/path/to/ebb\", \"worker\"}: %w", c.Bootstrap.Command, ebb.ErrInvalid)
 	}
-	if len(c.Shapes) == 0 {
-		return c, fmt.Errorf("slurm: Config.Shapes: none: %w", ebb.ErrInvalid)
+	shapes, err := cluster.CheckShapes(c.Shapes)
+	if err != nil {
+		return c, fmt.Errorf("slurm: Config.%w", err)
 	}
-	names := make(map[string]bool)
-	shapes := make([]cluster.Shape, len(c.Shapes))
-	for i, s := range c.Shapes {
-		if err := s.Validate(); err != nil {
-			return c, fmt.Errorf("slurm: Config.Shapes[%d]: %w", i, err)
-		}
-		if names[s.Name] {
-			return c, fmt.Errorf("slurm: Config.Shapes: name %q given twice: %w", s.Name, ebb.ErrInvalid)
-		}
-		names[s.Name] = true
+	for i, s := range shapes {
 		if _, err := shapeRequest(s); err != nil {
 			return c, fmt.Errorf("slurm: Config.Shapes[%d]: %w", i, err)
 		}
-		shapes[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
 	}
 	c.Shapes = shapes
 	c.SbatchArgs = append([]string(nil), c.SbatchArgs...)

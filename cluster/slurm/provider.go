@@ -169,21 +169,11 @@ func (p *Provider) ownJobs(ctx context.Context, re *regexp.Regexp) ([]job, error
 }
 
 // Shapes returns the configured shapes, in fresh memory.
-func (p *Provider) Shapes() []cluster.Shape {
-	out := make([]cluster.Shape, len(p.cfg.Shapes))
-	for i, s := range p.cfg.Shapes {
-		out[i] = cluster.Shape{Name: s.Name, Resources: s.Resources.Clone(), Price: s.Price}
-	}
-	return out
-}
+func (p *Provider) Shapes() []cluster.Shape { return cluster.CloneShapes(p.cfg.Shapes) }
 
 // shape returns the configured shape of the given name.
 func (p *Provider) shape(name string) (cluster.Shape, bool) {
-	i := slices.IndexFunc(p.cfg.Shapes, func(s cluster.Shape) bool { return s.Name == name })
-	if i < 0 {
-		return cluster.Shape{}, false
-	}
-	return p.Shapes()[i], true
+	return cluster.FindShape(p.cfg.Shapes, name)
 }
 
 // Workers lists the workers that are up, in the order they were
