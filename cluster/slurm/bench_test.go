@@ -20,9 +20,7 @@ import (
 func BenchmarkSteal(b *testing.B) {
 	needSlurm(b)
 	shape := cluster.Shape{Name: "task", Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 1 << 30}, Price: 1}
-	var sum enginebench.Figures
-	for range b.N {
-		dir := b.TempDir()
+	enginebench.Bench(b, shape, 8*time.Second, func(dir string) (cluster.Provider, func(), error) {
 		p, err := New(context.Background(), Config{
 			Bootstrap: bootstrap.Config{
 				Command:    []string{ebbBinary, "worker"},
@@ -36,24 +34,8 @@ func BenchmarkSteal(b *testing.B) {
 			TimeLimit:    10 * time.Minute,
 		})
 		if err != nil {
-			b.Fatal(err)
+			return nil, nil, err
 		}
-		f, err := enginebench.Measure(context.Background(), enginebench.Config{
-			Provider: p, Shape: shape, Dir: dir, Hold: 8 * time.Second,
-		})
-		p.Close(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Logf("%v", f)
-		sum.BareLaunch += f.BareLaunch
-		sum.FirstSteal += f.FirstSteal
-		sum.IdleToGone += f.IdleToGone
-	}
-	n := float64(b.N)
-	b.ReportMetric(float64(sum.BareLaunch.Milliseconds())/n, "bare-ms")
-	b.ReportMetric(float64(sum.FirstSteal.Milliseconds())/n, "steal-ms")
-	b.ReportMetric(float64(sum.Overhead().Milliseconds())/n, "overhead-ms")
-	b.ReportMetric(float64(sum.IdleToGone.Milliseconds())/n, "idle-gone-ms")
-	b.ReportMetric(0, "ns/op")
+		return p, func() { p.Close(context.Background()) }, nil
+	})
 }

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -221,4 +222,34 @@ func readTime(ctx context.Context, repo *repository.Dir, d digest.Digest) (time.
 		return time.Time{}, fmt.Errorf("not a time from date +%%s.%%N: %q", b)
 	}
 	return time.Unix(s, ns), nil
+}
+
+// Bench runs Measure b.N times, each time on a fresh provider that
+// newProvider makes for a fresh directory (its workers share
+// RepositoryDir(dir)) and closes, and reports the mean figures as the
+// benchmark's metrics: bare-ms, steal-ms, overhead-ms, idle-gone-ms.
+func Bench(b *testing.B, shape cluster.Shape, hold time.Duration, newProvider func(dir string) (p cluster.Provider, close func(), err error)) {
+	var sum Figures
+	for range b.N {
+		dir := b.TempDir()
+		p, closeProvider, err := newProvider(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := Measure(context.Background(), Config{Provider: p, Shape: shape, Dir: dir, Hold: hold})
+		closeProvider()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%v", f)
+		sum.BareLaunch += f.BareLaunch
+		sum.FirstSteal += f.FirstSteal
+		sum.IdleToGone += f.IdleToGone
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Milliseconds()) / float64(b.N) }
+	b.ReportMetric(ms(sum.BareLaunch), "bare-ms")
+	b.ReportMetric(ms(sum.FirstSteal), "steal-ms")
+	b.ReportMetric(ms(sum.Overhead()), "overhead-ms")
+	b.ReportMetric(ms(sum.IdleToGone), "idle-gone-ms")
+	b.ReportMetric(0, "ns/op")
 }
