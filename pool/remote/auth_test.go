@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ func allEndpoints(offer, alloc string, exec pool.ExecID, blob digest.Digest) []e
 		{"GET", xp + "/wait?timeout=1ms", ""},
 		{"POST", xp + "/kill", ""},
 		{"GET", xp + "/logs?follow=true", ""},
+		{"POST", batchPath(alloc, "batch"), `{"ops":[{"op":"put","id":"` + string(other) + `","config":{"argv":["true"]}},{"op":"remove","id":"` + string(exec) + `"}]}`},
+		{"GET", batchPath(alloc, "wait") + "?timeout=1ms&id=" + url.QueryEscape(string(exec)), ""},
 		{"POST", prefix + "/blobs", "content that must not be stored"},
 		{"GET", blobPath(blob), ""},
 		{"GET", blobPath(blob) + "/stat", ""},

@@ -30,6 +30,7 @@ type request struct {
 	query  url.Values
 	header http.Header
 	in     any       // a JSON body, or nil
+	inJSON []byte    // a JSON body already encoded, or nil
 	body   io.Reader // a raw body, or nil; retried only if it is an io.Seeker
 	out    any       // where the JSON answer goes; nil discards it
 	poll   time.Duration
@@ -40,6 +41,9 @@ type request struct {
 	stream bool
 	resp   *http.Response
 	cancel context.CancelFunc
+	// answered, when not nil, is called with the headers of every
+	// answer as they come, before its body is read.
+	answered func(http.Header)
 
 	tries int // attempts made so far
 }
@@ -140,6 +144,9 @@ func (c *Client) attempt(ctx context.Context, req *request) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if req.answered != nil {
+		req.answered(resp.Header)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxJSON))
 	if err != nil {
 		return c.transportErr(req, err)
@@ -196,6 +203,8 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 	switch {
 	case req.in != nil:
 		body = bytes.NewReader(mustJSON(req.in))
+	case req.inJSON != nil:
+		body = bytes.NewReader(req.inJSON)
 	case req.body != nil:
 		body = io.NopCloser(req.body) // so the transport cannot close the caller's reader
 	}
@@ -207,7 +216,7 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 		hreq.Header[k] = v
 	}
 	hreq.Header.Set("Authorization", c.auth)
-	if req.in != nil {
+	if req.in != nil || req.inJSON != nil {
 		hreq.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(hreq)

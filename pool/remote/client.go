@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +18,11 @@ import (
 
 // Defaults of the ClientConfig fields left zero.
 const (
-	DefaultTimeout  = 30 * time.Second
-	DefaultRetryMin = 50 * time.Millisecond
-	DefaultRetryMax = 2 * time.Second
-	DefaultWaitPoll = 20 * time.Second
+	DefaultTimeout   = 30 * time.Second
+	DefaultRetryMin  = 50 * time.Millisecond
+	DefaultRetryMax  = 2 * time.Second
+	DefaultWaitPoll  = 20 * time.Second
+	DefaultBatchHold = 5 * time.Millisecond
 )
 
 // ClientConfig configures a Client. URL and Token are required.
@@ -71,6 +73,18 @@ type ClientConfig struct {
 	// client's own HTTP transport; TLS and the dial timeouts are then
 	// its business. See InProcess.
 	Transport http.RoundTripper
+
+	// NoBatch turns the batch extension off: every Put, Wait and Remove
+	// is a request of its own, as with a server that lacks the
+	// extension. By default the client batches the concurrent calls on
+	// one alloc when the server offers it (see the package doc).
+	NoBatch bool
+
+	// BatchHold bounds how long a batch in flight holds back the calls
+	// that queue behind it: once it has waited that long for its
+	// answer (a put staging big inputs, say), they go without it.
+	// Default 5 ms.
+	BatchHold time.Duration
 }
 
 // Client is a pool.Pool served by a remote Server: every method is a call
@@ -78,9 +92,12 @@ type ClientConfig struct {
 // name the remote objects by ID; they hold no state of their own beyond
 // an alloc's resources. Repository returns the server's blob store.
 //
-// A Client is safe for concurrent use. It starts no goroutine of its
-// own (its HTTP transport keeps idle connections, which Close closes).
-// Make one with Dial.
+// A Client is safe for concurrent use. Its HTTP transport keeps idle
+// connections, which Close closes. When it batches (see the package
+// doc), it sends a batch of calls that queued behind another from a
+// goroutine, which ends once the batch is answered and none is queued,
+// or once every caller in the batch has gone; a call alone is sent from
+// its caller's goroutine. Make one with Dial.
 type Client struct {
 	cfg   ClientConfig
 	base  string // URL without a trailing slash
@@ -88,7 +105,10 @@ type Client struct {
 	own   *http.Transport // nil when cfg.Transport was given
 	auth  string
 	id    string
-	retry backoff.Policy
+	batch bool // the server offers the batch extension, and cfg allows it
+	// waitQuery asks a wait poll to wait WaitPoll.
+	waitQuery url.Values
+	retry     backoff.Policy
 }
 
 var _ pool.Pool = (*Client)(nil)
@@ -99,7 +119,8 @@ var _ pool.Pool = (*Client)(nil)
 // is malformed, with ErrAuth when the server refuses the token or the
 // client refuses the server's certificate, and with ebb.ErrUnavailable
 // when the server did not answer. A server that serves no pool (only
-// blobs) fails with ebb.ErrInvalid; use NewRepository for one.
+// blobs) fails with ebb.ErrInvalid; use NewRepository for one. The
+// answer also says whether the server offers the batch extension.
 func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	c, err := newClient(cfg)
 	if err != nil {
@@ -111,6 +132,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	c.id = info.ID
+	c.batch = !cfg.NoBatch && slices.Contains(info.Extensions, extBatch)
 	return c, nil
 }
 
@@ -138,6 +160,7 @@ func newClient(cfg ClientConfig) (*Client, error) {
 		{"RetryMin", &cfg.RetryMin, DefaultRetryMin},
 		{"RetryMax", &cfg.RetryMax, DefaultRetryMax},
 		{"WaitPoll", &cfg.WaitPoll, DefaultWaitPoll},
+		{"BatchHold", &cfg.BatchHold, DefaultBatchHold},
 	} {
 		switch {
 		case *d.v == 0:
@@ -148,10 +171,11 @@ func newClient(cfg ClientConfig) (*Client, error) {
 	}
 	cfg.RetryMax = max(cfg.RetryMax, cfg.RetryMin)
 	c := &Client{
-		cfg:   cfg,
-		base:  strings.TrimSuffix(cfg.URL, "/"),
-		auth:  "Bearer " + cfg.Token,
-		retry: backoff.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax, Factor: 2, Jitter: 0.2},
+		cfg:       cfg,
+		base:      strings.TrimSuffix(cfg.URL, "/"),
+		auth:      "Bearer " + cfg.Token,
+		retry:     backoff.Policy{Min: cfg.RetryMin, Max: cfg.RetryMax, Factor: 2, Jitter: 0.2},
+		waitQuery: url.Values{"timeout": {cfg.WaitPoll.String()}},
 	}
 	rt := cfg.Transport
 	if rt == nil {

@@ -40,11 +40,22 @@ func (e *exec) call(op, method, suffix string) *request {
 // for good (ClientConfig.Gone) fails it with ebb.ErrExpired at once. The
 // runner treats both as a lost task, to be run again elsewhere.
 func (e *exec) Wait(ctx context.Context) (pool.Result, error) {
-	q := url.Values{"timeout": {e.a.c.cfg.WaitPoll.String()}}
+	if b := e.a.batch; b != nil {
+		op := fmt.Sprintf("wait for exec %s in alloc %s", e.id, e.a.id)
+		if b.ops.busy() {
+			// Ride with the puts and removes in flight: the exec may
+			// well be done.
+			out, err := b.ops.call(ctx, op, opIn{op: opWait, id: e.id})
+			if err != nil || out.done {
+				return out.res, err
+			}
+		}
+		return b.waits.call(ctx, op, e.id)
+	}
 	for {
 		var w waitWire
 		req := e.call("wait for", "GET", "/wait")
-		req.query, req.out, req.poll = q, &w, e.a.c.cfg.WaitPoll
+		req.query, req.out, req.poll = e.a.c.waitQuery, &w, e.a.c.cfg.WaitPoll
 		if err := e.a.c.do(ctx, req); err != nil {
 			return pool.Result{}, err
 		}

@@ -45,7 +45,7 @@ func (c *Client) Alloc(ctx context.Context, id string) (pool.Alloc, error) {
 	if err := c.do(ctx, &request{op: "alloc " + id, method: "GET", path: allocPath(id), out: &in}); err != nil {
 		return nil, err
 	}
-	return &alloc{c: c, id: in.ID, res: in.Resources}, nil
+	return c.newAlloc(in.ID, in.Resources), nil
 }
 
 // Allocs returns the remote pool's live allocs.
@@ -56,7 +56,7 @@ func (c *Client) Allocs(ctx context.Context) ([]pool.Alloc, error) {
 	}
 	out := make([]pool.Alloc, len(ws))
 	for i, w := range ws {
-		out[i] = &alloc{c: c, id: w.ID, res: w.Resources}
+		out[i] = c.newAlloc(w.ID, w.Resources)
 	}
 	return out, nil
 }
@@ -94,14 +94,15 @@ func (o *offer) Accept(ctx context.Context, meta pool.AllocMeta) (pool.Alloc, er
 	if err != nil {
 		return nil, err
 	}
-	return &alloc{c: o.c, id: w.ID, res: w.Resources}, nil
+	return o.c.newAlloc(w.ID, w.Resources), nil
 }
 
-// An alloc is a handle on a remote alloc.
+// An alloc is a handle on a remote alloc. Make one with Client.newAlloc.
 type alloc struct {
-	c   *Client
-	id  string
-	res ebb.Resources
+	c     *Client
+	id    string
+	res   ebb.Resources
+	batch *allocBatch // nil when the client does not batch
 }
 
 var _ pool.Alloc = (*alloc)(nil)
@@ -169,12 +170,22 @@ func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (p
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("remote: %s: %w", op, err)
 	}
-	var in pool.ExecInspect
-	req := &request{op: op, method: "PUT", path: execPath(a.id, id), in: cfg, out: &in, scope: scopeAlloc}
-	if err := a.c.do(ctx, req); err != nil {
+	var err error
+	if a.batch != nil {
+		_, err = a.batch.ops.call(ctx, op, opIn{op: opPut, id: id, cfg: cfg})
+	} else {
+		err = a.putOne(ctx, op, id, cfg)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &exec{a: a, id: id}, nil
+}
+
+// putOne puts one exec, checked, in a call of its own.
+func (a *alloc) putOne(ctx context.Context, op string, id pool.ExecID, cfg pool.ExecConfig) error {
+	var in pool.ExecInspect
+	return a.c.do(ctx, &request{op: op, method: "PUT", path: execPath(a.id, id), in: cfg, out: &in, scope: scopeAlloc})
 }
 
 // Exec returns the exec with the given ID, or ebb.ErrNotExist.
@@ -211,7 +222,17 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	if err := validExecID(id); err != nil {
 		return fmt.Errorf("remote: remove %s from alloc %s: %w", id, a.id, err)
 	}
-	req := &request{op: fmt.Sprintf("remove %s from alloc %s", id, a.id), method: "DELETE", path: execPath(a.id, id), scope: scopeAlloc}
+	op := fmt.Sprintf("remove %s from alloc %s", id, a.id)
+	if a.batch != nil {
+		_, err := a.batch.ops.call(ctx, op, opIn{op: opRemove, id: id})
+		return err
+	}
+	return a.removeOne(ctx, op, id)
+}
+
+// removeOne removes one exec in a call of its own.
+func (a *alloc) removeOne(ctx context.Context, op string, id pool.ExecID) error {
+	req := &request{op: op, method: "DELETE", path: execPath(a.id, id), scope: scopeAlloc}
 	err := a.c.do(ctx, req)
 	if err != nil && req.retried() && errors.Is(err, ebb.ErrNotExist) {
 		return nil

@@ -8,10 +8,10 @@ import (
 )
 
 // TestConformance runs the Pool conformance suite on a Client: over real
-// loopback connections (TLS with a pinned certificate, and plain HTTP) to
-// a server of a local pool running processes and of a memory pool running
-// builtins; and in process, inside synctest bubbles, where the lease
-// subtests run too.
+// loopback connections (TLS with a pinned certificate, and plain HTTP,
+// batched and not) to a server of a local pool running processes and of
+// a memory pool running builtins; and in process, inside synctest
+// bubbles, where the lease subtests run too.
 func TestConformance(t *testing.T) {
 	commands := pooltest.Config{
 		NoSynctest: true,
@@ -31,6 +31,15 @@ func TestConformance(t *testing.T) {
 		cfg := commands
 		cfg.New = func(t *testing.T) pool.Pool {
 			return dial(t, serveHTTP(t, newServer(t, ServerConfig{Pool: memPool(t)})))
+		}
+		pooltest.Run(t, cfg)
+	})
+	t.Run("memory/http/nobatch", func(t *testing.T) {
+		cfg := commands
+		cfg.New = func(t *testing.T) pool.Pool {
+			c := serveHTTP(t, newServer(t, ServerConfig{Pool: memPool(t)}))
+			c.NoBatch = true
+			return dial(t, c)
 		}
 		pooltest.Run(t, cfg)
 	})

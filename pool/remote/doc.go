@@ -5,7 +5,8 @@
 //
 //	driver                                   worker
 //	Client ──HTTPS, bearer token──▶ Server ──▶ pool/local + repository
-//	  │ Offers, Accept, Keepalive, Put, Wait (long poll), Logs (stream)
+//	  │ Offers, Accept, Keepalive, Put, Wait (long poll), Logs (stream),
+//	  │ concurrent Puts, Waits and Removes of an alloc in batches
 //	  │ blobs by digest: inputs in, outputs out
 //	Registry ◀──POST /v1/workers── ebb worker -driver URL (announce)
 //
@@ -15,7 +16,7 @@
 // logs, which are bytes. IDs in paths are path-escaped.
 //
 //	method  path                                     call                answer
-//	GET     /v1/pool                                 ID, Capacity        {id, capacity}
+//	GET     /v1/pool                                 ID, Capacity        {id, capacity, extensions}
 //	GET     /v1/offers                               Pool.Offers         [{id, available}]
 //	POST    /v1/offers/{offer}/accept                Offer.Accept        {id, resources}
 //	GET     /v1/allocs                               Pool.Allocs         [{id, resources}]
@@ -29,6 +30,8 @@
 //	GET     /v1/allocs/{alloc}/execs/{exec}/wait     Exec.Wait           ?timeout=20s → {done, result}
 //	POST    /v1/allocs/{alloc}/execs/{exec}/kill     Exec.Kill           204
 //	GET     /v1/allocs/{alloc}/execs/{exec}/logs     Exec.Logs           ?stream=stdout|stderr&follow=true → bytes
+//	POST    /v1/allocs/{alloc}/execs:batch           Put, Remove, Wait   {ops: [{op, id, config}]} → {items}
+//	GET     /v1/allocs/{alloc}/execs:wait            Exec.Wait, many     ?timeout=20s&id=ID&id=ID… → {items}
 //	POST    /v1/blobs                                Repository.Put      bytes → {digest}
 //	GET     /v1/blobs/{digest}                       Repository.Get      bytes
 //	GET     /v1/blobs/{digest}/stat                  Repository.Stat     {digest, size}
@@ -39,6 +42,8 @@
 // running; the client asks again. Logs and blob contents stream; an error
 // met after the stream began comes in the Ebb-Error trailer. Accept
 // carries an Idempotency-Key header (see below).
+//
+// The last two are the batch extension (see Batches).
 //
 // # Errors
 //
@@ -55,6 +60,56 @@
 // expired, as it would on the alloc itself. A status without kinds (from
 // a proxy) is read alone: 502, 503 and 504 are unavailable, 401 and 403
 // ErrAuth, 500 of no kind, anything else invalid.
+//
+// # Batches
+//
+// The batch extension carries many calls on one alloc in one request. A
+// server that has it names "batch" among the extensions of its pool info
+// (GET /v1/pool), which Dial reads. A client of a server that does not
+// (one that predates the extension), or with ClientConfig.NoBatch, makes
+// every call a request of its own, as before.
+//
+// execs:batch carries puts, removes, and waits that do not wait:
+//
+//	{"ops": [{"op": "put", "id": ID, "config": ExecConfig},
+//	         {"op": "wait", "id": ID}, {"op": "remove", "id": ID}]}
+//
+// The server makes them concurrently, as it would separate requests, and
+// answers one item per op, in order: {"inspect": ExecInspect} for a put,
+// {"result": Result} for a wait on an exec that is done and {} for one
+// that runs, {} for a remove; or, for an op that failed, {"status": 409,
+// "error": {"kinds": [...], "message": "..."}}, the status and error its
+// own call would have answered, so that errors.Is works per op. One op's
+// failure does not fail the others. A failure of the whole request (the
+// alloc has ended, a malformed body, a refused token) fails every op, as
+// it would have failed each call; a draining server fails the puts alone.
+//
+// execs:wait is a long poll on many execs, named by repeated id query
+// parameters (the client asks for at most 100, so that the URL stays
+// within 8 KiB), with the timeout of a single wait. The server answers
+// once one is done, with an item for each exec done by then, {"id": ID,
+// "result": Result} or {"id": ID, "status": 404, "error": {...}}; or with
+// no item once the timeout passed, or the server shuts down. When none is
+// done as the poll comes, it sends its headers at once with "Ebb-Wait:
+// parked", and the body later, so that the client knows the poll waits.
+//
+// The client coalesces the calls on each alloc handle by group commit. A
+// Put or Remove made while none of the alloc's is in flight goes at once
+// and alone (PUT, DELETE): a caller without company pays nothing for
+// batching. Those made while one is in flight queue, and go together as
+// one execs:batch once it is answered, or once it has held them back for
+// ClientConfig.BatchHold (a put staging big inputs does not hold up the
+// others for long); a Wait made then rides along, and returns if its
+// exec is done. Waits coalesce the same way into execs:wait polls, but a
+// poll holds the next one back only until the server answers or parks
+// it: the waits that come while a poll is parked go in a poll of their
+// own, and the execs a poll did not return are polled again with the
+// waits queued then. A batch of queued calls is sent by a goroutine of
+// the client's, which ends once nothing is queued. A caller whose context
+// ends leaves its batch at once, and the others' calls go on; a batch's
+// request is cancelled once its last caller has left. A batch is retried
+// as a single call is, and as safely: puts are idempotent on the exec ID,
+// and a remove that a retry finds gone returns nil.
 //
 // # Authentication
 //

@@ -73,9 +73,10 @@ func newServer(t testing.TB, cfg ServerConfig) *Server {
 	return s
 }
 
-// serveTLS serves s on a loopback TLS listener until t ends, and returns
-// a client config pinned to its certificate.
-func serveTLS(t testing.TB, s *Server) ClientConfig {
+// serveTLS serves s (a Server, or a handler around one) on a loopback
+// TLS listener until t ends, and returns a client config pinned to its
+// certificate.
+func serveTLS(t testing.TB, s http.Handler) ClientConfig {
 	ts := httptest.NewUnstartedServer(s)
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
@@ -83,8 +84,9 @@ func serveTLS(t testing.TB, s *Server) ClientConfig {
 	return ClientConfig{URL: ts.URL, Token: testToken, Pin: Fingerprint(ts.Certificate().Raw)}
 }
 
-// serveHTTP serves s on a loopback listener without TLS until t ends.
-func serveHTTP(t testing.TB, s *Server) ClientConfig {
+// serveHTTP serves s (a Server, or a handler around one) on a loopback
+// listener without TLS until t ends.
+func serveHTTP(t testing.TB, s http.Handler) ClientConfig {
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return ClientConfig{URL: ts.URL, Token: testToken}

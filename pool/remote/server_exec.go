@@ -95,16 +95,40 @@ func (s *Server) wait(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	bound, err := s.waitBound(r.URL.Query().Get("timeout"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.pollContext(r, bound)
+	defer cancel()
+	res, err := e.Wait(ctx)
+	switch {
+	case err == nil:
+		return waitWire{Done: true, Result: &res}, nil
+	case ctx.Err() != nil && r.Context().Err() == nil:
+		return waitWire{Done: false}, nil
+	}
+	return nil, err
+}
+
+// waitBound returns how long a wait long poll may wait: the timeout q
+// asks (a Go duration; none when empty), at most MaxWait.
+func (s *Server) waitBound(q string) (time.Duration, error) {
 	bound := s.cfg.MaxWait
-	if q := r.URL.Query().Get("timeout"); q != "" {
+	if q != "" {
 		d, err := time.ParseDuration(q)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf("wait: timeout %q: want a duration: %w", q, ebb.ErrInvalid)
+			return 0, fmt.Errorf("wait: timeout %q: want a duration: %w", q, ebb.ErrInvalid)
 		}
 		bound = min(bound, d)
 	}
+	return bound, nil
+}
+
+// pollContext returns the context of a long poll: r's, ended after bound
+// or once the server begins to shut down.
+func (s *Server) pollContext(r *http.Request, bound time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(r.Context(), bound)
-	defer cancel()
 	if stopc := stopping(r.Context()); stopc != nil {
 		go func() {
 			select {
@@ -114,14 +138,7 @@ func (s *Server) wait(r *http.Request) (any, error) {
 			}
 		}()
 	}
-	res, err := e.Wait(ctx)
-	switch {
-	case err == nil:
-		return waitWire{Done: true, Result: &res}, nil
-	case ctx.Err() != nil && r.Context().Err() == nil:
-		return waitWire{Done: false}, nil
-	}
-	return nil, err
+	return ctx, cancel
 }
 
 // logs streams one of the exec's streams, flushing as it goes. An error

@@ -27,6 +27,8 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE "+prefix+"/allocs/{alloc}/execs/{exec}", s.serve(s.remove))
 	m.HandleFunc("GET "+prefix+"/allocs/{alloc}/execs/{exec}/wait", s.serve(s.wait))
 	m.HandleFunc("POST "+prefix+"/allocs/{alloc}/execs/{exec}/kill", s.serve(s.kill))
+	m.HandleFunc("POST "+prefix+"/allocs/{alloc}/execs:batch", s.serve(s.batch))
+	m.HandleFunc("GET "+prefix+"/allocs/{alloc}/execs:wait", s.waitBatch)
 	m.HandleFunc("GET "+prefix+"/allocs/{alloc}/execs/{exec}/logs", s.logs)
 	m.HandleFunc("POST "+prefix+"/blobs", s.serve(s.putBlob))
 	m.HandleFunc("GET "+prefix+"/blobs/{digest}", s.getBlob)
@@ -42,7 +44,7 @@ func (s *Server) getPool(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return poolWire{ID: p.ID(), Capacity: caps}, nil
+	return poolWire{ID: p.ID(), Capacity: caps, Extensions: []string{extBatch}}, nil
 }
 
 func (s *Server) listOffers(r *http.Request) (any, error) {

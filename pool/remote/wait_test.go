@@ -32,10 +32,10 @@ func acceptOne(t *testing.T, ctx context.Context, c *Client) pool.Alloc {
 	return a
 }
 
-// countWaits wraps h, counting the wait polls.
+// countWaits wraps h, counting the wait polls, single and batched.
 func countWaits(h http.Handler, n *atomic.Int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/wait") {
+		if strings.HasSuffix(r.URL.Path, "/wait") || strings.HasSuffix(r.URL.Path, "/execs:wait") {
 			n.Add(1)
 		}
 		h.ServeHTTP(w, r)
@@ -44,22 +44,25 @@ func countWaits(h http.Handler, n *atomic.Int64) http.Handler {
 
 // TestWaitLongPoll checks that Wait polls in chunks of WaitPoll, bounded
 // by the server's MaxWait, and returns the result as soon as the exec
-// ends.
+// ends; batched or not.
 func TestWaitLongPoll(t *testing.T) {
 	for _, c := range []struct {
 		name          string
 		poll, maxWait time.Duration
+		noBatch       bool
 		polls         int64
 	}{
-		{"client bound", 20 * time.Second, time.Minute, 5},
-		{"server bound", time.Minute, 10 * time.Second, 10},
+		{"client bound", 20 * time.Second, time.Minute, false, 5},
+		{"server bound", time.Minute, 10 * time.Second, false, 10},
+		{"client bound, unbatched", 20 * time.Second, time.Minute, true, 5},
+		{"server bound, unbatched", time.Minute, 10 * time.Second, true, 10},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := t.Context()
 				var polls atomic.Int64
 				s := newServer(t, ServerConfig{Pool: memPool(t), MaxWait: c.maxWait})
-				cl := dial(t, ClientConfig{URL: "http://in-process", Token: testToken, Transport: InProcess(countWaits(s, &polls)), WaitPoll: c.poll})
+				cl := dial(t, ClientConfig{URL: "http://in-process", Token: testToken, Transport: InProcess(countWaits(s, &polls)), WaitPoll: c.poll, NoBatch: c.noBatch})
 				a := acceptOne(t, ctx, cl)
 				if _, err := a.Keepalive(ctx, time.Hour); err != nil {
 					t.Fatal(err)

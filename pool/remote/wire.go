@@ -22,6 +22,27 @@ const (
 	// trailerError carries the wireError of a stream that failed after
 	// its response began.
 	trailerError = "Ebb-Error"
+	// headerWait, set to waitParked on the answer of a batch wait, says
+	// that none of the execs was done: the server sent its headers at
+	// once and waits, and the body comes when one is done.
+	headerWait = "Ebb-Wait"
+	waitParked = "parked"
+)
+
+// extBatch names the batch extension in the pool info (poolWire): the
+// server serves the execs:batch and execs:wait endpoints.
+const extBatch = "batch"
+
+// maxBatch bounds the items of one batch request on the server;
+// maxClientBatch bounds the ops of a batch the client sends, and
+// maxBatchBody the size of its body (half what a server reads);
+// maxWaitIDs bounds the IDs of a batch wait the client sends, so that
+// its URL stays within 8 KiB.
+const (
+	maxBatch       = 1024
+	maxClientBatch = 256
+	maxBatchBody   = maxJSON / 2
+	maxWaitIDs     = 100
 )
 
 // maxJSON bounds a JSON request or response body.
@@ -31,6 +52,9 @@ const maxJSON = 8 << 20
 type poolWire struct {
 	ID       string          `json:"id"`
 	Capacity []ebb.Resources `json:"capacity"`
+	// Extensions name the protocol extensions the server serves, as in
+	// ["batch"]; a server that predates them sends none.
+	Extensions []string `json:"extensions,omitempty"`
 }
 
 // offerWire is one offer of GET /v1/offers.
@@ -58,6 +82,50 @@ type waitWire struct {
 	Result *pool.Result `json:"result,omitempty"`
 }
 
+// The ops of a batch, as opWire.Op names them.
+const (
+	opPut    = "put"
+	opWait   = "wait"
+	opRemove = "remove"
+)
+
+// opWire is one call of a batch: a put (with its Config), a wait that
+// does not wait (it answers whether the exec is done), or a remove.
+type opWire struct {
+	Op     string           `json:"op"`
+	ID     pool.ExecID      `json:"id"`
+	Config *pool.ExecConfig `json:"config,omitempty"`
+}
+
+// opsWire is the body of a batch.
+type opsWire struct {
+	Ops []opWire `json:"ops"`
+}
+
+// itemWire is how one call of a batch went: an error (Status and Error,
+// as a call of its own would have answered), or else what the call
+// answers: the exec's state for a put, its result for a wait (none
+// while the exec runs), nothing for a remove.
+type itemWire struct {
+	ID      pool.ExecID       `json:"id,omitempty"`
+	Inspect *pool.ExecInspect `json:"inspect,omitempty"`
+	Result  *pool.Result      `json:"result,omitempty"`
+	Status  int               `json:"status,omitempty"`
+	Error   *wireError        `json:"error,omitempty"`
+}
+
+// batchWire is the answer of a batch, one item per op in the order
+// asked, and of a batch wait, one item per exec done, with its ID.
+type batchWire struct {
+	Items []itemWire `json:"items"`
+}
+
+// errItem returns the item that carries err.
+func errItem(id pool.ExecID, err error) itemWire {
+	status, w := encodeError(err)
+	return itemWire{ID: id, Status: status, Error: &w}
+}
+
 // blobWire is the answer of a blob put.
 type blobWire struct {
 	Digest digest.Digest `json:"digest"`
@@ -68,6 +136,10 @@ func allocPath(id string) string { return prefix + "/allocs/" + url.PathEscape(i
 func execPath(alloc string, id pool.ExecID) string {
 	return allocPath(alloc) + "/execs/" + url.PathEscape(string(id))
 }
+
+// batchPath returns the path of a batch endpoint of the alloc: verb is
+// batch or wait.
+func batchPath(alloc, verb string) string { return allocPath(alloc) + "/execs:" + verb }
 
 func offerPath(id string) string { return prefix + "/offers/" + url.PathEscape(id) + "/accept" }
 
