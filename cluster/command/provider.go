@@ -223,9 +223,10 @@ func (p *Provider) Terminate(ctx context.Context, id cluster.WorkerID) error {
 	return nil
 }
 
-// Close stops every worker with Stop, stops checking, and stops
-// listening for announcements. It returns the first Stop that failed;
-// closing again returns nil.
+// Close stops every worker that is up with Stop, stops checking, and
+// stops listening for announcements. A Launch still in flight then fails
+// with ebb.ErrClosed or ebb.ErrUnavailable and stops its worker itself.
+// Close returns the Stops that failed, joined; closing again returns nil.
 func (p *Provider) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
