@@ -108,8 +108,11 @@ func unitMultiplier(unit string) (float64, bool) {
 }
 
 // Format returns r in the form ParseResources reads, exactly: every
-// quantity in full precision and without units, keys in the order of Keys.
-// For valid Resources, ParseResources(r.Format()) is Equal to r.
+// quantity in full precision, keys in the order of Keys. Whole numbers are
+// written out in digits, and mem and disk, when a whole number of KiB,
+// MiB, GiB, TiB or PiB, in the largest such unit ("mem=32GiB"), so that a
+// worker's command line reads well. For valid Resources,
+// ParseResources(r.Format()) is Equal to r.
 func (r Resources) Format() string {
 	var b []byte
 	for i, k := range r.Keys() {
@@ -118,9 +121,28 @@ func (r Resources) Format() string {
 		}
 		b = append(b, k...)
 		b = append(b, '=')
-		b = strconv.AppendFloat(b, r[k], 'g', -1, 64)
+		b = appendQuantity(b, k, r[k])
 	}
 	return string(b)
+}
+
+// appendQuantity appends v as Format writes the quantity of key k.
+func appendQuantity(b []byte, k string, v float64) []byte {
+	const exact = 1 << 53 // whole numbers up to here are exact in a float64
+	if v != math.Trunc(v) || math.Abs(v) >= exact {
+		return strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	if (k == Mem || k == Disk) && v > 0 {
+		for _, u := range []struct {
+			suffix string
+			size   float64
+		}{{"PiB", 1 << 50}, {"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+			if n := v / u.size; n == math.Trunc(n) {
+				return append(strconv.AppendFloat(b, n, 'f', -1, 64), u.suffix...)
+			}
+		}
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 // Set parses s with ParseResources and replaces *r with the result, so that

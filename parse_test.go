@@ -78,6 +78,22 @@ func TestFormatRoundTrip(t *testing.T) {
 	}
 }
 
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		r    Resources
+		want string
+	}{
+		{Resources{CPU: 8, Mem: 32 << 30}, "cpu=8,mem=32GiB"},
+		{Resources{Mem: 1.5 * (1 << 30), Disk: 1e9}, "mem=1536MiB,disk=1000000000"},
+		{Resources{CPU: 0.5, Mem: 1<<33 + 1}, "cpu=0.5,mem=8589934593"},
+		{Resources{GPU: 1024, "x": 1e300}, "gpu=1024,x=1e+300"},
+	} {
+		if got := tc.r.Format(); got != tc.want {
+			t.Errorf("Format(%v) = %q, want %q", map[string]float64(tc.r), got, tc.want)
+		}
+	}
+}
+
 func FuzzParseResources(f *testing.F) {
 	for _, s := range []string{"cpu=2,mem=8GiB,disk=100GB,gpu=1", "cpu=500m", "mem=1e3Ki", "x=1,y=2", "", "=", "cpu=--1", "mem=1.5.5G"} {
 		f.Add(s)
