@@ -49,8 +49,12 @@ type ElasticConfig struct {
 	BatchWindow time.Duration
 
 	// IdleTimeout is how long a worker may hold no allocs before it is
-	// terminated; default 5 minutes. A worker adopted at Run's start gets
-	// this long from then to be re-attached to.
+	// terminated; default 1 minute. A stealer above frees an alloc only
+	// once it has been idle for the stealer's own idle timeout, so every
+	// minute kept here is paid for on top of that; a minute lets a request
+	// that comes right after take the worker without a launch, and a
+	// resumed driver re-attach to the allocs of a worker adopted at Run's
+	// start, which gets this long from then.
 	IdleTimeout time.Duration
 
 	// PollInterval is how often the manager asks every worker for its
@@ -126,7 +130,7 @@ func (c ElasticConfig) withDefaults() (ElasticConfig, error) {
 		c.BatchWindow = 100 * time.Millisecond
 	}
 	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 5 * time.Minute
+		c.IdleTimeout = time.Minute
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = c.IdleTimeout / 5
