@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -46,7 +47,8 @@ type Config struct {
 
 	// Repository, when set, is a repository directory the workers share
 	// with the driver (a shared file system, or this machine), passed as
-	// their -repository: inputs and outputs then need no copying.
+	// their -repository (made absolute): inputs and outputs then need no
+	// copying.
 	Repository string
 
 	// Blobs, when set, is the driver's repository, served to the workers
@@ -89,6 +91,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("bootstrap: Config.Command %q: want the argv of a worker, as {\"/path/to/ebb\", \"worker\"}: %w", c.Command, ebb.ErrInvalid)
 	}
 	c.Command = append([]string(nil), c.Command...)
+	if c.Repository != "" {
+		// The workers run elsewhere, in a directory of their own.
+		abs, err := filepath.Abs(c.Repository)
+		if err != nil {
+			return c, fmt.Errorf("bootstrap: Config.Repository %q: %v: %w", c.Repository, err, ebb.ErrInvalid)
+		}
+		c.Repository = abs
+	}
 	if c.Repository != "" && c.Blobs != nil {
 		return c, fmt.Errorf("bootstrap: Config.Repository and Config.Blobs both set: the workers use one repository: %w", ebb.ErrInvalid)
 	}

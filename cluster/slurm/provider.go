@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -93,8 +94,14 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("slurm: temporary Dir: %w", err)
 		}
 		p.ownDir = true
-	} else if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("slurm: Config.Dir: %w", err)
+	} else {
+		// The jobs run in it, from a directory of their own.
+		if p.dir, err = filepath.Abs(p.dir); err != nil {
+			return nil, fmt.Errorf("slurm: Config.Dir: %w", err)
+		}
+		if err := os.MkdirAll(p.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("slurm: Config.Dir: %w", err)
+		}
 	}
 	if p.boot, err = bootstrap.New(cfg.Bootstrap); err != nil {
 		if p.ownDir {

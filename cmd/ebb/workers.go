@@ -18,6 +18,7 @@ import (
 	"github.com/ebbflow/ebb/cluster/bootstrap"
 	cmdprov "github.com/ebbflow/ebb/cluster/command"
 	"github.com/ebbflow/ebb/cluster/procs"
+	"github.com/ebbflow/ebb/cluster/slurm"
 	"github.com/ebbflow/ebb/repository"
 )
 
@@ -26,7 +27,7 @@ import (
 // worker` serving its node over the pool protocol. YAML 1.2 or JSON, read
 // like a flow file (unknown fields are errors):
 //
-//	provider: command           # procs (worker processes here) or command
+//	provider: command           # procs (worker processes here), command or slurm
 //	max_workers: 8              # at most this many at once (default 8)
 //	idle_timeout: 1m            # a worker with no alloc this long is stopped (default 1m)
 //	latency: 2m                 # how long a worker takes to come up, for the stealer (default 30s)
@@ -40,10 +41,16 @@ import (
 //	  timeout: 1m
 //	  start_timeout: 10m
 //	  check_interval: 30s
-//	listen: ":0"                # command: where the workers reach ebb (default 127.0.0.1:0)
+//	slurm:                      # provider: slurm (see package cluster/slurm)
+//	  partition: batch
+//	  time_limit: 4h
+//	  sbatch_args: [--account=lab]
+//	  job_prefix: ebb-
+//	  pending_timeout: 10m
+//	listen: ":0"                # command, slurm: where the workers reach ebb (default 127.0.0.1:0)
 //	advertise: driver.example.org
-//	worker_listen: ":0"         # command: where workers listen (default 127.0.0.1:0)
-//	shared_repository: false    # command: the workers see ebb's -dir (default: they fetch blobs from ebb)
+//	worker_listen: ":0"         # command, slurm: where workers listen (default 127.0.0.1:0)
+//	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb)
 //
 // "-workers procs" is short for a file that says only "provider: procs".
 type workersFile struct {
@@ -54,6 +61,7 @@ type workersFile struct {
 	Worker           []string     `json:"worker"`
 	Shapes           []shapeFile  `json:"shapes"`
 	Command          *commandFile `json:"command"`
+	Slurm            *slurmFile   `json:"slurm"`
 	Listen           string       `json:"listen"`
 	Advertise        string       `json:"advertise"`
 	WorkerListen     string       `json:"worker_listen"`
@@ -74,6 +82,15 @@ type commandFile struct {
 	Timeout       duration `json:"timeout"`
 	StartTimeout  duration `json:"start_timeout"`
 	CheckInterval duration `json:"check_interval"`
+}
+
+type slurmFile struct {
+	Partition      string   `json:"partition"`
+	TimeLimit      duration `json:"time_limit"`
+	SbatchArgs     []string `json:"sbatch_args"`
+	JobPrefix      string   `json:"job_prefix"`
+	PendingTimeout duration `json:"pending_timeout"`
+	PollInterval   duration `json:"poll_interval"`
 }
 
 // duration reads "90s", "2m" (time.ParseDuration).
@@ -149,14 +166,16 @@ func parseWorkers(b []byte, name string) (*workersFile, error) {
 		return bad("%v", err)
 	}
 	switch {
-	case w.Provider != "procs" && w.Provider != "command":
-		return bad("provider %q: want procs or command", w.Provider)
+	case w.Provider != "procs" && w.Provider != "command" && w.Provider != "slurm":
+		return bad("provider %q: want procs, command or slurm", w.Provider)
 	case w.Provider == "command" && w.Command == nil:
 		return bad("provider command without a command section")
 	case w.Provider != "command" && w.Command != nil:
 		return bad("a command section, but provider %q", w.Provider)
-	case w.Provider == "command" && len(w.Shapes) == 0:
-		return bad("provider command needs shapes: what a worker it starts holds")
+	case w.Provider != "slurm" && w.Slurm != nil:
+		return bad("a slurm section, but provider %q", w.Provider)
+	case w.Provider != "procs" && len(w.Shapes) == 0:
+		return bad("provider %s needs shapes: what a worker it starts holds", w.Provider)
 	case w.MaxWorkers < 0:
 		return bad("max_workers %d: must not be negative", w.MaxWorkers)
 	}
@@ -178,6 +197,19 @@ func (w *workersFile) shapes() ([]cluster.Shape, error) {
 		out = append(out, sh)
 	}
 	return out, nil
+}
+
+// bootstrap is how the workers of the command and slurm providers start
+// and reach ebb: they fetch their blobs from ebb's repository, unless
+// they share its directory.
+func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repository.Dir) bootstrap.Config {
+	boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen}
+	if w.SharedRepository {
+		boot.Repository = repoDir
+	} else {
+		boot.Blobs = repo
+	}
+	return boot
 }
 
 // workerPool is the auxiliary cluster of a workers file: an Elastic over
@@ -203,10 +235,13 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		}
 		worker = []string{self, "worker"}
 	}
-	repoDir, err := filepath.Abs(filepath.Join(dir, "repository"))
+	// Engines run the workers elsewhere, in another directory: every
+	// path they are given is absolute.
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
+	repoDir := filepath.Join(dir, "repository")
 	var prov cluster.Provider
 	var closeProv func(context.Context) error
 	switch w.Provider {
@@ -216,13 +251,23 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 			return nil, err
 		}
 		prov, closeProv = p, p.Close
-	case "command":
-		boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen}
-		if w.SharedRepository {
-			boot.Repository = repoDir
-		} else {
-			boot.Blobs = repo
+	case "slurm":
+		sf := w.Slurm
+		if sf == nil {
+			sf = &slurmFile{}
 		}
+		p, err := slurm.New(ctx, slurm.Config{
+			Bootstrap: w.bootstrap(worker, repoDir, repo), Shapes: shapes,
+			Partition: sf.Partition, TimeLimit: time.Duration(sf.TimeLimit), SbatchArgs: sf.SbatchArgs,
+			JobPrefix: sf.JobPrefix, Dir: filepath.Join(dir, "slurm"),
+			PendingTimeout: time.Duration(sf.PendingTimeout), PollInterval: time.Duration(sf.PollInterval),
+		})
+		if err != nil {
+			return nil, err
+		}
+		prov, closeProv = p, p.Close
+	case "command":
+		boot := w.bootstrap(worker, repoDir, repo)
 		c := w.Command
 		p, err := cmdprov.New(ctx, cmdprov.Config{
 			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,

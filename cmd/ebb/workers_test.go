@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,17 +27,31 @@ func TestRunOnWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, provider := range []string{"procs", "command"} {
+	for _, provider := range []string{"procs", "command", "slurm"} {
 		t.Run(provider, func(t *testing.T) {
+			if provider == "slurm" {
+				needSlurm(t)
+			}
 			dir := t.TempDir()
 			state := filepath.Join(dir, "workers-state")
 			workers := fmt.Sprintf("provider: %s\nworker: [%s, worker]\nidle_timeout: 1s\nlatency: 100ms\nshapes:\n  - {name: one, resources: \"cpu=1,mem=512MiB\"}\n", provider, bin)
+			if provider == "slurm" {
+				// The workers fetch their inputs from ebb and store
+				// their outputs there, over the protocol.
+				workers += fmt.Sprintf("slurm: {job_prefix: ebbrun%d-, poll_interval: 200ms, time_limit: 10m}\n", os.Getpid())
+			}
 			if provider == "command" {
 				workers += fmt.Sprintf("command:\n  start: [%[1]s/start-worker, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state)
 			}
+			// Long enough that a worker comes up before the primary
+			// has run them all: a Slurm job takes about a second.
+			sleep := "0.5"
+			if provider == "slurm" {
+				sleep = "3"
+			}
 			var tasks strings.Builder
 			for i := range 4 {
-				fmt.Fprintf(&tasks, "  - {name: t%d, argv: [sh, -c, \"sleep 0.5; echo %d > out\"], resources: \"cpu=1,mem=64MiB\", outputs: [out]}\n", i, i)
+				fmt.Fprintf(&tasks, "  - {name: t%d, argv: [sh, -c, \"sleep %s; echo %d > out\"], resources: \"cpu=1,mem=64MiB\", outputs: [out]}\n", i, sleep, i)
 			}
 			tasks.WriteString("  - {name: sum, argv: [sh, -c, \"cat t* | awk '{s += $1} END {print s}' > sum\"], resources: \"cpu=1,mem=64MiB\", outputs: [sum], inputs: [{name: t0, task: t0, output: out}, {name: t1, task: t1, output: out}, {name: t2, task: t2, output: out}, {name: t3, task: t3, output: out}]}\n")
 			write := func(name, content string) string {
@@ -65,12 +81,30 @@ func TestRunOnWorkers(t *testing.T) {
 	}
 }
 
+// needSlurm skips t when no slurmctld answers, or fails it when
+// EBB_SLURM_REQUIRED=1 says Slurm must be there (as in CI).
+func needSlurm(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("sinfo", "--noheader").CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := fmt.Sprintf("slurm: no slurmctld answering (sinfo: %v: %s)", err, bytes.TrimSpace(out))
+	if os.Getenv("EBB_SLURM_REQUIRED") == "1" {
+		t.Fatalf("%s, and EBB_SLURM_REQUIRED=1; run scripts/slurm-test-cluster up", msg)
+	}
+	t.Skipf("%s; run scripts/slurm-test-cluster up, or set EBB_SLURM_REQUIRED=1 to make this a failure", msg)
+}
+
 func TestWorkersFileErrors(t *testing.T) {
 	for _, tc := range []struct{ file, says string }{
 		{"provider: moon\n", `provider "moon"`},
 		{"provider: command\nshapes: [{name: a, resources: cpu=1}]\n", "without a command section"},
 		{"provider: procs\ncommand: {start: [a], stop: [b]}\n", "a command section, but provider"},
 		{"provider: command\ncommand: {start: [a], stop: [b]}\n", "needs shapes"},
+		{"provider: slurm\n", "provider slurm needs shapes"},
+		{"provider: procs\nslurm: {partition: a}\n", "a slurm section, but provider"},
+		{"provider: slurm\nshapes: [{name: a, resources: cpu=1}]\nslurm: {time_limit: forever}\n", "want a duration"},
 		{"provider: procs\nidle_timeout: soon\n", "want a duration"},
 		{"provider: procs\nmax_workers: -1\n", "max_workers -1"},
 		{"provider: procs\nmax_worker: 1\n", `unknown field "max_worker"`},
