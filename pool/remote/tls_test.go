@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +18,20 @@ import (
 // Server.Serve until t ends, and returns its https URL.
 func serveOn(t *testing.T, s *Server, tlsCfg *tls.Config) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	url, _ := serveCounting(t, s, tlsCfg)
+	return url
+}
+
+// serveCounting is serveOn, over plain HTTP when tlsCfg is nil, and
+// counts the connections the server accepts: a call that is not retried
+// makes one.
+func serveCounting(t *testing.T, s *Server, tlsCfg *tls.Config) (string, *atomic.Int32) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := &countingListener{Listener: inner}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln, tlsCfg) }()
@@ -30,7 +41,24 @@ func serveOn(t *testing.T, s *Server, tlsCfg *tls.Config) string {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return "https://" + ln.Addr().String()
+	if tlsCfg == nil {
+		return "http://" + ln.Addr().String(), &ln.accepted
+	}
+	return "https://" + ln.Addr().String(), &ln.accepted
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
 }
 
 func selfSigned(t *testing.T, hosts ...string) tls.Certificate {
@@ -50,7 +78,7 @@ func TestPinned(t *testing.T) {
 	defer cancel()
 	cert := selfSigned(t, "127.0.0.1")
 	s := newServer(t, ServerConfig{Pool: memPool(t)})
-	url := serveOn(t, s, s.TLSConfig(cert))
+	url, conns := serveCounting(t, s, s.TLSConfig(cert))
 	pin := Fingerprint(cert.Certificate[0])
 
 	c := dial(t, ClientConfig{URL: url, Token: testToken, Pin: pin})
@@ -63,13 +91,13 @@ func TestPinned(t *testing.T) {
 		"wrong pin":    {URL: url, Token: testToken, Pin: other},
 		"system roots": {URL: url, Token: testToken},
 	} {
-		start := time.Now()
+		before := conns.Load()
 		_, err := Dial(ctx, cfg)
 		if !errors.Is(err, ErrAuth) {
 			t.Errorf("%s: Dial: %v, want ErrAuth", name, err)
 		}
-		if d := time.Since(start); d > DefaultRetryMin*10 {
-			t.Errorf("%s: Dial took %v: a refused certificate must not be retried", name, d)
+		if n := conns.Load() - before; n != 1 {
+			t.Errorf("%s: Dial made %d connections: a refused certificate must not be retried", name, n)
 		}
 	}
 	if _, err := newClient(ClientConfig{URL: url, Token: testToken, Pin: "sha256:abc"}); !errors.Is(err, ebb.ErrInvalid) {
@@ -88,7 +116,7 @@ func TestMutualTLS(t *testing.T) {
 	cas := x509.NewCertPool()
 	cas.AddCert(clientCert.Leaf)
 	s := newServer(t, ServerConfig{Pool: memPool(t), ClientCAs: cas})
-	url := serveOn(t, s, s.TLSConfig(serverCert))
+	url, conns := serveCounting(t, s, s.TLSConfig(serverCert))
 	pin := Fingerprint(serverCert.Certificate[0])
 
 	trusted := &tls.Config{Certificates: []tls.Certificate{clientCert}}
@@ -99,13 +127,13 @@ func TestMutualTLS(t *testing.T) {
 
 	stranger := &tls.Config{Certificates: []tls.Certificate{selfSigned(t, "stranger")}}
 	for name, base := range map[string]*tls.Config{"no certificate": nil, "untrusted certificate": stranger} {
-		start := time.Now()
+		before := conns.Load()
 		_, err := Dial(ctx, ClientConfig{URL: url, Token: testToken, Pin: pin, TLS: base})
 		if !errors.Is(err, ErrAuth) {
 			t.Errorf("%s: Dial: %v, want ErrAuth", name, err)
 		}
-		if d := time.Since(start); d > DefaultRetryMin*10 {
-			t.Errorf("%s: Dial took %v: a refused certificate must not be retried", name, d)
+		if n := conns.Load() - before; n != 1 {
+			t.Errorf("%s: Dial made %d connections: a refused certificate must not be retried", name, n)
 		}
 	}
 	// Plain HTTP to a server that requires client certificates is
@@ -122,19 +150,22 @@ func TestPlainToTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := newServer(t, ServerConfig{Pool: memPool(t)})
-	url := serveOn(t, s, s.TLSConfig(selfSigned(t, "127.0.0.1")))
-	plain := serveHTTP(t, s).URL
-	for name, u := range map[string]string{
-		"plain to TLS": strings.Replace(url, "https", "http", 1),
-		"TLS to plain": strings.Replace(plain, "http", "https", 1),
+	url, tlsConns := serveCounting(t, s, s.TLSConfig(selfSigned(t, "127.0.0.1")))
+	plain, plainConns := serveCounting(t, s, nil)
+	for name, c := range map[string]struct {
+		url   string
+		conns *atomic.Int32
+	}{
+		"plain to TLS": {strings.Replace(url, "https", "http", 1), tlsConns},
+		"TLS to plain": {strings.Replace(plain, "http", "https", 1), plainConns},
 	} {
-		start := time.Now()
-		_, err := Dial(ctx, ClientConfig{URL: u, Token: testToken})
+		before := c.conns.Load()
+		_, err := Dial(ctx, ClientConfig{URL: c.url, Token: testToken})
 		if !errors.Is(err, ebb.ErrInvalid) || errors.Is(err, ErrAuth) {
 			t.Errorf("%s: %v, want ebb.ErrInvalid (not ErrAuth)", name, err)
 		}
-		if d := time.Since(start); d > DefaultRetryMin*10 {
-			t.Errorf("%s: Dial took %v, want no retries", name, d)
+		if n := c.conns.Load() - before; n != 1 {
+			t.Errorf("%s: Dial made %d connections, want one: no retries", name, n)
 		}
 	}
 }
