@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/clustertest"
+	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 func newProvider(t *testing.T) cluster.Provider {
@@ -59,18 +58,10 @@ func TestBrokenProviderChild(t *testing.T) {
 }
 
 func TestRunProviderCatchesBugs(t *testing.T) {
-	failLine := regexp.MustCompile(`--- FAIL: TestBrokenProviderChild/(\S+)`)
 	for _, b := range bugs {
 		t.Run(b.bug, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenProviderChild$", "-test.v", "-test.count=1", "-test.timeout=5m")
-			cmd.Env = append(os.Environ(), brokenEnv+"="+b.bug,
-				"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-			out, err := cmd.CombinedOutput()
-			var failed []string
-			for _, m := range failLine.FindAllStringSubmatch(string(out), -1) {
-				failed = append(failed, m[1])
-			}
+			out, failed, err := proctest.RunChild(t.Context(), "TestBrokenProviderChild", brokenEnv+"="+b.bug)
 			if b.wantFail == nil {
 				if err != nil {
 					t.Fatalf("the suite failed an unbroken provider: %v; failed %q\n%s", err, failed, out)

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { os.Exit(proctest.MainWithEbb(slurmTests{m}, &ebbBi
 type slurmTests struct{ m *testing.M }
 
 func (s slurmTests) Run() int {
-	slurmErr = probeSlurm()
+	slurmErr = proctest.SlurmErr()
 	code := s.m.Run()
 	if slurmErr == nil {
 		if left := activeJobs(testPrefix); len(left) > 0 {
@@ -43,28 +43,11 @@ func (s slurmTests) Run() int {
 	return code
 }
 
-// probeSlurm asks sinfo whether a slurmctld answers.
-func probeSlurm() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "sinfo", "--noheader", "--format=%P").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("sinfo: %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
 // needSlurm skips t when no slurmctld answers, or fails it when
 // EBB_SLURM_REQUIRED=1 says Slurm must be there (as in CI).
 func needSlurm(t testing.TB) {
 	t.Helper()
-	if slurmErr == nil {
-		return
-	}
-	if os.Getenv("EBB_SLURM_REQUIRED") == "1" {
-		t.Fatalf("slurm: no slurmctld answering (%v), and EBB_SLURM_REQUIRED=1; run scripts/slurm-test-cluster up", slurmErr)
-	}
-	t.Skipf("slurm: no slurmctld answering (%v); run scripts/slurm-test-cluster up, or set EBB_SLURM_REQUIRED=1 to make this a failure", slurmErr)
+	proctest.NeedSlurm(t, slurmErr)
 }
 
 // activeJobs returns the IDs of this user's jobs that squeue shows

@@ -235,12 +235,8 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		}
 		worker = []string{self, "worker"}
 	}
-	// Engines run the workers elsewhere, in another directory: every
-	// path they are given is absolute.
-	dir, err = filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
+	// Relative paths are fine: the providers make absolute those their
+	// workers get.
 	repoDir := filepath.Join(dir, "repository")
 	var prov cluster.Provider
 	var closeProv func(context.Context) error

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,7 +28,7 @@ func TestRunOnWorkers(t *testing.T) {
 	for _, provider := range []string{"procs", "command", "slurm"} {
 		t.Run(provider, func(t *testing.T) {
 			if provider == "slurm" {
-				needSlurm(t)
+				proctest.NeedSlurm(t, proctest.SlurmErr())
 			}
 			dir := t.TempDir()
 			state := filepath.Join(dir, "workers-state")
@@ -79,21 +77,6 @@ func TestRunOnWorkers(t *testing.T) {
 			}
 		})
 	}
-}
-
-// needSlurm skips t when no slurmctld answers, or fails it when
-// EBB_SLURM_REQUIRED=1 says Slurm must be there (as in CI).
-func needSlurm(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command("sinfo", "--noheader").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("slurm: no slurmctld answering (sinfo: %v: %s)", err, bytes.TrimSpace(out))
-	if os.Getenv("EBB_SLURM_REQUIRED") == "1" {
-		t.Fatalf("%s, and EBB_SLURM_REQUIRED=1; run scripts/slurm-test-cluster up", msg)
-	}
-	t.Skipf("%s; run scripts/slurm-test-cluster up, or set EBB_SLURM_REQUIRED=1 to make this a failure", msg)
 }
 
 func TestWorkersFileErrors(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -62,13 +61,7 @@ func TestQuickstartOnWorkerProcesses(t *testing.T) {
 // As Slurm jobs, the quickstart gets the same result, and afterwards
 // squeue shows no job of its.
 func TestQuickstartOnSlurm(t *testing.T) {
-	if out, err := exec.Command("sinfo", "--noheader").CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("slurm: no slurmctld answering (sinfo: %v: %s)", err, bytes.TrimSpace(out))
-		if os.Getenv("EBB_SLURM_REQUIRED") == "1" {
-			t.Fatalf("%s, and EBB_SLURM_REQUIRED=1; run scripts/slurm-test-cluster up", msg)
-		}
-		t.Skipf("%s; run scripts/slurm-test-cluster up, or set EBB_SLURM_REQUIRED=1 to make this a failure", msg)
-	}
+	proctest.NeedSlurm(t, proctest.SlurmErr())
 	bin, err := proctest.BuildEbb(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

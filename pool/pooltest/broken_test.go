@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/pooltest"
 )
@@ -55,19 +55,10 @@ func TestBrokenChild(t *testing.T) {
 }
 
 func TestRunCatchesBrokenPools(t *testing.T) {
-	failLine := regexp.MustCompile(`--- FAIL: TestBrokenChild/(\S+)`)
 	for _, b := range bugs {
 		t.Run(b.bug, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenChild$", "-test.v", "-test.count=1", "-test.timeout=5m")
-			// A race-enabled child otherwise sleeps a second on exit.
-			cmd.Env = append(os.Environ(), brokenEnv+"="+b.bug,
-				"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-			out, err := cmd.CombinedOutput()
-			var failed []string
-			for _, m := range failLine.FindAllStringSubmatch(string(out), -1) {
-				failed = append(failed, m[1])
-			}
+			out, failed, err := proctest.RunChild(t.Context(), "TestBrokenChild", brokenEnv+"="+b.bug)
 			if b.wantFail == nil {
 				if err != nil {
 					t.Fatalf("the suite failed an unbroken pool: %v; failed %q\n%s", err, failed, out)
