@@ -42,13 +42,13 @@ func run(ctx context.Context, timeout time.Duration, argv, env []string) (string
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("%q: %v: %w", argv[0], err, ebb.ErrUnavailable)
-	}
 	// The output is read by goroutines of os/exec until the pipes close,
 	// which a process left in the background by the command may hold
 	// open: WaitDelay bounds that wait once the command has exited.
 	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("%q: %v: %w", argv[0], err, ebb.ErrUnavailable)
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error
