@@ -88,9 +88,8 @@ func (r Resources) combine(s Resources, f func(a, b float64) float64) Resources 
 }
 
 // Fits reports whether r fits in s: every quantity of r is at most the
-// same key's quantity in s. A relative tolerance of one part in 10⁹ absorbs
-// the rounding of repeated Add and Sub, so capacity that was handed out and
-// returned fits again.
+// same key's quantity in s, within [Tolerance], so that capacity that was
+// handed out and returned fits again.
 func (r Resources) Fits(s Resources) bool {
 	for k, v := range r {
 		if !leq(v, s[k]) {
@@ -98,10 +97,6 @@ func (r Resources) Fits(s Resources) bool {
 		}
 	}
 	return true
-}
-
-func leq(a, b float64) bool {
-	return a <= b+1e-9*math.Max(1, math.Abs(b))
 }
 
 // Equal reports whether r and s hold the same quantity for every key,

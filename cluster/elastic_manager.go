@@ -179,23 +179,23 @@ func (e *Elastic) plan(now time.Time) (starts []*launch, wake time.Time) {
 		}
 	}
 	inflight := e.launchesLocked()
-	pending := make([]Pending, len(inflight))
+	launching := make([]Launching, len(inflight))
 	for i, l := range inflight {
 		free := l.shape.Resources
 		for r, width := range l.claims {
 			free = free.Sub(r.want.Min.Scale(float64(width)))
 		}
-		pending[i] = Pending{Shape: l.shape, Free: free}
+		launching[i] = Launching{Shape: l.shape, Free: free}
 	}
-	reqs := make([]Request, len(unclaimed))
+	wants := make([]ebb.Requirements, len(unclaimed))
 	for i, r := range unclaimed {
-		reqs[i] = Request{Want: r.want}
+		wants[i] = r.want
 		r.planned = true
 	}
-	for _, pl := range Pack(reqs, shapes, pending, e.limitsLocked()) {
+	for _, pl := range Pack(wants, shapes, launching, e.limitsLocked()) {
 		var l *launch
-		if pl.Pending >= 0 {
-			l = inflight[pl.Pending]
+		if pl.Launching >= 0 {
+			l = inflight[pl.Launching]
 		} else {
 			e.seq++
 			l = &launch{id: e.seq, shape: pl.Shape, claims: make(map[*request]int)}

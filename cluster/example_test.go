@@ -75,18 +75,18 @@ func ExampleStatic() {
 func ExamplePack() {
 	small := cluster.Shape{Name: "small", Resources: ebb.Resources{ebb.CPU: 2}, Price: 1}
 	large := cluster.Shape{Name: "large", Resources: ebb.Resources{ebb.CPU: 8}, Price: 3}
-	requests := []cluster.Request{
-		{Want: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}},
-		{Want: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}, Width: 6}},
-		{Want: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}},
+	wants := []ebb.Requirements{
+		{Min: ebb.Resources{ebb.CPU: 1}},
+		{Min: ebb.Resources{ebb.CPU: 1}, Width: 6},
+		{Min: ebb.Resources{ebb.CPU: 2}},
 	}
 	// A small worker is being launched, with 1 cpu not yet claimed.
-	pending := []cluster.Pending{{Shape: small, Free: ebb.Resources{ebb.CPU: 1}}}
+	launching := []cluster.Launching{{Shape: small, Free: ebb.Resources{ebb.CPU: 1}}}
 	limits := cluster.Limits{Launches: 2, Budget: math.Inf(1)}
-	for _, l := range cluster.Pack(requests, []cluster.Shape{small, large}, pending, limits) {
+	for _, l := range cluster.Pack(wants, []cluster.Shape{small, large}, launching, limits) {
 		what := "new launch of " + l.Shape.Name
-		if l.Pending >= 0 {
-			what = fmt.Sprintf("pending launch %d of %s", l.Pending, l.Shape.Name)
+		if l.Launching >= 0 {
+			what = fmt.Sprintf("pending launch %d of %s", l.Launching, l.Shape.Name)
 		}
 		for _, c := range l.Claims {
 			fmt.Printf("%s: request %d, %d× its Min\n", what, c.Request, c.Width)

@@ -2,21 +2,14 @@ package cluster
 
 import (
 	"cmp"
-	"math"
 	"slices"
 
 	"github.com/ebbflow/ebb"
 )
 
-// A Request is a pending Allocate as [Pack] sees it.
-type Request struct {
-	// Want is what the request needs (Min) and could use (Max).
-	Want ebb.Requirements
-}
-
-// A Pending is a launch in flight as [Pack] sees it: the shape being
+// A Launching is a launch in flight as [Pack] sees it: the shape being
 // launched, and what the requests already claiming it leave free.
-type Pending struct {
+type Launching struct {
 	Shape Shape
 	Free  ebb.Resources
 }
@@ -26,9 +19,9 @@ type Pending struct {
 type Launch struct {
 	// Shape is the worker's shape.
 	Shape Shape
-	// Pending is the index, in Pack's pending, of the launch in flight
-	// that Claims join, or -1 for a new launch.
-	Pending int
+	// Launching is the index, in Pack's launching, of the launch in
+	// flight that Claims join, or -1 for a new launch.
+	Launching int
 	// Claims are the requests the worker will serve, in the order they
 	// were placed: the first claim of a new launch is the one it was
 	// opened for.
@@ -38,7 +31,8 @@ type Launch struct {
 // A Claim is a request's share of a launch: Width units of the request's
 // Min, which the worker holds on top of every other claim.
 type Claim struct {
-	// Request is an index into Pack's requests.
+	// Request is an index into Pack's wants: the Allocate call the
+	// claim serves.
 	Request int
 	// Width is how many Min-sized units the request gets: at least 1, at
 	// most max(1, Want.Width).
@@ -79,29 +73,29 @@ type Limits struct {
 // request that arrived first waits (unless it fits in their spare room).
 //
 // Shapes must be valid (see [Shape.Validate]).
-func Pack(requests []Request, shapes []Shape, pending []Pending, limits Limits) []Launch {
+func Pack(wants []ebb.Requirements, shapes []Shape, launching []Launching, limits Limits) []Launch {
 	type bin struct {
 		launch Launch
 		free   ebb.Resources
 	}
-	bins := make([]*bin, len(pending))
-	for i, p := range pending {
-		bins[i] = &bin{launch: Launch{Shape: p.Shape.clone(), Pending: i}, free: p.Free.Clone()}
+	bins := make([]*bin, len(launching))
+	for i, p := range launching {
+		bins[i] = &bin{launch: Launch{Shape: p.Shape.clone(), Launching: i}, free: p.Free.Clone()}
 	}
-	order := make([]int, len(requests))
+	order := make([]int, len(wants))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
-		return cmp.Compare(requests[b].Want.Min.Size(), requests[a].Want.Min.Size())
+		return cmp.Compare(wants[b].Min.Size(), wants[a].Min.Size())
 	})
 
 	opened, budget := 0, limits.Budget
 	for _, i := range order {
-		want := requests[i].Want
+		want := wants[i]
 		placed := false
 		for _, b := range bins {
-			if k := units(want, b.free); k > 0 {
+			if k := want.UnitsIn(b.free); k > 0 {
 				b.launch.Claims = append(b.launch.Claims, Claim{Request: i, Width: k})
 				b.free = b.free.Sub(want.Min.Scale(float64(k)))
 				placed = true
@@ -118,7 +112,7 @@ func Pack(requests []Request, shapes []Shape, pending []Pending, limits Limits) 
 		opened++
 		budget -= s.Price
 		bins = append(bins, &bin{
-			launch: Launch{Shape: s.clone(), Pending: -1, Claims: []Claim{{Request: i, Width: k}}},
+			launch: Launch{Shape: s.clone(), Launching: -1, Claims: []Claim{{Request: i, Width: k}}},
 			free:   s.Resources.Sub(want.Min.Scale(float64(k))),
 		})
 	}
@@ -132,31 +126,6 @@ func Pack(requests []Request, shapes []Shape, pending []Pending, limits Limits) 
 	return out
 }
 
-// units returns how many units of want.Min fit in free, at most
-// max(1, want.Width); 0 when not even Min fits.
-func units(want ebb.Requirements, free ebb.Resources) int {
-	if !want.Min.Fits(free) {
-		return 0
-	}
-	width := max(1, want.Width)
-	k := width
-	for key, v := range want.Min {
-		if v > 0 {
-			// The tolerance matches Fits, so that Min×k fitting exactly
-			// counts k units.
-			n := math.Floor(free[key]/v + 1e-9)
-			if n < float64(k) {
-				k = int(n)
-			}
-		}
-	}
-	k = max(1, min(k, width))
-	for k > 1 && !want.Min.Scale(float64(k)).Fits(free) {
-		k--
-	}
-	return k
-}
-
 // cheapest returns the shape to launch for want within budget, and how
 // many units of want.Min it holds: 0 when no shape within budget holds Min.
 func cheapest(shapes []Shape, want ebb.Requirements, budget float64) (Shape, int) {
@@ -168,7 +137,7 @@ func cheapest(shapes []Shape, want ebb.Requirements, budget float64) (Shape, int
 		if s.Price > budget*(1+1e-9) {
 			continue
 		}
-		k := units(want, s.Resources)
+		k := want.UnitsIn(s.Resources)
 		if k == 0 {
 			continue
 		}

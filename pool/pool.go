@@ -73,23 +73,16 @@ func (m AllocMeta) Validate() error {
 
 // Grant returns the resources an alloc gets when want is accepted from an
 // offer of available: as many whole units of want.Min as fit in available,
-// at most max(1, want.Width) of them, so an alloc never holds a part of a
+// at most max(1, want.Width) of them (see ebb.Requirements.UnitsIn), so an alloc never holds a part of a
 // unit that no task could use. It reports false when want.Min does not fit
 // in available. Every Pool sizes its allocs this way, so a request gets the
 // same alloc from any of them.
 func Grant(available ebb.Resources, want ebb.Requirements) (ebb.Resources, bool) {
-	if !want.Min.Fits(available) {
+	units := want.UnitsIn(available)
+	if units == 0 {
 		return nil, false
 	}
-	units := max(1, want.Width)
-	for k, v := range want.Min {
-		if v > 0 {
-			// The tolerance of ebb.Resources.Fits, so a unit that Fits
-			// is counted.
-			units = min(units, int((available[k]+1e-9*max(1, available[k]))/v))
-		}
-	}
-	return want.Min.Scale(float64(max(1, units))), true
+	return want.Min.Scale(float64(units)), true
 }
 
 // An Alloc is a leased reservation of resources in a pool, in which execs

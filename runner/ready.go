@@ -95,23 +95,3 @@ func addInPlace(r, s ebb.Resources) ebb.Resources {
 	}
 	return r
 }
-
-// fitCount returns how many units of s fit, side by side, in free, capped
-// at limit.
-func fitCount(s, free ebb.Resources, limit int) int {
-	n := limit
-	for k, v := range s {
-		if v <= 0 {
-			continue
-		}
-		f := free[k]
-		if f < v {
-			return 0
-		}
-		// One part in 10⁹ of tolerance, as ebb.Resources.Fits.
-		if c := int((f + 1e-9*max(1, f)) / v); c < n {
-			n = c
-		}
-	}
-	return n
-}

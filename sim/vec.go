@@ -8,18 +8,13 @@ import (
 )
 
 // fitUnits returns how many units of shape fit side by side in c, at most
-// limit; like ebb.Resources.Fits it absorbs rounding of one part in 10⁹.
-// A shape that needs nothing fits limit times.
+// limit (ebb.Requirements.UnitsIn). A shape that needs nothing fits limit
+// times.
 func fitUnits(shape, c ebb.Resources, limit int) int {
-	n := limit
-	for k, v := range shape {
-		if v <= 0 {
-			continue
-		}
-		f := c[k]
-		n = min(n, int((f+1e-9*max(1, f))/v))
+	if limit <= 0 {
+		return 0
 	}
-	return max(0, n)
+	return ebb.Requirements{Min: shape, Width: limit}.UnitsIn(c)
 }
 
 // A space maps resource keys to the dimensions of dense vectors, so that
@@ -86,27 +81,21 @@ func (s *space) cpuOf(v []float64) float64 {
 	return v[s.cpu]
 }
 
-// fits reports whether need fits in free, with ebb's tolerance.
+// fits reports whether need fits in free, within ebb.Tolerance.
 func fits(need, free []float64) bool {
-	for i, q := range need {
-		if q > 0 && q > free[i]+1e-9*math.Max(1, math.Abs(free[i])) {
-			return false
-		}
-	}
-	return true
+	return count(need, free, 1) == 1
 }
 
-// count returns how many of need fit in free, at most limit.
+// count returns how many of need fit in free, at most limit, as
+// ebb.Requirements.UnitsIn counts them.
 func count(need, free []float64, limit int) int {
-	n := limit
+	n := max(0, limit)
 	for i, q := range need {
-		if q <= 0 {
-			continue
+		if q > 0 && n > 0 {
+			n = ebb.QuantityUnits(q, free[i], n)
 		}
-		f := free[i]
-		n = min(n, int((f+1e-9*math.Max(1, math.Abs(f)))/q))
 	}
-	return max(0, n)
+	return n
 }
 
 // empty reports whether v holds nothing worth placing on.

@@ -2,7 +2,6 @@ package stealer
 
 import (
 	"cmp"
-	"math"
 	"reflect"
 	"slices"
 
@@ -61,19 +60,13 @@ func tasks(gs []group) int {
 	return n
 }
 
-// fitCount returns how many tasks of shape, at most n, fit in capacity c.
-// A shape that needs nothing fits n times. Like Resources.Fits, it absorbs
-// rounding of one part in 10⁹.
+// fitCount returns how many tasks of shape, at most n, fit in capacity c
+// (ebb.Requirements.UnitsIn). A shape that needs nothing fits n times.
 func fitCount(shape, c ebb.Resources, n int) int {
-	k := float64(n)
-	for key, v := range shape {
-		if v <= 0 {
-			continue
-		}
-		q := math.Floor(c[key]/v*(1+1e-9) + 1e-12)
-		k = min(k, q)
+	if n <= 0 {
+		return 0
 	}
-	return max(0, int(k))
+	return ebb.Requirements{Min: shape, Width: n}.UnitsIn(c)
 }
 
 // subInPlace takes k tasks of shape out of c, which the caller owns.

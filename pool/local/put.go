@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -100,12 +99,11 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// fitsFree reports whether want fits in total − used, with the tolerance
-// of Resources.Fits, without making the difference.
+// fitsFree reports whether want fits in total − used, within
+// ebb.Tolerance as Resources.Fits, without making the difference.
 func fitsFree(want, total, used ebb.Resources) bool {
 	for k, v := range want {
-		free := total[k] - used[k]
-		if v > free+1e-9*math.Max(1, math.Abs(free)) {
+		if v > 0 && ebb.QuantityUnits(v, total[k]-used[k], 1) == 0 {
 			return false
 		}
 	}

@@ -1,0 +1,172 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/stealer"
+)
+
+// A bin is a working alloc's room as placement sees it: what it has free
+// and how many more tasks it may start (MaxExecs less those it runs).
+type bin struct {
+	free  ebb.Resources
+	execs int
+}
+
+// placeReady decides which ready tasks the working allocs take: the
+// largest shapes first, each to the bin with the least free capacity that
+// holds it and may start another task (best fit), as many at once as fit
+// there and its exec limit allows, so that big allocs stay free for big
+// tasks, small allocs fill up, and the rest go idle. For each decision it
+// takes n tasks of s out of bins[b] (free and execs) and then calls
+// take(s, b, n); the tasks of a shape are taken in queue order.
+//
+// It is the one placement of the runner: Eval.place runs it on the real
+// bins and starts what it decides, and Demand runs it on copies and
+// reports what is left, so Demand is exactly the ready tasks that held
+// capacity will not run. It reads the shapes' lengths but changes no
+// shape; bins are the caller's, and only their fields change.
+func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
+	for _, s := range shapes {
+		left := s.len()
+		for left > 0 {
+			best, bestSize := -1, 0.0
+			for i := range bins {
+				b := &bins[i]
+				if b.execs <= 0 || !s.res.Fits(b.free) {
+					continue
+				}
+				if size := b.free.Size(); best < 0 || size < bestSize {
+					best, bestSize = i, size
+				}
+			}
+			if best < 0 {
+				break
+			}
+			b := &bins[best]
+			n := max(1, ebb.Requirements{Min: s.res, Width: min(left, b.execs)}.UnitsIn(b.free))
+			subInPlace(b.free, s.res.Scale(float64(n)))
+			b.execs -= n
+			left -= n
+			take(s, best, n)
+		}
+	}
+}
+
+// place assigns ready tasks to the workers that can hold them, as
+// placeReady decides. A worker starts the tasks assigned to it when it
+// next wakes. e.mu is held.
+func (e *Eval) place() {
+	if e.ready.n == 0 {
+		return
+	}
+	defer func() {
+		switch {
+		case e.ready.n == 0:
+			e.demanded = false
+		case !e.demanded && e.cfg.OnDemand != nil:
+			e.demanded = true
+			e.cfg.OnDemand()
+		}
+	}()
+	ws, bins := e.bins(false)
+	placed := false
+	placeReady(e.ready.shapes, bins, func(s *shape, b, n int) {
+		w := ws[b]
+		if w.running == 0 {
+			w.idleSince = time.Time{}
+		}
+		for range n {
+			t := e.ready.pop(s)
+			e.tasks[t].state = running
+			w.assigned = append(w.assigned, t)
+		}
+		w.running += n
+		e.counts.Running += n
+		placed = true
+	})
+	if placed {
+		e.broadcast()
+	}
+}
+
+// bins returns the workers that take new tasks and their bins; the bins
+// share the workers' free maps, or hold copies when clone is set. e.mu is
+// held.
+func (e *Eval) bins(clone bool) ([]*worker, []bin) {
+	ws := make([]*worker, 0, len(e.workers))
+	bins := make([]bin, 0, len(e.workers))
+	for w := range e.workers {
+		if w.draining || w.running >= e.cfg.MaxExecs {
+			continue
+		}
+		free := w.free
+		if clone {
+			free = free.Clone()
+		}
+		ws = append(ws, w)
+		bins = append(bins, bin{free: free, execs: e.cfg.MaxExecs - w.running})
+	}
+	return ws, bins
+}
+
+// Demand returns the ready tasks that the allocs now working for the eval
+// will not run, even once their free capacity and exec slots (MaxExecs)
+// are used: the work that needs more allocs. It is a dry run of the
+// placement that Work does. Shapes come largest first; the result is the
+// caller's.
+func (e *Eval) Demand() []ebb.Demand {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ready.n == 0 {
+		return nil
+	}
+	_, bins := e.bins(true)
+	placed := map[*shape]int{}
+	placeReady(e.ready.shapes, bins, func(s *shape, _, n int) { placed[s] += n })
+	var out []ebb.Demand
+	for _, s := range e.ready.shapes {
+		if n := s.len() - placed[s]; n > 0 {
+			out = append(out, ebb.Demand{Resources: s.res.Clone(), Count: n})
+		}
+	}
+	return out
+}
+
+// Drain tells the alloc with the given ID to take no new task: its Work
+// returns nil once the tasks it runs have finished, so that the alloc can
+// be freed without killing any. It reports whether such an alloc works for
+// the eval.
+func (e *Eval) Drain(allocID string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for w := range e.workers {
+		if w.alloc.ID() == allocID {
+			w.draining = true
+			e.woken = true // make sure the worker hears it
+			e.broadcast()
+			return true
+		}
+	}
+	return false
+}
+
+// Load returns what each alloc working for the eval is doing, in no
+// particular order. The result is the caller's.
+func (e *Eval) Load() []stealer.AllocLoad {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]stealer.AllocLoad, 0, len(e.workers))
+	for w := range e.workers {
+		out = append(out, stealer.AllocLoad{
+			ID:        w.alloc.ID(),
+			Resources: w.alloc.Resources(),
+			Free:      w.free.Clone(),
+			Running:   w.running,
+			IdleSince: w.idleSince,
+			Draining:  w.draining,
+		})
+	}
+	return out
+}

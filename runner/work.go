@@ -1,0 +1,292 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/opencontainers/go-digest"
+)
+
+// A worker is one alloc taking part through Work. Its fields are guarded
+// by the Eval's mutex.
+type worker struct {
+	alloc     pool.Alloc
+	free      ebb.Resources // what the alloc has not lent to a task
+	running   int
+	idleSince time.Time // when running last fell to 0
+	draining  bool      // takes no new task; Work returns once idle
+	assigned  []int32   // tasks placed here, not yet started; counted in running
+	stop      context.CancelCauseFunc
+}
+
+var (
+	errFinished = errors.New("eval finished")
+	errDrained  = errors.New("alloc drained")
+)
+
+// Work runs ready tasks on alloc a until the eval finishes, ctx is done, or
+// the alloc is lost, keeping the alloc's lease alive meanwhile. It takes
+// the largest ready tasks that fit in what a has free, up to MaxExecs at a
+// time, and more as they finish.
+//
+// It returns nil when the eval has finished (see Err for how), ctx's error
+// when ctx is done, and an error wrapping ebb.ErrExpired when the alloc was
+// lost. Tasks that were running on a and did not finish go back to the
+// ready queue (without counting a try), to run on another alloc; the execs
+// themselves are left alone, so that a driver resuming the run re-attaches
+// to them. When the eval fails, Work kills the tasks still running on a.
+// Work returns only once every goroutine it started has ended.
+func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
+	return e.work(ctx, a, nil)
+}
+
+// work is Work; it calls joined, when not nil, once a counts among the
+// eval's allocs (Load and Demand see it) and before it takes a task.
+func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now()}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := pool.Keepalive(ctx, a, e.cfg.Keepalive); err != nil && ctx.Err() == nil {
+			stop(fmt.Errorf("alloc %s lost: %w", a.ID(), err))
+		}
+	})
+
+	e.mu.Lock()
+	if e.err == nil && e.remaining > 0 {
+		e.workers[w] = struct{}{}
+	}
+	e.mu.Unlock()
+	if joined != nil {
+		joined()
+	}
+
+	var batch []int32
+	for {
+		e.mu.Lock()
+		if e.remaining == 0 || e.err != nil {
+			e.mu.Unlock()
+			stop(errFinished)
+			break
+		}
+		if w.draining && w.running == 0 {
+			e.mu.Unlock()
+			stop(errDrained)
+			break
+		}
+		e.place()
+		batch = append(batch[:0], w.assigned...)
+		w.assigned = w.assigned[:0]
+		wake := e.wake
+		e.woken = true
+		e.mu.Unlock()
+		for _, t := range batch {
+			wg.Go(func() { e.run(ctx, w, t) })
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	// Leave: tasks placed here but not started go back to the queue.
+	e.mu.Lock()
+	delete(e.workers, w)
+	for _, t := range w.assigned {
+		e.release(w, e.g.Flow.Tasks[t].Resources)
+		if e.err == nil && e.remaining > 0 {
+			e.requeue(t)
+		}
+	}
+	w.assigned = nil
+	e.mu.Unlock()
+	wg.Wait()
+	if cause := context.Cause(ctx); !errors.Is(cause, errFinished) && !errors.Is(cause, errDrained) {
+		return cause
+	}
+	return nil
+}
+
+// run runs task t on w's alloc and records how it went.
+func (e *Eval) run(ctx context.Context, w *worker, t int32) {
+	task := &e.g.Flow.Tasks[t]
+	id := e.digests[t]
+	cfg := pool.ExecConfig{
+		Argv:      task.Argv,
+		Env:       task.Env,
+		Func:      task.Func,
+		Resources: task.Resources,
+		Inputs:    e.inputs(t),
+		Outputs:   task.Outputs,
+	}
+	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
+	x, err := w.alloc.Put(tctx, id, cfg)
+	var res pool.Result
+	if err == nil {
+		res, err = x.Wait(tctx)
+	}
+	span.End(res, err)
+	if err != nil {
+		e.interrupted(ctx, w, t, x, err)
+		return
+	}
+	if res.OK() && e.cfg.Cache != nil {
+		// Stored even when ctx is done: a finished result is never lost.
+		if err := e.cfg.Cache.Put(context.WithoutCancel(ctx), id, res); err != nil {
+			e.cfg.Logger.Warn("cache put failed; the task will run again in a later run", "task", task.Name, "err", err)
+		}
+	}
+	if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
+		e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
+	}
+	e.finish(w, t, res)
+}
+
+// inputs returns the digest of each of task t's input files. The outputs of
+// t's dependencies were recorded before t became ready and never change
+// after, so reading them needs no lock.
+func (e *Eval) inputs(t int32) map[string]digest.Digest {
+	task := &e.g.Flow.Tasks[t]
+	if len(task.Inputs) == 0 {
+		return nil
+	}
+	in := make(map[string]digest.Digest, len(task.Inputs))
+	for _, i := range task.Inputs {
+		switch {
+		case i.Task != "":
+			in[i.Name] = e.tasks[e.g.Index[i.Task]].outputs[i.Output]
+		case i.Digest != "":
+			in[i.Name] = i.Digest
+		default:
+			in[i.Name] = e.cfg.Paths[i.Path]
+		}
+	}
+	return in
+}
+
+// interrupted handles a task whose exec could not be started or waited for.
+func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec, err error) {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, errFinished) && x != nil {
+		// The eval failed: the task's result is of no use.
+		if kerr := x.Kill(context.WithoutCancel(ctx)); kerr != nil {
+			e.cfg.Logger.Debug("kill exec", "task", e.g.Flow.Tasks[t].Name, "err", kerr)
+		}
+	}
+	lost := errors.Is(err, ebb.ErrExpired) || errors.Is(err, ebb.ErrNotExist)
+	switch {
+	case lost:
+		w.stop(fmt.Errorf("alloc %s lost: %w", w.alloc.ID(), ebb.ErrExpired))
+	case ctx.Err() == nil && ebb.Retryable(err):
+		// The alloc did not answer. Placing more work there would only
+		// fail the same way, over and over: stop working it, and let
+		// its holder decide (the runner retries on the primary, a
+		// stealer gives an auxiliary alloc back).
+		w.stop(fmt.Errorf("alloc %s: %w", w.alloc.ID(), err))
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.release(w, e.g.Flow.Tasks[t].Resources)
+	if e.err != nil || e.remaining == 0 {
+		return
+	}
+	if ctx.Err() == nil && !lost && !ebb.Retryable(err) {
+		// The alloc refused the task: a bug or a malformed task, which
+		// another try would not mend.
+		e.fail(fmt.Errorf("task %q: %w", e.g.Flow.Tasks[t].Name, err))
+		return
+	}
+	e.counts.Lost++
+	e.requeue(t)
+}
+
+// finish records the result of task t, run on w.
+func (e *Eval) finish(w *worker, t int32, res pool.Result) {
+	task := &e.g.Flow.Tasks[t]
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.release(w, task.Resources)
+	st := &e.tasks[t]
+	if e.err != nil {
+		return
+	}
+	switch {
+	case res.OK():
+		st.state = done
+		st.outputs = res.Outputs
+		e.counts.Done++
+		if d := res.Duration(); e.duration == 0 {
+			e.duration = d
+		} else {
+			e.duration += (d - e.duration) / 8
+		}
+		e.remaining--
+		for _, c := range e.dependents[t] {
+			if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
+				e.tasks[c].state = ready
+				e.ready.push(e.shapes[c], c)
+			}
+		}
+		if e.remaining == 0 {
+			close(e.doneC)
+		}
+		e.broadcast()
+	case res.Transient && int(st.tries)+1 < max(1, task.Attempts):
+		st.tries++
+		e.counts.Retried++
+		e.cfg.Logger.Info("task failed; trying again", "task", task.Name, "try", st.tries, "error", res.Error)
+		e.requeue(t)
+	default:
+		st.state = failed
+		e.fail(&TaskError{Task: task.Name, Digest: e.digests[t], Result: res})
+	}
+}
+
+// release gives back to w what one of its tasks held. e.mu is held.
+func (e *Eval) release(w *worker, res ebb.Resources) {
+	w.running--
+	e.counts.Running--
+	addInPlace(w.free, res)
+	if w.running == 0 {
+		w.idleSince = time.Now()
+		if w.draining {
+			e.broadcast()
+		}
+	}
+}
+
+// requeue puts task t back in the ready queue. e.mu is held.
+func (e *Eval) requeue(t int32) {
+	e.tasks[t].state = ready
+	e.ready.push(e.shapes[t], t)
+	e.broadcast()
+}
+
+// fail ends the eval with err and stops every worker, which kill their
+// running tasks. e.mu is held.
+func (e *Eval) fail(err error) {
+	e.err = err
+	e.cfg.Logger.Error("eval failed", "err", err)
+	close(e.doneC)
+	for w := range e.workers {
+		w.stop(errFinished)
+	}
+	e.broadcast()
+}
+
+// broadcast wakes the workers waiting for news. e.mu is held.
+func (e *Eval) broadcast() {
+	if e.woken {
+		close(e.wake)
+		e.wake = make(chan struct{})
+		e.woken = false
+	}
+}
