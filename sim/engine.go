@@ -67,6 +67,7 @@ type engine struct {
 	recent   []stealer.Change
 	failures int
 	retryAt  time.Duration
+	onAdmit  func(stealer.Admitted) // for tests: sees every admission
 	taskAvg  time.Duration
 	timer    IdleTimer
 

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"slices"
-	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/stealer"
@@ -78,63 +76,38 @@ func (e *engine) evaluate() {
 	e.apply(s, plan)
 }
 
-// apply carries out plan as stealer.Stealer does: cancels, then drains,
-// then acquires; what it cannot do it skips and counts as rejected (a
-// cancel of a request not in flight, a drain of an alloc not held, an
-// invalid request, a request beyond Cluster.MaxPending). While backing
-// off after failed launches, it makes no new request.
+// apply carries out what stealer.Admit lets through of plan, as a
+// stealer.Stealer does: cancels, then drains, then acquires; what it
+// refuses counts as rejected.
 func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
-	var window time.Duration
-	if len(plan.Acquire) > 0 {
-		idle := e.cfg.IdleTimeout
-		if e.timer != nil {
-			idle, _ = e.timer.IdleTimeout(s)
-		}
-		window = 2 * idle
+	a := stealer.Admit(s, plan, stealer.AdmitLimits{MaxPending: e.cl.MaxPending, RetryAt: epoch.Add(e.retryAt)})
+	if e.onAdmit != nil {
+		e.onAdmit(a)
 	}
-	for _, c := range plan.Cancel {
-		r, ok := e.pendingByID[c.ID]
-		if !ok {
-			e.acc.rejected++
-			continue
-		}
-		e.cancel(r)
+	e.acc.rejected += len(a.Rejected)
+	for _, c := range a.Cancel {
+		e.cancel(e.pendingByID[c.ID])
 	}
-	var freed []string // drained and freed by this plan
-	for _, d := range plan.Drain {
-		a, ok := e.heldByID[d.AllocID]
-		switch {
-		case !ok && slices.Contains(freed, d.AllocID):
-			continue // drained twice: the stealer skips the second
-		case !ok:
-			e.acc.rejected++
-			continue
-		case a.draining:
-			continue
-		}
-		a.draining = true
+	for _, d := range a.Drain {
+		h := e.heldByID[d.AllocID]
+		h.draining = true
 		e.acc.drains++
-		e.free.remove(a)
-		e.touch(a)
-		if a.running > 0 {
+		e.free.remove(h)
+		e.touch(h)
+		if h.running > 0 {
 			e.acc.busyDrains++
 			continue
 		}
-		freed = append(freed, a.id)
-		e.release(a)
+		e.release(h)
 	}
-	if len(plan.Acquire) > 0 && e.now < e.retryAt {
-		return // backing off
+	if len(a.Acquire) == 0 {
+		return
 	}
-	for i, a := range plan.Acquire {
-		if len(e.pending) >= e.cl.MaxPending {
-			e.acc.rejected += len(plan.Acquire) - i
-			break
-		}
-		if a.Requirements.Validate() != nil || a.Requirements.Min.IsZero() {
-			e.acc.rejected++
-			continue
-		}
-		e.ask(a, window)
+	idle := e.cfg.IdleTimeout
+	if e.timer != nil {
+		idle, _ = e.timer.IdleTimeout(s)
+	}
+	for _, r := range a.Acquire {
+		e.ask(r, 2*idle)
 	}
 }

@@ -275,15 +275,12 @@ func cloneDemand(ds []ebb.Demand) []ebb.Demand {
 	return out
 }
 
-// apply carries out plan: cancels, then drains, then acquires.
+// apply carries out what Admit lets through of plan: cancels, then
+// drains, then acquires, and reports what it refused.
 func (l *loop) apply(ctx context.Context, now time.Time, s Snapshot, plan Plan) {
-	for _, c := range plan.Cancel {
-		r, ok := l.pending[c.ID]
-		if !ok {
-			l.emit(ctx, Event{Kind: EventRejected, RequestID: c.ID,
-				Reason: fmt.Sprintf("cancel of request %s refused: not in flight (%s)", c.ID, c.Reason)})
-			continue
-		}
+	a := Admit(s, plan, AdmitLimits{MaxPending: l.cfg.MaxPending, RetryAt: l.retryAt})
+	for _, c := range a.Cancel {
+		r := l.pending[c.ID]
 		if !r.tryCancel() {
 			l.emit(ctx, Event{Kind: EventRejected, RequestID: c.ID,
 				Reason: fmt.Sprintf("cancel of request %s came too late: it was granted (%s)", c.ID, c.Reason)})
@@ -292,46 +289,30 @@ func (l *loop) apply(ctx context.Context, now time.Time, s Snapshot, plan Plan) 
 		delete(l.pending, c.ID)
 		l.emit(ctx, Event{Kind: EventCancelled, RequestID: c.ID, Resources: r.req.Max(), Reason: c.Reason})
 	}
-	for _, d := range plan.Drain {
-		h, ok := l.held[d.AllocID]
-		switch {
-		case !ok:
+	for _, d := range a.Drain {
+		h := l.held[d.AllocID]
+		if !l.ev.Drain(d.AllocID) {
 			l.emit(ctx, Event{Kind: EventRejected, AllocID: d.AllocID,
-				Reason: fmt.Sprintf("drain of alloc %s refused: not held by this stealer (%s)", d.AllocID, d.Reason)})
-			continue
-		case h.draining:
-			continue // drained already; nothing to do
-		case !l.ev.Drain(d.AllocID):
-			l.emit(ctx, Event{Kind: EventRejected, AllocID: d.AllocID,
-				Reason: fmt.Sprintf("drain of alloc %s refused: it does not work for the evaluation (yet, or any more) (%s)", d.AllocID, d.Reason)})
+				Reason: fmt.Sprintf("drain of alloc %s refused: it does not work for the evaluation (any more) (%s)", d.AllocID, d.Reason)})
 			continue
 		}
 		h.draining = true
 		l.emit(ctx, Event{Kind: EventDrained, AllocID: d.AllocID, Resources: h.res.Clone(), Reason: d.Reason})
 	}
-	if len(plan.Acquire) > 0 && now.Before(l.retryAt) {
-		plan.Acquire = nil // backing off; EventFailed said until when
+	for _, r := range a.Rejected {
+		l.emit(ctx, Event{Kind: EventRejected, RequestID: r.RequestID, AllocID: r.AllocID, Err: r.Err, Reason: r.Reason})
 	}
-	for i, a := range plan.Acquire {
-		if len(l.pending) >= l.cfg.MaxPending {
-			l.emit(ctx, Event{Kind: EventRejected, Reason: fmt.Sprintf("%s not made: %d in flight (MaxPending %d)",
-				plural(len(plan.Acquire)-i, "request"), len(l.pending), l.cfg.MaxPending)})
-			break
-		}
-		if err := a.Requirements.Validate(); err != nil {
-			l.emit(ctx, Event{Kind: EventRejected, Err: err, Reason: fmt.Sprintf("request refused: %v (%s)", err, a.Reason)})
-			continue
-		}
+	for _, q := range a.Acquire {
 		l.nextReq++
 		r := &request{
 			seq:    l.nextReq,
 			id:     RequestID(fmt.Sprintf("r%d", l.nextReq)),
-			req:    ebb.Requirements{Min: a.Requirements.Min.Clone(), Width: a.Requirements.Width},
+			req:    ebb.Requirements{Min: q.Requirements.Min.Clone(), Width: q.Requirements.Width},
 			since:  now,
-			serves: cloneDemand(a.For),
+			serves: cloneDemand(q.For),
 		}
 		l.pending[r.id] = r
-		l.emit(ctx, Event{Kind: EventRequested, RequestID: r.id, Resources: r.req.Max(), Reason: a.Reason})
+		l.emit(ctx, Event{Kind: EventRequested, RequestID: r.id, Resources: r.req.Max(), Reason: q.Reason})
 		l.request(ctx, r)
 	}
 	if plan.Hold == "" {

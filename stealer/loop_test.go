@@ -144,7 +144,7 @@ func TestRejectedPlans(t *testing.T) {
 			return Plan{
 				Cancel:  []Cancel{{ID: "r9", Reason: "no such request"}},
 				Drain:   []Drain{{AllocID: "nope", Reason: "no such alloc"}},
-				Acquire: []Request{{Requirements: req(cpus(1), -1), Reason: "bad"}, one, one, one, one},
+				Acquire: []Request{{Requirements: req(cpus(1), -1), Reason: "bad"}, {Reason: "empty"}, one, one, one, one},
 			}
 		})
 		s, _ := New(cfg)
@@ -159,7 +159,9 @@ func TestRejectedPlans(t *testing.T) {
 			"cancel of request r9 refused: not in flight (no such request)",
 			"drain of alloc nope refused: not held by this stealer (no such alloc)",
 			"request refused: requirements width -1: must not be negative: invalid (bad)",
-			"2 requests not made: 2 in flight (MaxPending 2)",
+			"request refused: requirements min: asks for nothing: invalid (empty)",
+			"request not made: 2 requests in flight (MaxPending 2) (one more)",
+			"request not made: 2 requests in flight (MaxPending 2) (one more)",
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("rejections:\n%q\nwant\n%q", got, want)
