@@ -27,7 +27,7 @@ import (
 type admitScript struct {
 	mu     sync.Mutex // a Stealer's events come from its loop, the test reads the log
 	step   int
-	last   chan struct{} // closed when the last step was planned
+	last   chan struct{}     // closed when the last step was planned
 	ids    map[string]string // real ID → P0, H1 …
 	log    [][]string        // per step
 	opened func()            // called when the script wants grants

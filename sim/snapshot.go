@@ -1,7 +1,6 @@
 package sim
 
 import (
-
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/stealer"
 )
