@@ -12,50 +12,33 @@ import (
 
 // DefaultConfig configures the [Default] policy. The zero value asks for
 // the defaults, each given below with the reason for it; a negative value
-// is invalid.
+// is invalid. BENCHMARKS.md holds what each default was measured to do on
+// the simulator's workloads, and the command that measured it.
 type DefaultConfig struct {
 	// LatencyPrior is how long an allocation is assumed to take before
 	// any has been observed. Default 30 s: between a container (~10 s)
-	// and a VM (~90 s); too low and the first burst buys capacity for
-	// work that would be done before it came, too high and it waits on
-	// held capacity that a new alloc would have beaten. Once allocations
-	// have been granted, the median of the observed latencies is used
-	// instead, raised to the age of the oldest request still in flight
-	// (a request that has waited that long says the cluster is slower
-	// than the samples).
+	// and a VM (~90 s). Once allocations have been granted, the median
+	// of the observed latencies is used instead, raised to the age of
+	// the oldest request still in flight (a request that has waited that
+	// long says the cluster is slower than the samples).
 	LatencyPrior time.Duration
 
 	// TaskDuration is how long a task is assumed to run when the snapshot
 	// does not say (Snapshot.TaskDuration is zero). Default 1 min: with
-	// the latency prior of 30 s a new alloc is bought as soon as the
-	// backlog is more than half a wave of what is held, which scales a
-	// burst at once; set it to what your tasks take. Shorter tasks make
-	// the policy patient, longer ones eager. Only the first plans use it:
-	// on the standard traces a 10 s or a 5 min guess changes no makespan
-	// ratio by more than 0.005, while not buying on a guess at all would
-	// leave a flow of long tasks on its primary until the first one ends.
+	// the latency prior a burst is bought for at once, and only the first
+	// plans use it. Set it to what your tasks take: shorter makes the
+	// policy patient, longer eager.
 	TaskDuration time.Duration
 
 	// Patience is how much longer than an allocation takes a task may
 	// wait before the policy buys capacity for it: it buys for the part
 	// of the backlog that would not start on held capacity within the
 	// latency estimate plus Patience. Default 0: four times the typical
-	// latency (the median of those observed, or LatencyPrior), so that a
-	// new alloc, whose boot is paid whether it is used or not, saves
-	// each task it is bought for at least four boots' worth of waiting.
-	// Without it the policy buys a one-task alloc whenever a task would
-	// start a few seconds after a new alloc could arrive: on the
-	// standard trickle load (arrivals at 1.1 times what the primary
-	// absorbs) 18.2 % of the auxiliary busy time is wasted, mostly in
-	// boots, against 7.3 % with it (seeds 1-6), for makespan ratios of
-	// 1.007 instead of 1.002; a staged flow, whose later stages are
-	// bought for a little less, takes 1.205 times its lower bound
-	// instead of 1.187 and wastes 143 % instead of 163 %. It applies only once
-	// tasks have been seen to finish (Snapshot.TaskDuration set): on the
-	// TaskDuration guess the drain estimate can be far off, and holding
-	// back on it delays a run whose tasks run longer than the guess (the
-	// 1000genome workflow: makespan ratio 1.79 instead of 1.28 with a
-	// 1-min patience on the guess). A tiny value (1 ns) turns it off.
+	// latency, so that a new alloc, whose boot is paid whether it is
+	// used or not, saves each task it is bought for at least four boots
+	// of waiting. It applies only once tasks have been seen to finish
+	// (Snapshot.TaskDuration set), since a guessed duration can be far
+	// off. A tiny value (1 ns) turns it off.
 	Patience time.Duration
 
 	// IdleTimeout, when set, is how long an alloc stays idle before it
@@ -65,23 +48,11 @@ type DefaultConfig struct {
 
 	// MinIdleTimeout is the idle timeout while no re-buy is remembered.
 	// Default 2 s (two ticks): most capacity a batch run gives back is
-	// not wanted again soon (the allocs of a burst empty one by one as
-	// it drains, and nothing follows), so an alloc nothing runs on is
-	// given back almost at once, as Dask's adaptive scaling does after
-	// three one-second recommendations; a task finishing and its
-	// dependents starting happen within a tick, so a flow does not lose
-	// its allocs between two tasks. Where giving back was too early, the
-	// policy sees itself re-buy (see ThrashMemory) and each re-buy
-	// doubles the timeout, up to the latency estimate clamped to
-	// MaxIdleTimeout: keeping an idle alloc for as long as a new one
-	// takes to arrive is the break-even of ski rental (whatever demand
-	// comes next, idling and re-buying together cost at most twice what
-	// the best choice in hindsight would have), and keeping it longer
-	// never pays. The earlier default, the latency itself (30 s here)
-	// but at least 10 s, left idle tails of 7.9 % of the auxiliary busy time on
-	// the standard burst and 50 % on the staged flow; a 10 s floor
-	// leaves 2.8 % and 23 %, 2 s leaves 0.7 % and 5.6 %, with no re-buy
-	// within a minute of a release on any standard trace (seeds 1-6).
+	// not wanted again soon, and a task finishing and its dependents
+	// starting happen within a tick. Each re-buy the policy sees (see
+	// ThrashMemory) doubles the timeout, up to the latency estimate:
+	// keeping an idle alloc for as long as a new one takes to arrive is
+	// the break-even of ski rental, and keeping it longer never pays.
 	//
 	// MaxIdleTimeout caps the default idle timeout however it is
 	// widened. Default 10 min: a very slow cluster does not keep idle
@@ -90,11 +61,8 @@ type DefaultConfig struct {
 
 	// MaxPending caps the requests in flight, counting those the plan
 	// keeps and adds. Default 64, the Stealer's own cap: a burst is
-	// bought in one tick (a 1,000-task burst on 32 nodes of 8 cpu needs
-	// 32 or more; with the earlier 16 the rest came a boot later, and
-	// its makespan ratio was 1.645 instead of 1.612), and a cluster that
-	// cannot keep up holds the rest in its queue, which costs nothing
-	// until they launch and which the policy cancels as the demand goes.
+	// bought in one tick, and a cluster that cannot keep up holds the
+	// rest in its queue, which costs nothing until they launch.
 	MaxPending int
 
 	// MaxAllocs caps the auxiliary allocs held and asked for together.
@@ -103,18 +71,10 @@ type DefaultConfig struct {
 	MaxAllocs int
 
 	// MaxWidth caps how many task-sized units one request asks for
-	// (Requirements.Width). Default 16: one request is one alloc, which
-	// a cluster grants on one node, so a request much wider than a node
-	// would be cut down to what fits the node anyway, and the policy
-	// learns from its grants how much a request brings (see Default). A
+	// (Requirements.Width). Default 16: one request is one alloc on one
+	// node, so a much wider request is cut to the node anyway. A
 	// narrower cap trades speed for waste, most when a few tasks run far
-	// longer than the rest, since each of them keeps its whole alloc
-	// alive. On the standard heavytail load (1-cpu tasks, 8-cpu nodes),
-	// MaxWidth 4 wastes 137 % of the auxiliary busy time instead of
-	// 310 %, for a makespan ratio of 1.030 instead of 1.017 (the staged
-	// flow: 107 % and 1.225 instead of 143 % and 1.205); MaxWidth 1
-	// wastes 2.2 % at 1.106 (staged: 22 % at 1.751, the burst: 12 % at
-	// 2.254 instead of 32 % at 1.612).
+	// longer than the rest, since each keeps its whole alloc alive.
 	MaxWidth int
 
 	// MaxRequest, when set, caps what one request asks for: every
@@ -130,10 +90,9 @@ type DefaultConfig struct {
 	// the latency estimate (or twice the base idle timeout, if longer)
 	// after it, when keeping the alloc would have cost less than buying
 	// it again. Each release counts once, however many acquisitions
-	// follow it. Each re-buy within ThrashMemory doubles the idle
-	// timeout; as re-buys age past ThrashMemory it narrows back.
-	// Default 15 min: long enough to span a few cycles of a periodic
-	// load.
+	// follow it; as re-buys age past ThrashMemory the timeout narrows
+	// back. Default 15 min: long enough to span a few cycles of a
+	// periodic load.
 	ThrashMemory time.Duration
 
 	// MaxWiden caps the widening factor of a fixed IdleTimeout. Default
@@ -230,8 +189,7 @@ func (c *DefaultConfig) validate() error {
 //
 // A plan costs time in the number of runs of alike allocs and alike
 // requests (a thousand allocs of one shape are one run), plus one look at
-// each: at 10,000 allocs held, about 0.2 ms when their Resources share a
-// map (the simulator's do) and 2.5 ms when each has its own.
+// each (BENCHMARKS.md has the figures at 10,000 allocs).
 //
 // Default is a value computed from its config alone: its Plan is pure and
 // safe for concurrent use. The policy handles badly a load whose task
@@ -276,56 +234,85 @@ func (d *Default) Config() DefaultConfig {
 	return c
 }
 
-// Plan decides what to buy, cancel and drain; see [Default].
+// Plan decides what to buy, cancel and drain; see [Default]. Each step
+// of the doc comment is one method below, taking and returning values.
 func (d *Default) Plan(s Snapshot) Plan {
-	var p Plan
 	latency := d.Latency(s)
-	taskDur := s.TaskDuration
-	if taskDur <= 0 {
-		taskDur = d.cfg.TaskDuration
+	var p Plan
+	p.Drain = d.drainIdle(s, latency)
+	c := d.creditPending(s)
+	p.Cancel = c.cancel
+	if len(c.backlog) == 0 {
+		if n := tasks(c.demand); n > 0 {
+			p.Hold = fmt.Sprintf("held: %s waiting, covered by %s in flight and %s starting",
+				plural(n, "task"), plural(c.kept, "request"), plural(c.starting, "new alloc"))
+		}
+		return p
 	}
+	b := d.toBuy(s, c.backlog, p.Drain, latency)
+	if len(b.buy) == 0 {
+		p.Hold = fmt.Sprintf("held: %s waiting: %s", plural(tasks(c.backlog), "task"), b.why)
+		return p
+	}
+	p.Acquire, p.Hold = d.requests(s, b, c.kept)
+	return p
+}
 
-	// Drain the allocs idle past the timeout.
+// drainIdle is step 3: a drain for every held alloc that works, runs
+// nothing, and has been idle for the idle timeout.
+func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 	idle, rebuys := d.idleTimeout(s, latency)
-	var drained map[string]bool
+	var out []Drain
 	for _, h := range s.Held {
-		if !h.Working || h.Draining || h.Running > 0 || h.IdleSince.IsZero() || drained[h.ID] {
+		if !h.Working || h.Draining || h.Running > 0 || h.IdleSince.IsZero() {
 			continue
 		}
-		if idleFor := s.Now.Sub(h.IdleSince); idleFor >= idle {
-			if drained == nil {
-				drained = make(map[string]bool)
-			}
-			drained[h.ID] = true
-			reason := fmt.Sprintf("drained alloc %s: idle %s", h.ID, fmtDur(idleFor))
-			if rebuys > 0 {
-				reason += fmt.Sprintf(" (idle timeout %s, widened after %s)", fmtDur(idle), plural(rebuys, "re-buy"))
-			} else {
-				reason += fmt.Sprintf(" (idle timeout %s)", fmtDur(idle))
-			}
-			p.Drain = append(p.Drain, Drain{AllocID: h.ID, Reason: reason})
+		idleFor := s.Now.Sub(h.IdleSince)
+		if idleFor < idle {
+			continue
 		}
+		reason := fmt.Sprintf("drained alloc %s: idle %s", h.ID, fmtDur(idleFor))
+		if rebuys > 0 {
+			reason += fmt.Sprintf(" (idle timeout %s, widened after %s)", fmtDur(idle), plural(rebuys, "re-buy"))
+		} else {
+			reason += fmt.Sprintf(" (idle timeout %s)", fmtDur(idle))
+		}
+		out = append(out, Drain{AllocID: h.ID, Reason: reason})
 	}
+	return out
+}
 
-	// Place the demand on allocs about to work, then on requests in
-	// flight, oldest first, each counted at what the cluster is expected
-	// to grant it.
-	demand := groups(s.Demand)
+// credited is what creditPending found.
+type credited struct {
+	demand   []group  // all of the snapshot's demand
+	backlog  []group  // what neither allocs starting nor requests cover
+	cancel   []Cancel // requests that cover none of it
+	kept     int      // requests that cover some
+	starting int      // allocs held but not working yet
+}
+
+// creditPending is steps 1 and 2: it places the demand on allocs just
+// granted (held, not working yet), then on the requests in flight, oldest
+// first, each counted at what the cluster is expected to grant it (see
+// credit); what is left is the backlog, and a request that got none of the
+// demand is cancelled.
+func (d *Default) creditPending(s Snapshot) credited {
+	c := credited{demand: groups(s.Demand)}
 	var starting []bin
 	for _, h := range s.Held {
 		if !h.Working && !h.Draining {
 			starting = addBin(starting, h.Free, 1)
 		}
 	}
-	rest, _ := placeBins(demand, starting)
+	c.starting = count(starting)
+	rest, _ := placeBins(c.demand, starting)
+
 	pending := s.Pending
 	byAge := func(a, b Pending) int { return a.Since.Compare(b.Since) }
 	if !slices.IsSortedFunc(pending, byAge) {
 		pending = slices.Clone(pending)
 		slices.SortStableFunc(pending, byAge)
 	}
-	// Each request counts at what the cluster is expected to grant it
-	// (see credit); one that gets none of the demand is cancelled.
 	grant := grantCap(s)
 	var bins []bin
 	for i := 0; i < len(pending); {
@@ -334,38 +321,54 @@ func (d *Default) Plan(s Snapshot) Plan {
 		for j < len(pending) && pending[j].Requirements.Width == r.Width && equal(pending[j].Requirements.Min, r.Min) {
 			j++
 		}
-		units := d.credit(r.Min, max(1, r.Width), grant)
+		units := credit(r.Min, max(1, r.Width), grant)
 		bins = append(bins, bin{free: r.Min.Scale(float64(units)), n: j - i})
 		i = j
 	}
 	backlog, placed := placeBins(rest, bins)
-	kept := 0
+	c.backlog = backlog
 	k := 0 // index in pending
 	for _, b := range placed {
 		for range b.n {
 			r := pending[k]
 			k++
 			if b.placed > 0 {
-				kept++
+				c.kept++
 				continue
 			}
 			reason := fmt.Sprintf("cancelled request %s (%s): demand gone", r.ID, r.Requirements)
-			if n := tasks(demand); n > 0 {
+			if n := tasks(c.demand); n > 0 {
 				reason += fmt.Sprintf(" (the %s waiting go to held allocs and older requests)", plural(n, "task"))
 			}
-			p.Cancel = append(p.Cancel, Cancel{ID: r.ID, Reason: reason})
+			c.cancel = append(c.cancel, Cancel{ID: r.ID, Reason: reason})
 		}
 	}
-	if len(backlog) == 0 {
-		if n := tasks(demand); n > 0 {
-			p.Hold = fmt.Sprintf("held: %s waiting, covered by %s in flight and %s starting",
-				plural(n, "task"), plural(kept, "request"), plural(count(starting), "new alloc"))
-		}
-		return p
-	}
+	return c
+}
 
-	// How long the backlog takes to start on held capacity, and what of it
-	// would still wait when a new alloc arrives.
+// purchase is what toBuy found.
+type purchase struct {
+	buy      []group         // what to buy for
+	why      string          // the drain estimate, for reasons
+	runnable map[string]bool // shape text → held capacity can run it
+}
+
+// toBuy is steps 4 and 5: it estimates how long the backlog takes to
+// start on held capacity (the allocs that work and are not draining nor
+// drained by this plan, the primary included), a shape's tasks starting
+// at the rate its slots free up (slots ÷ task duration), largest shapes
+// first, and returns the part that would still wait when a new alloc
+// arrives (after the latency estimate, plus the patience once task
+// durations are known).
+func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency time.Duration) purchase {
+	taskDur := s.TaskDuration
+	if taskDur <= 0 {
+		taskDur = d.cfg.TaskDuration
+	}
+	drained := make(map[string]bool, len(drains))
+	for _, dr := range drains {
+		drained[dr.AllocID] = true
+	}
 	var caps []bin
 	for _, h := range s.Held {
 		if !h.Draining && !drained[h.ID] {
@@ -377,25 +380,20 @@ func (d *Default) Plan(s Snapshot) Plan {
 			caps = addBin(caps, h.Resources, 1)
 		}
 	}
-	// Once task durations are known, what held capacity starts within
-	// the patience after a new alloc would arrive is left to it too.
 	var patience time.Duration
 	if s.TaskDuration > 0 {
 		patience = d.patience(s)
 	}
 	budget := (latency + patience).Seconds()
-	var (
-		drainSecs float64 // to start the runnable backlog on held capacity
-		buy       []group
-		runnable  = make(map[string]bool) // shape text → held capacity can run it
-	)
+	drainSecs := 0.0 // to start the runnable backlog on held capacity
+	p := purchase{runnable: make(map[string]bool)}
 	for _, g := range backlog {
 		n := slots(g.shape, caps)
 		if n == 0 {
-			buy = append(buy, g)
+			p.buy = append(p.buy, g)
 			continue
 		}
-		runnable[g.shape.String()] = true
+		p.runnable[g.shape.String()] = true
 		t := float64(g.count) * taskDur.Seconds() / float64(n)
 		drainSecs += t
 		if t <= budget {
@@ -405,26 +403,29 @@ func (d *Default) Plan(s Snapshot) Plan {
 		started := int(math.Floor(budget * float64(n) / taskDur.Seconds()))
 		budget = 0
 		if left := g.count - started; left > 0 {
-			buy = append(buy, group{shape: g.shape, count: left})
+			p.buy = append(p.buy, group{shape: g.shape, count: left})
 		}
 	}
-	why := fmt.Sprintf("backlog drains in %s on held capacity, allocation takes %s",
+	p.why = fmt.Sprintf("backlog drains in %s on held capacity, allocation takes %s",
 		fmtDur(time.Duration(min(drainSecs, maxSecs)*float64(time.Second))), fmtDur(latency))
 	if patience > 0 {
-		why += fmt.Sprintf(", patience %s", fmtDur(patience))
+		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
-	if len(buy) == 0 {
-		p.Hold = fmt.Sprintf("held: %s waiting: %s", plural(tasks(backlog), "task"), why)
-		return p
-	}
+	return p
+}
 
-	// Pack what to buy into requests, within the caps.
+// requests is steps 6 and 7: it packs what b buys into requests within
+// MaxPending and MaxAllocs (kept requests in flight count against both)
+// and, when the caps leave some of it unbought, says so in a hold.
+func (d *Default) requests(s Snapshot, b purchase, kept int) ([]Request, string) {
+	grant := grantCap(s)
 	limit := min(d.cfg.MaxPending-kept, d.cfg.MaxAllocs-len(s.Held)-kept)
-	reqs, left := d.pack(buy, max(0, limit), grant)
+	reqs, left := d.pack(b.buy, max(0, limit), grant)
+	out := make([]Request, 0, len(reqs))
 	for _, r := range reqs {
-		tail := why
+		tail := b.why
 		for _, f := range r.serves {
-			if !runnable[f.shape.String()] {
+			if !b.runnable[f.shape.String()] {
 				tail = "nothing held can run them"
 				break
 			}
@@ -434,24 +435,21 @@ func (d *Default) Plan(s Snapshot) Plan {
 		if r.used < r.width {
 			expect = fmt.Sprintf(" (%d of %d units expected: allocs granted lately hold %s)", r.used, r.width, grant)
 		}
-		p.Acquire = append(p.Acquire, Request{
+		out = append(out, Request{
 			Requirements: req,
 			For:          demandOf(r.serves),
 			Reason: fmt.Sprintf("requested %s for %s%s: %s",
 				req.Max(), plural(tasks(r.serves), "waiting task"), expect, tail),
 		})
 	}
-	if left > 0 {
-		var cap string
-		switch {
-		case kept+len(reqs) >= d.cfg.MaxPending:
-			cap = fmt.Sprintf("%s in flight (MaxPending %d)", plural(kept+len(reqs), "request"), d.cfg.MaxPending)
-		default:
-			cap = fmt.Sprintf("%s held and asked for (MaxAllocs %d)", plural(len(s.Held)+kept+len(reqs), "alloc"), d.cfg.MaxAllocs)
-		}
-		p.Hold = fmt.Sprintf("held: %s more would be bought, but %s", plural(left, "task"), cap)
+	if left == 0 {
+		return out, ""
 	}
-	return p
+	limited := fmt.Sprintf("%s held and asked for (MaxAllocs %d)", plural(len(s.Held)+kept+len(reqs), "alloc"), d.cfg.MaxAllocs)
+	if kept+len(reqs) >= d.cfg.MaxPending {
+		limited = fmt.Sprintf("%s in flight (MaxPending %d)", plural(kept+len(reqs), "request"), d.cfg.MaxPending)
+	}
+	return out, fmt.Sprintf("held: %s more would be bought, but %s", plural(left, "task"), limited)
 }
 
 func plural(n int, noun string) string {

@@ -197,7 +197,7 @@ func checkInvariants(d *Default, s Snapshot, p Plan) []string {
 	// its Max, or as many units as the largest grant seen holds.
 	grant := grantCap(s)
 	expected := func(r ebb.Requirements) ebb.Resources {
-		return r.Min.Scale(float64(d.credit(r.Min, max(1, r.Width), grant)))
+		return r.Min.Scale(float64(credit(r.Min, max(1, r.Width), grant)))
 	}
 	kept := 0
 	byAge := slices.Clone(s.Pending)

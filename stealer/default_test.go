@@ -23,8 +23,8 @@ func shape(cpu, memGiB float64) ebb.Resources {
 
 func dem(r ebb.Resources, n int) ebb.Demand { return ebb.Demand{Resources: r, Count: n} }
 
-func req(min ebb.Resources, width int) ebb.Requirements {
-	return ebb.Requirements{Min: min, Width: width}
+func req(unit ebb.Resources, width int) ebb.Requirements {
+	return ebb.Requirements{Min: unit, Width: width}
 }
 
 // working is a held alloc that works for the evaluation, running n tasks

@@ -264,14 +264,14 @@ func grantCap(s Snapshot) ebb.Resources {
 	return best
 }
 
-// credit returns how many units of min a request of the given width is
+// credit returns how many units of unit a request of the given width is
 // expected to be granted: all of them, unless the cluster's cut (see
 // grantCap) holds fewer, and at least one.
-func (d *Default) credit(min ebb.Resources, width int, grant ebb.Resources) int {
+func credit(unit ebb.Resources, width int, grant ebb.Resources) int {
 	if grant == nil {
 		return width
 	}
-	if u := fitCount(min, grant, width); u > 0 {
+	if u := fitCount(unit, grant, width); u > 0 {
 		return u
 	}
 	return width
@@ -312,7 +312,7 @@ func (d *Default) pack(buy []group, limit int, grant ebb.Resources) (reqs []*new
 			n -= take
 		}
 		w := d.maxWidth(g.shape)
-		room := d.credit(g.shape, w, grant)
+		room := credit(g.shape, w, grant)
 		for n > 0 && len(reqs) < limit {
 			units := min(n, room)
 			reqs = append(reqs, &newRequest{

@@ -1,0 +1,83 @@
+package stealer
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// Each step of the default policy, alone.
+
+func TestDefaultDrainIdle(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 1})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := Snapshot{Now: now, Held: []Held{
+		{ID: "idle", Working: true, IdleSince: now.Add(-time.Minute)},
+		{ID: "fresh", Working: true, IdleSince: now.Add(-time.Second)},
+		{ID: "busy", Working: true, Running: 1},
+		{ID: "draining", Working: true, Draining: true, IdleSince: now.Add(-time.Hour)},
+		{ID: "starting", IdleSince: now.Add(-time.Hour)},
+	}}
+	got := d.drainIdle(s, time.Second)
+	if len(got) != 1 || got[0].AllocID != "idle" || !strings.Contains(got[0].Reason, "idle timeout 1m0s") {
+		t.Errorf("drainIdle = %+v, want the idle alloc alone, with its timeout", got)
+	}
+}
+
+func TestDefaultCreditPending(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := Snapshot{
+		Now:    now,
+		Demand: []ebb.Demand{{Resources: cpus(1), Count: 10}},
+		Held:   []Held{{ID: "new", Resources: cpus(2), Free: cpus(2)}}, // takes 2
+		Pending: []Pending{
+			{ID: "old", Requirements: req(cpus(1), 4), Since: now.Add(-time.Minute)}, // takes 4
+			{ID: "older", Requirements: req(cpus(1), 3), Since: now.Add(-time.Hour)}, // takes 3 first
+			{ID: "gpu", Requirements: req(ebb.Resources{ebb.GPU: 1}, 1), Since: now}, // no task fits it
+		},
+	}
+	c := d.creditPending(s)
+	if c.starting != 1 || c.kept != 2 || tasks(c.backlog) != 1 {
+		t.Errorf("credited %+v, want 1 starting, 2 kept, 1 task of backlog", c)
+	}
+	if len(c.cancel) != 1 || c.cancel[0].ID != "gpu" {
+		t.Errorf("cancels %+v, want the request that covers nothing", c.cancel)
+	}
+}
+
+func TestDefaultToBuy(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	held := []Held{{ID: "p", Resources: cpus(4), Working: true}}
+	s := Snapshot{Others: held, TaskDuration: 10 * time.Second}
+	// Four slots: 8 tasks of 10 s start within 20 s, before an alloc
+	// arrives (30 s): nothing to buy.
+	if b := d.toBuy(s, []group{{shape: cpus(1), count: 8}}, nil, 30*time.Second); len(b.buy) != 0 {
+		t.Errorf("bought %v for a backlog that starts before an alloc comes", b.buy)
+	}
+	// A shape nothing held can run is bought whole.
+	b := d.toBuy(s, []group{{shape: cpus(8), count: 2}}, nil, 30*time.Second)
+	if len(b.buy) != 1 || b.buy[0].count != 2 || b.runnable[cpus(8).String()] {
+		t.Errorf("toBuy = %+v, want both 8-cpu tasks bought, not runnable", b)
+	}
+	// A long backlog: only what would still wait after latency and
+	// patience (4 × 30 s) is bought: 150 s × 4 slots / 10 s = 60 start.
+	b = d.toBuy(s, []group{{shape: cpus(1), count: 100}}, nil, 30*time.Second)
+	if len(b.buy) != 1 || b.buy[0].count != 40 {
+		t.Errorf("toBuy = %+v, want 40 of 100 bought", b.buy)
+	}
+}
+
+func TestDefaultRequests(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{MaxPending: 2, MaxWidth: 4})
+	b := purchase{buy: []group{{shape: cpus(1), count: 20}}, why: "why", runnable: map[string]bool{cpus(1).String(): true}}
+	reqs, hold := d.requests(Snapshot{}, b, 1)
+	if len(reqs) != 1 || reqs[0].Requirements.Width != 4 || !strings.HasSuffix(reqs[0].Reason, ": why") {
+		t.Errorf("requests = %+v, want one of width 4 (one more kept in flight, MaxPending 2)", reqs)
+	}
+	if want := "held: 16 tasks more would be bought, but 2 requests in flight (MaxPending 2)"; hold != want {
+		t.Errorf("hold %q, want %q", hold, want)
+	}
+}
