@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -13,20 +15,53 @@ import (
 	"github.com/ebbflow/ebb/stealer"
 )
 
+// StealConfig configures the stealer of an elastic run (see
+// Config.Aux): the settings of a stealer.Config that are the caller's.
+// The rest (where allocs come from, their labels, the allocs a resumed
+// run takes over, and what happens when one is taken or given back) are
+// the runner's own. Every zero field takes the stealer's default.
+type StealConfig struct {
+	// Policy decides what to buy, cancel and drain. Default: the
+	// stealer's Default policy.
+	Policy stealer.Policy
+	// Tick, MaxPending, FreeTimeout, RetryMinWait and RetryMaxWait are
+	// as in stealer.Config.
+	Tick, FreeTimeout, RetryMinWait, RetryMaxWait time.Duration
+	MaxPending                                    int
+	// OnEvent, when set, receives every decision of the stealer with its
+	// reason (see stealer.Config.OnEvent).
+	OnEvent func(stealer.Event)
+	// Logger receives the stealer's events as records. Default: the
+	// run's Logger.
+	Logger *slog.Logger
+}
+
+var (
+	_ stealer.Evaluator         = (*Eval)(nil)
+	_ stealer.DurationEstimator = (*Eval)(nil)
+)
+
 // stealer returns the stealer of an elastic run, or nil.
 func (r *Runner) stealer() (*stealer.Stealer, error) {
 	if r.cfg.Aux == nil {
 		return nil, nil
 	}
-	cfg := r.cfg.Steal
-	cfg.Cluster = r.cfg.Aux
-	cfg.Labels = r.labels()
-	cfg.Allocs, r.aux = r.aux, nil
-	cfg.OnAcquire = r.acquired
-	cfg.OnRelease = r.released
-	if cfg.Logger == nil {
-		cfg.Logger = r.cfg.Logger
+	sc := r.cfg.Steal
+	cfg := stealer.Config{
+		Cluster:      r.cfg.Aux,
+		Policy:       sc.Policy,
+		Tick:         sc.Tick,
+		MaxPending:   sc.MaxPending,
+		FreeTimeout:  sc.FreeTimeout,
+		RetryMinWait: sc.RetryMinWait,
+		RetryMaxWait: sc.RetryMaxWait,
+		OnEvent:      sc.OnEvent,
+		Logger:       cmp.Or(sc.Logger, r.cfg.Logger),
+		Labels:       r.labels(),
+		OnAcquire:    r.acquired,
+		OnRelease:    r.released,
 	}
+	cfg.Allocs, r.aux = r.aux, nil
 	return stealer.New(cfg)
 }
 

@@ -63,7 +63,7 @@ func TestElasticRun(t *testing.T) {
 		r, err := New(Config{
 			Flow: c.wide(50, 10*time.Minute), Cluster: static(p), Aux: static(p), Store: store,
 			Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}},
-			Steal:   stealer.Config{OnEvent: ev.add},
+			Steal:   StealConfig{OnEvent: ev.add},
 		}, nil)
 		if err != nil {
 			t.Fatal(err)

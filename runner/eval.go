@@ -12,7 +12,6 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
-	"github.com/ebbflow/ebb/stealer"
 	"github.com/ebbflow/ebb/tracing"
 	"github.com/opencontainers/go-digest"
 )
@@ -294,11 +293,6 @@ func (e *Eval) Outputs() map[string]digest.Digest {
 	}
 	return out
 }
-
-var (
-	_ stealer.Evaluator         = (*Eval)(nil)
-	_ stealer.DurationEstimator = (*Eval)(nil)
-)
 
 // TaskDuration returns how long tasks have taken to run lately: a moving
 // average over the tasks that finished, the last weighing an eighth. It is

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/stealer"
 )
 
 // A bin is a working alloc's room as placement sees it: what it has free
@@ -154,12 +153,12 @@ func (e *Eval) Drain(allocID string) bool {
 
 // Load returns what each alloc working for the eval is doing, in no
 // particular order. The result is the caller's.
-func (e *Eval) Load() []stealer.AllocLoad {
+func (e *Eval) Load() []ebb.AllocLoad {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]stealer.AllocLoad, 0, len(e.workers))
+	out := make([]ebb.AllocLoad, 0, len(e.workers))
 	for w := range e.workers {
-		out = append(out, stealer.AllocLoad{
+		out = append(out, ebb.AllocLoad{
 			ID:        w.alloc.ID(),
 			Resources: w.alloc.Resources(),
 			Free:      w.free.Clone(),

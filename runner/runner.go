@@ -16,7 +16,6 @@ import (
 	"github.com/ebbflow/ebb/internal/backoff"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
-	"github.com/ebbflow/ebb/stealer"
 	"github.com/ebbflow/ebb/tracing"
 	"github.com/opencontainers/go-digest"
 )
@@ -45,12 +44,8 @@ type Config struct {
 	// auxiliary allocs are carved from what the primary left free) or
 	// another (a Slurm or Kubernetes cluster beside a local primary).
 	Aux cluster.Cluster
-	// Steal configures that stealer: its Policy (default: the stealer's
-	// default policy), Tick, MaxPending, FreeTimeout, retry waits,
-	// OnEvent to see every decision with its reason, and Logger (default:
-	// Logger). Its Cluster, Labels, Allocs, OnAcquire and OnRelease are
-	// the runner's own and are ignored here.
-	Steal stealer.Config
+	// Steal configures that stealer.
+	Steal StealConfig
 
 	// Program, Params and Args describe the run for people and for its ID.
 	Program string

@@ -224,12 +224,12 @@ func (e *admitEval) finish()               { close(e.done) }
 func (e *admitEval) Done() <-chan struct{} { return e.done }
 func (e *admitEval) Demand() []ebb.Demand  { return slices.Clone(e.demand) }
 
-func (e *admitEval) Load() []stealer.AllocLoad {
+func (e *admitEval) Load() []ebb.AllocLoad {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []stealer.AllocLoad
+	var out []ebb.AllocLoad
 	for id, w := range e.working {
-		out = append(out, stealer.AllocLoad{ID: id, Resources: w.alloc.Resources(), Free: w.alloc.Resources(), IdleSince: w.since})
+		out = append(out, ebb.AllocLoad{ID: id, Resources: w.alloc.Resources(), Free: w.alloc.Resources(), IdleSince: w.since})
 	}
 	return out
 }

@@ -17,7 +17,8 @@ type Evaluator interface {
 	// evaluation can place, largest shapes first.
 	Demand() []ebb.Demand
 	// Load returns what each alloc working for the evaluation is doing.
-	Load() []AllocLoad
+	// The result is the caller's: a Stealer keeps its maps.
+	Load() []ebb.AllocLoad
 	// Work runs ready work on a until the evaluation is done (nil), ctx
 	// is done (ctx's error), a was drained and is idle (nil), or a is
 	// lost (an error wrapping ebb.ErrExpired). It keeps a's lease alive
@@ -29,20 +30,6 @@ type Evaluator interface {
 	Drain(allocID string) bool
 	// Done is closed when the evaluation has finished.
 	Done() <-chan struct{}
-}
-
-// AllocLoad is what one alloc working for an evaluation is doing.
-type AllocLoad struct {
-	ID string
-	// Resources is what the alloc holds; Free is what its running work
-	// leaves of it.
-	Resources, Free ebb.Resources
-	// Running counts the tasks it runs.
-	Running int
-	// IdleSince is when it last ran nothing; zero while it runs tasks.
-	IdleSince time.Time
-	// Draining is set once Drain was called for it.
-	Draining bool
 }
 
 // A DurationEstimator is an [Evaluator] that knows how long its tasks take.

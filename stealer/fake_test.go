@@ -105,12 +105,12 @@ func (e *fakeEval) Demand() []ebb.Demand {
 	return demandOf(rest)
 }
 
-func (e *fakeEval) Load() []AllocLoad {
+func (e *fakeEval) Load() []ebb.AllocLoad {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []AllocLoad
+	var out []ebb.AllocLoad
 	for id, w := range e.workers {
-		out = append(out, AllocLoad{
+		out = append(out, ebb.AllocLoad{
 			ID: id, Resources: w.alloc.Resources(), Free: w.alloc.Resources().Sub(w.busy),
 			Running: w.running, IdleSince: w.idleSince, Draining: w.draining,
 		})

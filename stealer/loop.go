@@ -253,11 +253,13 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	return s
 }
 
-func heldOf(ld AllocLoad, since time.Time) Held {
+// heldOf returns ld as a Held entry. Evaluator.Load's result is the
+// caller's, so its maps are kept, not copied.
+func heldOf(ld ebb.AllocLoad, since time.Time) Held {
 	return Held{
 		ID:        ld.ID,
-		Resources: ld.Resources.Clone(),
-		Free:      ld.Free.Clone(),
+		Resources: ld.Resources,
+		Free:      ld.Free,
 		Busy:      ld.Resources.Sub(ld.Free),
 		Running:   ld.Running,
 		IdleSince: ld.IdleSince,

@@ -9,15 +9,23 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
 )
+
+// An Allocator is where a [Stealer] takes auxiliary allocs from: all it
+// asks of a cluster.Cluster. Allocate must block until it grants an alloc
+// that satisfies req, or fail; when ctx is done it must return promptly
+// and leave nothing allocated.
+type Allocator interface {
+	Allocate(ctx context.Context, req ebb.Requirements, labels ebb.Labels) (pool.Alloc, error)
+}
 
 // Config configures a [Stealer]. Cluster is required; every other field has
 // a useful zero value.
 type Config struct {
-	// Cluster is where auxiliary allocs come from.
-	Cluster cluster.Cluster
+	// Cluster is where auxiliary allocs come from: a cluster.Cluster, or
+	// anything else that can Allocate.
+	Cluster Allocator
 
 	// Policy decides what to buy, cancel and drain. Default: the
 	// [Default] policy with its default config.

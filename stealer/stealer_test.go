@@ -307,3 +307,6 @@ func TestEvaluationDone(t *testing.T) {
 		}
 	})
 }
+
+// Every cluster is an Allocator.
+var _ Allocator = (cluster.Cluster)(nil)

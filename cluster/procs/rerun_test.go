@@ -69,7 +69,7 @@ func TestRunSurvivesKilledWorker(t *testing.T) {
 	r, err := runner.New(runner.Config{
 		Flow: flow, Cluster: cluster.NewStatic(machine), Repository: repo,
 		Primary: ebb.Requirements{Min: task}, Aux: elastic,
-		Steal: stealer.Config{Policy: policy, Tick: 100 * time.Millisecond},
+		Steal: runner.StealConfig{Policy: policy, Tick: 100 * time.Millisecond},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		if err != nil {
 			return err
 		}
-		cfg.Steal = stealer.Config{Policy: policy}
+		cfg.Steal = runner.StealConfig{Policy: policy}
 		if !f.quiet {
 			cfg.Steal.OnEvent = func(ev stealer.Event) { fmt.Fprintf(stderr, "\rstealer: %s\n", ev.Reason) }
 		}

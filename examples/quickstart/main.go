@@ -130,7 +130,7 @@ func run(ctx context.Context, o options) (err error) {
 		// burst lasts.
 		Primary: ebb.Requirements{Min: taskResources},
 		Aux:     aux,
-		Steal: stealer.Config{Policy: policy, OnEvent: func(ev stealer.Event) {
+		Steal: runner.StealConfig{Policy: policy, OnEvent: func(ev stealer.Event) {
 			fmt.Printf("\r  stealer: %s%*s\n", ev.Reason, 20, "")
 		}},
 	}, nil)

@@ -149,7 +149,7 @@ func Measure(ctx context.Context, cfg Config) (Figures, error) {
 		Flow: flow, Cluster: cluster.NewStatic(machine), Repository: repo,
 		Primary: ebb.Requirements{Min: cfg.Task},
 		Aux:     elastic,
-		Steal:   stealer.Config{Policy: policy, Tick: cfg.Tick},
+		Steal:   runner.StealConfig{Policy: policy, Tick: cfg.Tick},
 		Labels:  ebb.Labels{"bench": "steal"},
 	}, nil)
 	if err != nil {
