@@ -105,10 +105,11 @@ func Pack(wants []ebb.Requirements, shapes []Shape, launching []Launching, limit
 		if placed || opened >= limits.Launches {
 			continue
 		}
-		s, k := cheapest(shapes, want, budget)
-		if k == 0 {
+		i, k := PickShape(shapes, want, budget)
+		if i < 0 {
 			continue
 		}
+		s := shapes[i]
 		opened++
 		budget -= s.Price
 		bins = append(bins, &bin{
@@ -126,26 +127,30 @@ func Pack(wants []ebb.Requirements, shapes []Shape, launching []Launching, limit
 	return out
 }
 
-// cheapest returns the shape to launch for want within budget, and how
-// many units of want.Min it holds: 0 when no shape within budget holds Min.
-func cheapest(shapes []Shape, want ebb.Requirements, budget float64) (Shape, int) {
-	var (
-		best  Shape
-		bestK int
-	)
-	for _, s := range shapes {
-		if s.Price > budget*(1+1e-9) {
+// PickShape returns the index in shapes of the shape a worker is
+// launched on for want, within budget (the most its Price may be), and how
+// many units of want.Min a worker of it grants (see
+// [ebb.Requirements.UnitsIn]): of the shapes that hold want.Min, those
+// holding the most units, and of those the cheapest (by Price, then
+// Resources.Size, then Name). So the cheapest shape that holds want's Max
+// wins when one does. It returns -1 and 0 when no shape within budget
+// holds want.Min. [Pack] opens its launches with it, and the simulator
+// (package sim) picks its workers' shapes with it.
+func PickShape(shapes []Shape, want ebb.Requirements, budget float64) (index, units int) {
+	index = -1
+	for i, s := range shapes {
+		if s.Price > budget*(1+ebb.Tolerance) {
 			continue
 		}
 		k := want.UnitsIn(s.Resources)
 		if k == 0 {
 			continue
 		}
-		if bestK == 0 || k > bestK || k == bestK && cheaper(s, best) {
-			best, bestK = s, k
+		if index < 0 || k > units || k == units && cheaper(s, shapes[index]) {
+			index, units = i, k
 		}
 	}
-	return best, bestK
+	return index, units
 }
 
 // cheaper orders shapes by price, then size, then name.

@@ -2,10 +2,12 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -110,12 +112,15 @@ func (e *engine) ask(a stealer.Request, window time.Duration) {
 	e.pendingSnap = append(e.pendingSnap, stealer.Pending{ID: r.id, Requirements: r.req, Since: epoch.Add(r.since), For: r.serves})
 	e.pendingByID[r.id] = r
 	e.acc.requests++
-	shape, grant, ok := e.cl.pickShape(r.req)
-	if !ok {
+	// The shape a cluster.Elastic launches for the request, and what a
+	// worker of it grants (pool.Grant).
+	shape, units := cluster.PickShape(e.workerShapes, r.req, math.Inf(1))
+	if shape < 0 {
 		r.state = reqNoShape
 		e.q.push(e.now, evLaunch, r.num)
 		return
 	}
+	grant := r.req.Min.Scale(float64(units))
 	r.shape, r.grant, r.grantCPU = shape, grant, grant[ebb.CPU]
 	if e.workers >= e.cl.MaxWorkers {
 		r.state = reqQueued

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -24,22 +25,24 @@ type engine struct {
 	bootRng, failRng, jitterRng *rand.Rand
 
 	// Tasks.
-	tasks       []task
-	shapes      []*tshape // by rank: largest first
-	byArrival   []int32
-	nextArr     int
-	depStart    []int32 // dependents of task i: dependents[depStart[i]:depStart[i+1]]
-	dependents  []int32
-	waiting     []int32 // per task: deps not done, plus 1 until it arrives
-	remaining   int     // tasks not finished
-	running     int
-	readyN      int
-	readyShapes []*tshape // shapes with ready tasks, by rank
-	busyCPU     float64
-	waitingCPU  float64
-	demanded    bool // the stealer was woken for the current backlog
-	placeDirty  bool
-	progressAt  time.Duration // last arrival, start or finish
+	tasks  []task
+	shapes []*tshape // by rank: largest first
+	// workerShapes are the cluster's shapes as cluster.PickShape takes them.
+	workerShapes []cluster.Shape
+	byArrival    []int32
+	nextArr      int
+	depStart     []int32 // dependents of task i: dependents[depStart[i]:depStart[i+1]]
+	dependents   []int32
+	waiting      []int32 // per task: deps not done, plus 1 until it arrives
+	remaining    int     // tasks not finished
+	running      int
+	readyN       int
+	readyShapes  []*tshape // shapes with ready tasks, by rank
+	busyCPU      float64
+	waitingCPU   float64
+	demanded     bool // the stealer was woken for the current backlog
+	placeDirty   bool
+	progressAt   time.Duration // last arrival, start or finish
 
 	// Allocs.
 	primary  *alloc
@@ -128,6 +131,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 		retryAt:     -1,
 	}
 	e.bootRng, e.failRng, e.jitterRng = streams(cfg.Seed, w.Name)
+	e.workerShapes = cl.packShapes()
 	e.timer, _ = cfg.Policy.(IdleTimer)
 	e.sp.add(ebb.Resources{ebb.CPU: 1})
 	e.sp.add(cl.Primary)

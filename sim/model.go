@@ -1,14 +1,13 @@
 package sim
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/cluster"
 )
 
 // A Cluster is the simulated cluster: one primary alloc held for the whole
@@ -182,43 +181,12 @@ func (c Cluster) validate() error {
 // shapePrice returns what a worker of shape costs per minute.
 func (c Cluster) shapePrice(shape ebb.Resources) float64 { return c.Price * shape[ebb.CPU] }
 
-// pickShape returns the index of the shape a request for want is launched
-// on, and what the alloc granted there holds; ok is false when no shape
-// holds want.Min. It follows cluster.Pack: the cheapest shape that holds
-// Max, or, when none does, the cheapest of those holding the most units of
-// Min; ties by Size, then by order.
-func (c Cluster) pickShape(want ebb.Requirements) (shape int, grant ebb.Resources, ok bool) {
-	type cand struct {
-		i     int
-		units int
-		price float64
-		size  float64
-		grant ebb.Resources
-	}
-	var cands []cand
-	w := max(1, want.Width)
+// packShapes returns the cluster's shapes as cluster.Pack sees them,
+// named in order so that ties go to the earlier one.
+func (c Cluster) packShapes() []cluster.Shape {
+	out := make([]cluster.Shape, len(c.Shapes))
 	for i, s := range c.Shapes {
-		g, fits := pool.Grant(s, want)
-		if !fits {
-			continue
-		}
-		units := fitUnits(want.Min, s, w)
-		cands = append(cands, cand{i, units, c.shapePrice(s), s.Size(), g})
+		out[i] = cluster.Shape{Name: fmt.Sprintf("s%09d", i), Resources: s, Price: c.shapePrice(s)}
 	}
-	if len(cands) == 0 {
-		return 0, nil, false
-	}
-	best := slices.MinFunc(cands, func(a, b cand) int {
-		if c := cmp.Compare(b.units, a.units); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.price, b.price); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.size, b.size); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.i, b.i)
-	})
-	return best.i, best.grant, true
+	return out
 }
