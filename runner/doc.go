@@ -23,9 +23,10 @@
 //   - An Eval is the evaluation of one flow: tasks found in the cache are
 //     skipped (and so are the tasks that only feed them), ready tasks wait
 //     in a queue grouped by shape, and allocs take part through Work,
-//     which runs the largest ready tasks that fit. Demand says what the
-//     ready tasks need beyond what the working allocs can hold: what a
-//     stealer turns into auxiliary allocs.
+//     which runs the largest ready tasks that fit (best fit, at most
+//     MaxExecs at a time). Demand is a dry run of that same placement:
+//     the ready tasks the working allocs will not run, which a stealer
+//     turns into auxiliary allocs.
 //   - A task's identity is its digest (see ebb.Graph.Digests): its exec
 //     in an alloc is named by it, so a resumed run re-attaches to an exec
 //     still running instead of starting it again, and its result goes to

@@ -17,6 +17,9 @@
 //   - Policy: a pure function from a Snapshot to a Plan (acquire, cancel,
 //     drain), every item with a reason. [Default] is ebb's; package sim
 //     runs the same policies on simulated clusters.
+//   - Admit: what of a Plan is carried out (caps, invalid requests,
+//     unknown IDs), one pure function that a Stealer and the simulator
+//     both apply.
 //   - Event: a decision or an outcome, with its reason, for people and
 //     for the run's records.
 //
@@ -29,7 +32,7 @@
 //	            tick · Wake · a grant · a release
 //	                            │
 //	                            ▼
-//	ev.Demand(), ev.Load() ──▶ Snapshot ──▶ Policy.Plan ──▶ Plan
+//	ev.Demand(), ev.Load() ──▶ Snapshot ──▶ Policy.Plan ──▶ Admit
 //	                                                         │
 //	       ┌─────────────────────────┬───────────────────────┤
 //	       ▼                         ▼                       ▼
