@@ -8,6 +8,10 @@ import "time"
 type Demand struct {
 	Resources Resources `json:"resources"`
 	Count     int       `json:"count"`
+	// Duration is how long one of these tasks is expected to run (the
+	// mean of their kinds' estimates), or 0 when the evaluation does not
+	// know.
+	Duration time.Duration `json:"duration,omitempty"`
 }
 
 // Total returns what the demand needs in all: Resources × Count.

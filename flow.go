@@ -161,6 +161,9 @@ func (t *Task) check() []string {
 	if t.Attempts < 0 {
 		p = append(p, fmt.Sprintf("attempts %d: must not be negative", t.Attempts))
 	}
+	if t.Estimate < 0 {
+		p = append(p, fmt.Sprintf("estimate %v: must not be negative", t.Estimate))
+	}
 	names := map[string]bool{}
 	for _, in := range t.Inputs {
 		if !localPath(in.Name) {

@@ -1,6 +1,8 @@
 package ebb
 
 import (
+	"time"
+
 	"github.com/opencontainers/go-digest"
 )
 
@@ -46,6 +48,16 @@ type Task struct {
 	// Attempts is how many times the task is tried when it fails in a
 	// way that may pass on another try (see the runner). 0 means 1.
 	Attempts int `json:"attempts,omitempty"`
+
+	// Kind says what kind of work the task does, so that the durations
+	// of finished tasks of a kind predict the rest of that kind: "align",
+	// "index", "render-frame". Default: derived from what the task runs
+	// (see [Task.KindName]). It is not part of the digest.
+	Kind string `json:"kind,omitempty"`
+	// Estimate, when set, is how long the task is expected to run: a
+	// hint the stealer's policy trusts until tasks of its kind have been
+	// seen to run. It is not part of the digest.
+	Estimate time.Duration `json:"estimate,omitempty"`
 }
 
 // An Input is one file placed in a task's work directory. Exactly one of

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
@@ -59,5 +60,52 @@ func TestDemandHonoursMaxExecs(t *testing.T) {
 		if err := a.Free(context.Background()); err != nil {
 			t.Error(err)
 		}
+	})
+}
+
+// Demand says how long its tasks are expected to run, by kind: running
+// tasks of a kind that have run for ten minutes say that kind takes at
+// least ten minutes, whatever a short task of another kind took.
+func TestDemandDurationByKind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 2}}})
+		defer p.Close()
+		block := func(ctx context.Context, _ ebb.FuncEnv) error { <-ctx.Done(); return ctx.Err() }
+		quick := func(ctx context.Context, _ ebb.FuncEnv) error { time.Sleep(3 * time.Second); return nil }
+		flow := &ebb.Flow{Tasks: []ebb.Task{{Name: "split", FuncKey: "split", Func: quick, Resources: ebb.Resources{ebb.CPU: 2}}}}
+		for i := range 6 {
+			name := fmt.Sprintf("align-%d", i)
+			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Kind: "align", Func: block,
+				Resources: ebb.Resources{ebb.CPU: 1}, After: []string{"split"}, Estimate: time.Minute})
+		}
+		g, err := flow.Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests, _ := g.Digests(nil)
+		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- e.Work(ctx, a) }()
+		time.Sleep(3 * time.Second) // the split runs
+		synctest.Wait()
+		d := e.Demand()
+		if len(d) != 1 || d[0].Count != 4 || d[0].Duration != time.Minute {
+			t.Fatalf("Demand() = %v, want 4 align tasks of 1m (their hint: none has run long yet)", d)
+		}
+		time.Sleep(10 * time.Minute)
+		if d := e.Demand(); len(d) != 1 || d[0].Duration != 10*time.Minute {
+			t.Errorf("Demand() = %v, want 4 align tasks of 10m: two have run that long", d)
+		}
+		cancel()
+		<-done
+		a.Free(context.Background())
 	})
 }

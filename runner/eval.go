@@ -12,6 +12,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/stealer"
 	"github.com/ebbflow/ebb/tracing"
 	"github.com/opencontainers/go-digest"
 )
@@ -64,6 +65,7 @@ type Eval struct {
 	cfg        EvalConfig
 	dependents [][]int32
 	shapes     []*shape // per task
+	kindOf     []int32  // per task: its index in kinds
 
 	mu        sync.Mutex // guards the fields below
 	tasks     []taskState
@@ -73,6 +75,8 @@ type Eval struct {
 	remaining int // tasks still to finish
 	counts    Progress
 	duration  time.Duration // moving average of finished tasks' run time
+	kinds     []*kind
+	durations stealer.Durations // by kind
 	err       error
 	doneC     chan struct{} // closed when every task is done or one failed
 	wake      chan struct{} // closed (and replaced) when there is news for workers
@@ -156,6 +160,8 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		wake:       make(chan struct{}),
 	}
 	e.counts.Tasks = n
+	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
+	e.ready.kindOf = e.kindOf
 	for i, deps := range g.Deps {
 		for _, d := range deps {
 			e.dependents[d] = append(e.dependents[d], int32(i))

@@ -71,6 +71,7 @@ func (e *Eval) place() {
 	}()
 	ws, bins := e.bins(false)
 	placed := false
+	now := time.Now()
 	placeReady(e.ready.shapes, bins, func(s *shape, b, n int) {
 		w := ws[b]
 		if w.running == 0 {
@@ -79,6 +80,7 @@ func (e *Eval) place() {
 		for range n {
 			t := e.ready.pop(s)
 			e.tasks[t].state = running
+			e.started(t, now)
 			w.assigned = append(w.assigned, t)
 		}
 		w.running += n
@@ -113,7 +115,8 @@ func (e *Eval) bins(clone bool) ([]*worker, []bin) {
 // Demand returns the ready tasks that the allocs now working for the eval
 // will not run, even once their free capacity and exec slots (MaxExecs)
 // are used: the work that needs more allocs. It is a dry run of the
-// placement that Work does. Shapes come largest first; the result is the
+// placement that Work does. Shapes come largest first, each with the mean
+// estimate of its tasks' kinds (see stealer.Durations); the result is the
 // caller's.
 func (e *Eval) Demand() []ebb.Demand {
 	e.mu.Lock()
@@ -125,9 +128,10 @@ func (e *Eval) Demand() []ebb.Demand {
 	placed := map[*shape]int{}
 	placeReady(e.ready.shapes, bins, func(s *shape, _, n int) { placed[s] += n })
 	var out []ebb.Demand
+	now := time.Now()
 	for _, s := range e.ready.shapes {
 		if n := s.len() - placed[s]; n > 0 {
-			out = append(out, ebb.Demand{Resources: s.res.Clone(), Count: n})
+			out = append(out, ebb.Demand{Resources: s.res.Clone(), Count: n, Duration: e.shapeDuration(s, now)})
 		}
 	}
 	return out

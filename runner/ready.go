@@ -15,6 +15,7 @@ import (
 //
 // A readyQueue is not safe for concurrent use; the Eval's mutex guards it.
 type readyQueue struct {
+	kindOf []int32  // per task: its kind (see kinds.go)
 	shapes []*shape // largest first
 	byKey  map[string]*shape
 	last   *shape // the shape shapeOf returned last
@@ -22,10 +23,11 @@ type readyQueue struct {
 }
 
 type shape struct {
-	res  ebb.Resources
-	size float64
-	q    []int32 // task indexes; q[head:] are ready
-	head int
+	res   ebb.Resources
+	size  float64
+	q     []int32 // task indexes; q[head:] are ready
+	head  int
+	kinds map[int32]int // ready tasks by kind
 }
 
 func (s *shape) len() int { return len(s.q) - s.head }
@@ -68,6 +70,10 @@ func (r *readyQueue) push(s *shape, task int32) {
 		s.head = 0
 	}
 	s.q = append(s.q, task)
+	if s.kinds == nil {
+		s.kinds = map[int32]int{}
+	}
+	s.kinds[r.kindOf[task]]++
 	r.n++
 }
 
@@ -76,6 +82,7 @@ func (r *readyQueue) push(s *shape, task int32) {
 func (r *readyQueue) pop(s *shape) int32 {
 	t := s.q[s.head]
 	s.head++
+	s.kinds[r.kindOf[t]]--
 	r.n--
 	return t
 }

@@ -101,7 +101,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 	e.mu.Lock()
 	delete(e.workers, w)
 	for _, t := range w.assigned {
-		e.release(w, e.g.Flow.Tasks[t].Resources)
+		e.release(w, t)
 		if e.err == nil && e.remaining > 0 {
 			e.requeue(t)
 		}
@@ -194,7 +194,7 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.release(w, e.g.Flow.Tasks[t].Resources)
+	e.release(w, t)
 	if e.err != nil || e.remaining == 0 {
 		return
 	}
@@ -213,7 +213,7 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	task := &e.g.Flow.Tasks[t]
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.release(w, task.Resources)
+	e.release(w, t)
 	st := &e.tasks[t]
 	if e.err != nil {
 		return
@@ -223,6 +223,7 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 		st.state = done
 		st.outputs = res.Outputs
 		e.counts.Done++
+		e.durations.Observe(e.kinds[e.kindOf[t]].name, res.Duration())
 		if d := res.Duration(); e.duration == 0 {
 			e.duration = d
 		} else {
@@ -250,11 +251,12 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	}
 }
 
-// release gives back to w what one of its tasks held. e.mu is held.
-func (e *Eval) release(w *worker, res ebb.Resources) {
+// release gives back to w what its task t held. e.mu is held.
+func (e *Eval) release(w *worker, t int32) {
+	e.stopped(t)
 	w.running--
 	e.counts.Running--
-	addInPlace(w.free, res)
+	addInPlace(w.free, e.g.Flow.Tasks[t].Resources)
 	if w.running == 0 {
 		w.idleSince = time.Now()
 		if w.draining {

@@ -168,7 +168,9 @@ func (c *DefaultConfig) validate() error {
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
-//     slots ÷ task duration; shapes are taken largest first;
+//     slots ÷ task duration, the duration being the demand's own estimate
+//     for its tasks' kinds (see [Durations]) when it has one; shapes are
+//     taken largest first;
 //  5. buys only the part of the backlog that would still be waiting when a
 //     new alloc arrives (after the latency estimate) and, once task
 //     durations are known, a while longer (see Patience): when the backlog
@@ -356,8 +358,10 @@ type purchase struct {
 // toBuy is steps 4 and 5: it estimates how long the backlog takes to
 // start on held capacity (the allocs that work and are not draining nor
 // drained by this plan, the primary included), a shape's tasks starting
-// at the rate its slots free up (slots ÷ task duration), largest shapes
-// first, and returns the part that would still wait when a new alloc
+// at the rate its slots free up (slots ÷ task duration: the demand's own
+// estimate for its tasks' kinds when it has one, else the snapshot's
+// TaskDuration, else the configured guess), largest shapes first, and
+// returns the part that would still wait when a new alloc
 // arrives (after the latency estimate, plus the patience once task
 // durations are known).
 func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency time.Duration) purchase {
@@ -394,16 +398,20 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			continue
 		}
 		p.runnable[g.shape.String()] = true
-		t := float64(g.count) * taskDur.Seconds() / float64(n)
+		dur := taskDur
+		if g.dur > 0 {
+			dur = g.dur // the evaluation's estimate for these tasks' kinds
+		}
+		t := float64(g.count) * dur.Seconds() / float64(n)
 		drainSecs += t
 		if t <= budget {
 			budget -= t
 			continue
 		}
-		started := int(math.Floor(budget * float64(n) / taskDur.Seconds()))
+		started := int(math.Floor(budget * float64(n) / dur.Seconds()))
 		budget = 0
 		if left := g.count - started; left > 0 {
-			p.buy = append(p.buy, group{shape: g.shape, count: left})
+			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur})
 		}
 	}
 	p.why = fmt.Sprintf("backlog drains in %s on held capacity, allocation takes %s",

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"reflect"
 	"slices"
+	"time"
 
 	"github.com/ebbflow/ebb"
 )
@@ -13,10 +14,12 @@ import (
 type group struct {
 	shape ebb.Resources
 	count int
+	dur   time.Duration // expected run time of one task; 0: unknown
 }
 
 // groups returns the demand as groups: counts above 0 only, shapes merged
-// when equal, largest first (by Size, ties broken by the shape's text so
+// when equal (their durations averaged by count, an unknown one counting
+// as unknown), largest first (by Size, ties broken by the shape's text so
 // that the order never depends on the input's). The shapes are copies.
 func groups(demand []ebb.Demand) []group {
 	var out []group
@@ -26,10 +29,16 @@ func groups(demand []ebb.Demand) []group {
 		}
 		i := slices.IndexFunc(out, func(g group) bool { return g.shape.Equal(d.Resources) })
 		if i >= 0 {
-			out[i].count += d.Count
+			g := &out[i]
+			if g.dur > 0 && d.Duration > 0 {
+				g.dur = (g.dur*time.Duration(g.count) + d.Duration*time.Duration(d.Count)) / time.Duration(g.count+d.Count)
+			} else {
+				g.dur = 0
+			}
+			g.count += d.Count
 			continue
 		}
-		out = append(out, group{shape: d.Resources.Clone(), count: d.Count})
+		out = append(out, group{shape: d.Resources.Clone(), count: d.Count, dur: max(0, d.Duration)})
 	}
 	slices.SortStableFunc(out, func(a, b group) int {
 		if c := cmp.Compare(b.shape.Size(), a.shape.Size()); c != 0 {
@@ -45,7 +54,7 @@ func demandOf(gs []group) []ebb.Demand {
 	var out []ebb.Demand
 	for _, g := range gs {
 		if g.count > 0 {
-			out = append(out, ebb.Demand{Resources: g.shape.Clone(), Count: g.count})
+			out = append(out, ebb.Demand{Resources: g.shape.Clone(), Count: g.count, Duration: g.dur})
 		}
 	}
 	return out
@@ -191,7 +200,7 @@ func placeBins(gs []group, bins []bin) (rest []group, out []bin) {
 			n = 0
 		}
 		if n > 0 {
-			rest = append(rest, group{shape: g.shape, count: n})
+			rest = append(rest, group{shape: g.shape, count: n, dur: g.dur})
 		}
 	}
 	return rest, out
