@@ -50,8 +50,18 @@ func (a *alloc) blob(ctx context.Context, d digest.Digest) (string, error) {
 	}
 }
 
+// fileGetter is a repository that writes a blob to a file itself, as
+// repository.Dir (which hard-links it when it can) and remote.Repository
+// do.
+type fileGetter interface {
+	GetFile(ctx context.Context, d digest.Digest, path string) error
+}
+
 // fetch writes the blob d to path, whole or not at all.
 func (a *alloc) fetch(ctx context.Context, d digest.Digest, path string) (err error) {
+	if g, ok := a.p.cfg.Repository.(fileGetter); ok {
+		return g.GetFile(ctx, d, path)
+	}
 	r, err := a.p.cfg.Repository.Get(ctx, d)
 	if err != nil {
 		return err

@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -106,4 +108,47 @@ func TestSharedInputFetcherKilled(t *testing.T) {
 			t.Errorf("Get called %d times, want 2 (the killed fetch, then the survivor's)", got)
 		}
 	})
+}
+
+// fileRepo is a repository.Dir that counts its Gets and GetFiles.
+type fileRepo struct {
+	*repository.Dir
+	gets, getFiles atomic.Int32
+}
+
+func (r *fileRepo) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	r.gets.Add(1)
+	return r.Dir.Get(ctx, d)
+}
+
+func (r *fileRepo) GetFile(ctx context.Context, d digest.Digest, path string) error {
+	r.getFiles.Add(1)
+	return r.Dir.GetFile(ctx, d, path)
+}
+
+func TestSharedInputGetFile(t *testing.T) {
+	dir, err := repository.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := &fileRepo{Dir: dir}
+	in, err := repo.Put(t.Context(), strings.NewReader("shared\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	for i := range 3 {
+		cfg := sh(`test "$(cat in)" = shared && echo changed > in`)
+		cfg.Inputs = map[string]digest.Digest{"in": in}
+		if r := run(t, a, fmt.Sprint("task", i), cfg); !r.OK() {
+			t.Errorf("exec %d reading a staged input and changing its copy: %+v, want success", i, r)
+		}
+	}
+	if g, f := repo.gets.Load(), repo.getFiles.Load(); g != 0 || f != 1 {
+		t.Errorf("3 execs of one alloc staging one blob called Get %d times and GetFile %d times, want 0 and 1", g, f)
+	}
+	if _, err := repo.Stat(t.Context(), in); err != nil {
+		t.Errorf("the stored blob after execs changed their copies: %v", err)
+	}
 }
