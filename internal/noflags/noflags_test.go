@@ -16,6 +16,7 @@ import (
 	_ "github.com/ebbflow/ebb/cluster/slurm"
 	_ "github.com/ebbflow/ebb/internal/atomicfile"
 	_ "github.com/ebbflow/ebb/internal/backoff"
+	_ "github.com/ebbflow/ebb/internal/doclinks"
 	_ "github.com/ebbflow/ebb/internal/enginebench"
 	_ "github.com/ebbflow/ebb/internal/proctest"
 	_ "github.com/ebbflow/ebb/pool"
@@ -41,6 +42,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/cluster/slurm",
 	"github.com/ebbflow/ebb/internal/atomicfile",
 	"github.com/ebbflow/ebb/internal/backoff",
+	"github.com/ebbflow/ebb/internal/doclinks",
 	"github.com/ebbflow/ebb/internal/enginebench",
 	"github.com/ebbflow/ebb/internal/proctest",
 	"github.com/ebbflow/ebb/pool",
