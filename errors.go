@@ -29,6 +29,10 @@ var (
 	ErrCorrupt = errors.New("corrupt")
 	// ErrClosed: the object was closed and takes no more calls.
 	ErrClosed = errors.New("closed")
+	// ErrNotRunning: the object does its work in a Run method that was
+	// never started (an Elastic cluster without `go elastic.Run(ctx)`),
+	// so the call would wait forever. The message names the fix.
+	ErrNotRunning = errors.New("not running")
 )
 
 // Retryable reports whether err is of a kind that may succeed if the same

@@ -276,11 +276,13 @@ func formatQuantity(v float64) string {
 }
 
 // FormatBytes formats a byte count in binary units with one decimal, as in
-// "8.0 GiB" or "512 B".
+// "8.0 GiB", and below a KiB as a count of bytes is formatted elsewhere:
+// "512 B", and a fraction (a mean, or resource-minutes) rounded to three
+// decimals, "2.801 B".
 func FormatBytes(n float64) string {
 	const units = "KMGTPE"
 	if math.Abs(n) < 1024 {
-		return strconv.FormatFloat(n, 'f', -1, 64) + " B"
+		return formatQuantity(n) + " B"
 	}
 	i := -1
 	for math.Abs(n) >= 1024 && i < len(units)-1 {

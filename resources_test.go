@@ -128,6 +128,9 @@ func TestString(t *testing.T) {
 		{Resources{"zz": 3, GPU: 1, Disk: 100 << 30, CPU: 0.5, "aa": 1}, "0.5 cpu, 100.0 GiB disk, 1 gpu, 1 aa, 3 zz"},
 		{Resources{Mem: 512}, "512 B mem"},
 		{Resources{Mem: 1536}, "1.5 KiB mem"},
+		{Resources{Mem: 2.8006765909333335}, "2.801 B mem"},
+		{Resources{Disk: 1023.5}, "1023.5 B disk"},
+		{Resources{Mem: 0.000123456}, "0.000123 B mem"},
 		{Resources{CPU: 0}, "none"},
 	} {
 		if got := tc.r.String(); got != tc.want {

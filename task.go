@@ -9,7 +9,7 @@ import (
 // A Task is one node of a [Flow]: a command (Argv) or a Go function (Func)
 // that runs in an alloc with Resources, after the tasks it depends on.
 //
-// A task's identity for the cache is its digest (see [Flow.Digests]),
+// A task's identity for the cache is its digest (see [Graph.Digests]),
 // computed from what determines its result: its command or FuncKey, its
 // environment, its inputs (names and the digests of what feeds them) and
 // its output names. Its name, its resources and its attempts do not count,

@@ -42,9 +42,12 @@
 // in flight and into new launches of the cheapest shape that fits, within
 // the limits (MaxWorkers, MaxPending, CostCap). The manager, [Elastic.Run],
 // applies its plans, calls the provider, polls the workers for idleness,
-// and terminates those idle for IdleTimeout. A cancelled Allocate drops its
-// claim; the launch goes on, and its worker serves a later request or
-// idles away.
+// and terminates those idle for IdleTimeout. Start it with
+// `go elastic.Run(ctx)` before the Elastic is used: an Allocate that finds
+// no manager running within BatchWindow fails with [ebb.ErrNotRunning]
+// instead of waiting for launches that would never come. A cancelled
+// Allocate drops its claim; the launch goes on, and its worker serves a
+// later request or idles away.
 //
 // Package clustertest holds the fakes: a Cluster whose requests the test
 // answers, a Provider whose workers are in-memory pools, and RunProvider,

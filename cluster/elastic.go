@@ -47,15 +47,19 @@ import (
 // fields below mu); it is never held while calling the provider or a
 // worker's pool. The manager goroutine, Run, does the timed work: it plans
 // launches at the end of a batch window, polls the workers for idleness,
-// and starts a goroutine per launch and per termination. Allocate and the
-// Pool methods work before Run starts (against no workers), but only Run
-// launches and terminates. Make one with NewElastic.
+// and starts a goroutine per launch and per termination. Make one with
+// NewElastic and start its manager with `go elastic.Run(ctx)` before
+// handing it out: the Pool methods work before Run starts (against no
+// workers), but an Allocate that finds Run not started within BatchWindow
+// fails with ebb.ErrNotRunning rather than wait for launches that would
+// never come.
 type Elastic struct {
 	cfg     ElasticConfig  // defaults filled in; never written after NewElastic
 	shapes  []Shape        // the provider's shapes, validated; never written
 	retry   backoff.Policy // a waiting Allocate's looks at the offers
 	failure backoff.Policy // a failing shape's launches; Workers and Terminate retries
 	kickc   chan struct{}  // wakes the manager; capacity 1
+	startc  chan struct{}  // closed once Run has started
 	readyc  chan struct{}  // closed once Run has adopted the provider's workers
 	donec   chan struct{}  // closed when Run has returned
 	wg      sync.WaitGroup // the launch and terminate goroutines of Run
@@ -127,7 +131,7 @@ type shapeState struct {
 // NewElastic returns an Elastic cluster over cfg.Provider. It reads the
 // provider's shapes and fails with ebb.ErrInvalid, naming the field, when
 // cfg or a shape is invalid (no shapes, two with one name). It starts
-// nothing: call Run.
+// nothing: start the manager with `go elastic.Run(ctx)`.
 func NewElastic(cfg ElasticConfig) (*Elastic, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -142,6 +146,7 @@ func NewElastic(cfg ElasticConfig) (*Elastic, error) {
 		retry:    cfg.retries(),
 		failure:  cfg.failures(),
 		kickc:    make(chan struct{}, 1),
+		startc:   make(chan struct{}),
 		readyc:   make(chan struct{}),
 		donec:    make(chan struct{}),
 		workers:  make(map[WorkerID]*worker),
@@ -167,7 +172,9 @@ func NewElastic(cfg ElasticConfig) (*Elastic, error) {
 // leaves nothing behind: no alloc, and no claim on a launch. It fails at
 // once with ebb.ErrInvalid for a malformed req or labels, and with
 // ebb.ErrResources when req.Min fits no shape within CostCap and no
-// worker.
+// worker. Called before Run, it waits up to BatchWindow for Run to start
+// (so that `go elastic.Run(ctx)` just before is enough), then fails with
+// ebb.ErrNotRunning: without Run nothing is ever launched.
 func (e *Elastic) Allocate(ctx context.Context, req ebb.Requirements, labels ebb.Labels) (pool.Alloc, error) {
 	meta := pool.AllocMeta{Want: req, Owner: e.cfg.Allocator.Owner, Labels: labels}
 	if err := meta.Validate(); err != nil {
@@ -180,6 +187,9 @@ func (e *Elastic) Allocate(ctx context.Context, req ebb.Requirements, labels ebb
 	err := e.admitLocked(r)
 	e.mu.Unlock()
 	if err != nil {
+		return nil, err
+	}
+	if err := e.awaitRun(ctx, req); err != nil {
 		return nil, err
 	}
 	defer e.unregister(r)
@@ -199,6 +209,27 @@ func (e *Elastic) Allocate(ctx context.Context, req ebb.Requirements, labels ebb
 		case <-timer.C:
 		}
 		timer.Stop()
+	}
+}
+
+// awaitRun returns once Run has started, waiting for it at most
+// BatchWindow, the time a request waits before the manager plans for it.
+func (e *Elastic) awaitRun(ctx context.Context, req ebb.Requirements) error {
+	select {
+	case <-e.startc:
+		return nil
+	default:
+	}
+	timer := time.NewTimer(e.cfg.BatchWindow)
+	defer timer.Stop()
+	select {
+	case <-e.startc:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("elastic %s: allocate %s: %w", e.cfg.ID, req, ctx.Err())
+	case <-timer.C:
+		return fmt.Errorf("elastic %s: allocate %s: the manager is not running, so no worker would ever be launched; start it with `go elastic.Run(ctx)` before the first Allocate: %w",
+			e.cfg.ID, req, ebb.ErrNotRunning)
 	}
 }
 

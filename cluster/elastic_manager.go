@@ -33,6 +33,7 @@ func (e *Elastic) Run(ctx context.Context) error {
 	}
 	e.phase = phaseRunning
 	e.mu.Unlock()
+	close(e.startc)
 	defer close(e.donec)
 
 	err := e.adopt(ctx)

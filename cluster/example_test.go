@@ -2,8 +2,10 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
@@ -53,6 +55,27 @@ func ExampleElastic() {
 	// worker: w1 large
 	// Run: context canceled
 	// workers left: 0
+}
+
+// An Elastic whose manager was never started fails its Allocates loudly
+// instead of waiting for launches that would never come: start it with
+// `go e.Run(ctx)`.
+func ExampleElastic_withoutRun() {
+	ctx := context.Background()
+	p := clustertest.NewProvider(clustertest.ProviderConfig{
+		Shapes: []cluster.Shape{{Name: "small", Resources: ebb.Resources{ebb.CPU: 2}, Price: 1}},
+	})
+	defer p.Close()
+	e, err := cluster.NewElastic(cluster.ElasticConfig{Provider: p, BatchWindow: 10 * time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	_, err = e.Allocate(ctx, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	fmt.Println(errors.Is(err, ebb.ErrNotRunning))
+	fmt.Println(err)
+	// Output:
+	// true
+	// elastic elastic: allocate 1 cpu: the manager is not running, so no worker would ever be launched; start it with `go elastic.Run(ctx)` before the first Allocate: not running
 }
 
 // A static cluster is a pool that never grows.

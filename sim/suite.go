@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // A Suite runs every workload under every policy on one cluster and
@@ -39,47 +41,34 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 	rep := newReport(s.Seed, cl, s.Workloads)
 	total := len(s.Workloads) * len(s.Policies)
 	rep.Results = make([]*Result, total)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
-		mu    sync.Mutex
-		first error
-		done  int
-		wg    sync.WaitGroup
+		mu   sync.Mutex // serializes OnResult and counts done
+		done int
 	)
-	jobs := make(chan int)
-	for range max(1, s.Parallel) {
-		wg.Go(func() {
-			for j := range jobs {
-				w, ps := s.Workloads[j/len(s.Policies)], s.Policies[j%len(s.Policies)]
-				r, err := s.runOne(ctx, cl, w, ps)
-				mu.Lock()
-				if err != nil {
-					if first == nil {
-						first = err
-						cancel()
-					}
-				} else {
-					rep.Results[j] = r
-					done++
-					if s.OnResult != nil {
-						s.OnResult(done, total, r)
-					}
-				}
-				mu.Unlock()
-			}
-		})
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, s.Parallel))
 	for j := range total {
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
-		jobs <- j
+		g.Go(func() error {
+			w, ps := s.Workloads[j/len(s.Policies)], s.Policies[j%len(s.Policies)]
+			r, err := s.runOne(gctx, cl, w, ps)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Results[j] = r
+			done++
+			if s.OnResult != nil {
+				s.OnResult(done, total, r)
+			}
+			return nil
+		})
 	}
-	close(jobs)
-	wg.Wait()
-	if first != nil {
-		return nil, first
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

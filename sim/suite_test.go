@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ebbflow/ebb/stealer"
 )
 
 // smallSuite runs every policy on small standard workloads, launches
@@ -157,6 +161,28 @@ func TestMetricsJSONNames(t *testing.T) {
 	for _, k := range []string{"makespan_s", "makespan_ratio", "waste_cpu_min", "waste_pct", "thrash_pct", "busy_kills", "wait_p99_s", "cost"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("metrics JSON lacks %q", k)
+		}
+	}
+}
+
+func TestSuiteStopsAtFirstError(t *testing.T) {
+	w, _ := Standard("burst", StdConfig{Tasks: 20})
+	errBad := errors.New("bad policy")
+	var made atomic.Int32
+	bad := PolicySpec{Name: "bad", New: func(Cluster) (stealer.Policy, error) {
+		made.Add(1)
+		return nil, errBad
+	}}
+	ws := []*Workload{w, w, w, w, w, w}
+	for _, par := range []int{1, 2} {
+		made.Store(0)
+		rep, err := Suite{Workloads: ws, Policies: []PolicySpec{bad}, Parallel: par}.Run(context.Background())
+		if !errors.Is(err, errBad) || rep != nil {
+			t.Errorf("parallel %d: Run = %v, %v; want no report and the policy's error", par, rep, err)
+		}
+		// The runs that had started go on; no new one starts.
+		if n := made.Load(); n > int32(2*par) {
+			t.Errorf("parallel %d: %d of %d runs started after the first failed, want at most %d", par, n, len(ws), 2*par)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/bootstrap"
+	"github.com/grailbio/base/data"
 )
 
 // Defaults of the Config fields left zero.
@@ -178,4 +179,4 @@ func shapeRequest(s cluster.Shape) (request, error) {
 }
 
 // mebibytes returns bytes in MiB, rounded up.
-func mebibytes(bytes float64) int64 { return int64(math.Ceil(bytes / (1 << 20))) }
+func mebibytes(bytes float64) int64 { return int64(math.Ceil(bytes / float64(data.MiB))) }

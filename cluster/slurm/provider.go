@@ -17,6 +17,7 @@ import (
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/bootstrap"
 	"github.com/ebbflow/ebb/pool/remote"
+	"github.com/grailbio/base/data"
 )
 
 // Provider launches workers as Slurm batch jobs, which announce
@@ -136,7 +137,7 @@ func (p *Provider) checkPartition(ctx context.Context) error {
 	for _, s := range p.cfg.Shapes {
 		r, _ := shapeRequest(s)
 		if !part.holds(r.CPUs, r.MemMB) {
-			p.never[s.Name] = fmt.Sprintf("no node of partition %s has %d cpus and %d MiB of memory (its nodes: %v)", part.Name, r.CPUs, r.MemMB, part.Nodes)
+			p.never[s.Name] = fmt.Sprintf("no node of partition %s has %d cpus and %s of memory (its nodes: %v)", part.Name, r.CPUs, data.Size(r.MemMB)*data.MiB, part.Nodes)
 			p.cfg.Logger.Warn("slurm: a shape fits no node of the partition", "shape", s.Name, "partition", part.Name)
 		}
 	}

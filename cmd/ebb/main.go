@@ -43,22 +43,30 @@ func commands() []command {
 // errUsage marks a usage error: the message is printed with the usage.
 var errUsage = errors.New("usage")
 
+// errFlags marks flags that did not parse; the flag set has printed why.
+var errFlags = errors.New("bad flags")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(mainCode(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// mainCode runs ebb with args and returns the exit code: 0 on success, 2
-// on a usage error, 1 on any other.
+// mainCode runs ebb with args and returns the exit code: 0 on success and
+// when help was asked for ("ebb help", "ebb -h", "ebb help COMMAND", "ebb
+// COMMAND -h"), 2 on a usage error, 1 on any other.
 func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(stderr, cmds)
 		return 2
 	}
 	name, rest := args[0], args[1:]
-	if name == "help" && len(rest) == 1 {
+	switch {
+	case isHelpFlag(name) || (name == "help" && len(rest) == 0):
+		usage(stdout, cmds)
+		return 0
+	case name == "help" && len(rest) == 1:
 		name, rest = rest[0], []string{"-h"}
 	}
 	i := slices.IndexFunc(cmds, func(c command) bool { return c.name == name })
@@ -72,7 +80,9 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		return 2
+		return 0 // the flag set printed the command's usage, as asked
+	case errors.Is(err, errFlags):
+		return 2 // the flag set printed the error and the usage
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "ebb %s: %v\n", name, err)
 		return 2
@@ -81,6 +91,8 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 }
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "usage: ebb COMMAND [flags] [args]")
@@ -101,4 +113,14 @@ func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// parseFlags parses args with fs. It returns flag.ErrHelp for -h, and
+// other failures wrapped in errFlags, so that both exit as they should.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errFlags, err)
 }

@@ -14,7 +14,7 @@ func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("resume", "STATE", stderr)
 	var f runFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

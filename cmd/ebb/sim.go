@@ -57,7 +57,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&policyL, "policy", `one more policy with knobs (repeatable), as in "default:MaxRequest=cpu=8,mem=32GiB"`)
 	fs.Var(&traceL, "trace", "a trace file to add (repeatable): WfFormat JSON, or the simulator's CSV or JSON format")
 	fs.Var(&shapeL, "shape", "a worker shape (repeatable; default cpu=8,mem=32GiB)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

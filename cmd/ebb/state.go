@@ -13,7 +13,7 @@ import (
 func stateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("state", "STATE", stderr)
 	asJSON := fs.Bool("json", false, "print the state file's JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

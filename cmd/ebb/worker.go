@@ -69,7 +69,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CA certificates: require client certificates signed by one (mutual TLS)")
 	fs.BoolVar(&f.noTLS, "no-tls", false, "serve plain HTTP: the token crosses the network in clear")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

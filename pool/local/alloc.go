@@ -11,6 +11,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
+	"golang.org/x/sync/singleflight"
 )
 
 // The states of an alloc. An alloc is live until Free, expiry or Close
@@ -47,6 +48,8 @@ type alloc struct {
 	lastKeepalive time.Time
 	expires       time.Time
 	timer         *time.Timer // calls expire when the lease is due
+
+	fetches singleflight.Group // blobs being fetched for its execs, by digest
 }
 
 var _ pool.Alloc = (*alloc)(nil)

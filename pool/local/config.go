@@ -51,7 +51,9 @@ type Config struct {
 
 	// Repository stages exec inputs and stores exec outputs. It is needed
 	// only by execs that have some: without one, Put refuses them with
-	// ebb.ErrInvalid.
+	// ebb.ErrInvalid. A Repository that also has GetFile(ctx, digest,
+	// path) error (repository.Dir, remote.Repository) writes each blob an
+	// alloc fetches itself; any other is read with Get.
 	Repository pool.Repository
 
 	// Logger receives the pool's events (allocs taken, freed, expired).

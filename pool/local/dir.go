@@ -16,6 +16,8 @@ import (
 //	Dir/allocs/<alloc>/execs/<hex>/stdout     a command exec's streams
 //	Dir/allocs/<alloc>/execs/<hex>/stderr
 //	Dir/allocs/<alloc>/execs/<hex>/work/      its working directory: inputs, outputs
+//	Dir/allocs/<alloc>/blobs/sha256-<hex>     a read-only copy of an input blob,
+//	                                          fetched once for all the alloc's execs
 //
 // where <hex> is the encoded part of the exec's ID. Directories are made
 // when an exec first needs them, so an alloc that runs only funcs without
@@ -25,6 +27,7 @@ const (
 	allocsName = "allocs"
 	execsName  = "execs"
 	workName   = "work"
+	blobsName  = "blobs"
 )
 
 // openDir makes dir if needed, locks it against other pools, and removes

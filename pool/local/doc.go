@@ -38,6 +38,12 @@
 //     into its Result. A command's streams are also kept whole in files in
 //     its exec directory until Remove or the end of its alloc; a func
 //     keeps only a bounded tail in memory.
+//   - An exec's inputs are staged into its work directory from the
+//     Config.Repository by way of its alloc: the alloc fetches each blob
+//     once, into a read-only file under its directory, whichever and
+//     however many of its execs name it (those that want it at once share
+//     one fetch), and each exec gets its own copy to change. The alloc's
+//     blobs go when it ends.
 //
 // # Results and kills
 //

@@ -38,16 +38,21 @@ func (e *exec) makeWork(ctx context.Context) (string, error) {
 	return work, nil
 }
 
-// stage copies the blob d from the repository to name under root.
-// Inputs are plain files (mode 0644): a script among them is run through
-// its interpreter, as in {"sh", "script"}.
+// stage copies the blob d from the repository to name under root, by way
+// of the alloc's copy of it (see alloc.blob). Inputs are plain files
+// (mode 0644), each exec's its own to change: a script among them is run
+// through its interpreter, as in {"sh", "script"}.
 func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.Digest) error {
 	if dir := filepath.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
-	r, err := e.a.p.cfg.Repository.Get(ctx, d)
+	path, err := e.a.blob(ctx, d)
+	if err != nil {
+		return err
+	}
+	r, err := os.Open(path)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,97 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// blob returns the path of a read-only local copy of the blob d, under
+// the alloc's directory, fetching it from the repository the first time
+// one of the alloc's execs asks for it. Execs that want one blob at once
+// share one fetch (a worker staging from its driver's repository then
+// downloads each input once per alloc, however many tasks name it); the
+// copy stays until the alloc ends.
+//
+// The fetch runs under the context of the exec that started it: every
+// exec that shares it waits for it to end, even one killed meanwhile, so
+// that no fetch outlives its exec and the alloc's end finds nothing still
+// writing under its directory. That is the case this handles badly: an
+// exec killed while waiting on another's large fetch stops only when the
+// fetch does. When the fetch failed because its own exec was stopped,
+// the others try again.
+func (a *alloc) blob(ctx context.Context, d digest.Digest) (string, error) {
+	dir := filepath.Join(a.dir, blobsName)
+	path := filepath.Join(dir, d.Algorithm().String()+"-"+d.Encoded())
+	for {
+		_, err, _ := a.fetches.Do(string(d), func() (any, error) {
+			if _, err := os.Stat(path); err == nil {
+				return nil, nil
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+			return nil, a.fetch(ctx, d, path)
+		})
+		switch {
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case err != nil && isContextErr(err):
+			continue // the exec that fetched was stopped; this one was not
+		case err != nil:
+			return "", err
+		}
+		return path, nil
+	}
+}
+
+// fileGetter is a repository that writes a blob to a file itself, as
+// repository.Dir (which hard-links it when it can) and remote.Repository
+// do.
+type fileGetter interface {
+	GetFile(ctx context.Context, d digest.Digest, path string) error
+}
+
+// fetch writes the blob d to path, whole or not at all.
+func (a *alloc) fetch(ctx context.Context, d digest.Digest, path string) (err error) {
+	if g, ok := a.p.cfg.Repository.(fileGetter); ok {
+		return g.GetFile(ctx, d, path)
+	}
+	r, err := a.p.cfg.Repository.Get(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(filepath.Dir(path), ".fetch-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := io.Copy(f, r); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o444); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("fetched blob: %w", err)
+	}
+	return nil
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
