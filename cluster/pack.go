@@ -105,11 +105,11 @@ func Pack(wants []ebb.Requirements, shapes []Shape, launching []Launching, limit
 		if placed || opened >= limits.Launches {
 			continue
 		}
-		i, k := PickShape(shapes, want, budget)
-		if i < 0 {
+		si, k := PickShape(shapes, want, budget)
+		if si < 0 {
 			continue
 		}
-		s := shapes[i]
+		s := shapes[si]
 		opened++
 		budget -= s.Price
 		bins = append(bins, &bin{
