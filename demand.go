@@ -10,8 +10,10 @@ type Demand struct {
 	Count     int       `json:"count"`
 	// Duration is how long one of these tasks is expected to run (the
 	// mean of their kinds' estimates), or 0 when the evaluation does not
-	// know.
+	// know. AtLeast says it is only a lower bound: no task of some kind
+	// among them has finished yet, and those running have run this long.
 	Duration time.Duration `json:"duration,omitempty"`
+	AtLeast  bool          `json:"at_least,omitempty"`
 }
 
 // Total returns what the demand needs in all: Resources × Count.

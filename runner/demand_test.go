@@ -97,12 +97,12 @@ func TestDemandDurationByKind(t *testing.T) {
 		time.Sleep(3 * time.Second) // the split runs
 		synctest.Wait()
 		d := e.Demand()
-		if len(d) != 1 || d[0].Count != 4 || d[0].Duration != time.Minute {
-			t.Fatalf("Demand() = %v, want 4 align tasks of 1m (their hint: none has run long yet)", d)
+		if len(d) != 1 || d[0].Count != 4 || d[0].Duration != time.Minute || !d[0].AtLeast {
+			t.Fatalf("Demand() = %v, want 4 align tasks of at least 1m (their hint: none has run long yet)", d)
 		}
 		time.Sleep(10 * time.Minute)
-		if d := e.Demand(); len(d) != 1 || d[0].Duration != 10*time.Minute {
-			t.Errorf("Demand() = %v, want 4 align tasks of 10m: two have run that long", d)
+		if d := e.Demand(); len(d) != 1 || d[0].Duration != 10*time.Minute || !d[0].AtLeast {
+			t.Errorf("Demand() = %v, want 4 align tasks of at least 10m: two have run that long", d)
 		}
 		cancel()
 		<-done

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/stealer"
 )
 
 // A kind is the tasks of one ebb.Task.KindName: their duration hint and
@@ -45,38 +46,21 @@ func (e *Eval) stopped(t int32) {
 	delete(e.kinds[e.kindOf[t]].running, t)
 }
 
-// estimate returns how long a task of kind k that has not started is
-// expected to run (stealer.Durations.Estimate over the kind's finished
-// tasks and the ages of those running), or 0 when nothing is known. e.mu
-// is held.
-func (e *Eval) estimate(k int32, now time.Time) time.Duration {
-	kd := e.kinds[k]
-	ages := make([]time.Duration, 0, len(kd.running))
-	for _, at := range kd.running {
-		ages = append(ages, now.Sub(at))
-	}
-	d, _ := e.durations.Estimate(kd.name, ages, kd.hint)
-	return d
-}
-
-// shapeDuration returns the mean estimate of the ready tasks of s, by
-// kind, or 0 when a kind among them has none. e.mu is held.
-func (e *Eval) shapeDuration(s *shape, now time.Time) time.Duration {
-	var sum time.Duration
-	n := 0
+// shapeDuration returns how long a ready task of s is expected to run,
+// and whether that is only a lower bound (stealer.Durations.Mean over the
+// kinds of its ready tasks). e.mu is held.
+func (e *Eval) shapeDuration(s *shape, now time.Time) (time.Duration, bool) {
+	work := make([]stealer.KindWork, 0, len(s.kinds))
 	for k, c := range s.kinds {
 		if c <= 0 {
 			continue
 		}
-		d := e.estimate(k, now)
-		if d <= 0 {
-			return 0
+		kd := e.kinds[k]
+		w := stealer.KindWork{Kind: kd.name, Count: c, Hint: kd.hint, Running: make([]time.Duration, 0, len(kd.running))}
+		for _, at := range kd.running {
+			w.Running = append(w.Running, now.Sub(at))
 		}
-		sum += d * time.Duration(c)
-		n += c
+		work = append(work, w)
 	}
-	if n == 0 {
-		return 0
-	}
-	return sum / time.Duration(n)
+	return e.durations.Mean(work)
 }

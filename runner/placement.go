@@ -131,7 +131,8 @@ func (e *Eval) Demand() []ebb.Demand {
 	now := time.Now()
 	for _, s := range e.ready.shapes {
 		if n := s.len() - placed[s]; n > 0 {
-			out = append(out, ebb.Demand{Resources: s.res.Clone(), Count: n, Duration: e.shapeDuration(s, now)})
+			d, atLeast := e.shapeDuration(s, now)
+			out = append(out, ebb.Demand{Resources: s.res.Clone(), Count: n, Duration: d, AtLeast: atLeast})
 		}
 	}
 	return out

@@ -72,6 +72,8 @@ type engine struct {
 	retryAt  time.Duration
 	onAdmit  func(stealer.Admitted) // for tests: sees every admission
 	taskAvg  time.Duration
+	kinds    []*simKind
+	durs     stealer.Durations // by kind, as runner.Eval keeps them
 	timer    IdleTimer
 
 	acc      acc
@@ -87,6 +89,7 @@ type task struct {
 	readyAt      time.Duration
 	shape        *tshape
 	on           *alloc
+	kind         int32 // index in engine.kinds
 }
 
 // A tshape is a task shape: the tasks that need exactly the same
@@ -99,7 +102,8 @@ type tshape struct {
 	rank   int
 	q      []int32
 	head   int
-	listed bool // in readyShapes
+	listed bool          // in readyShapes
+	kinds  map[int32]int // ready tasks by kind
 }
 
 func (s *tshape) len() int { return len(s.q) - s.head }
@@ -142,7 +146,14 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	n := len(w.Tasks)
 	e.tasks = make([]task, n)
 	byKey := map[string]*tshape{}
+	kindIndex := map[string]int32{}
 	for i, t := range w.Tasks {
+		kind, ok := kindIndex[t.Kind]
+		if !ok {
+			kind = int32(len(e.kinds))
+			kindIndex[t.Kind] = kind
+			e.kinds = append(e.kinds, &simKind{name: t.Kind, running: map[int32]time.Duration{}})
+		}
 		k := t.Resources.Format()
 		s, ok := byKey[k]
 		if !ok {
@@ -151,7 +162,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			byKey[k] = s
 			e.shapes = append(e.shapes, s)
 		}
-		e.tasks[i] = task{arrival: t.Arrival, dur: t.Duration, shape: s}
+		e.tasks[i] = task{arrival: t.Arrival, dur: t.Duration, shape: s, kind: kind}
 	}
 	for _, s := range e.shapes {
 		s.vec = e.sp.vec(s.res)
@@ -300,6 +311,10 @@ func (e *engine) ready(i int32) {
 	t.readyAt = e.now
 	s := t.shape
 	s.push(i)
+	if s.kinds == nil {
+		s.kinds = map[int32]int{}
+	}
+	s.kinds[t.kind]++
 	if !s.listed {
 		s.listed = true
 		k, _ := slices.BinarySearchFunc(e.readyShapes, s, func(a, b *tshape) int { return cmp.Compare(a.rank, b.rank) })
@@ -348,6 +363,8 @@ func (e *engine) start(i int32, a *alloc) {
 	t := &e.tasks[i]
 	s := t.shape
 	t.on = a
+	s.kinds[t.kind]--
+	e.kinds[t.kind].running[i] = e.now
 	for d, q := range s.vec {
 		a.free[d] = snap(a.free[d] - q)
 	}
@@ -388,6 +405,8 @@ func (e *engine) finish(i int32) bool {
 	e.busyCPU -= s.cpu
 	e.remaining--
 	e.progressAt = e.now
+	delete(e.kinds[t.kind].running, i)
+	e.durs.Observe(e.kinds[t.kind].name, t.dur)
 	if e.taskAvg == 0 {
 		e.taskAvg = t.dur
 	} else {

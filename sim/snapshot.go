@@ -60,7 +60,8 @@ func (e *engine) snapshot() stealer.Snapshot {
 	if len(e.readyShapes) > 0 {
 		s.Demand = make([]ebb.Demand, len(e.readyShapes))
 		for i, sh := range e.readyShapes {
-			s.Demand[i] = ebb.Demand{Resources: sh.res, Count: sh.len()}
+			d, atLeast := e.shapeDuration(sh)
+			s.Demand[i] = ebb.Demand{Resources: sh.res, Count: sh.len(), Duration: d, AtLeast: atLeast}
 		}
 	}
 	return s

@@ -18,6 +18,10 @@ type Task struct {
 	// Deps are indexes into Workload.Tasks of the tasks that must
 	// finish before this one can start.
 	Deps []int `json:"deps,omitempty"`
+	// Kind says what kind of work the task does, as ebb.Task.Kind: the
+	// durations of finished tasks of a kind predict the rest of it.
+	// Empty is a kind too.
+	Kind string `json:"kind,omitempty"`
 }
 
 // A Workload is what a simulation runs: a graph of tasks with arrival

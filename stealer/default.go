@@ -399,8 +399,14 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		}
 		p.runnable[g.shape.String()] = true
 		dur := taskDur
-		if g.dur > 0 {
+		switch {
+		case g.dur > 0 && !g.bound:
 			dur = g.dur // the evaluation's estimate for these tasks' kinds
+		case g.dur > 0:
+			// Tasks of their kinds have run this long and none has
+			// finished: at least that, and at least the guess, since the
+			// durations of other kinds say nothing of these.
+			dur = max(g.dur, d.cfg.TaskDuration)
 		}
 		t := float64(g.count) * dur.Seconds() / float64(n)
 		drainSecs += t
@@ -411,7 +417,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		started := int(math.Floor(budget * float64(n) / dur.Seconds()))
 		budget = 0
 		if left := g.count - started; left > 0 {
-			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur})
+			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur, bound: g.bound})
 		}
 	}
 	p.why = fmt.Sprintf("backlog drains in %s on held capacity, allocation takes %s",

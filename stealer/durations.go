@@ -54,41 +54,40 @@ func (d *Durations) Observe(kind string, took time.Duration) {
 }
 
 // Estimate returns how long a task of kind that has not started yet is
-// expected to run, given the ages of the kind's running tasks: the median
-// of the kind's durations, finished and running alike (the running ones
-// counting as "at least this long"). When too many tasks still run for
-// the median to be known, it is the longest of them so far, a lower bound
-// that grows while they run. With nothing observed and nothing running,
-// it returns hint, and false.
-func (d *Durations) Estimate(kind string, running []time.Duration, hint time.Duration) (time.Duration, bool) {
+// expected to run, given the ages of the kind's running tasks: the mean of
+// the kind's durations, finished and running alike, the running ones
+// counting as "at least this long" (the Kaplan–Meier restricted mean).
+// The mean, not the median, since a backlog drains in the sum of its
+// tasks' durations. While tasks run longer than any finished one, the
+// estimate is a lower bound that grows as they run; with only running
+// tasks, it is the longest of them, or hint if that is longer, and it
+// reports that it is only a lower bound. With nothing observed and
+// nothing running, it returns hint, also as a bound.
+func (d *Durations) Estimate(kind string, running []time.Duration, hint time.Duration) (est time.Duration, atLeast bool) {
 	obs := d.observations(kind, running)
-	if len(obs) == 0 {
-		return hint, false
-	}
-	est := median(obs, 0)
 	if !anyFinished(obs) {
-		// Only running tasks: they bound the duration from below, and
-		// the hint still holds above that.
-		est = max(est, hint)
+		for _, o := range obs {
+			hint = max(hint, o.took)
+		}
+		return hint, true
 	}
-	return est, true
+	return meanFrom(obs, 0), false
 }
 
 // Remaining returns how much longer a task of kind that has run for age
-// is expected to run: the median of the kind's durations beyond age, less
-// age. When no task of the kind has been seen to run longer than age, it
+// is expected to run: the mean of the kind's durations beyond age, less
+// age. When no task of the kind has been seen to finish past age, it
 // expects the task to run half as long again as it has (the longer a task
 // has run, the longer it is likely to go on), and at least until hint.
 func (d *Durations) Remaining(kind string, age time.Duration, running []time.Duration, hint time.Duration) time.Duration {
-	obs := d.observations(kind, running)
 	var beyond []observation
-	for _, o := range obs {
+	for _, o := range d.observations(kind, running) {
 		if o.took > age {
 			beyond = append(beyond, o)
 		}
 	}
 	if anyFinished(beyond) {
-		return median(beyond, age) - age
+		return meanFrom(beyond, age)
 	}
 	return max(age/2, hint-age)
 }
@@ -114,11 +113,11 @@ func (d *Durations) observations(kind string, running []time.Duration) []observa
 	return obs
 }
 
-// median returns the Kaplan–Meier median of obs, all beyond from: the
-// first finished duration at which fewer than half are expected to go on.
-// When censoring hides it, it returns the longest observation, a lower
-// bound. obs is sorted in place.
-func median(obs []observation, from time.Duration) time.Duration {
+// meanFrom returns the Kaplan–Meier restricted mean of obs beyond from,
+// all of which are longer than from: the area under the estimated
+// survival curve from from to the longest observation. obs is sorted in
+// place.
+func meanFrom(obs []observation, from time.Duration) time.Duration {
 	slices.SortFunc(obs, func(a, b observation) int {
 		if c := cmp.Compare(a.took, b.took); c != 0 {
 			return c
@@ -132,19 +131,55 @@ func median(obs []observation, from time.Duration) time.Duration {
 		}
 		return 0
 	})
-	surv, atRisk := 1.0, len(obs)
+	surv, area, prev, atRisk := 1.0, 0.0, from, len(obs)
 	for _, o := range obs {
+		area += surv * float64(o.took-prev)
+		prev = o.took
 		if o.finished {
 			surv *= 1 - 1/float64(atRisk)
-			if surv <= 0.5+1e-12 {
-				return max(o.took, from)
-			}
 		}
 		atRisk--
 	}
-	return max(obs[len(obs)-1].took, from)
+	return time.Duration(area)
 }
 
 func anyFinished(obs []observation) bool {
 	return slices.ContainsFunc(obs, func(o observation) bool { return o.finished })
+}
+
+// KindWork is ready work of one kind, as an evaluation sees it: Count
+// tasks not started, the ages of the kind's running tasks, and the kind's
+// duration hint.
+type KindWork struct {
+	Kind    string
+	Count   int
+	Running []time.Duration
+	Hint    time.Duration
+}
+
+// Mean returns how long one task of work is expected to run: the mean of
+// its kinds' estimates (see Estimate), weighed by their counts, and
+// whether that is only a lower bound (some kind among them has no
+// finished task yet). It returns 0 and false when work holds no task, or
+// when a kind among them has no estimate at all. An evaluation reports
+// this for each shape of its demand (ebb.Demand.Duration).
+func (d *Durations) Mean(work []KindWork) (time.Duration, bool) {
+	var sum time.Duration
+	n, bound := 0, false
+	for _, w := range work {
+		if w.Count <= 0 {
+			continue
+		}
+		est, atLeast := d.Estimate(w.Kind, w.Running, w.Hint)
+		if est <= 0 {
+			return 0, false
+		}
+		bound = bound || atLeast
+		sum += est * time.Duration(w.Count)
+		n += w.Count
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return sum / time.Duration(n), bound
 }

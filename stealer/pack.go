@@ -15,6 +15,7 @@ type group struct {
 	shape ebb.Resources
 	count int
 	dur   time.Duration // expected run time of one task; 0: unknown
+	bound bool          // dur is only a lower bound
 }
 
 // groups returns the demand as groups: counts above 0 only, shapes merged
@@ -35,10 +36,11 @@ func groups(demand []ebb.Demand) []group {
 			} else {
 				g.dur = 0
 			}
+			g.bound = g.bound || d.AtLeast
 			g.count += d.Count
 			continue
 		}
-		out = append(out, group{shape: d.Resources.Clone(), count: d.Count, dur: max(0, d.Duration)})
+		out = append(out, group{shape: d.Resources.Clone(), count: d.Count, dur: max(0, d.Duration), bound: d.AtLeast})
 	}
 	slices.SortStableFunc(out, func(a, b group) int {
 		if c := cmp.Compare(b.shape.Size(), a.shape.Size()); c != 0 {
@@ -54,7 +56,7 @@ func demandOf(gs []group) []ebb.Demand {
 	var out []ebb.Demand
 	for _, g := range gs {
 		if g.count > 0 {
-			out = append(out, ebb.Demand{Resources: g.shape.Clone(), Count: g.count, Duration: g.dur})
+			out = append(out, ebb.Demand{Resources: g.shape.Clone(), Count: g.count, Duration: g.dur, AtLeast: g.bound})
 		}
 	}
 	return out
@@ -200,7 +202,7 @@ func placeBins(gs []group, bins []bin) (rest []group, out []bin) {
 			n = 0
 		}
 		if n > 0 {
-			rest = append(rest, group{shape: g.shape, count: n, dur: g.dur})
+			rest = append(rest, group{shape: g.shape, count: n, dur: g.dur, bound: g.bound})
 		}
 	}
 	return rest, out

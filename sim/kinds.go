@@ -1,0 +1,33 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/ebbflow/ebb/stealer"
+)
+
+// A simKind is the tasks of one Task.Kind: when each of them that runs
+// was started.
+type simKind struct {
+	name    string
+	running map[int32]time.Duration // task → start
+}
+
+// shapeDuration returns how long a ready task of s is expected to run,
+// and whether that is only a lower bound, as runner.Eval's Demand says
+// (stealer.Durations.Mean over the kinds of its ready tasks).
+func (e *engine) shapeDuration(s *tshape) (time.Duration, bool) {
+	work := make([]stealer.KindWork, 0, len(s.kinds))
+	for k, c := range s.kinds {
+		if c <= 0 {
+			continue
+		}
+		kd := e.kinds[k]
+		w := stealer.KindWork{Kind: kd.name, Count: c, Running: make([]time.Duration, 0, len(kd.running))}
+		for _, at := range kd.running {
+			w.Running = append(w.Running, e.now-at)
+		}
+		work = append(work, w)
+	}
+	return e.durs.Mean(work)
+}
