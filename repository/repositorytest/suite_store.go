@@ -281,7 +281,7 @@ func (s *storeSuite) testPutFails(t *testing.T) {
 	t.Run("canceled while reading", func(t *testing.T) {
 		// The reader goes on for 4 MiB after the cancel: a store that
 		// checks its context while it reads stops long before.
-		content := randomBytes(2, 8<<20)
+		content := bytes.Repeat([]byte("canceled while reading\n"), 8<<20/23)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		d, err := st.Put(ctx, &cancelReader{r: bytes.NewReader(content), half: int64(len(content) / 2), cancel: cancel})
@@ -363,10 +363,10 @@ func (s *storeSuite) testCorrupt(t *testing.T) {
 
 func (s *storeSuite) testConcurrent(t *testing.T) {
 	st := s.newStore(t)
-	const workers = 16
+	const workers = 8
 	shared := make([][]byte, 4)
 	for i := range shared {
-		shared[i] = randomBytes(uint64(100+i), (i+1)*96<<10)
+		shared[i] = randomBytes(uint64(100+i), (i+1)*80<<10)
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2*workers)
