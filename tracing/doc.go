@@ -50,9 +50,9 @@
 // Pool.Allocs and the exec methods of an alloc (Put, Exec, Execs, Remove,
 // Inspect) pass through without spans; task spans cover the execs. An
 // alloc's Pool method returns the tracing cluster, so that going back to
-// an alloc's pool stays recorded. A runner renews each alloc's lease every half lease, so
-// a long run makes many ebb.Alloc.Keepalive spans: a sampler may drop them
-// by name.
+// an alloc's pool stays recorded. A runner renews each alloc's lease every
+// half lease, so a long run makes many ebb.Alloc.Keepalive spans: a
+// sampler may drop them by name.
 //
 // # Metrics
 //
