@@ -21,18 +21,22 @@ import (
 // Implementations must be safe for concurrent use. Every method fails with
 // an error wrapping ebb.ErrInvalid, naming the value, when key is malformed
 // or not sha256, and with an error wrapping ctx.Err() when ctx is done
-// before it starts.
+// before it starts. Package repositorytest checks all of this for any
+// implementation, and has one in memory.
 type Cache interface {
 	// Get returns the result stored for key. It fails with
 	// ebb.ErrNotExist when there is none and with ebb.ErrCorrupt when the
 	// stored entry is damaged; it never returns another key's result or
-	// part of one.
+	// part of one. The result is the caller's: nothing else refers to
+	// it, so changing it changes nothing stored.
 	Get(ctx context.Context, key digest.Digest) (pool.Result, error)
 
 	// Put stores r as the result for key, replacing any result there.
 	// It is atomic: a concurrent Get sees the old result or the new, and
 	// of concurrent Puts of one key the last to finish wins. It fails
-	// with ebb.ErrInvalid if r could not be read back as it is.
+	// with ebb.ErrInvalid, and stores nothing, when [ValidateResult]
+	// refuses r: r could not be read back as it is, or not trusted. Put
+	// does not keep r: changing it afterwards changes nothing stored.
 	Put(ctx context.Context, key digest.Digest, r pool.Result) error
 
 	// Delete removes the result for key. Deleting a key that has no

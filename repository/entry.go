@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
@@ -42,8 +43,8 @@ type entry struct {
 // encodeEntry returns the entry for result r of task key. It fails with
 // ebb.ErrInvalid, naming the field, if r could not be read back as it is.
 func encodeEntry(key digest.Digest, r pool.Result) ([]byte, error) {
-	if err := checkResult(r); err != nil {
-		return nil, fmt.Errorf("result: %w: %w", err, ebb.ErrInvalid)
+	if err := ValidateResult(r); err != nil {
+		return nil, err
 	}
 	res, err := json.Marshal(r)
 	if err != nil {
@@ -107,6 +108,27 @@ func decodeEntry(key digest.Digest, b []byte) (pool.Result, error) {
 		return pool.Result{}, fmt.Errorf("result: %w: %w", err, ebb.ErrCorrupt)
 	}
 	return r, nil
+}
+
+// ValidateResult returns an error wrapping ebb.ErrInvalid, naming the
+// field, unless r is a result that a cache can store and give back as it
+// is, and that a reader can trust: every output named by a relative path
+// inside the work directory and with a sha256 digest, valid resources, and
+// Start and End within years 0-9999 (JSON holds no others). Every [Cache]
+// refuses in Put what it refuses.
+func ValidateResult(r pool.Result) error {
+	if err := checkResult(r); err != nil {
+		return fmt.Errorf("result: %w: %w", err, ebb.ErrInvalid)
+	}
+	for _, t := range []struct {
+		name string
+		t    time.Time
+	}{{"start", r.Start}, {"end", r.End}} {
+		if y := t.t.Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("result: %s time %s: year %d is outside 0-9999: %w", t.name, t.t, y, ebb.ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // checkResult returns an error naming the first field of r that a reader

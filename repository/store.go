@@ -17,6 +17,8 @@ import (
 // that is malformed or not sha256, and with ebb.ErrNotExist when the blob
 // is missing. Every method returns an error wrapping ctx.Err() once ctx is
 // done, and a call that fails leaves nothing half-written behind.
+// Package repositorytest checks all of this for any implementation, and
+// has one in memory.
 type Store interface {
 	pool.Repository
 

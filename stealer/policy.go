@@ -13,7 +13,8 @@ import "github.com/ebbflow/ebb"
 // configuration but no state that Plan changes; what it must remember
 // (latencies, recent releases) comes back in the next snapshot. Plan must
 // not panic and must return quickly: a Stealer calls it from its loop at
-// every tick, and never concurrently.
+// every tick, and never concurrently. Package policytest checks a policy's
+// plans against the invariants every plan must keep.
 type Policy interface {
 	Plan(s Snapshot) Plan
 }

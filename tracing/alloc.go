@@ -13,8 +13,10 @@ import (
 // as spans. Put, Exec, Execs, Remove and Inspect pass through without a
 // span, since the runner's task spans (see Runs) already cover the execs,
 // and a span per Put would double them; their errors are still looked at,
-// so that an alloc they find expired is uncounted. ID, Pool and Resources
-// pass through; Pool returns the wrapped cluster's pool, unrecorded.
+// so that an alloc they find expired is uncounted. ID and Resources pass
+// through. Pool returns the tracing cluster, not the wrapped one, so that
+// a caller that goes back to an alloc's pool (to re-attach, or to list its
+// allocs) stays recorded.
 type alloc struct {
 	pool.Alloc
 	c *tracingCluster
@@ -22,6 +24,9 @@ type alloc struct {
 
 // Unwrap returns the wrapped cluster's alloc.
 func (a *alloc) Unwrap() pool.Alloc { return a.Alloc }
+
+// Pool returns the tracing cluster the alloc came from.
+func (a *alloc) Pool() pool.Pool { return a.c }
 
 // Keepalive records an ebb.Alloc.Keepalive span with the lease asked for
 // and granted, in seconds. A renewal accrues the alloc's resource-minutes;

@@ -17,9 +17,10 @@ import (
 // and the resource-minutes used as metrics (doc.go lists them all).
 //
 // The offers and allocs it returns are wrapped too, so that later calls on
-// them are recorded. Every alloc it hands out, from any method, has an
-// Unwrap() pool.Alloc method that returns c's own alloc, and the cluster
-// has an Unwrap() cluster.Cluster method that returns c.
+// them are recorded. Every alloc it hands out, from any method, reports the
+// returned cluster as its Pool and has an Unwrap() pool.Alloc method that
+// returns c's own alloc; the cluster has an Unwrap() cluster.Cluster method
+// that returns c.
 //
 // When cfg records neither spans nor metrics (the zero Config, or no-op
 // providers), Wrap returns c itself: tracing that is off costs nothing.

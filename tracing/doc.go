@@ -49,10 +49,10 @@
 // ebb.canceled event and no error status. Capacity, Pool.Alloc,
 // Pool.Allocs and the exec methods of an alloc (Put, Exec, Execs, Remove,
 // Inspect) pass through without spans; task spans cover the execs. An
-// alloc's Pool method returns the wrapped cluster's own pool, whose calls
-// are not recorded. A runner renews each alloc's lease every half lease, so
-// a long run makes many ebb.Alloc.Keepalive spans: a sampler may drop them
-// by name.
+// alloc's Pool method returns the tracing cluster, so that going back to
+// an alloc's pool stays recorded. A runner renews each alloc's lease every
+// half lease, so a long run makes many ebb.Alloc.Keepalive spans: a
+// sampler may drop them by name.
 //
 // # Metrics
 //

@@ -34,6 +34,7 @@ var bugs = []struct {
 	{"offers-ignore-allocs", []string{"Offers", "Accept/Race"}},
 	{"put-panics-on-invalid", []string{"Put/Invalid"}},
 	{"kill-not-reported", []string{"Results", "Free", "Lease/Expiry"}},
+	{"alloc-reports-inner-pool", []string{"Accept/Grant", "Allocs"}},
 }
 
 // TestBrokenChild runs the suite against the broken pool named by the
@@ -155,7 +156,12 @@ type brokenAlloc struct {
 	p *brokenPool
 }
 
-func (a *brokenAlloc) Pool() pool.Pool { return a.p }
+func (a *brokenAlloc) Pool() pool.Pool {
+	if a.p.bug == "alloc-reports-inner-pool" {
+		return a.p.Pool
+	}
+	return a.p
+}
 
 func (a *brokenAlloc) Keepalive(ctx context.Context, lease time.Duration) (time.Duration, error) {
 	if a.p.bug == "keepalive-does-nothing" {

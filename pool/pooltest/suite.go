@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -19,7 +20,7 @@ import (
 //
 //	Capacity          nodes are listed, valid, and all on offer at first
 //	Offers            offers shrink on Accept and grow back on Free
-//	Accept/Grant      allocs are sized by pool.Grant
+//	Accept/Grant      allocs are sized by pool.Grant; their Pool is the pool
 //	Accept/Race       of 50 concurrent Accepts of one offer, one wins
 //	Accept/Stale      an accepted offer is gone, and its ID with it
 //	Accept/TooBig     a Min beyond the offer is ErrResources, takes nothing
@@ -341,6 +342,25 @@ func live(t *testing.T, ctx context.Context, p pool.Pool, a pool.Alloc, when str
 	}
 	if !slices.Contains(allocIDs(t, ctx, p), a.ID()) {
 		t.Errorf("%s: Allocs does not list alloc %s, want it alive", when, a.ID())
+	}
+}
+
+// checkPool reports unless a's Pool is p itself: the pool the caller got
+// the alloc from, and not, for a pool that wraps another, the wrapped one,
+// whose calls would bypass the wrapper. Pools whose type cannot be
+// compared are compared by ID.
+func checkPool(t *testing.T, a pool.Alloc, p pool.Pool, from string) {
+	t.Helper()
+	got := a.Pool()
+	if got == nil {
+		t.Errorf("alloc %s from %s: Pool() = nil, want the pool %q", a.ID(), from, p.ID())
+		return
+	}
+	switch tp := reflect.TypeOf(got); {
+	case tp != reflect.TypeOf(p):
+		t.Errorf("alloc %s from %s: Pool() = a %v with ID %q, want the pool it came from, a %T with ID %q", a.ID(), from, tp, got.ID(), p, p.ID())
+	case tp.Comparable() && got != p, !tp.Comparable() && got.ID() != p.ID():
+		t.Errorf("alloc %s from %s: Pool() = another %v (ID %q), want the pool it came from (ID %q)", a.ID(), from, tp, got.ID(), p.ID())
 	}
 }
 

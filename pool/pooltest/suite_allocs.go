@@ -2,6 +2,7 @@ package pooltest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -52,9 +53,7 @@ func (s *suite) testAllocs(t *testing.T) {
 		if got.ID() != a.ID() || !same(got.Resources(), a.Resources()) {
 			t.Errorf("Pool.Alloc(%q) = alloc %q holding %s, want alloc %q holding %s", a.ID(), got.ID(), show(got.Resources()), a.ID(), show(a.Resources()))
 		}
-		if got.Pool().ID() != p.ID() {
-			t.Errorf("Pool.Alloc(%q).Pool().ID() = %q, want %q", a.ID(), got.Pool().ID(), p.ID())
-		}
+		checkPool(t, got, p, fmt.Sprintf("Pool.Alloc(%q)", a.ID()))
 	}
 
 	// A re-attached handle is the same alloc: an exec put through one is

@@ -159,9 +159,7 @@ func (s *suite) testAcceptGrant(t *testing.T) {
 			if got := a.Resources(); !same(got, granted) {
 				t.Errorf("Resources() after the caller wrote to an earlier result = %s, want %s", show(got), show(granted))
 			}
-			if a.Pool().ID() != p.ID() {
-				t.Errorf("alloc %s: Pool().ID() = %q, want %q", a.ID(), a.Pool().ID(), p.ID())
-			}
+			checkPool(t, a, p, "Accept")
 			in, err := a.Inspect(ctx)
 			if err != nil {
 				t.Fatalf("Inspect of alloc %s: %v", a.ID(), err)
