@@ -41,6 +41,10 @@ type EvalConfig struct {
 	// Runs, when set, records a span per task run and a mark per task
 	// found in the cache.
 	Runs *tracing.Runs
+	// History, when set, is what earlier runs learned of the durations
+	// of the flow's kinds of task: the eval starts from it (see
+	// Eval.History).
+	History stealer.Profile
 	// OnDemand, when set, is called whenever ready tasks are left that no
 	// working alloc can place, after there were none: the moment to look
 	// at Demand (a stealer's Wake). It is called with the Eval's lock
@@ -161,6 +165,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	}
 	e.counts.Tasks = n
 	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
+	e.durations.Seed(cfg.History)
 	e.ready.kindOf = e.kindOf
 	for i, deps := range g.Deps {
 		for _, d := range deps {

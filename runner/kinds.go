@@ -64,3 +64,12 @@ func (e *Eval) shapeDuration(s *shape, now time.Time) (time.Duration, bool) {
 	}
 	return e.durations.Mean(work)
 }
+
+// History returns what the eval has learned of its tasks' durations, by
+// kind, with what it started from (EvalConfig.History): what the next run
+// of the flow should start from. The result is the caller's.
+func (e *Eval) History() stealer.Profile {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.durations.Profile()
+}

@@ -164,7 +164,12 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	if s != nil {
 		onDemand = s.Wake
 	}
+	history, err := loadHistory(ctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow)
+	if err != nil {
+		r.cfg.Logger.Warn("task durations of earlier runs unreadable; learning them anew", "err", err)
+	}
 	e, err := NewEval(ctx, r.graph, r.digests, EvalConfig{
+		History:    history,
 		Cache:      r.cfg.Cache,
 		Repository: r.cfg.Repository,
 		Paths:      r.paths,
@@ -181,6 +186,13 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	r.eval = e
 	r.mu.Unlock()
 	werr := r.work(ctx, e, s)
+	// What the tasks took is kept for the next run, even when this one
+	// was cancelled.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FreeTimeout)
+	if err := saveHistory(hctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow, e.History()); err != nil {
+		r.cfg.Logger.Warn("task durations not kept for the next run", "err", err)
+	}
+	cancel()
 	select {
 	case <-e.Done():
 	default:

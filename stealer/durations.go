@@ -2,6 +2,7 @@ package stealer
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 )
@@ -182,4 +183,45 @@ func (d *Durations) Mean(work []KindWork) (time.Duration, bool) {
 		return 0, false
 	}
 	return sum / time.Duration(n), bound
+}
+
+// maxProfileKinds bounds a Profile: the kinds with the most recent
+// observations are kept.
+const maxProfileKinds = 1024
+
+// A Profile is what a Durations model has learned, to carry to a later
+// run of the same flow: per kind, its most recent durations, oldest
+// first. It is plain data (JSON as an object of arrays of nanoseconds).
+type Profile map[string][]time.Duration
+
+// Profile returns what d has learned, at most keepDurations durations of
+// at most 1024 kinds (those observed most). The result is the caller's.
+func (d *Durations) Profile() Profile {
+	kinds := make([]string, 0, len(d.kinds))
+	for k := range d.kinds {
+		kinds = append(kinds, k)
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		if c := cmp.Compare(len(d.kinds[b].recent), len(d.kinds[a].recent)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	p := make(Profile, min(len(kinds), maxProfileKinds))
+	for _, k := range kinds[:min(len(kinds), maxProfileKinds)] {
+		r := d.kinds[k]
+		p[k] = append(slices.Clone(r.recent[r.next:]), r.recent[:r.next]...)
+	}
+	return p
+}
+
+// Seed makes d start from p: each kind's durations are observed, oldest
+// first, so that what d observes next takes their place as it would in
+// one long run.
+func (d *Durations) Seed(p Profile) {
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		for _, t := range p[k] {
+			d.Observe(k, t)
+		}
+	}
 }

@@ -70,3 +70,28 @@ func TestDurationsKeepsRecent(t *testing.T) {
 		t.Errorf("after %d recent 1s tasks: %v, want 1s", keepDurations, est)
 	}
 }
+
+func TestDurationsProfile(t *testing.T) {
+	var d Durations
+	for i := range keepDurations + 3 {
+		d.Observe("k", time.Duration(i+1)*time.Second)
+	}
+	d.Observe("j", time.Minute)
+	p := d.Profile()
+	if len(p["k"]) != keepDurations || p["k"][0] != 4*time.Second || p["k"][keepDurations-1] != (keepDurations+3)*time.Second {
+		t.Errorf("profile of k: %v, want the last %d, oldest first", p["k"], keepDurations)
+	}
+	var e Durations
+	e.Seed(p)
+	for _, k := range []string{"k", "j"} {
+		a, _ := d.Estimate(k, nil, 0)
+		b, _ := e.Estimate(k, nil, 0)
+		if a != b {
+			t.Errorf("%s: seeded estimate %v, want %v", k, b, a)
+		}
+	}
+	p["k"][0] = time.Hour // the profile is the caller's
+	if est, _ := d.Estimate("k", nil, 0); est >= time.Hour/keepDurations {
+		t.Errorf("changing a profile changed the model: %v", est)
+	}
+}
