@@ -98,23 +98,37 @@ func (d *Durations) Remaining(kind string, age time.Duration, running []time.Dur
 type observation struct {
 	took     time.Duration
 	finished bool
+	weight   float64
 }
+
+// recency is the weight of a finished duration relative to the next newer
+// one: the newest weighs 1, the one before 7/8, and so on, as in a moving
+// average that gives the latest an eighth, so that the estimate follows a
+// kind whose tasks change as the run goes (a stage of short tasks after
+// one of long ones). Running tasks weigh 1: they are news.
+const recency = 7.0 / 8
 
 func (d *Durations) observations(kind string, running []time.Duration) []observation {
 	var obs []observation
 	if k := d.kinds[kind]; k != nil {
-		obs = make([]observation, 0, len(k.recent)+len(running))
-		for _, t := range k.recent {
-			obs = append(obs, observation{t, true})
+		n := len(k.recent)
+		obs = make([]observation, 0, n+len(running))
+		w := 1.0
+		// Newest first: the ring's newest is just before next.
+		for i := range n {
+			t := k.recent[(k.next-1-i+2*n)%n]
+			obs = append(obs, observation{t, true, w})
+			w *= recency
 		}
 	}
 	for _, a := range running {
-		obs = append(obs, observation{max(a, 0), false})
+		obs = append(obs, observation{max(a, 0), false, 1})
 	}
 	return obs
 }
 
 // meanFrom returns the Kaplan–Meier restricted mean of obs beyond from,
+// each observation counted by its weight,
 // all of which are longer than from: the area under the estimated
 // survival curve from from to the longest observation. obs is sorted in
 // place.
@@ -132,14 +146,18 @@ func meanFrom(obs []observation, from time.Duration) time.Duration {
 		}
 		return 0
 	})
-	surv, area, prev, atRisk := 1.0, 0.0, from, len(obs)
+	atRisk := 0.0
+	for _, o := range obs {
+		atRisk += o.weight
+	}
+	surv, area, prev := 1.0, 0.0, from
 	for _, o := range obs {
 		area += surv * float64(o.took-prev)
 		prev = o.took
-		if o.finished {
-			surv *= 1 - 1/float64(atRisk)
+		if o.finished && atRisk > 0 {
+			surv *= max(0, 1-o.weight/atRisk)
 		}
-		atRisk--
+		atRisk -= o.weight
 	}
 	return time.Duration(area)
 }

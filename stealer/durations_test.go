@@ -21,19 +21,34 @@ func TestDurationsEstimate(t *testing.T) {
 	if est, _ := d.Estimate("align", []time.Duration{20 * minute}, 0); est != 20*minute {
 		t.Errorf("align after a short split: %v, want 20m", est)
 	}
-	for _, m := range []time.Duration{15, 16, 17, 18, 34} {
-		d.Observe("align", m*minute)
+	for range 5 {
+		d.Observe("align", 20*minute)
 	}
 	if est, bound := d.Estimate("align", nil, 0); bound || est != 20*minute {
-		t.Errorf("mean of 15,16,17,18,34 min = %v, want 20m", est)
+		t.Errorf("five of 20m = %v (bound %v), want 20m", est, bound)
 	}
-	// Running tasks long past the finished ones pull the estimate up:
-	// 15,16,17,18,34 finished, and five still running at 40 min: the
-	// survival curve steps down 10 % at each finish, so the mean is at
-	// least 15×1 + 1×.9 + 1×.8 + 1×.7 + 16×.6 + 6×.5 = 30 min.
-	running := []time.Duration{40 * minute, 40 * minute, 40 * minute, 40 * minute, 40 * minute}
-	if est, _ := d.Estimate("align", running, 0); est != 30*minute {
-		t.Errorf("with five running at 40m: %v, want 30m", est)
+	// Running tasks long past the finished ones pull the estimate up,
+	// the more of them the more: five finished at 20m and k still
+	// running at 40m.
+	prev := 20 * minute
+	for k := 1; k <= 8; k++ {
+		running := make([]time.Duration, k)
+		for i := range running {
+			running[i] = 40 * minute
+		}
+		est, _ := d.Estimate("align", running, 0)
+		if est <= prev || est >= 40*minute {
+			t.Errorf("with %d running at 40m: %v, want between %v and 40m", k, est, prev)
+		}
+		prev = est
+	}
+	// The newest durations weigh most: a kind whose tasks got longer is
+	// estimated nearer the new length than the old.
+	for range 5 {
+		d.Observe("align", 60*minute)
+	}
+	if est, _ := d.Estimate("align", nil, 0); est <= 40*minute || est >= 60*minute {
+		t.Errorf("five of 20m, then five of 60m: %v, want nearer 60m than 20m", est)
 	}
 }
 
@@ -43,9 +58,10 @@ func TestDurationsRemaining(t *testing.T) {
 	for _, m := range []time.Duration{10, 20, 30, 40} {
 		d.Observe("k", m*minute)
 	}
-	// Beyond 15 min: 20, 30, 40 finished; mean 30: 15 left.
-	if got := d.Remaining("k", 15*minute, nil, 0); got != 15*minute {
-		t.Errorf("remaining at 15m: %v, want 15m", got)
+	// Beyond 15 min: 20, 30, 40 finished: between 5 and 25 left, the
+	// newest (40) weighing most.
+	if got := d.Remaining("k", 15*minute, nil, 0); got <= 15*minute || got >= 25*minute {
+		t.Errorf("remaining at 15m: %v, want 15m to 25m", got)
 	}
 	// Older than any seen: half as long again.
 	if got := d.Remaining("k", 50*minute, nil, 0); got != 25*minute {
@@ -90,8 +106,9 @@ func TestDurationsProfile(t *testing.T) {
 			t.Errorf("%s: seeded estimate %v, want %v", k, b, a)
 		}
 	}
+	before, _ := d.Estimate("k", nil, 0)
 	p["k"][0] = time.Hour // the profile is the caller's
-	if est, _ := d.Estimate("k", nil, 0); est >= time.Hour/keepDurations {
-		t.Errorf("changing a profile changed the model: %v", est)
+	if est, _ := d.Estimate("k", nil, 0); est != before {
+		t.Errorf("changing a profile changed the model: %v, was %v", est, before)
 	}
 }
