@@ -109,3 +109,33 @@ func TestDemandDurationByKind(t *testing.T) {
 		a.Free(context.Background())
 	})
 }
+
+// Of the ready tasks of one shape, the one that starts the longest chain
+// to the end of the flow runs first.
+func TestReadyByRank(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
+		defer p.Close()
+		var order []string
+		task := func(name string, after ...string) ebb.Task {
+			return ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: 1}, After: after,
+				Func: func(context.Context, ebb.FuncEnv) error { order = append(order, name); return nil }}
+		}
+		// "short" is listed first, but "long" heads a chain of three.
+		flow := &ebb.Flow{Tasks: []ebb.Task{task("short"), task("long"), task("long-2", "long"), task("long-3", "long-2")}}
+		g, _ := flow.Graph()
+		digests, _ := g.Digests(nil)
+		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+		if err := e.Work(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		if order[0] != "long" {
+			t.Errorf("ran %v, want long first: it starts the longest chain", order)
+		}
+		a.Free(context.Background())
+	})
+}

@@ -172,6 +172,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			e.dependents[d] = append(e.dependents[d], int32(i))
 		}
 	}
+	e.ready.rank = e.ranks()
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
 	needed := make([]bool, n)

@@ -73,3 +73,16 @@ func (e *Eval) History() stealer.Profile {
 	defer e.mu.Unlock()
 	return e.durations.Profile()
 }
+
+// ranks returns each task's upward rank (ebb.UpwardRanks), each task
+// weighing what its kind is expected to take (see stealer.Durations.Weights).
+func (e *Eval) ranks() []float64 {
+	est := make([]stealer.KindWork, len(e.kinds))
+	for k, kd := range e.kinds {
+		est[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint}
+	}
+	w := e.durations.Weights(est)
+	return ebb.UpwardRanks(e.g.Order,
+		func(i int32) []int32 { return e.dependents[i] },
+		func(i int32) float64 { return w[e.kindOf[i]] })
+}

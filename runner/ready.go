@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/rankq"
 )
 
 // readyQueue holds the ready tasks, grouped by shape (their resources), so
@@ -11,12 +12,15 @@ import (
 // not of tasks. Shapes are kept largest first: an alloc takes the largest
 // tasks that fit before smaller ones, so that when capacity is short the
 // big tasks, which fit in fewer places, are not starved by small ones.
-// Each shape's tasks come out in the order they became ready.
+// Each shape's tasks come out highest upward rank first (they start the
+// longest chains to the end of the flow), in the order they became ready
+// within a rank.
 //
 // A readyQueue is not safe for concurrent use; the Eval's mutex guards it.
 type readyQueue struct {
-	kindOf []int32  // per task: its kind (see kinds.go)
-	shapes []*shape // largest first
+	kindOf []int32   // per task: its kind (see kinds.go)
+	rank   []float64 // per task: its upward rank (see ebb.UpwardRanks)
+	shapes []*shape  // largest first
 	byKey  map[string]*shape
 	last   *shape // the shape shapeOf returned last
 	n      int    // ready tasks in all shapes
@@ -25,12 +29,11 @@ type readyQueue struct {
 type shape struct {
 	res   ebb.Resources
 	size  float64
-	q     []int32 // task indexes; q[head:] are ready
-	head  int
+	q     rankq.Queue   // ready task indexes
 	kinds map[int32]int // ready tasks by kind
 }
 
-func (s *shape) len() int { return len(s.q) - s.head }
+func (s *shape) len() int { return s.q.Len() }
 
 // shapeOf returns the shape for res, making it if new.
 func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
@@ -64,12 +67,7 @@ func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 }
 
 func (r *readyQueue) push(s *shape, task int32) {
-	if s.head > 64 && s.head > len(s.q)/2 {
-		n := copy(s.q, s.q[s.head:])
-		s.q = s.q[:n]
-		s.head = 0
-	}
-	s.q = append(s.q, task)
+	s.q.Push(task, r.rank[task])
 	if s.kinds == nil {
 		s.kinds = map[int32]int{}
 	}
@@ -77,11 +75,10 @@ func (r *readyQueue) push(s *shape, task int32) {
 	r.n++
 }
 
-// pop takes the task that has waited longest in shape s, which is not
-// empty.
+// pop takes the task of shape s, which is not empty, to start next: the
+// highest rank, first come within a rank.
 func (r *readyQueue) pop(s *shape) int32 {
-	t := s.q[s.head]
-	s.head++
+	t := s.q.Pop()
 	s.kinds[r.kindOf[t]]--
 	r.n--
 	return t

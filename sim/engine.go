@@ -11,6 +11,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/rankq"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -73,6 +74,7 @@ type engine struct {
 	onAdmit  func(stealer.Admitted) // for tests: sees every admission
 	taskAvg  time.Duration
 	kinds    []*simKind
+	taskRank []float64         // per task: its upward rank (ebb.UpwardRanks)
 	durs     stealer.Durations // by kind, as runner.Eval keeps them
 	timer    IdleTimer
 
@@ -100,31 +102,17 @@ type tshape struct {
 	size   float64
 	cpu    float64
 	rank   int
-	q      []int32
-	head   int
+	q      rankq.Queue   // ready tasks, as runner.Eval orders them
 	listed bool          // in readyShapes
 	kinds  map[int32]int // ready tasks by kind
 }
 
-func (s *tshape) len() int { return len(s.q) - s.head }
-
-func (s *tshape) push(i int32) {
-	if s.head > 64 && s.head > len(s.q)/2 {
-		n := copy(s.q, s.q[s.head:])
-		s.q, s.head = s.q[:n], 0
-	}
-	s.q = append(s.q, i)
-}
-
-func (s *tshape) pop() int32 {
-	i := s.q[s.head]
-	s.head++
-	return i
-}
+func (s *tshape) len() int { return s.q.Len() }
 
 func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	w := cfg.Workload
-	if _, err := w.order(); err != nil {
+	order, err := w.order()
+	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
 	e := &engine{
@@ -203,6 +191,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			fill[d]++
 		}
 	}
+	e.taskRank = e.ranks(order)
 	e.byArrival = make([]int32, n)
 	for i := range e.byArrival {
 		e.byArrival[i] = int32(i)
@@ -310,7 +299,7 @@ func (e *engine) ready(i int32) {
 	t := &e.tasks[i]
 	t.readyAt = e.now
 	s := t.shape
-	s.push(i)
+	s.q.Push(i, e.taskRank[i])
 	if s.kinds == nil {
 		s.kinds = map[int32]int{}
 	}
@@ -344,13 +333,12 @@ func (e *engine) place() {
 			n := max(1, count(s.vec, a.free, s.len()))
 			e.free.remove(a)
 			for range n {
-				e.start(s.pop(), a)
+				e.start(s.q.Pop(), a)
 			}
 			e.free.insert(a)
 		}
 		if s.len() == 0 {
 			s.listed = false
-			s.q, s.head = s.q[:0], 0
 			e.readyShapes = slices.Delete(e.readyShapes, k, k+1)
 			continue
 		}

@@ -3,6 +3,7 @@ package sim
 import (
 	"time"
 
+	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -30,4 +31,18 @@ func (e *engine) shapeDuration(s *tshape) (time.Duration, bool) {
 		work = append(work, w)
 	}
 	return e.durs.Mean(work)
+}
+
+// ranks returns each task's upward rank as runner.Eval computes it: each
+// task weighing what its kind is expected to take by what is known when
+// the run starts (stealer.Durations.Weights), never its true duration.
+func (e *engine) ranks(order []int32) []float64 {
+	est := make([]stealer.KindWork, len(e.kinds))
+	for k, kd := range e.kinds {
+		est[k] = stealer.KindWork{Kind: kd.name}
+	}
+	w := e.durs.Weights(est)
+	return ebb.UpwardRanks(order,
+		func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
+		func(i int32) float64 { return w[e.tasks[i].kind] })
 }

@@ -243,3 +243,31 @@ func (d *Durations) Seed(p Profile) {
 		}
 	}
 }
+
+// Weights returns, for each kind of kinds, how long a task of it is
+// expected to run, in seconds, for ordering work by the longest path to
+// the end of the flow: its estimate (Estimate with its hint; the running
+// tasks are not used), or, for a kind with none, the mean of the other
+// kinds' estimates, or 1 when no kind has one, so that a path of unknown
+// tasks counts its tasks.
+func (d *Durations) Weights(kinds []KindWork) []float64 {
+	w := make([]float64, len(kinds))
+	known, sum := 0, 0.0
+	for i, k := range kinds {
+		if est, _ := d.Estimate(k.Kind, nil, k.Hint); est > 0 {
+			w[i] = est.Seconds()
+			known++
+			sum += w[i]
+		}
+	}
+	fallback := 1.0
+	if known > 0 {
+		fallback = sum / float64(known)
+	}
+	for i := range w {
+		if w[i] == 0 {
+			w[i] = fallback
+		}
+	}
+	return w
+}
