@@ -62,7 +62,7 @@ func (r *Runner) init(ctx context.Context) error {
 		s.Phase = PhaseEval
 		s.NumTries++
 		s.LastTry = time.Now()
-		s.Err = ""
+		s.setErr(nil)
 	})
 	return nil
 }

@@ -62,9 +62,18 @@ type State struct {
 	Created    time.Time `json:"created"`
 	Completion time.Time `json:"completion,omitzero"`
 
-	// Result is set when the run succeeded, Err when it failed.
+	// Result is set when the run succeeded, Err when it failed (or, in
+	// PhaseRetry, why it is retrying).
 	Result *Result `json:"result,omitempty"`
 	Err    string  `json:"err,omitempty"`
+	// ErrKinds names the ebb error kinds (ebb.ErrInvalid and the other
+	// sentinels of the root package) Err was, so that a resumed run's
+	// error is still each of them by errors.Is: "invalid", "unavailable",
+	// "offer_gone", "expired", "not_exist", "resources", "corrupt",
+	// "closed". States written before the field have none; their errors
+	// read the same but are of no kind. The field is optional, so it did
+	// not change the Version.
+	ErrKinds []string `json:"err_kinds,omitempty"`
 
 	// TotalResources is what the run held, in resource-minutes (a core
 	// held for an hour is 60 cpu), integrated over every alloc it held.
@@ -123,6 +132,12 @@ func (s *State) Validate() error {
 	}
 	if err := s.TotalResources.Validate(); err != nil {
 		return fmt.Errorf("state: total_resources: %w", err)
+	}
+	if err := validKinds(s.ErrKinds); err != nil {
+		return err
+	}
+	if len(s.ErrKinds) > 0 && s.Err == "" {
+		return fmt.Errorf("state: err_kinds %q without an err: %w", s.ErrKinds, ebb.ErrInvalid)
 	}
 	return nil
 }
