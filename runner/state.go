@@ -125,9 +125,18 @@ func (s *State) Validate() error {
 	if s.NumTries < 0 {
 		return fmt.Errorf("state: num_tries %d: %w", s.NumTries, ebb.ErrInvalid)
 	}
+	if s.Allocs < 0 {
+		return fmt.Errorf("state: allocs %d: %w", s.Allocs, ebb.ErrInvalid)
+	}
+	if err := s.validateOutcome(); err != nil {
+		return err
+	}
 	for i, a := range s.auxAndPrimary() {
 		if a.ID == "" || a.Pool == "" {
 			return fmt.Errorf("state: alloc %d: empty id or pool: %w", i, ebb.ErrInvalid)
+		}
+		if err := a.Inspect.Resources.Validate(); err != nil {
+			return fmt.Errorf("state: alloc %q: resources: %w", a.ID, err)
 		}
 	}
 	if err := s.TotalResources.Validate(); err != nil {
@@ -138,6 +147,31 @@ func (s *State) Validate() error {
 	}
 	if len(s.ErrKinds) > 0 && s.Err == "" {
 		return fmt.Errorf("state: err_kinds %q without an err: %w", s.ErrKinds, ebb.ErrInvalid)
+	}
+	return nil
+}
+
+// validateOutcome checks Result and Err against the Phase: a Done run has
+// exactly one of them, and only a Done run has a Result.
+func (s *State) validateOutcome() error {
+	switch {
+	case s.Phase == PhaseDone && s.Result == nil && s.Err == "":
+		return fmt.Errorf("state: phase %q with neither a result nor an err: %w", s.Phase, ebb.ErrInvalid)
+	case s.Result != nil && s.Err != "":
+		return fmt.Errorf("state: both a result and an err (%q): %w", s.Err, ebb.ErrInvalid)
+	case s.Result != nil && s.Phase != PhaseDone:
+		return fmt.Errorf("state: a result in phase %q: %w", s.Phase, ebb.ErrInvalid)
+	case s.Result == nil:
+		return nil
+	}
+	r := s.Result
+	if r.Tasks < 0 || r.Ran < 0 || r.Cached < 0 || r.Skipped < 0 {
+		return fmt.Errorf("state: result: negative count (tasks %d, ran %d, cached %d, skipped %d): %w", r.Tasks, r.Ran, r.Cached, r.Skipped, ebb.ErrInvalid)
+	}
+	for name, d := range r.Outputs {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("state: result: output %q: digest %q: %v: %w", name, d, err, ebb.ErrInvalid)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +102,36 @@ func TestFlowFileYAML12(t *testing.T) {
 	}
 	if got := strings.Join(f.Tasks[0].Outputs, ","); got != "n,no,yes,on" {
 		t.Errorf("outputs = %q", got)
+	}
+}
+
+// A state file that says done but holds no result is refused, not
+// resumed into a panic.
+func TestResumeDoneWithoutResult(t *testing.T) {
+	flow, err := filepath.Abs("../../examples/wordcount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if code, out, errs := runEbb(t, dir, "run", "-quiet", flow); code != 0 {
+		t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
+	}
+	path := filepath.Join(dir, ".ebb", "state.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s map[string]any
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	delete(s, "result")
+	b, _ = json.Marshal(s)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runEbb(t, dir, "resume", "-quiet", ".ebb/state.json")
+	if code != 1 || !strings.Contains(errs, "neither a result nor an err") {
+		t.Errorf("ebb resume exited %d:\n%s%s\nwant exit 1 saying the state has no result", code, out, errs)
 	}
 }

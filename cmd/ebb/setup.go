@@ -128,6 +128,11 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 
 func summarize(ctx context.Context, w io.Writer, s runner.State, repo *repository.Dir, outDir string, wall time.Duration) error {
 	res := s.Result
+	if res == nil {
+		// runner.New refuses a done State without one; summarize must
+		// not panic on any State all the same.
+		return fmt.Errorf("run %s ended in phase %s without a result: %w", shortID(s.ID.Encoded()), s.Phase, ebb.ErrInvalid)
+	}
 	fmt.Fprintf(w, "run %s done in %v: %d tasks, %d run, %d from the cache, %d not needed\n",
 		shortID(s.ID.Encoded()), wall.Round(time.Millisecond), res.Tasks, res.Ran, res.Cached, res.Skipped)
 	fmt.Fprintf(w, "allocs taken: %d; held: %s (resource-minutes)\n", s.Allocs, s.TotalResources)
