@@ -4,10 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/runner"
+	"github.com/opencontainers/go-digest"
 )
 
 // runEbb runs the command in dir and returns its exit code and output.
@@ -83,6 +91,7 @@ func TestRunErrors(t *testing.T) {
 		{"unknown field", []string{"run", write("typo.yaml", "tasks:\n  - name: a\n    argvv: [true]\n")}, 1, `unknown field "argvv"`},
 		{"bad resources", []string{"run", write("res.yaml", "tasks:\n  - name: a\n    argv: [echo]\n    resources: cpu=-1\n")}, 1, "cpu"},
 		{"bad flow", []string{"run", write("cycle.yaml", "tasks:\n  - {name: a, argv: [echo], after: [b]}\n  - {name: b, argv: [echo], after: [a]}\n")}, 1, `cycle: "a" → "b" → "a"`},
+		{"task name climbs", []string{"run", "-outputs", "out", write("climb.yaml", "tasks:\n  - {name: ../../x, argv: [echo], outputs: [o]}\n")}, 1, `task 0: name "../../x": path separators`},
 		{"no tasks", []string{"run", write("empty.yaml", "name: x\n")}, 1, "no tasks"},
 		{"unknown command", []string{"fly"}, 2, `unknown command "fly"`},
 		{"state of nothing", []string{"state", filepath.Join(dir, "none.json")}, 1, "does not exist"},
@@ -133,5 +142,34 @@ func TestResumeDoneWithoutResult(t *testing.T) {
 	code, out, errs := runEbb(t, dir, "resume", "-quiet", ".ebb/state.json")
 	if code != 1 || !strings.Contains(errs, "neither a result nor an err") {
 		t.Errorf("ebb resume exited %d:\n%s%s\nwant exit 1 saying the state has no result", code, out, errs)
+	}
+}
+
+// An output whose name would climb out of -outputs DIR is neither written
+// nor removed there.
+func TestOutputsStayInsideDir(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := repository.Open(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := repo.Put(t.Context(), strings.NewReader("overwritten"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(dir, "out", "here")
+	for _, name := range []string{"../../victim", "../../../" + filepath.Base(dir) + "/victim", "/" + victim[1:], "a/../../../victim"} {
+		s := runner.State{ID: digest.FromString("run"), Phase: runner.PhaseDone, Result: &runner.Result{Outputs: map[string]digest.Digest{name: d}}}
+		err := summarize(t.Context(), io.Discard, s, repo, outDir, 0)
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("output %q", name)) {
+			t.Errorf("output %q: summarize = %v, want ErrInvalid naming the output", name, err)
+		}
+		if b, err := os.ReadFile(victim); string(b) != "precious" {
+			t.Fatalf("output %q: the file outside DIR now holds %q, %v", name, b, err)
+		}
 	}
 }

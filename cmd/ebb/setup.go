@@ -147,7 +147,12 @@ func summarize(ctx context.Context, w io.Writer, s runner.State, repo *repositor
 		if outDir == "" {
 			continue
 		}
-		path := filepath.Join(outDir, filepath.FromSlash(name))
+		// The name comes from the State: a file anyone may have edited.
+		rel := filepath.FromSlash(name)
+		if !filepath.IsLocal(rel) {
+			return fmt.Errorf("output %q: not a path inside the outputs directory %s: %w", name, outDir, ebb.ErrInvalid)
+		}
+		path := filepath.Join(outDir, rel)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
