@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/internal/backoff"
+	"github.com/ebbflow/ebb/internal/regfile"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/stealer"
@@ -198,7 +198,9 @@ func needsRepository(f *ebb.Flow) bool {
 func hashPaths(paths []string) (map[string]digest.Digest, error) {
 	out := make(map[string]digest.Digest, len(paths))
 	for _, p := range paths {
-		f, err := os.Open(p)
+		// Never a blocking open, and never a file that does not end
+		// (a FIFO, /dev/zero): only regular files are inputs.
+		f, err := regfile.Open(p)
 		if err != nil {
 			return nil, fmt.Errorf("runner: input file: %v: %w", err, ebb.ErrInvalid)
 		}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/repository"
@@ -172,4 +174,31 @@ func TestOutputsStayInsideDir(t *testing.T) {
 			t.Fatalf("output %q: the file outside DIR now holds %q, %v", name, b, err)
 		}
 	}
+}
+
+// stuckCloser is a pool whose Close waits for its context.
+type stuckCloser struct{ closed chan struct{} }
+
+func (s stuckCloser) Close(ctx context.Context) error {
+	<-ctx.Done()
+	close(s.closed)
+	return ctx.Err()
+}
+
+// Closing the pool on the way out is bounded, even if the pool never
+// finishes, and still given its time when the run was interrupted.
+func TestCloseBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, interrupt := context.WithCancel(t.Context())
+		interrupt()
+		start := time.Now()
+		s := stuckCloser{closed: make(chan struct{})}
+		err := closeBounded(ctx, s, time.Minute)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("closeBounded = %v, want DeadlineExceeded", err)
+		}
+		if got := time.Since(start); got != time.Minute {
+			t.Errorf("closeBounded returned after %v, want 1m", got)
+		}
+	})
 }

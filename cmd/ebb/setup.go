@@ -56,7 +56,11 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	defer machine.Close(context.WithoutCancel(ctx))
+	defer func() {
+		if err := closeBounded(ctx, machine, closeTimeout); err != nil {
+			fmt.Fprintf(stderr, "ebb: %v\n", err)
+		}
+	}()
 	// The stealer's events and the progress line both go to stderr, from
 	// two goroutines.
 	stderr = &lockedWriter{w: stderr}
@@ -124,6 +128,18 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		return fmt.Errorf("run %s failed (state: %s): %w", shortID(s.ID.Encoded()), statePath(store), err)
 	}
 	return summarize(ctx, stdout, s, repo, f.outputs, time.Since(start))
+}
+
+// closeTimeout bounds how long ebb run and resume wait for the local pool
+// to kill and reap its execs on the way out, interrupted or not.
+const closeTimeout = 30 * time.Second
+
+// closeBounded closes c, giving it d even when ctx is already done (an
+// interrupted run still kills its execs), and no more.
+func closeBounded(ctx context.Context, c interface{ Close(context.Context) error }, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+	defer cancel()
+	return c.Close(ctx)
 }
 
 func summarize(ctx context.Context, w io.Writer, s runner.State, repo *repository.Dir, outDir string, wall time.Duration) error {
