@@ -202,3 +202,36 @@ func TestCloseBounded(t *testing.T) {
 		}
 	})
 }
+
+// Flow file errors name the task at fault and its line, and never quote
+// the file's content beyond the fields they name.
+func TestFlowFileErrors(t *testing.T) {
+	const secret = "hunter2-secret"
+	for _, tc := range []struct {
+		name, content string
+		says          []string
+	}{
+		{"tag", "!!int " + secret + "\n", []string{"cannot decode"}},
+		{"alias", "*" + secret + "\n", []string{"unknown anchor"}},
+		{"quoted", "tasks: [`" + secret + "`]\n", []string{"x.yaml"}},
+		{"not a flow", "API_KEY=" + secret + "\n", []string{"x.yaml"}},
+		{"unknown field", "tasks:\n  - name: a\n    argv: [echo]\n  - name: b\n    argvv: [echo]\n", []string{`task 1 "b" (line 4)`, `unknown field "argvv"`}},
+		{"wrong type", "tasks:\n  - name: a\n    argv: [echo]\n\n  - name: b\n    argv: " + secret + "\n", []string{`task 1 "b" (line 5)`, "argv"}},
+		{"bad resources", "tasks:\n  - name: a\n    argv: [echo]\n    resources: cpu=lots\n", []string{`task 0 "a" (line 2)`, `quantity "lots"`}},
+		{"json", `{"tasks": [{"name": "a", "argv": ["x"]},` + "\n" + `{"name": "b", "argv": 3}]}`, []string{`task 1 "b" (line 2)`}},
+	} {
+		_, err := parseFlow([]byte(tc.content), "/data", "x.yaml")
+		if !errors.Is(err, ebb.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", tc.name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error shows the file's content: %v", tc.name, err)
+		}
+		for _, want := range tc.says {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want it to say %s", tc.name, err, want)
+			}
+		}
+	}
+}
