@@ -266,11 +266,14 @@ func (s *Server) serveHandler(ctx context.Context, ln net.Listener, tlsCfg *tls.
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
-		IdleTimeout:       2 * s.cfg.MaxWait,
-		TLSConfig:         tlsCfg,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ConnState:         s.conns.hook,
+		// A token and a wait's exec IDs fit in a few KiB; the default
+		// would let anyone make the server buffer a megabyte.
+		MaxHeaderBytes: 64 << 10,
+		IdleTimeout:    2 * s.cfg.MaxWait,
+		TLSConfig:      tlsCfg,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ConnState:      s.conns.hook,
 	}
 	hs.RegisterOnShutdown(func() { close(stopc) })
 	errc := make(chan error, 1)
