@@ -111,3 +111,30 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// A run resumed in Retry that gives up keeps the kind of why it retried.
+func TestGiveUpAfterResumeKeepsKind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := memPool(t, ebb.Resources{ebb.CPU: 4})
+		cfg := Config{Flow: &ebb.Flow{Tasks: []ebb.Task{c.task("a", ebb.Resources{ebb.CPU: 1}, nil)}}, Cluster: static(p), MaxTries: 2}
+		fresh, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := fresh.State()
+		s.Phase, s.NumTries = PhaseRetry, 2
+		s.setErr(fmt.Errorf("primary alloc: %w", ebb.ErrUnavailable))
+		r, err := New(cfg, &s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Run(t.Context())
+		if !errors.Is(err, ebb.ErrUnavailable) || err.Error() != "gave up after 2 tries: primary alloc: unavailable" {
+			t.Errorf("Run = %v, want ErrUnavailable: gave up after 2 tries: primary alloc: unavailable", err)
+		}
+		if got := r.State().ErrKinds; len(got) != 1 || got[0] != "unavailable" {
+			t.Errorf("State.ErrKinds = %q, want [unavailable]", got)
+		}
+	})
+}
