@@ -167,7 +167,7 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 	closed := false
 	defer func() {
 		if !closed {
-			p.Close(context.Background())
+			closeBounded(ctx, p, f.grace)
 		}
 	}()
 	ln, err := net.Listen("tcp", f.listen)
