@@ -44,7 +44,8 @@ type Graph struct {
 }
 
 // Graph validates the flow and indexes it. Its error wraps [ErrInvalid] and
-// lists every problem found, one per line: an empty or duplicate task name,
+// lists every problem found, one per line: an empty or duplicate task name
+// (or one that is not a single path element),
 // a task with neither or both of Argv and Func, a Func without FuncKey, bad
 // resources or environment, an input with no source or several, an input
 // naming a task or output that does not exist, a bad input or output path,
@@ -207,6 +208,14 @@ func validName(name string) error {
 	}
 	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return errors.New("control characters not allowed")
+	}
+	// A task's name names its outputs' directory (ebb run -outputs DIR
+	// writes DIR/task/output): it must stay one path element.
+	if strings.ContainsAny(name, `/\`) {
+		return errors.New("path separators not allowed")
+	}
+	if name == "." || name == ".." {
+		return errors.New("not a file name")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package ebb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -227,4 +228,37 @@ func FuzzFlowGraph(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A task's name becomes a directory under ebb run -outputs: one that
+// could climb out of it is refused, naming the field and the value.
+func TestTaskNameIsOnePathElement(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"count-a", true},
+		{"a.b", true},
+		{"..a", true},
+		{"", false},
+		{".", false},
+		{"..", false},
+		{"../../x", false},
+		{"a/b", false},
+		{"/abs", false},
+		{`..\x`, false},
+		{`a\b`, false},
+	} {
+		f := &Flow{Tasks: []Task{{Name: tc.name, Argv: []string{"true"}}}}
+		err := f.Validate()
+		if tc.ok {
+			if err != nil {
+				t.Errorf("task name %q: %v", tc.name, err)
+			}
+			continue
+		}
+		if want := fmt.Sprintf("task 0: name %q", tc.name); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("task name %q: Validate = %v, want ErrInvalid saying %s", tc.name, err, want)
+		}
+	}
 }

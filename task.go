@@ -17,7 +17,8 @@ import (
 // changing its command does not.
 type Task struct {
 	// Name identifies the task within its flow: 1 to 255 bytes, no
-	// control characters.
+	// control characters, and one path element (no / or \, not . or
+	// ..), as it names a directory of the task's outputs.
 	Name string `json:"name"`
 
 	// Argv is the command and its arguments, run without a shell (use

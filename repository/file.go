@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/regfile"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -24,21 +25,15 @@ func (d *Dir) PutFile(ctx context.Context, path string) (digest.Digest, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("repository: put file %s: %w", path, err)
 	}
-	f, err := os.Open(path)
+	// Never a blocking open: a FIFO would wait for a writer forever, and
+	// a device such as /dev/zero never ends.
+	f, err := regfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("repository: put file: %w: %w", err, ebb.ErrNotExist)
 	} else if err != nil {
 		return "", fmt.Errorf("repository: put file: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("repository: put file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("repository: put file %s: mode %s is not a regular file: %w",
-			path, fi.Mode(), ebb.ErrInvalid)
-	}
 	info, err := d.put(ctx, f)
 	if err != nil {
 		return "", fmt.Errorf("repository: put file %s: %w", path, err)

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ebbflow/ebb"
@@ -113,4 +115,20 @@ func TestGetFileStaged(t *testing.T) {
 	if got := files(t, filepath.Dir(path)); len(got) != 1 {
 		t.Errorf("GetFile left files behind: %q", got)
 	}
+}
+
+// PutFile of a FIFO or a device fails at once with ErrInvalid: it neither
+// waits for a writer in open nor reads /dev/zero forever.
+func TestPutFileNotRegular(t *testing.T) {
+	d := openDir(t)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, "/dev/zero"} {
+		if _, err := d.PutFile(t.Context(), path); !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), path) {
+			t.Errorf("PutFile(%s) = %v, want ErrInvalid naming it", path, err)
+		}
+	}
+	checkNoTemps(t, d.Root())
 }

@@ -62,7 +62,7 @@ func (r *Runner) init(ctx context.Context) error {
 		s.Phase = PhaseEval
 		s.NumTries++
 		s.LastTry = time.Now()
-		s.Err = ""
+		s.setErr(nil)
 	})
 	return nil
 }
@@ -152,7 +152,7 @@ func (r *Runner) hold(ctx context.Context, a pool.Alloc) {
 func (r *Runner) evaluate(ctx context.Context) error {
 	if r.primary == nil {
 		// A driver resumed in Eval: get the primary back first.
-		r.update(func(s *State) { s.Phase = PhaseInit; s.NumTries-- })
+		r.update(func(s *State) { s.Phase = PhaseInit; s.NumTries = max(0, s.NumTries-1) })
 		return nil
 	}
 	s, err := r.stealer()

@@ -2,11 +2,9 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/internal/backoff"
+	"github.com/ebbflow/ebb/internal/regfile"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/tracing"
@@ -158,6 +157,7 @@ func New(cfg Config, state *State) (*Runner, error) {
 		}
 		r.state = *state
 		r.state.Aux = slices.Clone(state.Aux)
+		r.state.ErrKinds = slices.Clone(state.ErrKinds)
 	}
 	return r, nil
 }
@@ -193,7 +193,9 @@ func needsRepository(f *ebb.Flow) bool {
 func hashPaths(paths []string) (map[string]digest.Digest, error) {
 	out := make(map[string]digest.Digest, len(paths))
 	for _, p := range paths {
-		f, err := os.Open(p)
+		// Never a blocking open, and never a file that does not end
+		// (a FIFO, /dev/zero): only regular files are inputs.
+		f, err := regfile.Open(p)
 		if err != nil {
 			return nil, fmt.Errorf("runner: input file: %v: %w", err, ebb.ErrInvalid)
 		}
@@ -230,6 +232,7 @@ func (r *Runner) State() State {
 	defer r.mu.Unlock()
 	s := r.state
 	s.Aux = slices.Clone(s.Aux)
+	s.ErrKinds = slices.Clone(s.ErrKinds)
 	if s.Primary != nil {
 		p := *s.Primary
 		s.Primary = &p
@@ -254,8 +257,8 @@ func (r *Runner) Progress() Progress {
 func (r *Runner) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.err == nil && r.state.Err != "" {
-		return errors.New(r.state.Err)
+	if r.err == nil {
+		return r.state.savedErr()
 	}
 	return r.err
 }
@@ -356,7 +359,7 @@ func (r *Runner) fail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.err = err
-	r.state.Err = err.Error()
+	r.state.setErr(err)
 	r.state.Phase = PhaseDone
 	r.state.Completion = time.Now()
 }
@@ -366,13 +369,17 @@ func (r *Runner) retryLater(why error) {
 	r.cfg.Logger.Warn("run interrupted; will retry", "run", r.state.ID, "try", r.state.NumTries, "err", why)
 	r.update(func(s *State) {
 		s.Phase = PhaseRetry
-		s.Err = why.Error()
+		s.setErr(why)
 	})
 }
 
 func (r *Runner) retry(ctx context.Context) error {
 	if r.state.NumTries >= r.cfg.MaxTries {
-		r.fail(fmt.Errorf("gave up after %d tries: %s", r.state.NumTries, r.state.Err))
+		err := fmt.Errorf("gave up after %d tries", r.state.NumTries)
+		if why := r.state.savedErr(); why != nil {
+			err = fmt.Errorf("%w: %w", err, why)
+		}
+		r.fail(err)
 		return nil
 	}
 	policy := backoff.Policy{Min: r.cfg.RetryMinWait, Max: r.cfg.RetryMaxWait, Factor: 2, Jitter: 0.2}
@@ -381,7 +388,7 @@ func (r *Runner) retry(ctx context.Context) error {
 	}
 	r.update(func(s *State) {
 		s.Phase = PhaseInit
-		s.Err = ""
+		s.setErr(nil)
 	})
 	return nil
 }

@@ -62,9 +62,18 @@ type State struct {
 	Created    time.Time `json:"created"`
 	Completion time.Time `json:"completion,omitzero"`
 
-	// Result is set when the run succeeded, Err when it failed.
+	// Result is set when the run succeeded, Err when it failed (or, in
+	// PhaseRetry, why it is retrying).
 	Result *Result `json:"result,omitempty"`
 	Err    string  `json:"err,omitempty"`
+	// ErrKinds names the ebb error kinds (ebb.ErrInvalid and the other
+	// sentinels of the root package) Err was, so that a resumed run's
+	// error is still each of them by errors.Is: "invalid", "unavailable",
+	// "offer_gone", "expired", "not_exist", "resources", "corrupt",
+	// "closed". States written before the field have none; their errors
+	// read the same but are of no kind. The field is optional, so it did
+	// not change the Version.
+	ErrKinds []string `json:"err_kinds,omitempty"`
 
 	// TotalResources is what the run held, in resource-minutes (a core
 	// held for an hour is 60 cpu), integrated over every alloc it held.
@@ -116,13 +125,53 @@ func (s *State) Validate() error {
 	if s.NumTries < 0 {
 		return fmt.Errorf("state: num_tries %d: %w", s.NumTries, ebb.ErrInvalid)
 	}
+	if s.Allocs < 0 {
+		return fmt.Errorf("state: allocs %d: %w", s.Allocs, ebb.ErrInvalid)
+	}
+	if err := s.validateOutcome(); err != nil {
+		return err
+	}
 	for i, a := range s.auxAndPrimary() {
 		if a.ID == "" || a.Pool == "" {
 			return fmt.Errorf("state: alloc %d: empty id or pool: %w", i, ebb.ErrInvalid)
 		}
+		if err := a.Inspect.Resources.Validate(); err != nil {
+			return fmt.Errorf("state: alloc %q: resources: %w", a.ID, err)
+		}
 	}
 	if err := s.TotalResources.Validate(); err != nil {
 		return fmt.Errorf("state: total_resources: %w", err)
+	}
+	if err := validKinds(s.ErrKinds); err != nil {
+		return err
+	}
+	if len(s.ErrKinds) > 0 && s.Err == "" {
+		return fmt.Errorf("state: err_kinds %q without an err: %w", s.ErrKinds, ebb.ErrInvalid)
+	}
+	return nil
+}
+
+// validateOutcome checks Result and Err against the Phase: a Done run has
+// exactly one of them, and only a Done run has a Result.
+func (s *State) validateOutcome() error {
+	switch {
+	case s.Phase == PhaseDone && s.Result == nil && s.Err == "":
+		return fmt.Errorf("state: phase %q with neither a result nor an err: %w", s.Phase, ebb.ErrInvalid)
+	case s.Result != nil && s.Err != "":
+		return fmt.Errorf("state: both a result and an err (%q): %w", s.Err, ebb.ErrInvalid)
+	case s.Result != nil && s.Phase != PhaseDone:
+		return fmt.Errorf("state: a result in phase %q: %w", s.Phase, ebb.ErrInvalid)
+	case s.Result == nil:
+		return nil
+	}
+	r := s.Result
+	if r.Tasks < 0 || r.Ran < 0 || r.Cached < 0 || r.Skipped < 0 {
+		return fmt.Errorf("state: result: negative count (tasks %d, ran %d, cached %d, skipped %d): %w", r.Tasks, r.Ran, r.Cached, r.Skipped, ebb.ErrInvalid)
+	}
+	for name, d := range r.Outputs {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("state: result: output %q: digest %q: %v: %w", name, d, err, ebb.ErrInvalid)
+		}
 	}
 	return nil
 }

@@ -62,20 +62,32 @@ func readFlow(path string) (*ebb.Flow, error) {
 }
 
 // parseFlow decodes a flow file's content; dir resolves relative input
-// paths, and name names the file in errors, which wrap ebb.ErrInvalid.
+// paths, and name names the file in errors, which wrap ebb.ErrInvalid. An
+// error about one task names it and its line. No error quotes the file's
+// content beyond field names and the values of fields it names: a file
+// given by mistake (a key, a token) does not end up in a terminal or a log.
 func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("flow file %s: %s: %w", name, redactYAML(err), ebb.ErrInvalid)
+	}
 	var doc any
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("flow file %s: %v: %w", name, err, ebb.ErrInvalid)
+	if err := root.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("flow file %s: %s: %w", name, redactYAML(err), ebb.ErrInvalid)
 	}
-	js, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("flow file %s: %v: %w", name, err, ebb.ErrInvalid)
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
+	tasks := taskNodes(&root)
 	var ff flowFile
-	if err := dec.Decode(&ff); err != nil {
+	if err := decodeStrict(doc, &ff); err != nil {
+		// Find the task at fault, to name it and its line.
+		for i, n := range tasks {
+			var t any
+			if n.Decode(&t) != nil {
+				continue
+			}
+			if terr := decodeStrict(t, new(taskFile)); terr != nil {
+				return nil, fmt.Errorf("flow file %s: %s: %v: %w", name, taskAt(tasks, i), terr, ebb.ErrInvalid)
+			}
+		}
 		return nil, fmt.Errorf("flow file %s: %v: %w", name, err, ebb.ErrInvalid)
 	}
 	if len(ff.Tasks) == 0 {
@@ -88,7 +100,7 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 	for i, t := range ff.Tasks {
 		res, err := ebb.ParseResources(t.Resources)
 		if err != nil {
-			return nil, fmt.Errorf("flow file %s: task %q: %w", name, t.Name, err)
+			return nil, fmt.Errorf("flow file %s: %s: %w", name, taskAt(tasks, i), err)
 		}
 		inputs := make([]ebb.Input, len(t.Inputs))
 		for j, in := range t.Inputs {
@@ -106,4 +118,73 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 		return nil, fmt.Errorf("flow file %s: %w", name, err)
 	}
 	return flow, nil
+}
+
+// decodeStrict decodes doc, as YAML decoded it, into v through JSON,
+// refusing unknown fields.
+func decodeStrict(doc any, v any) error {
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// taskNodes returns the nodes of the items of the document's tasks
+// sequence, or nil if it has none.
+func taskNodes(root *yaml.Node) []*yaml.Node {
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	if doc.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if k, v := doc.Content[i], doc.Content[i+1]; k.Value == "tasks" && v.Kind == yaml.SequenceNode {
+			return v.Content
+		}
+	}
+	return nil
+}
+
+// taskAt names task i of a flow file, and its line when known:
+// task 2 "count" (line 14).
+func taskAt(tasks []*yaml.Node, i int) string {
+	if i >= len(tasks) {
+		return fmt.Sprintf("task %d", i)
+	}
+	n := tasks[i]
+	name := ""
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == "name" && n.Content[j+1].Kind == yaml.ScalarNode {
+				name = n.Content[j+1].Value
+			}
+		}
+	}
+	return fmt.Sprintf("task %d %q (line %d)", i, name, n.Line)
+}
+
+// redactYAML returns the message of a YAML error without the pieces of
+// the input it quotes (`value`, 'anchor'), each replaced by (…).
+func redactYAML(err error) string {
+	msg := err.Error()
+	var b strings.Builder
+	for {
+		i := strings.IndexAny(msg, "`'")
+		if i < 0 {
+			b.WriteString(msg)
+			return b.String()
+		}
+		b.WriteString(msg[:i])
+		b.WriteString("(…)")
+		j := strings.IndexByte(msg[i+1:], msg[i])
+		if j < 0 {
+			return b.String()
+		}
+		msg = msg[i+1+j+1:]
+	}
 }

@@ -49,6 +49,9 @@ var errFlags = errors.New("bad flags")
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal cancels ctx and the command winds down (freeing
+	// allocs, stopping workers); a second one kills ebb at once.
+	context.AfterFunc(ctx, stop)
 	os.Exit(mainCode(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

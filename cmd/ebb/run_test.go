@@ -3,10 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/runner"
+	"github.com/opencontainers/go-digest"
 )
 
 // runEbb runs the command in dir and returns its exit code and output.
@@ -82,6 +93,7 @@ func TestRunErrors(t *testing.T) {
 		{"unknown field", []string{"run", write("typo.yaml", "tasks:\n  - name: a\n    argvv: [true]\n")}, 1, `unknown field "argvv"`},
 		{"bad resources", []string{"run", write("res.yaml", "tasks:\n  - name: a\n    argv: [echo]\n    resources: cpu=-1\n")}, 1, "cpu"},
 		{"bad flow", []string{"run", write("cycle.yaml", "tasks:\n  - {name: a, argv: [echo], after: [b]}\n  - {name: b, argv: [echo], after: [a]}\n")}, 1, `cycle: "a" → "b" → "a"`},
+		{"task name climbs", []string{"run", "-outputs", "out", write("climb.yaml", "tasks:\n  - {name: ../../x, argv: [echo], outputs: [o]}\n")}, 1, `task 0: name "../../x": path separators`},
 		{"no tasks", []string{"run", write("empty.yaml", "name: x\n")}, 1, "no tasks"},
 		{"unknown command", []string{"fly"}, 2, `unknown command "fly"`},
 		{"state of nothing", []string{"state", filepath.Join(dir, "none.json")}, 1, "does not exist"},
@@ -101,5 +113,125 @@ func TestFlowFileYAML12(t *testing.T) {
 	}
 	if got := strings.Join(f.Tasks[0].Outputs, ","); got != "n,no,yes,on" {
 		t.Errorf("outputs = %q", got)
+	}
+}
+
+// A state file that says done but holds no result is refused, not
+// resumed into a panic.
+func TestResumeDoneWithoutResult(t *testing.T) {
+	flow, err := filepath.Abs("../../examples/wordcount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if code, out, errs := runEbb(t, dir, "run", "-quiet", flow); code != 0 {
+		t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
+	}
+	path := filepath.Join(dir, ".ebb", "state.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s map[string]any
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	delete(s, "result")
+	b, _ = json.Marshal(s)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runEbb(t, dir, "resume", "-quiet", ".ebb/state.json")
+	if code != 1 || !strings.Contains(errs, "neither a result nor an err") {
+		t.Errorf("ebb resume exited %d:\n%s%s\nwant exit 1 saying the state has no result", code, out, errs)
+	}
+}
+
+// An output whose name would climb out of -outputs DIR is neither written
+// nor removed there.
+func TestOutputsStayInsideDir(t *testing.T) {
+	dir := t.TempDir()
+	repo, err := repository.Open(filepath.Join(dir, "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := repo.Put(t.Context(), strings.NewReader("overwritten"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(dir, "out", "here")
+	for _, name := range []string{"../../victim", "../../../" + filepath.Base(dir) + "/victim", "/" + victim[1:], "a/../../../victim"} {
+		s := runner.State{ID: digest.FromString("run"), Phase: runner.PhaseDone, Result: &runner.Result{Outputs: map[string]digest.Digest{name: d}}}
+		err := summarize(t.Context(), io.Discard, s, repo, outDir, 0)
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("output %q", name)) {
+			t.Errorf("output %q: summarize = %v, want ErrInvalid naming the output", name, err)
+		}
+		if b, err := os.ReadFile(victim); string(b) != "precious" {
+			t.Fatalf("output %q: the file outside DIR now holds %q, %v", name, b, err)
+		}
+	}
+}
+
+// stuckCloser is a pool whose Close waits for its context.
+type stuckCloser struct{ closed chan struct{} }
+
+func (s stuckCloser) Close(ctx context.Context) error {
+	<-ctx.Done()
+	close(s.closed)
+	return ctx.Err()
+}
+
+// Closing the pool on the way out is bounded, even if the pool never
+// finishes, and still given its time when the run was interrupted.
+func TestCloseBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, interrupt := context.WithCancel(t.Context())
+		interrupt()
+		start := time.Now()
+		s := stuckCloser{closed: make(chan struct{})}
+		err := closeBounded(ctx, s, time.Minute)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("closeBounded = %v, want DeadlineExceeded", err)
+		}
+		if got := time.Since(start); got != time.Minute {
+			t.Errorf("closeBounded returned after %v, want 1m", got)
+		}
+	})
+}
+
+// Flow file errors name the task at fault and its line, and never quote
+// the file's content beyond the fields they name.
+func TestFlowFileErrors(t *testing.T) {
+	const secret = "hunter2-secret"
+	for _, tc := range []struct {
+		name, content string
+		says          []string
+	}{
+		{"tag", "!!int " + secret + "\n", []string{"cannot decode"}},
+		{"alias", "*" + secret + "\n", []string{"unknown anchor"}},
+		{"quoted", "tasks: [`" + secret + "`]\n", []string{"x.yaml"}},
+		{"not a flow", "API_KEY=" + secret + "\n", []string{"x.yaml"}},
+		{"unknown field", "tasks:\n  - name: a\n    argv: [echo]\n  - name: b\n    argvv: [echo]\n", []string{`task 1 "b" (line 4)`, `unknown field "argvv"`}},
+		{"wrong type", "tasks:\n  - name: a\n    argv: [echo]\n\n  - name: b\n    argv: " + secret + "\n", []string{`task 1 "b" (line 5)`, "argv"}},
+		{"bad resources", "tasks:\n  - name: a\n    argv: [echo]\n    resources: cpu=lots\n", []string{`task 0 "a" (line 2)`, `quantity "lots"`}},
+		{"json", `{"tasks": [{"name": "a", "argv": ["x"]},` + "\n" + `{"name": "b", "argv": 3}]}`, []string{`task 1 "b" (line 2)`}},
+	} {
+		_, err := parseFlow([]byte(tc.content), "/data", "x.yaml")
+		if !errors.Is(err, ebb.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", tc.name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error shows the file's content: %v", tc.name, err)
+		}
+		for _, want := range tc.says {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %v, want it to say %s", tc.name, err, want)
+			}
+		}
 	}
 }

@@ -56,7 +56,11 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	defer machine.Close(context.WithoutCancel(ctx))
+	defer func() {
+		if err := closeBounded(ctx, machine, closeTimeout); err != nil {
+			fmt.Fprintf(stderr, "ebb: %v\n", err)
+		}
+	}()
 	// The stealer's events and the progress line both go to stderr, from
 	// two goroutines.
 	stderr = &lockedWriter{w: stderr}
@@ -126,8 +130,25 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	return summarize(ctx, stdout, s, repo, f.outputs, time.Since(start))
 }
 
+// closeTimeout bounds how long ebb run and resume wait for the local pool
+// to kill and reap its execs on the way out, interrupted or not.
+const closeTimeout = 30 * time.Second
+
+// closeBounded closes c, giving it d even when ctx is already done (an
+// interrupted run still kills its execs), and no more.
+func closeBounded(ctx context.Context, c interface{ Close(context.Context) error }, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+	defer cancel()
+	return c.Close(ctx)
+}
+
 func summarize(ctx context.Context, w io.Writer, s runner.State, repo *repository.Dir, outDir string, wall time.Duration) error {
 	res := s.Result
+	if res == nil {
+		// runner.New refuses a done State without one; summarize must
+		// not panic on any State all the same.
+		return fmt.Errorf("run %s ended in phase %s without a result: %w", shortID(s.ID.Encoded()), s.Phase, ebb.ErrInvalid)
+	}
 	fmt.Fprintf(w, "run %s done in %v: %d tasks, %d run, %d from the cache, %d not needed\n",
 		shortID(s.ID.Encoded()), wall.Round(time.Millisecond), res.Tasks, res.Ran, res.Cached, res.Skipped)
 	fmt.Fprintf(w, "allocs taken: %d; held: %s (resource-minutes)\n", s.Allocs, s.TotalResources)
@@ -142,7 +163,12 @@ func summarize(ctx context.Context, w io.Writer, s runner.State, repo *repositor
 		if outDir == "" {
 			continue
 		}
-		path := filepath.Join(outDir, filepath.FromSlash(name))
+		// The name comes from the State: a file anyone may have edited.
+		rel := filepath.FromSlash(name)
+		if !filepath.IsLocal(rel) {
+			return fmt.Errorf("output %q: not a path inside the outputs directory %s: %w", name, outDir, ebb.ErrInvalid)
+		}
+		path := filepath.Join(outDir, rel)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}

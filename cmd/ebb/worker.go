@@ -118,12 +118,22 @@ func (f *workerFlags) check() error {
 		return fmt.Errorf("-no-tls with -tls-cert or -client-ca: %w", errUsage)
 	case f.leaseTimeout <= 0 || f.lease <= 0 || f.grace <= 0:
 		return fmt.Errorf("-lease, -lease-timeout and -grace must be positive: %w", errUsage)
+	case f.driverPin != "" && f.driver == "":
+		return fmt.Errorf("-driver-pin without -driver: %w", errUsage)
+	case f.driverPin != "" && plainHTTP(f.driver):
+		return fmt.Errorf("-driver %q with -driver-pin: plain http would send the token in clear; use https://: %w: %w", f.driver, errUsage, ebb.ErrInvalid)
 	case f.driverBlobs && f.driver == "":
 		return fmt.Errorf("-driver-blobs without -driver: %w", errUsage)
 	case f.driverBlobs && f.repo != "":
 		return fmt.Errorf("-driver-blobs and -repository both given: %w", errUsage)
 	}
 	return nil
+}
+
+// plainHTTP reports whether rawURL is an http:// URL.
+func plainHTTP(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && strings.EqualFold(u.Scheme, "http")
 }
 
 // runWorker serves until ctx is done or the leases lapse, then drains.
@@ -157,7 +167,7 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 	closed := false
 	defer func() {
 		if !closed {
-			p.Close(context.Background())
+			closeBounded(ctx, p, f.grace)
 		}
 	}()
 	ln, err := net.Listen("tcp", f.listen)

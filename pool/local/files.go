@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/ebbflow/ebb/internal/regfile"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -66,8 +67,9 @@ func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.D
 }
 
 // storeOutputs puts each output file into the repository and returns the
-// digests. An output that is missing, or is not a regular file, fails the
-// exec. Outputs are opened through an os.Root, so a symbolic link cannot
+// digests. An output that is missing, or is not a regular file (a FIFO, a
+// device, a symbolic link), fails the exec; such a file is never opened
+// in a way that could block. Outputs are opened through an os.Root, so a symbolic link cannot
 // carry a file from outside the work directory into the repository.
 func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest.Digest, error) {
 	if len(e.cfg.Outputs) == 0 {
@@ -90,7 +92,8 @@ func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest
 }
 
 func (e *exec) store(ctx context.Context, root *os.Root, name string) (digest.Digest, error) {
-	f, err := root.Open(name)
+	// Never a blocking open: a FIFO would wait for a writer forever.
+	f, err := regfile.OpenIn(root, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", errors.New("missing")
 	}
@@ -98,12 +101,5 @@ func (e *exec) store(ctx context.Context, root *os.Root, name string) (digest.Di
 		return "", err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
-	}
 	return e.a.p.cfg.Repository.Put(ctx, f)
 }

@@ -172,3 +172,25 @@ func TestKillWhileStaging(t *testing.T) {
 		}
 	})
 }
+
+// An output that is a FIFO or a device fails the exec, naming the output,
+// instead of hanging it in open (a FIFO waits for a writer) or in a read
+// that never ends (/dev/zero).
+func TestOutputNotRegularFile(t *testing.T) {
+	repo := newMemRepo()
+	p := newPool(t, Config{Repository: repo})
+	a := accept(t, p, nil)
+	for _, tc := range []struct{ name, script string }{
+		{"fifo", "mkfifo out"},
+		{"link to dev/zero", "ln -s /dev/zero out"},
+		{"device", "mknod out c 1 5 || ln -s /dev/zero out"},
+		{"directory", "mkdir out"},
+	} {
+		cfg := sh(tc.script)
+		cfg.Outputs = []string{"out"}
+		r := run(t, a, tc.name, cfg)
+		if r.OK() || !strings.Contains(r.Error, `output "out"`) || !strings.Contains(r.Error, "not a regular file") {
+			t.Errorf("%s: Result = %+v, want an error naming the output, not a regular file", tc.name, r)
+		}
+	}
+}

@@ -762,3 +762,27 @@ func TestBatchNegotiation(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchBodyOverLimit checks that a batch body past the limit is
+// refused saying so, not as a body cut short.
+func TestBatchBodyOverLimit(t *testing.T) {
+	s := newServer(t, ServerConfig{Pool: memPool(t)})
+	c := dialInProcess(t, s)
+	a := acceptOne(t, t.Context(), c)
+	for _, tc := range []struct {
+		name string
+		body string
+		says string
+	}{
+		{"over", `{"ops": [` + strings.Repeat(`{"op":"wait","id":"x"},`, maxJSON/20) + `{}]}`, "body over 8 MiB"},
+		{"cut short", `{"ops": [{"op":"wait"`, "malformed JSON body: unexpected EOF"},
+	} {
+		req := httptest.NewRequest("POST", prefix+"/allocs/"+a.ID()+"/execs:batch", strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), tc.says) {
+			t.Errorf("%s: %d %s, want 400 saying %q", tc.name, w.Code, w.Body, tc.says)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,5 +159,29 @@ func TestBlobErrors(t *testing.T) {
 	}
 	if _, err := NewServer(ServerConfig{Token: testToken}); !errors.Is(err, ebb.ErrInvalid) {
 		t.Errorf("NewServer with neither Pool nor Repository: %v, want ErrInvalid", err)
+	}
+}
+
+// PutFile of a FIFO or a device fails at once with ErrInvalid, instead of
+// waiting for a writer or sending /dev/zero forever; a missing file with
+// ErrNotExist.
+func TestPutFileNotRegular(t *testing.T) {
+	dir, err := repository.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dialInProcess(t, newServer(t, ServerConfig{Pool: memPool(t), Repository: dir}))
+	repo := c.Repository()
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, "/dev/zero"} {
+		if _, err := repo.PutFile(t.Context(), path); !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), path) {
+			t.Errorf("PutFile(%s) = %v, want ErrInvalid naming it", path, err)
+		}
+	}
+	if _, err := repo.PutFile(t.Context(), filepath.Join(t.TempDir(), "nope")); !errors.Is(err, ebb.ErrNotExist) {
+		t.Errorf("PutFile of a missing file = %v, want ErrNotExist", err)
 	}
 }

@@ -36,7 +36,8 @@ type ClientConfig struct {
 
 	// Pin, when set, is the Fingerprint of the certificate the server
 	// must present; the client then trusts that certificate alone, and
-	// checks neither its chain nor its names.
+	// checks neither its chain nor its names. A Pin (or TLS) with an
+	// http:// URL is refused: the token would go in clear.
 	Pin string
 
 	// TLS is the base TLS configuration, cloned: RootCAs to verify the
@@ -150,6 +151,15 @@ func newClient(cfg ClientConfig) (*Client, error) {
 		if err := validPin(cfg.Pin); err != nil {
 			return nil, err
 		}
+	}
+	// A pin or TLS settings say the caller wants the server checked and
+	// the token hidden; over http:// neither would happen, silently.
+	if u.Scheme == "http" && (cfg.Pin != "" || cfg.TLS != nil) {
+		what := "ClientConfig.Pin"
+		if cfg.Pin == "" {
+			what = "ClientConfig.TLS"
+		}
+		return nil, fmt.Errorf("remote: ClientConfig.URL %q with %s: plain http would send the token in clear, unchecked; use https://: %w", cfg.URL, what, ebb.ErrInvalid)
 	}
 	for _, d := range []struct {
 		name string

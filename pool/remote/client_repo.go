@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/regfile"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
@@ -119,10 +121,14 @@ func (r *Repository) Stat(ctx context.Context, d digest.Digest) (repository.Info
 	return info, err
 }
 
-// PutFile stores the content of the file at path on the server.
+// PutFile stores the content of the regular file at path on the server. A
+// path that is not a regular file (a FIFO, a device) fails with
+// ebb.ErrInvalid, without blocking; a missing one with ebb.ErrNotExist.
 func (r *Repository) PutFile(ctx context.Context, path string) (digest.Digest, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	f, err := regfile.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("remote: put file: %w: %w", err, ebb.ErrNotExist)
+	} else if err != nil {
 		return "", fmt.Errorf("remote: put file: %w", err)
 	}
 	defer f.Close()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/ebbflow/ebb"
 )
@@ -109,7 +110,8 @@ func TokenIs(token string) func(string) bool {
 //
 // It is safe for concurrent use; it holds no state of its own.
 type Registry struct {
-	cfg RegistryConfig
+	cfg      RegistryConfig
+	refusals *logLimit // limits the log lines of refused announcements
 }
 
 // NewRegistry returns a Registry for cfg, or an error wrapping
@@ -121,7 +123,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{cfg: cfg}, nil
+	return &Registry{cfg: cfg, refusals: newLogLimit(10, time.Second)}, nil
 }
 
 // ServeHTTP serves POST /v1/workers: an Announcement as JSON, answered
@@ -129,7 +131,9 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	token, ok := bearer(r)
 	if !ok || !g.cfg.Authorize(token) {
-		g.cfg.Logger.Warn("remote: refused an announcement without the right token", "from", r.RemoteAddr)
+		if ok, suppressed := g.refusals.allow(time.Now()); ok {
+			g.cfg.Logger.Warn("remote: refused an announcement without the right token", "from", r.RemoteAddr, "suppressed", suppressed)
+		}
 		refuse(w)
 		return
 	}

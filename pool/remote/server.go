@@ -21,8 +21,9 @@ import (
 const (
 	DefaultMaxWait         = 30 * time.Second
 	DefaultAcceptWindow    = 10 * time.Minute
-	DefaultHeaderTimeout   = 30 * time.Second
+	DefaultHeaderTimeout   = 10 * time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultMaxIdleConns    = 256
 )
 
 // ServerConfig configures a Server. Token is required, and at least one of
@@ -61,13 +62,24 @@ type ServerConfig struct {
 	// Default 10 minutes.
 	AcceptWindow time.Duration
 
-	// HeaderTimeout bounds how long Serve waits for a request's headers;
+	// HeaderTimeout bounds how long Serve waits for a request's headers
+	// (and the TLS handshake before them): a client sends them at once,
+	// so a connection silent for longer is closed. Default 10 s.
 	// ShutdownTimeout bounds how long Serve waits, once its context is
-	// done, for the requests in flight to finish. Defaults 30 s each.
+	// done, for the requests in flight to finish. Default 30 s.
 	HeaderTimeout, ShutdownTimeout time.Duration
 
+	// MaxIdleConns bounds the connections Serve keeps open with no
+	// request in flight: those that have sent nothing yet and idle
+	// keep-alive ones. Past it, the oldest of them is closed, so that
+	// connections left open by anyone who can reach the port (no token
+	// is needed to connect) neither exhaust the process's file
+	// descriptors nor lock real clients out. Default 256.
+	MaxIdleConns int
+
 	// Logger receives the requests that failed on the server's side and
-	// the refused ones. Nil discards them.
+	// the refused ones: ten of these at once, then one a second at most,
+	// each saying how many were left out before it. Nil discards them.
 	Logger *slog.Logger
 }
 
@@ -89,6 +101,11 @@ type Server struct {
 	accepts acceptMemory
 
 	draining atomic.Bool
+
+	// conns bounds the connections without a request in flight.
+	conns *idleConns
+	// refusals limits the log lines of refused requests.
+	refusals *logLimit
 
 	renewMu sync.Mutex
 	renewed time.Time // the last Accept or Keepalive that succeeded, or New
@@ -121,6 +138,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			return nil, fmt.Errorf("remote: ServerConfig.%s %v: must not be negative: %w", d.name, *d.v, ebb.ErrInvalid)
 		}
 	}
+	switch {
+	case cfg.MaxIdleConns == 0:
+		cfg.MaxIdleConns = DefaultMaxIdleConns
+	case cfg.MaxIdleConns < 0:
+		return nil, fmt.Errorf("remote: ServerConfig.MaxIdleConns %d: must not be negative: %w", cfg.MaxIdleConns, ebb.ErrInvalid)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,7 +153,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		mux:     http.NewServeMux(),
 		log:     cfg.Logger,
 		accepts: acceptMemory{window: cfg.AcceptWindow},
-		renewed: time.Now(),
+		conns:   newIdleConns(cfg.MaxIdleConns),
+		// Ten lines at once, then one a second: enough to see who
+		// knocks, not enough to fill a disk.
+		refusals: newLogLimit(10, time.Second),
+		renewed:  time.Now(),
 	}
 	if cfg.ClientCAs != nil {
 		s.certs = &clientCerts{cas: cfg.ClientCAs}
@@ -144,7 +171,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // is missing or wrong; then it serves the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.check.ok(r) || s.certs != nil && !s.certs.check(r) {
-		s.log.Warn("remote: refused a request without the right credentials", "method", r.Method, "path", r.URL.Path, "from", r.RemoteAddr)
+		if ok, suppressed := s.refusals.allow(time.Now()); ok {
+			s.log.Warn("remote: refused a request without the right credentials", "method", r.Method, "path", r.URL.Path, "from", r.RemoteAddr, "suppressed", suppressed)
+		}
 		refuse(w)
 		return
 	}
@@ -237,10 +266,14 @@ func (s *Server) serveHandler(ctx context.Context, ln net.Listener, tlsCfg *tls.
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
-		IdleTimeout:       2 * s.cfg.MaxWait,
-		TLSConfig:         tlsCfg,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-		BaseContext:       func(net.Listener) context.Context { return base },
+		// A token and a wait's exec IDs fit in a few KiB; the default
+		// would let anyone make the server buffer a megabyte.
+		MaxHeaderBytes: 64 << 10,
+		IdleTimeout:    2 * s.cfg.MaxWait,
+		TLSConfig:      tlsCfg,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ConnState:      s.conns.hook,
 	}
 	hs.RegisterOnShutdown(func() { close(stopc) })
 	errc := make(chan error, 1)

@@ -186,3 +186,27 @@ func TestListeningLine(t *testing.T) {
 		}
 	}
 }
+
+// TestPinOverPlainHTTP checks that a client given a pin or TLS settings
+// refuses an http:// URL before connecting: the token would otherwise go
+// in clear to a server nobody checked.
+func TestPinOverPlainHTTP(t *testing.T) {
+	s := newServer(t, ServerConfig{Pool: memPool(t)})
+	plain, conns := serveCounting(t, s, nil)
+	pin := Fingerprint(selfSigned(t, "127.0.0.1").Certificate[0])
+	for name, cfg := range map[string]ClientConfig{
+		"Pin": {URL: plain, Token: testToken, Pin: pin},
+		"TLS": {URL: plain, Token: testToken, TLS: &tls.Config{MinVersion: tls.VersionTLS13}},
+	} {
+		_, err := Dial(t.Context(), cfg)
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), plain) || !strings.Contains(err.Error(), "ClientConfig."+name) {
+			t.Errorf("%s: Dial = %v, want ErrInvalid naming the URL and the field", name, err)
+		}
+		if _, err := NewRepository(cfg); !errors.Is(err, ebb.ErrInvalid) {
+			t.Errorf("%s: NewRepository = %v, want ErrInvalid", name, err)
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connections made, want none", n)
+	}
+}

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -157,13 +158,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // readJSON decodes a JSON body of at most maxJSON bytes into v. A body
-// that is not such JSON is ebb.ErrInvalid.
+// that is not such JSON is ebb.ErrInvalid; one that goes on past maxJSON
+// says so (a plain io.LimitReader would make it read as cut short).
 func readJSON(r io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r, maxJSON))
-	if err := dec.Decode(v); err != nil {
+	dec := json.NewDecoder(&capReader{r: r, left: maxJSON})
+	err := dec.Decode(v)
+	switch {
+	case errors.Is(err, errOverCap):
+		return fmt.Errorf("body over %d MiB: %w", maxJSON>>20, ebb.ErrInvalid)
+	case err != nil:
 		return fmt.Errorf("malformed JSON body: %v: %w", err, ebb.ErrInvalid)
 	}
 	return nil
+}
+
+// errOverCap is what a capReader reads once its cap is used up.
+var errOverCap = errors.New("over the cap")
+
+// capReader reads r up to left bytes, then fails with errOverCap.
+type capReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errOverCap
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // mustJSON encodes v, which is a value of this package's that always
