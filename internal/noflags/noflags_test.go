@@ -19,14 +19,18 @@ import (
 	_ "github.com/ebbflow/ebb/internal/doclinks"
 	_ "github.com/ebbflow/ebb/internal/enginebench"
 	_ "github.com/ebbflow/ebb/internal/proctest"
+	_ "github.com/ebbflow/ebb/internal/rankq"
+	_ "github.com/ebbflow/ebb/internal/regfile"
 	_ "github.com/ebbflow/ebb/pool"
 	_ "github.com/ebbflow/ebb/pool/local"
 	_ "github.com/ebbflow/ebb/pool/pooltest"
 	_ "github.com/ebbflow/ebb/pool/remote"
 	_ "github.com/ebbflow/ebb/repository"
+	_ "github.com/ebbflow/ebb/repository/repositorytest"
 	_ "github.com/ebbflow/ebb/runner"
 	_ "github.com/ebbflow/ebb/sim"
 	_ "github.com/ebbflow/ebb/stealer"
+	_ "github.com/ebbflow/ebb/stealer/policytest"
 	_ "github.com/ebbflow/ebb/tracing"
 )
 
@@ -45,14 +49,18 @@ var imported = []string{
 	"github.com/ebbflow/ebb/internal/doclinks",
 	"github.com/ebbflow/ebb/internal/enginebench",
 	"github.com/ebbflow/ebb/internal/proctest",
+	"github.com/ebbflow/ebb/internal/rankq",
+	"github.com/ebbflow/ebb/internal/regfile",
 	"github.com/ebbflow/ebb/pool",
 	"github.com/ebbflow/ebb/pool/local",
 	"github.com/ebbflow/ebb/pool/pooltest",
 	"github.com/ebbflow/ebb/pool/remote",
 	"github.com/ebbflow/ebb/repository",
+	"github.com/ebbflow/ebb/repository/repositorytest",
 	"github.com/ebbflow/ebb/runner",
 	"github.com/ebbflow/ebb/sim",
 	"github.com/ebbflow/ebb/stealer",
+	"github.com/ebbflow/ebb/stealer/policytest",
 	"github.com/ebbflow/ebb/tracing",
 }
 
