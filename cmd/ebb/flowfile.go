@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"go.yaml.in/yaml/v3"
@@ -32,8 +33,12 @@ import (
 //	      - {name: part, task: split, output: part-aa}
 //	    outputs: [n]
 //	    attempts: 2
+//	    kind: count
+//	    estimate: 30s
 //
-// Resources use the text form of ebb.ParseResources. A path input is read
+// Resources use the text form of ebb.ParseResources. Kind and estimate (a
+// Go duration) are ebb.Task's Kind and Estimate: what the policy sizes the
+// run by until tasks of the kind have run. A path input is read
 // relative to the flow file's directory. Unknown fields are errors, so a
 // misspelt field is never silently ignored.
 type flowFile struct {
@@ -50,6 +55,8 @@ type taskFile struct {
 	Outputs   []string    `json:"outputs"`
 	After     []string    `json:"after"`
 	Attempts  int         `json:"attempts"`
+	Kind      string      `json:"kind"`
+	Estimate  string      `json:"estimate"`
 }
 
 // readFlow reads and validates the flow file at path.
@@ -102,6 +109,12 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flow file %s: %s: %w", name, taskAt(tasks, i), err)
 		}
+		var estimate time.Duration
+		if t.Estimate != "" {
+			if estimate, err = time.ParseDuration(t.Estimate); err != nil || estimate < 0 {
+				return nil, fmt.Errorf("flow file %s: %s: estimate %q: want a duration such as 90s or 20m: %w", name, taskAt(tasks, i), t.Estimate, ebb.ErrInvalid)
+			}
+		}
 		inputs := make([]ebb.Input, len(t.Inputs))
 		for j, in := range t.Inputs {
 			if in.Path != "" && !filepath.IsAbs(in.Path) {
@@ -112,6 +125,7 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 		flow.Tasks[i] = ebb.Task{
 			Name: t.Name, Argv: t.Argv, Env: t.Env, Resources: res,
 			Inputs: inputs, Outputs: t.Outputs, After: t.After, Attempts: t.Attempts,
+			Kind: t.Kind, Estimate: estimate,
 		}
 	}
 	if err := flow.Validate(); err != nil {

@@ -106,6 +106,20 @@ func TestRunErrors(t *testing.T) {
 }
 
 // YAML 1.2: an output named n is a name, not a boolean.
+// A flow file's kind and estimate reach the tasks.
+func TestFlowFileKindEstimate(t *testing.T) {
+	f, err := parseFlow([]byte("tasks:\n  - name: a-1\n    argv: [bwa]\n    kind: align\n    estimate: 20m\n  - name: b\n    argv: [echo]\n"), "/data", "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := f.Tasks[0]; a.Kind != "align" || a.Estimate != 20*time.Minute || a.KindName() != "align" {
+		t.Errorf("task a-1: kind %q, estimate %v", a.Kind, a.Estimate)
+	}
+	if b := f.Tasks[1]; b.Kind != "" || b.Estimate != 0 || b.KindName() != "echo:b" {
+		t.Errorf("task b: kind %q (%s), estimate %v", b.Kind, b.KindName(), b.Estimate)
+	}
+}
+
 func TestFlowFileYAML12(t *testing.T) {
 	f, err := parseFlow([]byte("tasks:\n  - name: a\n    argv: [echo]\n    outputs: [n, no, yes, on]\n"), "/data", "x.yaml")
 	if err != nil {
@@ -219,6 +233,8 @@ func TestFlowFileErrors(t *testing.T) {
 		{"wrong type", "tasks:\n  - name: a\n    argv: [echo]\n\n  - name: b\n    argv: " + secret + "\n", []string{`task 1 "b" (line 5)`, "argv"}},
 		{"bad resources", "tasks:\n  - name: a\n    argv: [echo]\n    resources: cpu=lots\n", []string{`task 0 "a" (line 2)`, `quantity "lots"`}},
 		{"json", `{"tasks": [{"name": "a", "argv": ["x"]},` + "\n" + `{"name": "b", "argv": 3}]}`, []string{`task 1 "b" (line 2)`}},
+		{"bad estimate", "tasks:\n  - name: a\n    argv: [echo]\n    estimate: soon\n", []string{`task 0 "a" (line 2)`, `estimate "soon"`}},
+		{"negative estimate", "tasks:\n  - name: a\n    argv: [echo]\n    estimate: -5m\n", []string{`estimate "-5m"`}},
 	} {
 		_, err := parseFlow([]byte(tc.content), "/data", "x.yaml")
 		if !errors.Is(err, ebb.ErrInvalid) {

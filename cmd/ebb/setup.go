@@ -17,6 +17,7 @@ import (
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/runner"
+	"github.com/ebbflow/ebb/sim"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -29,6 +30,7 @@ type runFlags struct {
 	outputs   string
 	quiet     bool
 	workers   string
+	policy    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -39,6 +41,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
+	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
 // execute runs (or resumes, given state) flow on this machine, showing
@@ -90,7 +93,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			}()
 			cfg.Aux, latency = wp.elastic, wp.latency
 		}
-		policy, err := stealer.NewDefault(stealer.DefaultConfig{LatencyPrior: latency})
+		policy, err := runPolicy(f.policy, latency)
 		if err != nil {
 			return err
 		}
@@ -214,4 +217,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// runPolicy returns the stealer's policy that spec names: the default
+// policy, with knobs as ebb sim's -policy takes them (stealer.DefaultConfig
+// fields), its LatencyPrior the given latency unless a knob sets it.
+func runPolicy(spec string, latency time.Duration) (stealer.Policy, error) {
+	name, knobs, _ := strings.Cut(spec, ":")
+	if strings.TrimSpace(name) != "default" {
+		return nil, fmt.Errorf("-policy %q: ebb run takes the default policy, with knobs (the others are baselines for ebb sim): %w", spec, ebb.ErrInvalid)
+	}
+	full := "default"
+	if latency > 0 {
+		full += ":LatencyPrior=" + latency.String()
+	}
+	if knobs != "" {
+		full += ":" + knobs
+	}
+	ps, err := sim.ParsePolicy(full)
+	if err != nil {
+		return nil, fmt.Errorf("-policy: %w", err)
+	}
+	return ps.New(sim.Cluster{})
 }
