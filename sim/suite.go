@@ -30,10 +30,14 @@ type Suite struct {
 
 // Run runs the suite. The report lists the results workload by workload,
 // each in the order of Policies, whatever the parallelism. It stops at
-// the first error (ctx's, a bad workload, a policy that cannot be made).
+// the first error (ctx's, a bad workload, a workload given twice (see
+// [CheckDistinct]), a policy that cannot be made).
 func (s Suite) Run(ctx context.Context) (*Report, error) {
 	cl, err := s.Cluster.WithDefaults()
 	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	if err := CheckDistinct(s.Workloads); err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
 	rep := newReport(s.Seed, cl, s.Workloads)

@@ -11,7 +11,10 @@ import (
 // once it has arrived and every task of Deps has finished, and then runs
 // for Duration holding Resources.
 type Task struct {
-	ID        string        `json:"id"`
+	ID string `json:"id"`
+	// Kind names what sort of task it is (a program, a step of a
+	// pipeline), for reports; empty when unknown.
+	Kind      string        `json:"kind,omitempty"`
 	Arrival   time.Duration `json:"arrival"`
 	Duration  time.Duration `json:"duration"`
 	Resources ebb.Resources `json:"resources"`
@@ -164,6 +167,7 @@ func Replay(w *Workload, n int, gap time.Duration) *Workload {
 		for _, t := range w.Tasks {
 			c := Task{
 				ID:        t.ID,
+				Kind:      t.Kind,
 				Arrival:   t.Arrival + time.Duration(k)*step,
 				Duration:  t.Duration,
 				Resources: t.Resources.Clone(),
