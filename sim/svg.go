@@ -324,7 +324,7 @@ func fileName(s string) string {
 }
 
 // WriteFiles writes the report into dir (made if missing): report.json,
-// table.txt, and for each workload NAME-capacity.svg (when the results
+// table.txt (WriteText: the table and the comparison), and for each workload NAME-capacity.svg (when the results
 // have timelines) and NAME-pareto.svg. It returns the paths written.
 func (r *Report) WriteFiles(dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -346,7 +346,7 @@ func (r *Report) WriteFiles(dir string) ([]string, error) {
 	if err := write("report.json", r.WriteJSON); err != nil {
 		return paths, err
 	}
-	if err := write("table.txt", r.WriteTable); err != nil {
+	if err := write("table.txt", r.WriteText); err != nil {
 		return paths, err
 	}
 	for _, wl := range r.Workloads {
