@@ -27,8 +27,8 @@ import (
 //	align1,5s,2m,"cpu=4,mem=8GiB",prep
 //	merge,5s,1m,cpu=2,align1;align2
 //
-// id, duration and resources are required; arrival defaults to 0 and deps
-// to none. A time is a Go duration ("1m30s") or a number of seconds
+// id, duration and resources are required; arrival defaults to 0, deps
+// to none, and an optional kind column names the task's kind. A time is a Go duration ("1m30s") or a number of seconds
 // ("90"); resources take the text form of ebb.ParseResources (quote it
 // when it holds commas); deps lists task IDs separated by ';' or spaces.
 // IDs hold no spaces or ';'.
