@@ -182,9 +182,6 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(ws) == 0 {
 		return usage(errors.New("no workloads"))
 	}
-	if err := sim.CheckDistinct(ws); err != nil {
-		return err
-	}
 	if *replay > 1 {
 		for i, w := range ws {
 			ws[i] = sim.Replay(w, *replay, *gap)
