@@ -7,12 +7,18 @@
 //
 // Words:
 //
-//   - Workload: a graph of tasks, each with an arrival time, a duration and
-//     the resources it holds while it runs. Standard builds the five
-//     standard workloads of BENCHMARKS.md §2 (burst, staged, diurnal,
-//     heavytail, trickle); ReadWfFormat reads WfCommons traces;
-//     ReadTrace reads the simulator's own CSV or JSON traces; Replay
-//     makes a stream of runs of one.
+//   - Workload: a graph of tasks, each with an arrival time, a duration,
+//     the resources it holds while it runs, and a kind where one is known.
+//     Standard builds the five standard workloads of BENCHMARKS.md §2
+//     (burst, staged, diurnal, heavytail, trickle) and mixed (short
+//     setups fanning out to three kinds of long tasks); ReadWfFormat
+//     reads WfCommons traces (schema 1.4 to 1.6; a TraceReader may take
+//     cores from avgCPU); ReadTrace reads the simulator's own CSV or JSON
+//     traces; Replay makes a stream of runs of one, each starting a gap
+//     after the one before has ended.
+//   - Memory: what a stealer learns in a run (latencies, the typical task
+//     duration) and keeps for the next; Suite.History runs a workload
+//     that many times before the run it measures.
 //   - Cluster: the model. One primary alloc, held from start to end;
 //     auxiliary allocs, one per request, each on a worker launched for
 //     it, booting in a time drawn from a Dist and failing with a
@@ -94,6 +100,8 @@
 //
 // A Suite runs workloads × policies and returns a Report: its JSON, an
 // aligned table, each workload's Pareto front on the (makespan, waste)
-// plane, and SVG plots (capacity held against demand over time, the
-// plane). The ebb command's "sim" subcommand drives it.
+// plane, judged with DominanceTolerance (1 %: figures closer than that
+// count as equal), and SVG plots (capacity held against demand over
+// time, panels on shared axes; the plane). The ebb command's "sim"
+// subcommand drives it.
 package sim

@@ -30,9 +30,12 @@ type engine struct {
 	shapes []*tshape // by rank: largest first
 	// workerShapes are the cluster's shapes as cluster.PickShape takes them.
 	workerShapes []cluster.Shape
-	byArrival    []int32
+	byArrival    []int32 // by run, then arrival
 	nextArr      int
-	depStart     []int32 // dependents of task i: dependents[depStart[i]:depStart[i+1]]
+	runStart     []time.Duration // per run: its start, or -1 until the run before has ended
+	runLeft      []int           // per run: tasks not finished
+	curRun       int             // the earliest run with tasks not finished
+	depStart     []int32         // dependents of task i: dependents[depStart[i]:depStart[i+1]]
 	dependents   []int32
 	waiting      []int32 // per task: deps not done, plus 1 until it arrives
 	remaining    int     // tasks not finished
@@ -87,6 +90,7 @@ type engine struct {
 }
 
 type task struct {
+	run          int
 	arrival, dur time.Duration
 	readyAt      time.Duration
 	shape        *tshape
@@ -124,6 +128,11 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	}
 	e.bootRng, e.failRng, e.jitterRng = streams(cfg.Seed, w.Name)
 	e.workerShapes = cl.packShapes()
+	if m := cfg.Memory; m != nil {
+		e.latency = slices.Clone(m.Latency)
+		e.taskAvg = m.TaskDuration
+		e.durs.Seed(m.Durations)
+	}
 	e.timer, _ = cfg.Policy.(IdleTimer)
 	e.sp.add(ebb.Resources{ebb.CPU: 1})
 	e.sp.add(cl.Primary)
@@ -150,7 +159,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			byKey[k] = s
 			e.shapes = append(e.shapes, s)
 		}
-		e.tasks[i] = task{arrival: t.Arrival, dur: t.Duration, shape: s, kind: kind}
+		e.tasks[i] = task{run: t.Run, arrival: t.Arrival, dur: t.Duration, shape: s, kind: kind}
 	}
 	for _, s := range e.shapes {
 		s.vec = e.sp.vec(s.res)
@@ -196,7 +205,26 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	for i := range e.byArrival {
 		e.byArrival[i] = int32(i)
 	}
-	slices.SortStableFunc(e.byArrival, func(a, b int32) int { return cmp.Compare(e.tasks[a].arrival, e.tasks[b].arrival) })
+	slices.SortStableFunc(e.byArrival, func(a, b int32) int {
+		if c := cmp.Compare(e.tasks[a].run, e.tasks[b].run); c != 0 {
+			return c
+		}
+		return cmp.Compare(e.tasks[a].arrival, e.tasks[b].arrival)
+	})
+	runs := 1
+	for _, t := range e.tasks {
+		runs = max(runs, t.run+1)
+	}
+	e.runStart = make([]time.Duration, runs)
+	e.runLeft = make([]int, runs)
+	for k := range e.runStart {
+		e.runStart[k] = -1
+	}
+	e.runStart[0] = 0
+	for _, t := range e.tasks {
+		e.runLeft[t.run]++
+	}
+	e.nextRun()
 	e.remaining = n
 	e.waits = make([]float64, 0, n)
 
@@ -224,12 +252,12 @@ func (e *engine) run(ctx context.Context) error {
 			}
 		}
 		t := e.q.peek().at // a tick is always due while tasks remain
-		if e.nextArr < len(e.byArrival) {
-			t = min(t, e.tasks[e.byArrival[e.nextArr]].arrival)
+		if at, ok := e.nextArrival(); ok {
+			t = min(t, at)
 		}
 		e.now = t
 		wake, tick := false, false
-		for e.nextArr < len(e.byArrival) && e.tasks[e.byArrival[e.nextArr]].arrival == t {
+		for at, ok := e.nextArrival(); ok && at == t; at, ok = e.nextArrival() {
 			e.arrive(e.byArrival[e.nextArr])
 			e.nextArr++
 		}
@@ -267,7 +295,7 @@ func (e *engine) run(ctx context.Context) error {
 		if tick && e.cfg.Timeline {
 			e.sample()
 		}
-		if e.running == 0 && e.nextArr == len(e.byArrival) && t-e.progressAt >= e.cl.StallTimeout {
+		if _, due := e.nextArrival(); e.running == 0 && !due && t-e.progressAt >= e.cl.StallTimeout {
 			e.stalled = fmt.Sprintf("stalled at %v: %d tasks left, none running, none placed for %v", t, e.remaining, e.cl.StallTimeout)
 			break
 		}
@@ -275,6 +303,11 @@ func (e *engine) run(ctx context.Context) error {
 	e.end()
 	if e.cfg.Timeline {
 		e.sample()
+	}
+	if m := e.cfg.Memory; m != nil {
+		m.Latency = slices.Clone(e.latency)
+		m.TaskDuration = e.taskAvg
+		m.Durations = e.durs.Profile()
 	}
 	return nil
 }
@@ -284,6 +317,33 @@ func (e *engine) sample() {
 		At: e.now, Held: e.sp.cpuOf(e.primary.res) + e.heldCPU, Booting: e.bootingCPU,
 		Busy: e.busyCPU, Waiting: e.waitingCPU,
 	})
+}
+
+// nextArrival returns when the next task arrives, if that is known: a
+// task of a run that has not started yet has no arrival time.
+func (e *engine) nextArrival() (time.Duration, bool) {
+	if e.nextArr == len(e.byArrival) {
+		return 0, false
+	}
+	t := &e.tasks[e.byArrival[e.nextArr]]
+	start := e.runStart[t.run]
+	if start < 0 {
+		return 0, false
+	}
+	return start + t.arrival, true
+}
+
+// nextRun moves curRun past the runs that have ended (or hold no task),
+// and starts the run after the last of them RunGap later.
+func (e *engine) nextRun() {
+	moved := false
+	for e.curRun < len(e.runLeft)-1 && e.runLeft[e.curRun] == 0 {
+		e.curRun++
+		moved = true
+	}
+	if moved && e.runStart[e.curRun] < 0 {
+		e.runStart[e.curRun] = e.now + e.cfg.Workload.RunGap
+	}
 }
 
 // arrive records that task i has arrived.
@@ -392,6 +452,9 @@ func (e *engine) finish(i int32) bool {
 	e.running--
 	e.busyCPU -= s.cpu
 	e.remaining--
+	if e.runLeft[t.run]--; e.runLeft[t.run] == 0 && t.run == e.curRun {
+		e.nextRun()
+	}
 	e.progressAt = e.now
 	delete(e.kinds[t.kind].running, i)
 	e.durs.Observe(e.kinds[t.kind].name, t.dur)

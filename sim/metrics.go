@@ -62,7 +62,8 @@ type Metrics struct {
 	WasteSlack     float64 `json:"waste_slack_cpu_min"`
 	// WastePct is Waste as a percentage of BusyAux, the busy
 	// resource-minutes of the same allocs; null (nil) when nothing ran
-	// on them but something was wasted, 0 when neither.
+	// on them (busy time zero), whatever was wasted: a share of nothing
+	// is not a number. Tables print it as "n/a".
 	WastePct *float64 `json:"waste_pct"`
 
 	// Cost is what the auxiliary allocs cost under the billing quantum:
@@ -148,12 +149,8 @@ func (e *engine) metrics(lb Bound) Metrics {
 	// never-used and the idle tails; rounding may leave dust below 0.
 	m.WasteSlack = max(0, (a.allocated-a.busyAux-a.wasteNever-a.wasteTail)/60)
 	m.Waste = m.WasteBoot + m.WasteNeverUsed + m.WasteIdleTail + m.WasteSlack
-	switch {
-	case m.BusyAux > 0:
+	if m.BusyAux > 0 {
 		p := 100 * m.Waste / m.BusyAux
-		m.WastePct = &p
-	case m.Waste == 0:
-		p := 0.0
 		m.WastePct = &p
 	}
 	if a.acquisitions > 0 {

@@ -31,8 +31,30 @@ type Bound struct {
 
 // LowerBound returns the lower bound of w's makespan on cluster c (zero
 // fields defaulted). w must be valid (see Workload.Validate); an invalid
-// one gets a zero Bound.
+// one gets a zero Bound. For a stream of runs (see Workload.RunGap) each
+// field is the sum of the runs' bounds plus the gaps between them, since
+// a run starts only once the one before has ended.
 func LowerBound(w *Workload, c Cluster) Bound {
+	runs := w.runs()
+	if len(runs) == 1 {
+		return lowerBound(runs[0], c)
+	}
+	if w.Validate() != nil {
+		return Bound{}
+	}
+	gaps := time.Duration(len(runs)-1) * w.RunGap
+	b := Bound{CriticalPath: gaps, Area: gaps, Arrivals: gaps, LB: gaps}
+	for _, r := range runs {
+		rb := lowerBound(r, c)
+		b.CriticalPath += rb.CriticalPath
+		b.Area += rb.Area
+		b.Arrivals += rb.Arrivals
+		b.LB += rb.LB
+	}
+	return b
+}
+
+func lowerBound(w *Workload, c Cluster) Bound {
 	c, err := c.WithDefaults()
 	order, err2 := w.order()
 	if err != nil || err2 != nil {

@@ -17,7 +17,16 @@ import (
 // by workload. Its JSON form (WriteJSON) is deterministic: the same suite
 // and seed give the same bytes.
 type Report struct {
-	Seed      uint64         `json:"seed"`
+	Seed uint64 `json:"seed"`
+	// TolerancePct is DominanceTolerance in percent: the tolerance the
+	// report's fronts and comparisons were judged with.
+	TolerancePct float64 `json:"dominance_tolerance_pct"`
+	// History is how many runs of each workload came before the one
+	// measured (see Suite.History).
+	History int `json:"history,omitempty"`
+	// Against, when set, names the policy WriteText sets against the
+	// others after the table.
+	Against   string         `json:"against,omitempty"`
 	Cluster   ClusterInfo    `json:"cluster"`
 	Workloads []WorkloadInfo `json:"workloads"`
 	Results   []*Result      `json:"results"`
@@ -50,7 +59,7 @@ type WorkloadInfo struct {
 }
 
 func newReport(seed uint64, c Cluster, ws []*Workload) *Report {
-	r := &Report{Seed: seed, Cluster: ClusterInfo{
+	r := &Report{Seed: seed, TolerancePct: 100 * DominanceTolerance, Cluster: ClusterInfo{
 		Primary: c.Primary.Format(), Boot: c.Boot.String(), FailProb: c.FailProb,
 		MaxWorkers: c.MaxWorkers, Price: c.Price, Quantum: c.Quantum.String(), Tick: c.Tick.String(),
 	}}
@@ -95,10 +104,17 @@ func (r *Report) Of(workload string) []*Result {
 	return out
 }
 
+// DominanceTolerance is the relative difference below which two figures
+// count as equal when one result is set against another: 1 %, so that a
+// policy that is 0.5 % faster but wastes more does not escape being
+// dominated, and one that ties within noise dominates nothing.
+const DominanceTolerance = 0.01
+
 // Dominates reports whether a dominates b on the (makespan, waste) plane:
-// no worse on both and better on one. A run that stalled is dominated by
-// every run that finished, and dominates none. Figures within one part in
-// 10⁹ count as equal.
+// as fast or faster and wasting no more, and better on one of the two.
+// Figures within DominanceTolerance of each other (relative to the larger)
+// count as equal. A run that stalled is dominated by every run that
+// finished, and dominates none.
 func Dominates(a, b Metrics) bool {
 	switch {
 	case a.Stalled != "":
@@ -106,8 +122,11 @@ func Dominates(a, b Metrics) bool {
 	case b.Stalled != "":
 		return true
 	}
-	le := func(x, y float64) bool { return x <= y+1e-9*math.Max(1, math.Abs(y)) }
-	lt := func(x, y float64) bool { return !le(y, x) }
+	eq := func(x, y float64) bool {
+		return math.Abs(x-y) <= DominanceTolerance*math.Max(math.Abs(x), math.Abs(y))+1e-12
+	}
+	le := func(x, y float64) bool { return x < y || eq(x, y) }
+	lt := func(x, y float64) bool { return x < y && !eq(x, y) }
 	return le(a.Makespan, b.Makespan) && le(a.Waste, b.Waste) && (lt(a.Makespan, b.Makespan) || lt(a.Waste, b.Waste))
 }
 
@@ -188,7 +207,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nmakespan and waits in s; waste, its split (boot, slack, idle tail, never used) and cost in cpu-minutes;\n"+
-		"waste%% = waste / busy cpu-minutes of the auxiliary allocs; ratio = makespan / lower bound; * = on the (makespan, waste) Pareto front.\n")
+		"waste%% = waste / busy cpu-minutes of the auxiliary allocs (n/a when nothing ran on them); ratio = makespan / lower bound;\n"+
+		"* = on the (makespan, waste) Pareto front, %s.\n", toleranceNote())
+	if r.History > 0 {
+		fmt.Fprintf(w, "each result measures the run that followed %d earlier runs of its workload under the same policy on the same cluster.\n", r.History)
+	}
 	shapes := make([]string, len(r.Cluster.Shapes))
 	for i, s := range r.Cluster.Shapes {
 		shapes[i] = readable(s)
@@ -227,8 +250,29 @@ func (r *Report) WriteComparison(w io.Writer, policy string) error {
 		t.add(c.Workload, f3(m.MakespanRatio), pct(m.WastePct), f1(m.Thrash), fmt.Sprint(m.BusyKills),
 			orNone(c.Dominates), orNone(c.DominatedBy))
 	}
-	fmt.Fprintf(w, "%s against the others on the (makespan, waste) plane:\n", policy)
+	fmt.Fprintf(w, "%s against the others on the (makespan, waste) plane (a policy dominates another when it is as fast or faster\n"+
+		"and wastes no more, and better on one; %s):\n", policy, toleranceNote())
 	return t.write(w, 1)
+}
+
+// WriteText writes what `ebb sim` prints and table.txt holds: the table
+// (WriteTable), then, when r.Against names a policy of the report, the
+// comparison (WriteComparison).
+func (r *Report) WriteText(w io.Writer) error {
+	if err := r.WriteTable(w); err != nil {
+		return err
+	}
+	if r.Against == "" || len(r.Compare(r.Against)) == 0 {
+		return nil
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	return r.WriteComparison(w, r.Against)
+}
+
+func toleranceNote() string {
+	return fmt.Sprintf("figures within %g %% of each other count as equal (DominanceTolerance)", 100*DominanceTolerance)
 }
 
 // readable turns the exact text of Resources into its readable form.
@@ -253,7 +297,7 @@ func f3(x float64) string { return fmt.Sprintf("%.3f", x) }
 
 func pct(p *float64) string {
 	if p == nil {
-		return "inf"
+		return "n/a"
 	}
 	return f1(*p)
 }
@@ -317,7 +361,7 @@ func (x *Result) Summary() string {
 	if m.Stalled != "" {
 		return fmt.Sprintf("%s × %s: %s", x.Workload, x.Policy, m.Stalled)
 	}
-	return fmt.Sprintf("%s × %s: makespan %v (ratio %.3f), waste %.1f cpu-min (%s%%), thrash %.1f%%",
+	return fmt.Sprintf("%s × %s: makespan %v (ratio %.3f), waste %.1f cpu-min (waste%% %s), thrash %.1f%%",
 		x.Workload, x.Policy, time.Duration(m.Makespan*float64(time.Second)).Round(time.Second), m.MakespanRatio,
 		m.Waste, pct(m.WastePct), m.Thrash)
 }

@@ -21,6 +21,14 @@ func TestDominates(t *testing.T) {
 		{m(10, 5), m(10, 5), false},
 		{m(10, 5), m(9, 6), false},
 		{m(10, 5), m(10, 5+1e-12), false}, // within rounding: equal
+		// Within DominanceTolerance (1 %): equal.
+		{m(10, 5), m(10.09, 5), false},
+		{m(10, 5), m(10.2, 5), true},
+		{m(10, 5), m(9.95, 5.04), false},
+		// 0.5 % slower counts as as fast: wasting less dominates.
+		{m(10, 5), m(9.95, 6), true},
+		{m(9.95, 6), m(10, 5), false},
+		{m(10, 0), m(10, 0.5), true},
 		{m(10, 5), Metrics{Makespan: 1, Stalled: "x"}, true},
 		{Metrics{Makespan: 1, Stalled: "x"}, m(10, 5), false},
 	} {
@@ -83,10 +91,49 @@ func TestTable(t *testing.T) {
 			t.Errorf("row %q ends in spaces", l)
 		}
 	}
-	for _, want := range []string{"w         a", "1.000", "50.0", "a against the others", "c"} {
+	for _, want := range []string{"w         a", "1.000", "50.0", "a against the others", "c", "within 1 % of each other count as equal"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Waste % of a run whose auxiliary allocs were never busy is n/a in the
+// table and null in JSON; table.txt holds the comparison that WriteText
+// prints.
+func TestWasteNAAndText(t *testing.T) {
+	r := testReport()
+	r.Results[3].Metrics.WastePct = nil // d: nothing ran on its workers
+	r.Against = "a"
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	var row string
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == "w" && f[1] == "d" {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 6 || f[5] != "n/a" {
+		t.Errorf("row of d %q: waste%% is not n/a", row)
+	}
+	if !strings.Contains(text, "a against the others") {
+		t.Errorf("WriteText lacks the comparison:\n%s", text)
+	}
+	var js strings.Builder
+	r.WriteJSON(&js)
+	if !strings.Contains(js.String(), `"waste_pct": null`) || strings.Contains(js.String(), "Inf") {
+		t.Errorf("JSON waste_pct of d is not null")
+	}
+	dir := t.TempDir()
+	if _, err := r.WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "table.txt"))
+	if string(got) != text {
+		t.Errorf("table.txt differs from WriteText:\n%s\nwant\n%s", got, text)
 	}
 }
 

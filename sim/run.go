@@ -35,6 +35,24 @@ type Config struct {
 	// Progress, when set, is called every 65,536 steps of the event
 	// loop, from the goroutine that called Run.
 	Progress func(Progress)
+	// Memory, when set, is what the stealer remembers from earlier runs
+	// on the same cluster: the run starts from it (instead of knowing
+	// nothing) and leaves in it what it knows at its end. Runs that
+	// share a Memory must not overlap.
+	Memory *Memory
+}
+
+// A Memory is what a stealer learns in a run and keeps for the next on
+// the same cluster: the allocation latencies it observed (the last 32),
+// the typical task duration (Snapshot.TaskDuration), and the durations of
+// each kind of task (what runner.Eval keeps in its history and reports in
+// Demand), all of which a policy reads from its snapshots. A policy's own state, if it keeps
+// any, carries over when the runs share the policy instance. The zero
+// Memory knows nothing.
+type Memory struct {
+	Latency      []time.Duration
+	TaskDuration time.Duration
+	Durations    stealer.Profile
 }
 
 // Progress says how far a run has got.

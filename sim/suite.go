@@ -18,6 +18,15 @@ type Suite struct {
 	Seed uint64
 	// Timeline records each run's samples, for the capacity plots.
 	Timeline bool
+	// History is how many runs of each workload go before the one
+	// measured, under the same policy instance and one Memory (see
+	// Config.Memory), so that what the policy and the stealer learn
+	// carries over, as on a cluster that runs the same pipeline every
+	// night. Each run starts with nothing held: a stealer gives its
+	// allocs back when its run ends. Run k of the history (from 0) is
+	// seeded Seed+1+k; the measured run Seed, so that it meets the same
+	// boot latencies and failures with or without a history.
+	History int
 	// Parallel is how many runs go at once; default 1. Runs share
 	// nothing, so the report does not depend on it.
 	Parallel int
@@ -32,13 +41,18 @@ type Suite struct {
 
 // Run runs the suite. The report lists the results workload by workload,
 // each in the order of Policies, whatever the parallelism. It stops at
-// the first error (ctx's, a bad workload, a policy that cannot be made).
+// the first error (ctx's, a bad workload, a workload given twice (see
+// [CheckDistinct]), a policy that cannot be made).
 func (s Suite) Run(ctx context.Context) (*Report, error) {
 	cl, err := s.Cluster.WithDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
+	if err := CheckDistinct(s.Workloads); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
 	rep := newReport(s.Seed, cl, s.Workloads)
+	rep.History = max(0, s.History)
 	total := len(s.Workloads) * len(s.Policies)
 	rep.Results = make([]*Result, total)
 	var (
@@ -81,7 +95,14 @@ func (s Suite) runOne(ctx context.Context, cl Cluster, w *Workload, ps PolicySpe
 	if err != nil {
 		return nil, fmt.Errorf("sim: policy %s: %w", ps.Name, err)
 	}
-	cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed, Timeline: s.Timeline}
+	mem := &Memory{}
+	for k := range max(0, s.History) {
+		cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed + 1 + uint64(k), Memory: mem}
+		if _, err := Run(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("sim: %s × %s, run %d of the history: %w", w.Name, ps.Name, k+1, err)
+		}
+	}
+	cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed, Timeline: s.Timeline, Memory: mem}
 	if s.OnProgress != nil {
 		cfg.Progress = func(pr Progress) { s.OnProgress(w.Name, ps.Name, pr) }
 	}

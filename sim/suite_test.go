@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,14 +167,18 @@ func TestMetricsJSONNames(t *testing.T) {
 }
 
 func TestSuiteStopsAtFirstError(t *testing.T) {
-	w, _ := Standard("burst", StdConfig{Tasks: 20})
 	errBad := errors.New("bad policy")
 	var made atomic.Int32
 	bad := PolicySpec{Name: "bad", New: func(Cluster) (stealer.Policy, error) {
 		made.Add(1)
 		return nil, errBad
 	}}
-	ws := []*Workload{w, w, w, w, w, w}
+	var ws []*Workload // six workloads, as a suite refuses one given twice
+	for seed := range 6 {
+		w, _ := Standard("burst", StdConfig{Tasks: 20, Seed: uint64(seed)})
+		w.Name = fmt.Sprintf("burst-%d", seed)
+		ws = append(ws, w)
+	}
 	for _, par := range []int{1, 2} {
 		made.Store(0)
 		rep, err := Suite{Workloads: ws, Policies: []PolicySpec{bad}, Parallel: par}.Run(context.Background())
@@ -184,5 +189,79 @@ func TestSuiteStopsAtFirstError(t *testing.T) {
 		if n := made.Load(); n > int32(2*par) {
 			t.Errorf("parallel %d: %d of %d runs started after the first failed, want at most %d", par, n, len(ws), 2*par)
 		}
+	}
+}
+
+// recorder wraps a policy and notes, at the start of each run it sees
+// (Now going back to the epoch), what the snapshot knew.
+type recorder struct {
+	p     stealer.Policy
+	last  time.Time
+	start []stealer.Snapshot
+}
+
+func (r *recorder) Plan(s stealer.Snapshot) stealer.Plan {
+	if len(r.start) == 0 || s.Now.Before(r.last) {
+		r.start = append(r.start, s)
+	}
+	r.last = s.Now
+	return r.p.Plan(s)
+}
+
+// With History, the runs before the measured one share the policy
+// instance and what the stealer learned: the measured run starts knowing
+// the task duration and the allocation latencies.
+func TestSuiteHistory(t *testing.T) {
+	w, err := Standard("burst", StdConfig{Tasks: 200, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made []*recorder
+	ps := PolicySpec{Name: "rec", New: func(c Cluster) (stealer.Policy, error) {
+		p, err := stealer.NewDefault(stealer.DefaultConfig{})
+		r := &recorder{p: p}
+		made = append(made, r)
+		return r, err
+	}}
+	c := Cluster{MaxWorkers: 8}
+	rep, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{ps}, Cluster: c, Seed: 5, History: 2}.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != 1 {
+		t.Fatalf("%d policy instances made, want 1 for the history and the measured run", len(made))
+	}
+	r := made[0]
+	if len(r.start) != 3 {
+		t.Fatalf("%d runs seen, want 3", len(r.start))
+	}
+	if s := r.start[0]; s.TaskDuration != 0 || len(s.Latency) != 0 {
+		t.Errorf("first run starts knowing duration %v, latencies %v", s.TaskDuration, s.Latency)
+	}
+	for k, s := range r.start[1:] {
+		if s.TaskDuration == 0 || len(s.Latency) == 0 {
+			t.Errorf("run %d starts knowing duration %v, %d latencies; want what run %d learned", k+2, s.TaskDuration, len(s.Latency), k+1)
+		}
+	}
+	if rep.History != 2 || len(rep.Results) != 1 {
+		t.Errorf("report: history %d, %d results", rep.History, len(rep.Results))
+	}
+	var b bytes.Buffer
+	rep.WriteTable(&b)
+	if !bytes.Contains(b.Bytes(), []byte("followed 2 earlier runs")) {
+		t.Errorf("the table does not say the runs had a history:\n%s", b.String())
+	}
+	// The measured run meets the draws of a run without history: seed 5.
+	alone, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{mustPolicy(t, "static")}, Cluster: c, Seed: 5, History: 2}.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{mustPolicy(t, "static")}, Cluster: c, Seed: 5}.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// static learns nothing: with or without history, one result.
+	if alone.Results[0].Metrics.Makespan != plain.Results[0].Metrics.Makespan {
+		t.Errorf("static with history: makespan %v, without %v", alone.Results[0].Metrics.Makespan, plain.Results[0].Metrics.Makespan)
 	}
 }

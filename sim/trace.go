@@ -27,8 +27,8 @@ import (
 //	align1,5s,2m,"cpu=4,mem=8GiB",prep
 //	merge,5s,1m,cpu=2,align1;align2
 //
-// id, duration and resources are required; arrival defaults to 0 and deps
-// to none. A time is a Go duration ("1m30s") or a number of seconds
+// id, duration and resources are required; arrival defaults to 0, deps
+// to none, and an optional kind column names the task's kind. A time is a Go duration ("1m30s") or a number of seconds
 // ("90"); resources take the text form of ebb.ParseResources (quote it
 // when it holds commas); deps lists task IDs separated by ';' or spaces.
 // IDs hold no spaces or ';'.
@@ -49,6 +49,11 @@ import (
 // file, without its extension. Errors wrap ebb.ErrInvalid (or the file's
 // read error) and name the file.
 func ReadTraceFile(path string) (*Workload, error) {
+	return TraceReader{}.ReadFile(path)
+}
+
+// ReadFile is [ReadTraceFile] with tr's options.
+func (tr TraceReader) ReadFile(path string) (*Workload, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -56,7 +61,7 @@ func ReadTraceFile(path string) (*Workload, error) {
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	var w *Workload
 	if isWfFormat(data) {
-		w, err = ReadWfFormat(bytes.NewReader(data), name)
+		w, err = tr.ReadWfFormat(bytes.NewReader(data), name)
 	} else {
 		w, err = ReadTrace(bytes.NewReader(data), name)
 	}
@@ -75,7 +80,11 @@ func isWfFormat(data []byte) bool {
 	if len(trim) == 0 || trim[0] != '{' {
 		return false
 	}
-	return json.Unmarshal(trim, &probe) == nil && probe.Workflow != nil
+	if err := json.Unmarshal(trim, &probe); err != nil {
+		// Broken JSON that looks like WfFormat: let its reader say where.
+		return bytes.Contains(trim, []byte(`"workflow"`))
+	}
+	return probe.Workflow != nil
 }
 
 // ReadTrace reads a trace of the simulator's own format, CSV or JSON (told
@@ -123,9 +132,9 @@ func readTraceCSV(r io.Reader, name string) (*Workload, error) {
 	for i, h := range head {
 		h = strings.ToLower(strings.TrimSpace(h))
 		switch h {
-		case "id", "arrival", "duration", "resources", "deps":
+		case "id", "arrival", "duration", "resources", "deps", "kind":
 		default:
-			return nil, fmt.Errorf("trace %s: line 1: column %q: unknown (id, arrival, duration, resources, deps): %w", name, h, ebb.ErrInvalid)
+			return nil, fmt.Errorf("trace %s: line 1: column %q: unknown (id, arrival, duration, resources, deps, kind): %w", name, h, ebb.ErrInvalid)
 		}
 		if _, dup := col[h]; dup {
 			return nil, fmt.Errorf("trace %s: line 1: column %q: given twice: %w", name, h, ebb.ErrInvalid)
@@ -176,6 +185,7 @@ func readTraceCSV(r io.Reader, name string) (*Workload, error) {
 		if rt.task.Resources, err = ebb.ParseResources(get("resources")); err != nil {
 			return nil, bad("resources", "%v", err)
 		}
+		rt.task.Kind = get("kind")
 		rt.deps = strings.FieldsFunc(get("deps"), func(c rune) bool { return c == ';' || c == ' ' || c == '\t' })
 		raws = append(raws, rt)
 	}
@@ -236,6 +246,7 @@ type jsonTask struct {
 	Duration  json.RawMessage `json:"duration"`
 	Resources json.RawMessage `json:"resources"`
 	Deps      []string        `json:"deps"`
+	Kind      string          `json:"kind"`
 }
 
 func readTraceJSON(r io.Reader, name string) (*Workload, error) {
@@ -272,7 +283,7 @@ func readTraceJSON(r io.Reader, name string) (*Workload, error) {
 			return nil, bad("id", "%v", err)
 		}
 		where = fmt.Sprintf("task #%d (%q)", i, jt.ID)
-		rt := rawTask{where: where, task: Task{ID: jt.ID}, deps: jt.Deps}
+		rt := rawTask{where: where, task: Task{ID: jt.ID, Kind: jt.Kind}, deps: jt.Deps}
 		if len(jt.Arrival) > 0 && string(jt.Arrival) != "null" {
 			if rt.task.Arrival, err = jsonTime(jt.Arrival); err != nil {
 				return nil, bad("arrival", "%v", err)
@@ -371,7 +382,12 @@ func resolve(name string, raws []rawTask) (*Workload, error) {
 // ebb.ErrInvalid) when a task ID holds a space or ';'.
 func WriteTraceCSV(out io.Writer, w *Workload) error {
 	cw := csv.NewWriter(out)
-	cw.Write([]string{"id", "arrival", "duration", "resources", "deps"})
+	head := []string{"id", "arrival", "duration", "resources", "deps"}
+	kinds := slices.ContainsFunc(w.Tasks, func(t Task) bool { return t.Kind != "" })
+	if kinds {
+		head = append(head, "kind")
+	}
+	cw.Write(head)
 	for i, t := range w.Tasks {
 		if err := checkID(t.ID); err != nil {
 			return fmt.Errorf("workload %s: task #%d: id: %v: %w", w.Name, i, err, ebb.ErrInvalid)
@@ -380,7 +396,11 @@ func WriteTraceCSV(out io.Writer, w *Workload) error {
 		for k, d := range t.Deps {
 			deps[k] = w.Tasks[d].ID
 		}
-		cw.Write([]string{t.ID, t.Arrival.String(), t.Duration.String(), t.Resources.Format(), strings.Join(deps, ";")})
+		rec := []string{t.ID, t.Arrival.String(), t.Duration.String(), t.Resources.Format(), strings.Join(deps, ";")}
+		if kinds {
+			rec = append(rec, t.Kind)
+		}
+		cw.Write(rec)
 	}
 	cw.Flush()
 	return cw.Error()
@@ -393,6 +413,9 @@ func WriteTraceJSON(out io.Writer, w *Workload) error {
 		m := map[string]any{
 			"id": t.ID, "arrival": t.Arrival.String(), "duration": t.Duration.String(),
 			"resources": t.Resources.Format(),
+		}
+		if t.Kind != "" {
+			m["kind"] = t.Kind
 		}
 		if len(t.Deps) > 0 {
 			deps := make([]string, len(t.Deps))

@@ -23,12 +23,12 @@ func TestReadWfFormat(t *testing.T) {
 		t.Errorf("name %q", w.Name)
 	}
 	want := []Task{
-		{ID: "split_1", Duration: 10500 * time.Millisecond, Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 1 << 20}},
-		{ID: "work_1", Duration: 30 * time.Second, Resources: ebb.Resources{ebb.CPU: 1}, Deps: []int{0}},
-		{ID: "work_2", Duration: 20250 * time.Millisecond, Resources: ebb.Resources{ebb.CPU: 1}, Deps: []int{0}},
+		{ID: "split_1", Kind: "split", Duration: 10500 * time.Millisecond, Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 1 << 20}},
+		{ID: "work_1", Kind: "work", Duration: 30 * time.Second, Resources: ebb.Resources{ebb.CPU: 1}, Deps: []int{0}},
+		{ID: "work_2", Kind: "work", Duration: 20250 * time.Millisecond, Resources: ebb.Resources{ebb.CPU: 1}, Deps: []int{0}},
 		// Its parents say none; split_1's children list it.
-		{ID: "work_3", Resources: ebb.Resources{ebb.CPU: 4}, Deps: []int{0}},
-		{ID: "join_1", Duration: 40 * time.Second, Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 2 << 20}, Deps: []int{1, 2, 3}},
+		{ID: "work_3", Kind: "work", Resources: ebb.Resources{ebb.CPU: 4}, Deps: []int{0}},
+		{ID: "join_1", Kind: "join", Duration: 40 * time.Second, Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 2 << 20}, Deps: []int{1, 2, 3}},
 	}
 	if !reflect.DeepEqual(w.Tasks, want) {
 		t.Errorf("tasks\n%+v\nwant\n%+v", w.Tasks, want)
@@ -70,28 +70,123 @@ func TestReadWfFormatErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalid naming %q", tc.name, err, tc.want)
 		}
 	}
-	// No execution section at all: every task defaulted, not an error.
-	in := strings.Replace(string(base), `"execution": {`, `"executionz": {`, 1)
-	w, err := ReadWfFormat(strings.NewReader(in), "t")
-	if err != nil || w.Defaulted != (Defaulted{Cores: 5, Memory: 5, Runtime: 5}) {
-		t.Errorf("no execution: %v, defaulted %+v", err, w.Defaulted)
+	// No execution section, or one that records no task: an error, not
+	// a workload whose tasks all take 0 s.
+	for _, edit := range [][2]string{
+		{`"execution": {`, `"executionz": {`},
+		{`"tasks": [
+        {"id": "split_1"`, `"tasks": [], "x": [
+        {"id": "split_1"`},
+	} {
+		in := strings.Replace(string(base), edit[0], edit[1], 1)
+		if in == string(base) {
+			t.Fatalf("edit %q did not apply", edit[0])
+		}
+		_, err := ReadWfFormat(strings.NewReader(in), "t")
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), "field workflow.execution") {
+			t.Errorf("no execution records: err = %v, want ErrInvalid naming workflow.execution", err)
+		}
 	}
 }
 
-// The real traces of ../shared/traces, as its README lists them.
-var realTraces = []struct {
-	file    string
+// The three layouts read to the same workload: 1.5, 1.6 (1.5's layout),
+// and 1.4 (flat workflow.tasks, named by name, cores in "cores").
+func TestReadWfFormatVersions(t *testing.T) {
+	want, err := ReadTraceFile("testdata/forkjoin-wf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"testdata/forkjoin-wf16.json", "testdata/forkjoin-wf14.json"} {
+		w, err := ReadTraceFile(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if !reflect.DeepEqual(w.Tasks, want.Tasks) || w.Defaulted != want.Defaulted {
+			t.Errorf("%s: tasks\n%+v\n%+v\nwant\n%+v\n%+v", f, w.Tasks, w.Defaulted, want.Tasks, want.Defaulted)
+		}
+	}
+}
+
+// With CoresAvgCPU a task holds the cores it kept busy on average,
+// rounded up, at least one; without avgCPU it keeps its core count.
+func TestReadWfFormatAvgCPU(t *testing.T) {
+	for _, f := range []string{"testdata/forkjoin-wf.json", "testdata/forkjoin-wf14.json"} {
+		w, err := TraceReader{Cores: CoresAvgCPU}.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []float64
+		for _, t := range w.Tasks {
+			got = append(got, t.Resources[ebb.CPU])
+		}
+		// split 95 % → 1 (count 2 ignored); work_1 180 % (1.4 file) → 2,
+		// none (1.5 file) → 1 defaulted; work_2 none → 1; work_3 0 % → 1
+		// (1.4) or count 4 (1.5, no avgCPU); join none → count 1.
+		want := []float64{1, 1, 1, 4, 1}
+		if strings.Contains(f, "wf14") {
+			want = []float64{1, 2, 1, 1, 1}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: cpu %v, want %v", f, got, want)
+		}
+	}
+	if _, err := ParseCoreSource("avg"); !errors.Is(err, ebb.ErrInvalid) {
+		t.Errorf("ParseCoreSource(avg) = %v", err)
+	}
+	if c, err := ParseCoreSource("AvgCPU"); c != CoresAvgCPU || err != nil {
+		t.Errorf("ParseCoreSource(AvgCPU) = %q, %v", c, err)
+	}
+}
+
+// Each bad file gives an error that wraps ErrInvalid and names the file
+// and the field.
+func TestReadWfFormatBadFiles(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"noexec.json", "field workflow.execution: missing"},
+		{"malformed.json", "not JSON: line 12, column"},
+		{"negative.json", `execution task #1 ("b"): field runtimeInSeconds: -3.5 out of range`},
+		{"negative14.json", `task #0 ("a"): field cores: -2 out of range`},
+		{"schema13.json", `field schemaVersion: "1.3": not supported`},
+	} {
+		p := filepath.Join("testdata", "wfbad", tc.file)
+		_, err := ReadTraceFile(p)
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want ErrInvalid naming the file and %q", tc.file, err, tc.want)
+		}
+	}
+	// A directory holding them names every one.
+	_, err := ReadTraceDir(filepath.Join("testdata", "wfbad"))
+	for _, f := range []string{"noexec.json", "malformed.json", "negative.json", "negative14.json", "schema13.json"} {
+		if err == nil || !strings.Contains(err.Error(), f) {
+			t.Errorf("ReadTraceDir: err = %v, want it to name %s", err, f)
+		}
+	}
+}
+
+// The real traces of ../shared/traces, as its README lists them: the
+// tasks and summed task runtime of each file that is there. Files not
+// listed are read too, and must read.
+var realTraces = map[string]struct {
 	tasks   int
 	runtime float64 // summed task runtime, s
 }{
-	{"helloworld-forkjoin-10-chameleon.json", 10, 1029},
-	{"1000genome-chameleon-2ch-100k-001.json", 52, 2771},
-	{"blast-chameleon-small-001.json", 43, 383},
-	{"epigenomics-chameleon-hep-1seq-100k-001.json", 41, 539},
-	{"montage-chameleon-2mass-005d-001.json", 58, 222},
-	{"rnaseq-dirt02-001.json", 197, 2580},
-	{"seismology-chameleon-100p-001.json", 101, 72},
-	{"srasearch-chameleon-10a-001.json", 22, 6997},
+	"helloworld-forkjoin-10-chameleon.json":        {10, 1029},
+	"1000genome-chameleon-2ch-100k-001.json":       {52, 2771},
+	"blast-chameleon-small-001.json":               {43, 383},
+	"epigenomics-chameleon-hep-1seq-100k-001.json": {41, 539},
+	"montage-chameleon-2mass-005d-001.json":        {58, 222},
+	"rnaseq-dirt02-001.json":                       {197, 2580},
+	"seismology-chameleon-100p-001.json":           {101, 72},
+	"srasearch-chameleon-10a-001.json":             {22, 6997},
+	"airrflow-dirt02-001.json":                     {212, 3330},
+	"chipseq-dirt02-001.json":                      {210, 5096},
+	"smrnaseq-dirt02-001.json":                     {197, 7300},
+	"blast-chameleon-medium-001.json":              {303, 31513},
+	"1000genome-chameleon-22ch-100k-001.json":      {572, 38867},
+	"epigenomics-chameleon-hep-7seq-50k-001.json":  {1121, 22554},
+	"montage-chameleon-2mass-05d-001.json":         {1738, 8695},
+	"soykb-chameleon-20fastq-20ch-001.json":        {286, 47970},
 }
 
 func sharedTraces(t testing.TB) string {
@@ -104,14 +199,26 @@ func sharedTraces(t testing.TB) string {
 
 func TestRealTraces(t *testing.T) {
 	dir := sharedTraces(t)
-	for _, rt := range realTraces {
-		w, err := ReadTraceFile(filepath.Join(dir, rt.file))
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := 0
+	for _, p := range paths {
+		file := filepath.Base(p)
+		w, err := ReadTraceFile(p)
 		if err != nil {
-			t.Errorf("%s: %v", rt.file, err)
+			t.Errorf("%s: %v", file, err)
 			continue
 		}
+		rt, ok := realTraces[file]
+		if !ok {
+			t.Logf("%s: %d tasks (not in the table: only read)", file, len(w.Tasks))
+			continue
+		}
+		known++
 		if len(w.Tasks) != rt.tasks {
-			t.Errorf("%s: %d tasks, want %d", rt.file, len(w.Tasks), rt.tasks)
+			t.Errorf("%s: %d tasks, want %d", file, len(w.Tasks), rt.tasks)
 		}
 		var sum time.Duration
 		edges := 0
@@ -120,18 +227,27 @@ func TestRealTraces(t *testing.T) {
 			edges += len(t.Deps)
 		}
 		if math.Abs(sum.Seconds()-rt.runtime) > 1 {
-			t.Errorf("%s: summed runtime %.1f s, want %.0f", rt.file, sum.Seconds(), rt.runtime)
+			t.Errorf("%s: summed runtime %.1f s, want %.0f", file, sum.Seconds(), rt.runtime)
 		}
 		if len(w.Tasks) > 1 && edges == 0 {
-			t.Errorf("%s: no dependencies read", rt.file)
+			t.Errorf("%s: no dependencies read", file)
 		}
 		if w.Defaulted.Runtime != 0 {
-			t.Errorf("%s: %d runtimes defaulted", rt.file, w.Defaulted.Runtime)
+			t.Errorf("%s: %d runtimes defaulted", file, w.Defaulted.Runtime)
+		}
+		if w.Tasks[0].Kind == "" {
+			t.Errorf("%s: task %s has no kind", file, w.Tasks[0].ID)
 		}
 	}
+	if known == 0 {
+		t.Skipf("skipped: none of the known traces is in %s", dir)
+	}
 	ws, err := ReadTraceDir(dir)
-	if err != nil || len(ws) != len(realTraces) {
-		t.Fatalf("ReadTraceDir: %d workloads, %v", len(ws), err)
+	if err != nil || len(ws) != len(paths) {
+		t.Fatalf("ReadTraceDir: %d workloads of %d files, %v", len(ws), len(paths), err)
+	}
+	if err := CheckDistinct(ws); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -160,4 +276,43 @@ func FuzzReadWfFormat(f *testing.F) {
 			t.Fatalf("read a workload that does not validate: %v", err)
 		}
 	})
+}
+
+// One trace given twice, under its name or another, is refused.
+func TestCheckDistinct(t *testing.T) {
+	a, err := ReadTraceFile("testdata/forkjoin-wf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ReadTraceFile("testdata/forkjoin-wf.json")
+	c, _ := ReadTraceFile("testdata/forkjoin-wf16.json") // same tasks, another name
+	d, _ := ReadTraceFile("testdata/trace.json")
+	if err := CheckDistinct([]*Workload{a, d}); err != nil {
+		t.Errorf("distinct: %v", err)
+	}
+	for _, tc := range []struct {
+		ws   []*Workload
+		want string
+	}{
+		{[]*Workload{a, d, b}, "workload forkjoin-wf (testdata/forkjoin-wf.json): given twice"},
+		{[]*Workload{a, c}, "workload forkjoin-wf16 (testdata/forkjoin-wf16.json): same tasks as forkjoin-wf (testdata/forkjoin-wf.json)"},
+	} {
+		err := CheckDistinct(tc.ws)
+		if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want ErrInvalid with %q", err, tc.want)
+		}
+	}
+	_, err = Suite{Workloads: []*Workload{a, c}, Policies: []PolicySpec{mustPolicy(t, "static")}}.Run(t.Context())
+	if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), "same tasks") {
+		t.Errorf("Suite.Run: %v", err)
+	}
+}
+
+func mustPolicy(t *testing.T, spec string) PolicySpec {
+	t.Helper()
+	ps, err := ParsePolicy(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
 }

@@ -11,17 +11,19 @@ import (
 // once it has arrived and every task of Deps has finished, and then runs
 // for Duration holding Resources.
 type Task struct {
-	ID        string        `json:"id"`
+	ID string `json:"id"`
+	// Kind names what sort of task it is (a program, a step of a
+	// pipeline), for reports; empty when unknown.
+	Kind      string        `json:"kind,omitempty"`
 	Arrival   time.Duration `json:"arrival"`
 	Duration  time.Duration `json:"duration"`
 	Resources ebb.Resources `json:"resources"`
 	// Deps are indexes into Workload.Tasks of the tasks that must
-	// finish before this one can start.
+	// finish before this one can start, all of the same Run.
 	Deps []int `json:"deps,omitempty"`
-	// Kind says what kind of work the task does, as ebb.Task.Kind: the
-	// durations of finished tasks of a kind predict the rest of it.
-	// Empty is a kind too.
-	Kind string `json:"kind,omitempty"`
+	// Run, in a stream of runs (see [Replay]), is the run the task
+	// belongs to, from 0; its Arrival then counts from the run's start.
+	Run int `json:"run,omitempty"`
 }
 
 // A Workload is what a simulation runs: a graph of tasks with arrival
@@ -37,6 +39,13 @@ type Workload struct {
 	Tasks  []Task `json:"tasks"`
 	// Defaulted counts what a reader had to assume; see [Defaulted].
 	Defaulted Defaulted `json:"defaulted"`
+	// RunGap, in a stream of runs (tasks with Run above 0), is the quiet
+	// time between the end of a run (its last task finished) and the
+	// start of the next: run k starts RunGap after every task of the
+	// runs before it has finished, and its tasks arrive at that start
+	// plus their Arrival. A run's start is known only as the simulation
+	// goes, since it follows from how fast the policy ran the run before.
+	RunGap time.Duration `json:"run_gap,omitempty"`
 }
 
 // Defaulted counts the fields a trace reader filled in because the trace
@@ -84,6 +93,9 @@ func (w *Workload) order() ([]int32, error) {
 		if t.Duration < 0 {
 			return nil, bad("duration", "%v is negative", t.Duration)
 		}
+		if t.Run < 0 {
+			return nil, bad("run", "%d is negative", t.Run)
+		}
 		if err := t.Resources.Validate(); err != nil {
 			return nil, bad("resources", "%v", err)
 		}
@@ -96,6 +108,9 @@ func (w *Workload) order() ([]int32, error) {
 			}
 			if d == i {
 				return nil, bad("deps", "depends on itself")
+			}
+			if o := w.Tasks[d].Run; o != t.Run {
+				return nil, bad("deps", "task #%d is of run %d, not of run %d", d, o, t.Run)
 			}
 		}
 		indeg[i] = int32(len(t.Deps))
@@ -151,26 +166,33 @@ func (w *Workload) Span() time.Duration {
 	return hi - lo
 }
 
-// Replay returns a stream of n runs of w: run k (from 0) is w with every
-// arrival shifted by k × (w.Span() + gap), so that gap separates the last
-// arrival of a run from the first of the next. Task IDs get a "k/" prefix
-// when n > 1. n below 2 returns a copy of w.
+// Replay returns a stream of n runs of w, one after the other: run k
+// (from 0) is w with Run k, and starts gap after run k−1 has finished
+// (see Workload.RunGap), so that gap is the quiet time between the end
+// of one run and the start of the next whatever the policy. Task IDs get
+// a "k/" prefix when n > 1. n below 2 returns a copy of w.
 func Replay(w *Workload, n int, gap time.Duration) *Workload {
 	n = max(1, n)
-	out := &Workload{Name: w.Name, Source: w.Source, Tasks: make([]Task, 0, n*len(w.Tasks))}
+	out := &Workload{Name: w.Name, Source: w.Source, Tasks: make([]Task, 0, n*len(w.Tasks)), RunGap: w.RunGap}
 	if n > 1 {
 		out.Name = fmt.Sprintf("%s×%d", w.Name, n)
-		out.Source = fmt.Sprintf("%s, replayed %d times %v apart", w.Source, n, gap)
+		out.Source = fmt.Sprintf("%s, replayed %d times, each %v after the previous run ended", w.Source, n, gap)
+		out.RunGap = gap
 	}
-	step := w.Span() + gap
+	runs := 1
+	for _, t := range w.Tasks {
+		runs = max(runs, t.Run+1)
+	}
 	for k := range n {
 		base := k * len(w.Tasks)
 		for _, t := range w.Tasks {
 			c := Task{
 				ID:        t.ID,
-				Arrival:   t.Arrival + time.Duration(k)*step,
+				Kind:      t.Kind,
+				Arrival:   t.Arrival,
 				Duration:  t.Duration,
 				Resources: t.Resources.Clone(),
+				Run:       k*runs + t.Run,
 			}
 			if n > 1 {
 				c.ID = fmt.Sprintf("%d/%s", k, t.ID)
@@ -185,6 +207,45 @@ func Replay(w *Workload, n int, gap time.Duration) *Workload {
 		Cores:   n * w.Defaulted.Cores,
 		Memory:  n * w.Defaulted.Memory,
 		Runtime: n * w.Defaulted.Runtime,
+	}
+	return out
+}
+
+// runs splits w into its runs (see Task.Run), each a workload of its
+// own, in run order; a workload of one run is returned as is. Empty runs
+// are left out.
+func (w *Workload) runs() []*Workload {
+	last := 0
+	for _, t := range w.Tasks {
+		last = max(last, t.Run)
+	}
+	if last == 0 {
+		return []*Workload{w}
+	}
+	parts := make([]*Workload, last+1)
+	index := make([]int, len(w.Tasks))
+	for i, t := range w.Tasks {
+		p := parts[t.Run]
+		if p == nil {
+			p = &Workload{Name: fmt.Sprintf("%s run %d", w.Name, t.Run)}
+			parts[t.Run] = p
+		}
+		index[i] = len(p.Tasks)
+		c := t
+		c.Run, c.Deps = 0, nil
+		p.Tasks = append(p.Tasks, c)
+	}
+	for i, t := range w.Tasks {
+		c := &parts[t.Run].Tasks[index[i]]
+		for _, d := range t.Deps {
+			c.Deps = append(c.Deps, index[d])
+		}
+	}
+	out := parts[:0]
+	for _, p := range parts {
+		if p != nil {
+			out = append(out, p)
+		}
 	}
 	return out
 }

@@ -23,10 +23,10 @@ type StdConfig struct {
 	PrimaryCPU float64
 }
 
-// StandardNames returns the names of the standard workloads of
-// BENCHMARKS.md §2, in their order there.
+// StandardNames returns the names of the standard workloads: the five of
+// BENCHMARKS.md §2, in their order there, then mixed.
 func StandardNames() []string {
-	return []string{"burst", "staged", "diurnal", "heavytail", "trickle"}
+	return []string{"burst", "staged", "diurnal", "heavytail", "trickle", "mixed"}
 }
 
 // Standard returns the standard workload called name (see StandardNames),
@@ -46,6 +46,14 @@ func StandardNames() []string {
 //   - trickle: 1,000 tasks (median 60 s, σ 0.3, cpu=1) arriving as a
 //     Poisson process at 1.1 times what the primary can absorb: the
 //     thrash probe.
+//   - mixed: about 1,000 tasks at t=0 in groups of about 50: each group a
+//     short setup task (kind "setup", median 10 s), fanning out to long
+//     tasks of three kinds whose durations are spread widely, lognormal
+//     with σ 0.5: "short" (60 %, median 30 s, cpu=1,mem=2GiB), "medium"
+//     (30 %, median 5 min, cpu=2,mem=4GiB) and "long" (10 %, median
+//     20 min, cpu=4,mem=8GiB), fanning in to a "merge" task (median
+//     1 min); a last "report" task waits for every merge. It tests a
+//     policy that learns one typical task duration when there is none.
 func Standard(name string, cfg StdConfig) (*Workload, error) {
 	if cfg.Tasks < 0 {
 		return nil, fmt.Errorf("workload %s: %d tasks: must not be negative: %w", name, cfg.Tasks, ebb.ErrInvalid)
@@ -74,6 +82,8 @@ func Standard(name string, cfg StdConfig) (*Workload, error) {
 		w = g.heavyTail(n(1000))
 	case "trickle":
 		w = g.trickle(n(1000), cfg.PrimaryCPU)
+	case "mixed":
+		w = g.mixed(n(1000))
 	default:
 		return nil, fmt.Errorf("workload %q: not a standard workload (%v): %w", name, StandardNames(), ebb.ErrInvalid)
 	}
@@ -201,5 +211,48 @@ func (g *gen) trickle(n int, primaryCPU float64) *Workload {
 	for i, a := range arr {
 		w.Tasks[i] = Task{ID: id(i), Arrival: a, Duration: g.lognormal(median, sigma), Resources: small()}
 	}
+	return w
+}
+
+// The long kinds of the mixed workload.
+var mixedKinds = []struct {
+	kind   string
+	share  float64 // cumulative
+	median time.Duration
+	res    ebb.Resources
+}{
+	{"short", 0.6, 30 * time.Second, ebb.Resources{ebb.CPU: 1, ebb.Mem: 2 << 30}},
+	{"medium", 0.9, 5 * time.Minute, ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}},
+	{"long", 1, 20 * time.Minute, ebb.Resources{ebb.CPU: 4, ebb.Mem: 8 << 30}},
+}
+
+func (g *gen) mixed(n int) *Workload {
+	const per = 50 // tasks of a group, setup and merge included
+	groups := max(1, (n-1+per/2)/per)
+	members := max(1, (n-1)/groups-2)
+	w := &Workload{}
+	var merges []int
+	for range groups {
+		setup := len(w.Tasks)
+		w.Tasks = append(w.Tasks, Task{ID: id(setup), Kind: "setup", Duration: g.lognormal(10*time.Second, 0.3),
+			Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 1 << 30}})
+		deps := make([]int, 0, members)
+		for range members {
+			u := g.r.Float64()
+			k := 0
+			for u >= mixedKinds[k].share && k < len(mixedKinds)-1 {
+				k++
+			}
+			mk := mixedKinds[k]
+			deps = append(deps, len(w.Tasks))
+			w.Tasks = append(w.Tasks, Task{ID: id(len(w.Tasks)), Kind: mk.kind, Duration: g.lognormal(mk.median, 0.5),
+				Resources: mk.res.Clone(), Deps: []int{setup}})
+		}
+		merges = append(merges, len(w.Tasks))
+		w.Tasks = append(w.Tasks, Task{ID: id(len(w.Tasks)), Kind: "merge", Duration: g.lognormal(time.Minute, 0.3),
+			Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 2 << 30}, Deps: deps})
+	}
+	w.Tasks = append(w.Tasks, Task{ID: id(len(w.Tasks)), Kind: "report", Duration: g.lognormal(30*time.Second, 0.3),
+		Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 1 << 30}, Deps: merges})
 	return w
 }

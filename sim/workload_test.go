@@ -3,11 +3,13 @@ package sim
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/stealer"
 )
 
 func TestValidate(t *testing.T) {
@@ -46,23 +48,24 @@ func TestValidate(t *testing.T) {
 func TestReplay(t *testing.T) {
 	w := &Workload{Name: "w", Tasks: []Task{
 		{ID: "a", Arrival: 10 * time.Second, Duration: time.Second, Resources: cpu(1)},
-		{ID: "b", Arrival: 30 * time.Second, Duration: time.Second, Resources: cpu(1), Deps: []int{0}},
+		{ID: "b", Arrival: 30 * time.Second, Duration: 100 * time.Second, Resources: cpu(1), Deps: []int{0}},
 	}, Defaulted: Defaulted{Cores: 1}}
 	r := Replay(w, 3, time.Minute)
-	if r.Name != "w×3" || len(r.Tasks) != 6 || r.Defaulted.Cores != 3 {
-		t.Fatalf("replay: name %q, %d tasks, defaulted %+v", r.Name, len(r.Tasks), r.Defaulted)
+	if r.Name != "w×3" || len(r.Tasks) != 6 || r.Defaulted.Cores != 3 || r.RunGap != time.Minute {
+		t.Fatalf("replay: name %q, %d tasks, defaulted %+v, gap %v", r.Name, len(r.Tasks), r.Defaulted, r.RunGap)
 	}
-	// Span 20 s + gap 60 s: runs 80 s apart.
 	var arr []time.Duration
+	var runs []int
 	for _, t := range r.Tasks {
 		arr = append(arr, t.Arrival)
+		runs = append(runs, t.Run)
 	}
-	want := []time.Duration{10, 30, 90, 110, 170, 190}
+	want := []time.Duration{10, 30, 10, 30, 10, 30}
 	for i := range want {
 		want[i] *= time.Second
 	}
-	if !reflect.DeepEqual(arr, want) {
-		t.Errorf("arrivals %v, want %v", arr, want)
+	if !reflect.DeepEqual(arr, want) || !reflect.DeepEqual(runs, []int{0, 0, 1, 1, 2, 2}) {
+		t.Errorf("arrivals %v runs %v, want %v and runs 0 0 1 1 2 2", arr, runs, want)
 	}
 	if r.Tasks[5].ID != "2/b" || !reflect.DeepEqual(r.Tasks[5].Deps, []int{4}) {
 		t.Errorf("task 5: %+v", r.Tasks[5])
@@ -72,6 +75,23 @@ func TestReplay(t *testing.T) {
 	}
 	if one := Replay(w, 1, time.Hour); one.Name != "w" || !reflect.DeepEqual(one.Tasks, w.Tasks) {
 		t.Errorf("Replay(w, 1) = %+v, want a copy of w", one)
+	}
+	// Each run starts a minute after the one before has ended: run 0
+	// ends at 130 s (b: 30 s + 100 s), run 1 starts at 190 s and ends at
+	// 320 s, run 2 starts at 380 s and ends at 510 s; the lower bound
+	// adds up the same way.
+	res, err := Run(t.Context(), Config{Workload: r, Policy: stealer.PolicyFunc(func(stealer.Snapshot) stealer.Plan { return stealer.Plan{} })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Metrics.Makespan != 510 || res.Metrics.LowerBound != 510 {
+		t.Errorf("makespan %v, lower bound %v; want 510 and 510", res.Metrics.Makespan, res.Metrics.LowerBound)
+	}
+	// A dependency across runs is refused.
+	bad := Replay(w, 2, 0)
+	bad.Tasks[3].Deps = []int{0}
+	if err := bad.Validate(); !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(err.Error(), "deps: task #0 is of run 0, not of run 1") {
+		t.Errorf("dependency across runs: %v", err)
 	}
 }
 
@@ -113,6 +133,7 @@ func TestStandard(t *testing.T) {
 	if long != 10 {
 		t.Errorf("heavytail: %d long tasks of 1000, want 10", long)
 	}
+	mixedShape(t)
 	tr, _ := Standard("trickle", StdConfig{Seed: 1, PrimaryCPU: 8})
 	load := tr.Work() / tr.Span().Seconds()
 	if load < 8*1.0 || load > 8*1.2 {
@@ -176,4 +197,46 @@ func durations(n int, d time.Duration) []time.Duration {
 		out[i] = d
 	}
 	return out
+}
+
+// mixed: setup tasks fan out to three kinds of long tasks, whose median
+// durations are about 30 s, 5 min and 20 min, which fan in to merges
+// and a last report.
+func mixedShape(t *testing.T) {
+	w, _ := Standard("mixed", StdConfig{Seed: 1})
+	byKind := map[string][]time.Duration{}
+	for i, task := range w.Tasks {
+		byKind[task.Kind] = append(byKind[task.Kind], task.Duration)
+		switch task.Kind {
+		case "setup":
+			if len(task.Deps) != 0 {
+				t.Errorf("mixed: setup task %d has deps %v", i, task.Deps)
+			}
+		case "short", "medium", "long":
+			if len(task.Deps) != 1 || w.Tasks[task.Deps[0]].Kind != "setup" {
+				t.Errorf("mixed: %s task %d depends on %v, want one setup", task.Kind, i, task.Deps)
+			}
+		case "merge":
+			if len(task.Deps) < 10 {
+				t.Errorf("mixed: merge %d waits for %d tasks", i, len(task.Deps))
+			}
+		case "report":
+			if i != len(w.Tasks)-1 || len(task.Deps) != len(byKind["merge"]) {
+				t.Errorf("mixed: report %d waits for %d tasks, want the %d merges", i, len(task.Deps), len(byKind["merge"]))
+			}
+		default:
+			t.Errorf("mixed: task %d of kind %q", i, task.Kind)
+		}
+	}
+	for kind, want := range map[string]time.Duration{"short": 30 * time.Second, "medium": 5 * time.Minute, "long": 20 * time.Minute} {
+		ds := byKind[kind]
+		slices.Sort(ds)
+		if len(ds) < 50 {
+			t.Errorf("mixed: %d %s tasks", len(ds), kind)
+			continue
+		}
+		if m := ds[len(ds)/2]; m < want*8/10 || m > want*12/10 {
+			t.Errorf("mixed: median %s task %v, want about %v", kind, m, want)
+		}
+	}
 }

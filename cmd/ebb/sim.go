@@ -24,13 +24,13 @@ func (l *listFlag) String() string     { return strings.Join(*l, " ") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 // simCmd runs workloads × policies through the simulator (package sim) and
-// prints the table; with -out it also writes report.json, table.txt and
-// the SVG plots.
+// prints the table and the comparison; with -out it also writes
+// report.json, table.txt (what it printed) and the SVG plots.
 func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sim", "", stderr)
 	var (
 		workloads = fs.String("workloads", "standard",
-			`standard workloads, comma-separated: burst, staged, diurnal, heavytail, trickle, each with an optional ":TASKS"; "standard" for all five, "none" for none`)
+			`standard workloads, comma-separated: `+strings.Join(sim.StandardNames(), ", ")+`, each with an optional ":TASKS"; "standard" for all of them, "none" for none`)
 		policies = fs.String("policies", "all",
 			`policies, comma-separated: `+strings.Join(sim.PolicyNames(), ", ")+`, each with optional knobs ":Field=value"; "all" for every one`)
 		tracesDir = fs.String("traces", "auto",
@@ -38,7 +38,9 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		seed     = fs.Uint64("seed", 1, "seed of the standard workloads and of the cluster's draws")
 		out      = fs.String("out", "", "directory to write report.json, table.txt and SVG plots into (none: print the table only)")
 		replay   = fs.Int("replay", 1, "replay each workload this many times as one stream of runs")
-		gap      = fs.Duration("gap", 10*time.Minute, "quiet time between the last arrival of a run and the first of the next, with -replay")
+		gap      = fs.Duration("gap", 10*time.Minute, "with -replay: quiet time between the end of a run (its last task finished) and the start of the next")
+		history  = fs.Int("history", 0, "runs of each workload to simulate before the one measured, under the same policy on the same cluster, so that what the policy learned (task durations, allocation latencies) carries over")
+		tcores   = fs.String("trace-cores", "count", "where a WfFormat task's cpu comes from: count (its recorded core count, 1 when missing) or avgcpu (its average cpu use, avgCPU/100 rounded up, at least 1)")
 		tasks    = fs.Int("tasks", 0, "tasks in each standard workload (0: each one's default)")
 		boot     = fs.String("boot", "lognormal:30s,0.3", "boot latency: 30s, uniform:10s,90s, lognormal:MEDIAN,SIGMA or exp:MEAN")
 		fail     = fs.Float64("fail", 0.02, "probability that a launch fails")
@@ -92,6 +94,8 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usage(fmt.Errorf("-max-workers %d: must not be negative", *maxW))
 	case *replay < 1:
 		return usage(fmt.Errorf("-replay %d: must be at least 1", *replay))
+	case *history < 0:
+		return usage(fmt.Errorf("-history %d: must not be negative", *history))
 	case *gap < 0:
 		return usage(fmt.Errorf("-gap %v: must not be negative", *gap))
 	case *tasks < 0:
@@ -143,8 +147,13 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		ws = append(ws, w)
 	}
+	cores, err := sim.ParseCoreSource(*tcores)
+	if err != nil {
+		return usage(fmt.Errorf("-trace-cores: %w", err))
+	}
+	reader := sim.TraceReader{Cores: cores}
 	for _, p := range traceL {
-		w, err := sim.ReadTraceFile(p)
+		w, err := reader.ReadFile(p)
 		if err != nil {
 			return err
 		}
@@ -161,9 +170,9 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				break
 			}
 		}
-		real, err := sim.ReadTraceDir(dir)
+		real, err := reader.ReadDir(dir)
 		if err != nil {
-			return err
+			return fmt.Errorf("-traces %s: %w", dir, err)
 		}
 		if len(real) == 0 {
 			fmt.Fprintf(stderr, "ebb sim: no *.json traces in %s\n", dir)
@@ -185,7 +194,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	last := map[string]time.Time{}
 	suite := sim.Suite{
 		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
-		Timeline: *out != "", Parallel: *parallel,
+		Timeline: *out != "", Parallel: *parallel, History: *history,
 	}
 	if !*quiet {
 		suite.OnResult = func(done, total int, r *sim.Result) {
@@ -207,14 +216,9 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if err := rep.WriteTable(stdout); err != nil {
+	rep.Against = *compare
+	if err := rep.WriteText(stdout); err != nil {
 		return err
-	}
-	if *compare != "" && len(rep.Compare(*compare)) > 0 {
-		fmt.Fprintln(stdout)
-		if err := rep.WriteComparison(stdout, *compare); err != nil {
-			return err
-		}
 	}
 	if *out != "" {
 		paths, err := rep.WriteFiles(*out)

@@ -88,6 +88,8 @@ func TestSimCommandUsage(t *testing.T) {
 		{"-primary", "cpu=-1"},
 		{"-fail", "1"},
 		{"-replay", "0"},
+		{"-history", "-1"},
+		{"-trace-cores", "avg"},
 		{"-bogus"},
 		{"extra"},
 	} {
@@ -119,5 +121,60 @@ func TestSimCommandRealTraces(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
+	}
+}
+
+// What ebb sim prints is what table.txt holds; one trace given twice is
+// refused; one bad file in -traces DIR is named; -history and
+// -trace-cores run.
+func TestSimCommandTruth(t *testing.T) {
+	dir := t.TempDir()
+	wf, err := os.ReadFile("../../sim/testdata/forkjoin-wf.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	traces := filepath.Join(dir, "traces")
+	os.Mkdir(traces, 0o755)
+	os.WriteFile(filepath.Join(traces, "a.json"), wf, 0o644)
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	code := mainCode(context.Background(), []string{"sim", "-q", "-workloads", "mixed:60", "-policies", "default,static",
+		"-traces", traces, "-trace-cores", "avgcpu", "-history", "1", "-out", out, "-max-workers", "4"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	table, _ := os.ReadFile(filepath.Join(out, "table.txt"))
+	if string(table) != stdout.String() {
+		t.Errorf("table.txt differs from stdout:\n%s\nstdout:\n%s", table, stdout.String())
+	}
+	for _, want := range []string{"default against the others", "count as equal", "followed 1 earlier runs", "mixed", "a  "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// The same trace twice: by -trace and in -traces, or under two names.
+	for _, args := range [][]string{
+		{"-traces", traces, "-trace", filepath.Join(traces, "a.json")},
+		{"-traces", "none", "-trace", filepath.Join(traces, "a.json"), "-trace", filepath.Join(traces, "a.json")},
+	} {
+		stderr.Reset()
+		code := mainCode(context.Background(), append([]string{"sim", "-q", "-workloads", "none"}, args...), &bytes.Buffer{}, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), "given twice") || !strings.Contains(stderr.String(), "a.json") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+	os.WriteFile(filepath.Join(traces, "b.json"), wf, 0o644)
+	stderr.Reset()
+	code = mainCode(context.Background(), []string{"sim", "-q", "-workloads", "none", "-traces", traces}, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "same trace given twice") {
+		t.Errorf("two copies: exit %d, stderr %q", code, stderr.String())
+	}
+	os.Remove(filepath.Join(traces, "b.json"))
+	// A bad file among good ones is named.
+	os.WriteFile(filepath.Join(traces, "broken.json"), []byte(`{"workflow": {"specification": {"tasks": [}}}`), 0o644)
+	stderr.Reset()
+	code = mainCode(context.Background(), []string{"sim", "-q", "-workloads", "none", "-traces", traces}, &bytes.Buffer{}, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "broken.json") || strings.Contains(stderr.String(), "a.json") {
+		t.Errorf("bad file: exit %d, stderr %q", code, stderr.String())
 	}
 }
