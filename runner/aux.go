@@ -37,8 +37,9 @@ type StealConfig struct {
 }
 
 var (
-	_ stealer.Evaluator         = (*Eval)(nil)
-	_ stealer.DurationEstimator = (*Eval)(nil)
+	_ stealer.Evaluator          = (*Eval)(nil)
+	_ stealer.DurationEstimator  = (*Eval)(nil)
+	_ stealer.RemainingEstimator = (*Eval)(nil)
 )
 
 // stealer returns the stealer of an elastic run, or nil.

@@ -86,3 +86,29 @@ func (e *Eval) ranks() []float64 {
 		func(i int32) []int32 { return e.dependents[i] },
 		func(i int32) float64 { return w[e.kindOf[i]] })
 }
+
+// Remaining returns how much longer, on average, the tasks now running are
+// expected to run (stealer.Durations.MeanRemaining, kind by kind), or 0
+// when none runs.
+func (e *Eval) Remaining() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	var sum time.Duration
+	n := 0
+	for _, kd := range e.kinds {
+		if len(kd.running) == 0 {
+			continue
+		}
+		ages := make([]time.Duration, 0, len(kd.running))
+		for _, at := range kd.running {
+			ages = append(ages, now.Sub(at))
+		}
+		sum += e.durations.MeanRemaining(kd.name, ages, kd.hint) * time.Duration(len(ages))
+		n += len(ages)
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / time.Duration(n)
+}

@@ -46,3 +46,26 @@ func (e *engine) ranks(order []int32) []float64 {
 		func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		func(i int32) float64 { return w[e.tasks[i].kind] })
 }
+
+// runningLeft returns how much longer, on average, the running tasks are
+// expected to run, as runner.Eval's Remaining says (from what is known,
+// never their true durations).
+func (e *engine) runningLeft() time.Duration {
+	var sum time.Duration
+	n := 0
+	for _, kd := range e.kinds {
+		if len(kd.running) == 0 {
+			continue
+		}
+		ages := make([]time.Duration, 0, len(kd.running))
+		for _, at := range kd.running {
+			ages = append(ages, e.now-at)
+		}
+		sum += e.durs.MeanRemaining(kd.name, ages, 0) * time.Duration(len(ages))
+		n += len(ages)
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / time.Duration(n)
+}

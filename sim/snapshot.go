@@ -55,6 +55,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Pending:      e.pendingSnap,
 		Latency:      e.latency,
 		TaskDuration: e.taskAvg,
+		Remaining:    e.runningLeft(),
 		Recent:       e.recent,
 	}
 	if len(e.readyShapes) > 0 {

@@ -391,6 +391,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	budget := (latency + patience).Seconds()
 	drainSecs := 0.0 // to start the runnable backlog on held capacity
 	p := purchase{runnable: make(map[string]bool)}
+	first := true
 	for _, g := range backlog {
 		n := slots(g.shape, caps)
 		if n == 0 {
@@ -409,6 +410,13 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			dur = max(g.dur, d.cfg.TaskDuration)
 		}
 		t := float64(g.count) * dur.Seconds() / float64(n)
+		if first {
+			// Held capacity comes free as its running tasks end: on
+			// average in half a task's time when they are as far along
+			// as a steady flow's, later when they have just begun.
+			t += max(0, s.Remaining.Seconds()-dur.Seconds()/2)
+			first = false
+		}
 		drainSecs += t
 		if t <= budget {
 			budget -= t

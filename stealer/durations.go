@@ -133,19 +133,7 @@ func (d *Durations) observations(kind string, running []time.Duration) []observa
 // survival curve from from to the longest observation. obs is sorted in
 // place.
 func meanFrom(obs []observation, from time.Duration) time.Duration {
-	slices.SortFunc(obs, func(a, b observation) int {
-		if c := cmp.Compare(a.took, b.took); c != 0 {
-			return c
-		}
-		// A task finished at t is counted before one still running at t.
-		switch {
-		case a.finished && !b.finished:
-			return -1
-		case !a.finished && b.finished:
-			return 1
-		}
-		return 0
-	})
+	sortObservations(obs)
 	atRisk := 0.0
 	for _, o := range obs {
 		atRisk += o.weight
@@ -270,4 +258,80 @@ func (d *Durations) Weights(kinds []KindWork) []float64 {
 		}
 	}
 	return w
+}
+
+// MeanRemaining returns how much longer, on average, the running tasks of
+// kind are expected to run, given their ages: for each, the mean of the
+// kind's durations beyond its age, less its age (as Remaining), in one
+// pass over the kind's observations. It returns 0 when ages is empty.
+func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.Duration) time.Duration {
+	if len(ages) == 0 {
+		return 0
+	}
+	obs := d.observations(kind, ages)
+	sortObservations(obs)
+	// S[i] is the survival just before obs[i]; area[i] the area under the
+	// curve from obs[i] to the last observation; finishedFrom[i] whether
+	// a finished observation lies at or after i.
+	m := len(obs)
+	surv := make([]float64, m)
+	atRisk := 0.0
+	for _, o := range obs {
+		atRisk += o.weight
+	}
+	s := 1.0
+	for i, o := range obs {
+		surv[i] = s
+		if o.finished && atRisk > 0 {
+			s *= max(0, 1-o.weight/atRisk)
+		}
+		atRisk -= o.weight
+	}
+	area := make([]float64, m+1)
+	finishedAfter := make([]bool, m+1)
+	for i := m - 1; i >= 0; i-- {
+		area[i] = area[i+1]
+		if i+1 < m {
+			// Between obs[i] and obs[i+1] the curve is what it is after i.
+			after := surv[i+1]
+			area[i] += after * float64(obs[i+1].took-obs[i].took)
+		}
+		finishedAfter[i] = finishedAfter[i+1] || obs[i].finished
+	}
+	var sum float64
+	for i, o := range obs {
+		if o.finished {
+			continue
+		}
+		// A running task: what lies beyond its age, given it got there.
+		// Its own step counts from the next observation on.
+		next := i + 1
+		for next < m && obs[next].took == o.took {
+			next++
+		}
+		if next < m && finishedAfter[next] && surv[i] > 0 {
+			beyond := area[i] // from its age to the last observation
+			sum += beyond / surv[i]
+			continue
+		}
+		sum += float64(max(o.took/2, hint-o.took))
+	}
+	return time.Duration(sum / float64(len(ages)))
+}
+
+// sortObservations sorts obs by duration, a finished one before a running
+// one of the same duration.
+func sortObservations(obs []observation) {
+	slices.SortFunc(obs, func(a, b observation) int {
+		if c := cmp.Compare(a.took, b.took); c != 0 {
+			return c
+		}
+		switch {
+		case a.finished && !b.finished:
+			return -1
+		case !a.finished && b.finished:
+			return 1
+		}
+		return 0
+	})
 }

@@ -42,3 +42,14 @@ type DurationEstimator interface {
 	// must not block for long.
 	TaskDuration() time.Duration
 }
+
+// A RemainingEstimator is an [Evaluator] that knows how long its running
+// tasks have left. A Stealer checks for it with a type assertion and puts
+// Remaining in every [Snapshot], so that the policy knows when the
+// capacity that is held comes free.
+type RemainingEstimator interface {
+	// Remaining returns how much longer, on average, the tasks now
+	// running are expected to run (see Durations.MeanRemaining), or 0
+	// when none runs. It must not block for long.
+	Remaining() time.Duration
+}

@@ -214,6 +214,9 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	if l.est != nil {
 		s.TaskDuration = max(0, l.est.TaskDuration())
 	}
+	if r, ok := l.ev.(RemainingEstimator); ok {
+		s.Remaining = max(0, r.Remaining())
+	}
 	working := make(map[string]bool, len(l.held))
 	for _, ld := range l.ev.Load() {
 		h, ok := l.held[ld.ID]

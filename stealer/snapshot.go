@@ -52,6 +52,11 @@ type Snapshot struct {
 	// unknown, and then a policy falls back on its own guess.
 	TaskDuration time.Duration
 
+	// Remaining is how much longer, on average, the tasks running on the
+	// evaluation's allocs are expected to run, when the evaluator knows
+	// (see [RemainingEstimator]); zero when it does not or none runs.
+	Remaining time.Duration
+
 	// Recent lists the stealer's recent acquisitions and releases, in no
 	// particular order, so that a policy can tell when it buys back what
 	// it just gave up. A Stealer keeps the last 256.
