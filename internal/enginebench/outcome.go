@@ -1,14 +1,18 @@
 package enginebench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -43,15 +47,16 @@ func readMarks(steps []step, marks, primaryDir string) ([]mark, error) {
 	return out, nil
 }
 
-// realOutcome measures a real run from its tasks' marks and its
-// stealer's events, as the simulator measures its own (sim.Metrics): the
-// makespan from the first start to the last end; the auxiliary allocs'
-// cpu from request to release (an alloc still held at the end counts
-// until end); a request cancelled before its grant from request to
-// cancel, at what a worker of shapeCPU would have granted of it, as the
-// simulator bills a launch cancelled in flight; the busy cpu of the tasks
-// that did not run on the primary.
-func realOutcome(steps []step, marks []mark, events []stealer.Event, shapeCPU float64, end time.Time) Outcome {
+// realOutcome measures a real run from its tasks' marks, its stealer's
+// events and its worker launches, as the simulator measures its own
+// (sim.Metrics): the makespan from the first start to the last end; the
+// auxiliary allocs' cpu from grant to release (an alloc still held at the
+// end counts until end); each launch's from its start to its return, at
+// the shape's cpu (a launch cancelled in flight included, a failed one
+// not: the simulator bills boots so); the busy cpu of the tasks that did
+// not run on the primary. A request that waits at the cluster's cap for a
+// worker costs nothing, here as in the simulator.
+func realOutcome(steps []step, marks []mark, events []stealer.Event, launches []launch, end time.Time) Outcome {
 	var o Outcome
 	var first, last time.Time
 	for i, m := range marks {
@@ -67,59 +72,61 @@ func realOutcome(steps []step, marks []mark, events []stealer.Event, shapeCPU fl
 	}
 	o.Makespan = last.Sub(first)
 
-	type request struct {
-		at       time.Time
-		cpu      float64
-		cancel   time.Time // when cancelled before its grant
-		released bool      // granted after its cancel, and released
+	for _, l := range launches {
+		o.Boot += l.cpu * l.end.Sub(l.start).Minutes()
 	}
-	type held struct {
-		from time.Time
-		cpu  float64
-	}
-	reqs := map[stealer.RequestID]*request{}
-	allocs := map[string]held{}
+	o.Allocated = o.Boot
+	granted := map[string]time.Time{}
 	for _, e := range events {
-		cpu := e.Resources[ebb.CPU]
 		switch e.Kind {
-		case stealer.EventRequested:
-			reqs[e.RequestID] = &request{at: e.Time, cpu: cpu}
-		case stealer.EventCancelled:
-			if r := reqs[e.RequestID]; r != nil {
-				r.cancel = e.Time
-			}
 		case stealer.EventGranted:
-			from := e.Time
-			if r := reqs[e.RequestID]; r != nil {
-				from = r.at
-				delete(reqs, e.RequestID)
-			}
-			allocs[e.AllocID] = held{from: from, cpu: cpu}
-			o.Boot += cpu * e.Time.Sub(from).Minutes()
+			granted[e.AllocID] = e.Time
 			o.Allocs++
 		case stealer.EventReleased:
-			if h, ok := allocs[e.AllocID]; ok {
-				o.Allocated += h.cpu * e.Time.Sub(h.from).Minutes()
-				delete(allocs, e.AllocID)
-			} else if r := reqs[e.RequestID]; r != nil {
-				// Granted after it was cancelled: held until now.
-				o.Allocated += cpu * e.Time.Sub(r.at).Minutes()
-				o.Boot += cpu * e.Time.Sub(r.at).Minutes()
-				r.released = true
+			if at, ok := granted[e.AllocID]; ok {
+				o.Allocated += e.Resources[ebb.CPU] * e.Time.Sub(at).Minutes()
+				delete(granted, e.AllocID)
 			}
 		}
 	}
-	for _, h := range allocs {
-		o.Allocated += h.cpu * end.Sub(h.from).Minutes()
-	}
-	for _, r := range reqs {
-		if !r.cancel.IsZero() && !r.released {
-			d := min(r.cpu, shapeCPU) * r.cancel.Sub(r.at).Minutes()
-			o.Allocated += d
-			o.Boot += d
+	for _, e := range events {
+		if at, ok := granted[e.AllocID]; ok && e.Kind == stealer.EventGranted {
+			o.Allocated += e.Resources[ebb.CPU] * end.Sub(at).Minutes()
 		}
 	}
 	return o
+}
+
+// A launch is one Provider.Launch that started a worker, or was
+// cancelled while it did.
+type launch struct {
+	start, end time.Time
+	cpu        float64 // the shape's
+}
+
+// launchLog is a provider that records its launches.
+type launchLog struct {
+	cluster.Provider
+	mu       sync.Mutex // guards launches
+	launches []launch
+}
+
+func (p *launchLog) Launch(ctx context.Context, shape cluster.Shape, labels ebb.Labels) (cluster.Worker, error) {
+	start := time.Now()
+	w, err := p.Provider.Launch(ctx, shape, labels)
+	if err == nil || ctx.Err() != nil {
+		p.mu.Lock()
+		p.launches = append(p.launches, launch{start: start, end: time.Now(), cpu: shape.Resources[ebb.CPU]})
+		p.mu.Unlock()
+	}
+	return w, err
+}
+
+// done returns the launches recorded.
+func (p *launchLog) done() []launch {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.launches)
 }
 
 // parseTime parses the output of `date +%s.%N`.

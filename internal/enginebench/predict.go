@@ -49,10 +49,10 @@ type Outcome struct {
 	// Makespan is from the start of the first task to the end of the
 	// last.
 	Makespan time.Duration
-	// Allocated is what the auxiliary allocs held, from their request
-	// to their release (boot included, as the simulator bills it);
-	// Boot is the part from request to grant. Busy is what the tasks
-	// run on them held while they ran.
+	// Allocated is what the auxiliary allocs held, from grant to
+	// release, plus the boots of their workers (as the simulator bills
+	// them); Boot is that part. Busy is what the tasks run on them held
+	// while they ran.
 	Allocated, Boot, Busy float64
 	// Allocs counts the auxiliary allocs granted.
 	Allocs int
@@ -122,8 +122,9 @@ func Predict(ctx context.Context, cfg PredictConfig) (Prediction, error) {
 // predictReal runs steps as a flow on the provider and measures it from
 // the tasks' marks and the stealer's events.
 func predictReal(ctx context.Context, cfg PredictConfig, steps []step) (Outcome, error) {
+	provider := &launchLog{Provider: cfg.Provider}
 	rg, err := newRig(ctx, cfg.Dir, cfg.Primary, cluster.ElasticConfig{
-		Provider: cfg.Provider, MaxWorkers: cfg.MaxWorkers, IdleTimeout: cfg.IdleTimeout,
+		Provider: provider, MaxWorkers: cfg.MaxWorkers, IdleTimeout: cfg.IdleTimeout,
 	})
 	if err != nil {
 		return Outcome{}, err
@@ -159,7 +160,7 @@ func predictReal(ctx context.Context, cfg PredictConfig, steps []step) (Outcome,
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return realOutcome(steps, ms, events, cfg.Shape.Resources[ebb.CPU], time.Now()), nil
+	return realOutcome(steps, ms, events, provider.done(), time.Now()), nil
 }
 
 // predictSim runs steps in the simulator, its workers booting in boot.
