@@ -20,7 +20,7 @@ func TestRealOutcome(t *testing.T) {
 	cpu := func(n float64) ebb.Resources { return ebb.Resources{ebb.CPU: n} }
 	steps := []step{{name: "a", res: cpu(1)}, {name: "b", res: cpu(1)}, {name: "c", res: cpu(2)}}
 	marks := []mark{
-		{start: at(0), end: at(10), primary: true},
+		{start: at(0), end: at(11), primary: true},
 		{start: at(2), end: at(8)},
 		{start: at(3), end: at(5)},
 	}
@@ -39,7 +39,7 @@ func TestRealOutcome(t *testing.T) {
 
 	cpuMin := func(cpuSeconds float64) float64 { return cpuSeconds / 60 }
 	want := Outcome{
-		Makespan:  10 * time.Second,
+		Makespan:  11 * time.Second,
 		Boot:      cpuMin(2*0.5 + 2*1),
 		Allocated: cpuMin(2*0.5+2*1) + cpuMin(2*8) + cpuMin(2*10), // y is held until the end
 		Busy:      cpuMin(1*6 + 2*2),
