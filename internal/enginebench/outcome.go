@@ -54,7 +54,7 @@ func readMarks(steps []step, marks, primaryDir string) ([]mark, error) {
 // end counts until end); each launch's from its start to its return, at
 // the shape's cpu (a launch cancelled in flight included, a failed one
 // not: the simulator bills boots so); the busy cpu of the tasks that did
-// not run on the primary. A request that waits at the cluster's cap for a
+// not run on the primary; the mean latency from request to grant. A request that waits at the cluster's cap for a
 // worker costs nothing, here as in the simulator.
 func realOutcome(steps []step, marks []mark, events []stealer.Event, launches []launch, end time.Time) Outcome {
 	var o Outcome
@@ -77,11 +77,18 @@ func realOutcome(steps []step, marks []mark, events []stealer.Event, launches []
 	}
 	o.Allocated = o.Boot
 	granted := map[string]time.Time{}
+	requested := map[stealer.RequestID]time.Time{}
+	var latency time.Duration
 	for _, e := range events {
 		switch e.Kind {
+		case stealer.EventRequested:
+			requested[e.RequestID] = e.Time
 		case stealer.EventGranted:
 			granted[e.AllocID] = e.Time
 			o.Allocs++
+			if at, ok := requested[e.RequestID]; ok {
+				latency += e.Time.Sub(at)
+			}
 		case stealer.EventReleased:
 			if at, ok := granted[e.AllocID]; ok {
 				o.Allocated += e.Resources[ebb.CPU] * e.Time.Sub(at).Minutes()
@@ -93,6 +100,9 @@ func realOutcome(steps []step, marks []mark, events []stealer.Event, launches []
 		if at, ok := granted[e.AllocID]; ok && e.Kind == stealer.EventGranted {
 			o.Allocated += e.Resources[ebb.CPU] * end.Sub(at).Minutes()
 		}
+	}
+	if o.Allocs > 0 {
+		o.Latency = latency / time.Duration(o.Allocs)
 	}
 	return o
 }

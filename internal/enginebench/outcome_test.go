@@ -44,9 +44,10 @@ func TestRealOutcome(t *testing.T) {
 		Allocated: cpuMin(2*0.5+2*1) + cpuMin(2*8) + cpuMin(2*10), // y is held until the end
 		Busy:      cpuMin(1*6 + 2*2),
 		Allocs:    2,
+		Latency:   750 * time.Millisecond, // r1 in 0.5 s, r2 in 1 s
 	}
 	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
-	if got.Makespan != want.Makespan || got.Allocs != want.Allocs ||
+	if got.Makespan != want.Makespan || got.Allocs != want.Allocs || got.Latency != want.Latency ||
 		!near(got.Boot, want.Boot) || !near(got.Allocated, want.Allocated) || !near(got.Busy, want.Busy) {
 		t.Errorf("realOutcome = %v, want %v", got, want)
 	}

@@ -54,8 +54,12 @@ type Outcome struct {
 	// them); Boot is that part. Busy is what the tasks run on them held
 	// while they ran.
 	Allocated, Boot, Busy float64
-	// Allocs counts the auxiliary allocs granted.
-	Allocs int
+	// Allocs counts the auxiliary allocs granted, and Latency is their
+	// mean time from request to grant: the worker's boot, and what the
+	// stealer and the cluster add to it. Latency is measured in real
+	// runs only: a simulated worker boots in Prediction.BareLaunch.
+	Allocs  int
+	Latency time.Duration
 }
 
 // Waste is the auxiliary cpu-minutes held and not used by a task:
@@ -63,8 +67,12 @@ type Outcome struct {
 func (o Outcome) Waste() float64 { return o.Allocated - o.Busy }
 
 func (o Outcome) String() string {
-	return fmt.Sprintf("makespan %v, waste %.3f cpu-min (allocated %.3f, boot %.3f, busy %.3f, %d allocs)",
-		o.Makespan.Round(time.Millisecond), o.Waste(), o.Allocated, o.Boot, o.Busy, o.Allocs)
+	granted := ""
+	if o.Latency > 0 {
+		granted = fmt.Sprintf(" granted in %v on average", o.Latency.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("makespan %v, waste %.3f cpu-min (allocated %.3f, boot %.3f, busy %.3f, %d allocs%s)",
+		o.Makespan.Round(time.Millisecond), o.Waste(), o.Allocated, o.Boot, o.Busy, o.Allocs, granted)
 }
 
 // A Prediction sets the simulator's outcome of the mixed workload beside
