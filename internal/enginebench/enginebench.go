@@ -17,6 +17,12 @@
 //     stealer drains and frees its alloc after IdleTimeout, the Elastic
 //     terminates the worker once it has no alloc for IdleTimeout. IdleToGone
 //     is from the end of "steal" until the provider lists no worker.
+//
+// Predict checks the simulator against the same engine: it runs a mixed
+// flow of a few tens of sleeping tasks for real, with the stealer's
+// default policy buying workers, and in package sim with the default
+// policy on a cluster of the same shapes whose workers boot as fast as a
+// bare launch, and sets both makespans and auxiliary wastes side by side.
 package enginebench
 
 import (
