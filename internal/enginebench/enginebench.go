@@ -17,6 +17,12 @@
 //     stealer drains and frees its alloc after IdleTimeout, the Elastic
 //     terminates the worker once it has no alloc for IdleTimeout. IdleToGone
 //     is from the end of "steal" until the provider lists no worker.
+//
+// Predict checks the simulator against the same engine: it runs a mixed
+// flow of a few tens of sleeping tasks for real, with the stealer's
+// default policy buying workers, and in package sim with the default
+// policy on a cluster of the same shapes whose workers boot as fast as a
+// bare launch, and sets both makespans and auxiliary wastes side by side.
 package enginebench
 
 import (
@@ -26,13 +32,11 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
-	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/runner"
 	"github.com/ebbflow/ebb/stealer"
@@ -101,37 +105,20 @@ func Measure(ctx context.Context, cfg Config) (Figures, error) {
 	}
 
 	// 1. A bare launch.
-	start := time.Now()
-	w, err := cfg.Provider.Launch(ctx, cfg.Shape, ebb.Labels{"bench": "bare"})
-	if err != nil {
-		return f, fmt.Errorf("bare launch: %w", err)
-	}
-	f.BareLaunch = time.Since(start)
-	if err := cfg.Provider.Terminate(ctx, w.ID); err != nil {
-		return f, fmt.Errorf("terminating the bare launch: %w", err)
+	var err error
+	if f.BareLaunch, err = bareLaunch(ctx, cfg.Provider, cfg.Shape); err != nil {
+		return f, err
 	}
 
 	// 2. A run whose second task is stolen onto a new worker.
-	repo, err := repository.Open(RepositoryDir(cfg.Dir))
-	if err != nil {
-		return f, err
-	}
-	machine, err := local.New(local.Config{Dir: filepath.Join(cfg.Dir, "pool"), Repository: repo, Resources: cfg.Task})
-	if err != nil {
-		return f, err
-	}
-	defer machine.Close(context.Background())
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{
+	rg, err := newRig(ctx, cfg.Dir, cfg.Task, cluster.ElasticConfig{
 		Provider: cfg.Provider, IdleTimeout: cfg.IdleTimeout, PollInterval: cfg.Tick, BatchWindow: time.Millisecond,
 	})
 	if err != nil {
 		return f, err
 	}
-	ectx, stopElastic := context.WithCancel(ctx)
-	defer stopElastic()
-	elasticDone := make(chan error, 1)
-	go func() { elasticDone <- elastic.Run(ectx) }()
-	defer func() { stopElastic(); <-elasticDone }()
+	defer rg.close()
+	repo := rg.repo
 
 	// The policy knows the tasks' duration and the engine's latency, as
 	// a user who has seen the engine would tell it: then it buys a worker
@@ -146,9 +133,9 @@ func Measure(ctx context.Context, cfg Config) (Figures, error) {
 		{Name: "steal", Argv: []string{"sh", "-c", stamp + "date +%s.%N > ended"}, Outputs: []string{"started", "ended"}, Resources: cfg.Task},
 	}}
 	r, err := runner.New(runner.Config{
-		Flow: flow, Cluster: cluster.NewStatic(machine), Repository: repo,
+		Flow: flow, Cluster: cluster.NewStatic(rg.machine), Repository: repo,
 		Primary: ebb.Requirements{Min: cfg.Task},
-		Aux:     elastic,
+		Aux:     rg.elastic,
 		Steal:   runner.StealConfig{Policy: policy, Tick: cfg.Tick},
 		Labels:  ebb.Labels{"bench": "steal"},
 	}, nil)
@@ -215,13 +202,7 @@ func readTime(ctx context.Context, repo *repository.Dir, d digest.Digest) (time.
 	if err != nil {
 		return time.Time{}, err
 	}
-	sec, frac, _ := strings.Cut(strings.TrimSpace(string(b)), ".")
-	s, err1 := strconv.ParseInt(sec, 10, 64)
-	ns, err2 := strconv.ParseInt(frac, 10, 64)
-	if err1 != nil || err2 != nil {
-		return time.Time{}, fmt.Errorf("not a time from date +%%s.%%N: %q", b)
-	}
-	return time.Unix(s, ns), nil
+	return parseTime(string(b))
 }
 
 // Bench runs Measure b.N times, each time on a fresh provider that
