@@ -17,6 +17,7 @@ func TestStateRoundsQuantities(t *testing.T) {
 		Version: runner.StateVersion, ID: digest.FromString("run"), Program: "wordcount", Phase: runner.PhaseDone,
 		Created: time.Unix(1e9, 0).UTC(), Completion: time.Unix(1e9+2, 0).UTC(), Allocs: 1,
 		TotalResources: ebb.Resources{ebb.CPU: 0.0833333333333333, ebb.Mem: 2.8006765909333335},
+		Result:         &runner.Result{Tasks: 1, Ran: 1},
 	}
 	if err := (runner.FileStore{Path: filepath.Join(dir, "state.json")}).Save(t.Context(), s); err != nil {
 		t.Fatal(err)
