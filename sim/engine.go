@@ -21,7 +21,10 @@ type engine struct {
 	cl  Cluster
 	sp  *space
 	now time.Duration
-	q   events
+	// t0 is when the run starts on the stealer's clock: 0, or where
+	// the Memory of earlier runs left it. Figures count from it.
+	t0 time.Duration
+	q  events
 
 	bootRng, failRng, jitterRng *rand.Rand
 
@@ -132,6 +135,10 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 		e.latency = slices.Clone(m.Latency)
 		e.taskAvg = m.TaskDuration
 		e.durs.Seed(m.Durations)
+		e.recent = slices.Clone(m.Recent)
+		e.t0 = max(0, m.Clock)
+		e.now = e.t0
+		e.progressAt = e.t0
 	}
 	e.timer, _ = cfg.Policy.(IdleTimer)
 	e.sp.add(ebb.Resources{ebb.CPU: 1})
@@ -220,7 +227,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	for k := range e.runStart {
 		e.runStart[k] = -1
 	}
-	e.runStart[0] = 0
+	e.runStart[0] = e.t0
 	for _, t := range e.tasks {
 		e.runLeft[t.run]++
 	}
@@ -241,14 +248,14 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 // tick, a grant, a failure, a release, the end of a backoff, or new
 // demand calls for it, at most once per moment.
 func (e *engine) run(ctx context.Context) error {
-	e.q.push(0, evTick, 0)
+	e.q.push(e.t0, evTick, 0)
 	for steps := 0; e.remaining > 0; steps++ {
 		if steps&0xffff == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			if e.cfg.Progress != nil && steps > 0 {
-				e.cfg.Progress(Progress{Now: e.now, Done: len(e.tasks) - e.remaining, Tasks: len(e.tasks)})
+				e.cfg.Progress(Progress{Now: e.now - e.t0, Done: len(e.tasks) - e.remaining, Tasks: len(e.tasks)})
 			}
 		}
 		t := e.q.peek().at // a tick is always due while tasks remain
@@ -296,7 +303,7 @@ func (e *engine) run(ctx context.Context) error {
 			e.sample()
 		}
 		if _, due := e.nextArrival(); e.running == 0 && !due && t-e.progressAt >= e.cl.StallTimeout {
-			e.stalled = fmt.Sprintf("stalled at %v: %d tasks left, none running, none placed for %v", t, e.remaining, e.cl.StallTimeout)
+			e.stalled = fmt.Sprintf("stalled at %v: %d tasks left, none running, none placed for %v", t-e.t0, e.remaining, e.cl.StallTimeout)
 			break
 		}
 	}
@@ -308,13 +315,15 @@ func (e *engine) run(ctx context.Context) error {
 		m.Latency = slices.Clone(e.latency)
 		m.TaskDuration = e.taskAvg
 		m.Durations = e.durs.Profile()
+		m.Recent = slices.Clone(e.recent)
+		m.Clock = e.now
 	}
 	return nil
 }
 
 func (e *engine) sample() {
 	e.timeline = append(e.timeline, Sample{
-		At: e.now, Held: e.sp.cpuOf(e.primary.res) + e.heldCPU, Booting: e.bootingCPU,
+		At: e.now - e.t0, Held: e.sp.cpuOf(e.primary.res) + e.heldCPU, Booting: e.bootingCPU,
 		Busy: e.busyCPU, Waiting: e.waitingCPU,
 	})
 }

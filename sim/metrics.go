@@ -117,7 +117,7 @@ func (e *engine) metrics(lb Bound) Metrics {
 	a := e.acc
 	m := Metrics{
 		Tasks:          len(e.tasks),
-		Makespan:       e.now.Seconds(),
+		Makespan:       (e.now - e.t0).Seconds(),
 		LowerBound:     lb.LB.Seconds(),
 		Work:           e.cfg.Workload.Work() / 60,
 		BusyAux:        a.busyAux / 60,

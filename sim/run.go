@@ -44,15 +44,26 @@ type Config struct {
 
 // A Memory is what a stealer learns in a run and keeps for the next on
 // the same cluster: the allocation latencies it observed (the last 32),
-// the typical task duration (Snapshot.TaskDuration), and the durations of
-// each kind of task (what runner.Eval keeps in its history and reports in
-// Demand), all of which a policy reads from its snapshots. A policy's own state, if it keeps
+// the typical task duration (Snapshot.TaskDuration), its recent changes,
+// and the durations of each kind of task (what runner.Eval keeps in its
+// history and reports in Demand), all of which a policy reads from its
+// snapshots. A policy's own state, if it keeps
 // any, carries over when the runs share the policy instance. The zero
 // Memory knows nothing.
 type Memory struct {
 	Latency      []time.Duration
 	TaskDuration time.Duration
-	Durations    stealer.Profile
+	// Durations is what was learned of each kind of task's durations.
+	Durations stealer.Profile
+	// Recent is the stealer's recent acquisitions and releases
+	// (Snapshot.Recent), and Clock the virtual time its last run ended
+	// at: a run with a Memory starts at Clock, not at 0, so that the
+	// times a policy saw and may keep (when it released an alloc, when
+	// it last scaled) are in the past of the next run, as they are on a
+	// real cluster. Its figures still count from its own start. Advance
+	// Clock between runs for quiet time between them.
+	Recent []stealer.Change
+	Clock  time.Duration
 }
 
 // Progress says how far a run has got.

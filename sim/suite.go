@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -27,6 +28,9 @@ type Suite struct {
 	// seeded Seed+1+k; the measured run Seed, so that it meets the same
 	// boot latencies and failures with or without a history.
 	History int
+	// Gap is the quiet time between the runs of a history: a run starts
+	// Gap after the one before it ended, on the stealer's clock.
+	Gap time.Duration
 	// Parallel is how many runs go at once; default 1. Runs share
 	// nothing, so the report does not depend on it.
 	Parallel int
@@ -101,6 +105,7 @@ func (s Suite) runOne(ctx context.Context, cl Cluster, w *Workload, ps PolicySpe
 		if _, err := Run(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("sim: %s × %s, run %d of the history: %w", w.Name, ps.Name, k+1, err)
 		}
+		mem.Clock += max(0, s.Gap)
 	}
 	cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed, Timeline: s.Timeline, Memory: mem}
 	if s.OnProgress != nil {

@@ -193,17 +193,20 @@ func TestSuiteStopsAtFirstError(t *testing.T) {
 }
 
 // recorder wraps a policy and notes, at the start of each run it sees
-// (Now going back to the epoch), what the snapshot knew.
+// (Now jumping ahead by the gap between runs), what the snapshot knew,
+// and whether Now ever went back.
 type recorder struct {
 	p     stealer.Policy
 	last  time.Time
+	back  bool
 	start []stealer.Snapshot
 }
 
 func (r *recorder) Plan(s stealer.Snapshot) stealer.Plan {
-	if len(r.start) == 0 || s.Now.Before(r.last) {
+	if len(r.start) == 0 || s.Now.Sub(r.last) >= 10*time.Minute {
 		r.start = append(r.start, s)
 	}
+	r.back = r.back || s.Now.Before(r.last)
 	r.last = s.Now
 	return r.p.Plan(s)
 }
@@ -224,7 +227,7 @@ func TestSuiteHistory(t *testing.T) {
 		return r, err
 	}}
 	c := Cluster{MaxWorkers: 8}
-	rep, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{ps}, Cluster: c, Seed: 5, History: 2}.Run(t.Context())
+	rep, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{ps}, Cluster: c, Seed: 5, History: 2, Gap: 10 * time.Minute}.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +237,11 @@ func TestSuiteHistory(t *testing.T) {
 	r := made[0]
 	if len(r.start) != 3 {
 		t.Fatalf("%d runs seen, want 3", len(r.start))
+	}
+	// One clock for the history: what a policy remembers of a run (when
+	// it scaled, when an alloc went idle) is in the next one's past.
+	if r.back {
+		t.Error("the policy's clock went back between runs")
 	}
 	if s := r.start[0]; s.TaskDuration != 0 || len(s.Latency) != 0 {
 		t.Errorf("first run starts knowing duration %v, latencies %v", s.TaskDuration, s.Latency)

@@ -112,7 +112,7 @@ func writeParetoSVG(w io.Writer, workload string, results []*Result, highlight s
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="7" fill="none" stroke="black" stroke-width="1.8"/>`+"\n", x, y)
 		}
 	}
-	for _, l := range placeLabels(pts, px, py, highlight, width) {
+	for _, l := range placeLabels(pts, px, py, highlight, width, topY+h-2) {
 		if math.Hypot(l.x-l.px, l.y-l.py) > 14 {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#888" stroke-width="0.7"/>`+"\n", l.px, l.py, l.anchorX(), l.y-4)
 		}
@@ -156,9 +156,10 @@ func (l label) span() (lo, hi float64) {
 
 // placeLabels groups the points that coincide (within 3 px) under one
 // label naming them all, puts each label right of its point (left of
-// it near the right edge), and pushes labels that would overlap
-// downward, 13 px apart.
-func placeLabels(pts []*Result, px, py func(float64) float64, highlight string, width float64) []label {
+// it near the right edge), and pushes a label that would overlap an
+// earlier label or another point downward, 13 px at a time; one that
+// would then leave the plot (below bottom) is pushed upward instead.
+func placeLabels(pts []*Result, px, py func(float64) float64, highlight string, width, bottom float64) []label {
 	const charW, lineH = 6.2, 13.0
 	var out []label
 	for _, r := range pts {
@@ -182,26 +183,46 @@ func placeLabels(pts []*Result, px, py func(float64) float64, highlight string, 
 	slices.SortStableFunc(out, func(a, b label) int { return cmp.Compare(a.y, b.y) })
 	for i := range out {
 		l := &out[i]
-		for moved := true; moved; {
-			moved = false
-			llo, lhi := l.span()
-			for j := range i {
-				o := out[j]
-				olo, ohi := o.span()
-				if llo < ohi && olo < lhi && math.Abs(l.y-o.y) < lineH {
-					l.y = o.y + lineH
-					moved = true
-				}
-			}
-			// Nor over another label's point (the text spans y-9 to
-			// y+2; a point, 5 px around its centre).
-			for _, o := range out {
-				if o.px-5 < lhi && llo < o.px+5 && o.py-5 < l.y+2 && l.y-9 < o.py+5 && (o.px != l.px || o.py != l.py) {
-					l.y = o.py + 5 + 9 + 1
-					moved = true
-				}
-			}
+		start := l.y
+		if push(l, out[:i], out, lineH, 1) && l.y > bottom {
+			l.y = start
+			push(l, out[:i], out, lineH, -1)
 		}
 	}
 	return out
+}
+
+// push moves l down (dir 1) or up (dir -1) until it overlaps none of
+// the placed labels nor any point but its own (the text spans y-9 to
+// y+2; a point, 5 px around its centre). It reports whether l moved.
+// Each push moves l strictly one way, to a place set by a label or a
+// point, so it ends; the bound on rounds only guards against a mistake
+// here hanging a report.
+func push(l *label, placed, all []label, lineH, dir float64) bool {
+	movedAny := false
+	for moved, round := true, 0; moved && round < 4*len(all)+4; round++ {
+		moved = false
+		llo, lhi := l.span()
+		for _, o := range placed {
+			olo, ohi := o.span()
+			// Compared with the very sums a push sets, so that a pushed
+			// label is clear of o exactly.
+			if llo < ohi && olo < lhi && l.y > o.y-lineH && l.y < o.y+lineH {
+				l.y = o.y + dir*lineH
+				moved = true
+			}
+		}
+		for _, o := range all {
+			if o.px-5 < lhi && llo < o.px+5 && o.py-5 < l.y+2 && l.y-9 < o.py+5 && (o.px != l.px || o.py != l.py) {
+				if dir > 0 {
+					l.y = o.py + 5 + 9 + 1
+				} else {
+					l.y = o.py - 5 - 2 - 1
+				}
+				moved = true
+			}
+		}
+		movedAny = movedAny || moved
+	}
+	return movedAny
 }

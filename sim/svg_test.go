@@ -192,3 +192,42 @@ func TestParetoLabels(t *testing.T) {
 		t.Errorf("%d rings, want 2 (legend and the default's point)", n)
 	}
 }
+
+// Results that crowd into a few pixels (soykb's, where six policies end
+// within 1 % of each other) get labels that do not overlap, and the plot
+// is drawn at all: pushing labels apart once looped forever when a
+// label's pushed place came out a rounding error short.
+func TestParetoLabelsCrowded(t *testing.T) {
+	var rs []*Result
+	for _, x := range []struct {
+		p    string
+		r, w float64
+	}{
+		{"default", 1.0051903995467557, 1864.2754204129994}, {"static", 1.1909456369706084, 0}, {"static-max", 1, 67509.13404999583},
+		{"spark", 1.0018984970065363, 2235.977035379833}, {"dask", 1.0017922470763905, 2063.6677949546165}, {"ray", 1.0032547953569253, 3039.912236328766},
+		{"partek", 1.0060926062386597, 2828.9009964512998}, {"reflow", 1.0075041169326302, 2287.3809162727},
+	} {
+		rs = append(rs, &Result{Workload: "w", Policy: x.p, Metrics: Metrics{Makespan: 16000 * x.r, MakespanRatio: x.r, Waste: x.w}})
+	}
+	var b strings.Builder
+	if err := WriteParetoSVG(&b, "w", rs); err != nil {
+		t.Fatal(err)
+	}
+	var labels []svgText
+	for _, tx := range svgTexts(t, b.String()) {
+		if tx.y > topY && tx.y <= topY+420 && tx.x > marginL+2 {
+			labels = append(labels, tx)
+		}
+	}
+	if len(labels) < 6 {
+		t.Fatalf("%d labels: %+v", len(labels), labels)
+	}
+	for i, a := range labels {
+		for _, o := range labels[i+1:] {
+			aw, ow := 6.2*float64(len(a.text)), 6.2*float64(len(o.text))
+			if a.x < o.x+ow && o.x < a.x+aw && math.Abs(a.y-o.y) < 12 {
+				t.Errorf("labels %q (%.0f,%.0f) and %q (%.0f,%.0f) overlap", a.text, a.x, a.y, o.text, o.x, o.y)
+			}
+		}
+	}
+}

@@ -38,7 +38,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		seed     = fs.Uint64("seed", 1, "seed of the standard workloads and of the cluster's draws")
 		out      = fs.String("out", "", "directory to write report.json, table.txt and SVG plots into (none: print the table only)")
 		replay   = fs.Int("replay", 1, "replay each workload this many times as one stream of runs")
-		gap      = fs.Duration("gap", 10*time.Minute, "with -replay: quiet time between the end of a run (its last task finished) and the start of the next")
+		gap      = fs.Duration("gap", 10*time.Minute, "with -replay or -history: quiet time between the end of a run (its last task finished) and the start of the next")
 		history  = fs.Int("history", 0, "runs of each workload to simulate before the one measured, under the same policy on the same cluster, so that what the policy learned (task durations, allocation latencies) carries over")
 		tcores   = fs.String("trace-cores", "count", "where a WfFormat task's cpu comes from: count (its recorded core count, 1 when missing) or avgcpu (its average cpu use, avgCPU/100 rounded up, at least 1)")
 		tasks    = fs.Int("tasks", 0, "tasks in each standard workload (0: each one's default)")
@@ -194,7 +194,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	last := map[string]time.Time{}
 	suite := sim.Suite{
 		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
-		Timeline: *out != "", Parallel: *parallel, History: *history,
+		Timeline: *out != "", Parallel: *parallel, History: *history, Gap: *gap,
 	}
 	if !*quiet {
 		suite.OnResult = func(done, total int, r *sim.Result) {
