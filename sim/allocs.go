@@ -195,7 +195,7 @@ func (e *engine) launchDone(ref int32) bool {
 	a.launchAt, a.shape = r.launchAt, r.shape
 	e.acc.wasteBoot += a.cpu * (e.now - r.launchAt).Seconds()
 	e.latency = keep(e.latency, e.now-r.since, 32)
-	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(r.since), Kind: stealer.Acquired, Resources: a.resMap}, 256)
+	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(r.since), Kind: stealer.Acquired, Resources: a.resMap, Asked: r.req.Max()}, 256)
 	e.failures, e.retryAt = 0, -1
 	e.acc.acquisitions++
 	if e.rebuy(r.since, r.window) {

@@ -81,3 +81,29 @@ func TestDefaultRequests(t *testing.T) {
 		t.Errorf("hold %q, want %q", hold, want)
 	}
 }
+
+// A grant smaller than its request asked for is evidence of the
+// cluster's cut; a grant of all it asked for is not.
+func TestGrantCap(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	acq := func(at time.Duration, got, asked ebb.Resources) Change {
+		return Change{Time: now.Add(at), Kind: Acquired, Resources: got, Asked: asked}
+	}
+	for _, c := range []struct {
+		name   string
+		recent []Change
+		want   ebb.Resources
+	}{
+		{"none", nil, nil},
+		{"all asked", []Change{acq(0, cpus(16), cpus(16))}, nil},
+		{"cut once", []Change{acq(0, cpus(8), cpus(16))}, cpus(8)},
+		{"largest cut", []Change{acq(0, cpus(4), cpus(16)), acq(time.Second, cpus(8), cpus(16))}, cpus(8)},
+		{"alike, asks unknown", []Change{acq(0, cpus(8), nil), acq(0, cpus(8), nil)}, cpus(8)},
+		{"one, ask unknown", []Change{acq(0, cpus(8), nil)}, nil},
+	} {
+		got := grantCap(Snapshot{Recent: c.recent})
+		if !got.Equal(c.want) || (got == nil) != (c.want == nil) {
+			t.Errorf("%s: grantCap = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

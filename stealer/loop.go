@@ -209,7 +209,7 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 		Recent:  make([]Change, len(l.recent)),
 	}
 	for i, c := range l.recent {
-		s.Recent[i] = Change{Time: c.Time, Kind: c.Kind, Resources: c.Resources.Clone()}
+		s.Recent[i] = Change{Time: c.Time, Kind: c.Kind, Resources: c.Resources.Clone(), Asked: c.Asked.Clone()}
 	}
 	if l.est != nil {
 		s.TaskDuration = max(0, l.est.TaskDuration())
@@ -350,7 +350,7 @@ func (l *loop) handle(ctx context.Context, m msg) {
 		h := &holding{alloc: m.alloc, res: m.alloc.Resources(), since: now}
 		l.held[m.alloc.ID()] = h
 		l.latency = appendKeep(l.latency, m.latency, keepLatencies)
-		l.recent = appendKeep(l.recent, Change{Time: m.req.since, Kind: Acquired, Resources: h.res.Clone()}, keepChanges)
+		l.recent = appendKeep(l.recent, Change{Time: m.req.since, Kind: Acquired, Resources: h.res.Clone(), Asked: m.req.req.Max()}, keepChanges)
 		l.failures, l.retryAt = 0, time.Time{}
 		l.emit(ctx, Event{Kind: EventGranted, RequestID: m.req.id, AllocID: m.alloc.ID(), Resources: h.res.Clone(),
 			Reason: fmt.Sprintf("granted alloc %s (%s) for request %s after %s", m.alloc.ID(), h.res, m.req.id, fmtDur(m.latency))})

@@ -233,12 +233,13 @@ func slots(shape ebb.Resources, caps []bin) int {
 }
 
 // grantCap returns what the cluster seems to cut requests down to, or nil
-// when there is no such evidence. The evidence is two or more allocs
-// asked for at the same moment (in one plan, so that all but the last of
-// a shape asked for MaxWidth units) and granted exactly the same: a
-// cluster that cuts requests to what a node holds grants them all that
-// one size. A grant alone says nothing, since it may be all its request
-// asked for: taking the largest one for a limit would make the policy buy
+// when there is no such evidence. The evidence is a grant smaller than
+// the request it granted asked for (Change.Asked), or, where the asks are
+// not known, two or more allocs asked for at the same moment (in one
+// plan, so that all but the last of a shape asked for MaxWidth units) and
+// granted exactly the same: a cluster that cuts requests to what a node
+// holds grants them all that one size. A grant of all it asked for says
+// nothing: taking the largest one for a limit would make the policy buy
 // several small allocs where one would do. Of several such sizes among
 // the acquisitions in s.Recent, the largest (by Size) is taken.
 func grantCap(s Snapshot) ebb.Resources {
@@ -251,6 +252,15 @@ func grantCap(s Snapshot) ebb.Resources {
 	slices.SortStableFunc(acq, func(a, b Change) int { return a.Time.Compare(b.Time) })
 	var best ebb.Resources
 	bestSize := 0.0
+	for _, c := range acq {
+		r := c.Resources
+		if c.Asked == nil || r.IsZero() || equal(r, c.Asked) || !r.Fits(c.Asked) {
+			continue
+		}
+		if size := r.Size(); best == nil || size > bestSize {
+			best, bestSize = r, size
+		}
+	}
 	for i := 0; i < len(acq); {
 		j := i + 1
 		for j < len(acq) && acq[j].Time.Equal(acq[i].Time) {

@@ -123,4 +123,8 @@ type Change struct {
 	Time      time.Time
 	Kind      ChangeKind
 	Resources ebb.Resources
+	// Asked, for an acquisition, is the Max of the request it granted:
+	// a grant smaller than what it asked for shows how the cluster cuts
+	// requests down.
+	Asked ebb.Resources
 }
