@@ -46,10 +46,10 @@ type DefaultConfig struct {
 	// MinIdleTimeout is the idle timeout while no re-buy is remembered.
 	// Default 2 s (two ticks): most capacity a batch run gives back is
 	// not wanted again soon, and a task finishing and its dependents
-	// starting happen within a tick. Each re-buy the policy sees (see
-	// ThrashMemory) doubles the timeout, up to the latency estimate:
-	// keeping an idle alloc for as long as a new one takes to arrive is
-	// the break-even of ski rental, and keeping it longer never pays.
+	// starting happen within a tick. Once the policy sees itself re-buy
+	// (see ThrashMemory), the timeout is the latency estimate: keeping
+	// an idle alloc for as long as a new one takes to arrive is the
+	// break-even of ski rental, and keeping it longer never pays.
 	//
 	// MaxIdleTimeout caps the default idle timeout however it is
 	// widened. Default 10 min: a very slow cluster does not keep idle

@@ -46,8 +46,9 @@ func (d *Default) patience(s Snapshot) time.Duration {
 // IdleTimeout returns how long a held alloc may stay idle before the
 // policy drains it, given s, and the number of re-buys that widened it.
 // With a fixed DefaultConfig.IdleTimeout it is that timeout doubled by
-// each re-buy, at most MaxWiden times it; by default it is MinIdleTimeout
-// doubled by each re-buy, at most the latency estimate and MaxIdleTimeout.
+// each re-buy, at most MaxWiden times it; by default it is MinIdleTimeout,
+// and once a re-buy is remembered the latency estimate (at most
+// MaxIdleTimeout).
 func (d *Default) IdleTimeout(s Snapshot) (timeout time.Duration, rebuys int) {
 	return d.idleTimeout(s, d.Latency(s))
 }
@@ -70,6 +71,12 @@ func (d *Default) idleTimeout(s Snapshot, latency time.Duration) (time.Duration,
 		window = max(window, 2*base)
 	}
 	rebuys := d.rebuys(s, window)
+	if d.cfg.IdleTimeout == 0 && rebuys > 0 {
+		// Seen to re-buy: keep idle allocs as long as a new one takes
+		// to come, the break-even, at once rather than after a few
+		// more re-buys of a boot each.
+		return ceiling, rebuys
+	}
 	t := base
 	for range rebuys {
 		if t >= ceiling/2 {

@@ -604,11 +604,11 @@ func rebuyPairs(n int, gap time.Duration) []Change {
 	return out
 }
 
-// The default idle timeout doubles with each re-buy, from MinIdleTimeout
-// to the latency estimate.
+// The default idle timeout is MinIdleTimeout until a re-buy is seen, and
+// then the latency estimate, the break-even of ski rental.
 func TestDefaultIdleTimeoutWidensToLatency(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{})
-	for n, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+	for n, want := range []time.Duration{2 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second} {
 		s := Snapshot{Now: t0, Latency: []time.Duration{30 * time.Second}, Recent: rebuyPairs(n, 5*time.Second)}
 		if got, rebuys := d.IdleTimeout(s); got != want || rebuys != n {
 			t.Errorf("after %d re-buys: idle timeout %v (%d counted), want %v\n%s", n, got, rebuys, want, formatSnapshot(s))
