@@ -203,3 +203,20 @@ func (a *alloc) Free(ctx context.Context) error {
 	a.e.freed(a.w)
 	return nil
 }
+
+// Sizes returns the resources of the worker shapes the Elastic can launch
+// now (not blocked by failures, within its caps' reach): the most one
+// alloc can hold on each kind of worker. It does not block; the result is
+// the caller's. A stealer reads it (stealer.Sizer) so as to ask for no
+// more than a worker holds.
+func (e *Elastic) Sizes() []ebb.Resources {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []ebb.Resources
+	for _, s := range e.shapes {
+		if e.launchableLocked(s) {
+			out = append(out, s.Resources.Clone())
+		}
+	}
+	return out
+}

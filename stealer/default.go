@@ -300,7 +300,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 func (d *Default) requests(s Snapshot, b purchase, kept int) ([]Request, string) {
 	grant := grantCap(s)
 	limit := min(d.cfg.MaxPending-kept, d.cfg.MaxAllocs-len(s.Held)-kept)
-	reqs, left := d.pack(b.buy, max(0, limit), grant)
+	reqs, left := d.pack(b.buy, max(0, limit), grant, s.Nodes)
 	out := make([]Request, 0, len(reqs))
 	for _, r := range reqs {
 		tail := b.why

@@ -107,3 +107,24 @@ func TestGrantCap(t *testing.T) {
 		}
 	}
 }
+
+// Told what its nodes hold (Snapshot.Nodes), the policy asks for no more
+// than the roomiest node holds: a wider request would be cut to a node a
+// boot later.
+func TestDefaultRequestsWithinNodes(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	s := Snapshot{Demand: []ebb.Demand{dem(cpus(1), 40)}, Nodes: []ebb.Resources{cpus(4), cpus(8)}}
+	p := d.Plan(s)
+	if len(p.Acquire) != 5 {
+		t.Fatalf("%d requests for 40 one-cpu tasks on nodes of at most 8 cpu, want 5:\n%s", len(p.Acquire), formatPlan(p))
+	}
+	for _, r := range p.Acquire {
+		if r.Requirements.Width != 8 {
+			t.Errorf("request %v, want 8 units", r.Requirements)
+		}
+	}
+	// Without nodes, MaxWidth (16) bounds a request.
+	if p := d.Plan(Snapshot{Demand: s.Demand}); len(p.Acquire) != 3 || p.Acquire[0].Requirements.Width != 16 {
+		t.Errorf("without nodes: %s, want 3 requests of 16 units", formatPlan(p))
+	}
+}

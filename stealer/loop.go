@@ -217,6 +217,9 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	if r, ok := l.ev.(RemainingEstimator); ok {
 		s.Remaining = max(0, r.Remaining())
 	}
+	if z, ok := l.cfg.Cluster.(Sizer); ok {
+		s.Nodes = z.Sizes()
+	}
 	working := make(map[string]bool, len(l.held))
 	for _, ld := range l.ev.Load() {
 		h, ok := l.held[ld.ID]

@@ -312,7 +312,7 @@ type newRequest struct {
 // pack packs the tasks of buy into at most limit requests, each expected
 // to be granted what credit says. It returns them and the number of tasks
 // that did not fit.
-func (d *Default) pack(buy []group, limit int, grant ebb.Resources) (reqs []*newRequest, left int) {
+func (d *Default) pack(buy []group, limit int, grant ebb.Resources, nodes []ebb.Resources) (reqs []*newRequest, left int) {
 	for _, g := range buy {
 		n := g.count
 		// Join a request whose unit fits the shape.
@@ -332,7 +332,7 @@ func (d *Default) pack(buy []group, limit int, grant ebb.Resources) (reqs []*new
 			r.serves = addGroup(r.serves, g.shape, take)
 			n -= take
 		}
-		w := d.maxWidth(g.shape)
+		w := d.maxWidth(g.shape, nodes)
 		room := credit(g.shape, w, grant)
 		for n > 0 && len(reqs) < limit {
 			units := min(n, room)
@@ -347,11 +347,23 @@ func (d *Default) pack(buy []group, limit int, grant ebb.Resources) (reqs []*new
 	return reqs, left
 }
 
-// maxWidth returns how many units of shape one request may ask for.
-func (d *Default) maxWidth(shape ebb.Resources) int {
+// maxWidth returns how many units of shape one request may ask for: at
+// most MaxWidth, its Max within MaxRequest, and, when the cluster said
+// what its nodes hold, no more than the roomiest node holds, since a
+// wider request would be cut down to a node anyway.
+func (d *Default) maxWidth(shape ebb.Resources, nodes []ebb.Resources) int {
 	w := d.cfg.MaxWidth
 	if d.cfg.MaxRequest != nil {
 		w = fitCount(shape, d.cfg.MaxRequest, w)
+	}
+	if len(nodes) > 0 {
+		most := 0
+		for _, n := range nodes {
+			most = max(most, fitCount(shape, n, w))
+		}
+		if most > 0 {
+			w = most
+		}
 	}
 	return max(1, w)
 }

@@ -52,6 +52,12 @@ type Snapshot struct {
 	// unknown, and then a policy falls back on its own guess.
 	TaskDuration time.Duration
 
+	// Nodes lists the most one alloc of the cluster can hold, kind of
+	// node by kind of node, when the cluster says (see [Sizer]); nil
+	// when it does not. A request wider than every node is cut down to
+	// what one holds.
+	Nodes []ebb.Resources
+
 	// Remaining is how much longer, on average, the tasks running on the
 	// evaluation's allocs are expected to run, when the evaluator knows
 	// (see [RemainingEstimator]); zero when it does not or none runs.

@@ -20,6 +20,15 @@ type Allocator interface {
 	Allocate(ctx context.Context, req ebb.Requirements, labels ebb.Labels) (pool.Alloc, error)
 }
 
+// A Sizer is an [Allocator] that says, without blocking, the most one
+// alloc can hold on each kind of node it has: a cluster.Elastic says so
+// of its worker shapes. A Stealer puts what it says in Snapshot.Nodes, so
+// that a policy asks for no more than a node holds. The result is the
+// caller's.
+type Sizer interface {
+	Sizes() []ebb.Resources
+}
+
 // Config configures a [Stealer]. Cluster is required; every other field has
 // a useful zero value.
 type Config struct {
