@@ -311,6 +311,9 @@ func TestElasticPoolView(t *testing.T) {
 		if err != nil || len(caps) != 1 || !caps[0].Equal(cpu(4)) {
 			t.Errorf("Capacity before any worker = %v, %v; want the shape", caps, err)
 		}
+		if sizes := v.Sizes(); len(sizes) != 1 || !sizes[0].Equal(cpu(4)) {
+			t.Errorf("Sizes = %v, want the shape", sizes)
+		}
 		res := allocate(t.Context(), v, 1, 0, nil)
 		advance(batch + launchTime)
 		a := granted(t, res)

@@ -310,3 +310,34 @@ func TestEvaluationDone(t *testing.T) {
 
 // Every cluster is an Allocator.
 var _ Allocator = (cluster.Cluster)(nil)
+
+// sized is a cluster that says what its nodes hold.
+type sized struct {
+	cluster.Cluster
+	nodes []ebb.Resources
+}
+
+func (s sized) Sizes() []ebb.Resources { return s.nodes }
+
+// A Stealer puts what a Sizer says in every snapshot.
+func TestSnapshotNodes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := memPool(t, cpus(4))
+		ev := newFakeEval()
+		var seen []ebb.Resources
+		cfg := Config{Cluster: sized{cluster.NewStatic(p), []ebb.Resources{cpus(8)}},
+			Policy: PolicyFunc(func(s Snapshot) Plan { seen = s.Nodes; return Plan{} })}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := start(ctx, s, ev)
+		synctest.Wait()
+		cancel()
+		<-errc
+		if len(seen) != 1 || !seen[0].Equal(cpus(8)) {
+			t.Errorf("Snapshot.Nodes = %v, want what the cluster's Sizes said", seen)
+		}
+	})
+}
