@@ -19,6 +19,11 @@ import (
 // driver for TestDriverKilled.
 const driverEnv = "EBB_PROCS_TEST_DRIVER"
 
+// driverDirEnv names the directory the driver keeps its workers in: the
+// test's own, removed when the test ends, as the killed driver cannot
+// remove one of its own.
+const driverDirEnv = "EBB_PROCS_TEST_DRIVER_DIR"
+
 // TestDriverKilled kills a driver with SIGKILL while its worker runs an
 // exec in an alloc the driver keeps alive: nobody stops the worker, yet
 // it stops itself once the alloc's lease lapsed and its lease timeout
@@ -29,7 +34,7 @@ func TestDriverKilled(t *testing.T) {
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDriverKilled$")
-	cmd.Env = append(os.Environ(), driverEnv+"="+ebbBinary)
+	cmd.Env = append(os.Environ(), driverEnv+"="+ebbBinary, driverDirEnv+"="+t.TempDir())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -71,7 +76,7 @@ func TestDriverKilled(t *testing.T) {
 // waits to be killed.
 func drive(t *testing.T) {
 	ctx := context.Background()
-	p, err := New(Config{Command: []string{ebbBinary, "worker"}, Shapes: testShapes(), Dir: t.TempDir(), LeaseTimeout: time.Second})
+	p, err := New(Config{Command: []string{ebbBinary, "worker"}, Shapes: testShapes(), Dir: os.Getenv(driverDirEnv), LeaseTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
