@@ -1,0 +1,151 @@
+package sim
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// arrive records that task i has arrived.
+func (e *engine) arrive(i int32) {
+	e.progressAt = e.now
+	if e.waiting[i]--; e.waiting[i] == 0 {
+		e.ready(i)
+	}
+}
+
+// ready puts task i in its shape's queue.
+func (e *engine) ready(i int32) {
+	t := &e.tasks[i]
+	t.readyAt = e.now
+	s := t.shape
+	s.q.Push(i, e.taskRank[i])
+	if s.kinds == nil {
+		s.kinds = map[int32]int{}
+	}
+	s.kinds[t.kind]++
+	if !s.listed {
+		s.listed = true
+		k, _ := slices.BinarySearchFunc(e.readyShapes, s, func(a, b *tshape) int { return cmp.Compare(a.rank, b.rank) })
+		e.readyShapes = slices.Insert(e.readyShapes, k, s)
+	}
+	e.readyN++
+	e.waitingCPU += s.cpu
+	e.placeDirty = true
+}
+
+// place starts ready tasks on the allocs that hold them, as runner.Eval
+// does: shapes largest first, each task to the alloc with the least free
+// capacity that holds it (best fit), as many at once as fit there, and
+// within a shape in the order the tasks became ready.
+func (e *engine) place() {
+	if !e.placeDirty {
+		return
+	}
+	e.placeDirty = false
+	for k := 0; k < len(e.readyShapes); {
+		s := e.readyShapes[k]
+		for s.len() > 0 {
+			a := e.free.bestFit(s.vec, s.size)
+			if a == nil {
+				break
+			}
+			n := max(1, count(s.vec, a.free, s.len()))
+			e.free.remove(a)
+			for range n {
+				e.start(s.q.Pop(), a)
+			}
+			e.free.insert(a)
+		}
+		if s.len() == 0 {
+			s.listed = false
+			e.readyShapes = slices.Delete(e.readyShapes, k, k+1)
+			continue
+		}
+		k++
+	}
+}
+
+// start runs task i on a, which is out of the free index.
+func (e *engine) start(i int32, a *alloc) {
+	t := &e.tasks[i]
+	s := t.shape
+	t.on = a
+	s.kinds[t.kind]--
+	e.kinds[t.kind].running[i] = e.now
+	for d, q := range s.vec {
+		a.free[d] = snap(a.free[d] - q)
+	}
+	if a.running == 0 {
+		a.everRan = true
+	}
+	a.running++
+	e.touch(a)
+	e.running++
+	e.readyN--
+	e.waitingCPU -= s.cpu
+	e.busyCPU += s.cpu
+	e.waits = append(e.waits, (e.now - t.readyAt).Seconds())
+	if a.aux {
+		e.acc.busyAux += s.cpu * t.dur.Seconds()
+	}
+	e.progressAt = e.now
+	e.q.push(e.now+t.dur, evFinish, i)
+}
+
+// finish records that task i is done; it reports whether that released a
+// drained alloc.
+func (e *engine) finish(i int32) bool {
+	t := &e.tasks[i]
+	s := t.shape
+	a := t.on
+	t.on = nil
+	e.free.remove(a)
+	for d, q := range s.vec {
+		a.free[d] = snap(a.free[d] + q)
+	}
+	a.running--
+	if a.running == 0 {
+		a.idleSince = e.now
+	}
+	e.touch(a)
+	e.running--
+	e.busyCPU -= s.cpu
+	e.remaining--
+	if e.runLeft[t.run]--; e.runLeft[t.run] == 0 && t.run == e.curRun {
+		e.nextRun()
+	}
+	e.progressAt = e.now
+	delete(e.kinds[t.kind].running, i)
+	e.durs.Observe(e.kinds[t.kind].name, t.dur)
+	if e.taskAvg == 0 {
+		e.taskAvg = t.dur
+	} else {
+		e.taskAvg += (t.dur - e.taskAvg) / 8
+	}
+	for _, c := range e.dependents[e.depStart[i]:e.depStart[i+1]] {
+		if e.waiting[c]--; e.waiting[c] == 0 {
+			e.ready(c)
+		}
+	}
+	if a.draining {
+		if a.running == 0 {
+			e.release(a)
+			return true
+		}
+		return false
+	}
+	e.free.insert(a)
+	e.placeDirty = true
+	return false
+}
+
+// snap rounds away the dust that repeated additions leave, so that equal
+// free capacities compare equal.
+func snap(q float64) float64 {
+	const unit = 1 << 20
+	if r := math.Round(q*unit) / unit; math.Abs(r-q) < 1e-9 {
+		return r
+	}
+	return q
+}
