@@ -69,6 +69,15 @@ func (c *tracingCluster) Capacity(ctx context.Context) ([]ebb.Resources, error) 
 	return c.inner.Capacity(ctx)
 }
 
+// Sizes passes on what the wrapped cluster says its nodes hold (see
+// stealer.Sizer), or nil when it says nothing.
+func (c *tracingCluster) Sizes() []ebb.Resources {
+	if z, ok := c.inner.(interface{ Sizes() []ebb.Resources }); ok {
+		return z.Sizes()
+	}
+	return nil
+}
+
 // Allocate records an ebb.Cluster.Allocate span that lasts as long as the
 // wait for the alloc, with the request and labels as attributes, and on
 // success an ebb.granted event and the alloc's ID and resources. The

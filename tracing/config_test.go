@@ -115,3 +115,27 @@ func TestNoGlobalProviders(t *testing.T) {
 		t.Errorf("the global tracer provider was replaced")
 	}
 }
+
+// sized is a cluster that says what its nodes hold.
+type sized struct {
+	cluster.Cluster
+}
+
+func (sized) Sizes() []ebb.Resources { return []ebb.Resources{cpus(8)} }
+
+// The wrapper passes on what the wrapped cluster says its nodes hold, so
+// that a stealer over a traced Elastic still asks for no more than a
+// node holds.
+func TestWrapSizes(t *testing.T) {
+	tel := newTelemetry(t)
+	p := pooltest.NewPool(pooltest.PoolConfig{})
+	defer p.Close()
+	c := tracing.Wrap(sized{cluster.NewStatic(p)}, tel.config())
+	z, ok := c.(interface{ Sizes() []ebb.Resources })
+	if !ok || len(z.Sizes()) != 1 || !z.Sizes()[0].Equal(cpus(8)) {
+		t.Errorf("Wrap's %T does not pass Sizes on", c)
+	}
+	if s := tracing.Wrap(cluster.NewStatic(p), tel.config()).(interface{ Sizes() []ebb.Resources }).Sizes(); s != nil {
+		t.Errorf("Sizes of a wrapped cluster that says nothing: %v, want nil", s)
+	}
+}
