@@ -88,27 +88,18 @@ func (e *Eval) ranks() []float64 {
 }
 
 // Remaining returns how much longer, on average, the tasks now running are
-// expected to run (stealer.Durations.MeanRemaining, kind by kind), or 0
-// when none runs.
+// expected to run (stealer.Durations.RunningLeft), or 0 when none runs.
 func (e *Eval) Remaining() time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := time.Now()
-	var sum time.Duration
-	n := 0
+	work := make([]stealer.KindWork, 0, len(e.kinds))
 	for _, kd := range e.kinds {
-		if len(kd.running) == 0 {
-			continue
-		}
-		ages := make([]time.Duration, 0, len(kd.running))
+		w := stealer.KindWork{Kind: kd.name, Hint: kd.hint}
 		for _, at := range kd.running {
-			ages = append(ages, now.Sub(at))
+			w.Running = append(w.Running, now.Sub(at))
 		}
-		sum += e.durations.MeanRemaining(kd.name, ages, kd.hint) * time.Duration(len(ages))
-		n += len(ages)
+		work = append(work, w)
 	}
-	if n == 0 {
-		return 0
-	}
-	return sum / time.Duration(n)
+	return e.durations.RunningLeft(work)
 }

@@ -51,21 +51,13 @@ func (e *engine) ranks(order []int32) []float64 {
 // expected to run, as runner.Eval's Remaining says (from what is known,
 // never their true durations).
 func (e *engine) runningLeft() time.Duration {
-	var sum time.Duration
-	n := 0
+	work := make([]stealer.KindWork, 0, len(e.kinds))
 	for _, kd := range e.kinds {
-		if len(kd.running) == 0 {
-			continue
-		}
-		ages := make([]time.Duration, 0, len(kd.running))
+		w := stealer.KindWork{Kind: kd.name}
 		for _, at := range kd.running {
-			ages = append(ages, e.now-at)
+			w.Running = append(w.Running, e.now-at)
 		}
-		sum += e.durs.MeanRemaining(kd.name, ages, 0) * time.Duration(len(ages))
-		n += len(ages)
+		work = append(work, w)
 	}
-	if n == 0 {
-		return 0
-	}
-	return sum / time.Duration(n)
+	return e.durs.RunningLeft(work)
 }

@@ -335,3 +335,24 @@ func sortObservations(obs []observation) {
 		return 0
 	})
 }
+
+// RunningLeft returns how much longer, on average, the running tasks of
+// work (their ages in Running, kind by kind) are expected to run: the
+// mean of MeanRemaining over every kind, weighed by how many of its tasks
+// run; 0 when none runs. An evaluation reports it in Snapshot.Remaining
+// (see RemainingEstimator).
+func (d *Durations) RunningLeft(work []KindWork) time.Duration {
+	var sum time.Duration
+	n := 0
+	for _, w := range work {
+		if len(w.Running) == 0 {
+			continue
+		}
+		sum += d.MeanRemaining(w.Kind, w.Running, w.Hint) * time.Duration(len(w.Running))
+		n += len(w.Running)
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / time.Duration(n)
+}
