@@ -226,6 +226,18 @@ func (s *Subscription) Next(ctx context.Context) (Event, error) {
 	}
 }
 
+// Pending returns how many events Next would return now without waiting:
+// those buffered, and one for the count of those dropped, if any.
+func (s *Subscription) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.buf)
+	if s.dropped > 0 {
+		n++
+	}
+	return n
+}
+
 // Close ends the subscription: no event is added after it, and Next
 // returns those still buffered, then fails with ebb.ErrClosed. Closing
 // twice does nothing.
