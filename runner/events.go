@@ -19,7 +19,11 @@ type EventKind uint8
 // The kinds of events. A task that runs once goes Queued → Started →
 // Finished; one found in the cache has only Finished, with Cached set.
 // Retried and Lost put the task back in the ready queue (no Queued
-// follows them); its next try starts with Started again.
+// follows them); its next try starts with Started again. When the eval
+// fails, the tasks it stops get no further event. A run that is retried
+// (its primary lost) evaluates the flow anew: its tasks are Queued again.
+// Events come in the order they were published, and their Times never
+// go backward, except a stealer event's, which keeps the stealer's own.
 //
 // Pools report no staging figures (pool.Result and pool.ExecInspect carry
 // the exec's start and end, not the bytes or time spent placing inputs or

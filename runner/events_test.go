@@ -366,3 +366,45 @@ func TestEventsCarryStealerDecisions(t *testing.T) {
 		}
 	})
 }
+
+// A lost primary sends the run to Retry: the tasks it ran are lost, and
+// the next eval queues them again; what finished comes from the cache.
+func TestEventsPrimaryLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := memPool(t)
+		flow := c.diamond(3, oneCPU)
+		for i := range flow.Tasks {
+			flow.Tasks[i].Func = slowFunc(&c, flow.Tasks[i].Name, time.Minute)
+		}
+		bus := NewEventBus()
+		sub := bus.Subscribe(0)
+		r, err := New(Config{Flow: flow, Cluster: static(p), Cache: newMemCache(), Events: bus}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error)
+		go func() { done <- r.Run(t.Context()) }()
+		advance(90 * time.Second) // virtual: the source is done, the middle half way
+		first := r.State().Primary.ID
+		if err := p.Kill(first); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		evs := drain(t, sub)
+		if got, want := story(evs, "source"), "queued started finished finished"; got != want {
+			t.Errorf("source: %q, want %q (the second from the cache)", got, want)
+		}
+		if got := find(evs, "source", EventFinished); len(got) != 2 || got[0].Cached || !got[1].Cached {
+			t.Errorf("source finished %+v: want run, then cached", got)
+		}
+		if got, want := story(evs, "mid-00"), "queued started lost queued started finished"; got != want {
+			t.Errorf("mid-00: %q, want %q", got, want)
+		}
+		if got := find(evs, "mid-00", EventLost); len(got) != 1 || got[0].AllocID != first {
+			t.Errorf("mid-00 lost %+v, want on the first primary %s", got, first)
+		}
+	})
+}
