@@ -56,7 +56,7 @@ func (r *Runner) stealer() (*stealer.Stealer, error) {
 		FreeTimeout:  sc.FreeTimeout,
 		RetryMinWait: sc.RetryMinWait,
 		RetryMaxWait: sc.RetryMaxWait,
-		OnEvent:      sc.OnEvent,
+		OnEvent:      r.onStealerEvent,
 		Logger:       cmp.Or(sc.Logger, r.cfg.Logger),
 		Labels:       r.labels(),
 		OnAcquire:    r.acquired,
@@ -92,6 +92,15 @@ func (r *Runner) work(ctx context.Context, e *Eval, s *stealer.Stealer) error {
 	// allocs go back.
 	stop()
 	return err
+}
+
+// onStealerEvent hands a stealer's event to StealConfig.OnEvent and to
+// the run's Events.
+func (r *Runner) onStealerEvent(ev stealer.Event) {
+	if r.cfg.Steal.OnEvent != nil {
+		r.cfg.Steal.OnEvent(ev)
+	}
+	r.cfg.Events.stealerEvent(ev)
 }
 
 // acquired records an auxiliary alloc in the State, and saves it, before

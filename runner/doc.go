@@ -31,6 +31,11 @@
 //     in an alloc is named by it, so a resumed run re-attaches to an exec
 //     still running instead of starting it again, and its result goes to
 //     the cache under it.
+//   - Events tell a task's life as it happens (queued, started on an
+//     alloc, finished, retried, lost with its alloc) and the stealer's
+//     decisions, in one stream: an EventBus set in Config hands them to
+//     each Subscription through a bounded buffer, never waiting for a
+//     subscriber; one that falls behind is told how many it missed.
 //
 // What fails where: a task that fails for good fails the run, with its
 // name and the tail of its stderr (a *TaskError), after its running

@@ -50,6 +50,9 @@ type EvalConfig struct {
 	// at Demand (a stealer's Wake). It is called with the Eval's lock
 	// held, so it must not block or call back into the Eval.
 	OnDemand func()
+	// Events, when set, receives an event at each point of a task's life
+	// (see EventKind); publishing never blocks the eval.
+	Events *EventBus
 }
 
 // An Eval is the evaluation of one flow: which tasks are done (run or found
@@ -188,6 +191,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			e.tasks[i] = taskState{state: cached, outputs: outputs}
 			e.counts.Cached++
 			cfg.Runs.Cached(ctx, g.Flow.Tasks[i].Name, digests[i])
+			e.emitCached(i)
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -217,6 +221,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		if e.waiting[i] == 0 {
 			st.state = ready
 			e.ready.push(e.shapes[i], i)
+			e.emitQueued(i)
 		}
 	}
 	if e.remaining == 0 {

@@ -178,6 +178,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		Logger:     r.cfg.Logger,
 		Runs:       r.runs,
 		OnDemand:   onDemand,
+		Events:     r.cfg.Events,
 	})
 	if err != nil {
 		return err

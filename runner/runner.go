@@ -82,6 +82,11 @@ type Config struct {
 	// metrics. The zero value records nothing. To trace allocations too,
 	// wrap the Cluster with tracing.Wrap.
 	Tracing tracing.Config
+	// Events, when set, receives the events of the run's tasks and its
+	// stealer's decisions, in one stream (see EventKind). A subscriber
+	// that falls behind loses events and is told how many; the run never
+	// waits for it.
+	Events *EventBus
 }
 
 // A Runner drives one run of a flow through its phases, Init → Eval →

@@ -131,6 +131,7 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	x, err := w.alloc.Put(tctx, id, cfg)
 	var res pool.Result
 	if err == nil {
+		e.emitStarted(t, w.alloc)
 		res, err = x.Wait(tctx)
 	}
 	span.End(res, err)
@@ -204,6 +205,7 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 		e.fail(fmt.Errorf("task %q: %w", e.g.Flow.Tasks[t].Name, err))
 		return
 	}
+	e.emitLost(w, t, err)
 	e.counts.Lost++
 	e.requeue(t)
 }
@@ -220,6 +222,7 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	}
 	switch {
 	case res.OK():
+		e.emitEnded(EventFinished, w, t, res)
 		st.state = done
 		st.outputs = res.Outputs
 		e.counts.Done++
@@ -234,6 +237,7 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 			if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
 				e.tasks[c].state = ready
 				e.ready.push(e.shapes[c], c)
+				e.emitQueued(c)
 			}
 		}
 		if e.remaining == 0 {
@@ -242,11 +246,13 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 		e.broadcast()
 	case res.Transient && int(st.tries)+1 < max(1, task.Attempts):
 		st.tries++
+		e.emitEnded(EventRetried, w, t, res)
 		e.counts.Retried++
 		e.cfg.Logger.Info("task failed; trying again", "task", task.Name, "try", st.tries, "error", res.Error)
 		e.requeue(t)
 	default:
 		st.state = failed
+		e.emitEnded(EventFinished, w, t, res)
 		e.fail(&TaskError{Task: task.Name, Digest: e.digests[t], Result: res})
 	}
 }

@@ -31,6 +31,7 @@ type runFlags struct {
 	quiet     bool
 	workers   string
 	policy    string
+	events    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -41,6 +42,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
+	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
@@ -101,6 +103,18 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		if !f.quiet {
 			cfg.Steal.OnEvent = func(ev stealer.Event) { fmt.Fprintf(stderr, "\rstealer: %s\n", ev.Reason) }
 		}
+	}
+	if f.events != "" {
+		cfg.Events = runner.NewEventBus()
+		ew, err := startEvents(ctx, f.events, state != nil, cfg.Events)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := ew.stop(); err == nil && serr != nil {
+				err = serr
+			}
+		}()
 	}
 	r, err := runner.New(cfg, state)
 	if err != nil {
