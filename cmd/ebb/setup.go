@@ -31,6 +31,9 @@ type runFlags struct {
 	quiet     bool
 	workers   string
 	policy    string
+	// keepWorkers leaves the workers of -workers running when the run is
+	// interrupted.
+	keepWorkers bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -41,6 +44,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
+	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt (the command and slurm providers list them again; procs workers, which no new ebb adopts, stop themselves once no lease holds them); by default they are stopped")
 	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
@@ -72,6 +76,9 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
 		Program: "ebb run", Args: []string{flowPath},
 		Primary: ebb.Requirements{Min: f.primary},
+	}
+	if cfg.Command, err = f.record(); err != nil {
+		return err
 	}
 	if f.elastic {
 		// Allocations on this machine are immediate.
