@@ -80,6 +80,9 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if cfg.Command, err = f.record(); err != nil {
 		return err
 	}
+	// interruptedRun says a signal interrupted the run: then
+	// -keep-workers leaves the workers running.
+	interruptedRun := false
 	if f.elastic {
 		// Allocations on this machine are immediate.
 		latency := 10 * time.Millisecond
@@ -89,12 +92,12 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			if err != nil {
 				return err
 			}
-			wp, err := wf.start(ctx, f.dir, repo)
+			wp, err := wf.start(ctx, f.dir, repo, f.keepWorkers)
 			if err != nil {
 				return err
 			}
 			defer func() {
-				if serr := wp.stop(); err == nil && serr != nil {
+				if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
 					err = fmt.Errorf("stopping the workers: %w", serr)
 				}
 			}()
@@ -134,6 +137,12 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		fmt.Fprintln(stderr)
 	}
 	s := r.State()
+	if err != nil && ctx.Err() != nil {
+		if ierr := asInterrupt(ctx, err, statePath(store)); ierr != err {
+			interruptedRun = true
+			return ierr
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("run %s failed (state: %s): %w", shortID(s.ID.Encoded()), statePath(store), err)
 	}
