@@ -78,7 +78,7 @@ type State struct {
 	// sentinels of the root package) Err was, so that a resumed run's
 	// error is still each of them by errors.Is: "invalid", "unavailable",
 	// "offer_gone", "expired", "not_exist", "resources", "corrupt",
-	// "closed". States written before the field have none; their errors
+	// "closed", "timeout". States written before the field have none; their errors
 	// read the same but are of no kind. The field is optional, so it did
 	// not change the Version.
 	ErrKinds []string `json:"err_kinds,omitempty"`

@@ -130,8 +130,9 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
 	x, err := w.alloc.Put(tctx, id, cfg)
 	var res pool.Result
+	timedOut := false
 	if err == nil {
-		res, err = x.Wait(tctx)
+		res, timedOut, err = waitFor(tctx, x, task.Timeout)
 	}
 	span.End(res, err)
 	if err != nil {
@@ -147,7 +148,7 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
 		e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
 	}
-	e.finish(w, t, res)
+	e.finish(w, t, res, timedOut)
 }
 
 // inputs returns the digest of each of task t's input files. The outputs of
@@ -208,8 +209,9 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 	e.requeue(t)
 }
 
-// finish records the result of task t, run on w.
-func (e *Eval) finish(w *worker, t int32, res pool.Result) {
+// finish records the result of task t, run on w; timedOut says it was
+// killed past its Timeout.
+func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
 	task := &e.g.Flow.Tasks[t]
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -247,7 +249,11 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 		e.requeue(t)
 	default:
 		st.state = failed
-		e.fail(&TaskError{Task: task.Name, Digest: e.digests[t], Result: res})
+		terr := &TaskError{Task: task.Name, Digest: e.digests[t], Result: res}
+		if timedOut {
+			terr.Timeout = task.Timeout
+		}
+		e.fail(terr)
 	}
 }
 
