@@ -26,6 +26,9 @@ func TestResumeFromElsewhere(t *testing.T) {
 		t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
 	}
 	statePath := filepath.Join(start, "d", "state.json")
+	if code, out, _ := runEbb(t, elsewhere, "state", statePath); code != 0 || !strings.Contains(out, `"dir":"`+filepath.Join(start, "d")+`"`) {
+		t.Errorf("ebb state exited %d:\n%s\nwant the recorded command", code, out)
+	}
 
 	// Take the run back to before it began: its tasks are in the cache,
 	// its outputs gone.
