@@ -33,6 +33,10 @@ var (
 	// never started (an Elastic cluster without `go elastic.Run(ctx)`),
 	// so the call would wait forever. The message names the fix.
 	ErrNotRunning = errors.New("not running")
+	// ErrTimeout: a task ran past its [Task.Timeout] on every try it was
+	// given, and was killed each time. Another run may pass if the task
+	// runs faster there or is given longer.
+	ErrTimeout = errors.New("timed out")
 )
 
 // Retryable reports whether err is of a kind that may succeed if the same

@@ -165,6 +165,9 @@ func (t *Task) check() []string {
 	if t.Estimate < 0 {
 		p = append(p, fmt.Sprintf("estimate %v: must not be negative", t.Estimate))
 	}
+	if t.Timeout < 0 {
+		p = append(p, fmt.Sprintf("timeout %v: must not be negative", t.Timeout))
+	}
 	names := map[string]bool{}
 	for _, in := range t.Inputs {
 		if !localPath(in.Name) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -80,6 +81,7 @@ func TestDigestsFollowWhatDeterminesResults(t *testing.T) {
 		{"rename", func(f *Flow) { f.Tasks[1].Name = "count-first"; f.Tasks[3].Inputs[0].Task = "count-first" }, []bool{false, false, false, false}},
 		{"resources", func(f *Flow) { f.Tasks[0].Resources = Resources{Mem: 1 << 30} }, []bool{false, false, false, false}},
 		{"attempts", func(f *Flow) { f.Tasks[2].Attempts = 3 }, []bool{false, false, false, false}},
+		{"timeout", func(f *Flow) { f.Tasks[2].Timeout = time.Hour }, []bool{false, false, false, false}},
 		{"env order", func(f *Flow) { f.Tasks[1].Env = []string{"B=1", "A=2"} }, []bool{false, true, false, true}},
 		{"command", func(f *Flow) { f.Tasks[1].Argv = []string{"wc", "-l", "a"} }, []bool{false, true, false, true}},
 		{"root input", func(f *Flow) { f.Tasks[0].Inputs[0].Path = "/data/other.txt" }, []bool{true, true, true, true}},
@@ -138,6 +140,7 @@ func TestFlowProblems(t *testing.T) {
 		{Name: "twosrc", Argv: []string{"x"}, Inputs: []Input{{Name: "in", Path: "/p", Digest: digest.FromString("x")}}},
 		{Name: "abs", Argv: []string{"x"}, Outputs: []string{"/etc/passwd", "../up"}},
 		{Name: "after", Argv: []string{"x"}, After: []string{"nobody"}},
+		{Name: "timeout", Argv: []string{"x"}, Timeout: -time.Second},
 	}}
 	err := f.Validate()
 	if !errors.Is(err, ErrInvalid) {
@@ -151,14 +154,14 @@ func TestFlowProblems(t *testing.T) {
 		`task 0: name ""`, `name used by tasks 1 and 2`, `task "empty": no command`, `task "both": both argv and func`,
 		`task "nokey": func without func_key`, `task "res": resource cpu=-1`, `no task named "ghost"`,
 		`task "res" has no output "o"`, `want exactly one source`, `output "/etc/passwd"`, `output "../up"`,
-		`task "after": after: no task named "nobody"`,
+		`task "after": after: no task named "nobody"`, `task "timeout": timeout -1s: must not be negative`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %s:\n%v", want, err)
 		}
 	}
-	if len(fe.Problems) != 12 {
-		t.Errorf("%d problems, want 12:\n%v", len(fe.Problems), err)
+	if len(fe.Problems) != 13 {
+		t.Errorf("%d problems, want 13:\n%v", len(fe.Problems), err)
 	}
 }
 

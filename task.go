@@ -12,9 +12,9 @@ import (
 // A task's identity for the cache is its digest (see [Graph.Digests]),
 // computed from what determines its result: its command or FuncKey, its
 // environment, its inputs (names and the digests of what feeds them) and
-// its output names. Its name, its resources and its attempts do not count,
-// so renaming a task or giving it more memory keeps its cache entry, and
-// changing its command does not.
+// its output names. Its name, its resources, its attempts and its timeout
+// do not count, so renaming a task or giving it more memory keeps its
+// cache entry, and changing its command does not.
 type Task struct {
 	// Name identifies the task within its flow: 1 to 255 bytes, no
 	// control characters, and one path element (no / or \, not . or
@@ -49,6 +49,12 @@ type Task struct {
 	// Attempts is how many times the task is tried when it fails in a
 	// way that may pass on another try (see the runner). 0 means 1.
 	Attempts int `json:"attempts,omitempty"`
+	// Timeout, when positive, bounds each try of the task: a try still
+	// running after Timeout is killed, and counts as a failure that may
+	// pass on another try, so the task is tried again while Attempts
+	// remain; the run's error then wraps [ErrTimeout]. 0 means no bound;
+	// negative is invalid. It is not part of the digest.
+	Timeout time.Duration `json:"timeout,omitempty"`
 
 	// Kind says what kind of work the task does, so that the durations
 	// of finished tasks of a kind predict the rest of that kind: "align",

@@ -41,7 +41,8 @@
 // name and the tail of its stderr (a *TaskError), after its running
 // siblings are killed; finished tasks stay in the cache. A task that fails
 // in a way that may pass (a Func error wrapping ebb.ErrUnavailable, a
-// process killed by a signal nobody in ebb sent) is tried again up to its
-// Attempts. A lost alloc's running tasks go back to the ready queue. A
+// process killed by a signal nobody in ebb sent, a try killed past the
+// task's Timeout) is tried again up to its Attempts; a task whose last
+// try timed out fails the run with an error wrapping ebb.ErrTimeout. A lost alloc's running tasks go back to the ready queue. A
 // lost primary moves the run to Retry, and a new primary is taken.
 package runner

@@ -21,6 +21,7 @@ var kindNames = []struct {
 	{"resources", ebb.ErrResources},
 	{"corrupt", ebb.ErrCorrupt},
 	{"closed", ebb.ErrClosed},
+	{"timeout", ebb.ErrTimeout},
 }
 
 // errKinds returns the names of the ebb error kinds err is (by errors.Is),

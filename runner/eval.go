@@ -128,17 +128,31 @@ type TaskError struct {
 	Task   string
 	Digest digest.Digest
 	Result pool.Result
+	// Timeout is set when the task's last try ran past its
+	// ebb.Task.Timeout, this long, and was killed; the error then wraps
+	// ebb.ErrTimeout.
+	Timeout time.Duration
 }
 
 func (e *TaskError) Error() string {
 	msg := fmt.Sprintf("task %q failed: exit code %d", e.Task, e.Result.ExitCode)
-	if e.Result.Error != "" {
+	if e.Timeout > 0 {
+		msg = fmt.Sprintf("task %q timed out: killed after its timeout of %v", e.Task, e.Timeout)
+	} else if e.Result.Error != "" {
 		msg += ": " + e.Result.Error
 	}
 	if e.Result.Stderr != "" {
 		msg += "\nstderr:\n" + e.Result.Stderr
 	}
 	return msg
+}
+
+// Unwrap returns ebb.ErrTimeout when the task timed out, nil otherwise.
+func (e *TaskError) Unwrap() error {
+	if e.Timeout > 0 {
+		return ebb.ErrTimeout
+	}
+	return nil
 }
 
 // NewEval prepares the evaluation of the validated flow g whose task

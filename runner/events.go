@@ -47,8 +47,8 @@ const (
 	// EventLost: the alloc the task ran on was lost, or stopped
 	// answering; the task goes back to the queue, without counting a try.
 	EventLost
-	// EventTimedOut is reserved for a task that ran past its time limit.
-	// Nothing reports it yet.
+	// EventTimedOut: the task ran past its Timeout and was killed; a
+	// retried or finished event follows, as for any other failure.
 	EventTimedOut
 	// EventStealer: a decision or outcome of the run's stealer, in
 	// Stealer. AllocID is the stealer event's.

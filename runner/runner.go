@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -50,6 +51,10 @@ type Config struct {
 	Program string
 	Params  map[string]string
 	Args    []string
+	// Command is recorded in the State as State.Command: what the
+	// program needs to resume the run as it was started. Given with a
+	// State to resume, a non-nil Command replaces the one it holds.
+	Command json.RawMessage
 	// Labels travel with every alloc the run takes, beside the run's own
 	// (ebb-run, ebb-program).
 	Labels ebb.Labels
@@ -152,7 +157,8 @@ func New(cfg Config, state *State) (*Runner, error) {
 		r.state = State{
 			Version: StateVersion, ID: id,
 			Program: cfg.Program, Params: maps.Clone(cfg.Params), Args: slices.Clone(cfg.Args),
-			Phase: PhaseInit, Created: time.Now(),
+			Command: slices.Clone(cfg.Command),
+			Phase:   PhaseInit, Created: time.Now(),
 		}
 	case state.ID != id:
 		return nil, fmt.Errorf("runner: state of run %s does not match this flow and its parameters (run %s): %w", state.ID, id, ebb.ErrInvalid)
@@ -163,6 +169,10 @@ func New(cfg Config, state *State) (*Runner, error) {
 		r.state = *state
 		r.state.Aux = slices.Clone(state.Aux)
 		r.state.ErrKinds = slices.Clone(state.ErrKinds)
+		r.state.Command = slices.Clone(state.Command)
+		if cfg.Command != nil {
+			r.state.Command = slices.Clone(cfg.Command)
+		}
 	}
 	return r, nil
 }
@@ -238,6 +248,7 @@ func (r *Runner) State() State {
 	s := r.state
 	s.Aux = slices.Clone(s.Aux)
 	s.ErrKinds = slices.Clone(s.ErrKinds)
+	s.Command = slices.Clone(s.Command)
 	if s.Primary != nil {
 		p := *s.Primary
 		s.Primary = &p

@@ -44,6 +44,14 @@ type State struct {
 	Program string            `json:"program,omitempty"`
 	Params  map[string]string `json:"params,omitempty"`
 	Args    []string          `json:"args,omitempty"`
+	// Command is what the program that made the run records to resume
+	// it as it was started, beyond Program, Params and Args, which make
+	// the run's ID: for ebb run, its directory and the flags that shaped
+	// it. It is JSON the program defines and versions; the runner keeps
+	// it as it is and it does not count in the ID. States written before
+	// the field have none; the field is optional, so it did not change
+	// the Version.
+	Command json.RawMessage `json:"command,omitempty"`
 
 	Phase Phase `json:"phase"`
 
@@ -70,7 +78,7 @@ type State struct {
 	// sentinels of the root package) Err was, so that a resumed run's
 	// error is still each of them by errors.Is: "invalid", "unavailable",
 	// "offer_gone", "expired", "not_exist", "resources", "corrupt",
-	// "closed". States written before the field have none; their errors
+	// "closed", "timeout". States written before the field have none; their errors
 	// read the same but are of no kind. The field is optional, so it did
 	// not change the Version.
 	ErrKinds []string `json:"err_kinds,omitempty"`
@@ -121,6 +129,9 @@ func (s *State) Validate() error {
 	case PhaseInit, PhaseEval, PhaseRetry, PhaseDone:
 	default:
 		return fmt.Errorf("state: phase %q: %w", s.Phase, ebb.ErrInvalid)
+	}
+	if len(s.Command) > 0 && !json.Valid(s.Command) {
+		return fmt.Errorf("state: command: not JSON: %w", ebb.ErrInvalid)
 	}
 	if s.NumTries < 0 {
 		return fmt.Errorf("state: num_tries %d: %w", s.NumTries, ebb.ErrInvalid)

@@ -130,9 +130,10 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
 	x, err := w.alloc.Put(tctx, id, cfg)
 	var res pool.Result
+	timedOut := false
 	if err == nil {
 		e.emitStarted(t, w.alloc)
-		res, err = x.Wait(tctx)
+		res, timedOut, err = waitFor(tctx, x, task.Timeout)
 	}
 	span.End(res, err)
 	if err != nil {
@@ -148,7 +149,7 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
 		e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
 	}
-	e.finish(w, t, res)
+	e.finish(w, t, res, timedOut)
 }
 
 // inputs returns the digest of each of task t's input files. The outputs of
@@ -210,8 +211,9 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 	e.requeue(t)
 }
 
-// finish records the result of task t, run on w.
-func (e *Eval) finish(w *worker, t int32, res pool.Result) {
+// finish records the result of task t, run on w; timedOut says it was
+// killed past its Timeout.
+func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
 	task := &e.g.Flow.Tasks[t]
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -219,6 +221,9 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	st := &e.tasks[t]
 	if e.err != nil {
 		return
+	}
+	if timedOut {
+		e.emitEnded(EventTimedOut, w, t, res)
 	}
 	switch {
 	case res.OK():
@@ -253,7 +258,11 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result) {
 	default:
 		st.state = failed
 		e.emitEnded(EventFinished, w, t, res)
-		e.fail(&TaskError{Task: task.Name, Digest: e.digests[t], Result: res})
+		terr := &TaskError{Task: task.Name, Digest: e.digests[t], Result: res}
+		if timedOut {
+			terr.Timeout = task.Timeout
+		}
+		e.fail(terr)
 	}
 }
 

@@ -33,12 +33,15 @@ import (
 //	      - {name: part, task: split, output: part-aa}
 //	    outputs: [n]
 //	    attempts: 2
+//	    timeout: 90s
 //	    kind: count
 //	    estimate: 30s
 //
-// Resources use the text form of ebb.ParseResources. Kind and estimate (a
-// Go duration) are ebb.Task's Kind and Estimate: what the policy sizes the
-// run by until tasks of the kind have run. A path input is read
+// Resources use the text form of ebb.ParseResources. Timeout (a Go
+// duration) is ebb.Task's Timeout: a try running longer is killed, and
+// tried again while attempts remain. Kind and estimate (a Go duration)
+// are ebb.Task's Kind and Estimate: what the policy sizes the run by
+// until tasks of the kind have run. A path input is read
 // relative to the flow file's directory. Unknown fields are errors, so a
 // misspelt field is never silently ignored.
 type flowFile struct {
@@ -55,6 +58,7 @@ type taskFile struct {
 	Outputs   []string    `json:"outputs"`
 	After     []string    `json:"after"`
 	Attempts  int         `json:"attempts"`
+	Timeout   string      `json:"timeout"`
 	Kind      string      `json:"kind"`
 	Estimate  string      `json:"estimate"`
 }
@@ -115,6 +119,12 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 				return nil, fmt.Errorf("flow file %s: %s: estimate %q: want a duration such as 90s or 20m: %w", name, taskAt(tasks, i), t.Estimate, ebb.ErrInvalid)
 			}
 		}
+		var timeout time.Duration
+		if t.Timeout != "" {
+			if timeout, err = time.ParseDuration(t.Timeout); err != nil || timeout < 0 {
+				return nil, fmt.Errorf("flow file %s: %s: timeout %q: want a duration such as 90s or 2h: %w", name, taskAt(tasks, i), t.Timeout, ebb.ErrInvalid)
+			}
+		}
 		inputs := make([]ebb.Input, len(t.Inputs))
 		for j, in := range t.Inputs {
 			if in.Path != "" && !filepath.IsAbs(in.Path) {
@@ -124,7 +134,7 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 		}
 		flow.Tasks[i] = ebb.Task{
 			Name: t.Name, Argv: t.Argv, Env: t.Env, Resources: res,
-			Inputs: inputs, Outputs: t.Outputs, After: t.After, Attempts: t.Attempts,
+			Inputs: inputs, Outputs: t.Outputs, After: t.After, Attempts: t.Attempts, Timeout: timeout,
 			Kind: t.Kind, Estimate: estimate,
 		}
 	}

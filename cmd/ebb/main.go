@@ -7,6 +7,11 @@
 //	ebb worker ...     serve this machine's pool to a driver
 //
 // Each subcommand has its own flags; "ebb help COMMAND" prints them.
+//
+// On SIGINT or SIGTERM, ebb run and ebb resume stop their tasks, free
+// what the run holds, save its state and exit with 130 (SIGINT) or 143
+// (SIGTERM), printing "interrupted; resume with: ebb resume PATH". A
+// second signal ends ebb at once.
 package main
 
 import (
@@ -16,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"syscall"
 )
@@ -47,17 +51,24 @@ var errUsage = errors.New("usage")
 var errFlags = errors.New("bad flags")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	os.Exit(mainSignals(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// mainSignals runs ebb with args as mainCode does, under a context that
+// SIGINT and SIGTERM cancel: the first signal cancels it and the command
+// winds down (freeing allocs, stopping workers); a second one ends ebb at
+// once.
+func mainSignals(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The first signal cancels ctx and the command winds down (freeing
-	// allocs, stopping workers); a second one kills ebb at once.
-	context.AfterFunc(ctx, stop)
-	os.Exit(mainCode(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	return mainCode(ctx, args, stdout, stderr)
 }
 
 // mainCode runs ebb with args and returns the exit code: 0 on success and
 // when help was asked for ("ebb help", "ebb -h", "ebb help COMMAND", "ebb
-// COMMAND -h"), 2 on a usage error, 1 on any other.
+// COMMAND -h"), 2 on a usage error, 128 plus the signal's number when a
+// signal interrupted a run (130 for SIGINT, 143 for SIGTERM), 1 on any
+// other error.
 func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 {
@@ -79,6 +90,7 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	err := cmds[i].run(ctx, rest, stdout, stderr)
+	var ie *interruptError
 	switch {
 	case err == nil:
 		return 0
@@ -86,6 +98,9 @@ func mainCode(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0 // the flag set printed the command's usage, as asked
 	case errors.Is(err, errFlags):
 		return 2 // the flag set printed the error and the usage
+	case errors.As(err, &ie):
+		fmt.Fprintf(stderr, "ebb %s: %v\n", name, err)
+		return ie.code()
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "ebb %s: %v\n", name, err)
 		return 2
@@ -104,6 +119,9 @@ func usage(w io.Writer, cmds []command) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\n\"ebb help COMMAND\" prints a command's flags.")
+	fmt.Fprintln(w, "\nOn SIGINT or SIGTERM, run and resume stop their tasks, free what the run")
+	fmt.Fprintln(w, "holds, save its state and exit with 130 (SIGINT) or 143 (SIGTERM), printing")
+	fmt.Fprintln(w, "\"interrupted; resume with: ebb resume PATH\". A second signal ends ebb at once.")
 }
 
 // newFlags returns a flag set for a subcommand that reports errors to

@@ -14,6 +14,8 @@ func TestHelpExitCodes(t *testing.T) {
 		want string // in stdout or stderr
 	}{
 		{[]string{"help"}, 0, "usage: ebb COMMAND"},
+		{[]string{"help"}, 0, "exit with 130 (SIGINT) or 143 (SIGTERM)"},
+		{[]string{"help", "run"}, 0, "-keep-workers"},
 		{[]string{"-h"}, 0, "usage: ebb COMMAND"},
 		{[]string{"--help"}, 0, "usage: ebb COMMAND"},
 		{[]string{"help", "state"}, 0, "usage: ebb state"},

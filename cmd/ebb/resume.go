@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/ebbflow/ebb/runner"
 )
 
 // resumeCmd resumes a run from its state file: ebb resume [flags] STATE.
-// The flow file is the one the run was started with.
+// The flow file, the directory and the flags are the ones the run was
+// started with (recorded in the State), from any working directory; flags
+// given here override them and are recorded in turn.
 func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("resume", "STATE", stderr)
 	var f runFlags
@@ -21,9 +24,19 @@ func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return fmt.Errorf("want one state file, got %d arguments: %w", fs.NArg(), errUsage)
 	}
-	store := runner.FileStore{Path: fs.Arg(0)}
+	statePath, err := filepath.Abs(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	store := runner.FileStore{Path: statePath}
 	state, err := store.Load(ctx)
 	if err != nil {
+		return err
+	}
+	if f, err = resumeFlags(state, fs, f); err != nil {
+		return err
+	}
+	if err := f.absolute(); err != nil {
 		return err
 	}
 	path, err := flowOf(state)

@@ -26,12 +26,18 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if err := f.absolute(); err != nil {
+		return err
+	}
 	flow, err := readFlow(path)
 	if err != nil {
 		return err
 	}
 	if *state == "" {
 		*state = filepath.Join(f.dir, "state.json")
+	}
+	if *state, err = filepath.Abs(*state); err != nil {
+		return err
 	}
 	return execute(ctx, f, flow, path, runner.FileStore{Path: *state}, nil, stdout, stderr)
 }

@@ -120,6 +120,17 @@ func TestFlowFileKindEstimate(t *testing.T) {
 	}
 }
 
+// A flow file's timeout reaches its task.
+func TestFlowFileTimeout(t *testing.T) {
+	f, err := parseFlow([]byte("tasks:\n  - name: a\n    argv: [bwa]\n    timeout: 90s\n    attempts: 2\n  - name: b\n    argv: [echo]\n"), "/data", "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := f.Tasks[0], f.Tasks[1]; a.Timeout != 90*time.Second || a.Attempts != 2 || b.Timeout != 0 {
+		t.Errorf("timeouts %v and %v, want 1m30s and 0", a.Timeout, b.Timeout)
+	}
+}
+
 func TestFlowFileYAML12(t *testing.T) {
 	f, err := parseFlow([]byte("tasks:\n  - name: a\n    argv: [echo]\n    outputs: [n, no, yes, on]\n"), "/data", "x.yaml")
 	if err != nil {
@@ -235,6 +246,8 @@ func TestFlowFileErrors(t *testing.T) {
 		{"json", `{"tasks": [{"name": "a", "argv": ["x"]},` + "\n" + `{"name": "b", "argv": 3}]}`, []string{`task 1 "b" (line 2)`}},
 		{"bad estimate", "tasks:\n  - name: a\n    argv: [echo]\n    estimate: soon\n", []string{`task 0 "a" (line 2)`, `estimate "soon"`}},
 		{"negative estimate", "tasks:\n  - name: a\n    argv: [echo]\n    estimate: -5m\n", []string{`estimate "-5m"`}},
+		{"bad timeout", "tasks:\n  - name: a\n    argv: [echo]\n    timeout: forever\n", []string{`task 0 "a" (line 2)`, `timeout "forever"`}},
+		{"negative timeout", "tasks:\n  - name: a\n    argv: [echo]\n    timeout: -1s\n", []string{`timeout "-1s"`}},
 	} {
 		_, err := parseFlow([]byte(tc.content), "/data", "x.yaml")
 		if !errors.Is(err, ebb.ErrInvalid) {

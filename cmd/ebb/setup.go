@@ -32,6 +32,9 @@ type runFlags struct {
 	workers   string
 	policy    string
 	events    string
+	// keepWorkers leaves the workers of -workers running when the run is
+	// interrupted.
+	keepWorkers bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -43,6 +46,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
+	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt (the command and slurm providers list them again; procs workers, which no new ebb adopts, stop themselves once no lease holds them); by default they are stopped")
 	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
@@ -75,6 +79,12 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		Program: "ebb run", Args: []string{flowPath},
 		Primary: ebb.Requirements{Min: f.primary},
 	}
+	if cfg.Command, err = f.record(); err != nil {
+		return err
+	}
+	// interruptedRun says a signal interrupted the run: then
+	// -keep-workers leaves the workers running.
+	interruptedRun := false
 	if f.elastic {
 		// Allocations on this machine are immediate.
 		latency := 10 * time.Millisecond
@@ -84,12 +94,12 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			if err != nil {
 				return err
 			}
-			wp, err := wf.start(ctx, f.dir, repo)
+			wp, err := wf.start(ctx, f.dir, repo, f.keepWorkers)
 			if err != nil {
 				return err
 			}
 			defer func() {
-				if serr := wp.stop(); err == nil && serr != nil {
+				if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
 					err = fmt.Errorf("stopping the workers: %w", serr)
 				}
 			}()
@@ -141,6 +151,12 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		fmt.Fprintln(stderr)
 	}
 	s := r.State()
+	if err != nil && ctx.Err() != nil {
+		if ierr := asInterrupt(ctx, err, statePath(store)); ierr != err {
+			interruptedRun = true
+			return ierr
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("run %s failed (state: %s): %w", shortID(s.ID.Encoded()), statePath(store), err)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -34,6 +36,12 @@ func stateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "run      %s\n", s.ID)
 	fmt.Fprintf(stdout, "program  %s %v\n", s.Program, s.Args)
+	if len(s.Command) > 0 {
+		var b bytes.Buffer
+		if json.Compact(&b, s.Command) == nil {
+			fmt.Fprintf(stdout, "command  %s\n", b.Bytes())
+		}
+	}
 	fmt.Fprintf(stdout, "phase    %s (try %d)\n", s.Phase, s.NumTries)
 	fmt.Fprintf(stdout, "created  %s\n", s.Created.Format(time.RFC3339))
 	if !s.Completion.IsZero() {

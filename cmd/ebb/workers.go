@@ -217,12 +217,17 @@ func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repositor
 type workerPool struct {
 	elastic *cluster.Elastic
 	latency time.Duration
-	stop    func() error
+	// stop stops the Elastic and closes the provider, which stops the
+	// workers, unless keep: then they are left running, for a resumed
+	// run to adopt.
+	stop func(keep bool) error
 }
 
 // start makes the provider and the Elastic over it, and runs it. dir is
-// the run's -dir; repo the run's repository, in dir/repository.
-func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir) (*workerPool, error) {
+// the run's -dir; repo the run's repository, in dir/repository. With
+// mayKeep, the Elastic leaves its workers to the provider when it stops,
+// so that stop may keep them.
+func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool) (*workerPool, error) {
 	shapes, err := w.shapes()
 	if err != nil {
 		return nil, err
@@ -282,7 +287,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	if idle == 0 {
 		idle = time.Minute
 	}
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle})
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep})
 	if err != nil {
 		closeProv(ctx)
 		return nil, err
@@ -297,11 +302,14 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 			latency = 100 * time.Millisecond
 		}
 	}
-	return &workerPool{elastic: elastic, latency: latency, stop: func() error {
+	return &workerPool{elastic: elastic, latency: latency, stop: func(keep bool) error {
 		cancel()
 		err := <-ran
 		if errors.Is(err, context.Canceled) {
 			err = nil
+		}
+		if keep {
+			return err
 		}
 		sctx, done := context.WithTimeout(context.Background(), time.Minute)
 		defer done()
