@@ -24,7 +24,11 @@ type exec struct {
 	a     *alloc
 	cfg   pool.ExecConfig // a copy of what Put was given; read-only
 	start time.Time
-	dir   string // the exec's directory; "" for a func without inputs or outputs
+	dir   string // the directory of a command's log files; "" without Config.KeepLogs, and for a func
+	// needWork says the exec runs in a work directory: a command always,
+	// a func when it has inputs or outputs.
+	needWork bool
+	work     workDir // the work directory; written by run only, before done is closed
 
 	ctx killCtx // done when the exec is killed
 
@@ -34,10 +38,12 @@ type exec struct {
 	removing bool        // Remove is at work; guarded by a.mu
 	removed  atomic.Bool // Remove is over: the exec answers ErrNotExist
 
-	// stdout and stderr keep what a func writes.
+	// stdout and stderr keep what the exec writes, unless it is a command
+	// whose streams go to log files.
 	stdout, stderr tail
 
-	// ready is closed once a command's log files exist, or never will.
+	// ready is closed once a command's log files exist, or never will;
+	// nil when the exec has none.
 	ready chan struct{}
 	proc  procState
 }
@@ -60,10 +66,9 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 		ctx:   killCtx{parent: ctx},
 		done:  make(chan struct{}),
 	}
-	if cfg.Func == nil || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0 {
+	e.needWork = cfg.Func == nil || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0
+	if cfg.Func == nil && a.p.cfg.KeepLogs {
 		e.dir = filepath.Join(a.dir, execsName, id.Encoded())
-	}
-	if cfg.Func == nil {
 		e.ready = make(chan struct{})
 	} else {
 		e.stdout.max = a.p.cfg.TailBytes

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -62,7 +63,7 @@ func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (p
 			a.busy[k] += v
 		}
 	}
-	a.hasDir = a.hasDir || e.dir != ""
+	a.hasDir = a.hasDir || e.dir != "" || e.needWork
 	a.mu.Unlock()
 	go e.run()
 	return e, nil
@@ -169,7 +170,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 		a.mu.Unlock()
 		return fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
 	}
-	if e.dir == "" && e.ended() {
+	if e.dir == "" && !e.needWork && e.ended() {
 		// The common in-process exec: nothing to kill, no file.
 		delete(a.execs, id)
 		a.mu.Unlock()
@@ -194,9 +195,13 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	// the same ID never shares its directory with the old one's removal.
 	var err error
 	if e.dir != "" {
-		if err = os.RemoveAll(e.dir); err != nil {
-			err = fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, err)
-		}
+		err = os.RemoveAll(e.dir)
+	}
+	if e.work.path != "" {
+		err = errors.Join(err, a.returnWork(e.work))
+	}
+	if err != nil {
+		err = fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, err)
 	}
 	a.mu.Lock()
 	if a.execs[id] == e {
