@@ -22,13 +22,11 @@ import (
 type exec struct {
 	id    pool.ExecID
 	a     *alloc
-	cfg   pool.ExecConfig // a copy of what Put was given; read-only
+	cfg   pool.ExecConfig // a copy of what Put was given but Resources; read-only
+	held  []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
 	start time.Time
-	dir   string // the directory of a command's log files; "" without Config.KeepLogs, and for a func
-	// needWork says the exec runs in a work directory: a command always,
-	// a func when it has inputs or outputs.
-	needWork bool
-	work     workDir // the work directory; written by run only, before done is closed
+	dir   string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
+	work  *workDir // the work directory, if any; written by run only, before done is closed
 
 	ctx killCtx // done when the exec is killed
 
@@ -45,7 +43,7 @@ type exec struct {
 	// ready is closed once a command's log files exist, or never will;
 	// nil when the exec has none.
 	ready chan struct{}
-	proc  procState
+	proc  *procState // a command's; nil for a func
 }
 
 var _ pool.Exec = (*exec)(nil)
@@ -55,18 +53,20 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 		id: id,
 		a:  a,
 		cfg: pool.ExecConfig{
-			Argv:      slices.Clone(cfg.Argv),
-			Env:       slices.Clone(cfg.Env),
-			Func:      cfg.Func,
-			Resources: maps.Clone(cfg.Resources),
-			Inputs:    maps.Clone(cfg.Inputs),
-			Outputs:   slices.Clone(cfg.Outputs),
+			Argv:    slices.Clone(cfg.Argv),
+			Env:     slices.Clone(cfg.Env),
+			Func:    cfg.Func,
+			Inputs:  maps.Clone(cfg.Inputs),
+			Outputs: slices.Clone(cfg.Outputs),
 		},
+		held:  heldOf(cfg.Resources),
 		start: time.Now(),
 		ctx:   killCtx{parent: ctx},
 		done:  make(chan struct{}),
 	}
-	e.needWork = cfg.Func == nil || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0
+	if cfg.Func == nil {
+		e.proc = new(procState)
+	}
 	if cfg.Func == nil && a.p.cfg.KeepLogs {
 		e.dir = filepath.Join(a.dir, execsName, id.Encoded())
 		e.ready = make(chan struct{})
@@ -75,6 +75,45 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 		e.stderr.max = a.p.cfg.TailBytes
 	}
 	return e
+}
+
+// needWork reports whether the exec runs in a work directory: a command
+// always, a func when it has inputs or outputs.
+func (e *exec) needWork() bool {
+	return e.cfg.Func == nil || len(e.cfg.Inputs) > 0 || len(e.cfg.Outputs) > 0
+}
+
+// An amount is one kind of resource an exec holds.
+type amount struct {
+	kind string
+	n    float64
+}
+
+// heldOf returns r as amounts, nil when r is empty.
+func heldOf(r ebb.Resources) []amount {
+	if len(r) == 0 {
+		return nil
+	}
+	held := make([]amount, 0, len(r))
+	for k, n := range r {
+		held = append(held, amount{k, n})
+	}
+	return held
+}
+
+// resources returns what the exec holds in fresh memory, nil when
+// nothing, without its zero amounts when dropZero is set.
+func (e *exec) resources(dropZero bool) ebb.Resources {
+	if len(e.held) == 0 {
+		return nil
+	}
+	r := make(ebb.Resources, len(e.held))
+	for _, h := range e.held {
+		if h.n != 0 || !dropZero {
+			r[h.kind] = h.n
+		}
+	}
+	return r
 }
 
 // run runs the exec to its end and publishes its result. It is the exec's
@@ -95,15 +134,14 @@ func (e *exec) finish() {
 	if e.res.End.IsZero() {
 		e.res.End = time.Now()
 	}
-	e.res.Resources = e.cfg.Resources
 	a := e.a
 	a.mu.Lock()
 	a.running--
 	if a.running == 0 {
 		clear(a.busy) // no rounding left over
 	} else {
-		for k, v := range e.cfg.Resources {
-			a.busy[k] -= v
+		for _, h := range e.held {
+			a.busy[h.kind] -= h.n
 		}
 	}
 	a.mu.Unlock()
@@ -154,7 +192,7 @@ func (e *exec) check() error {
 func (e *exec) result() pool.Result {
 	r := e.res
 	r.Outputs = maps.Clone(r.Outputs)
-	r.Resources = maps.Clone(r.Resources)
+	r.Resources = e.resources(false)
 	return r
 }
 
@@ -170,7 +208,7 @@ func (e *exec) Inspect(ctx context.Context) (pool.ExecInspect, error) {
 		ID:        e.id,
 		State:     pool.ExecRunning,
 		Argv:      slices.Clone(e.cfg.Argv),
-		Resources: e.cfg.Resources.Clone(),
+		Resources: e.resources(true),
 		Start:     e.start,
 	}
 	select {

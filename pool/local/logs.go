@@ -147,7 +147,7 @@ func (e *exec) follow(ctx context.Context, f *os.File) (io.ReadCloser, error) {
 	r := &fileFollower{
 		ctx:    ctx,
 		f:      f,
-		s:      &e.proc,
+		s:      e.proc,
 		done:   e.done,
 		notec:  make(chan struct{}, 1),
 		ino:    os.NewFile(uintptr(fd), "inotify"),

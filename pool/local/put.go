@@ -63,7 +63,7 @@ func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (p
 			a.busy[k] += v
 		}
 	}
-	a.hasDir = a.hasDir || e.dir != "" || e.needWork
+	a.hasDir = a.hasDir || e.dir != "" || e.needWork()
 	a.mu.Unlock()
 	go e.run()
 	return e, nil
@@ -170,7 +170,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 		a.mu.Unlock()
 		return fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
 	}
-	if e.dir == "" && !e.needWork && e.ended() {
+	if e.dir == "" && !e.needWork() && e.ended() {
 		// The common in-process exec: nothing to kill, no file.
 		delete(a.execs, id)
 		a.mu.Unlock()
@@ -197,7 +197,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	if e.dir != "" {
 		err = os.RemoveAll(e.dir)
 	}
-	if e.work.path != "" {
+	if e.work != nil {
 		err = errors.Join(err, a.returnWork(e.work))
 	}
 	if err != nil {

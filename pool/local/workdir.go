@@ -29,7 +29,7 @@ type workDir struct {
 
 // takeWork returns an empty work directory for one of the alloc's execs:
 // one that an earlier exec left as it was made, or a new one.
-func (a *alloc) takeWork() (workDir, error) {
+func (a *alloc) takeWork() (*workDir, error) {
 	a.mu.Lock()
 	if n := len(a.freeWork); n > 0 {
 		w := a.freeWork[n-1]
@@ -46,19 +46,19 @@ func (a *alloc) takeWork() (workDir, error) {
 		err = os.MkdirAll(path, 0o755) // the alloc's first
 	}
 	if err != nil {
-		return workDir{}, err
+		return nil, err
 	}
 	var st syscall.Stat_t
 	if err := syscall.Lstat(path, &st); err != nil {
-		return workDir{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
+		return nil, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	return workDir{path: path, mode: st.Mode, uid: st.Uid, gid: st.Gid}, nil
+	return &workDir{path: path, mode: st.Mode, uid: st.Uid, gid: st.Gid}, nil
 }
 
 // returnWork takes back the work directory of an exec that has ended and
 // whose processes have all exited. A directory left as it was made goes to
 // the alloc's next exec; any other is removed with what it holds.
-func (a *alloc) returnWork(w workDir) error {
+func (a *alloc) returnWork(w *workDir) error {
 	if pristine(w) {
 		a.mu.Lock()
 		if a.state.Load() == live {
@@ -74,7 +74,7 @@ func (a *alloc) returnWork(w workDir) error {
 // still a directory, not a link to one, with its mode and owners, no
 // entries and no extended attributes but security labels (which a system
 // may set on every file).
-func pristine(w workDir) bool {
+func pristine(w *workDir) bool {
 	fd, err := syscall.Open(w.path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return false
