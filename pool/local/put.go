@@ -70,10 +70,12 @@ func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (p
 }
 
 // validExec is cfg.Validate, with a shortcut for the common in-process
-// exec that has nothing to validate.
+// exec that has nothing to validate but its resources.
 func validExec(cfg pool.ExecConfig) error {
-	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Resources) == 0 &&
-		len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
+	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
+		if err := cfg.Resources.Validate(); err != nil {
+			return fmt.Errorf("exec: %w", err) // as cfg.Validate says it
+		}
 		return nil
 	}
 	return cfg.Validate()
