@@ -44,7 +44,9 @@ type alloc struct {
 	execs         map[pool.ExecID]*exec
 	busy          ebb.Resources // Σ running execs' resources
 	running       int
-	hasDir        bool // some exec has made files under dir
+	hasDir        bool       // some exec has made files under dir
+	freeWork      []*workDir // work directories left as they were made, for the next execs
+	workSeq       uint64     // numbers the work directories
 	lastKeepalive time.Time
 	expires       time.Time
 	timer         *time.Timer // calls expire when the lease is due

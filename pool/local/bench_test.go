@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
@@ -44,6 +45,44 @@ func BenchmarkBareExecTrue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkTruePaired runs /bin/true by turns through the pool (Put,
+// Wait, Remove) and with os/exec alone, timing each, and reports both
+// and their ratio: on a shared machine whose load wanders, execs taken
+// by turns see the same load, where two benchmarks run one after the
+// other may not.
+func BenchmarkTruePaired(b *testing.B) {
+	ctx := context.Background()
+	p := newPool(b, Config{})
+	a := accept(b, p, nil)
+	cfg := pool.ExecConfig{Argv: []string{"/bin/true"}}
+	ids := execIDs(b.N)
+	var bare, pooled time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if err := osexec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		e, err := a.Put(ctx, ids[i], cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := e.Wait(ctx)
+		if err != nil || !r.OK() {
+			b.Fatalf("Wait = %+v, %v", r, err)
+		}
+		if err := a.Remove(ctx, ids[i]); err != nil {
+			b.Fatal(err)
+		}
+		bare += t1.Sub(t0)
+		pooled += time.Since(t1)
+	}
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/exec")
+	b.ReportMetric(float64(pooled.Nanoseconds())/float64(b.N), "pool-ns/exec")
+	b.ReportMetric(float64(bare)/float64(pooled), "bare/pool")
 }
 
 // BenchmarkFuncNoop runs a func that does nothing through the pool: Put,

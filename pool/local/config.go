@@ -45,9 +45,18 @@ type Config struct {
 	MaxLease time.Duration
 
 	// TailBytes bounds the tails of stdout and stderr copied into each
-	// Result, and the memory a func exec keeps of each stream. Default
-	// 4 KiB.
+	// Result, and the memory an exec keeps of each stream when its
+	// streams are not kept in files. Default 4 KiB.
 	TailBytes int
+
+	// KeepLogs keeps the whole of each command's stdout and stderr, in
+	// files in its exec's directory until Remove or the end of its alloc,
+	// where Logs reads them. Without it a command's streams go through
+	// pipes into bounded tails in memory, as a func's do: Logs returns
+	// what the tails still hold (the last TailBytes at least), and a
+	// follower that keeps up reads everything. Files cost each command a
+	// directory and two files, made and removed; pipes touch no file.
+	KeepLogs bool
 
 	// Repository stages exec inputs and stores exec outputs. It is needed
 	// only by execs that have some: without one, Put refuses them with

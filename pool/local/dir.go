@@ -13,15 +13,18 @@ import (
 // The layout of a pool's directory:
 //
 //	Dir/lock                                  flock held by the live pool
-//	Dir/allocs/<alloc>/execs/<hex>/stdout     a command exec's streams
-//	Dir/allocs/<alloc>/execs/<hex>/stderr
-//	Dir/allocs/<alloc>/execs/<hex>/work/      its working directory: inputs, outputs
+//	Dir/allocs/<alloc>/work/<n>/              an exec's working directory: inputs,
+//	                                          outputs; handed on to a later exec of
+//	                                          the alloc when left as it was made
+//	Dir/allocs/<alloc>/execs/<hex>/stdout     a command exec's streams, with
+//	Dir/allocs/<alloc>/execs/<hex>/stderr     Config.KeepLogs
 //	Dir/allocs/<alloc>/blobs/sha256-<hex>     a read-only copy of an input blob,
 //	                                          fetched once for all the alloc's execs
 //
-// where <hex> is the encoded part of the exec's ID. Directories are made
-// when an exec first needs them, so an alloc that runs only funcs without
-// inputs or outputs has none.
+// where <hex> is the encoded part of the exec's ID and <n> numbers the
+// alloc's work directories. Directories are made when an exec first needs
+// them, so an alloc that runs only funcs without inputs or outputs has
+// none.
 const (
 	lockName   = "lock"
 	allocsName = "allocs"

@@ -8,7 +8,7 @@
 //	alloc (a lease: DefaultLease at Accept, renewed by Keepalive up to MaxLease)
 //	 │ Put
 //	 ▼
-//	exec ── argv: a process group under Dir/allocs/<alloc>/execs/<hex>/
+//	exec ── argv: a process group in a work directory under Dir/allocs/<alloc>/
 //	     └─ func: a goroutine, no files unless it has inputs or outputs
 //
 // Words, as this package uses them:
@@ -35,9 +35,14 @@
 //     the group has exited: an exec leaves nothing running behind it.
 //     Processes that leave the group (setsid, setpgid) escape this.
 //   - An exec's tail: the last TailBytes of its stdout and stderr, copied
-//     into its Result. A command's streams are also kept whole in files in
-//     its exec directory until Remove or the end of its alloc; a func
-//     keeps only a bounded tail in memory.
+//     into its Result. An exec keeps only a bounded tail of each stream in
+//     memory (a command's come through pipes), unless Config.KeepLogs
+//     keeps a command's streams whole in files in its exec directory until
+//     Remove or the end of its alloc.
+//   - An exec's work directory: a command runs in one, and a func with
+//     inputs or outputs gets one. Each is empty when its exec starts;
+//     Remove hands one left as it was made to the alloc's next exec, and
+//     removes any other with what it holds.
 //   - An exec's inputs are staged into its work directory from the
 //     Config.Repository by way of its alloc: the alloc fetches each blob
 //     once, into a read-only file under its directory, whichever and

@@ -22,9 +22,11 @@ import (
 type exec struct {
 	id    pool.ExecID
 	a     *alloc
-	cfg   pool.ExecConfig // a copy of what Put was given; read-only
+	cfg   pool.ExecConfig // a copy of what Put was given but Resources; read-only
+	held  []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
 	start time.Time
-	dir   string // the exec's directory; "" for a func without inputs or outputs
+	dir   string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
+	work  *workDir // the work directory, if any; written by run only, before done is closed
 
 	ctx killCtx // done when the exec is killed
 
@@ -34,12 +36,14 @@ type exec struct {
 	removing bool        // Remove is at work; guarded by a.mu
 	removed  atomic.Bool // Remove is over: the exec answers ErrNotExist
 
-	// stdout and stderr keep what a func writes.
+	// stdout and stderr keep what the exec writes, unless it is a command
+	// whose streams go to log files.
 	stdout, stderr tail
 
-	// ready is closed once a command's log files exist, or never will.
+	// ready is closed once a command's log files exist, or never will;
+	// nil when the exec has none.
 	ready chan struct{}
-	proc  procState
+	proc  *procState // a command's; nil for a func
 }
 
 var _ pool.Exec = (*exec)(nil)
@@ -49,27 +53,67 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 		id: id,
 		a:  a,
 		cfg: pool.ExecConfig{
-			Argv:      slices.Clone(cfg.Argv),
-			Env:       slices.Clone(cfg.Env),
-			Func:      cfg.Func,
-			Resources: maps.Clone(cfg.Resources),
-			Inputs:    maps.Clone(cfg.Inputs),
-			Outputs:   slices.Clone(cfg.Outputs),
+			Argv:    slices.Clone(cfg.Argv),
+			Env:     slices.Clone(cfg.Env),
+			Func:    cfg.Func,
+			Inputs:  maps.Clone(cfg.Inputs),
+			Outputs: slices.Clone(cfg.Outputs),
 		},
+		held:  heldOf(cfg.Resources),
 		start: time.Now(),
 		ctx:   killCtx{parent: ctx},
 		done:  make(chan struct{}),
 	}
-	if cfg.Func == nil || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0 {
-		e.dir = filepath.Join(a.dir, execsName, id.Encoded())
-	}
 	if cfg.Func == nil {
+		e.proc = new(procState)
+	}
+	if cfg.Func == nil && a.p.cfg.KeepLogs {
+		e.dir = filepath.Join(a.dir, execsName, id.Encoded())
 		e.ready = make(chan struct{})
 	} else {
 		e.stdout.max = a.p.cfg.TailBytes
 		e.stderr.max = a.p.cfg.TailBytes
 	}
 	return e
+}
+
+// needWork reports whether the exec runs in a work directory: a command
+// always, a func when it has inputs or outputs.
+func (e *exec) needWork() bool {
+	return e.cfg.Func == nil || len(e.cfg.Inputs) > 0 || len(e.cfg.Outputs) > 0
+}
+
+// An amount is one kind of resource an exec holds.
+type amount struct {
+	kind string
+	n    float64
+}
+
+// heldOf returns r as amounts, nil when r is empty.
+func heldOf(r ebb.Resources) []amount {
+	if len(r) == 0 {
+		return nil
+	}
+	held := make([]amount, 0, len(r))
+	for k, n := range r {
+		held = append(held, amount{k, n})
+	}
+	return held
+}
+
+// resources returns what the exec holds in fresh memory, nil when
+// nothing, without its zero amounts when dropZero is set.
+func (e *exec) resources(dropZero bool) ebb.Resources {
+	if len(e.held) == 0 {
+		return nil
+	}
+	r := make(ebb.Resources, len(e.held))
+	for _, h := range e.held {
+		if h.n != 0 || !dropZero {
+			r[h.kind] = h.n
+		}
+	}
+	return r
 }
 
 // run runs the exec to its end and publishes its result. It is the exec's
@@ -90,15 +134,14 @@ func (e *exec) finish() {
 	if e.res.End.IsZero() {
 		e.res.End = time.Now()
 	}
-	e.res.Resources = e.cfg.Resources
 	a := e.a
 	a.mu.Lock()
 	a.running--
 	if a.running == 0 {
 		clear(a.busy) // no rounding left over
 	} else {
-		for k, v := range e.cfg.Resources {
-			a.busy[k] -= v
+		for _, h := range e.held {
+			a.busy[h.kind] -= h.n
 		}
 	}
 	a.mu.Unlock()
@@ -149,7 +192,7 @@ func (e *exec) check() error {
 func (e *exec) result() pool.Result {
 	r := e.res
 	r.Outputs = maps.Clone(r.Outputs)
-	r.Resources = maps.Clone(r.Resources)
+	r.Resources = e.resources(false)
 	return r
 }
 
@@ -165,7 +208,7 @@ func (e *exec) Inspect(ctx context.Context) (pool.ExecInspect, error) {
 		ID:        e.id,
 		State:     pool.ExecRunning,
 		Argv:      slices.Clone(e.cfg.Argv),
-		Resources: e.cfg.Resources.Clone(),
+		Resources: e.resources(true),
 		Start:     e.start,
 	}
 	select {

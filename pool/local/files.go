@@ -15,13 +15,15 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// makeWork makes the exec's work directory and stages its inputs there.
-// It returns the directory's path.
+// makeWork takes an empty work directory for the exec from its alloc and
+// stages the exec's inputs there. It returns the directory's path.
 func (e *exec) makeWork(ctx context.Context) (string, error) {
-	work := filepath.Join(e.dir, workName)
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	w, err := e.a.takeWork()
+	if err != nil {
 		return "", fmt.Errorf("work directory: %w", err)
 	}
+	e.work = w
+	work := w.path
 	if len(e.cfg.Inputs) == 0 {
 		return work, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/synctest"
 
@@ -117,25 +118,86 @@ func TestInputsOutputsFunc(t *testing.T) {
 }
 
 func TestRemoveDeletesFiles(t *testing.T) {
+	forLogs(t, func(t *testing.T, keep bool) {
+		ctx := context.Background()
+		p := newPool(t, Config{KeepLogs: keep})
+		a := accept(t, p, nil)
+		e := put(t, a, "files", sh("pwd; printf x > f"))
+		work := strings.TrimSpace(wait(t, e).Stdout)
+		if _, err := os.Stat(filepath.Join(work, "f")); err != nil {
+			t.Fatalf("exec's file before Remove: %v", err)
+		}
+		logs := filepath.Join(p.allocDir(a.ID()), execsName, e.ID().Encoded())
+		if _, err := os.Stat(logs); (err == nil) != keep {
+			t.Errorf("exec's log directory: %v, want it only with KeepLogs", err)
+		}
+		if err := a.Remove(ctx, e.ID()); err != nil {
+			t.Fatal(err)
+		}
+		for _, dir := range []string{work, logs} {
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("%s after Remove: %v, want it gone", dir, err)
+			}
+		}
+		// The same ID runs again in a fresh directory.
+		e = put(t, a, "files", sh("ls"))
+		if r := wait(t, e); r.Stdout != "" {
+			t.Errorf("a new exec of a removed ID found %q in its work directory, want nothing", r.Stdout)
+		}
+	})
+}
+
+// A work directory left as it was made goes to the next exec; one left
+// changed in any way is removed, and the next exec gets a new one.
+func TestWorkDirReused(t *testing.T) {
 	ctx := context.Background()
 	p := newPool(t, Config{})
 	a := accept(t, p, nil)
-	e := put(t, a, "files", sh("printf x > f"))
-	wait(t, e)
-	dir := filepath.Join(p.allocDir(a.ID()), execsName, e.ID().Encoded())
-	if _, err := os.Stat(filepath.Join(dir, workName, "f")); err != nil {
-		t.Fatalf("exec's file before Remove: %v", err)
+	// pwd runs a command that prints its directory, lets change change the
+	// directory, and removes the exec.
+	pwd := func(name, script string, change func(dir string)) string {
+		t.Helper()
+		e := put(t, a, name, sh("pwd; "+script))
+		r := wait(t, e)
+		if !r.OK() {
+			t.Fatalf("%s: Result = %+v, want success", name, r)
+		}
+		dir := strings.TrimSpace(r.Stdout)
+		if change != nil {
+			change(dir)
+		}
+		if err := a.Remove(ctx, e.ID()); err != nil {
+			t.Fatal(err)
+		}
+		return dir
 	}
-	if err := a.Remove(ctx, e.ID()); err != nil {
-		t.Fatal(err)
+	first := pwd("first", "true", nil)
+	if got := pwd("second", "true", nil); got != first {
+		t.Errorf("exec after one that left its directory as it was runs in %s, want %s again", got, first)
 	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("exec directory after Remove: %v, want it gone", err)
-	}
-	// The same ID runs again in a fresh directory.
-	e = put(t, a, "files", sh("ls"))
-	if r := wait(t, e); r.Stdout != "" {
-		t.Errorf("a new exec of a removed ID found %q in its work directory, want nothing", r.Stdout)
+	for _, tc := range []struct {
+		name, script string
+		change       func(dir string)
+	}{
+		{"file", "printf x > f", nil},
+		{"hidden file", "mkdir .d", nil},
+		{"mode", "chmod 700 .", nil},
+		{"setgid", "chmod g+s .", nil},
+		{"extended attribute", "true", func(dir string) {
+			if err := syscall.Setxattr(dir, "user.ebb", []byte("x"), 0); err != nil {
+				t.Logf("setxattr %s: %v; the file system may have none", dir, err)
+				os.Mkdir(filepath.Join(dir, "d"), 0o755) // changed all the same
+			}
+		}},
+		{"replaced by a link", "d=$(pwd); cd /; rmdir $d; ln -s /tmp $d", nil},
+	} {
+		dir := pwd(tc.name, tc.script, tc.change)
+		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s: work directory after Remove: %v, want it gone", tc.name, err)
+		}
+		if got := pwd(tc.name+" next", "test -z \"$(ls -A)\"", nil); got == dir {
+			t.Errorf("%s: the next exec ran in %s, the changed directory", tc.name, got)
+		}
 	}
 }
 

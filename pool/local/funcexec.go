@@ -21,7 +21,7 @@ func (e *exec) runFunc() {
 	r.Start = e.start
 	r.ExitCode, r.Error = -1, "func exited by runtime.Goexit" // unless it returns
 	var work string
-	if e.dir != "" {
+	if e.needWork() {
 		var err error
 		if work, err = e.makeWork(&e.ctx); err != nil {
 			e.failed(err)

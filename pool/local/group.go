@@ -12,7 +12,6 @@ import (
 // Linux system call numbers and flags that package syscall lacks.
 const (
 	sysPidfdOpen = 434 // pidfd_open(2), the same on every architecture
-	pPID         = 1   // idtype P_PID of waitid(2)
 	pollIn       = 0x1 // POLLIN
 )
 
@@ -22,21 +21,48 @@ func killGroup(pgid int) {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// waitExited blocks until the child pid has exited, without reaping it:
-// while it is a zombie its PID, and so its process group's ID, cannot be
-// reused, and the rest of the group can still be killed by that ID.
-func waitExited(pid int) error {
-	var info [128]byte // siginfo_t; only the wait matters
+// reap waits for the child pid to exit, reaps it and returns its status.
+func reap(pid int) (syscall.WaitStatus, error) {
+	var status syscall.WaitStatus
 	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid),
-			uintptr(unsafe.Pointer(&info[0])), syscall.WEXITED|syscall.WNOWAIT, 0, 0)
+		_, err := syscall.Wait4(pid, &status, 0, nil)
+		if err != syscall.EINTR {
+			return status, err
+		}
+	}
+}
+
+// pidfdOpen returns a pidfd of process pid.
+func pidfdOpen(pid int) (int, error) {
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0) // always close-on-exec
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
+// A pollFd is poll(2)'s struct pollfd.
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+// ppoll waits until one of fds is ready, or timeout has passed when it is
+// not nil, and returns how many are. Poll ignores an fd below zero. A
+// pidfd is ready when its process has exited, a pipe's read end when it
+// holds bytes or every writer has closed it.
+func ppoll(fds []pollFd, timeout *syscall.Timespec) (int, error) {
+	for {
+		n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)),
+			uintptr(unsafe.Pointer(timeout)), 0, 0, 0)
 		switch errno {
 		case 0:
-			return nil
-		case syscall.EINTR:
+			return int(n), nil
+		case syscall.EINTR, syscall.EAGAIN:
 			continue
 		}
-		return errno
+		return 0, errno
 	}
 }
 
@@ -112,24 +138,13 @@ func waitGone(pid, pgid int) {
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.EPERM) {
 		return
 	}
-	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
-	if errno != 0 {
+	fd, err := pidfdOpen(pid)
+	if err != nil {
 		return // gone already
 	}
-	defer syscall.Close(int(fd))
+	defer syscall.Close(fd)
 	if g, alive := procGroup(pid); g != pgid || !alive {
 		return
 	}
-	// A pidfd polls readable when its process has exited.
-	pfd := struct {
-		fd      int32
-		events  int16
-		revents int16
-	}{fd: int32(fd), events: pollIn}
-	for {
-		_, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, 0, 0, 0, 0)
-		if errno != syscall.EINTR {
-			return
-		}
-	}
+	ppoll([]pollFd{{fd: int32(fd), events: pollIn}}, nil)
 }

@@ -21,10 +21,11 @@ import (
 // until the exec has ended (then io.EOF) or ctx is done (then ctx's
 // error). The caller closes the reader.
 //
-// A command's streams are read from their files in the exec's directory,
-// whole; following one watches its file with inotify. A func's streams
-// are its in-memory tails: a reader gets what they still hold, and a
-// follower that falls more than Config.TailBytes behind skips ahead.
+// With Config.KeepLogs, a command's streams are read from their files in
+// the exec's directory, whole; following one watches its file with
+// inotify. Otherwise, and for a func, the streams are the exec's
+// in-memory tails: a reader gets what they still hold, and a follower
+// that falls more than Config.TailBytes behind skips ahead.
 //
 // Logs fails with ebb.ErrInvalid for an unknown stream, ebb.ErrExpired
 // once the alloc's end has begun, ebb.ErrNotExist after Remove, and
@@ -39,7 +40,7 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 	if stream != pool.Stdout && stream != pool.Stderr {
 		return nil, fmt.Errorf("local: logs of exec %s: stream %v: %w", e.id, stream, ebb.ErrInvalid)
 	}
-	if e.cfg.Func != nil {
+	if e.dir == "" {
 		t := &e.stdout
 		if stream == pool.Stderr {
 			t = &e.stderr
@@ -75,7 +76,7 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 	return r, nil
 }
 
-// A tailReader follows a func's stream in its tail. It keeps the ctx of
+// A tailReader follows a stream in its tail. It keeps the ctx of
 // the Logs call, as a reader must: Read takes none.
 type tailReader struct {
 	ctx   context.Context
@@ -146,7 +147,7 @@ func (e *exec) follow(ctx context.Context, f *os.File) (io.ReadCloser, error) {
 	r := &fileFollower{
 		ctx:    ctx,
 		f:      f,
-		s:      &e.proc,
+		s:      e.proc,
 		done:   e.done,
 		notec:  make(chan struct{}, 1),
 		ino:    os.NewFile(uintptr(fd), "inotify"),

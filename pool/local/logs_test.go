@@ -31,8 +31,18 @@ func readAll(t *testing.T, e pool.Exec, s pool.Stream, follow bool) string {
 	return string(b)
 }
 
-func TestLogsCommand(t *testing.T) {
-	p := newPool(t, Config{})
+// forLogs runs test with a command's streams in files (Config.KeepLogs)
+// and in pipes.
+func forLogs(t *testing.T, test func(t *testing.T, keep bool)) {
+	t.Helper()
+	t.Run("files", func(t *testing.T) { test(t, true) })
+	t.Run("pipes", func(t *testing.T) { test(t, false) })
+}
+
+func TestLogsCommand(t *testing.T) { forLogs(t, testLogsCommand) }
+
+func testLogsCommand(t *testing.T, keep bool) {
+	p := newPool(t, Config{KeepLogs: keep})
 	a := accept(t, p, nil)
 	e := put(t, a, "hi", sh("echo out; echo err >&2"))
 	// Following an exec to its end reads everything, then EOF.
@@ -54,8 +64,10 @@ func TestLogsCommand(t *testing.T) {
 	}
 }
 
-func TestLogsFollowCommand(t *testing.T) {
-	p := newPool(t, Config{})
+func TestLogsFollowCommand(t *testing.T) { forLogs(t, testLogsFollowCommand) }
+
+func testLogsFollowCommand(t *testing.T, keep bool) {
+	p := newPool(t, Config{KeepLogs: keep})
 	a := accept(t, p, nil)
 	// The command prints, then waits for the test to write to a FIFO.
 	fifo := filepath.Join(t.TempDir(), "fifo")
@@ -83,8 +95,10 @@ func TestLogsFollowCommand(t *testing.T) {
 	}
 }
 
-func TestLogsFollowCancel(t *testing.T) {
-	p := newPool(t, Config{})
+func TestLogsFollowCancel(t *testing.T) { forLogs(t, testLogsFollowCancel) }
+
+func testLogsFollowCancel(t *testing.T, keep bool) {
+	p := newPool(t, Config{KeepLogs: keep})
 	a := accept(t, p, nil)
 	e := put(t, a, "quiet", sh("echo hi; exec sleep 1000"))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -155,8 +169,10 @@ func TestLogsFunc(t *testing.T) {
 	})
 }
 
-func TestFollowerEndsWithExec(t *testing.T) {
-	p := newPool(t, Config{})
+func TestFollowerEndsWithExec(t *testing.T) { forLogs(t, testFollowerEndsWithExec) }
+
+func testFollowerEndsWithExec(t *testing.T, keep bool) {
+	p := newPool(t, Config{KeepLogs: keep})
 	a := accept(t, p, nil)
 	e := put(t, a, "sleeper", sh("echo hi; exec sleep 1000"))
 	rc, err := e.Logs(context.Background(), pool.Stdout, true)

@@ -21,14 +21,16 @@ import (
 // Pool is the pool of this machine. Make one with New and end it with
 // Close; the zero value is not usable. A Pool is safe for concurrent use.
 type Pool struct {
-	cfg      Config        // with defaults; read-only
-	dir      string        // absolute; read-only
-	ownDir   bool          // dir is a temporary directory that Close removes
-	nonce    string        // random, chosen at New: part of every alloc and offer ID
-	capacity ebb.Resources // read-only
-	lock     *os.File      // holds the flock on dir
-	devnull  *os.File      // every command exec's stdin
-	log      *slog.Logger
+	cfg       Config        // with defaults; read-only
+	dir       string        // absolute; read-only
+	ownDir    bool          // dir is a temporary directory that Close removes
+	nonce     string        // random, chosen at New: part of every alloc and offer ID
+	capacity  ebb.Resources // read-only
+	lock      *os.File      // holds the flock on dir
+	devnull   *os.File      // every command exec's stdin
+	devnullFd uintptr       // devnull's descriptor
+	pipeBufs  sync.Pool     // *[pipeBufSize]byte, to read commands' pipes with
+	log       *slog.Logger
 
 	// mu guards the allocation table: the fields below, and nothing else.
 	// It is taken before an alloc's mutex, never after.
@@ -90,6 +92,8 @@ func New(cfg Config) (*Pool, error) {
 	if p.devnull, err = os.Open(os.DevNull); err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
+	p.devnullFd = p.devnull.Fd()
+	p.pipeBufs.New = func() any { return new([pipeBufSize]byte) }
 	var b [6]byte
 	rand.Read(b[:])
 	p.nonce = hex.EncodeToString(b[:])

@@ -2,7 +2,6 @@ package local
 
 import (
 	"fmt"
-	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
@@ -73,38 +72,44 @@ func (s *procState) kill() {
 }
 
 // runProc runs a command exec in the exec's goroutine and fills e.res:
-// it makes the exec's directory and log files, stages the inputs, starts
-// argv as the leader of a new process group, waits for the leader, kills
-// and waits for whatever is left of the group, and stores the outputs.
+// it opens the exec's streams (pipes, or log files with Config.KeepLogs),
+// takes a work directory and stages the inputs there, starts argv as the
+// leader of a new process group, copies its streams into the exec's tails
+// until the leader exits, kills and waits for whatever is left of the
+// group, and stores the outputs.
 func (e *exec) runProc() {
 	r := &e.res
 	r.Start = e.start
 	r.ExitCode = -1
-	stdout, stderr, err := e.openLogs()
-	close(e.ready)
+	s, err := e.openStreams()
+	if e.ready != nil {
+		close(e.ready)
+	}
 	if err != nil {
 		e.failed(err)
 		return
 	}
+	defer s.close()
 	work, err := e.makeWork(&e.ctx)
 	if err != nil {
-		stdout.Close()
-		stderr.Close()
 		e.failed(err)
 		return
 	}
-	proc, err := e.startProc(work, stdout, stderr)
-	stdout.Close() // the child has its own copies
-	stderr.Close()
+	pid, pidfd, err := e.startProc(work, &s)
+	s.closeChild() // the child has its own copies
 	if err != nil {
 		e.failed(err)
 		return
 	}
-	status, err := e.waitProc(proc)
+	status, err := e.waitProc(pid, pidfd, &s)
 	r.End = time.Now()
-	tb := e.a.p.cfg.TailBytes
-	r.Stdout = fileTail(filepath.Join(e.dir, pool.Stdout.String()), tb)
-	r.Stderr = fileTail(filepath.Join(e.dir, pool.Stderr.String()), tb)
+	if e.dir != "" {
+		tb := e.a.p.cfg.TailBytes
+		r.Stdout = fileTail(filepath.Join(e.dir, pool.Stdout.String()), tb)
+		r.Stderr = fileTail(filepath.Join(e.dir, pool.Stderr.String()), tb)
+	} else {
+		r.Stdout, r.Stderr = e.stdout.String(), e.stderr.String()
+	}
 	switch {
 	case err != nil:
 		r.Error = err.Error()
@@ -129,81 +134,76 @@ func (e *exec) runProc() {
 	}
 }
 
-// openLogs makes the exec's directory and the files its streams go to.
-func (e *exec) openLogs() (stdout, stderr *os.File, err error) {
-	if err := os.MkdirAll(e.dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("exec directory: %w", err)
-	}
-	stdout, err = os.Create(filepath.Join(e.dir, pool.Stdout.String()))
-	if err != nil {
-		return nil, nil, fmt.Errorf("log file: %w", err)
-	}
-	stderr, err = os.Create(filepath.Join(e.dir, pool.Stderr.String()))
-	if err != nil {
-		stdout.Close()
-		return nil, nil, fmt.Errorf("log file: %w", err)
-	}
-	return stdout, stderr, nil
-}
-
 // startProc starts argv as the leader of a new process group, with
-// exactly cfg.Env and nothing of the pool's environment. A command
-// without a slash is looked up in the pool's PATH.
-func (e *exec) startProc(work string, stdout, stderr *os.File) (*os.Process, error) {
+// exactly cfg.Env and nothing of the pool's environment, and returns its
+// PID and a pidfd of it. A command without a slash is looked up in the
+// pool's PATH.
+func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error) {
 	argv := e.cfg.Argv
 	path := argv[0]
 	if !strings.Contains(path, "/") {
-		var err error
 		if path, err = osexec.LookPath(path); err != nil {
-			return nil, fmt.Errorf("start: %w", err)
+			return 0, -1, fmt.Errorf("start: %w", err)
 		}
 	}
-	env := e.cfg.Env
-	if env == nil {
-		env = []string{} // nil would inherit the pool's
-	}
 	if e.ctx.Err() != nil {
-		return nil, fmt.Errorf("start: %w", e.ctx.Err())
+		return 0, -1, fmt.Errorf("start: %w", e.ctx.Err())
 	}
-	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
+	pidfd = -1
+	pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   work,
-		Env:   env,
-		Files: []*os.File{e.a.p.devnull, stdout, stderr},
+		Env:   e.cfg.Env, // nil is an empty environment here, unlike os.StartProcess's
+		Files: []uintptr{e.a.p.devnullFd, uintptr(s.child[0]), uintptr(s.child[1])},
 		Sys: &syscall.SysProcAttr{
 			Setpgid:   true,
 			Pdeathsig: syscall.SIGKILL,
+			PidFD:     &pidfd,
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start: %w", err)
+		return 0, -1, fmt.Errorf("start: fork/exec %s: %w", path, err)
+	}
+	if pidfd < 0 {
+		// No pidfd from clone: the child is not reaped yet, so its PID
+		// is still its own.
+		if pidfd, err = pidfdOpen(pid); err != nil {
+			killGroup(pid)
+			reap(pid)
+			return 0, -1, fmt.Errorf("start: pidfd_open: %w", err)
+		}
 	}
 	e.proc.mu.Lock()
-	e.proc.pgid = proc.Pid
+	e.proc.pgid = pid
 	e.proc.mu.Unlock()
 	// A kill that came while the process was starting found no group to
 	// signal; it is this goroutine's to send.
 	if e.ctx.Err() != nil {
 		e.proc.kill()
 	}
-	return proc, nil
+	return pid, pidfd, nil
 }
 
-// waitProc waits for the leader to exit, kills what is left of its group
-// while the group ID is still ours, reaps the leader, and waits until the
-// rest of the group has exited too.
-func (e *exec) waitProc(proc *os.Process) (syscall.WaitStatus, error) {
-	pgid := proc.Pid
-	if err := waitExited(pgid); err != nil {
-		return 0, fmt.Errorf("wait: %w", err)
-	}
+// waitProc copies the leader's streams until it exits, kills what is left
+// of its group while the group ID is still ours, reaps the leader, waits
+// until the rest of the group has exited too, and copies what the streams
+// still hold.
+func (e *exec) waitProc(pid, pidfd int, s *procStreams) (syscall.WaitStatus, error) {
+	c := streamCopier{e: e, s: s}
+	defer c.release()
+	errPoll := c.untilExit(pidfd)
+	syscall.Close(pidfd)
 	e.proc.mu.Lock()
 	e.proc.reaped = true
 	e.proc.mu.Unlock()
-	killGroup(pgid) // the leader is a zombie until reaped: the group is ours
-	state, err := proc.Wait()
+	killGroup(pid) // the leader is a zombie until reaped: the group is ours
+	status, err := reap(pid)
 	if err != nil {
 		return 0, fmt.Errorf("wait: %w", err)
 	}
-	waitGroupGone(pgid)
-	return state.Sys().(syscall.WaitStatus), nil
+	waitGroupGone(pid)
+	c.rest()
+	if errPoll != nil {
+		return 0, fmt.Errorf("wait: %w", errPoll)
+	}
+	return status, nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ebbflow/ebb/pool"
@@ -79,11 +80,9 @@ func TestEnvAndDir(t *testing.T) {
 	if r.Stdout != "" {
 		t.Errorf("env of an exec without Env printed %q, want nothing inherited", r.Stdout)
 	}
-	e = put(t, a, "pwd", pool.ExecConfig{Argv: []string{"/bin/pwd"}})
-	r = wait(t, e)
-	want := filepath.Join(p.dir, allocsName, a.ID(), execsName, e.ID().Encoded(), workName) + "\n"
-	if r.Stdout != want {
-		t.Errorf("pwd printed %q, want %q", r.Stdout, want)
+	r = run(t, a, "pwd", pool.ExecConfig{Argv: []string{"/bin/pwd"}})
+	if dir := filepath.Join(p.allocDir(a.ID()), workName) + "/"; !strings.HasPrefix(r.Stdout, dir) || strings.Count(r.Stdout[len(dir):], "/") > 0 {
+		t.Errorf("pwd printed %q, want a directory in %s", r.Stdout, dir)
 	}
 	r = run(t, a, "stdin", sh("cat; echo end"))
 	if r.Stdout != "end\n" {
@@ -92,26 +91,68 @@ func TestEnvAndDir(t *testing.T) {
 }
 
 func TestProcTailsBounded(t *testing.T) {
-	p := newPool(t, Config{TailBytes: 16})
+	forLogs(t, func(t *testing.T, keep bool) {
+		p := newPool(t, Config{TailBytes: 16, KeepLogs: keep})
+		a := accept(t, p, nil)
+		r := run(t, a, "loud", sh(`i=0; while [ $i -lt 100 ]; do printf 'out%03d ' $i; printf 'err%03d ' $i >&2; i=$((i+1)); done`))
+		if want := "out098 out099 "; !strings.HasSuffix(r.Stdout, want) || len(r.Stdout) != 16 {
+			t.Errorf("Stdout tail = %q (%d bytes), want 16 bytes ending %q", r.Stdout, len(r.Stdout), want)
+		}
+		if want := "err098 err099 "; !strings.HasSuffix(r.Stderr, want) || len(r.Stderr) != 16 {
+			t.Errorf("Stderr tail = %q (%d bytes), want 16 bytes ending %q", r.Stderr, len(r.Stderr), want)
+		}
+		e, _ := a.Exec(context.Background(), id("loud"))
+		rc, err := e.Logs(context.Background(), pool.Stdout, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		all, _ := bufio.NewReader(rc).ReadString(0)
+		switch {
+		case keep && len(all) != 700:
+			// The whole stream is in the log.
+			t.Errorf("Logs returned %d bytes, want all 700", len(all))
+		case !keep && (len(all) < 16 || len(all) > 32 || !strings.HasSuffix(all, "out099 ")):
+			// The tail holds TailBytes to twice that.
+			t.Errorf("Logs returned %q (%d bytes), want 16 to 32 bytes ending out099", all, len(all))
+		}
+	})
+}
+
+// A command that writes far more than a pipe holds runs to its end, and
+// its Result has the end of what it wrote.
+func TestProcLoud(t *testing.T) {
+	p := newPool(t, Config{TailBytes: 8})
 	a := accept(t, p, nil)
-	r := run(t, a, "loud", sh(`i=0; while [ $i -lt 100 ]; do printf 'out%03d ' $i; printf 'err%03d ' $i >&2; i=$((i+1)); done`))
-	if want := "out098 out099 "; !strings.HasSuffix(r.Stdout, want) || len(r.Stdout) != 16 {
-		t.Errorf("Stdout tail = %q (%d bytes), want 16 bytes ending %q", r.Stdout, len(r.Stdout), want)
+	r := run(t, a, "very loud", sh("head -c 1000000 /dev/zero | tr '\\0' x; echo end; head -c 300000 /dev/zero >&2; echo END >&2"))
+	if !r.OK() || r.Stdout != "xxxxend\n" || r.Stderr != "\x00\x00\x00\x00END\n" {
+		t.Errorf("Result = %+v, want success with stdout xxxxend, stderr 4 NULs and END", r)
 	}
-	if want := "err098 err099 "; !strings.HasSuffix(r.Stderr, want) || len(r.Stderr) != 16 {
-		t.Errorf("Stderr tail = %q (%d bytes), want 16 bytes ending %q", r.Stderr, len(r.Stderr), want)
-	}
-	// The whole stream is in the log.
-	e, _ := a.Exec(context.Background(), id("loud"))
-	rc, err := e.Logs(context.Background(), pool.Stdout, false)
-	if err != nil {
+}
+
+// A process that leaves the exec's group (setsid) and keeps its stdout
+// open does not hold the exec up: the exec ends when its group has.
+func TestEscapeeHoldsStdout(t *testing.T) {
+	becomeSubreaper(t)
+	p := newPool(t, Config{})
+	a := accept(t, p, nil)
+	// The leader exits only once the escapee has left the group: it
+	// waits for a line the escapee writes to a FIFO after setsid.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	all, _ := bufio.NewReader(rc).ReadString(0)
-	if len(all) != 700 {
-		t.Errorf("Logs returned %d bytes, want all 700", len(all))
+	r := run(t, a, "escapee", sh("setsid sh -c 'echo > "+fifo+"; exec sleep 1000' & echo $!; read x < "+fifo))
+	pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+	if err != nil || !r.OK() {
+		t.Fatalf("Result = %+v, want success and the escapee's PID on stdout", r)
 	}
+	if _, alive := procGroup(pid); !alive {
+		t.Errorf("the escapee %d is gone, want it running until killed here", pid)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	var ws syscall.WaitStatus
+	syscall.Wait4(pid, &ws, 0, nil) // adopted by becomeSubreaper
 }
 
 func TestKillProcess(t *testing.T) {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -62,17 +63,19 @@ func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (p
 			a.busy[k] += v
 		}
 	}
-	a.hasDir = a.hasDir || e.dir != ""
+	a.hasDir = a.hasDir || e.dir != "" || e.needWork()
 	a.mu.Unlock()
 	go e.run()
 	return e, nil
 }
 
 // validExec is cfg.Validate, with a shortcut for the common in-process
-// exec that has nothing to validate.
+// exec that has nothing to validate but its resources.
 func validExec(cfg pool.ExecConfig) error {
-	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Resources) == 0 &&
-		len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
+	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
+		if err := cfg.Resources.Validate(); err != nil {
+			return fmt.Errorf("exec: %w", err) // as cfg.Validate says it
+		}
 		return nil
 	}
 	return cfg.Validate()
@@ -169,7 +172,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 		a.mu.Unlock()
 		return fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
 	}
-	if e.dir == "" && e.ended() {
+	if e.dir == "" && !e.needWork() && e.ended() {
 		// The common in-process exec: nothing to kill, no file.
 		delete(a.execs, id)
 		a.mu.Unlock()
@@ -194,9 +197,13 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	// the same ID never shares its directory with the old one's removal.
 	var err error
 	if e.dir != "" {
-		if err = os.RemoveAll(e.dir); err != nil {
-			err = fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, err)
-		}
+		err = os.RemoveAll(e.dir)
+	}
+	if e.work != nil {
+		err = errors.Join(err, a.returnWork(e.work))
+	}
+	if err != nil {
+		err = fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, err)
 	}
 	a.mu.Lock()
 	if a.execs[id] == e {

@@ -6,7 +6,7 @@ import (
 	"sync"
 )
 
-// A tail keeps the last bytes written to one stream of a func exec: at
+// A tail keeps the last bytes written to one stream of an exec: at
 // least the last max bytes, and never more than 2×max, so that a stream of
 // any length costs bounded memory and each write is amortized O(its
 // length). Followers read from it by offset in the whole stream.
