@@ -12,8 +12,8 @@ import (
 // Eval's mutex.
 type kind struct {
 	name    string
-	hint    time.Duration // the longest Estimate of its tasks
-	running map[int32]time.Time
+	hint    time.Duration       // the longest Estimate of its tasks
+	running map[int32]time.Time // made when one first runs
 }
 
 // kindsOf interns the kinds of the flow's tasks: it returns each task's
@@ -28,7 +28,7 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 		if !ok {
 			k = int32(len(kinds))
 			index[name] = k
-			kinds = append(kinds, &kind{name: name, running: map[int32]time.Time{}})
+			kinds = append(kinds, &kind{name: name})
 		}
 		kinds[k].hint = max(kinds[k].hint, tasks[i].Estimate)
 		of[i] = k
@@ -38,7 +38,11 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 
 // started records that task t was handed to an alloc now. e.mu is held.
 func (e *Eval) started(t int32, now time.Time) {
-	e.kinds[e.kindOf[t]].running[t] = now
+	kd := e.kinds[e.kindOf[t]]
+	if kd.running == nil {
+		kd.running = make(map[int32]time.Time)
+	}
+	kd.running[t] = now
 }
 
 // stopped records that task t runs no more. e.mu is held.
