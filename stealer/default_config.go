@@ -33,7 +33,10 @@ type DefaultConfig struct {
 	// latency estimate plus Patience. Default 0: four times the typical
 	// latency, so that a new alloc, whose boot is paid whether it is
 	// used or not, saves each task it is bought for at least four boots
-	// of waiting. It applies only once tasks have been seen to finish
+	// of waiting, but never more than a typical task runs
+	// (Snapshot.TaskDuration): a task kept waiting longer than its own
+	// run has lost more than a boot costs. It applies only once tasks
+	// have been seen to finish
 	// (Snapshot.TaskDuration set), since a guessed duration can be far
 	// off. A tiny value (1 ns) turns it off.
 	Patience time.Duration

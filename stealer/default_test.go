@@ -443,9 +443,9 @@ func TestDefaultPlan(t *testing.T) {
 		name: "once durations are known, a backlog held capacity starts soon is left to it",
 		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute},
 		// 12 one-minute tasks start on 8 cpus within 90 s: later than
-		// an alloc would come (30 s), sooner than that plus four times
-		// the latency.
-		wantHold: "held: 12 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 2m0s",
+		// an alloc would come (30 s), sooner than that plus the
+		// patience (four times the latency, at most a task's minute).
+		wantHold: "held: 12 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 1m0s",
 	}, {
 		name: "no patience on the task duration guess",
 		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}},
