@@ -6,17 +6,19 @@ import (
 )
 
 // KindName returns the task's kind (see Task.Kind): Kind when set, else
-// FuncKey for a Go function, else the command's program (its base name)
-// and the stem of the task's name, the name without its trailing number
-// and separators, joined by a colon: "wc:count" for a task "count-12"
-// that runs wc. Tasks of one kind are expected to run about as long as
-// each other.
+// for a Go function the stem of its FuncKey (without a version suffix
+// such as "/v2" and a trailing number: "count-words" for
+// "count-words/v2", "shard" for "shard-17"), else the command's program
+// (its base name) and the stem of the task's name, the name without its
+// trailing number and separators, joined by a colon: "wc:count" for a
+// task "count-12" that runs wc. Tasks of one kind are expected to run
+// about as long as each other.
 func (t *Task) KindName() string {
 	switch {
 	case t.Kind != "":
 		return t.Kind
 	case t.Func != nil || t.FuncKey != "":
-		return t.FuncKey
+		return nameStem(withoutVersion(t.FuncKey))
 	}
 	prog := ""
 	if len(t.Argv) > 0 {
@@ -37,4 +39,13 @@ func nameStem(name string) string {
 		return name
 	}
 	return stem
+}
+
+// withoutVersion returns key without a trailing "/vN" version.
+func withoutVersion(key string) string {
+	i := strings.LastIndex(key, "/v")
+	if i <= 0 || i+2 == len(key) || strings.TrimLeft(key[i+2:], "0123456789") != "" {
+		return key
+	}
+	return key[:i]
 }
