@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ebbflow/ebb"
@@ -28,8 +29,14 @@ func TestWalkRemove(t *testing.T) {
 	ctx := context.Background()
 	d := openDir(t)
 	a, b := put(t, d, []byte("a")), put(t, d, []byte("bb"))
-	// Neither a file being written nor a stray file is a blob.
-	for _, p := range []string{filepath.Join(d.Root(), "tmp", "blob-1"), filepath.Join(filepath.Dir(d.path(a)), "notes")} {
+	// Neither a file being written, nor a stray file, nor one named for a
+	// digest in the wrong directory is a blob.
+	stray := digest.FromString("stray")
+	wrong := filepath.Join(filepath.Dir(d.path(a)), stray.Encoded())
+	if stray.Encoded()[:2] == a.Encoded()[:2] {
+		t.Fatal("pick another stray digest")
+	}
+	for _, p := range []string{filepath.Join(d.Root(), "tmp", "blob-1"), filepath.Join(filepath.Dir(d.path(a)), "notes"), wrong} {
 		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -111,6 +118,10 @@ func TestCacheWalk(t *testing.T) {
 		}
 	}
 	overwrite(t, c.path(bad), []byte(`{"version":1}`))
+	// A file without the entries' extension is not an entry.
+	if err := os.WriteFile(strings.TrimSuffix(c.path(good), ".json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	got := make(map[digest.Digest]Entry)
 	if err := c.Walk(ctx, func(e Entry) error { got[e.Key] = e; return nil }); err != nil {
 		t.Fatal(err)
