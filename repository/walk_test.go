@@ -123,11 +123,12 @@ func TestCacheWalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(map[digest.Digest]Entry)
-	if err := c.Walk(ctx, func(e Entry) error { got[e.Key] = e; return nil }); err != nil {
+	n := 0
+	if err := c.Walk(ctx, func(e Entry) error { got[e.Key] = e; n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 {
-		t.Fatalf("Walk found %d entries, want 2", len(got))
+	if n != 2 || len(got) != 2 {
+		t.Fatalf("Walk visited %d entries of %d keys, want 2 of 2", n, len(got))
 	}
 	if e := got[good]; e.Err != nil || !reflect.DeepEqual(e.Result.Outputs, okResult.Outputs) || e.Size == 0 || e.ModTime.IsZero() {
 		t.Errorf("Walk found %+v for a good entry", e)
