@@ -26,7 +26,9 @@ const historyOutput = "durations.json"
 // The outputs of every state given with -keep, and of DIR/state.json
 // unless -keep-none, are never removed, nor the cache entries that made
 // them, so that running those flows again is served from the cache. A
-// state file that cannot be read fails gc before it removes anything.
+// state file that cannot be read fails gc before it removes anything. A
+// state of a run that has not finished names no outputs and so keeps
+// nothing: resuming it after gc recomputes what gc removed.
 func gcCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gc", "", stderr)
 	dir := fs.String("dir", ".ebb", "the run directory whose repository and cache to prune")
