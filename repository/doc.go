@@ -18,6 +18,11 @@
 // A process that dies while writing may leave a file in <root>/tmp; nothing
 // ever reads those, and they may be deleted while no process is writing.
 //
+// Nothing is removed in the course of use. To free space, [Collect] walks
+// both ([Dir.Walk], [DirCache.Walk]), decides by age and size what no saved
+// run needs ([Plan]) and removes it ([DirCache.Delete], [Dir.Remove]);
+// removing only unlinks, so readers of a removed blob are not disturbed.
+//
 // Guarantees, for both:
 //
 //   - Atomic: every file is written whole under a temporary name in

@@ -41,6 +41,7 @@ func commands() []command {
 		{"state", "print a run's state", stateCmd},
 		{"sim", "simulate allocation policies on workloads", simCmd},
 		{"worker", "serve this machine's pool to a driver", workerCmd},
+		{"gc", "prune a run directory's repository and cache", gcCmd},
 	}
 }
 
