@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,8 +203,8 @@ func (w *workersFile) shapes() ([]cluster.Shape, error) {
 // bootstrap is how the workers of the command and slurm providers start
 // and reach ebb: they fetch their blobs from ebb's repository, unless
 // they share its directory.
-func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repository.Dir) bootstrap.Config {
-	boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen}
+func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repository.Dir, log *slog.Logger) bootstrap.Config {
+	boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen, Logger: log}
 	if w.SharedRepository {
 		boot.Repository = repoDir
 	} else {
@@ -227,7 +228,7 @@ type workerPool struct {
 // the run's -dir; repo the run's repository, in dir/repository. With
 // mayKeep, the Elastic leaves its workers to the provider when it stops,
 // so that stop may keep them.
-func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool) (*workerPool, error) {
+func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool, log *slog.Logger) (*workerPool, error) {
 	shapes, err := w.shapes()
 	if err != nil {
 		return nil, err
@@ -247,7 +248,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	var closeProv func(context.Context) error
 	switch w.Provider {
 	case "procs":
-		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers")})
+		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers"), Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -258,21 +259,23 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 			sf = &slurmFile{}
 		}
 		p, err := slurm.New(ctx, slurm.Config{
-			Bootstrap: w.bootstrap(worker, repoDir, repo), Shapes: shapes,
+			Bootstrap: w.bootstrap(worker, repoDir, repo, log), Shapes: shapes,
 			Partition: sf.Partition, TimeLimit: time.Duration(sf.TimeLimit), SbatchArgs: sf.SbatchArgs,
 			JobPrefix: sf.JobPrefix, Dir: filepath.Join(dir, "slurm"),
 			PendingTimeout: time.Duration(sf.PendingTimeout), PollInterval: time.Duration(sf.PollInterval),
+			Logger: log,
 		})
 		if err != nil {
 			return nil, err
 		}
 		prov, closeProv = p, p.Close
 	case "command":
-		boot := w.bootstrap(worker, repoDir, repo)
+		boot := w.bootstrap(worker, repoDir, repo, log)
 		c := w.Command
 		p, err := cmdprov.New(ctx, cmdprov.Config{
 			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
 			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
+			Logger: log,
 		})
 		if err != nil {
 			return nil, err
@@ -287,7 +290,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	if idle == 0 {
 		idle = time.Minute
 	}
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep})
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep, Logger: log})
 	if err != nil {
 		closeProv(ctx)
 		return nil, err
