@@ -99,33 +99,44 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	// -keep-workers leaves the workers running.
 	interruptedRun := false
 	progress := &progressLine{w: stderr, tty: tty, every: progressEvery}
+	// watch follows the workers of -workers, to say why none was
+	// launched; primary is the primary alloc's expected size.
+	var watch *auxWatch
+	var primary ebb.Resources
+	// Allocations on this machine are immediate.
+	latency := 10 * time.Millisecond
 	if f.elastic {
-		// Allocations on this machine are immediate.
-		latency := 10 * time.Millisecond
 		cfg.Aux = c
 		if f.workers != "" {
-			wf, err := readWorkers(f.workers)
+			wp, grant, err := f.startWorkers(ctx, machine, repo, flow, log, stderr)
 			if err != nil {
 				return err
 			}
-			wp, err := wf.start(ctx, f.dir, repo, f.keepWorkers, log)
-			if err != nil {
-				return err
+			cfg.Aux = nil
+			if wp != nil {
+				defer func() {
+					if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
+						err = fmt.Errorf("stopping the workers: %w", serr)
+					}
+				}()
+				cfg.Aux, latency = wp.elastic, wp.latency
+				watch, primary = &auxWatch{}, grant
 			}
-			defer func() {
-				if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
-					err = fmt.Errorf("stopping the workers: %w", serr)
-				}
-			}()
-			cfg.Aux, latency = wp.elastic, wp.latency
 		}
+	}
+	if cfg.Aux != nil {
 		policy, err := runPolicy(f.policy, latency)
 		if err != nil {
 			return err
 		}
 		cfg.Steal = runner.StealConfig{Policy: policy}
-		if !f.quiet {
-			cfg.Steal.OnEvent = func(ev stealer.Event) { progress.event("stealer: " + ev.Reason) }
+		cfg.Steal.OnEvent = func(ev stealer.Event) {
+			if watch != nil {
+				watch.event(ev)
+			}
+			if !f.quiet {
+				progress.event("stealer: " + ev.Reason)
+			}
 		}
 	}
 	if f.events != "" {
@@ -153,8 +164,12 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		select {
 		case err = <-done:
 		case <-tick.C:
+			p := r.Progress()
+			if watch != nil {
+				watch.ready(p.Ready)
+			}
 			if !f.quiet {
-				progress.show(time.Now(), r.Progress())
+				progress.show(time.Now(), p)
 			}
 			continue
 		}
@@ -162,6 +177,11 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	}
 	if !f.quiet {
 		progress.end()
+	}
+	if watch != nil {
+		if line := watch.report(f.workers, primary, f.quiet); line != "" {
+			fmt.Fprintln(stderr, line)
+		}
 	}
 	s := r.State()
 	if err != nil && ctx.Err() != nil {

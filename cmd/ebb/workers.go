@@ -67,6 +67,11 @@ type workersFile struct {
 	Advertise        string       `json:"advertise"`
 	WorkerListen     string       `json:"worker_listen"`
 	SharedRepository bool         `json:"shared_repository"`
+
+	// derived are the shapes ebb gives a procs file without shapes,
+	// within costCap (what its Elastic may spend per hour; 0: no cap).
+	derived []cluster.Shape
+	costCap float64
 }
 
 type shapeFile struct {
@@ -183,8 +188,12 @@ func parseWorkers(b []byte, name string) (*workersFile, error) {
 	return &w, nil
 }
 
-// shapes returns the file's shapes; nil when it gives none.
+// shapes returns the file's shapes, or the derived ones when it gives
+// none; nil when there are none.
 func (w *workersFile) shapes() ([]cluster.Shape, error) {
+	if len(w.Shapes) == 0 {
+		return w.derived, nil
+	}
 	var out []cluster.Shape
 	for i, s := range w.Shapes {
 		res, err := ebb.ParseResources(s.Resources)
@@ -290,7 +299,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	if idle == 0 {
 		idle = time.Minute
 	}
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep, Logger: log})
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep, CostCap: w.costCap, Logger: log})
 	if err != nil {
 		closeProv(ctx)
 		return nil, err
