@@ -44,7 +44,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.resources, "resources", "what the local pool may hand out, as cpu=4,mem=8GiB (default: the whole machine)")
 	fs.Var(&f.primary, "primary", "the primary alloc's size, as cpu=1,mem=1GiB (default: the flow's widest need)")
 	fs.BoolVar(&f.elastic, "elastic", true, "take auxiliary allocs while work waits: from the rest of the machine, or from -workers")
-	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine) or a workers file (YAML or JSON, as examples/workers.yaml)")
+	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine, within what -resources leaves beside the primary) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")

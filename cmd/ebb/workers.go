@@ -33,7 +33,7 @@ import (
 //	idle_timeout: 1m            # a worker with no alloc this long is stopped (default 1m)
 //	latency: 2m                 # how long a worker takes to come up, for the stealer (default 30s)
 //	worker: [/usr/local/bin/ebb, worker]   # default: this ebb
-//	shapes:                     # procs: default quarter, half and whole machine
+//	shapes:                     # procs: default a quarter, a half and the whole of what -resources leaves beside the primary
 //	  - {name: node, resources: "cpu=8,mem=32GiB", price: 8}
 //	command:                    # provider: command (see package cluster/command)
 //	  start: [/opt/site/submit, "--cpus={{.CPU}}", "{{.Worker}}"]
@@ -54,6 +54,9 @@ import (
 //	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb)
 //
 // "-workers procs" is short for a file that says only "provider: procs".
+// Without shapes, procs workers share what the local pool's capacity
+// (-resources, or the machine) leaves beside the primary alloc: their
+// shapes are slices of it, and their total stays within it.
 type workersFile struct {
 	Provider         string       `json:"provider"`
 	MaxWorkers       int          `json:"max_workers"`
