@@ -1,13 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -126,5 +130,63 @@ func TestAuxWatchReport(t *testing.T) {
 	a.event(stealer.Event{Kind: stealer.EventGranted})
 	if got := a.report("procs", grant, false); got != "" {
 		t.Errorf("granted: %q", got)
+	}
+}
+
+func TestRunWorkersProcsWithinResources(t *testing.T) {
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// No shapes: they are cut from what -resources leaves beside the
+	// primary, 2 of its 3 cpu.
+	wf := write("workers.yaml", fmt.Sprintf("provider: procs\nworker: [%s, worker]\nlatency: 100ms\n", bin))
+	var tasks strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&tasks, "  - {name: t%d, argv: [sh, -c, \"sleep 1; echo %d > out\"], resources: \"cpu=1,mem=64MiB\", outputs: [out]}\n", i, i)
+	}
+	flow := write("flow.yaml", "tasks:\n"+tasks.String())
+	logFile := filepath.Join(dir, "ebb.log")
+	code, out, errs := runEbb(t, dir, "run", "-quiet", "-v", "-log-format", "json", "-log", logFile,
+		"-workers", wf, "-resources", "cpu=3,mem=2GiB", "-primary", "cpu=1,mem=64MiB", flow)
+	if code != 0 {
+		t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu := map[string]float64{"quarter": 0.5, "half": 1, "whole": 2}
+	launched := 0.0
+	var shapes []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var rec struct {
+			Msg   string `json:"msg"`
+			Shape string `json:"shape"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec.Msg == "elastic: launching worker" {
+			launched += cpu[rec.Shape]
+			shapes = append(shapes, rec.Shape)
+		}
+	}
+	// The workers live a minute idle: none ends during the run, so the
+	// launches add up to what the workers held at once.
+	if launched == 0 || launched > 2 {
+		t.Errorf("launched workers %v, %g cpu in all; want some, within the 2 cpu -resources leaves", shapes, launched)
+	}
+	left := func() bool { return len(processesWith(bin)) == 0 }
+	if !proctest.Eventually(10*time.Second, left) {
+		t.Errorf("worker processes left: %v", processesWith(bin))
 	}
 }
