@@ -8,6 +8,10 @@
 //
 // Each subcommand has its own flags; "ebb help COMMAND" prints them.
 //
+// run, resume, sim and worker log through log/slog to stderr or to -log
+// FILE, as text or JSON (-log-format). run, resume and sim log WARN and
+// above, worker INFO; each -v logs one level more, -debug everything.
+//
 // On SIGINT or SIGTERM, ebb run and ebb resume stop their tasks, free
 // what the run holds, save its state and exit with 130 (SIGINT) or 143
 // (SIGTERM), printing "interrupted; resume with: ebb resume PATH". A
@@ -123,6 +127,11 @@ func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "\nOn SIGINT or SIGTERM, run and resume stop their tasks, free what the run")
 	fmt.Fprintln(w, "holds, save its state and exit with 130 (SIGINT) or 143 (SIGTERM), printing")
 	fmt.Fprintln(w, "\"interrupted; resume with: ebb resume PATH\". A second signal ends ebb at once.")
+	fmt.Fprintln(w, "\nrun, resume, sim and worker log through log/slog to stderr, or to -log FILE,")
+	fmt.Fprintln(w, "as text or -log-format json. run, resume and sim log WARN and above (their")
+	fmt.Fprintln(w, "progress lines are the view), worker INFO; each -v logs one level more")
+	fmt.Fprintln(w, "(-v INFO, -v -v DEBUG), -debug everything. When stderr is not a terminal,")
+	fmt.Fprintln(w, "run and resume print their progress as plain lines, at most every 5 s.")
 }
 
 // newFlags returns a flag set for a subcommand that reports errors to

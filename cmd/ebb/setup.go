@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,6 +36,7 @@ type runFlags struct {
 	// keepWorkers leaves the workers of -workers running when the run is
 	// interrupted.
 	keepWorkers bool
+	log         logFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -42,17 +44,31 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.resources, "resources", "what the local pool may hand out, as cpu=4,mem=8GiB (default: the whole machine)")
 	fs.Var(&f.primary, "primary", "the primary alloc's size, as cpu=1,mem=1GiB (default: the flow's widest need)")
 	fs.BoolVar(&f.elastic, "elastic", true, "take auxiliary allocs while work waits: from the rest of the machine, or from -workers")
-	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine) or a workers file (YAML or JSON, as examples/workers.yaml)")
+	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine, within what -resources leaves beside the primary) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt (the command and slurm providers list them again; procs workers, which no new ebb adopts, stop themselves once no lease holds them); by default they are stopped")
+	f.log.register(fs, slog.LevelWarn)
 	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
 // execute runs (or resumes, given state) flow on this machine, showing
 // progress on stderr and the summary on stdout.
 func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, store runner.StateStore, state *runner.State, stdout, stderr io.Writer) (err error) {
+	// The stealer's events, the progress line and the log all go to
+	// stderr, from several goroutines.
+	tty := isTerminal(stderr)
+	stderr = &lockedWriter{w: stderr}
+	log, closeLog, err := f.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := closeLog(); err == nil && cerr != nil {
+			err = fmt.Errorf("-log: %w", cerr)
+		}
+	}()
 	repo, err := repository.Open(filepath.Join(f.dir, "repository"))
 	if err != nil {
 		return err
@@ -61,7 +77,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	machine, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: repo})
+	machine, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: repo, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -70,14 +86,11 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			fmt.Fprintf(stderr, "ebb: %v\n", err)
 		}
 	}()
-	// The stealer's events and the progress line both go to stderr, from
-	// two goroutines.
-	stderr = &lockedWriter{w: stderr}
 	c := cluster.NewStatic(machine)
 	cfg := runner.Config{
 		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
 		Program: "ebb run", Args: []string{flowPath},
-		Primary: ebb.Requirements{Min: f.primary},
+		Primary: ebb.Requirements{Min: f.primary}, Logger: log,
 	}
 	if cfg.Command, err = f.record(); err != nil {
 		return err
@@ -85,33 +98,45 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	// interruptedRun says a signal interrupted the run: then
 	// -keep-workers leaves the workers running.
 	interruptedRun := false
+	progress := &progressLine{w: stderr, tty: tty, every: progressEvery}
+	// watch follows the workers of -workers, to say why none was
+	// launched; primary is the primary alloc's expected size.
+	var watch *auxWatch
+	var primary ebb.Resources
+	// Allocations on this machine are immediate.
+	latency := 10 * time.Millisecond
 	if f.elastic {
-		// Allocations on this machine are immediate.
-		latency := 10 * time.Millisecond
 		cfg.Aux = c
 		if f.workers != "" {
-			wf, err := readWorkers(f.workers)
+			wp, grant, err := f.startWorkers(ctx, machine, repo, flow, log, stderr)
 			if err != nil {
 				return err
 			}
-			wp, err := wf.start(ctx, f.dir, repo, f.keepWorkers)
-			if err != nil {
-				return err
+			cfg.Aux = nil
+			if wp != nil {
+				defer func() {
+					if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
+						err = fmt.Errorf("stopping the workers: %w", serr)
+					}
+				}()
+				cfg.Aux, latency = wp.elastic, wp.latency
+				watch, primary = &auxWatch{}, grant
 			}
-			defer func() {
-				if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
-					err = fmt.Errorf("stopping the workers: %w", serr)
-				}
-			}()
-			cfg.Aux, latency = wp.elastic, wp.latency
 		}
+	}
+	if cfg.Aux != nil {
 		policy, err := runPolicy(f.policy, latency)
 		if err != nil {
 			return err
 		}
 		cfg.Steal = runner.StealConfig{Policy: policy}
-		if !f.quiet {
-			cfg.Steal.OnEvent = func(ev stealer.Event) { fmt.Fprintf(stderr, "\rstealer: %s\n", ev.Reason) }
+		cfg.Steal.OnEvent = func(ev stealer.Event) {
+			if watch != nil {
+				watch.event(ev)
+			}
+			if !f.quiet {
+				progress.event("stealer: " + ev.Reason)
+			}
 		}
 	}
 	if f.events != "" {
@@ -139,16 +164,24 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		select {
 		case err = <-done:
 		case <-tick.C:
+			p := r.Progress()
+			if watch != nil {
+				watch.ready(p.Ready)
+			}
 			if !f.quiet {
-				p := r.Progress()
-				fmt.Fprintf(stderr, "\rtasks: %d done, %d cached, %d running, %d waiting ", p.Done, p.Cached, p.Running, p.Ready+p.Waiting)
+				progress.show(time.Now(), p)
 			}
 			continue
 		}
 		break
 	}
 	if !f.quiet {
-		fmt.Fprintln(stderr)
+		progress.end()
+	}
+	if watch != nil {
+		if line := watch.report(f.workers, primary, f.quiet); line != "" {
+			fmt.Fprintln(stderr, line)
+		}
 	}
 	s := r.State()
 	if err != nil && ctx.Err() != nil {
@@ -161,6 +194,64 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		return fmt.Errorf("run %s failed (state: %s): %w", shortID(s.ID.Encoded()), statePath(store), err)
 	}
 	return summarize(ctx, stdout, s, repo, f.outputs, time.Since(start))
+}
+
+// progressEvery is how often at most the progress line is printed again
+// when stderr is not a terminal (and only when it changed).
+const progressEvery = 5 * time.Second
+
+// progressLine shows a run's progress on w: on a terminal, one line
+// rewritten in place (\r); otherwise plain lines, a new one when the
+// progress changed and every has passed since the last, so that a log
+// file or a pipe reads line by line.
+type progressLine struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+
+	// latest is the last progress shown or not; printed the last one
+	// printed, at printedAt (not a terminal).
+	latest, printed string
+	printedAt       time.Time
+}
+
+// show updates the line with p, as of now.
+func (l *progressLine) show(now time.Time, p runner.Progress) {
+	text := fmt.Sprintf("tasks: %d done, %d cached, %d running, %d waiting", p.Done, p.Cached, p.Running, p.Ready+p.Waiting)
+	l.latest = text
+	if l.tty {
+		fmt.Fprintf(l.w, "\r%s ", text)
+		return
+	}
+	if text == l.printed || (!l.printedAt.IsZero() && now.Sub(l.printedAt) < l.every) {
+		return
+	}
+	l.printed, l.printedAt = text, now
+	fmt.Fprintln(l.w, text)
+}
+
+// event prints a line of its own, such as the stealer's decisions. It
+// may be called from any goroutine: it uses only w, which must be safe for
+// concurrent use, and tty.
+func (l *progressLine) event(line string) {
+	if l.tty {
+		fmt.Fprintf(l.w, "\r%s\n", line)
+		return
+	}
+	fmt.Fprintln(l.w, line)
+}
+
+// end ends the line: on a terminal, a newline after it; otherwise the
+// latest progress, unless it was printed already.
+func (l *progressLine) end() {
+	if l.tty {
+		fmt.Fprintln(l.w)
+		return
+	}
+	if l.latest != "" && l.latest != l.printed {
+		l.printed = l.latest
+		fmt.Fprintln(l.w, l.latest)
+	}
 }
 
 // closeTimeout bounds how long ebb run and resume wait for the local pool

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -59,6 +60,8 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&policyL, "policy", `one more policy with knobs (repeatable), as in "default:MaxRequest=cpu=8,mem=32GiB"`)
 	fs.Var(&traceL, "trace", "a trace file to add (repeatable): WfFormat JSON, or the simulator's CSV or JSON format")
 	fs.Var(&shapeL, "shape", "a worker shape (repeatable; default cpu=8,mem=32GiB)")
+	var lf logFlags
+	lf.register(fs, slog.LevelWarn)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -68,11 +71,15 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 	}
+	log, closeLog, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	usage := func(err error) error { return fmt.Errorf("%v: %w", err, errUsage) }
 
 	// The cluster.
 	cl := sim.Cluster{MaxWorkers: *maxW, FailProb: *fail, Price: *price, Quantum: *quantum, Tick: *tick}
-	var err error
 	if cl.Boot, err = sim.ParseDist(*boot); err != nil {
 		return usage(fmt.Errorf("-boot: %w", err))
 	}
@@ -196,10 +203,14 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
 		Timeline: *out != "", Parallel: *parallel, History: *history, Gap: *gap,
 	}
+	suite.OnResult = func(done, total int, r *sim.Result) {
+		log.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
+	}
 	if !*quiet {
 		suite.OnResult = func(done, total int, r *sim.Result) {
 			mu.Lock()
 			defer mu.Unlock()
+			log.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
 			fmt.Fprintf(stderr, "ebb sim: [%d/%d] %s (%.1fs)\n", done, total, r.Summary(), time.Since(start).Seconds())
 		}
 		suite.OnProgress = func(w, p string, pr sim.Progress) {

@@ -69,6 +69,8 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CA certificates: require client certificates signed by one (mutual TLS)")
 	fs.BoolVar(&f.noTLS, "no-tls", false, "serve plain HTTP: the token crosses the network in clear")
+	var lf logFlags
+	lf.register(fs, slog.LevelInfo)
 	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -85,8 +87,12 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := f.check(); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil)).With("worker", f.id)
-	return runWorker(ctx, f, token, stdout, log)
+	log, closeLog, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	return runWorker(ctx, f, token, stdout, log.With("worker", f.id))
 }
 
 // readToken returns the token from -token, -token-file or env, exactly

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ import (
 //	idle_timeout: 1m            # a worker with no alloc this long is stopped (default 1m)
 //	latency: 2m                 # how long a worker takes to come up, for the stealer (default 30s)
 //	worker: [/usr/local/bin/ebb, worker]   # default: this ebb
-//	shapes:                     # procs: default quarter, half and whole machine
+//	shapes:                     # procs: default a quarter, a half and the whole of what -resources leaves beside the primary
 //	  - {name: node, resources: "cpu=8,mem=32GiB", price: 8}
 //	command:                    # provider: command (see package cluster/command)
 //	  start: [/opt/site/submit, "--cpus={{.CPU}}", "{{.Worker}}"]
@@ -53,6 +54,9 @@ import (
 //	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb)
 //
 // "-workers procs" is short for a file that says only "provider: procs".
+// Without shapes, procs workers share what the local pool's capacity
+// (-resources, or the machine) leaves beside the primary alloc: their
+// shapes are slices of it, and their total stays within it.
 type workersFile struct {
 	Provider         string       `json:"provider"`
 	MaxWorkers       int          `json:"max_workers"`
@@ -66,6 +70,11 @@ type workersFile struct {
 	Advertise        string       `json:"advertise"`
 	WorkerListen     string       `json:"worker_listen"`
 	SharedRepository bool         `json:"shared_repository"`
+
+	// derived are the shapes ebb gives a procs file without shapes,
+	// within costCap (what its Elastic may spend per hour; 0: no cap).
+	derived []cluster.Shape
+	costCap float64
 }
 
 type shapeFile struct {
@@ -182,8 +191,12 @@ func parseWorkers(b []byte, name string) (*workersFile, error) {
 	return &w, nil
 }
 
-// shapes returns the file's shapes; nil when it gives none.
+// shapes returns the file's shapes, or the derived ones when it gives
+// none; nil when there are none.
 func (w *workersFile) shapes() ([]cluster.Shape, error) {
+	if len(w.Shapes) == 0 {
+		return w.derived, nil
+	}
 	var out []cluster.Shape
 	for i, s := range w.Shapes {
 		res, err := ebb.ParseResources(s.Resources)
@@ -202,8 +215,8 @@ func (w *workersFile) shapes() ([]cluster.Shape, error) {
 // bootstrap is how the workers of the command and slurm providers start
 // and reach ebb: they fetch their blobs from ebb's repository, unless
 // they share its directory.
-func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repository.Dir) bootstrap.Config {
-	boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen}
+func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repository.Dir, log *slog.Logger) bootstrap.Config {
+	boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen, Logger: log}
 	if w.SharedRepository {
 		boot.Repository = repoDir
 	} else {
@@ -227,7 +240,7 @@ type workerPool struct {
 // the run's -dir; repo the run's repository, in dir/repository. With
 // mayKeep, the Elastic leaves its workers to the provider when it stops,
 // so that stop may keep them.
-func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool) (*workerPool, error) {
+func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool, log *slog.Logger) (*workerPool, error) {
 	shapes, err := w.shapes()
 	if err != nil {
 		return nil, err
@@ -247,7 +260,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	var closeProv func(context.Context) error
 	switch w.Provider {
 	case "procs":
-		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers")})
+		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers"), Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -258,21 +271,23 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 			sf = &slurmFile{}
 		}
 		p, err := slurm.New(ctx, slurm.Config{
-			Bootstrap: w.bootstrap(worker, repoDir, repo), Shapes: shapes,
+			Bootstrap: w.bootstrap(worker, repoDir, repo, log), Shapes: shapes,
 			Partition: sf.Partition, TimeLimit: time.Duration(sf.TimeLimit), SbatchArgs: sf.SbatchArgs,
 			JobPrefix: sf.JobPrefix, Dir: filepath.Join(dir, "slurm"),
 			PendingTimeout: time.Duration(sf.PendingTimeout), PollInterval: time.Duration(sf.PollInterval),
+			Logger: log,
 		})
 		if err != nil {
 			return nil, err
 		}
 		prov, closeProv = p, p.Close
 	case "command":
-		boot := w.bootstrap(worker, repoDir, repo)
+		boot := w.bootstrap(worker, repoDir, repo, log)
 		c := w.Command
 		p, err := cmdprov.New(ctx, cmdprov.Config{
 			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
 			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
+			Logger: log,
 		})
 		if err != nil {
 			return nil, err
@@ -287,7 +302,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	if idle == 0 {
 		idle = time.Minute
 	}
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep})
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep, CostCap: w.costCap, Logger: log})
 	if err != nil {
 		closeProv(ctx)
 		return nil, err
