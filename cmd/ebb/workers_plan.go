@@ -10,6 +10,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/stealer"
@@ -17,16 +18,12 @@ import (
 
 // primaryGrant returns what the local pool grants the primary alloc of a
 // flow that needs want (its largest task and width, or -primary) out of
-// capacity: want.Min as many times over as want.Width says and capacity
-// holds, at least once.
+// capacity (pool.Grant), or want.Min when capacity does not hold it.
 func primaryGrant(want ebb.Requirements, capacity ebb.Resources) ebb.Resources {
-	units := max(1, want.Width)
-	for k, v := range want.Min {
-		if v > 0 {
-			units = min(units, int(math.Floor(capacity[k]/v+1e-9)))
-		}
+	if g, ok := pool.Grant(capacity, want); ok {
+		return g
 	}
-	return want.Min.Scale(float64(max(1, units)))
+	return want.Min.Clone()
 }
 
 // procsBudget returns what the workers of "-workers procs" may hold in
