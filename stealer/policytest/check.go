@@ -3,7 +3,6 @@ package policytest
 import (
 	"cmp"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/ebbflow/ebb"
@@ -228,14 +227,10 @@ func place(gs []group, caps []ebb.Resources) (rest []group, placed []int) {
 }
 
 // fitCount returns how many tasks of shape, at most n, fit in capacity c,
-// with the rounding tolerance of ebb.Resources.Fits.
+// as every part of ebb counts them (ebb.Requirements.UnitsIn).
 func fitCount(shape, c ebb.Resources, n int) int {
-	k := float64(n)
-	for key, v := range shape {
-		if v <= 0 {
-			continue
-		}
-		k = min(k, math.Floor(c[key]/v*(1+1e-9)+1e-12))
+	if n <= 0 {
+		return 0
 	}
-	return max(0, int(k))
+	return ebb.Requirements{Min: shape, Width: n}.UnitsIn(c)
 }
