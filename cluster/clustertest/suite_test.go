@@ -2,10 +2,8 @@ package clustertest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"testing"
 
@@ -61,25 +59,7 @@ func TestRunProviderCatchesBugs(t *testing.T) {
 	for _, b := range bugs {
 		t.Run(b.bug, func(t *testing.T) {
 			t.Parallel()
-			out, failed, err := proctest.RunChild(t.Context(), "TestBrokenProviderChild", brokenEnv+"="+b.bug)
-			if b.wantFail == nil {
-				if err != nil {
-					t.Fatalf("the suite failed an unbroken provider: %v; failed %q\n%s", err, failed, out)
-				}
-				return
-			}
-			var exitErr *exec.ExitError
-			if !errors.As(err, &exitErr) {
-				t.Fatalf("the suite against a provider with bug %q: %v, want it to fail\n%s", b.bug, err, out)
-			}
-			for _, name := range b.wantFail {
-				if !slices.Contains(failed, name) {
-					t.Errorf("bug %q: subtest %s passed, want it to fail; failed: %q", b.bug, name, failed)
-				}
-			}
-			if t.Failed() {
-				t.Logf("output of the suite:\n%s", out)
-			}
+			proctest.CheckBroken(t, "TestBrokenProviderChild", brokenEnv+"="+b.bug, b.wantFail)
 		})
 	}
 }

@@ -2,10 +2,13 @@ package proctest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
+	"testing"
 )
 
 // RunChild runs the test named test of this test binary in a child
@@ -23,4 +26,32 @@ func RunChild(ctx context.Context, test string, env ...string) (out []byte, fail
 		failed = append(failed, m[1])
 	}
 	return out, failed, err
+}
+
+// CheckBroken runs the test named test in a child process with env added
+// (see RunChild), as a conformance suite's test of a deliberately broken
+// implementation: with wantFail nil the child must pass; otherwise it
+// must fail, and so must each subtest wantFail names. It reports on t,
+// with the child's output when something is off.
+func CheckBroken(t *testing.T, test, env string, wantFail []string) {
+	t.Helper()
+	out, failed, err := RunChild(t.Context(), test, env)
+	if wantFail == nil {
+		if err != nil {
+			t.Fatalf("the suite failed the unbroken implementation (%s): %v; failed %q\n%s", env, err, failed, out)
+		}
+		return
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		t.Fatalf("the suite against the broken implementation (%s): %v, want it to fail\n%s", env, err, out)
+	}
+	for _, name := range wantFail {
+		if !slices.Contains(failed, name) {
+			t.Errorf("%s: subtest %s passed, want it to fail; failed: %q", env, name, failed)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output of the suite:\n%s", out)
+	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,25 +57,7 @@ func TestRunCatchesBrokenPools(t *testing.T) {
 	for _, b := range bugs {
 		t.Run(b.bug, func(t *testing.T) {
 			t.Parallel()
-			out, failed, err := proctest.RunChild(t.Context(), "TestBrokenChild", brokenEnv+"="+b.bug)
-			if b.wantFail == nil {
-				if err != nil {
-					t.Fatalf("the suite failed an unbroken pool: %v; failed %q\n%s", err, failed, out)
-				}
-				return
-			}
-			var exitErr *exec.ExitError
-			if !errors.As(err, &exitErr) {
-				t.Fatalf("the suite against a pool with bug %q: %v, want it to fail\n%s", b.bug, err, out)
-			}
-			for _, name := range b.wantFail {
-				if !slices.Contains(failed, name) {
-					t.Errorf("bug %q: subtest %s passed, want it to fail; failed: %q", b.bug, name, failed)
-				}
-			}
-			if t.Failed() {
-				t.Logf("output of the suite:\n%s", out)
-			}
+			proctest.CheckBroken(t, "TestBrokenChild", brokenEnv+"="+b.bug, b.wantFail)
 		})
 	}
 }

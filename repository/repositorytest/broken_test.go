@@ -8,8 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
-	"slices"
 	"testing"
 
 	"github.com/ebbflow/ebb"
@@ -71,25 +69,7 @@ func TestSuitesCatchBrokenFakes(t *testing.T) {
 	for _, b := range bugs {
 		t.Run(b.bug, func(t *testing.T) {
 			t.Parallel()
-			out, failed, err := proctest.RunChild(t.Context(), "TestBrokenChild", brokenEnv+"="+b.bug)
-			if b.wantFail == nil {
-				if err != nil {
-					t.Fatalf("the suites failed the unbroken fakes: %v; failed %q\n%s", err, failed, out)
-				}
-				return
-			}
-			var exitErr *exec.ExitError
-			if !errors.As(err, &exitErr) {
-				t.Fatalf("the suites against fakes with bug %q: %v, want them to fail\n%s", b.bug, err, out)
-			}
-			for _, name := range b.wantFail {
-				if !slices.Contains(failed, name) {
-					t.Errorf("bug %q: subtest %s passed, want it to fail; failed: %q", b.bug, name, failed)
-				}
-			}
-			if t.Failed() {
-				t.Logf("output of the suites:\n%s", out)
-			}
+			proctest.CheckBroken(t, "TestBrokenChild", brokenEnv+"="+b.bug, b.wantFail)
 		})
 	}
 }
