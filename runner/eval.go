@@ -83,12 +83,15 @@ type Eval struct {
 	counts    Progress
 	duration  time.Duration // moving average of finished tasks' run time
 	kinds     []*kind
-	durations stealer.Durations // by kind
-	err       error
-	doneC     chan struct{} // closed when every task is done or one failed
-	wake      chan struct{} // closed (and replaced) when there is news for workers
-	woken     bool          // wake has a reader
-	demanded  bool          // OnDemand was called for the current backlog
+	// scratchWs and scratchBins are place's, reused from call to call.
+	scratchWs   []*worker
+	scratchBins []bin
+	durations   stealer.Durations // by kind
+	err         error
+	doneC       chan struct{} // closed when every task is done or one failed
+	wake        chan struct{} // closed (and replaced) when there is news for workers
+	woken       bool          // wake has a reader
+	demanded    bool          // OnDemand was called for the current backlog
 }
 
 type taskState struct {

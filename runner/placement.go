@@ -93,11 +93,18 @@ func (e *Eval) place() {
 }
 
 // bins returns the workers that take new tasks and their bins; the bins
-// share the workers' free maps, or hold copies when clone is set. e.mu is
-// held.
+// share the workers' free maps, or hold copies when clone is set. Without
+// clone (a real placement, at every wake of a worker) it reuses the
+// eval's scratch slices, valid until the next call. e.mu is held.
 func (e *Eval) bins(clone bool) ([]*worker, []bin) {
-	ws := make([]*worker, 0, len(e.workers))
-	bins := make([]bin, 0, len(e.workers))
+	var ws []*worker
+	var bins []bin
+	if clone {
+		ws, bins = make([]*worker, 0, len(e.workers)), make([]bin, 0, len(e.workers))
+	} else {
+		ws, bins = e.scratchWs[:0], e.scratchBins[:0]
+		defer func() { e.scratchWs, e.scratchBins = ws, bins }()
+	}
 	for w := range e.workers {
 		if w.draining || w.running >= e.cfg.MaxExecs {
 			continue

@@ -5,12 +5,10 @@
 // the task that became ready first.
 package rankq
 
-import "container/heap"
-
-// A Queue holds task indexes. The zero Queue is empty and ready to use; it
-// is not safe for concurrent use.
+// A Queue holds task indexes, as a binary heap. The zero Queue is empty
+// and ready to use; it is not safe for concurrent use.
 type Queue struct {
-	h   items
+	h   []item
 	seq uint64
 }
 
@@ -20,22 +18,12 @@ type item struct {
 	seq  uint64
 }
 
-type items []item
-
-func (h items) Len() int { return len(h) }
-func (h items) Less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank > h[j].rank
+// before reports whether a comes out before b.
+func before(a, b item) bool {
+	if a.rank != b.rank {
+		return a.rank > b.rank
 	}
-	return h[i].seq < h[j].seq
-}
-func (h items) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *items) Push(x any)   { *h = append(*h, x.(item)) }
-func (h *items) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	return a.seq < b.seq
 }
 
 // Len returns how many tasks the queue holds.
@@ -44,13 +32,39 @@ func (q *Queue) Len() int { return len(q.h) }
 // Push adds task, of the given rank.
 func (q *Queue) Push(task int32, rank float64) {
 	q.seq++
-	heap.Push(&q.h, item{task: task, rank: rank, seq: q.seq})
+	q.h = append(q.h, item{task: task, rank: rank, seq: q.seq})
+	for i := len(q.h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !before(q.h[i], q.h[p]) {
+			break
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
 }
 
 // Pop removes and returns the task to start next. The queue must not be
 // empty.
 func (q *Queue) Pop() int32 {
-	return heap.Pop(&q.h).(item).task
+	top := q.h[0].task
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h = q.h[:n]
+	for i := 0; ; {
+		m, l := i, 2*i+1
+		if l < n && before(q.h[l], q.h[m]) {
+			m = l
+		}
+		if r := l + 1; r < n && before(q.h[r], q.h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		q.h[i], q.h[m] = q.h[m], q.h[i]
+		i = m
+	}
+	return top
 }
 
 // Peek returns the task Pop would return, without removing it.

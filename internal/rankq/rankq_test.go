@@ -21,3 +21,40 @@ func TestOrder(t *testing.T) {
 		}
 	}
 }
+
+// The queue gives the order a sort by (rank desc, arrival) gives, for any
+// mix of pushes and pops.
+func TestOrderRandom(t *testing.T) {
+	var q Queue
+	type pushed struct {
+		task int32
+		rank float64
+		seq  int
+	}
+	var model []pushed
+	seq := 0
+	x := uint64(1)
+	next := func() uint64 { x = x*6364136223846793005 + 1442695040888963407; return x >> 33 }
+	for i := range 5000 {
+		if next()%3 != 0 || len(model) == 0 {
+			r := float64(next() % 7)
+			q.Push(int32(i), r)
+			seq++
+			model = append(model, pushed{int32(i), r, seq})
+			continue
+		}
+		best := 0
+		for j, m := range model {
+			if m.rank > model[best].rank || m.rank == model[best].rank && m.seq < model[best].seq {
+				best = j
+			}
+		}
+		if got := q.Pop(); got != model[best].task {
+			t.Fatalf("pop %d: got task %d, want %d", i, got, model[best].task)
+		}
+		model = append(model[:best], model[best+1:]...)
+	}
+	if q.Len() != len(model) {
+		t.Fatalf("Len %d, want %d", q.Len(), len(model))
+	}
+}
