@@ -369,9 +369,17 @@ func (s *storeSuite) testConcurrent(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 2*workers)
+	// All workers start at once, so that their Puts overlap even on a
+	// busy machine that would otherwise run one to its end before the
+	// next begins.
+	var ready sync.WaitGroup
+	ready.Add(workers)
+	start := make(chan struct{})
 	for w := range workers {
 		dir := t.TempDir()
 		wg.Go(func() {
+			ready.Done()
+			<-start
 			ctx := context.Background()
 			mine := []byte(fmt.Sprintf("worker %d", w))
 			for i := range shared {
@@ -400,6 +408,8 @@ func (s *storeSuite) testConcurrent(t *testing.T) {
 			}
 		})
 	}
+	ready.Wait()
+	close(start)
 	wg.Wait()
 	close(errc)
 	for err := range errc {
