@@ -14,7 +14,8 @@ import (
 // RunChild runs the test named test of this test binary in a child
 // process, with env added to its environment, and returns its output, the
 // names of its subtests that failed (the part after "test/"), and how it
-// exited. Tests of conformance suites use it to run the suite against a
+// exited; a subtest that crashed the child counts among those that
+// failed. Tests of conformance suites use it to run the suite against a
 // deliberately broken implementation and check which subtests catch it.
 func RunChild(ctx context.Context, test string, env ...string) (out []byte, failed []string, err error) {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.count=1", "-test.timeout=5m")
@@ -24,6 +25,15 @@ func RunChild(ctx context.Context, test string, env ...string) (out []byte, fail
 	failLine := regexp.MustCompile(`--- FAIL: ` + regexp.QuoteMeta(test) + `/(\S+)`)
 	for _, m := range failLine.FindAllStringSubmatch(string(out), -1) {
 		failed = append(failed, m[1])
+	}
+	// A subtest that crashed the child (a panic in a goroutine it
+	// started) prints no FAIL line: it is the last one to have started
+	// before the panic.
+	if i := strings.Index(string(out), "\npanic: "); i >= 0 {
+		runLine := regexp.MustCompile(`=== RUN   ` + regexp.QuoteMeta(test) + `/(\S+)`)
+		if ms := runLine.FindAllStringSubmatch(string(out[:i]), -1); len(ms) > 0 {
+			failed = append(failed, ms[len(ms)-1][1])
+		}
 	}
 	return out, failed, err
 }

@@ -1,6 +1,7 @@
 package proctest
 
 import (
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -33,5 +34,27 @@ func TestEventually(t *testing.T) {
 	}
 	if Eventually(20*time.Millisecond, func() bool { return false }) {
 		t.Error("Eventually reported a condition that never held")
+	}
+}
+
+// TestCrashingChild is run by TestRunChildCountsACrash: its second
+// subtest crashes the binary from a goroutine.
+func TestCrashingChild(t *testing.T) {
+	if os.Getenv("PROCTEST_CRASH") == "" {
+		t.Skip("run by TestRunChildCountsACrash")
+	}
+	t.Run("fine", func(t *testing.T) {})
+	t.Run("crash", func(t *testing.T) {
+		done := make(chan struct{})
+		go func() { defer close(done); panic("boom") }()
+		<-done
+	})
+}
+
+// A subtest that crashes the child counts as failed.
+func TestRunChildCountsACrash(t *testing.T) {
+	_, failed, err := RunChild(t.Context(), "TestCrashingChild", "PROCTEST_CRASH=1")
+	if err == nil || !slices.Equal(failed, []string{"crash"}) {
+		t.Errorf("RunChild = %q, %v; want the crashed subtest failed", failed, err)
 	}
 }
