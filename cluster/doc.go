@@ -44,7 +44,7 @@
 // applies its plans, calls the provider, polls the workers for idleness,
 // and terminates those idle for IdleTimeout. Start it with
 // `go elastic.Run(ctx)` before the Elastic is used: an Allocate that finds
-// no manager running within BatchWindow fails with [ebb.ErrNotRunning]
+// no manager running within RunWait fails with [ebb.ErrNotRunning]
 // instead of waiting for launches that would never come. A cancelled
 // Allocate drops its claim; the launch goes on, and its worker serves a
 // later request or idles away.

@@ -50,7 +50,7 @@ import (
 // and starts a goroutine per launch and per termination. Make one with
 // NewElastic and start its manager with `go elastic.Run(ctx)` before
 // handing it out: the Pool methods work before Run starts (against no
-// workers), but an Allocate that finds Run not started within BatchWindow
+// workers), but an Allocate that finds Run not started within RunWait
 // fails with ebb.ErrNotRunning rather than wait for launches that would
 // never come.
 type Elastic struct {
@@ -172,7 +172,7 @@ func NewElastic(cfg ElasticConfig) (*Elastic, error) {
 // leaves nothing behind: no alloc, and no claim on a launch. It fails at
 // once with ebb.ErrInvalid for a malformed req or labels, and with
 // ebb.ErrResources when req.Min fits no shape within CostCap and no
-// worker. Called before Run, it waits up to BatchWindow for Run to start
+// worker. Called before Run, it waits up to RunWait for Run to start
 // (so that `go elastic.Run(ctx)` just before is enough), then fails with
 // ebb.ErrNotRunning: without Run nothing is ever launched.
 func (e *Elastic) Allocate(ctx context.Context, req ebb.Requirements, labels ebb.Labels) (pool.Alloc, error) {
@@ -212,15 +212,14 @@ func (e *Elastic) Allocate(ctx context.Context, req ebb.Requirements, labels ebb
 	}
 }
 
-// awaitRun returns once Run has started, waiting for it at most
-// BatchWindow, the time a request waits before the manager plans for it.
+// awaitRun returns once Run has started, waiting for it at most RunWait.
 func (e *Elastic) awaitRun(ctx context.Context, req ebb.Requirements) error {
 	select {
 	case <-e.startc:
 		return nil
 	default:
 	}
-	timer := time.NewTimer(e.cfg.BatchWindow)
+	timer := time.NewTimer(e.cfg.RunWait)
 	defer timer.Stop()
 	select {
 	case <-e.startc:

@@ -48,6 +48,12 @@ type ElasticConfig struct {
 	// packed together; default 100 ms.
 	BatchWindow time.Duration
 
+	// RunWait is how long an Allocate made before Run has started waits
+	// for it before failing with ebb.ErrNotRunning; default 5 s: time
+	// enough for `go elastic.Run(ctx)` to be scheduled on a busy
+	// machine, short enough that a forgotten Run is reported at once.
+	RunWait time.Duration
+
 	// IdleTimeout is how long a worker may hold no allocs before it is
 	// terminated; default 1 minute. A stealer above frees an alloc only
 	// once it has been idle for the stealer's own idle timeout, so every
@@ -104,6 +110,7 @@ func (c ElasticConfig) withDefaults() (ElasticConfig, error) {
 		d    time.Duration
 	}{
 		{"BatchWindow", c.BatchWindow},
+		{"RunWait", c.RunWait},
 		{"IdleTimeout", c.IdleTimeout},
 		{"PollInterval", c.PollInterval},
 		{"BackoffMin", c.BackoffMin},
@@ -128,6 +135,9 @@ func (c ElasticConfig) withDefaults() (ElasticConfig, error) {
 	}
 	if c.BatchWindow == 0 {
 		c.BatchWindow = 100 * time.Millisecond
+	}
+	if c.RunWait == 0 {
+		c.RunWait = 5 * time.Second
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = time.Minute

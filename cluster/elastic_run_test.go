@@ -29,8 +29,8 @@ func TestElasticAllocateWithoutRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, p := newIdle(t)
 		res := allocate(t.Context(), e, 1, 0, nil)
-		advance(batch - time.Millisecond)
-		waiting(t, res, "before the batch window is over")
+		advance(5*time.Second - time.Millisecond)
+		waiting(t, res, "before RunWait (default 5 s) is over")
 		advance(time.Millisecond)
 		r := got(t, res)
 		if !errors.Is(r.err, ebb.ErrNotRunning) || !strings.Contains(fmtErr(r.err), "go elastic.Run(ctx)") {

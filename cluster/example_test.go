@@ -66,7 +66,7 @@ func ExampleElastic_withoutRun() {
 		Shapes: []cluster.Shape{{Name: "small", Resources: ebb.Resources{ebb.CPU: 2}, Price: 1}},
 	})
 	defer p.Close()
-	e, err := cluster.NewElastic(cluster.ElasticConfig{Provider: p, BatchWindow: 10 * time.Millisecond})
+	e, err := cluster.NewElastic(cluster.ElasticConfig{Provider: p, RunWait: 10 * time.Millisecond})
 	if err != nil {
 		panic(err)
 	}
