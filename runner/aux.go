@@ -40,6 +40,7 @@ var (
 	_ stealer.Evaluator          = (*Eval)(nil)
 	_ stealer.DurationEstimator  = (*Eval)(nil)
 	_ stealer.RemainingEstimator = (*Eval)(nil)
+	_ stealer.UpcomingEstimator  = (*Eval)(nil)
 )
 
 // stealer returns the stealer of an elastic run, or nil.

@@ -139,3 +139,66 @@ func TestReadyByRank(t *testing.T) {
 		a.Free(context.Background())
 	})
 }
+
+// Upcoming tells the next wave of a flow before it is ready: while a
+// gather runs, the tasks behind it, timed by the gather's estimate, less
+// the one that takes the gather's slot; and the merge after them, timed
+// by theirs (wider than their slots).
+func TestUpcomingTellsTheNextWave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
+		defer p.Close()
+		block := func(ctx context.Context, _ ebb.FuncEnv) error { <-ctx.Done(); return ctx.Err() }
+		flow := &ebb.Flow{Tasks: []ebb.Task{{Name: "gather", FuncKey: "gather", Func: block,
+			Resources: ebb.Resources{ebb.CPU: 1}, Estimate: 2 * time.Minute}}}
+		var maps []string
+		for i := range 6 {
+			name := fmt.Sprintf("map-%d", i)
+			maps = append(maps, name)
+			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Kind: "map", Func: block,
+				Resources: ebb.Resources{ebb.CPU: 1}, After: []string{"gather"}, Estimate: 30 * time.Second})
+		}
+		flow.Tasks = append(flow.Tasks, ebb.Task{Name: "merge", FuncKey: "merge", Func: block,
+			Resources: ebb.Resources{ebb.CPU: 2}, After: maps, Estimate: time.Minute})
+		g, err := flow.Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests, err := g.Digests(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Upcoming(); got != nil {
+			t.Errorf("Upcoming() before anything runs = %+v, want nil", got)
+		}
+		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- e.Work(ctx, a) }()
+		synctest.Wait()
+		time.Sleep(30 * time.Second) // the gather has run 30 s (synctest's clock)
+
+		got := e.Upcoming()
+		if len(got) != 2 {
+			t.Fatalf("Upcoming() = %+v, want the six maps and the merge", got)
+		}
+		if m := got[0]; m.Count != 1 || m.In != 2*time.Minute || m.Duration != time.Minute || m.Untimed {
+			t.Errorf("Upcoming()[0] = %+v, want the merge of 1 min ready in 2 min", m)
+		}
+		if m := got[1]; m.Count != 5 || m.In != 90*time.Second || m.Duration != 30*time.Second || m.Untimed {
+			t.Errorf("Upcoming()[1] = %+v, want 5 maps of 30 s ready in 90 s", m)
+		}
+		cancel()
+		<-done
+		if err := a.Free(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+}

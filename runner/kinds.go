@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -106,4 +107,43 @@ func (e *Eval) Remaining() time.Duration {
 		work = append(work, w)
 	}
 	return e.durations.RunningLeft(work)
+}
+
+// Upcoming returns the tasks that wait only on running ones, and those
+// that wait on them in turn (stealer.Durations.NextWave), so that a
+// policy keeps or buys ahead what the next wave of the flow needs.
+func (e *Eval) Upcoming() []stealer.Upcoming {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.counts.Running == 0 {
+		return nil
+	}
+	now := time.Now()
+	w := stealer.Wave{
+		Kinds:      make([]stealer.KindWork, len(e.kinds)),
+		Tasks:      make([][]int32, len(e.kinds)),
+		Kind:       func(i int32) int { return int(e.kindOf[i]) },
+		Dependents: func(i int32) []int32 { return e.dependents[i] },
+		Waiting: func(i int32) int {
+			if e.tasks[i].state != waiting {
+				return -1
+			}
+			return int(e.waiting[i])
+		},
+		Resources: func(i int32) ebb.Resources { return e.shapes[i].res },
+	}
+	for k, kd := range e.kinds {
+		ts := make([]int32, 0, len(kd.running))
+		for t := range kd.running {
+			ts = append(ts, t)
+		}
+		slices.Sort(ts)
+		ages := make([]time.Duration, len(ts))
+		for j, t := range ts {
+			ages[j] = now.Sub(kd.running[t])
+		}
+		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint, Running: ages}
+		w.Tasks[k] = ts
+	}
+	return e.durations.NextWave(w)
 }

@@ -151,11 +151,17 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	byKey := map[string]*tshape{}
 	kindIndex := map[string]int32{}
 	for i, t := range w.Tasks {
-		kind, ok := kindIndex[t.Kind]
+		name := t.Kind
+		if name == "" {
+			// As the runner names a task's kind when none is given:
+			// from the stem of its name ("t000042" → "t").
+			name = (&ebb.Task{Name: t.ID}).KindName()
+		}
+		kind, ok := kindIndex[name]
 		if !ok {
 			kind = int32(len(e.kinds))
-			kindIndex[t.Kind] = kind
-			e.kinds = append(e.kinds, &simKind{name: t.Kind, running: map[int32]time.Duration{}})
+			kindIndex[name] = kind
+			e.kinds = append(e.kinds, &simKind{name: name, running: map[int32]time.Duration{}})
 		}
 		k := t.Resources.Format()
 		s, ok := byKey[k]

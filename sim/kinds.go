@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -60,4 +61,35 @@ func (e *engine) runningLeft() time.Duration {
 		work = append(work, w)
 	}
 	return e.durs.RunningLeft(work)
+}
+
+// upcoming returns the tasks that wait only on running ones, as
+// runner.Eval's Upcoming says (stealer.Durations.NextWave, from what is
+// known, never the true durations).
+func (e *engine) upcoming() []stealer.Upcoming {
+	if e.running == 0 {
+		return nil
+	}
+	w := stealer.Wave{
+		Kinds:      make([]stealer.KindWork, len(e.kinds)),
+		Tasks:      make([][]int32, len(e.kinds)),
+		Kind:       func(i int32) int { return int(e.tasks[i].kind) },
+		Dependents: func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
+		Waiting:    func(i int32) int { return int(e.waiting[i]) },
+		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
+	}
+	for k, kd := range e.kinds {
+		ts := make([]int32, 0, len(kd.running))
+		for i := range kd.running {
+			ts = append(ts, i)
+		}
+		slices.Sort(ts)
+		ages := make([]time.Duration, len(ts))
+		for j, i := range ts {
+			ages[j] = e.now - kd.running[i]
+		}
+		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Running: ages}
+		w.Tasks[k] = ts
+	}
+	return e.durs.NextWave(w)
 }

@@ -56,6 +56,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Latency:      e.latency,
 		TaskDuration: e.taskAvg,
 		Remaining:    e.runningLeft(),
+		Upcoming:     e.upcoming(),
 		Nodes:        e.cl.Shapes,
 		Recent:       e.recent,
 	}

@@ -22,7 +22,12 @@ import (
 //  2. cancels every request in flight that got none of the demand: its
 //     demand is gone (done, or taken by capacity that came first);
 //  3. drains every held alloc that works, runs nothing, and has been idle
-//     for the idle timeout (see MinIdleTimeout);
+//     for the idle timeout (see MinIdleTimeout), unless the next wave of
+//     the flow needs it (Snapshot.Upcoming: tasks that wait only on
+//     running ones): work timed to be ready before twice the idle
+//     timeout past an allocation's latency keeps the allocs it would
+//     otherwise buy back, and work whose time nobody can tell yet keeps
+//     them until they have been idle as long as an allocation takes;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -42,6 +47,12 @@ import (
 //     they can;
 //  7. stops at MaxPending requests in flight and MaxAllocs allocs held and
 //     asked for, and says so in Plan.Hold.
+//
+// Upcoming work expected ready within the latency counts as waiting
+// already, in steps 1, 2, 4 and 5, less what busy allocs leave free: an
+// alloc asked for now comes no sooner, so the policy buys ahead of a wave
+// it can time (a stage behind a serial gather), and keeps what it bought
+// while the wave is still to come.
 //
 // The idle timeout starts short and widens when the policy sees itself
 // re-buying what it released (see MinIdleTimeout and ThrashMemory), and
@@ -99,9 +110,9 @@ func (d *Default) Config() DefaultConfig {
 func (d *Default) Plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
-	p.Drain = d.drainIdle(s, latency)
-	c := d.creditPending(s)
+	c := d.creditPending(s, d.nextWave(s, latency))
 	p.Cancel = c.cancel
+	p.Drain = d.keepIdle(s, c.backlog, d.drainIdle(s, latency), latency)
 	if len(c.backlog) == 0 {
 		if n := tasks(c.demand); n > 0 {
 			p.Hold = fmt.Sprintf("held: %s waiting, covered by %s in flight and %s starting",
@@ -142,6 +153,123 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 	return out
 }
 
+// nextWave returns the upcoming work (Snapshot.Upcoming) that is expected
+// ready within latency: what an alloc asked for now would arrive no sooner
+// than, so that it counts as waiting already.
+// It is net of the capacity that busy allocs leave free now, which the
+// wave takes first when it comes.
+func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
+	var next []ebb.Demand
+	for _, u := range s.Upcoming {
+		if u.Count > 0 && !u.Untimed && u.In <= latency {
+			next = append(next, u.Demand)
+		}
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	var free []bin
+	for _, hs := range [][]Held{s.Held, s.Others} {
+		for _, h := range hs {
+			// Idle allocs are not counted: whether they stay is
+			// keepIdle's to say, from what is left.
+			if h.Working && !h.Draining && (h.Running > 0 || h.IdleSince.IsZero()) {
+				free = addBin(free, h.Free, 1)
+			}
+		}
+	}
+	rest, _ := placeBins(groups(next), free)
+	out := make([]ebb.Demand, len(rest))
+	for i, g := range rest {
+		out[i] = ebb.Demand{Resources: g.shape, Count: g.count, Duration: g.dur, AtLeast: g.bound}
+	}
+	return out
+}
+
+// keepIdle takes back the drains of idle allocs that the backlog (ready
+// and upcoming work, see nextWave) needs: drained, they would be bought
+// again within an allocation's latency (toBuy, with them gone, buys for
+// work that fits them), which costs a boot and the wait for it where
+// keeping them costs at most that latency idle. Work upcoming at a moment
+// nobody can tell yet (Upcoming.Untimed) keeps an alloc as long as it has
+// been idle less than the latency: the ski-rental rule, which never pays
+// more than twice what knowing the moment would have.
+func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
+	if len(drains) == 0 {
+		return drains
+	}
+	// Work timed to come a little after a new alloc could arrive keeps
+	// them too: released, they would be bought back within twice the
+	// idle timeout, which is thrashing.
+	idle, _ := d.idleTimeout(s, latency)
+	var later, untimed []ebb.Demand
+	for _, u := range s.Upcoming {
+		switch {
+		case u.Count <= 0:
+		case u.Untimed:
+			untimed = append(untimed, u.Demand)
+		case u.In > latency && u.In <= latency+2*idle:
+			later = append(later, u.Demand)
+		}
+	}
+	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
+	if len(untimed) == 0 || len(drains) == 0 {
+		return drains
+	}
+	idleSince := make(map[string]time.Time, len(s.Held))
+	for _, h := range s.Held {
+		idleSince[h.ID] = h.IdleSince
+	}
+	young := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
+		return s.Now.Sub(idleSince[dr.AllocID]) >= latency
+	})
+	if len(young) == 0 {
+		return drains
+	}
+	return d.keepFor(s, withDemand(backlog, untimed), drains, young, latency)
+}
+
+// withDemand returns backlog with more demand merged in (see groups).
+func withDemand(backlog []group, more []ebb.Demand) []group {
+	if len(more) == 0 {
+		return backlog
+	}
+	all := make([]ebb.Demand, 0, len(backlog)+len(more))
+	for _, g := range backlog {
+		all = append(all, ebb.Demand{Resources: g.shape, Count: g.count, Duration: g.dur, AtLeast: g.bound})
+	}
+	return groups(append(all, more...))
+}
+
+// keepFor returns drains less those of candidates that backlog needs: it
+// asks toBuy what it would buy with every drain carried out, and places
+// that on the candidates' allocs, in order.
+func (d *Default) keepFor(s Snapshot, backlog []group, drains, candidates []Drain, latency time.Duration) []Drain {
+	if len(backlog) == 0 || len(candidates) == 0 {
+		return drains
+	}
+	b := d.toBuy(s, backlog, drains, latency)
+	if len(b.buy) == 0 {
+		return drains
+	}
+	res := make(map[string]ebb.Resources, len(s.Held))
+	for _, h := range s.Held {
+		res[h.ID] = h.Resources
+	}
+	bins := make([]bin, len(candidates))
+	for i, dr := range candidates {
+		bins[i] = bin{free: res[dr.AllocID], n: 1}
+	}
+	_, placed := placeBins(b.buy, bins)
+	kept := make(map[string]bool)
+	for i, dr := range candidates {
+		if placed[i].placed > 0 {
+			kept[dr.AllocID] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool { return kept[dr.AllocID] })
+}
+
 // credited is what creditPending found.
 type credited struct {
 	demand   []group  // all of the snapshot's demand
@@ -156,8 +284,12 @@ type credited struct {
 // first, each counted at what the cluster is expected to grant it (see
 // credit); what is left is the backlog, and a request that got none of the
 // demand is cancelled.
-func (d *Default) creditPending(s Snapshot) credited {
-	c := credited{demand: groups(s.Demand)}
+func (d *Default) creditPending(s Snapshot, next []ebb.Demand) credited {
+	demand := s.Demand
+	if len(next) > 0 {
+		demand = append(slices.Clone(demand), next...)
+	}
+	c := credited{demand: groups(demand)}
 	var starting []bin
 	for _, h := range s.Held {
 		if !h.Working && !h.Draining {

@@ -81,6 +81,14 @@ func (d *Durations) Estimate(kind string, running []time.Duration, hint time.Dur
 // expects the task to run half as long again as it has (the longer a task
 // has run, the longer it is likely to go on), and at least until hint.
 func (d *Durations) Remaining(kind string, age time.Duration, running []time.Duration, hint time.Duration) time.Duration {
+	left, _ := d.remaining(kind, age, running, hint)
+	return left
+}
+
+// remaining is Remaining, and whether it is timed: false when no task of
+// the kind was seen to finish past age and there is no hint beyond it, so
+// that the figure is only the half-again guess.
+func (d *Durations) remaining(kind string, age time.Duration, running []time.Duration, hint time.Duration) (time.Duration, bool) {
 	var beyond []observation
 	for _, o := range d.observations(kind, running) {
 		if o.took > age {
@@ -88,9 +96,12 @@ func (d *Durations) Remaining(kind string, age time.Duration, running []time.Dur
 		}
 	}
 	if anyFinished(beyond) {
-		return meanFrom(beyond, age)
+		return meanFrom(beyond, age), true
 	}
-	return max(age/2, hint-age)
+	if hint > age {
+		return max(age/2, hint-age), age/2 <= hint-age
+	}
+	return age / 2, false
 }
 
 // An observation is a finished task's duration, or a running task's age

@@ -217,6 +217,9 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	if r, ok := l.ev.(RemainingEstimator); ok {
 		s.Remaining = max(0, r.Remaining())
 	}
+	if u, ok := l.ev.(UpcomingEstimator); ok {
+		s.Upcoming = u.Upcoming()
+	}
 	if z, ok := l.cfg.Cluster.(Sizer); ok {
 		s.Nodes = z.Sizes()
 	}

@@ -63,6 +63,11 @@ type Snapshot struct {
 	// (see [RemainingEstimator]); zero when it does not or none runs.
 	Remaining time.Duration
 
+	// Upcoming is the work that waits only on running tasks, when the
+	// evaluator can tell (see [UpcomingEstimator]): the next wave of a
+	// flow, which a policy may keep idle allocs for, or buy ahead of.
+	Upcoming []Upcoming
+
 	// Recent lists the stealer's recent acquisitions and releases, in no
 	// particular order, so that a policy can tell when it buys back what
 	// it just gave up. A Stealer keeps the last 256.

@@ -1,0 +1,250 @@
+package stealer
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// Upcoming is work that is not ready yet but will be as soon as tasks now
+// running end: Count tasks that each need Resources, all of them expected
+// ready within In of the snapshot's Now. Duration and AtLeast say how
+// long one of them is expected to run, as for ready demand. Untimed says
+// that In is only a lower bound: something they wait on has run longer
+// than any task of its kind was seen to (or none has finished yet), so
+// when it ends is a guess.
+type Upcoming struct {
+	ebb.Demand
+	In      time.Duration `json:"in"`
+	Untimed bool          `json:"untimed,omitempty"`
+}
+
+// An UpcomingEstimator is an [Evaluator] that can tell which of its
+// waiting tasks wait only on running ones (see Durations.NextWave). A
+// Stealer checks for it with a type assertion and puts what it returns in
+// Snapshot.Upcoming, so that a policy keeps, or buys ahead, what the next
+// wave of a flow needs.
+type UpcomingEstimator interface {
+	// Upcoming returns the upcoming work, largest shapes first, or nil.
+	// It must not block for long.
+	Upcoming() []Upcoming
+}
+
+// A Wave is what Durations.NextWave reads of an evaluation. Kinds holds
+// every kind of the flow, indexed as Kind returns them, each with its
+// name, hint, and the ages of its running tasks in Running; Tasks[k]
+// lists the running tasks of kind k, in the order of Kinds[k].Running.
+type Wave struct {
+	Kinds []KindWork
+	Tasks [][]int32
+	// Kind returns a task's index in Kinds.
+	Kind func(task int32) int
+	// Dependents returns the tasks that depend on task.
+	Dependents func(task int32) []int32
+	// Waiting returns how many of a task's dependencies are not done
+	// yet, counting anything else that holds it back (an arrival to
+	// come) as one more: a task is upcoming when that many of its
+	// dependencies are running.
+	Waiting func(task int32) int
+	// Resources returns what a task needs. NextWave keeps no reference
+	// to it.
+	Resources func(task int32) ebb.Resources
+}
+
+// NextWave returns the tasks of w that wait only on tasks now running
+// (the first wave), or on those and on tasks of the first wave (the
+// second: the stage after a serial gather), grouped by shape and kind,
+// each group with the latest moment one of its tasks is expected to
+// become ready (In: when the last of its dependencies ends, a running
+// one by Remaining, one of the first wave after its own In and Estimate)
+// and how long its tasks are expected to run (as Estimate says). A task
+// that waits on one whose end is only a guess (no task of its kind seen
+// to run that long, or not yet seen to finish) goes into a group of its
+// own marked Untimed. Groups come largest shape first, then timed before
+// untimed, then soonest. The result is the caller's.
+//
+// Its cost is in the running tasks and their dependents two levels down,
+// never in the whole flow: an evaluation calls it at every snapshot.
+func (d *Durations) NextWave(w Wave) []Upcoming {
+	type cand struct {
+		deps    int           // dependencies seen running, or in the first wave
+		in      time.Duration // the latest moment one of them ends
+		unknown bool          // one of them has no timed end
+		wave    int           // 1 or 2 once it qualified, else 0
+	}
+	cands := make(map[int32]*cand)
+	var order []int32 // candidates in the order first seen
+	see := func(c int32, end time.Duration, known bool) {
+		e := cands[c]
+		if e == nil {
+			e = &cand{}
+			cands[c] = e
+			order = append(order, c)
+		}
+		e.deps++
+		e.in = max(e.in, end)
+		e.unknown = e.unknown || !known
+	}
+	for k, kw := range w.Kinds {
+		if k >= len(w.Tasks) {
+			break
+		}
+		for i, t := range w.Tasks[k] {
+			if i >= len(kw.Running) {
+				break
+			}
+			left, known := d.remaining(kw.Kind, kw.Running[i], kw.Running, kw.Hint)
+			for _, c := range w.Dependents(t) {
+				see(c, left, known)
+			}
+		}
+	}
+	first := len(order)
+	for _, c := range order[:first] {
+		e := cands[c]
+		if w.Waiting(c) != e.deps {
+			continue
+		}
+		e.wave = 1
+		kw := w.Kinds[w.Kind(c)]
+		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		for _, c2 := range w.Dependents(c) {
+			// A hint times it as Remaining does; a bound from
+			// running ages alone does not.
+			see(c2, e.in+est, !e.unknown && est > 0 && (!atLeast || kw.Hint >= est))
+		}
+	}
+	// The second wave: what waits on running tasks and the first wave.
+	for _, c := range order {
+		if e := cands[c]; e.wave == 0 && w.Waiting(c) == e.deps {
+			e.wave = 2
+		}
+	}
+	// A wave needs no new capacity for a task that takes the slot of one
+	// it waits on: the next step of a chain runs where the step before
+	// ran. The first wave takes the running tasks' slots, the second
+	// the first wave's.
+	var freed [3]freeSlots
+	for k := range w.Kinds {
+		if k >= len(w.Tasks) {
+			break
+		}
+		for _, t := range w.Tasks[k] {
+			if slices.ContainsFunc(w.Dependents(t), func(c int32) bool { e := cands[c]; return e != nil && e.wave == 1 }) {
+				freed[1].add(w.Resources(t))
+			}
+		}
+	}
+	for _, c := range order {
+		if cands[c].wave == 1 && slices.ContainsFunc(w.Dependents(c), func(c2 int32) bool { return cands[c2].wave == 2 }) {
+			freed[2].add(w.Resources(c))
+		}
+	}
+	type key struct {
+		shape   string
+		kind    int
+		untimed bool
+	}
+	type acc struct {
+		key
+		res   ebb.Resources
+		count int
+		in    time.Duration
+	}
+	var accs []acc
+	index := make(map[key]int)
+	for _, c := range order {
+		e := cands[c]
+		if e.wave == 0 {
+			continue
+		}
+		res := w.Resources(c)
+		if freed[e.wave].take(res) {
+			continue
+		}
+		k := key{res.String(), w.Kind(c), e.unknown}
+		j, ok := index[k]
+		if !ok {
+			j = len(accs)
+			index[k] = j
+			accs = append(accs, acc{key: k, res: res.Clone()})
+		}
+		accs[j].count++
+		accs[j].in = max(accs[j].in, e.in)
+	}
+	if len(accs) == 0 {
+		return nil
+	}
+	out := make([]Upcoming, 0, len(accs))
+	for _, a := range accs {
+		kw := w.Kinds[a.kind]
+		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast}, In: a.in, Untimed: a.untimed})
+	}
+	slices.SortStableFunc(out, func(a, b Upcoming) int {
+		if c := cmpSize(a.Resources, b.Resources); c != 0 {
+			return c
+		}
+		if a.Untimed != b.Untimed {
+			if b.Untimed {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.In, b.In)
+	})
+	return out
+}
+
+// cmpSize orders shapes largest first, ties by their text.
+func cmpSize(a, b ebb.Resources) int {
+	if sa, sb := a.Size(), b.Size(); sa != sb {
+		if sa > sb {
+			return -1
+		}
+		return 1
+	}
+	as, bs := a.String(), b.String()
+	switch {
+	case as < bs:
+		return -1
+	case as > bs:
+		return 1
+	}
+	return 0
+}
+
+// freeSlots counts the slots a wave's tasks leave free as they end, by shape.
+type freeSlots struct {
+	shapes []ebb.Resources
+	n      []int
+	index  map[string]int
+}
+
+func (f *freeSlots) add(r ebb.Resources) {
+	k := r.String()
+	i, ok := f.index[k]
+	if !ok {
+		if f.index == nil {
+			f.index = make(map[string]int)
+		}
+		i = len(f.shapes)
+		f.index[k] = i
+		f.shapes = append(f.shapes, r)
+		f.n = append(f.n, 0)
+	}
+	f.n[i]++
+}
+
+// take takes a slot that r fits in, and reports whether there was one.
+func (f *freeSlots) take(r ebb.Resources) bool {
+	for i, s := range f.shapes {
+		if f.n[i] > 0 && r.Fits(s) {
+			f.n[i]--
+			return true
+		}
+	}
+	return false
+}

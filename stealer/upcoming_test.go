@@ -1,0 +1,231 @@
+package stealer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// waveFlow is a staged flow: task 0, a gather of kind "gather", runs;
+// tasks 1..4 ("map") depend on it alone; task 5 ("gather") depends on
+// 1..4; task 6 ("map") depends on 5 and on task 7, which waits on
+// something else (an arrival to come).
+type waveFlow struct {
+	kind    []int
+	deps    [][]int32
+	waiting []int
+	res     []ebb.Resources
+}
+
+func newWaveFlow() *waveFlow {
+	f := &waveFlow{
+		kind: []int{0, 1, 1, 1, 1, 0, 1, 1},
+		deps: [][]int32{nil, {0}, {0}, {0}, {0}, {1, 2, 3, 4}, {5, 7}, nil},
+		res:  []ebb.Resources{cpus(1), cpus(1), cpus(1), cpus(2), cpus(1), cpus(1), cpus(1), cpus(1)},
+	}
+	f.waiting = []int{0, 1, 1, 1, 1, 4, 2, 1}
+	return f
+}
+
+func (f *waveFlow) wave(running []time.Duration) Wave {
+	dependents := make([][]int32, len(f.deps))
+	for i, ds := range f.deps {
+		for _, d := range ds {
+			dependents[d] = append(dependents[d], int32(i))
+		}
+	}
+	return Wave{
+		Kinds:      []KindWork{{Kind: "gather", Running: running}, {Kind: "map"}},
+		Tasks:      [][]int32{{0}, nil},
+		Kind:       func(i int32) int { return f.kind[i] },
+		Dependents: func(i int32) []int32 { return dependents[i] },
+		Waiting:    func(i int32) int { return f.waiting[i] },
+		Resources:  func(i int32) ebb.Resources { return f.res[i] },
+	}
+}
+
+func TestNextWave(t *testing.T) {
+	var d Durations
+	for range 3 {
+		d.Observe("gather", 2*time.Minute)
+		d.Observe("map", 30*time.Second)
+	}
+	f := newWaveFlow()
+	got := d.NextWave(f.wave([]time.Duration{30 * time.Second}))
+	// The first wave: tasks 1..4 when the gather ends, in 90 s; one of
+	// the one-cpu tasks takes the gather's slot, so the rest need new
+	// capacity, in two groups by shape, the wider first. The second
+	// wave, task 5, takes the slot of one of the first: nothing. Task 6
+	// waits on task 7 too: not upcoming.
+	want := []Upcoming{
+		{Demand: ebb.Demand{Resources: cpus(2), Count: 1, Duration: 30 * time.Second}, In: 90 * time.Second},
+		{Demand: ebb.Demand{Resources: cpus(1), Count: 2, Duration: 30 * time.Second}, In: 90 * time.Second},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("NextWave = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.Resources.Equal(w.Resources) || g.Count != w.Count || g.Duration != w.Duration || g.In != w.In || g.Untimed || g.AtLeast {
+			t.Errorf("NextWave[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+
+	// The gather has run longer than any seen: when it ends is a guess,
+	// and all that waits on it is untimed.
+	for _, u := range d.NextWave(f.wave([]time.Duration{5 * time.Minute})) {
+		if !u.Untimed {
+			t.Errorf("upcoming %+v behind a gather past every duration seen: want Untimed", u)
+		}
+	}
+
+	// Nothing runs: nothing upcoming.
+	if got := d.NextWave(f.wave(nil)); got != nil {
+		t.Errorf("NextWave with nothing running = %+v, want nil", got)
+	}
+}
+
+// A chain's next step runs in the slot of the step before: a hundred
+// chains need nothing new, however soon their next steps are ready.
+func TestNextWaveChains(t *testing.T) {
+	var d Durations
+	d.Observe("step", time.Minute)
+	n := 100
+	var ages []time.Duration
+	var running []int32
+	for i := range n {
+		ages = append(ages, 30*time.Second)
+		running = append(running, int32(2*i))
+	}
+	w := Wave{
+		Kinds:      []KindWork{{Kind: "step", Running: ages}},
+		Tasks:      [][]int32{running},
+		Kind:       func(int32) int { return 0 },
+		Dependents: func(i int32) []int32 { return []int32{i + 1} },
+		Waiting:    func(int32) int { return 1 },
+		Resources:  func(int32) ebb.Resources { return cpus(1) },
+	}
+	if got := d.NextWave(w); got != nil {
+		t.Errorf("NextWave of %d chains = %+v, want nil", n, got)
+	}
+}
+
+func TestNextWaveUnknownKind(t *testing.T) {
+	var d Durations // nothing seen: every end is a guess
+	f := newWaveFlow()
+	got := d.NextWave(f.wave([]time.Duration{time.Second}))
+	if len(got) == 0 {
+		t.Fatal("NextWave = nil, want the untimed wave")
+	}
+	n := 0
+	for _, u := range got {
+		if !u.Untimed {
+			t.Errorf("upcoming %+v with no duration known: want Untimed", u)
+		}
+		n += u.Count
+	}
+	if n != 3 {
+		t.Errorf("%d tasks upcoming, want 3 (four maps, one in the gather's slot; the gather after them in a map's)", n)
+	}
+}
+
+// upcoming is n one-cpu tasks of 30 s, ready in in.
+func upcoming(n int, in time.Duration, untimed bool) Upcoming {
+	return Upcoming{Demand: ebb.Demand{Resources: cpus(1), Count: n, Duration: 30 * time.Second}, In: in, Untimed: untimed}
+}
+
+func drained(p Plan, id string) bool {
+	for _, d := range p.Drain {
+		if d.AllocID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// A serial gather runs on the primary while the stealer's allocs idle
+// past their timeout; 64 tasks wait on it.
+func gatherSnapshot(up ...Upcoming) Snapshot {
+	p := primary(8)
+	p.Running, p.Busy, p.Free = 1, cpus(1), cpus(7)
+	return Snapshot{
+		Now:          t0,
+		Others:       []Held{p},
+		Held:         []Held{working("a1", 8, 0, 2*time.Minute), working("a2", 8, 0, 2*time.Minute)},
+		Latency:      []time.Duration{time.Minute},
+		TaskDuration: 30 * time.Second,
+		Upcoming:     up,
+	}
+}
+
+func TestDefaultKeepsIdleAllocsForTheNextWave(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 1})
+	// Without a next wave, both idle allocs go.
+	if p := d.Plan(gatherSnapshot()); !drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("no upcoming work: plan %s, want both idle allocs drained", formatPlan(p))
+	}
+	// 64 tasks ready in 20 s, before a new alloc could come (1 min):
+	// both are kept, and nothing is bought.
+	if p := d.Plan(gatherSnapshot(upcoming(64, 20*time.Second, false))); len(p.Drain) != 0 || len(p.Acquire) != 0 {
+		t.Errorf("64 tasks upcoming in 20 s: plan %s, want both allocs kept and nothing bought", formatPlan(p))
+	}
+	// 32 tasks: the primary starts 24 of them before a new alloc could
+	// come, and one alloc the rest; the other goes.
+	if p := d.Plan(gatherSnapshot(upcoming(32, 20*time.Second, false))); len(p.Drain) != 1 || !drained(p, "a2") {
+		t.Errorf("32 tasks upcoming in 20 s: plan %s, want a1 kept and a2 drained", formatPlan(p))
+	}
+	// 10 tasks: the primary alone starts them soon enough.
+	if p := d.Plan(gatherSnapshot(upcoming(10, 20*time.Second, false))); len(p.Drain) != 2 {
+		t.Errorf("10 tasks upcoming in 20 s: plan %s, want both drained", formatPlan(p))
+	}
+	// Ready in an hour: released now, bought again nearer the time.
+	if p := d.Plan(gatherSnapshot(upcoming(64, time.Hour, false))); len(p.Drain) != 2 {
+		t.Errorf("64 tasks upcoming in an hour: plan %s, want both allocs drained", formatPlan(p))
+	}
+	// Ready a little after an alloc would come (within twice the idle
+	// timeout more): kept, as buying them back so soon is thrashing.
+	if p := d.Plan(gatherSnapshot(upcoming(64, 2*time.Minute, false))); len(p.Drain) != 0 {
+		t.Errorf("64 tasks upcoming in 2 min: plan %s, want both allocs kept", formatPlan(p))
+	}
+}
+
+func TestDefaultKeepsForUntimedWaveUpToTheLatency(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
+	s := gatherSnapshot(upcoming(64, 10*time.Second, true))
+	s.Held = []Held{working("young", 8, 0, 30*time.Second), working("old", 8, 0, 2*time.Minute)}
+	p := d.Plan(s)
+	if drained(p, "young") || !drained(p, "old") {
+		t.Errorf("untimed wave: plan %s, want the alloc idle 30 s kept and the one idle past the 1 min latency drained", formatPlan(p))
+	}
+	// An untimed wave is no reason to buy.
+	s.Held = nil
+	if p := d.Plan(s); len(p.Acquire) != 0 {
+		t.Errorf("untimed wave, nothing held: plan %s, want nothing bought", formatPlan(p))
+	}
+}
+
+func TestDefaultBuysAheadOfTheNextWave(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	s := gatherSnapshot(upcoming(64, 20*time.Second, false))
+	s.Held = nil
+	p := d.Plan(s)
+	if len(p.Acquire) == 0 {
+		t.Fatalf("64 tasks upcoming in 20 s, nothing held: plan %s, want allocs bought ahead", formatPlan(p))
+	}
+	// Bought ahead, the requests stay while the wave is still to come.
+	s.Pending = nil
+	for i, r := range p.Acquire {
+		s.Pending = append(s.Pending, Pending{ID: RequestID(rune('a' + i)), Requirements: r.Requirements, Since: t0, For: r.For})
+	}
+	s.Now = t0.Add(time.Second)
+	if p := d.Plan(s); len(p.Cancel) != 0 || len(p.Acquire) != 0 {
+		t.Errorf("a second later: plan %s, want the requests kept and nothing more", formatPlan(p))
+	}
+	// Far off: nothing bought yet.
+	s = gatherSnapshot(upcoming(64, 10*time.Minute, false))
+	s.Held = nil
+	if p := d.Plan(s); len(p.Acquire) != 0 {
+		t.Errorf("64 tasks upcoming in 10 min: plan %s, want nothing bought yet", formatPlan(p))
+	}
+}
