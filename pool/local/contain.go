@@ -1,0 +1,289 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+)
+
+// A containMode is how a pool makes sure that nothing an exec started
+// outlives it, even processes that left the exec's process group (setsid,
+// a daemon's double fork).
+type containMode int
+
+const (
+	// containAuto is the default: containCgroup where the machine lets
+	// the pool make cgroups, else containSubreaper.
+	containAuto containMode = iota
+	// containCgroup runs each command exec in a cgroup v2 of its own,
+	// which cgroup.kill empties whatever its processes did.
+	containCgroup
+	// containSubreaper makes the pool's process a child subreaper: the
+	// orphans of an exec's processes become the process's children, and
+	// those that started while only ended execs ran are killed and reaped
+	// (see reaper.go).
+	containSubreaper
+	// containGroup only kills each exec's process group: processes that
+	// left the group escape. It is what a pool does when neither of the
+	// others is possible, and what benchmarks compare against.
+	containGroup
+)
+
+func (m containMode) String() string {
+	switch m {
+	case containCgroup:
+		return "cgroup"
+	case containSubreaper:
+		return "subreaper"
+	case containGroup:
+		return "process group"
+	}
+	return "auto"
+}
+
+// A container contains a pool's command execs as its mode says. Its
+// fields are read-only after newContainer, but for seq.
+type container struct {
+	mode containMode // resolved: never containAuto
+	dir  string      // the pool's cgroup, under which each exec gets one; containCgroup only
+	seq  atomic.Uint64
+}
+
+// newContainer returns the container of a pool whose nonce is given,
+// with mode resolved: a cgroup of the pool's own made under the
+// process's cgroup for containCgroup, the process made a child subreaper
+// for containSubreaper. containAuto falls back to containSubreaper when
+// no cgroup can be made, and to containGroup when the process cannot be
+// a subreaper either; an explicit mode that is not possible is an error.
+func newContainer(nonce string, mode containMode) (*container, error) {
+	c := &container{mode: mode}
+	switch mode {
+	case containAuto, containCgroup:
+		dir, err := makePoolCgroup("ebb-local-" + nonce)
+		if err == nil {
+			c.mode, c.dir = containCgroup, dir
+			return c, nil
+		}
+		if mode == containCgroup {
+			return nil, err
+		}
+		c.mode = containSubreaper
+		fallthrough
+	case containSubreaper:
+		if err := becomeSubreaper(); err != nil {
+			if mode == containSubreaper {
+				return nil, err
+			}
+			c.mode = containGroup
+		}
+	}
+	return c, nil
+}
+
+// close removes the pool's cgroup, which its execs' have left empty.
+func (c *container) close() error {
+	if c.dir == "" {
+		return nil
+	}
+	if err := syscall.Rmdir(c.dir); err != nil && !errors.Is(err, syscall.ENOENT) {
+		return &os.PathError{Op: "rmdir", Path: c.dir, Err: err}
+	}
+	return nil
+}
+
+// makePoolCgroup makes a cgroup named name under the process's own in the
+// cgroup v2 hierarchy, and returns its directory.
+func makePoolCgroup(name string) (string, error) {
+	mnt, root, err := cgroup2Mount()
+	if err != nil {
+		return "", err
+	}
+	own, err := ownCgroup()
+	if err != nil {
+		return "", err
+	}
+	rel, ok := strings.CutPrefix(own, root)
+	if !ok {
+		return "", fmt.Errorf("cgroup %s is outside the mount of %s", own, root)
+	}
+	dir := filepath.Join(mnt, rel, name)
+	if err := syscall.Mkdir(dir, 0o755); err != nil {
+		return "", &os.PathError{Op: "mkdir", Path: dir, Err: err}
+	}
+	return dir, nil
+}
+
+// cgroup2Mount returns where the cgroup v2 hierarchy is mounted and the
+// cgroup its mount shows, from /proc/self/mountinfo.
+func cgroup2Mount() (mnt, root string, err error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// id parent major:minor root mountpoint options... - fstype source superoptions
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		f := strings.Fields(pre)
+		if len(f) < 5 {
+			continue
+		}
+		return unescapeMount(f[4]), unescapeMount(f[3]), nil
+	}
+	if err := sc.Err(); err != nil {
+		return "", "", err
+	}
+	return "", "", errors.New("no cgroup v2 hierarchy mounted")
+}
+
+// unescapeMount undoes mountinfo's octal escapes of space, tab, newline
+// and backslash.
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// ownCgroup returns the process's cgroup in the v2 hierarchy.
+func ownCgroup() (string, error) {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(string(data)) {
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "0::"); ok {
+			return path, nil
+		}
+	}
+	return "", errors.New("the process is in no cgroup v2")
+}
+
+// An execCgroup is the cgroup of one command exec. Its processes are
+// born into it (clone3's CLONE_INTO_CGROUP) and cannot leave it without
+// privileges, whatever they do to their process group or session.
+type execCgroup struct {
+	dir string
+	fd  int // the directory, open for clone3 until the leader started; -1 after
+}
+
+// newExecCgroup makes the cgroup of a command exec about to start, or
+// returns nil when the container does not use cgroups.
+func (c *container) newExecCgroup() (*execCgroup, error) {
+	if c.mode != containCgroup {
+		return nil, nil
+	}
+	dir := c.dir + "/" + strconv.FormatUint(c.seq.Add(1), 10)
+	if err := syscall.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cgroup: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
+	}
+	fd, err := syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		syscall.Rmdir(dir)
+		return nil, fmt.Errorf("cgroup: %w", &os.PathError{Op: "open", Path: dir, Err: err})
+	}
+	return &execCgroup{dir: dir, fd: fd}, nil
+}
+
+// started closes the descriptor clone3 needed.
+func (g *execCgroup) started() {
+	if g.fd >= 0 {
+		syscall.Close(g.fd)
+		g.fd = -1
+	}
+}
+
+// kill sends SIGKILL to every process in the cgroup, its descendants'
+// too. It does not wait; it is safe at any time before remove, since a
+// cgroup, unlike a PID or a process group ID, is never reused.
+func (g *execCgroup) kill() error {
+	fd, err := syscall.Open(g.dir+"/cgroup.kill", syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	_, err = syscall.Write(fd, []byte("1"))
+	return err
+}
+
+// remove empties the cgroup, waits until its last process has exited,
+// and removes it. The common case, an exec that left nothing behind,
+// costs one system call.
+func (g *execCgroup) remove() error {
+	g.started()
+	err := syscall.Rmdir(g.dir)
+	if !errors.Is(err, syscall.EBUSY) {
+		return err
+	}
+	if err := g.kill(); err != nil {
+		return fmt.Errorf("cgroup.kill: %w", err)
+	}
+	if err := g.waitEmpty(); err != nil {
+		return err
+	}
+	for {
+		// The last process may take a moment after it left cgroup.events
+		// to be unlinked from the cgroup.
+		if err := syscall.Rmdir(g.dir); !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
+	}
+}
+
+// waitEmpty blocks until cgroup.events says that no process is left in
+// the cgroup. The kernel marks the file with POLLPRI when it changes.
+func (g *execCgroup) waitEmpty() error {
+	path := g.dir + "/cgroup.events"
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	var buf [256]byte
+	for {
+		n, err := syscall.Pread(fd, buf[:], 0)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if !populated(buf[:n]) {
+			return nil
+		}
+		if _, err := ppoll([]pollFd{{fd: int32(fd), events: pollPri}}, nil); err != nil {
+			return fmt.Errorf("poll %s: %w", path, err)
+		}
+	}
+}
+
+// populated reports whether the contents of cgroup.events say that
+// processes are left.
+func populated(events []byte) bool {
+	for line := range bytes.Lines(events) {
+		if v, ok := bytes.CutPrefix(bytes.TrimSpace(line), []byte("populated ")); ok {
+			return string(v) != "0"
+		}
+	}
+	return false
+}
