@@ -3,8 +3,10 @@ package local
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -20,7 +22,7 @@ import (
 func containModes(t *testing.T) []containMode {
 	t.Helper()
 	modes := []containMode{containSubreaper}
-	if dir, err := makePoolCgroup("ebb-local-probe-" + strconv.Itoa(os.Getpid())); err == nil {
+	if dir, err := makePoolCgroup("probe"); err == nil {
 		syscall.Rmdir(dir)
 		modes = append(modes, containCgroup)
 	} else {
@@ -195,4 +197,51 @@ func TestPopulated(t *testing.T) {
 			t.Errorf("populated(%q) = %v, want %v", c.in, got, c.want)
 		}
 	}
+}
+
+// A pool removes the cgroups that pools of dead processes left, and kills
+// what their execs left running.
+func TestContainRemovesDeadPools(t *testing.T) {
+	adoptOrphans(t)
+	probe, err := makePoolCgroup("probe")
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	syscall.Rmdir(probe)
+	// A PID that is gone: a child's, once reaped.
+	dead := osexec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(probe), fmt.Sprintf("ebb-local-%d-dead", dead.Process.Pid))
+	execDir := filepath.Join(dir, "1")
+	for _, d := range []string{dir, execDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd, err := syscall.Open(execDir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg := daemonSleep()
+	left := osexec.Command("sleep", arg)
+	left.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	err = left.Start()
+	syscall.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- left.Wait() }()
+
+	newPool(t, Config{contain: containCgroup})
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the cgroup of a dead pool: %v, want it gone", err)
+	}
+	checkNoSleepers(t, arg) // killed by New, or here
+	<-exited
+	// Without the pool, the exec's cgroup would be left, and Rmdir fail.
+	syscall.Rmdir(execDir)
+	syscall.Rmdir(dir)
 }

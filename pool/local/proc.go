@@ -154,7 +154,7 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 		return 0, -1, fmt.Errorf("start: %w", e.ctx.Err())
 	}
 	c := e.a.p.contain
-	cg, err := c.newExecCgroup()
+	cg, err := c.execCgroup()
 	if err != nil {
 		return 0, -1, fmt.Errorf("start: %w", err)
 	}
@@ -187,15 +187,12 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 	}
 	if err != nil {
 		if cg != nil {
-			cg.remove()
+			c.release(cg)
 		}
 		if c.mode == containSubreaper {
 			reapers.ended(e, 0)
 		}
 		return 0, -1, fmt.Errorf("start: fork/exec %s: %w", path, err)
-	}
-	if cg != nil {
-		cg.started()
 	}
 	if c.mode == containSubreaper {
 		reapers.started(pid)
@@ -248,7 +245,7 @@ func (e *exec) waitProc(pid, pidfd int, s *procStreams) (syscall.WaitStatus, err
 // rest of its process group and the orphans of the execs that ended.
 func (e *exec) contained(pid int, cg *execCgroup) error {
 	if cg != nil {
-		if err := cg.remove(); err != nil {
+		if err := e.a.p.contain.release(cg); err != nil {
 			return fmt.Errorf("cgroup: %w", err)
 		}
 		return nil
