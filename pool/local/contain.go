@@ -251,6 +251,11 @@ type execCgroup struct {
 	fd     int      // the directory, for clone3
 	events int      // cgroup.events, open
 	buf    [64]byte // to read cgroup.events into
+
+	// killed is set once cgroup.kill was written: Linux (6.18 at least)
+	// then kills every process later born into the cgroup with
+	// CLONE_INTO_CGROUP, so a killed cgroup is removed, not reused.
+	killed atomic.Bool
 }
 
 // execCgroup returns an empty cgroup for a command exec about to start,
@@ -284,8 +289,9 @@ func (c *container) execCgroup() (*execCgroup, error) {
 }
 
 // release empties g, whose exec has ended (its leader reaped), waits
-// until its last process has exited, and keeps it for another exec. The
-// common case, an exec that left nothing behind, costs one system call.
+// until its last process has exited, and keeps it for another exec
+// unless it had to be killed. The common case, an exec that left nothing
+// behind, costs one system call.
 func (c *container) release(g *execCgroup) error {
 	busy, err := g.populated()
 	if err != nil {
@@ -299,6 +305,9 @@ func (c *container) release(g *execCgroup) error {
 			return err
 		}
 	}
+	if g.killed.Load() {
+		return g.remove()
+	}
 	c.mu.Lock()
 	c.free = append(c.free, g)
 	c.mu.Unlock()
@@ -310,6 +319,7 @@ func (c *container) release(g *execCgroup) error {
 // the exec's leader is reaped: after that the cgroup may be another
 // exec's.
 func (g *execCgroup) kill() error {
+	g.killed.Store(true)
 	fd, err := syscall.Openat(g.fd, "cgroup.kill", syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return err

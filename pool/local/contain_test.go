@@ -245,3 +245,27 @@ func TestContainRemovesDeadPools(t *testing.T) {
 	syscall.Rmdir(execDir)
 	syscall.Rmdir(dir)
 }
+
+// Execs run in a pool after others were killed or left processes behind:
+// a cgroup that was killed is not reused (Linux kills whatever is born
+// into it afterwards).
+func TestContainAfterKill(t *testing.T) {
+	adoptOrphans(t)
+	for _, mode := range containModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t, Config{contain: mode})
+			a := accept(t, p, nil)
+			for i := range 3 {
+				e := put(t, a, "killed"+strconv.Itoa(i), sh("echo $$; sleep 1000"))
+				readPgid(t, e)
+				e.Kill(context.Background())
+				wait(t, e)
+				arg := daemonSleep()
+				run(t, a, "daemon"+strconv.Itoa(i), sh("(setsid sleep "+arg+" &) &\nuntil pgrep -fx 'sleep "+arg+"' >/dev/null; do :; done"))
+				if r := run(t, a, "after"+strconv.Itoa(i), sh("true")); !r.OK() {
+					t.Errorf("an exec after one killed and one that left a daemon: %+v, want success", r)
+				}
+			}
+		})
+	}
+}
