@@ -92,6 +92,12 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeLog()
+	// The token may point into the process's arguments, which hideToken
+	// overwrites.
+	token = strings.Clone(token)
+	if err := hideToken(); err != nil {
+		log.Warn("tasks may read the worker's token in /proc", "err", err)
+	}
 	return runWorker(ctx, f, token, stdout, log.With("worker", f.id))
 }
 

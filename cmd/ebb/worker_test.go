@@ -554,3 +554,42 @@ func TestWorkerFlags(t *testing.T) {
 // test process, so that a test finds its own sleeping processes by their
 // command line and no one else's.
 func sleepMarker(n int) string { return fmt.Sprintf("%d.%d", 1000+n, os.Getpid()) }
+
+// TestWorkerHidesToken runs a task that looks for the worker's token in
+// its parent's (the worker's) /proc environ and cmdline: it finds none,
+// whether the token came in $EBB_TOKEN or -token.
+func TestWorkerHidesToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"env", nil},
+		{"flag", []string{"-token", workerToken}},
+		{"flag=", []string{"-token=" + workerToken}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			w := startWorker(t, append([]string{"-resources", "cpu=2,mem=1GiB", "-dir", t.TempDir()}, args...)...)
+			c := w.dial(t, ctx)
+			a := acceptCPU(t, ctx, c)
+			e, err := a.Put(ctx, digest.FromString("peek"), pool.ExecConfig{
+				Argv: []string{"sh", "-c", `
+grep -q -a EBB_TEST_WORKER_PROCESS=1 /proc/$PPID/environ && echo read-environ
+grep -q -a -- -resources /proc/$PPID/cmdline && echo read-cmdline
+grep -q -a -- "$T" /proc/$PPID/environ && echo token-in-environ
+grep -q -a -- "$T" /proc/$PPID/cmdline && echo token-in-cmdline
+true`},
+				Env: []string{"PATH=/usr/bin:/bin", "T=" + workerToken},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.Wait(ctx)
+			if want := "read-environ\nread-cmdline\n"; err != nil || !r.OK() || r.Stdout != want {
+				t.Errorf("task reading the worker's /proc: %+v, %v; want stdout %q", r, err, want)
+			}
+		})
+	}
+}

@@ -113,9 +113,10 @@ func (a *alloc) Inspect(ctx context.Context) (pool.AllocInspect, error) {
 	}, nil
 }
 
-// Free ends the alloc: it kills every exec (whole process groups), waits
-// until all have ended, removes the alloc's directory and returns its
-// resources to the pool. It fails with ebb.ErrExpired when the alloc's end
+// Free ends the alloc: it kills every exec (whole process groups, and
+// cgroups where the pool has them: see the package doc), waits until all
+// have ended, removes the alloc's directory and returns its resources to
+// the pool. It fails with ebb.ErrExpired when the alloc's end
 // had already begun. If ctx ends first, Free returns its error and the end
 // goes on: the alloc takes no more calls, and its resources return once
 // its last exec is gone.

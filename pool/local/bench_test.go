@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"os"
 	osexec "os/exec"
 	"strconv"
 	"sync/atomic"
@@ -85,6 +86,66 @@ func BenchmarkTruePaired(b *testing.B) {
 	b.ReportMetric(float64(bare)/float64(pooled), "bare/pool")
 }
 
+// BenchmarkTrueContained runs /bin/true by turns with os/exec alone and
+// through pools that contain their execs each way this machine allows
+// (Put, Wait, Remove), and reports each pool's time and the ratio of the
+// bare exec's to it: "group" is the process group alone, as the pool ran
+// before it contained execs, "cgroup" a cgroup per exec, "subreaper" the
+// sweep of orphans.
+func BenchmarkTrueContained(b *testing.B) {
+	ctx := context.Background()
+	cfg := pool.ExecConfig{Argv: []string{"/bin/true"}}
+	type arm struct {
+		name string
+		a    pool.Alloc
+		d    time.Duration
+	}
+	var arms []*arm
+	for _, mode := range []containMode{containGroup, containCgroup, containSubreaper} {
+		if mode == containCgroup {
+			c, err := newContainer("probe", containCgroup)
+			if err != nil {
+				b.Logf("no cgroups here: %v", err)
+				continue
+			}
+			c.close()
+		}
+		p := newPool(b, Config{contain: mode})
+		name := map[containMode]string{containGroup: "group", containCgroup: "cgroup", containSubreaper: "subreaper"}[mode]
+		arms = append(arms, &arm{name: name, a: accept(b, p, nil)})
+	}
+	ids := execIDs(b.N)
+	var bare time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if err := osexec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+		bare += time.Since(t0)
+		for _, arm := range arms {
+			t0 := time.Now()
+			e, err := arm.a.Put(ctx, ids[i], cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := e.Wait(ctx)
+			if err != nil || !r.OK() {
+				b.Fatalf("%s: Wait = %+v, %v", arm.name, r, err)
+			}
+			if err := arm.a.Remove(ctx, ids[i]); err != nil {
+				b.Fatal(err)
+			}
+			arm.d += time.Since(t0)
+		}
+	}
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/exec")
+	for _, arm := range arms {
+		b.ReportMetric(float64(arm.d.Nanoseconds())/float64(b.N), arm.name+"-ns/exec")
+		b.ReportMetric(float64(bare)/float64(arm.d), "bare/"+arm.name)
+	}
+}
+
 // BenchmarkFuncNoop runs a func that does nothing through the pool: Put,
 // Wait, Remove. This is the path in-process flows take per task.
 func BenchmarkFuncNoop(b *testing.B) {
@@ -145,4 +206,25 @@ func execIDs(n int) []pool.ExecID {
 		ids[i] = id(strconv.Itoa(i))
 	}
 	return ids
+}
+
+// BenchmarkExecCgroup takes an exec's cgroup and gives it back, with no
+// process in it: what containment adds to a command exec that leaves
+// nothing behind, but for the process's birth into the cgroup.
+func BenchmarkExecCgroup(b *testing.B) {
+	c, err := newContainer("bench"+strconv.Itoa(os.Getpid()), containCgroup)
+	if err != nil {
+		b.Skipf("no cgroups here: %v", err)
+	}
+	defer c.close()
+	b.ReportAllocs()
+	for b.Loop() {
+		g, err := c.execCgroup()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.release(g); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -68,6 +68,11 @@ type Config struct {
 	// Logger receives the pool's events (allocs taken, freed, expired).
 	// Nil discards them.
 	Logger *slog.Logger
+
+	// contain is how command execs are contained; the zero value,
+	// containAuto, is the best the machine allows. Tests and benchmarks
+	// set the others.
+	contain containMode
 }
 
 // withDefaults returns c with its zero fields set to their defaults, or an

@@ -33,7 +33,22 @@
 //     by sending SIGKILL to the whole group. When the leader exits, the
 //     group is killed too, and the exec ends only once every process of
 //     the group has exited: an exec leaves nothing running behind it.
-//     Processes that leave the group (setsid, setpgid) escape this.
+//   - An exec's containment: processes that leave the group (setsid, a
+//     daemon's double fork) are caught too. Where the pool can make
+//     cgroups (cgroup v2, writable), each command exec is born into a
+//     cgroup of its own under the pool's, which cgroup.kill empties when
+//     the exec ends or is killed; an exec's cgroup, once empty, serves
+//     the pool's next exec unless it had to be killed (Linux kills what
+//     is born into a cgroup after cgroup.kill). Pools remove the cgroups
+//     of pools whose process died, and what is left in them. Elsewhere
+//     New makes the pool's process a child subreaper (prctl
+//     PR_SET_CHILD_SUBREAPER): orphans are re-parented to it, and when an
+//     exec ends, those of the process's children that started while only
+//     ended execs ran are killed and reaped (a program that runs the pool
+//     shares its children with it; a child it started itself in a group
+//     or session of its own while an exec was running would be taken for
+//     an orphan). A process running as root can still leave its cgroup;
+//     nothing holds one that does.
 //   - An exec's tail: the last TailBytes of its stdout and stderr, copied
 //     into its Result. An exec keeps only a bounded tail of each stream in
 //     memory (a command's come through pipes), unless Config.KeepLogs

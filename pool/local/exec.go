@@ -220,9 +220,9 @@ func (e *exec) Inspect(ctx context.Context) (pool.ExecInspect, error) {
 	return in, nil
 }
 
-// Kill stops the exec: a command's whole process group gets SIGKILL, a
-// func's context is cancelled. It does not wait; Wait does, and its Result
-// says Killed. Killing an exec that has ended does nothing.
+// Kill stops the exec: a command's whole process group (and cgroup, if it
+// has one) gets SIGKILL, a func's context is cancelled. It does not wait;
+// Wait does, and its Result says Killed. Killing an exec that has ended does nothing.
 func (e *exec) Kill(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

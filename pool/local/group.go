@@ -13,6 +13,7 @@ import (
 const (
 	sysPidfdOpen = 434 // pidfd_open(2), the same on every architecture
 	pollIn       = 0x1 // POLLIN
+	pollPri      = 0x2 // POLLPRI
 )
 
 // killGroup sends SIGKILL to every process of the group. A group that is

@@ -193,22 +193,21 @@ func checkNoGoroutines(t testing.TB) {
 	}
 }
 
-// becomeSubreaper makes this test process adopt the orphans of its
+// adoptOrphans makes this test process adopt the orphans of its
 // descendants, so that a test can reap them itself instead of waiting for
 // init to. Without it, a killed process whose parent died first lingers as
 // a zombie, still counted in its process group, until init gets round to
 // it, which may take seconds.
-func becomeSubreaper(t testing.TB) {
+func adoptOrphans(t testing.TB) {
 	t.Helper()
-	const prSetChildSubreaper = 36
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
-		t.Fatalf("prctl(PR_SET_CHILD_SUBREAPER): %v", errno)
+	if err := becomeSubreaper(); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // checkGroupGone fails the test unless every process of group pgid has
 // exited. It reaps, without waiting, the zombies of the group that are
-// this process's children (orphans adopted by becomeSubreaper): if any
+// this process's children (orphans adopted by adoptOrphans): if any
 // member were still alive, one would be left and kill(-pgid, 0) would
 // find it.
 func checkGroupGone(t testing.TB, pgid int) {

@@ -30,6 +30,7 @@ type Pool struct {
 	devnull   *os.File      // every command exec's stdin
 	devnullFd uintptr       // devnull's descriptor
 	pipeBufs  sync.Pool     // *[pipeBufSize]byte, to read commands' pipes with
+	contain   *container    // how command execs are contained
 	log       *slog.Logger
 
 	// mu guards the allocation table: the fields below, and nothing else.
@@ -97,8 +98,11 @@ func New(cfg Config) (*Pool, error) {
 	var b [6]byte
 	rand.Read(b[:])
 	p.nonce = hex.EncodeToString(b[:])
+	if p.contain, err = newContainer(p.nonce, cfg.contain); err != nil {
+		return nil, fmt.Errorf("local: containing execs: %w", err)
+	}
 	ok = true
-	p.log.Info("pool ready", "dir", p.dir, "capacity", p.capacity)
+	p.log.Info("pool ready", "dir", p.dir, "capacity", p.capacity, "containment", p.contain.mode)
 	return p, nil
 }
 
@@ -183,6 +187,9 @@ func (p *Pool) Close(ctx context.Context) error {
 // closeFiles releases the directory and the files New opened.
 func (p *Pool) closeFiles() error {
 	var errs []error
+	if p.contain != nil {
+		errs = append(errs, p.contain.close())
+	}
 	if p.devnull != nil {
 		errs = append(errs, p.devnull.Close())
 	}

@@ -174,7 +174,7 @@ func TestClosedPool(t *testing.T) {
 // goroutine started in it has ended, and fails if one is left blocked.
 // Time does not move in it: the processes are real.
 func TestCloseLeavesNothing(t *testing.T) {
-	becomeSubreaper(t)
+	adoptOrphans(t)
 	var pgids []int
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()

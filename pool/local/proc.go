@@ -20,9 +20,10 @@ import (
 // sent under mu.
 type procState struct {
 	mu       sync.Mutex
-	pgid     int  // the leader's PID, once started
-	reaped   bool // the leader is about to be reaped: no more kills by PID
-	ended    bool // every process has exited: nothing more to follow
+	pgid     int         // the leader's PID, once started
+	cg       *execCgroup // the exec's cgroup, once started, if the pool uses cgroups
+	reaped   bool        // the leader is about to be reaped: no more kills by PID
+	ended    bool        // every process has exited: nothing more to follow
 	watchers map[*fileFollower]struct{}
 }
 
@@ -68,6 +69,9 @@ func (s *procState) kill() {
 	defer s.mu.Unlock()
 	if s.pgid > 0 && !s.reaped {
 		killGroup(s.pgid)
+		if s.cg != nil {
+			s.cg.kill()
+		}
 	}
 }
 
@@ -149,31 +153,53 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 	if e.ctx.Err() != nil {
 		return 0, -1, fmt.Errorf("start: %w", e.ctx.Err())
 	}
+	c := e.a.p.contain
+	cg, err := c.execCgroup()
+	if err != nil {
+		return 0, -1, fmt.Errorf("start: %w", err)
+	}
+	sys := &syscall.SysProcAttr{
+		Setpgid:   true,
+		Pdeathsig: syscall.SIGKILL,
+		PidFD:     &pidfd,
+	}
+	if cg != nil {
+		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
+	}
+	if c.mode == containSubreaper {
+		reapers.starting(e)
+	}
 	pidfd = -1
 	pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir:   work,
 		Env:   e.cfg.Env, // nil is an empty environment here, unlike os.StartProcess's
 		Files: []uintptr{e.a.p.devnullFd, uintptr(s.child[0]), uintptr(s.child[1])},
-		Sys: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-			PidFD:     &pidfd,
-		},
+		Sys:   sys,
 	})
-	if err != nil {
-		return 0, -1, fmt.Errorf("start: fork/exec %s: %w", path, err)
-	}
-	if pidfd < 0 {
+	if err == nil && pidfd < 0 {
 		// No pidfd from clone: the child is not reaped yet, so its PID
 		// is still its own.
 		if pidfd, err = pidfdOpen(pid); err != nil {
 			killGroup(pid)
 			reap(pid)
-			return 0, -1, fmt.Errorf("start: pidfd_open: %w", err)
+			err = fmt.Errorf("pidfd_open: %w", err)
 		}
+	}
+	if err != nil {
+		if cg != nil {
+			c.release(cg)
+		}
+		if c.mode == containSubreaper {
+			reapers.ended(e, 0)
+		}
+		return 0, -1, fmt.Errorf("start: fork/exec %s: %w", path, err)
+	}
+	if c.mode == containSubreaper {
+		reapers.started(pid)
 	}
 	e.proc.mu.Lock()
 	e.proc.pgid = pid
+	e.proc.cg = cg
 	e.proc.mu.Unlock()
 	// A kill that came while the process was starting found no group to
 	// signal; it is this goroutine's to send.
@@ -184,9 +210,9 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 }
 
 // waitProc copies the leader's streams until it exits, kills what is left
-// of its group while the group ID is still ours, reaps the leader, waits
-// until the rest of the group has exited too, and copies what the streams
-// still hold.
+// of its group while the group ID is still ours (its cgroup when it has
+// one), reaps the leader, waits until every other process of the exec has
+// exited too, and copies what the streams still hold.
 func (e *exec) waitProc(pid, pidfd int, s *procStreams) (syscall.WaitStatus, error) {
 	c := streamCopier{e: e, s: s}
 	defer c.release()
@@ -194,16 +220,39 @@ func (e *exec) waitProc(pid, pidfd int, s *procStreams) (syscall.WaitStatus, err
 	syscall.Close(pidfd)
 	e.proc.mu.Lock()
 	e.proc.reaped = true
+	cg := e.proc.cg
 	e.proc.mu.Unlock()
-	killGroup(pid) // the leader is a zombie until reaped: the group is ours
+	if cg == nil {
+		killGroup(pid) // the leader is a zombie until reaped: the group is ours
+	}
 	status, err := reap(pid)
 	if err != nil {
 		return 0, fmt.Errorf("wait: %w", err)
 	}
-	waitGroupGone(pid)
+	errContain := e.contained(pid, cg)
 	c.rest()
+	if errContain != nil {
+		return 0, fmt.Errorf("wait: %w", errContain)
+	}
 	if errPoll != nil {
 		return 0, fmt.Errorf("wait: %w", errPoll)
 	}
 	return status, nil
+}
+
+// contained kills what is left of an exec whose leader pid was reaped,
+// and returns once none of it is left: its cgroup's processes, or the
+// rest of its process group and the orphans of the execs that ended.
+func (e *exec) contained(pid int, cg *execCgroup) error {
+	if cg != nil {
+		if err := e.a.p.contain.release(cg); err != nil {
+			return fmt.Errorf("cgroup: %w", err)
+		}
+		return nil
+	}
+	waitGroupGone(pid)
+	if e.a.p.contain.mode == containSubreaper {
+		reapers.ended(e, pid)
+	}
+	return nil
 }

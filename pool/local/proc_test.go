@@ -131,32 +131,38 @@ func TestProcLoud(t *testing.T) {
 }
 
 // A process that leaves the exec's group (setsid) and keeps its stdout
-// open does not hold the exec up: the exec ends when its group has.
+// open does not hold the exec up: the exec ends when its leader has, and
+// takes the escapee with it, unless the pool only kills process groups.
 func TestEscapeeHoldsStdout(t *testing.T) {
-	becomeSubreaper(t)
-	p := newPool(t, Config{})
-	a := accept(t, p, nil)
-	// The leader exits only once the escapee has left the group: it
-	// waits for a line the escapee writes to a FIFO after setsid.
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
+	adoptOrphans(t)
+	for _, mode := range containModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t, Config{contain: mode})
+			a := accept(t, p, nil)
+			// The leader exits only once the escapee has left the group: it
+			// waits for a line the escapee writes to a FIFO after setsid.
+			fifo := filepath.Join(t.TempDir(), "fifo")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, a, "escapee", sh("setsid sh -c 'echo > "+fifo+"; exec sleep 1000' & echo $!; read x < "+fifo))
+			pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+			if err != nil || !r.OK() {
+				t.Fatalf("Result = %+v, want success and the escapee's PID on stdout", r)
+			}
+			_, alive := procGroup(pid)
+			if want := mode == containGroup; alive != want {
+				t.Errorf("the escapee %d alive after its exec: %v, want %v", pid, alive, want)
+			}
+			syscall.Kill(pid, syscall.SIGKILL)
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, 0, nil) // adopted by adoptOrphans
+		})
 	}
-	r := run(t, a, "escapee", sh("setsid sh -c 'echo > "+fifo+"; exec sleep 1000' & echo $!; read x < "+fifo))
-	pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
-	if err != nil || !r.OK() {
-		t.Fatalf("Result = %+v, want success and the escapee's PID on stdout", r)
-	}
-	if _, alive := procGroup(pid); !alive {
-		t.Errorf("the escapee %d is gone, want it running until killed here", pid)
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	var ws syscall.WaitStatus
-	syscall.Wait4(pid, &ws, 0, nil) // adopted by becomeSubreaper
 }
 
 func TestKillProcess(t *testing.T) {
-	becomeSubreaper(t)
+	adoptOrphans(t)
 	ctx := context.Background()
 	p := newPool(t, Config{})
 	a := accept(t, p, nil)
@@ -173,7 +179,7 @@ func TestKillProcess(t *testing.T) {
 }
 
 func TestFreeKillsProcessTree(t *testing.T) {
-	becomeSubreaper(t)
+	adoptOrphans(t)
 	ctx := context.Background()
 	p := newPool(t, Config{})
 	a := accept(t, p, nil)
@@ -191,7 +197,7 @@ func TestFreeKillsProcessTree(t *testing.T) {
 }
 
 func TestLeftoversKilledWhenLeaderExits(t *testing.T) {
-	becomeSubreaper(t)
+	adoptOrphans(t)
 	p := newPool(t, Config{})
 	a := accept(t, p, nil)
 	// The leader exits at once, leaving a sleeper in its group.
