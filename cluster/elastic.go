@@ -93,6 +93,7 @@ type worker struct {
 	terminating bool      // takes no new allocs; Terminate called or about to be
 	accepting   int       // Accepts in progress on its pool
 	lastBusy    time.Time // when it was last seen holding an alloc, or came up
+	silent      bool      // did not answer the last poll (reported lost)
 }
 
 // request is a waiting Allocate.
@@ -103,13 +104,14 @@ type request struct {
 
 	// Guarded by Elastic.mu.
 	registered bool
-	since      time.Time // when it last became unclaimed
-	planned    bool      // Pack saw it, unclaimed, since then
-	claim      *launch   // the launch in flight it will be served by
-	served     *worker   // the worker its claimed launch brought up, until it tries it
-	trying     bool      // it is trying the worker it was served, and is not to be planned meanwhile
-	width      int       // units of want.Min claimed, with claim or served
-	err        error     // why the cluster gave up on it: closed, or it can never fit
+	since      time.Time   // when it last became unclaimed
+	planned    bool        // Pack saw it, unclaimed, since then
+	claim      *launch     // the launch in flight it will be served by
+	served     *worker     // the worker its claimed launch brought up, until it tries it
+	trying     bool        // it is trying the worker it was served, and is not to be planned meanwhile
+	width      int         // units of want.Min claimed, with claim or served
+	err        error       // why the cluster gave up on it: closed, or it can never fit
+	shown      *statusTask // its task in cfg.Status while it waits
 }
 
 // launch is a launch in flight.
@@ -282,6 +284,7 @@ func (e *Elastic) register(r *request) error {
 		r.since = time.Now()
 		r.planned = false
 		e.requests = append(e.requests, r)
+		e.showLocked(r)
 		e.kick()
 	}
 	return nil
@@ -295,6 +298,7 @@ func (e *Elastic) unregister(r *request) {
 	if r.registered {
 		r.registered = false
 		e.requests = slices.DeleteFunc(e.requests, func(x *request) bool { return x == r })
+		e.unshowLocked(r)
 	}
 	if r.claim != nil {
 		delete(r.claim.claims, r)
