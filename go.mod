@@ -3,6 +3,7 @@ module github.com/ebbflow/ebb
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/grailbio/base v0.0.11
 	github.com/opencontainers/go-digest v1.0.0
 	go.opentelemetry.io/otel v1.47.0

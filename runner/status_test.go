@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/grailbio/base/status"
 )
 
@@ -72,5 +73,24 @@ func TestProgressString(t *testing.T) {
 	p := Progress{Tasks: 9, Done: 1, Cached: 2, Running: 3, Ready: 1, Waiting: 2}
 	if got, want := p.String(), "tasks: 1 done, 2 cached, 3 running, 3 waiting"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+// EventBus.Worker puts a cluster's worker events in the run's stream,
+// with their own times.
+func TestEventBusWorker(t *testing.T) {
+	bus := NewEventBus()
+	sub := bus.Subscribe(0)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	bus.Worker(cluster.WorkerEvent{Time: at, Kind: cluster.WorkerUp, Cluster: "elastic", Worker: "w1", Shape: "small", Launch: 1, Reason: "launch 1 up after 1s"})
+	var nilBus *EventBus
+	nilBus.Worker(cluster.WorkerEvent{Kind: cluster.WorkerUp}) // no panic, nothing
+	evs := drain(t, sub)
+	if len(evs) != 1 {
+		t.Fatalf("events %+v, want one", evs)
+	}
+	ev := evs[0]
+	if ev.Kind != EventWorker || ev.Kind.String() != "worker" || !ev.Time.Equal(at) || ev.Worker == nil || ev.Worker.Worker != "w1" || ev.Worker.Kind != cluster.WorkerUp {
+		t.Errorf("event %+v (worker %+v), want the worker's event, at its time", ev, ev.Worker)
 	}
 }

@@ -60,6 +60,7 @@ type View struct {
 	drawn   int               // terminal: the status lines drawn, which end where the cursor is
 	printed map[string]string // plain: group title → status last printed
 	order   []string          // the groups' titles, in the order shown
+	stopped bool              // Run has returned: writes go straight to w
 }
 
 // New returns a View of s on w.
@@ -98,6 +99,9 @@ func (v *View) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			v.show(time.Now())
+			v.mu.Lock()
+			v.stopped = true
+			v.mu.Unlock()
 			return
 		case version = <-waitc:
 			waitc = v.s.Wait(version)
@@ -109,8 +113,10 @@ func (v *View) Run(ctx context.Context) {
 			dirty = true
 		}
 		if dirty && (last.IsZero() || now.Sub(last) >= gap) {
-			v.show(now)
-			last, dirty = now, false
+			if v.show(now) {
+				last = now
+			}
+			dirty = false
 		}
 		// Wake for what is due next: a change held back by gap, or a
 		// terminal's refresh.
@@ -129,15 +135,16 @@ func (v *View) Run(ctx context.Context) {
 }
 
 // show draws the status (terminal) or prints the groups that changed
-// (plain).
-func (v *View) show(now time.Time) {
+// (plain), and reports whether it printed anything.
+func (v *View) show(now time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cfg.Terminal {
 		v.clearLocked()
 		v.drawLocked(now)
-		return
+		return true
 	}
+	printed := false
 	for _, g := range v.groupsLocked() {
 		val := g.Value()
 		if val.Status == "" || v.printed[val.Title] == val.Status {
@@ -145,7 +152,9 @@ func (v *View) show(now time.Time) {
 		}
 		v.printed[val.Title] = val.Status
 		fmt.Fprintf(v.w, "%s: %s\n", val.Title, oneLine(val.Status))
+		printed = true
 	}
+	return printed
 }
 
 // groupsLocked returns the groups in the order they are shown: that in
@@ -179,12 +188,13 @@ func (v *View) Println(line string) {
 }
 
 // Write writes p above the status: on a terminal, the status is cleared,
-// p written, and the status drawn again below it. p should end with a
+// p written, and the status drawn again below it. Once Run has returned,
+// p is written after the status, which stays as it was last shown. p should end with a
 // newline, as a log record does.
 func (v *View) Write(p []byte) (int, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if !v.cfg.Terminal {
+	if !v.cfg.Terminal || v.stopped {
 		return v.w.Write(p)
 	}
 	v.clearLocked()
