@@ -5,6 +5,7 @@
 //	ebb state STATE    print a run's state
 //	ebb sim ...        simulate policies on workloads
 //	ebb worker ...     serve this machine's pool to a driver
+//	ebb workers STATE  list a run's workers (of -workers)
 //
 // Each subcommand has its own flags; "ebb help COMMAND" prints them.
 //
@@ -46,6 +47,7 @@ func commands() []command {
 		{"sim", "simulate allocation policies on workloads", simCmd},
 		{"worker", "serve this machine's pool to a driver", workerCmd},
 		{"gc", "prune a run directory's repository and cache", gcCmd},
+		{"workers", "list a run's workers", workersCmd},
 	}
 }
 

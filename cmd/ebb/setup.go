@@ -128,9 +128,11 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if f.elastic {
 		cfg.Aux = c
 		if f.workers != "" {
+			rec := newWorkersRecorder(statePath(store), log)
 			hooks := elasticHooks{status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
 				cfg.Events.Worker(ev)
 				progress.event(ev.String())
+				rec.changed()
 			}}
 			wp, grant, err := f.startWorkers(ctx, machine, repo, flow, log, stderr, hooks)
 			if err != nil {
@@ -138,8 +140,14 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			}
 			cfg.Aux = nil
 			if wp != nil {
+				stopRecording := rec.start(ctx, wp)
+				cfg.Store = recordingStore{StateStore: store, rec: rec}
 				defer func() {
-					if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
+					keep := f.keepWorkers && interruptedRun
+					serr := wp.stop(keep)
+					stopRecording()
+					rec.finish(keep)
+					if err == nil && serr != nil {
 						err = fmt.Errorf("stopping the workers: %w", serr)
 					}
 				}()
