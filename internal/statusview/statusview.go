@@ -47,6 +47,10 @@ type Config struct {
 	// Width is how many columns a terminal line may take: longer ones
 	// are cut. Default: the terminal's, or 100 when it does not say.
 	Width int
+	// Height is how many lines the status may take on a terminal, so
+	// that it never scrolls out of reach of its redraw: the last ones
+	// are left out. Default: the terminal's rows less one, or 23.
+	Height int
 }
 
 // A View shows a status.Status on a writer. Its methods are safe for
@@ -220,10 +224,13 @@ func (v *View) clearLocked() {
 
 // drawLocked draws the status below the cursor. v.mu is held.
 func (v *View) drawLocked(now time.Time) {
-	width := v.width()
+	width, height := v.size()
 	var b strings.Builder
 	n := 0
 	line := func(s string) {
+		if n >= height {
+			return
+		}
 		if r := []rune(s); len(r) > width {
 			s = string(r[:width])
 		}
@@ -255,17 +262,22 @@ func (v *View) drawLocked(now time.Time) {
 	v.drawn = n
 }
 
-// width returns the columns a terminal line may take.
-func (v *View) width() int {
-	if v.cfg.Width > 0 {
-		return v.cfg.Width
-	}
+// size returns the columns a terminal line may take, and the lines the
+// status may.
+func (v *View) size() (width, height int) {
+	width, height = 100, 23
 	if f, ok := v.w.(interface{ Fd() uintptr }); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 && ws.Row > 1 {
+			width, height = int(ws.Col), int(ws.Row)-1
 		}
 	}
-	return 100
+	if v.cfg.Width > 0 {
+		width = v.cfg.Width
+	}
+	if v.cfg.Height > 0 {
+		height = v.cfg.Height
+	}
+	return width, height
 }
 
 // oneLine keeps s on one line.

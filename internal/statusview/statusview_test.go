@@ -124,3 +124,28 @@ func TestTerminal(t *testing.T) {
 		<-done
 	})
 }
+
+// On a terminal, the status takes at most Height lines, so that its
+// redraw can always reach its first line.
+func TestTerminalHeight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s status.Status
+		for _, name := range []string{"a", "b", "c", "d"} {
+			s.Group(name).Print("busy")
+		}
+		var out syncBuffer
+		v := New(&out, &s, Config{Terminal: true, Height: 3})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { v.Run(ctx); close(done) }()
+		synctest.Wait()
+		if got, want := out.String(), "a: busy\nb: busy\nc: busy\n"; got != want {
+			t.Errorf("status on 3 lines: %q, want %q", got, want)
+		}
+		cancel()
+		<-done
+		if got := out.String(); strings.Count(got, "\x1b[1A") != 3 {
+			t.Errorf("the last draw erased %d lines, want the 3 drawn: %q", strings.Count(got, "\x1b[1A"), got)
+		}
+	})
+}
