@@ -129,8 +129,9 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		cfg.Aux = c
 		if f.workers != "" {
 			rec := newWorkersRecorder(statePath(store), log)
+			bus := cfg.Events
 			hooks := elasticHooks{status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
-				cfg.Events.Worker(ev)
+				bus.Worker(ev)
 				progress.event(ev.String())
 				rec.changed()
 			}}
