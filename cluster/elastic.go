@@ -104,14 +104,16 @@ type request struct {
 
 	// Guarded by Elastic.mu.
 	registered bool
-	since      time.Time   // when it last became unclaimed
-	planned    bool        // Pack saw it, unclaimed, since then
-	claim      *launch     // the launch in flight it will be served by
-	served     *worker     // the worker its claimed launch brought up, until it tries it
-	trying     bool        // it is trying the worker it was served, and is not to be planned meanwhile
-	width      int         // units of want.Min claimed, with claim or served
-	err        error       // why the cluster gave up on it: closed, or it can never fit
-	shown      *statusTask // its task in cfg.Status while it waits
+	since      time.Time // when it last became unclaimed
+	planned    bool      // Pack saw it, unclaimed, since then
+	claim      *launch   // the launch in flight it will be served by
+	served     *worker   // the worker its claimed launch brought up, until it tries it
+	trying     bool      // it is trying the worker it was served, and is not to be planned meanwhile
+	width      int       // units of want.Min claimed, with claim or served
+	err        error     // why the cluster gave up on it: closed, or it can never fit
+
+	// shown is its task in cfg.Status while it waits (guarded too).
+	shown *statusTask
 }
 
 // launch is a launch in flight.
