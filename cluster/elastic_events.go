@@ -109,6 +109,24 @@ func (e *Elastic) emitAdopted() {
 	}
 }
 
+// emitKept reports the workers that Run leaves running (KeepWorkers).
+func (e *Elastic) emitKept() {
+	e.mu.Lock()
+	kept := e.upLocked()
+	e.mu.Unlock()
+	e.emitEach(WorkerKept, kept, nil, "left running for the next driver to adopt")
+}
+
+// emitEach reports an event of kind for each of ws whose errs entry is
+// nil (all of them, without errs).
+func (e *Elastic) emitEach(kind WorkerEventKind, ws []*worker, errs []error, reason string) {
+	for i, w := range ws {
+		if errs == nil || errs[i] == nil {
+			e.emit(WorkerEvent{Kind: kind, Worker: w.ID, Shape: w.Shape.Name, Reason: reason})
+		}
+	}
+}
+
 // report sets Status's group status to the workers, launches and waiting
 // requests now. e.mu must not be held.
 func (e *Elastic) report() {

@@ -444,12 +444,7 @@ func (e *Elastic) shutdown(ctx context.Context, err error) error {
 	e.mu.Unlock()
 	e.wg.Wait()
 	if e.cfg.KeepWorkers {
-		e.mu.Lock()
-		kept := e.upLocked()
-		e.mu.Unlock()
-		for _, w := range kept {
-			e.emit(WorkerEvent{Kind: WorkerKept, Worker: w.ID, Shape: w.Shape.Name, Reason: "left running for the next driver to adopt"})
-		}
+		e.emitKept()
 		return err
 	}
 
@@ -461,9 +456,7 @@ func (e *Elastic) shutdown(ctx context.Context, err error) error {
 		w.terminating = true
 	}
 	e.mu.Unlock()
-	for _, w := range ws {
-		e.emit(WorkerEvent{Kind: WorkerStopping, Worker: w.ID, Shape: w.Shape.Name, Reason: "the cluster is stopping"})
-	}
+	e.emitEach(WorkerStopping, ws, nil, "the cluster is stopping")
 	errs := make([]error, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
@@ -477,10 +470,6 @@ func (e *Elastic) shutdown(ctx context.Context, err error) error {
 		}
 	}
 	e.mu.Unlock()
-	for i, w := range ws {
-		if errs[i] == nil {
-			e.emit(WorkerEvent{Kind: WorkerStopped, Worker: w.ID, Shape: w.Shape.Name, Reason: "terminated: the cluster stopped"})
-		}
-	}
+	e.emitEach(WorkerStopped, ws, errs, "terminated: the cluster stopped")
 	return errors.Join(append([]error{err}, errs...)...)
 }
