@@ -93,6 +93,7 @@ type worker struct {
 	terminating bool      // takes no new allocs; Terminate called or about to be
 	accepting   int       // Accepts in progress on its pool
 	lastBusy    time.Time // when it was last seen holding an alloc, or came up
+	silent      bool      // did not answer the last poll (reported lost)
 }
 
 // request is a waiting Allocate.
@@ -110,6 +111,9 @@ type request struct {
 	trying     bool      // it is trying the worker it was served, and is not to be planned meanwhile
 	width      int       // units of want.Min claimed, with claim or served
 	err        error     // why the cluster gave up on it: closed, or it can never fit
+
+	// shown is its task in cfg.Status while it waits (guarded too).
+	shown *statusTask
 }
 
 // launch is a launch in flight.
@@ -282,6 +286,7 @@ func (e *Elastic) register(r *request) error {
 		r.since = time.Now()
 		r.planned = false
 		e.requests = append(e.requests, r)
+		e.showLocked(r)
 		e.kick()
 	}
 	return nil
@@ -295,6 +300,7 @@ func (e *Elastic) unregister(r *request) {
 	if r.registered {
 		r.registered = false
 		e.requests = slices.DeleteFunc(e.requests, func(x *request) bool { return x == r })
+		e.unshowLocked(r)
 	}
 	if r.claim != nil {
 		delete(r.claim.claims, r)

@@ -85,6 +85,20 @@ type ElasticConfig struct {
 	// adopts stops itself once nobody renews its leases.
 	KeepWorkers bool
 
+	// OnWorker, when set, is told of every worker launched, up, failed
+	// to launch, adopted, lost, stopping, stopped or kept (see
+	// WorkerEvent). It is called from the manager and from the launch
+	// and terminate goroutines, maybe concurrently, never with the
+	// cluster's lock held; it must return quickly and not call back into
+	// the Elastic's Run (hand the event to a channel or an
+	// runner.EventBus, which never block).
+	OnWorker func(WorkerEvent)
+
+	// Status, when set, shows the cluster for people: its status counts
+	// the workers up, launching and stopping, and the Allocate calls
+	// waiting, each of which is a task of the group while it waits.
+	Status *statusGroup
+
 	// Logger receives the cluster's decisions and the failures it
 	// absorbs (a launch that failed, a worker that did not answer).
 	// Default: none.

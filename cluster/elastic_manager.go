@@ -38,6 +38,7 @@ func (e *Elastic) Run(ctx context.Context) error {
 
 	err := e.adopt(ctx)
 	if err == nil {
+		e.emitAdopted()
 		close(e.readyc)
 		e.loop(ctx)
 		err = ctx.Err()
@@ -254,7 +255,10 @@ func (e *Elastic) launchLabels(reqs []*request, claims []Claim) ebb.Labels {
 func (e *Elastic) launch(ctx context.Context, l *launch) {
 	defer e.wg.Done()
 	log := e.cfg.Logger.With("cluster", e.cfg.ID, "launch", l.id, "shape", l.shape.Name)
-	log.Info("elastic: launching worker", "claims", e.claimCount(l))
+	claims := e.claimCount(l)
+	log.Info("elastic: launching worker", "claims", claims)
+	e.emit(WorkerEvent{Kind: WorkerLaunching, Shape: l.shape.Name, Launch: l.id, Reason: fmt.Sprintf("launch %d of %s for %d waiting allocs", l.id, l.shape, claims)})
+	began := time.Now()
 	w, err := e.cfg.Provider.Launch(ctx, l.shape.clone(), l.labels.Clone())
 	if err == nil {
 		err = w.validate()
@@ -286,6 +290,7 @@ func (e *Elastic) launch(ctx context.Context, l *launch) {
 		e.kick()
 		if ctx.Err() == nil {
 			log.Warn("elastic: launch failed", "err", err)
+			e.emit(WorkerEvent{Kind: WorkerLaunchFailed, Shape: l.shape.Name, Launch: l.id, Err: err, Reason: fmt.Sprintf("launch %d failed: %v", l.id, err)})
 		}
 		if stray {
 			if err := e.terminate(ctx, &worker{Worker: w}); err != nil {
@@ -319,6 +324,7 @@ func (e *Elastic) launch(ctx context.Context, l *launch) {
 	e.mu.Unlock()
 	e.kick()
 	log.Info("elastic: worker up", "worker", w.ID)
+	e.emit(WorkerEvent{Kind: WorkerUp, Worker: w.ID, Shape: w.Shape.Name, Launch: l.id, Reason: fmt.Sprintf("launch %d up after %v", l.id, now.Sub(began).Round(time.Millisecond))})
 }
 
 func (e *Elastic) claimCount(l *launch) int {
@@ -347,6 +353,7 @@ func (e *Elastic) poll(ctx context.Context) {
 	ws := e.upLocked()
 	e.mu.Unlock()
 	busy := make([]bool, len(ws))
+	errs := make([]error, len(ws))
 	for i, w := range ws {
 		pctx, cancel := context.WithTimeout(ctx, e.cfg.PollInterval)
 		allocs, err := w.Pool.Allocs(pctx)
@@ -358,11 +365,17 @@ func (e *Elastic) poll(ctx context.Context) {
 			e.cfg.Logger.Warn("elastic: worker did not list its allocs", "cluster", e.cfg.ID, "worker", w.ID, "err", err)
 		}
 		busy[i] = err == nil && len(allocs) > 0
+		errs[i] = err
 	}
 	now := time.Now()
 	var idle []*worker
+	var lost []WorkerEvent
 	e.mu.Lock()
 	for i, w := range ws {
+		if errs[i] != nil && !w.silent {
+			lost = append(lost, WorkerEvent{Kind: WorkerLost, Worker: w.ID, Shape: w.Shape.Name, Err: errs[i], Reason: fmt.Sprintf("did not answer: %v", errs[i])})
+		}
+		w.silent = errs[i] != nil
 		switch {
 		case busy[i]:
 			w.lastBusy = now
@@ -374,8 +387,12 @@ func (e *Elastic) poll(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
+	for _, ev := range lost {
+		e.emit(ev)
+	}
 	for _, w := range idle {
 		e.cfg.Logger.Info("elastic: terminating idle worker", "cluster", e.cfg.ID, "worker", w.ID, "idle", now.Sub(w.lastBusy))
+		e.emit(WorkerEvent{Kind: WorkerStopping, Worker: w.ID, Shape: w.Shape.Name, Reason: fmt.Sprintf("idle %v", now.Sub(w.lastBusy).Round(time.Second))})
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
@@ -386,6 +403,9 @@ func (e *Elastic) poll(ctx context.Context) {
 				e.dirty = true
 			}
 			e.mu.Unlock()
+			if err == nil {
+				e.emit(WorkerEvent{Kind: WorkerStopped, Worker: w.ID, Shape: w.Shape.Name, Reason: "terminated: idle"})
+			}
 			e.kick()
 		}()
 	}
@@ -424,6 +444,7 @@ func (e *Elastic) shutdown(ctx context.Context, err error) error {
 	e.mu.Unlock()
 	e.wg.Wait()
 	if e.cfg.KeepWorkers {
+		e.emitKept()
 		return err
 	}
 
@@ -435,6 +456,7 @@ func (e *Elastic) shutdown(ctx context.Context, err error) error {
 		w.terminating = true
 	}
 	e.mu.Unlock()
+	e.emitEach(WorkerStopping, ws, nil, "the cluster is stopping")
 	errs := make([]error, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
@@ -448,5 +470,6 @@ func (e *Elastic) shutdown(ctx context.Context, err error) error {
 		}
 	}
 	e.mu.Unlock()
+	e.emitEach(WorkerStopped, ws, errs, "terminated: the cluster stopped")
 	return errors.Join(append([]error{err}, errs...)...)
 }

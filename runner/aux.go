@@ -13,6 +13,7 @@ import (
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/stealer"
+	"github.com/grailbio/base/status"
 )
 
 // StealConfig configures the stealer of an elastic run (see
@@ -31,6 +32,9 @@ type StealConfig struct {
 	// OnEvent, when set, receives every decision of the stealer with its
 	// reason (see stealer.Config.OnEvent).
 	OnEvent func(stealer.Event)
+	// Status, when set, shows the stealer's allocs and requests (see
+	// stealer.Config.Status).
+	Status *status.Group
 	// Logger receives the stealer's events as records. Default: the
 	// run's Logger.
 	Logger *slog.Logger
@@ -58,6 +62,7 @@ func (r *Runner) stealer() (*stealer.Stealer, error) {
 		RetryMinWait: sc.RetryMinWait,
 		RetryMaxWait: sc.RetryMaxWait,
 		OnEvent:      r.onStealerEvent,
+		Status:       sc.Status,
 		Logger:       cmp.Or(sc.Logger, r.cfg.Logger),
 		Labels:       r.labels(),
 		OnAcquire:    r.acquired,

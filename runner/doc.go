@@ -35,7 +35,13 @@
 //     alloc, finished, retried, lost with its alloc) and the stealer's
 //     decisions, in one stream: an EventBus set in Config hands them to
 //     each Subscription through a bounded buffer, never waiting for a
-//     subscriber; one that falls behind is told how many it missed.
+//     subscriber; one that falls behind is told how many it missed. The
+//     workers of an elastic cluster join the stream through EventBus.Worker
+//     (cluster.ElasticConfig.OnWorker).
+//   - Status, for people: Config.Status, a group of a grailbio/base
+//     status.Status, shows what the run waits for, its Progress, and a
+//     task per task running; the stealer's and the cluster's groups
+//     (StealConfig.Status, cluster.ElasticConfig.Status) sit beside it.
 //
 // What fails where: a task that fails for good fails the run, with its
 // name and the tail of its stderr (a *TaskError), after its running

@@ -14,6 +14,7 @@ import (
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/stealer"
 	"github.com/ebbflow/ebb/tracing"
+	"github.com/grailbio/base/status"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -53,6 +54,10 @@ type EvalConfig struct {
 	// Events, when set, receives an event at each point of a task's life
 	// (see EventKind); publishing never blocks the eval.
 	Events *EventBus
+	// Status, when set, shows the eval's progress: its status is the
+	// Progress (as Progress.String), kept current, and each task placed
+	// on an alloc is a task of the group until its try ends.
+	Status *status.Group
 }
 
 // An Eval is the evaluation of one flow: which tasks are done (run or found
@@ -88,10 +93,11 @@ type Eval struct {
 	scratchBins []bin
 	durations   stealer.Durations // by kind
 	err         error
-	doneC       chan struct{} // closed when every task is done or one failed
-	wake        chan struct{} // closed (and replaced) when there is news for workers
-	woken       bool          // wake has a reader
-	demanded    bool          // OnDemand was called for the current backlog
+	doneC       chan struct{}          // closed when every task is done or one failed
+	wake        chan struct{}          // closed (and replaced) when there is news for workers
+	woken       bool                   // wake has a reader
+	demanded    bool                   // OnDemand was called for the current backlog
+	running     map[int32]*status.Task // the status tasks of the tasks placed (with Status)
 }
 
 type taskState struct {
@@ -244,6 +250,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	if e.remaining == 0 {
 		close(e.doneC)
 	}
+	e.reportLocked()
 	return e, nil
 }
 
@@ -302,6 +309,11 @@ func (e *Eval) Wait(ctx context.Context) error {
 func (e *Eval) Progress() Progress {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.progressLocked()
+}
+
+// progressLocked returns the task counts now. e.mu is held.
+func (e *Eval) progressLocked() Progress {
 	p := e.counts
 	p.Ready = e.ready.n
 	p.Waiting = p.Tasks - p.Done - p.Cached - p.Skipped - p.Running - p.Ready

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/stealer"
 	"github.com/opencontainers/go-digest"
@@ -23,7 +24,8 @@ type EventKind uint8
 // fails, the tasks it stops get no further event. A run that is retried
 // (its primary lost) evaluates the flow anew: its tasks are Queued again.
 // Events come in the order they were published, and their Times never
-// go backward, except a stealer event's, which keeps the stealer's own.
+// go backward, except a stealer or worker event's, which keeps its
+// source's own.
 //
 // Pools report no staging figures (pool.Result and pool.ExecInspect carry
 // the exec's start and end, not the bytes or time spent placing inputs or
@@ -56,6 +58,11 @@ const (
 	// EventDropped: the subscriber fell behind and Dropped events were
 	// lost at this point of the stream, since the one before.
 	EventDropped
+	// EventWorker: a worker of an elastic cluster was launched, came up,
+	// failed to launch, was adopted, lost, stopped or kept, in Worker.
+	// The runner does not make its clusters: their maker hands their
+	// events to the bus (cluster.ElasticConfig.OnWorker: bus.Worker).
+	EventWorker
 )
 
 func (k EventKind) String() string {
@@ -76,6 +83,8 @@ func (k EventKind) String() string {
 		return "stealer"
 	case EventDropped:
 		return "dropped"
+	case EventWorker:
+		return "worker"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -100,6 +109,7 @@ type Event struct {
 
 	Dropped int // EventDropped: how many
 	Stealer *stealer.Event
+	Worker  *cluster.WorkerEvent
 }
 
 // An EventBus hands a run's events to its subscribers. Publishing never
@@ -308,4 +318,14 @@ func (e *Eval) emitLost(w *worker, t int32, err error) {
 // stealerEvent forwards one of the stealer's events to the bus.
 func (b *EventBus) stealerEvent(ev stealer.Event) {
 	b.publish(Event{Time: ev.Time, Kind: EventStealer, AllocID: ev.AllocID, Stealer: &ev})
+}
+
+// Worker publishes an event of an elastic cluster's workers, as
+// EventWorker; it never blocks, so it fits cluster.ElasticConfig.OnWorker
+// as it is. A nil *EventBus drops it.
+func (b *EventBus) Worker(ev cluster.WorkerEvent) {
+	if b == nil {
+		return
+	}
+	b.publish(Event{Time: ev.Time, Kind: EventWorker, Worker: &ev})
 }

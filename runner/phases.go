@@ -43,6 +43,7 @@ func (r *Runner) init(ctx context.Context) error {
 		if req.IsZero() {
 			req = r.graph.Requirements()
 		}
+		r.cfg.Status.Printf("waiting for the primary alloc (%s)", req)
 		a, err := r.cfg.Cluster.Allocate(ctx, req, r.labels())
 		switch {
 		case err == nil:
@@ -179,6 +180,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		Runs:       r.runs,
 		OnDemand:   onDemand,
 		Events:     r.cfg.Events,
+		Status:     r.cfg.Status,
 	})
 	if err != nil {
 		return err

@@ -81,6 +81,7 @@ func (e *Eval) place() {
 			t := e.ready.pop(s)
 			e.tasks[t].state = running
 			e.started(t, now)
+			e.reportPlaced(t, w.alloc.ID())
 			w.assigned = append(w.assigned, t)
 		}
 		w.running += n

@@ -17,6 +17,7 @@ import (
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/tracing"
+	"github.com/grailbio/base/status"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -92,6 +93,12 @@ type Config struct {
 	// that falls behind loses events and is told how many; the run never
 	// waits for it.
 	Events *EventBus
+	// Status, when set, shows the run as it goes, for people: what it
+	// waits for, then its Progress, with a task for each task running
+	// (see EvalConfig.Status). To show the stealer's and the cluster's
+	// too, give them groups of the same status.Status (StealConfig.Status,
+	// cluster.ElasticConfig.Status).
+	Status *status.Group
 }
 
 // A Runner drives one run of a flow through its phases, Init → Eval →

@@ -269,6 +269,7 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
 // release gives back to w what its task t held. e.mu is held.
 func (e *Eval) release(w *worker, t int32) {
 	e.stopped(t)
+	e.reportStopped(t)
 	w.running--
 	e.counts.Running--
 	addInPlace(w.free, e.g.Flow.Tasks[t].Resources)
@@ -301,6 +302,7 @@ func (e *Eval) fail(err error) {
 
 // broadcast wakes the workers waiting for news. e.mu is held.
 func (e *Eval) broadcast() {
+	e.reportLocked()
 	if e.woken {
 		close(e.wake)
 		e.wake = make(chan struct{})

@@ -13,6 +13,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/internal/backoff"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/grailbio/base/status"
 )
 
 // History sizes: how much of the past a Snapshot carries.
@@ -47,6 +48,7 @@ type loop struct {
 	backoff  backoff.Policy
 	holdKey  string // what the last Hold event was about
 	stopping bool
+	shown    map[RequestID]*status.Task // the requests shown in cfg.Status
 }
 
 // A request is one Allocate call in flight.
@@ -425,4 +427,5 @@ func (l *loop) emit(ctx context.Context, e Event) {
 	if l.cfg.OnEvent != nil {
 		l.cfg.OnEvent(e)
 	}
+	l.report()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/grailbio/base/status"
 )
 
 // An Allocator is where a [Stealer] takes auxiliary allocs from: all it
@@ -95,6 +96,12 @@ type Config struct {
 	// stealer's decisions but never changes them. It must not call back
 	// into the Stealer's Run (Wake is fine).
 	OnEvent func(Event)
+
+	// Status, when set, shows the stealer's state for people: its
+	// status counts the allocs held and the requests in flight, kept
+	// current at every event, and each request in flight is a task of
+	// the group. Default: none.
+	Status *status.Group
 
 	// Logger receives every event as a record ("stealer granted", ...):
 	// warnings for failures, lost allocs and rejected plans, information

@@ -37,6 +37,13 @@ type eventLine struct {
 	Stealer   string `json:"stealer,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	// The workers' events (kind "worker"): what happened (launching, up,
+	// launch_failed, adopted, lost, stopping, stopped, kept), to which
+	// worker, of which shape, by which launch; pool is the cluster's ID.
+	WorkerEvent string `json:"worker_event,omitempty"`
+	Worker      string `json:"worker,omitempty"`
+	Shape       string `json:"shape,omitempty"`
+	Launch      int    `json:"launch,omitempty"`
 }
 
 func lineOf(ev runner.Event) eventLine {
@@ -57,6 +64,13 @@ func lineOf(ev runner.Event) eventLine {
 	if (ev.Kind == runner.EventFinished && !ev.Cached) || ev.Kind == runner.EventRetried {
 		secs := ev.Duration.Seconds()
 		l.ExitCode, l.Duration, l.Resources = &ev.ExitCode, &secs, ev.Resources
+	}
+	if w := ev.Worker; w != nil {
+		l.WorkerEvent, l.Worker, l.Shape, l.Launch = w.Kind.String(), string(w.Worker), w.Shape, w.Launch
+		l.Pool, l.Reason = w.Cluster, w.Reason
+		if w.Err != nil {
+			l.Error = w.Err.Error()
+		}
 	}
 	if s := ev.Stealer; s != nil {
 		l.Stealer, l.RequestID, l.Reason = s.Kind.String(), string(s.RequestID), s.Reason

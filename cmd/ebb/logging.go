@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+
+	"github.com/ebbflow/ebb/internal/statusview"
 )
 
 // logFlags are the logging flags of the subcommands that run something
@@ -83,13 +85,6 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, func() error, error) 
 	return slog.New(h), closeFn, nil
 }
 
-// isTerminal says whether w is a terminal: a character device, as a
-// pipe or a file is not.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal says whether w is a terminal (a pipe, a file or /dev/null
+// is not).
+func isTerminal(w io.Writer) bool { return statusview.IsTerminal(w) }

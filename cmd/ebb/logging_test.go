@@ -2,18 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"flag"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/ebbflow/ebb/runner"
 )
 
 func TestLogLevels(t *testing.T) {
@@ -92,53 +87,5 @@ func TestRunLogJSONToFile(t *testing.T) {
 
 	if code, _, errs := runEbb(t, dir, "run", "-log-format", "xml", flow); code != 2 || !strings.Contains(errs, "-log-format") {
 		t.Errorf("-log-format xml: exit %d, stderr %q; want 2 naming the flag", code, errs)
-	}
-}
-
-func TestProgressPiped(t *testing.T) {
-	var buf bytes.Buffer
-	l := &progressLine{w: &buf, every: 5 * time.Second}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l.show(t0, runner.Progress{Ready: 4})
-	l.show(t0.Add(time.Second), runner.Progress{Running: 1, Ready: 3})    // too soon
-	l.show(t0.Add(6*time.Second), runner.Progress{Running: 1, Ready: 3})  // changed, 5 s on
-	l.show(t0.Add(12*time.Second), runner.Progress{Running: 1, Ready: 3}) // unchanged
-	l.event("stealer: took an alloc")
-	l.show(t0.Add(13*time.Second), runner.Progress{Done: 4}) // too soon: end prints it
-	l.end()
-	want := "tasks: 0 done, 0 cached, 0 running, 4 waiting\n" +
-		"tasks: 0 done, 0 cached, 1 running, 3 waiting\n" +
-		"stealer: took an alloc\n" +
-		"tasks: 4 done, 0 cached, 0 running, 0 waiting\n"
-	if got := buf.String(); got != want {
-		t.Errorf("piped progress:\n%q\nwant\n%q", got, want)
-	}
-
-	// On a terminal the line is rewritten in place.
-	buf.Reset()
-	l = &progressLine{w: &buf, tty: true, every: 5 * time.Second}
-	l.show(t0, runner.Progress{Ready: 4})
-	l.show(t0.Add(time.Second), runner.Progress{Done: 4})
-	l.end()
-	if got := buf.String(); strings.Count(got, "\r") != 2 || !strings.HasSuffix(got, "\n") {
-		t.Errorf("terminal progress: %q", got)
-	}
-}
-
-func TestRunProgressPiped(t *testing.T) {
-	flow, err := filepath.Abs("../../examples/wordcount.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	code, out, errs := runEbb(t, dir, "run", flow)
-	if code != 0 {
-		t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
-	}
-	if strings.Contains(errs, "\r") {
-		t.Errorf("progress on a pipe has \\r:\n%q", errs)
-	}
-	if isTerminal(io.Discard) || isTerminal(&bytes.Buffer{}) {
-		t.Error("a buffer is a terminal")
 	}
 }

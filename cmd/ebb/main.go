@@ -5,12 +5,19 @@
 //	ebb state STATE    print a run's state
 //	ebb sim ...        simulate policies on workloads
 //	ebb worker ...     serve this machine's pool to a driver
+//	ebb workers STATE  list a run's workers (of -workers)
 //
 // Each subcommand has its own flags; "ebb help COMMAND" prints them.
 //
 // run, resume, sim and worker log through log/slog to stderr or to -log
 // FILE, as text or JSON (-log-format). run, resume and sim log WARN and
 // above, worker INFO; each -v logs one level more, -debug everything.
+//
+// run, resume and sim show their status on stderr (package
+// internal/statusview): on a terminal, redrawn in place below their
+// events and log records; otherwise as plain lines, a group's status
+// ("run: tasks: 3 done, 0 cached, 2 running, 5 waiting") when it changed,
+// at most every 5 s.
 //
 // On SIGINT or SIGTERM, ebb run and ebb resume stop their tasks, free
 // what the run holds, save its state and exit with 130 (SIGINT) or 143
@@ -46,6 +53,7 @@ func commands() []command {
 		{"sim", "simulate allocation policies on workloads", simCmd},
 		{"worker", "serve this machine's pool to a driver", workerCmd},
 		{"gc", "prune a run directory's repository and cache", gcCmd},
+		{"workers", "list a run's workers", workersCmd},
 	}
 }
 
@@ -130,8 +138,10 @@ func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "\nrun, resume, sim and worker log through log/slog to stderr, or to -log FILE,")
 	fmt.Fprintln(w, "as text or -log-format json. run, resume and sim log WARN and above (their")
 	fmt.Fprintln(w, "progress lines are the view), worker INFO; each -v logs one level more")
-	fmt.Fprintln(w, "(-v INFO, -v -v DEBUG), -debug everything. When stderr is not a terminal,")
-	fmt.Fprintln(w, "run and resume print their progress as plain lines, at most every 5 s.")
+	fmt.Fprintln(w, "(-v INFO, -v -v DEBUG), -debug everything. On a terminal, run, resume and sim")
+	fmt.Fprintln(w, "redraw their status in place (progress, running tasks, the stealer's allocs")
+	fmt.Fprintln(w, "and requests, the workers) under their events and log; otherwise they print")
+	fmt.Fprintln(w, "it as plain lines, at most every 5 s.")
 }
 
 // newFlags returns a flag set for a subcommand that reports errors to

@@ -56,10 +56,14 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 // execute runs (or resumes, given state) flow on this machine, showing
 // progress on stderr and the summary on stdout.
 func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, store runner.StateStore, state *runner.State, stdout, stderr io.Writer) (err error) {
-	// The stealer's events, the progress line and the log all go to
-	// stderr, from several goroutines.
+	// The stealer's and the workers' events, the progress and the log
+	// all go to stderr, from several goroutines, through the progress's
+	// view, which keeps them above the status.
 	tty := isTerminal(stderr)
 	stderr = &lockedWriter{w: stderr}
+	progress := startProgress(ctx, stderr, tty, f.quiet)
+	defer progress.stop()
+	stderr = progress.w
 	log, closeLog, err := f.log.logger(stderr)
 	if err != nil {
 		return err
@@ -91,14 +95,30 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
 		Program: "ebb run", Args: []string{flowPath},
 		Primary: ebb.Requirements{Min: f.primary}, Logger: log,
+		Status: progress.group("run"),
+	}
+	if f.events != "" {
+		cfg.Events = runner.NewEventBus()
 	}
 	if cfg.Command, err = f.record(); err != nil {
 		return err
 	}
+	// The events file is written until the workers have stopped, so
+	// that their stops are in it.
+	if f.events != "" {
+		ew, err := startEvents(ctx, f.events, state != nil, cfg.Events)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := ew.stop(); err == nil && serr != nil {
+				err = serr
+			}
+		}()
+	}
 	// interruptedRun says a signal interrupted the run: then
 	// -keep-workers leaves the workers running.
 	interruptedRun := false
-	progress := &progressLine{w: stderr, tty: tty, every: progressEvery}
 	// watch follows the workers of -workers, to say why none was
 	// launched; primary is the primary alloc's expected size.
 	var watch *auxWatch
@@ -108,14 +128,27 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if f.elastic {
 		cfg.Aux = c
 		if f.workers != "" {
-			wp, grant, err := f.startWorkers(ctx, machine, repo, flow, log, stderr)
+			rec := newWorkersRecorder(statePath(store), log)
+			bus := cfg.Events
+			hooks := elasticHooks{status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
+				bus.Worker(ev)
+				progress.event(ev.String())
+				rec.changed()
+			}}
+			wp, grant, err := f.startWorkers(ctx, machine, repo, flow, log, stderr, hooks)
 			if err != nil {
 				return err
 			}
 			cfg.Aux = nil
 			if wp != nil {
+				stopRecording := rec.start(ctx, wp)
+				cfg.Store = recordingStore{StateStore: store, rec: rec}
 				defer func() {
-					if serr := wp.stop(f.keepWorkers && interruptedRun); err == nil && serr != nil {
+					keep := f.keepWorkers && interruptedRun
+					serr := wp.stop(keep)
+					stopRecording()
+					rec.finish(keep)
+					if err == nil && serr != nil {
 						err = fmt.Errorf("stopping the workers: %w", serr)
 					}
 				}()
@@ -129,27 +162,13 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		if err != nil {
 			return err
 		}
-		cfg.Steal = runner.StealConfig{Policy: policy}
+		cfg.Steal = runner.StealConfig{Policy: policy, Status: progress.group("stealer")}
 		cfg.Steal.OnEvent = func(ev stealer.Event) {
 			if watch != nil {
 				watch.event(ev)
 			}
-			if !f.quiet {
-				progress.event("stealer: " + ev.Reason)
-			}
+			progress.event("stealer: " + ev.Reason)
 		}
-	}
-	if f.events != "" {
-		cfg.Events = runner.NewEventBus()
-		ew, err := startEvents(ctx, f.events, state != nil, cfg.Events)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if serr := ew.stop(); err == nil && serr != nil {
-				err = serr
-			}
-		}()
 	}
 	r, err := runner.New(cfg, state)
 	if err != nil {
@@ -164,20 +183,14 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		select {
 		case err = <-done:
 		case <-tick.C:
-			p := r.Progress()
 			if watch != nil {
-				watch.ready(p.Ready)
-			}
-			if !f.quiet {
-				progress.show(time.Now(), p)
+				watch.ready(r.Progress().Ready)
 			}
 			continue
 		}
 		break
 	}
-	if !f.quiet {
-		progress.end()
-	}
+	progress.stop()
 	if watch != nil {
 		if line := watch.report(f.workers, primary, f.quiet); line != "" {
 			fmt.Fprintln(stderr, line)
@@ -194,64 +207,6 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		return fmt.Errorf("run %s failed (state: %s): %w", shortID(s.ID.Encoded()), statePath(store), err)
 	}
 	return summarize(ctx, stdout, s, repo, f.outputs, time.Since(start))
-}
-
-// progressEvery is how often at most the progress line is printed again
-// when stderr is not a terminal (and only when it changed).
-const progressEvery = 5 * time.Second
-
-// progressLine shows a run's progress on w: on a terminal, one line
-// rewritten in place (\r); otherwise plain lines, a new one when the
-// progress changed and every has passed since the last, so that a log
-// file or a pipe reads line by line.
-type progressLine struct {
-	w     io.Writer
-	tty   bool
-	every time.Duration
-
-	// latest is the last progress shown or not; printed the last one
-	// printed, at printedAt (not a terminal).
-	latest, printed string
-	printedAt       time.Time
-}
-
-// show updates the line with p, as of now.
-func (l *progressLine) show(now time.Time, p runner.Progress) {
-	text := fmt.Sprintf("tasks: %d done, %d cached, %d running, %d waiting", p.Done, p.Cached, p.Running, p.Ready+p.Waiting)
-	l.latest = text
-	if l.tty {
-		fmt.Fprintf(l.w, "\r%s ", text)
-		return
-	}
-	if text == l.printed || (!l.printedAt.IsZero() && now.Sub(l.printedAt) < l.every) {
-		return
-	}
-	l.printed, l.printedAt = text, now
-	fmt.Fprintln(l.w, text)
-}
-
-// event prints a line of its own, such as the stealer's decisions. It
-// may be called from any goroutine: it uses only w, which must be safe for
-// concurrent use, and tty.
-func (l *progressLine) event(line string) {
-	if l.tty {
-		fmt.Fprintf(l.w, "\r%s\n", line)
-		return
-	}
-	fmt.Fprintln(l.w, line)
-}
-
-// end ends the line: on a terminal, a newline after it; otherwise the
-// latest progress, unless it was printed already.
-func (l *progressLine) end() {
-	if l.tty {
-		fmt.Fprintln(l.w)
-		return
-	}
-	if l.latest != "" && l.latest != l.printed {
-		l.printed = l.latest
-		fmt.Fprintln(l.w, l.latest)
-	}
 }
 
 // closeTimeout bounds how long ebb run and resume wait for the local pool

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/sim"
+	"github.com/grailbio/base/status"
 )
 
 // listFlag is a repeatable string flag.
@@ -71,6 +72,11 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 	}
+	// The progress (a "sim" status group: the simulations done, and
+	// one task per simulation under way) and the log share stderr.
+	progress := startProgress(ctx, &lockedWriter{w: stderr}, isTerminal(stderr), *quiet)
+	defer progress.stop()
+	stderr = progress.w
 	log, closeLog, err := lf.logger(stderr)
 	if err != nil {
 		return err
@@ -198,7 +204,8 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Run.
 	var mu sync.Mutex
 	start := time.Now()
-	last := map[string]time.Time{}
+	group := progress.group("sim")
+	running := map[string]*status.Task{} // by workload and policy
 	suite := sim.Suite{
 		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
 		Timeline: *out != "", Parallel: *parallel, History: *history, Gap: *gap,
@@ -211,16 +218,23 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			mu.Lock()
 			defer mu.Unlock()
 			log.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
-			fmt.Fprintf(stderr, "ebb sim: [%d/%d] %s (%.1fs)\n", done, total, r.Summary(), time.Since(start).Seconds())
+			if t := running[r.Workload+"\x00"+r.Policy]; t != nil {
+				t.Done()
+				delete(running, r.Workload+"\x00"+r.Policy)
+			}
+			group.Printf("%d of %d simulations done", done, total)
+			progress.event(fmt.Sprintf("ebb sim: [%d/%d] %s (%.1fs)", done, total, r.Summary(), time.Since(start).Seconds()))
 		}
 		suite.OnProgress = func(w, p string, pr sim.Progress) {
 			mu.Lock()
 			defer mu.Unlock()
 			k := w + "\x00" + p
-			if now := time.Now(); now.Sub(last[k]) >= 2*time.Second {
-				last[k] = now
-				fmt.Fprintf(stderr, "ebb sim: %s × %s: %d of %d tasks done, at %v\n", w, p, pr.Done, pr.Tasks, pr.Now.Round(time.Second))
+			t := running[k]
+			if t == nil {
+				t = group.Startf("%s × %s", w, p)
+				running[k] = t
 			}
+			t.Printf("%d of %d tasks done, at %v", pr.Done, pr.Tasks, pr.Now.Round(time.Second))
 		}
 	}
 	rep, err := suite.Run(ctx)

@@ -21,6 +21,7 @@ import (
 	"github.com/ebbflow/ebb/cluster/procs"
 	"github.com/ebbflow/ebb/cluster/slurm"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/grailbio/base/status"
 )
 
 // A workers file says where a run's auxiliary allocs come from when they
@@ -225,11 +226,20 @@ func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repositor
 	return boot
 }
 
+// elasticHooks are what ebb run hands the Elastic of its workers: where
+// its worker events go (either may be nil).
+type elasticHooks struct {
+	onWorker func(cluster.WorkerEvent)
+	status   *status.Group
+}
+
 // workerPool is the auxiliary cluster of a workers file: an Elastic over
 // its provider, running until stop.
 type workerPool struct {
-	elastic *cluster.Elastic
-	latency time.Duration
+	elastic  *cluster.Elastic
+	provider cluster.Provider
+	name     string // the provider's: procs, command or slurm
+	latency  time.Duration
 	// stop stops the Elastic and closes the provider, which stops the
 	// workers, unless keep: then they are left running, for a resumed
 	// run to adopt.
@@ -240,7 +250,7 @@ type workerPool struct {
 // the run's -dir; repo the run's repository, in dir/repository. With
 // mayKeep, the Elastic leaves its workers to the provider when it stops,
 // so that stop may keep them.
-func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool, log *slog.Logger) (*workerPool, error) {
+func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool, log *slog.Logger, hooks elasticHooks) (*workerPool, error) {
 	shapes, err := w.shapes()
 	if err != nil {
 		return nil, err
@@ -302,7 +312,8 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	if idle == 0 {
 		idle = time.Minute
 	}
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep, CostCap: w.costCap, Logger: log})
+	elastic, err := cluster.NewElastic(cluster.ElasticConfig{Provider: prov, MaxWorkers: maxWorkers, IdleTimeout: idle, KeepWorkers: mayKeep, CostCap: w.costCap, Logger: log,
+		OnWorker: hooks.onWorker, Status: hooks.status})
 	if err != nil {
 		closeProv(ctx)
 		return nil, err
@@ -317,7 +328,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 			latency = 100 * time.Millisecond
 		}
 	}
-	return &workerPool{elastic: elastic, latency: latency, stop: func(keep bool) error {
+	return &workerPool{elastic: elastic, provider: prov, name: w.Provider, latency: latency, stop: func(keep bool) error {
 		cancel()
 		err := <-ran
 		if errors.Is(err, context.Canceled) {

@@ -21,8 +21,8 @@ import (
 // over: the machine's own pool for "local"; for "procs" and "slurm", an
 // elastic cluster that launches `ebb worker` processes on this machine, or
 // Slurm jobs, each sharing the run's repository directory, and terminates
-// them once idle.
-func auxCluster(ctx context.Context, o options, local cluster.Cluster, repoDir string) (cluster.Cluster, string, func() error, error) {
+// them once idle. ecfg gives the elastic cluster's status and events.
+func auxCluster(ctx context.Context, o options, local cluster.Cluster, repoDir string, ecfg cluster.ElasticConfig) (cluster.Cluster, string, func() error, error) {
 	switch o.aux {
 	case "local":
 		return local, "this machine's pool", func() error { return nil }, nil
@@ -75,12 +75,11 @@ func auxCluster(ctx context.Context, o options, local cluster.Cluster, repoDir s
 		}
 		prov, closeProv, where = p, p.Close, "Slurm jobs running "+bin
 	}
-	elastic, err := cluster.NewElastic(cluster.ElasticConfig{
-		Provider:    prov,
-		MaxWorkers:  4,
-		BatchWindow: 20 * time.Millisecond,
-		IdleTimeout: 2 * time.Second,
-	})
+	ecfg.Provider = prov
+	ecfg.MaxWorkers = 4
+	ecfg.BatchWindow = 20 * time.Millisecond
+	ecfg.IdleTimeout = 2 * time.Second
+	elastic, err := cluster.NewElastic(ecfg)
 	if err != nil {
 		closeProv(ctx)
 		return nil, "", nil, err

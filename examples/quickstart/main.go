@@ -17,7 +17,10 @@
 // binary (default: ebb in PATH; `go build -o /tmp/ebb ./cmd/ebb` makes
 // one). The result is the same.
 //
-// It shows progress while it runs and a summary at the end. Its repository,
+// It shows progress while it runs (package internal/statusview shows the
+// grailbio/base status that the runner, the stealer and the cluster
+// report to: a redrawn status on a terminal, plain lines otherwise) and a
+// summary at the end. Its repository,
 // cache and state live in a directory (-dir, by default ebb-quickstart in
 // the system's temporary directory), so a second run finds every task in
 // the cache and runs nothing; -fresh starts over.
@@ -38,10 +41,12 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/statusview"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/runner"
 	"github.com/ebbflow/ebb/stealer"
+	"github.com/grailbio/base/status"
 )
 
 func main() {
@@ -104,7 +109,16 @@ func run(ctx context.Context, o options) (err error) {
 
 	flow := wordCount(input, parts, o.work)
 	local := cluster.NewStatic(machine)
-	aux, where, stopAux, err := auxCluster(ctx, o, local, repoDir)
+	// The runner, the stealer and the workers' cluster report to groups
+	// of one status, which a view shows on standard output: redrawn in
+	// place on a terminal, as plain lines elsewhere. Their events are
+	// printed above it.
+	var st status.Status
+	view := statusview.New(os.Stdout, &st, statusview.Config{Terminal: statusview.IsTerminal(os.Stdout)})
+	aux, where, stopAux, err := auxCluster(ctx, o, local, repoDir, cluster.ElasticConfig{
+		Status:   st.Group("workers"),
+		OnWorker: func(ev cluster.WorkerEvent) { view.Println("  " + ev.String()) },
+	})
 	if err != nil {
 		return err
 	}
@@ -130,9 +144,10 @@ func run(ctx context.Context, o options) (err error) {
 		// burst lasts.
 		Primary: ebb.Requirements{Min: taskResources},
 		Aux:     aux,
-		Steal: runner.StealConfig{Policy: policy, OnEvent: func(ev stealer.Event) {
-			fmt.Printf("\r  stealer: %s%*s\n", ev.Reason, 20, "")
+		Steal: runner.StealConfig{Policy: policy, Status: st.Group("stealer"), OnEvent: func(ev stealer.Event) {
+			view.Println("  stealer: " + ev.Reason)
 		}},
+		Status: st.Group("run"),
 	}, nil)
 	if err != nil {
 		return err
@@ -140,24 +155,19 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("word count of %s in %d parts, on %s; auxiliary allocs from %s\n", input, parts, capacityOf(ctx, machine), where)
 
 	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for err == nil {
-		select {
-		case err = <-done:
-			printProgress(r.Progress())
-			fmt.Println()
-			if err != nil {
-				return err
-			}
-			return summarize(ctx, r, repo, time.Since(start))
-		case <-tick.C:
-			printProgress(r.Progress())
-		}
+	vctx, stopView := context.WithCancel(ctx)
+	viewed := make(chan struct{})
+	go func() {
+		defer close(viewed)
+		view.Run(vctx)
+	}()
+	err = r.Run(ctx)
+	stopView()
+	<-viewed
+	if err != nil {
+		return err
 	}
-	return err
+	return summarize(ctx, r, repo, time.Since(start))
 }
 
 // wordCount builds the flow: split → count (one task per part) → merge.
@@ -206,11 +216,6 @@ func wordCount(input string, parts int, work time.Duration) *ebb.Flow {
 		Resources: task,
 	})
 	return flow
-}
-
-func printProgress(p runner.Progress) {
-	fmt.Printf("\r  tasks: %d done, %d cached, %d running, %d waiting   ",
-		p.Done, p.Cached, p.Running, p.Ready+p.Waiting)
 }
 
 func summarize(ctx context.Context, r *runner.Runner, repo *repository.Dir, wall time.Duration) error {

@@ -17,10 +17,13 @@ import (
 func TestQuickstart(t *testing.T) {
 	dir := t.TempDir()
 	first := capture(t, func() error { return run(t.Context(), options{dir: dir, parts: 3, aux: "local"}) })
-	for _, want := range []string{"5 tasks: 5 run, 0 found in the cache", "most common words:", "the\n"} {
+	for _, want := range []string{"5 tasks: 5 run, 0 found in the cache", "most common words:", "the\n", "\nrun: tasks: 5 done, 0 cached, 0 running, 0 waiting\n"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first run does not say %q:\n%s", want, first)
 		}
+	}
+	if strings.ContainsAny(first, "\r\x1b") {
+		t.Errorf("output to a pipe has \\r or an escape code:\n%q", first)
 	}
 	second := capture(t, func() error { return run(t.Context(), options{dir: dir, parts: 3, aux: "local"}) })
 	if !strings.Contains(second, "5 tasks: 0 run, 1 found in the cache, 4 not needed") {
@@ -45,7 +48,7 @@ func TestQuickstartOnWorkerProcesses(t *testing.T) {
 	onProcs := capture(t, func() error {
 		return run(t.Context(), options{dir: t.TempDir(), parts: 6, work: time.Second, aux: "procs", ebb: bin})
 	})
-	for _, want := range []string{"auxiliary allocs from ebb worker processes", "8 tasks: 8 run, 0 found in the cache", "granted alloc"} {
+	for _, want := range []string{"auxiliary allocs from ebb worker processes", "8 tasks: 8 run, 0 found in the cache", "granted alloc", ") up: launch 1 up after"} {
 		if !strings.Contains(onProcs, want) {
 			t.Errorf("the run on worker processes does not say %q:\n%s", want, onProcs)
 		}

@@ -21,6 +21,7 @@ import (
 	_ "github.com/ebbflow/ebb/internal/proctest"
 	_ "github.com/ebbflow/ebb/internal/rankq"
 	_ "github.com/ebbflow/ebb/internal/regfile"
+	_ "github.com/ebbflow/ebb/internal/statusview"
 	_ "github.com/ebbflow/ebb/pool"
 	_ "github.com/ebbflow/ebb/pool/local"
 	_ "github.com/ebbflow/ebb/pool/pooltest"
@@ -51,6 +52,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/internal/proctest",
 	"github.com/ebbflow/ebb/internal/rankq",
 	"github.com/ebbflow/ebb/internal/regfile",
+	"github.com/ebbflow/ebb/internal/statusview",
 	"github.com/ebbflow/ebb/pool",
 	"github.com/ebbflow/ebb/pool/local",
 	"github.com/ebbflow/ebb/pool/pooltest",
