@@ -121,7 +121,7 @@ func (m *model) view(flowName string, now time.Time) view {
 	st := &m.status
 	v := view{Now: ms(now), Dropped: m.dropped, Events: m.events, States: map[string]int{}}
 	s := &st.State
-	v.Run = runView{ Name: flowName, Phase: string(s.Phase), Created: ms(s.Created),
+	v.Run = runView{Name: flowName, Phase: string(s.Phase), Created: ms(s.Created),
 		Completion: ms(s.Completion), Tries: s.NumTries, Allocs: s.Allocs, Err: s.Err}
 	if s.ID != "" {
 		v.Run.ID = s.ID.Encoded()

@@ -96,7 +96,7 @@
 
   function timeline(v) {
     const svg = $("timeline"), allocs = v.allocs || [];
-    const W = Math.max(svg.clientWidth || 0, 600), row = 22, top = 6, label = 300;
+    const W = Math.max(svg.clientWidth || 0, 600), row = 22, top = 6, label = 330;
     const H = top + Math.max(1, allocs.length) * row + 20;
     svg.setAttribute("height", H);
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
@@ -108,8 +108,8 @@
       const y = top + i * row;
       const g = el("g", { class: "alloc", "data-id": a.id, "data-role": a.role, "data-ended": a.ended || "" });
       const what = [a.role, a.engine, a.shape, a.resources].filter(Boolean).join(" · ");
-      g.appendChild(el("text", { x: 4, y: y + 14, class: "label" }, a.id.length > 22 ? "…" + a.id.slice(-21) : a.id));
-      g.appendChild(el("text", { x: 150, y: y + 14 }, [a.engine, a.shape].filter(Boolean).join(" · ")));
+      g.appendChild(el("text", { x: 4, y: y + 14, class: "label" }, a.id.length > 26 ? "…" + a.id.slice(-25) : a.id));
+      g.appendChild(el("text", { x: 200, y: y + 14 }, [a.engine, a.shape].filter(Boolean).join(" · ")));
       const x0 = x(a.start || t0), x1 = x(a.end || v.now);
       const bar = el("rect", { x: x0, y: y + 3, width: Math.max(2, x1 - x0), height: row - 8, rx: 3,
         fill: a.role === "primary" ? "var(--primary)" : "var(--aux)", "fill-opacity": a.end ? 0.45 : 0.9 });
