@@ -28,6 +28,24 @@ func (u *uiFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&u.token, "ui-token", "", "the `token` the dashboard asks of viewers that do not come over loopback (default: $EBB_UI_TOKEN, or one made for the run)")
 }
 
+// tokenFor returns the token the dashboard asks of viewers beyond
+// loopback: -ui-token, else env ($EBB_UI_TOKEN), else, when the address
+// is not loopback, one made now (made is then set); on loopback with
+// neither, none.
+func (u uiFlags) tokenFor(env string) (token string, made bool) {
+	switch {
+	case u.token != "":
+		return u.token, false
+	case env != "":
+		return env, false
+	case dashboard.Loopback(u.addr):
+		return "", false
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b), true
+}
+
 // uiServer serves a run's dashboard until stop.
 type uiServer struct {
 	srv    *http.Server
@@ -56,15 +74,7 @@ func startUI(ctx context.Context, u uiFlags, r *runner.Runner, cfg runner.Config
 	if e, ok := cfg.Aux.(dashboard.ElasticStatuser); ok {
 		src.Elastic, src.Engine = e, engineOf(workers)
 	}
-	token := u.token
-	if token == "" {
-		token = os.Getenv("EBB_UI_TOKEN")
-	}
-	if token == "" && !dashboard.Loopback(u.addr) {
-		b := make([]byte, 16)
-		rand.Read(b)
-		token = hex.EncodeToString(b)
-	}
+	token, made := u.tokenFor(os.Getenv("EBB_UI_TOKEN"))
 	d, err := dashboard.New(dashboard.Config{Source: src, Token: token, Buffer: uiEvents})
 	if err != nil {
 		return nil, err
@@ -74,7 +84,8 @@ func startUI(ctx context.Context, u uiFlags, r *runner.Runner, cfg runner.Config
 		return nil, fmt.Errorf("-ui: %w", err)
 	}
 	where := "http://" + ln.Addr().String() + "/"
-	if token != "" && u.token == "" && os.Getenv("EBB_UI_TOKEN") == "" {
+	if made {
+		// The viewer has no other way to learn it.
 		where += "?token=" + url.QueryEscape(token)
 	}
 	fmt.Fprintf(stderr, "dashboard: %s\n", where)

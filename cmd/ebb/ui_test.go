@@ -227,3 +227,46 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 }
+
+func TestUIToken(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		u         uiFlags
+		env       string
+		want      string // "made": 32 hex digits made for the run
+		wantShown bool
+	}{
+		{"loopback", uiFlags{addr: "127.0.0.1:8080"}, "", "", false},
+		{"localhost", uiFlags{addr: "localhost:8080"}, "", "", false},
+		{"all addresses", uiFlags{addr: ":8080"}, "", "made", true},
+		{"an interface", uiFlags{addr: "10.0.0.7:8080"}, "", "made", true},
+		{"flag", uiFlags{addr: ":8080", token: "flagged"}, "from-env", "flagged", false},
+		{"env", uiFlags{addr: ":8080"}, "from-env", "from-env", false},
+		{"flag on loopback", uiFlags{addr: "127.0.0.1:8080", token: "flagged"}, "", "flagged", false},
+	} {
+		got, made := tc.u.tokenFor(tc.env)
+		ok := got == tc.want
+		if tc.want == "made" {
+			ok = regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got)
+		}
+		if !ok || made != tc.wantShown {
+			t.Errorf("%s: token %q, made %v; want %s, made %v", tc.name, got, made, tc.want, tc.wantShown)
+		}
+	}
+	a, _ := uiFlags{addr: ":1"}.tokenFor("")
+	b, _ := uiFlags{addr: ":1"}.tokenFor("")
+	if a == b {
+		t.Errorf("two runs made the same token %q", a)
+	}
+}
+
+func TestUIBadAddress(t *testing.T) {
+	flow, err := filepath.Abs("../../examples/wordcount.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runEbb(t, t.TempDir(), "run", "-quiet", "-ui", "127.0.0.1:nope", flow)
+	if code != 1 || !strings.Contains(errs, "-ui:") {
+		t.Errorf("ebb run -ui 127.0.0.1:nope exited %d:\n%s%s\nwant 1, and a message about -ui", code, out, errs)
+	}
+}
