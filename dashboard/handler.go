@@ -54,6 +54,7 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // the token may be in the address
 	switch strings.TrimPrefix(r.URL.Path, "/") {
 	case "", "index.html":
 		// The page fetches nothing from elsewhere, and nothing may embed
