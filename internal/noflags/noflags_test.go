@@ -14,6 +14,7 @@ import (
 	_ "github.com/ebbflow/ebb/cluster/command"
 	_ "github.com/ebbflow/ebb/cluster/procs"
 	_ "github.com/ebbflow/ebb/cluster/slurm"
+	_ "github.com/ebbflow/ebb/dashboard"
 	_ "github.com/ebbflow/ebb/internal/atomicfile"
 	_ "github.com/ebbflow/ebb/internal/backoff"
 	_ "github.com/ebbflow/ebb/internal/doclinks"
@@ -45,6 +46,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/cluster/command",
 	"github.com/ebbflow/ebb/cluster/procs",
 	"github.com/ebbflow/ebb/cluster/slurm",
+	"github.com/ebbflow/ebb/dashboard",
 	"github.com/ebbflow/ebb/internal/atomicfile",
 	"github.com/ebbflow/ebb/internal/backoff",
 	"github.com/ebbflow/ebb/internal/doclinks",
