@@ -140,6 +140,12 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 		e.interrupted(ctx, w, t, x, err)
 		return
 	}
+	if res.OK() {
+		if err := e.collect(ctx, t, res); err != nil {
+			e.interrupted(ctx, w, t, x, err)
+			return
+		}
+	}
 	if res.OK() && e.cfg.Cache != nil {
 		// Stored even when ctx is done: a finished result is never lost.
 		if err := e.cfg.Cache.Put(context.WithoutCancel(ctx), id, res); err != nil {
