@@ -282,7 +282,7 @@ func TestFanOutFanInBytes(t *testing.T) {
 	}
 	out, _ := io.ReadAll(rc)
 	rc.Close()
-	want := fmt.Sprint(gens*(size+2)) // each intermediate: its number, a newline and size zeros
+	want := fmt.Sprint(gens * (size + 2)) // each intermediate: its number, a newline and size zeros
 	if got := strings.Count(string(out), want); got != users {
 		t.Errorf("sink output %q: want %d lines of %s bytes", out, users, want)
 	}
