@@ -229,7 +229,7 @@ func fanFlow(gens, users int, size int64) *ebb.Flow {
 // of the sink's output.
 func (rig *transferRig) run(t testing.TB, flow *ebb.Flow) digest.Digest {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
 	defer cancel()
 	g, err := flow.Graph()
 	if err != nil {
