@@ -17,8 +17,13 @@ import (
 // serves it to others (package remote's Peers, over the pool protocol).
 // The reader fails at its end with ebb.ErrCorrupt when the content does
 // not match d; a holder that is gone or lacks d fails Open.
+//
+// Stat asks a holder whether it still holds d, without reading it: it
+// fails with ebb.ErrNotExist when the holder says no, and with another
+// error when it does not answer.
 type Peers interface {
 	Open(ctx context.Context, holder string, d digest.Digest) (io.ReadCloser, error)
+	Stat(ctx context.Context, holder string, d digest.Digest) (Info, error)
 }
 
 // Located is a driver's Store that knows where blobs are which it does
@@ -101,6 +106,41 @@ func (l *Located) Forget(holder string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for d, loc := range l.where {
+		loc.holders = slices.DeleteFunc(loc.holders, func(h string) bool { return h == holder })
+		if len(loc.holders) == 0 {
+			delete(l.where, d)
+		}
+	}
+}
+
+// Probe reports whether blob d can still be had: nil when the Store has
+// it or a holder answers that it holds it. A holder that says no, or does
+// not answer, is dropped from d's holders; with none left Probe fails
+// with ebb.ErrNotExist, and the task that made d must run again. It
+// moves no content.
+func (l *Located) Probe(ctx context.Context, d digest.Digest) error {
+	if _, err := l.Store.Stat(ctx, d); !errors.Is(err, ebb.ErrNotExist) {
+		return err
+	}
+	holders, _ := l.Holders(d)
+	for _, h := range holders {
+		_, err := l.peers.Stat(ctx, h, d)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		l.drop(d, h)
+	}
+	return fmt.Errorf("repository: blob %s: no holder has it: %w", d, ebb.ErrNotExist)
+}
+
+// drop removes holder from d's holders.
+func (l *Located) drop(d digest.Digest, holder string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if loc := l.where[d]; loc != nil {
 		loc.holders = slices.DeleteFunc(loc.holders, func(h string) bool { return h == holder })
 		if len(loc.holders) == 0 {
 			delete(l.where, d)

@@ -50,6 +50,16 @@ func (p *fakePeers) Open(ctx context.Context, holder string, d digest.Digest) (i
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
+func (p *fakePeers) Stat(ctx context.Context, holder string, d digest.Digest) (repository.Info, error) {
+	p.mu.Lock()
+	b, ok := p.blobs[holder][d]
+	p.mu.Unlock()
+	if !ok {
+		return repository.Info{}, fmt.Errorf("peer %s: %s: %w", holder, d, ebb.ErrNotExist)
+	}
+	return repository.Info{Digest: d, Size: int64(len(b))}, nil
+}
+
 func newLocated(t *testing.T, peers repository.Peers) *repository.Located {
 	d, err := repository.Open(t.TempDir())
 	if err != nil {
@@ -151,5 +161,34 @@ func TestLocatedCorruptHolder(t *testing.T) {
 	}
 	if err := l.Pull(ctx, d); !errors.Is(err, ebb.ErrCorrupt) {
 		t.Errorf("Pull from a lying holder: %v, want ErrCorrupt", err)
+	}
+}
+
+// TestLocatedProbe: Probe drops the holders that no longer have a blob,
+// and says a blob none has is missing.
+func TestLocatedProbe(t *testing.T) {
+	ctx := t.Context()
+	peers := &fakePeers{}
+	d := peers.keep("w2", []byte("kept by w2"))
+	l := newLocated(t, peers)
+	for _, h := range []string{"w1", "w2"} {
+		if err := l.Hold(ctx, d, 10, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Probe(ctx, d); err != nil {
+		t.Fatalf("Probe with w2 holding: %v", err)
+	}
+	if hs, _ := l.Holders(d); len(hs) != 1 || hs[0] != "w2" {
+		t.Errorf("Holders after Probe = %v, want [w2]", hs)
+	}
+	peers.mu.Lock()
+	delete(peers.blobs["w2"], d)
+	peers.mu.Unlock()
+	if err := l.Probe(ctx, d); !errors.Is(err, ebb.ErrNotExist) {
+		t.Errorf("Probe with no holder left: %v, want ErrNotExist", err)
+	}
+	if peers.bytes.Load() != 0 {
+		t.Errorf("Probe moved %d bytes", peers.bytes.Load())
 	}
 }

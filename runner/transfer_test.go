@@ -42,7 +42,8 @@ type transferRig struct {
 }
 
 type rigWorker struct {
-	client *remote.Client
+	stopPeer func() // stops the peer server: the worker's blobs are gone
+	client   *remote.Client
 	cache  *local.BlobCache   // nil without peers
 	peer   *remote.PeerServer // nil without peers
 }
@@ -101,6 +102,17 @@ func serve(t testing.TB, h http.Handler) string {
 
 func newTransferRig(t testing.TB, workers int, peers bool) *transferRig {
 	t.Helper()
+	cpus := make([]float64, workers)
+	for i := range cpus {
+		cpus[i] = 2
+	}
+	return newTransferRigCPU(t, cpus, peers)
+}
+
+// newTransferRigCPU is newTransferRig with a worker of cpus[i] cores
+// for each i.
+func newTransferRigCPU(t testing.TB, cpus []float64, peers bool) *transferRig {
+	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
@@ -112,7 +124,7 @@ func newTransferRig(t testing.TB, workers int, peers bool) *transferRig {
 	peerToken := remote.NewToken()
 	var driverPeers *remote.Peers
 	if peers {
-		driverPeers, err = remote.NewPeers(remote.PeersConfig{Token: peerToken})
+		driverPeers, err = remote.NewPeers(remote.PeersConfig{Token: peerToken, Timeout: 500 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +139,7 @@ func newTransferRig(t testing.TB, workers int, peers bool) *transferRig {
 	rig.driver = &countingHandler{h: srv}
 	driverCfg := remote.ClientConfig{URL: serve(t, rig.driver), Token: driverToken}
 
-	for i := range workers {
+	for i, cpu := range cpus {
 		wdir := t.TempDir()
 		driverRepo, err := remote.NewRepository(driverCfg)
 		if err != nil {
@@ -159,15 +171,17 @@ func newTransferRig(t testing.TB, workers int, peers bool) *transferRig {
 			if err != nil {
 				t.Fatal(err)
 			}
+			pctx, stopPeer := context.WithCancel(ctx)
+			w.stopPeer = stopPeer
 			wg.Go(func() {
-				if err := w.peer.Serve(ctx, ln, nil); err != nil {
+				if err := w.peer.Serve(pctx, ln, nil); err != nil {
 					t.Errorf("peer server %d: %v", i, err)
 				}
 			})
 			repo = w.cache
 		}
 		p, err := local.New(local.Config{Dir: filepath.Join(wdir, "pool"), ID: fmt.Sprint("w", i),
-			Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 1 << 30}, Repository: repo})
+			Resources: ebb.Resources{ebb.CPU: cpu, ebb.Mem: 1 << 30}, Repository: repo})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,5 +333,81 @@ func TestFanOutFanInBytesThroughDriver(t *testing.T) {
 	rig.run(t, fanFlow(gens, users, size))
 	if got, least := rig.driver.bytes.Load(), int64(2*gens*(size+2)); got < least {
 		t.Errorf("blob bytes through the driver = %d, want at least %d (each intermediate up and down)", got, least)
+	}
+}
+
+// TestLostIntermediateRecomputed: the worker holding an intermediate is
+// lost before the task that reads it runs; the task that made it runs
+// again on the worker left, and the flow succeeds.
+func TestLostIntermediateRecomputed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	rig := newTransferRigCPU(t, []float64{1, 2}, true)
+	env := []string{"PATH=/usr/bin:/bin"}
+	flow := &ebb.Flow{Name: "lost", Tasks: []ebb.Task{
+		{Name: "gen", Env: env, Resources: ebb.Resources{ebb.CPU: 1}, Outputs: []string{"out"},
+			Argv: []string{"sh", "-c", "echo intermediate > out"}},
+		// Too big for worker 0: it waits for worker 1.
+		{Name: "use", Env: env, Resources: ebb.Resources{ebb.CPU: 2}, Outputs: []string{"out"},
+			Inputs: []ebb.Input{{Name: "in", Task: "gen", Output: "out"}},
+			Argv:   []string{"sh", "-c", "wc -c < in > out"}},
+	}}
+	g, err := flow.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demand := make(chan struct{})
+	var once sync.Once
+	e, err := runner.NewEval(ctx, g, digests, runner.EvalConfig{Repository: rig.repo,
+		OnDemand: func() { once.Do(func() { close(demand) }) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := func(ctx context.Context, w *rigWorker, cpu float64) <-chan error {
+		a, err := pool.Allocate(ctx, w.client, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpu}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- e.Work(ctx, a) }()
+		return done
+	}
+	ctx0, stop0 := context.WithCancel(ctx)
+	done0 := work(ctx0, rig.workers[0], 1)
+	select {
+	case <-demand: // gen is done on worker 0; use waits for a bigger alloc
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	if p := e.Progress(); p.Done != 1 || p.Ready != 1 {
+		t.Fatalf("progress before the loss = %+v, want gen done and use ready", p)
+	}
+	rig.workers[0].stopPeer() // worker 0 and its blobs are gone
+	stop0()
+	<-done0
+	done1 := work(ctx, rig.workers[1], 2)
+	if err := e.Wait(ctx); err != nil {
+		t.Fatalf("eval after losing the intermediate: %v", err)
+	}
+	if err := <-done1; err != nil {
+		t.Errorf("Work on worker 1: %v", err)
+	}
+	if p := e.Progress(); p.Done != 2 {
+		t.Errorf("progress = %+v, want 2 tasks done", p)
+	}
+	rc, err := rig.dir.Get(ctx, e.Outputs()["use/out"])
+	if err != nil {
+		t.Fatalf("the sink's output is not in the driver's store: %v", err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); strings.TrimSpace(string(b)) != "13" {
+		t.Errorf("use/out = %q, want 13", b)
+	}
+	if got := rig.workers[1].cache.Stats().FetchedBytes; got != 0 {
+		t.Errorf("worker 1 fetched %d bytes; gen should have run again there", got)
 	}
 }

@@ -13,14 +13,18 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
 
 // LocalBlobs is what a PeerServer serves: blobs this worker holds, read
-// without fetching them from anywhere (local.BlobCache.Local). The reader
-// fails at its end with ebb.ErrCorrupt when the content does not match d.
+// without fetching them from anywhere (local.BlobCache). Local's reader
+// fails at its end with ebb.ErrCorrupt when the content does not match d;
+// Size answers without reading. Both fail with ebb.ErrNotExist for a blob
+// not held.
 type LocalBlobs interface {
 	Local(ctx context.Context, d digest.Digest) (io.ReadCloser, error)
+	Size(d digest.Digest) (int64, error)
 }
 
 // PeerServerConfig configures a PeerServer.
@@ -44,8 +48,9 @@ type PeerServerStats struct {
 }
 
 // A PeerServer serves a worker's blobs to the other workers of its run,
-// by digest: GET /v1/peer/blobs/{digest}, with the run's peer token as
-// bearer token. A blob the worker does not hold answers not found (the
+// by digest: GET /v1/peer/blobs/{digest} (its content) and GET
+// /v1/peer/blobs/{digest}/stat ({digest, size}: whether it is held), with
+// the run's peer token as bearer token. A blob the worker does not hold answers not found (the
 // peer then asks elsewhere); the server never fetches on a peer's
 // behalf. It is an http.Handler, safe for concurrent use.
 type PeerServer struct {
@@ -73,6 +78,7 @@ func NewPeerServer(cfg PeerServerConfig) (*PeerServer, error) {
 	}
 	s := &PeerServer{cfg: cfg, check: newTokenCheck(cfg.Token), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET "+peerPrefix+"/blobs/{digest}", s.getBlob)
+	s.mux.HandleFunc("GET "+peerPrefix+"/blobs/{digest}/stat", s.statBlob)
 	return s, nil
 }
 
@@ -148,4 +154,17 @@ func (s *PeerServer) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Con
 		return serr
 	}
 	return err
+}
+
+func (s *PeerServer) statBlob(w http.ResponseWriter, r *http.Request) {
+	d, err := blobDigest(r)
+	if err == nil {
+		var size int64
+		if size, err = s.cfg.Blobs.Size(d); err == nil {
+			writeJSON(w, http.StatusOK, repository.Info{Digest: d, Size: size})
+			return
+		}
+	}
+	status, body := encodeError(err)
+	writeJSON(w, status, body)
 }

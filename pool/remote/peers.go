@@ -117,6 +117,23 @@ func (p *Peers) Open(ctx context.Context, holder string, d digest.Digest) (io.Re
 	return &verifier{rc: body, want: d, h: digest.SHA256.Hash()}, nil
 }
 
+// Stat asks holder whether it holds blob d, and its size; it fails with
+// ebb.ErrNotExist when the holder answers that it does not, and with
+// ebb.ErrUnavailable when it does not answer within Timeout.
+func (p *Peers) Stat(ctx context.Context, holder string, d digest.Digest) (repository.Info, error) {
+	op := "stat blob " + string(d) + " at peer"
+	if err := checkDigest(op, d); err != nil {
+		return repository.Info{}, err
+	}
+	c, err := p.client(holder)
+	if err != nil {
+		return repository.Info{}, err
+	}
+	var info repository.Info
+	err = c.do(ctx, &request{op: op, method: "GET", path: peerPrefix + "/blobs/" + url.PathEscape(string(d)) + "/stat", out: &info})
+	return info, err
+}
+
 // Close closes the idle connections to every peer.
 func (p *Peers) Close() error {
 	p.mu.Lock()
