@@ -76,7 +76,7 @@ type Eval struct {
 
 	mu        sync.Mutex // guards the fields below
 	tasks     []taskState
-	waiting   []int32 // per task: dependencies not yet done
+	waiting   []int32           // per task: dependencies not yet done
 	redo      map[int32][]int32 // tasks running again, their outputs lost: the tasks parked until they are done (see recompute.go)
 	ready     readyQueue
 	workers   map[*worker]struct{}

@@ -44,8 +44,8 @@ type transferRig struct {
 type rigWorker struct {
 	stopPeer func() // stops the peer server: the worker's blobs are gone
 	client   *remote.Client
-	cache  *local.BlobCache   // nil without peers
-	peer   *remote.PeerServer // nil without peers
+	cache    *local.BlobCache   // nil without peers
+	peer     *remote.PeerServer // nil without peers
 }
 
 // countingHandler counts the blob content that goes through an
