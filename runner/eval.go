@@ -76,8 +76,7 @@ type Eval struct {
 
 	mu        sync.Mutex // guards the fields below
 	tasks     []taskState
-	waiting   []int32           // per task: dependencies not yet done
-	redo      map[int32][]int32 // tasks running again, their outputs lost: the tasks parked until they are done (see recompute.go)
+	waiting   []int32 // per task: dependencies not yet done
 	ready     readyQueue
 	workers   map[*worker]struct{}
 	remaining int // tasks still to finish
@@ -93,6 +92,10 @@ type Eval struct {
 	wake        chan struct{} // closed (and replaced) when there is news for workers
 	woken       bool          // wake has a reader
 	demanded    bool          // OnDemand was called for the current backlog
+
+	// redo maps a task running again, its outputs lost with their
+	// worker, to the tasks parked until it is done (see recompute.go).
+	redo map[int32][]int32
 }
 
 type taskState struct {
