@@ -98,6 +98,10 @@ type Eval struct {
 	woken       bool                   // wake has a reader
 	demanded    bool                   // OnDemand was called for the current backlog
 	running     map[int32]*status.Task // the status tasks of the tasks placed (with Status)
+
+	// redo maps a task running again, its outputs lost with their
+	// worker, to the tasks parked until it is done (see recompute.go).
+	redo map[int32][]int32
 }
 
 type taskState struct {

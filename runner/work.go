@@ -119,12 +119,17 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	task := &e.g.Flow.Tasks[t]
 	id := e.digests[t]
+	in := e.inputs(t)
+	if gone, pending := e.lostInputs(ctx, t, in); len(gone)+len(pending) > 0 {
+		e.recompute(w, t, gone, pending)
+		return
+	}
 	cfg := pool.ExecConfig{
 		Argv:      task.Argv,
 		Env:       task.Env,
 		Func:      task.Func,
 		Resources: task.Resources,
-		Inputs:    e.inputs(t),
+		Inputs:    in,
 		Outputs:   task.Outputs,
 	}
 	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
@@ -140,6 +145,12 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 		e.interrupted(ctx, w, t, x, err)
 		return
 	}
+	if res.OK() {
+		if err := e.collect(ctx, t, res); err != nil {
+			e.interrupted(ctx, w, t, x, err)
+			return
+		}
+	}
 	if res.OK() && e.cfg.Cache != nil {
 		// Stored even when ctx is done: a finished result is never lost.
 		if err := e.cfg.Cache.Put(context.WithoutCancel(ctx), id, res); err != nil {
@@ -153,13 +164,15 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 }
 
 // inputs returns the digest of each of task t's input files. The outputs of
-// t's dependencies were recorded before t became ready and never change
-// after, so reading them needs no lock.
+// t's dependencies were recorded before t became ready, but change when a
+// dependency runs again (see recompute), so they are read under e.mu.
 func (e *Eval) inputs(t int32) map[string]digest.Digest {
 	task := &e.g.Flow.Tasks[t]
 	if len(task.Inputs) == 0 {
 		return nil
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	in := make(map[string]digest.Digest, len(task.Inputs))
 	for _, i := range task.Inputs {
 		switch {
@@ -238,11 +251,15 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
 			e.duration += (d - e.duration) / 8
 		}
 		e.remaining--
-		for _, c := range e.dependents[t] {
-			if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
-				e.tasks[c].state = ready
-				e.ready.push(e.shapes[c], c)
-				e.emitQueued(c)
+		if parked, again := e.redo[t]; again {
+			e.unpark(t, parked) // its dependents counted it done the first time
+		} else {
+			for _, c := range e.dependents[t] {
+				if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
+					e.tasks[c].state = ready
+					e.ready.push(e.shapes[c], c)
+					e.emitQueued(c)
+				}
 			}
 		}
 		if e.remaining == 0 {

@@ -35,6 +35,8 @@
 //	POST    /v1/blobs                                Repository.Put      bytes → {digest}
 //	GET     /v1/blobs/{digest}                       Repository.Get      bytes
 //	GET     /v1/blobs/{digest}/stat                  Repository.Stat     {digest, size}
+//	POST    /v1/blobs/{digest}/holders               Repository.Hold     {size, holder} → 204
+//	GET     /v1/blobs/{digest}/holders               Repository.Holders  {size, holders}
 //	POST    /v1/workers                              Announce (Registry) Announcement → 204
 //
 // Wait is a long poll: the server waits up to the asked timeout (at most
@@ -164,6 +166,26 @@
 // until it has called home. Server.Drain makes it take nothing new,
 // Server.WaitIdle tells it when nobody has held a lease for a while, and
 // Server.Serve shuts down gracefully, ending long polls at once.
+//
+// # Peers
+//
+// A worker may keep its outputs instead of sending them to its driver: its
+// blob cache (local.BlobCache) has a PeerOrigin, which tells the driver's
+// repository (a repository.Located, served by a Server) that the worker
+// holds the blob (Hold). Another worker that needs it asks the driver who
+// holds it (Holders) and fetches it from there, through Peers, from the
+// holder's PeerServer:
+//
+//	GET     /v1/peer/blobs/{digest}                  Peers.Open          bytes
+//	GET     /v1/peer/blobs/{digest}/stat             Peers.Stat          {digest, size}
+//
+// A PeerServer answers the run's peer token, which every worker of the
+// run holds, not a worker's own token (which opens its pool): a peer
+// reads blobs, by digest, and nothing else. Content is checked against
+// its digest at every hop, so a holder can withhold a blob but not forge
+// one. The driver copies into its own store only the outputs its caller
+// asked for (runner: the sinks'); an intermediate whose holders are all
+// gone is made again.
 //
 // InProcess connects a Client to a Server without a socket, so that both
 // run in a testing/synctest bubble: the conformance suite's lease

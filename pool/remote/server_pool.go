@@ -33,6 +33,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+prefix+"/blobs", s.serve(s.putBlob))
 	m.HandleFunc("GET "+prefix+"/blobs/{digest}", s.getBlob)
 	m.HandleFunc("GET "+prefix+"/blobs/{digest}/stat", s.serve(s.statBlob))
+	m.HandleFunc("POST "+prefix+"/blobs/{digest}/holders", s.serve(s.holdBlob))
+	m.HandleFunc("GET "+prefix+"/blobs/{digest}/holders", s.serve(s.blobHolders))
 }
 
 func (s *Server) getPool(r *http.Request) (any, error) {
