@@ -110,6 +110,7 @@ type observation struct {
 	took     time.Duration
 	finished bool
 	weight   float64
+	running  int // a running one's index in the ages given; -1 for a finished one
 }
 
 // recency is the weight of a finished duration relative to the next newer
@@ -128,12 +129,12 @@ func (d *Durations) observations(kind string, running []time.Duration) []observa
 		// Newest first: the ring's newest is just before next.
 		for i := range n {
 			t := k.recent[(k.next-1-i+2*n)%n]
-			obs = append(obs, observation{t, true, w})
+			obs = append(obs, observation{t, true, w, -1})
 			w *= recency
 		}
 	}
-	for _, a := range running {
-		obs = append(obs, observation{max(a, 0), false, 1})
+	for i, a := range running {
+		obs = append(obs, observation{max(a, 0), false, 1, i})
 	}
 	return obs
 }
@@ -279,6 +280,23 @@ func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.D
 	if len(ages) == 0 {
 		return 0
 	}
+	left, _ := d.remainingEach(kind, ages, hint)
+	var sum float64
+	for _, l := range left {
+		sum += l
+	}
+	return time.Duration(sum / float64(len(ages)))
+}
+
+// remainingEach returns, for each of the running tasks of kind whose ages
+// are given, what Remaining says of it, in nanoseconds, and whether that
+// is timed (see remaining), in one pass over the kind's observations.
+func (d *Durations) remainingEach(kind string, ages []time.Duration, hint time.Duration) (left []float64, timed []bool) {
+	left = make([]float64, len(ages))
+	timed = make([]bool, len(ages))
+	if len(ages) == 0 {
+		return left, timed
+	}
 	obs := d.observations(kind, ages)
 	sortObservations(obs)
 	// S[i] is the survival just before obs[i]; area[i] the area under the
@@ -309,7 +327,6 @@ func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.D
 		}
 		finishedAfter[i] = finishedAfter[i+1] || obs[i].finished
 	}
-	var sum float64
 	for i, o := range obs {
 		if o.finished {
 			continue
@@ -321,13 +338,14 @@ func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.D
 			next++
 		}
 		if next < m && finishedAfter[next] && surv[i] > 0 {
-			beyond := area[i] // from its age to the last observation
-			sum += beyond / surv[i]
+			left[o.running] = area[i] / surv[i] // from its age to the last observation
+			timed[o.running] = true
 			continue
 		}
-		sum += float64(max(o.took/2, hint-o.took))
+		left[o.running] = float64(max(o.took/2, hint-o.took))
+		timed[o.running] = hint-o.took >= o.took/2
 	}
-	return time.Duration(sum / float64(len(ages)))
+	return left, timed
 }
 
 // sortObservations sorts obs by duration, a finished one before a running

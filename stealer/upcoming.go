@@ -91,15 +91,31 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		if k >= len(w.Tasks) {
 			break
 		}
+		left, timed := d.remainingEach(kw.Kind, kw.Running, kw.Hint)
 		for i, t := range w.Tasks[k] {
-			if i >= len(kw.Running) {
+			if i >= len(left) {
 				break
 			}
-			left, known := d.remaining(kw.Kind, kw.Running[i], kw.Running, kw.Hint)
 			for _, c := range w.Dependents(t) {
-				see(c, left, known)
+				see(c, time.Duration(left[i]), timed[i])
 			}
 		}
+	}
+	// Each kind's estimate, made once.
+	type estimate struct {
+		est   time.Duration
+		timed bool // a hint times it as Remaining does; a bound from running ages alone does not
+		done  bool
+	}
+	ests := make([]estimate, len(w.Kinds))
+	estimateOf := func(k int) estimate {
+		if e := ests[k]; e.done {
+			return e
+		}
+		kw := w.Kinds[k]
+		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		ests[k] = estimate{est, est > 0 && (!atLeast || kw.Hint >= est), true}
+		return ests[k]
 	}
 	first := len(order)
 	for _, c := range order[:first] {
@@ -108,12 +124,9 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			continue
 		}
 		e.wave = 1
-		kw := w.Kinds[w.Kind(c)]
-		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		est := estimateOf(w.Kind(c))
 		for _, c2 := range w.Dependents(c) {
-			// A hint times it as Remaining does; a bound from
-			// running ages alone does not.
-			see(c2, e.in+est, !e.unknown && est > 0 && (!atLeast || kw.Hint >= est))
+			see(c2, e.in+est.est, !e.unknown && est.timed)
 		}
 	}
 	// The second wave: what waits on running tasks and the first wave.
