@@ -331,31 +331,6 @@ func (c *BlobCache) copyTo(ctx context.Context, d digest.Digest, path string) (e
 	return writeFile(filepath.Dir(path), path, r)
 }
 
-// writeFile writes r to a temporary file in dir, read-only, and renames
-// it to path; on failure it leaves nothing behind.
-func writeFile(dir, path string, r io.Reader) (err error) {
-	f, err := os.CreateTemp(dir, ".ebb-cache-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := io.Copy(f, r); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o444); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
-
 // ensure puts d in the cache, fetching it from Origin unless it is
 // there. Concurrent ensures of one digest share one fetch; a fetch
 // stopped because its caller's ctx ended is tried again by the others.

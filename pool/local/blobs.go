@@ -67,7 +67,16 @@ func (a *alloc) fetch(ctx context.Context, d digest.Digest, path string) (err er
 		return err
 	}
 	defer r.Close()
-	f, err := os.CreateTemp(filepath.Dir(path), ".fetch-*")
+	if err := writeFile(filepath.Dir(path), path, r); err != nil {
+		return fmt.Errorf("fetched blob: %w", err)
+	}
+	return nil
+}
+
+// writeFile writes r to a temporary file in dir, read-only, and renames
+// it to path; on failure it leaves nothing behind.
+func writeFile(dir, path string, r io.Reader) (err error) {
+	f, err := os.CreateTemp(dir, ".fetch-*")
 	if err != nil {
 		return err
 	}
@@ -86,10 +95,7 @@ func (a *alloc) fetch(ctx context.Context, d digest.Digest, path string) (err er
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("fetched blob: %w", err)
-	}
-	return nil
+	return os.Rename(f.Name(), path)
 }
 
 func isContextErr(err error) bool {
