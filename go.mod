@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/grailbio/base v0.0.11
 	github.com/opencontainers/go-digest v1.0.0
+	github.com/rabbitmq/amqp091-go v1.17.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
