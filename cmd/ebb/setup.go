@@ -37,6 +37,7 @@ type runFlags struct {
 	// interrupted.
 	keepWorkers bool
 	log         logFlags
+	telemetry   telemetryFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt (the command and slurm providers list them again; procs workers, which no new ebb adopts, stop themselves once no lease holds them); by default they are stopped")
 	f.log.register(fs, slog.LevelWarn)
+	f.telemetry.register(fs)
 	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
@@ -151,6 +153,15 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			}
 		}()
 	}
+	stopTelemetry, err := startTelemetry(ctx, f.telemetry, &cfg, f.quiet, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := stopTelemetry(); err == nil && serr != nil {
+			err = serr
+		}
+	}()
 	r, err := runner.New(cfg, state)
 	if err != nil {
 		return err
