@@ -38,6 +38,7 @@ type runFlags struct {
 	keepWorkers bool
 	log         logFlags
 	ui          uiFlags
+	telemetry   telemetryFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -52,6 +53,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt (the command and slurm providers list them again; procs workers, which no new ebb adopts, stop themselves once no lease holds them); by default they are stopped")
 	f.log.register(fs, slog.LevelWarn)
 	f.ui.register(fs)
+	f.telemetry.register(fs)
 	fs.StringVar(&f.policy, "policy", "default", "the stealer's policy: `default`, with knobs as in ebb sim, as default:MaxRequest=cpu=8,mem=32GiB:MaxAllocs=16 (the fields of stealer.DefaultConfig)")
 }
 
@@ -99,7 +101,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		Primary: ebb.Requirements{Min: f.primary}, Logger: log,
 		Status: progress.group("run"),
 	}
-	if f.events != "" || f.ui.addr != "" {
+	if f.events != "" || f.ui.addr != "" || f.telemetry.amqp != "" {
 		cfg.Events = runner.NewEventBus()
 	}
 	if cfg.Command, err = f.record(); err != nil {
@@ -172,6 +174,15 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			progress.event("stealer: " + ev.Reason)
 		}
 	}
+	stopTelemetry, err := startTelemetry(ctx, f.telemetry, &cfg, f.quiet, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := stopTelemetry(); err == nil && serr != nil {
+			err = serr
+		}
+	}()
 	r, err := runner.New(cfg, state)
 	if err != nil {
 		return err

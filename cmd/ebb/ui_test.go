@@ -104,7 +104,7 @@ func chromiumWith(dir string) []string {
 }
 
 // poll waits, at most d, until the page's expression is true.
-func poll(ctx context.Context, expr string, d time.Duration) error {
+func pollPage(ctx context.Context, expr string, d time.Duration) error {
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d)))
 	if err != nil {
 		return fmt.Errorf("waiting %v for %s: %w", d, expr, err)
@@ -188,7 +188,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		{"the primary on the timeline", `document.querySelector('#timeline g.alloc[data-role=primary]') !== null`},
 	}
 	for _, s := range steps {
-		if err := poll(ctx, s.expr, time.Minute); err != nil {
+		if err := pollPage(ctx, s.expr, time.Minute); err != nil {
 			t.Fatalf("%s: %v", s.what, err)
 		}
 	}
@@ -208,7 +208,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		{"the capacity chart drawn", `+document.getElementById('capacity').dataset.points > 2 && document.getElementById('line-held').getAttribute('points').split(' ').length > 2`},
 		{"the kinds' durations", `[...document.querySelectorAll('#kinds tbody tr')].some(tr => tr.children[0].textContent === 'part' && /^2\.\ds \(/.test(tr.children[8].textContent))`},
 	} {
-		if err := poll(ctx, s.expr, 2*time.Minute); err != nil {
+		if err := pollPage(ctx, s.expr, 2*time.Minute); err != nil {
 			html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
 			t.Fatalf("%s: %v\npage:\n%s\nebb said:\n%s", s.what, err, html, stderr)
 		}
