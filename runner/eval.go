@@ -53,6 +53,13 @@ type EvalConfig struct {
 	// Events, when set, receives an event at each point of a task's life
 	// (see EventKind); publishing never blocks the eval.
 	Events *EventBus
+	// Attached names, by task digest, the alloc (by ID) where the task's
+	// exec was found when the run was resumed. Such a task, once ready,
+	// waits for that alloc to Work and runs there first, where Put
+	// re-attaches to its exec (running or finished) instead of starting
+	// it again: a task running when its driver died finishes once.
+	// Should the alloc never Work, Detach lets its tasks run elsewhere.
+	Attached map[digest.Digest]string
 }
 
 // An Eval is the evaluation of one flow: which tasks are done (run or found
@@ -92,6 +99,9 @@ type Eval struct {
 	wake        chan struct{} // closed (and replaced) when there is news for workers
 	woken       bool          // wake has a reader
 	demanded    bool          // OnDemand was called for the current backlog
+	// pinned holds, by alloc ID, the ready tasks that wait for that
+	// alloc to Work (EvalConfig.Attached); they count as waiting.
+	pinned map[string][]int32
 }
 
 type taskState struct {
@@ -180,6 +190,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		tasks:      make([]taskState, n),
 		waiting:    make([]int32, n),
 		workers:    map[*worker]struct{}{},
+		pinned:     map[string][]int32{},
 		doneC:      make(chan struct{}),
 		wake:       make(chan struct{}),
 	}
@@ -235,6 +246,10 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			}
 		}
 		e.shapes[i] = e.ready.shapeOf(g.Flow.Tasks[i].Resources)
+		if id, ok := cfg.Attached[digests[i]]; ok && e.waiting[i] == 0 {
+			e.pinned[id] = append(e.pinned[id], i)
+			continue
+		}
 		if e.waiting[i] == 0 {
 			st.state = ready
 			e.ready.push(e.shapes[i], i)

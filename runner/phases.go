@@ -119,6 +119,7 @@ func (r *Runner) reattach(ctx context.Context) {
 	if err == nil {
 		if _, err = a.Keepalive(ctx, r.lease()); err == nil {
 			r.primary = a
+			r.noteExecs(ctx, a)
 			r.cfg.Logger.Info("re-attached primary alloc", "alloc", ref.ID)
 			return
 		}
@@ -179,10 +180,12 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		Runs:       r.runs,
 		OnDemand:   onDemand,
 		Events:     r.cfg.Events,
+		Attached:   r.attached,
 	})
 	if err != nil {
 		return err
 	}
+	r.attached = nil
 	r.mu.Lock()
 	r.eval = e
 	r.mu.Unlock()

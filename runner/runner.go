@@ -113,6 +113,9 @@ type Runner struct {
 	err     error // why the run failed, as an error value
 	primary pool.Alloc
 	aux     []pool.Alloc // re-attached auxiliary allocs, for the next stealer
+	// attached names the re-attached alloc where each exec found on one
+	// lives, by task digest, for the next eval (EvalConfig.Attached).
+	attached map[digest.Digest]string
 }
 
 // New returns a Runner for cfg. With a nil state it starts a new run; given
