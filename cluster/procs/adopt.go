@@ -27,6 +27,14 @@ func (p *Provider) adopt(ctx context.Context) error {
 	if err != nil {
 		p.cfg.Logger.Warn("procs: reading the worker records", "err", err)
 	}
+	// The temporary files of records an earlier driver was writing when
+	// it died.
+	tmps, _ := filepath.Glob(filepath.Join(string(p.records), ".*.tmp*"))
+	for _, tmp := range tmps {
+		if !strings.HasPrefix(filepath.Base(tmp), "."+p.nonce+"-") {
+			os.Remove(tmp)
+		}
+	}
 	for _, rec := range recs {
 		p.mu.Lock()
 		// The records of this provider's own workers (their IDs carry
