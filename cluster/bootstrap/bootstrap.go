@@ -123,6 +123,13 @@ func New(cfg Config) (*Bootstrap, error) {
 			return nil, err
 		}
 	}
+	// The adopted workers' tokens are known before the first request: a
+	// worker that reaches the new bootstrap first is not refused.
+	for _, rec := range cfg.Adopt {
+		if _, err := b.Adopt(rec); err != nil {
+			cfg.Logger.Warn("bootstrap: cannot adopt a worker", "worker", rec.ID, "err", err)
+		}
+	}
 	go func() {
 		if b.hs.TLSConfig != nil {
 			b.errc <- b.hs.ServeTLS(ln, "", "")
@@ -190,8 +197,9 @@ func (b *Bootstrap) Expect(id cluster.WorkerID, shape cluster.Shape) (*Expected,
 // connects to it at once. Its later announcements (that it leaves) and
 // its blob requests are taken as those of any expected worker, which
 // reach this bootstrap when it serves where the earlier one did (see
-// Config.Keep). It fails as Expect does, and with ebb.ErrInvalid for an
-// empty token or URL.
+// Config.Keep). Adopting a worker of Config.Adopt, which New adopted
+// before it served, returns the same Expected. It fails as Expect does,
+// and with ebb.ErrInvalid for an empty token or URL.
 func (b *Bootstrap) Adopt(rec cluster.WorkerRecord) (*Expected, error) {
 	if err := rec.ID.Validate(); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -201,6 +209,12 @@ func (b *Bootstrap) Adopt(rec cluster.WorkerRecord) (*Expected, error) {
 	}
 	if rec.Token == "" || !rec.Up() {
 		return nil, fmt.Errorf("bootstrap: adopt %s: the record has no token or no URL: %w", rec.ID, ebb.ErrInvalid)
+	}
+	b.mu.Lock()
+	e := b.expected[rec.ID]
+	b.mu.Unlock()
+	if e != nil && e.token == rec.Token {
+		return e, nil // adopted in New (Config.Adopt)
 	}
 	e, err := b.expect(rec.ID, rec.Shape, rec.Token)
 	if err != nil {

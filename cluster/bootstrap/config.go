@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
 )
@@ -89,6 +90,11 @@ type Config struct {
 	// when they leave, and fetch their blobs from it. When that address
 	// is taken, New listens at Listen instead, and says so in the log.
 	Keep string
+
+	// Adopt are the workers of an earlier bootstrap that New adopts (see
+	// Bootstrap.Adopt) before it serves, so that none of them, reaching
+	// the new bootstrap at the kept address, is refused as unknown.
+	Adopt []cluster.WorkerRecord
 
 	// Logger receives the bootstrap's events. Nil discards them.
 	Logger *slog.Logger

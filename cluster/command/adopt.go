@@ -28,37 +28,22 @@ func (p *Provider) save(w *worker) error {
 // are stopped with Stop, given their recorded handle, and their records
 // removed; adoptOthers returns once each Stop has returned. It returns
 // the IDs adopted, and fails when a Stop fails.
-func (p *Provider) adoptOthers(ctx context.Context) (map[cluster.WorkerID]bool, error) {
+func (p *Provider) adoptOthers(ctx context.Context, recs []cluster.WorkerRecord, listed map[cluster.WorkerID]bool) (map[cluster.WorkerID]bool, error) {
 	adopted := make(map[cluster.WorkerID]bool)
-	if p.records == "" {
-		return adopted, nil
-	}
-	recs, err := p.records.Load()
-	if err != nil {
-		p.cfg.Logger.Warn("command: reading the worker records", "err", err)
-	}
-	if len(recs) == 0 {
-		return adopted, nil
-	}
-	var listed map[cluster.WorkerID]bool
-	if len(p.cmds.list.args) > 0 {
-		if listed, err = p.list(ctx); err != nil {
-			return nil, fmt.Errorf("command: finding an earlier driver's workers: %w", err)
-		}
-	}
 	for _, rec := range recs {
 		if listed != nil && !listed[rec.ID] {
 			p.records.Remove(rec.ID)
 			continue
 		}
-		if err := p.adoptOne(ctx, rec); err == nil {
+		err := p.adoptOne(ctx, rec)
+		if err == nil {
 			adopted[rec.ID] = true
 			continue
-		} else {
-			p.cfg.Logger.Warn("command: an earlier driver's worker cannot be adopted; stopping it", "worker", rec.ID, "err", err)
 		}
+		p.cfg.Logger.Warn("command: an earlier driver's worker cannot be adopted; stopping it", "worker", rec.ID, "err", err)
 		w := &worker{id: rec.ID, shape: rec.Shape, labels: rec.Labels, handle: rec.Handle}
-		argv, err := p.cmds.stop.render(newData(string(w.id), w.handle, w.shape, w.labels, nil))
+		var argv []string
+		argv, err = p.cmds.stop.render(newData(string(w.id), w.handle, w.shape, w.labels, nil))
 		if err == nil {
 			_, err = run(ctx, p.cfg.Timeout, argv, []string{"EBB_WORKER_ID=" + string(w.id)})
 		}
@@ -68,6 +53,26 @@ func (p *Provider) adoptOthers(ctx context.Context) (map[cluster.WorkerID]bool, 
 		p.records.Remove(rec.ID)
 	}
 	return adopted, nil
+}
+
+// earlier returns the records in Config.Dir and, when there are some and
+// a List command, the IDs List shows (nil without List).
+func (p *Provider) earlier(ctx context.Context) ([]cluster.WorkerRecord, map[cluster.WorkerID]bool, error) {
+	if p.records == "" {
+		return nil, nil, nil
+	}
+	recs, err := p.records.Load()
+	if err != nil {
+		p.cfg.Logger.Warn("command: reading the worker records", "err", err)
+	}
+	if len(recs) == 0 || len(p.cmds.list.args) == 0 {
+		return recs, nil, nil
+	}
+	listed, err := p.list(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("command: finding an earlier driver's workers: %w", err)
+	}
+	return recs, listed, nil
 }
 
 // adoptOne connects to the worker of rec and holds it.

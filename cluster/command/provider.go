@@ -80,10 +80,19 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 			boot.Keep = filepath.Join(cfg.Dir, "bootstrap.json")
 		}
 	}
+	recs, listed, err := p.earlier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		if rec.Up() && (listed == nil || listed[rec.ID]) {
+			boot.Adopt = append(boot.Adopt, rec)
+		}
+	}
 	if p.boot, err = bootstrap.New(boot); err != nil {
 		return nil, fmt.Errorf("command: %w", err)
 	}
-	adopted, err := p.adoptOthers(ctx)
+	adopted, err := p.adoptOthers(ctx, recs, listed)
 	if err == nil && !cfg.KeepOthers {
 		err = p.stopOthers(ctx, adopted)
 	}

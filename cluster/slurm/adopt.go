@@ -16,32 +16,21 @@ import (
 // StopTimeout has passed, which it logs): their workers' execs are dead
 // before their tasks start elsewhere. The records of jobs that ended are
 // removed.
-func (p *Provider) adoptEarlier(ctx context.Context) error {
-	jobs, err := p.ownJobs(ctx, p.mine)
-	if err != nil {
-		return fmt.Errorf("slurm: listing the jobs of earlier drivers: %w", err)
-	}
-	recs, err := p.records.Load()
-	if err != nil {
-		p.cfg.Logger.Warn("slurm: reading the worker records", "err", err)
-	}
+func (p *Provider) adoptEarlier(ctx context.Context, earlier []earlierJob) error {
 	active := make(map[string]job)
-	for _, j := range jobs {
-		if !j.ended() {
-			active[j.Name] = j
-		}
-	}
-	for _, rec := range recs {
-		j, ok := active[string(rec.ID)]
-		if !ok {
-			p.records.Remove(rec.ID)
+	for _, e := range earlier {
+		if e.job.ID == "" {
+			p.records.Remove(e.rec.ID)
 			continue
 		}
-		if err := p.adoptJob(ctx, rec, j); err != nil {
-			p.cfg.Logger.Warn("slurm: an earlier driver's worker cannot be adopted; cancelling its job", "worker", rec.ID, "job", j.ID, "err", err)
+		if e.rec.ID == "" {
+			active[e.job.Name] = e.job
 			continue
 		}
-		delete(active, string(rec.ID))
+		if err := p.adoptJob(ctx, e.rec, e.job); err != nil {
+			p.cfg.Logger.Warn("slurm: an earlier driver's worker cannot be adopted; cancelling its job", "worker", e.rec.ID, "job", e.job.ID, "err", err)
+			active[e.job.Name] = e.job
+		}
 	}
 	var cancel []jobID
 	for _, j := range active {
@@ -66,6 +55,44 @@ func (p *Provider) adoptEarlier(ctx context.Context) error {
 		p.records.Remove(cluster.WorkerID(j.Name))
 	}
 	return nil
+}
+
+// An earlierJob is an active job of an earlier provider's, or a record of
+// one, or both.
+type earlierJob struct {
+	job job                  // ID "" when the job is not active
+	rec cluster.WorkerRecord // ID "" when it has no record
+}
+
+// earlier lists the active jobs of this user's with the JobPrefix and the
+// records in Dir/records, matched by name.
+func (p *Provider) earlier(ctx context.Context) ([]earlierJob, error) {
+	jobs, err := p.ownJobs(ctx, p.mine)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: listing the jobs of earlier drivers: %w", err)
+	}
+	recs, err := p.records.Load()
+	if err != nil {
+		p.cfg.Logger.Warn("slurm: reading the worker records", "err", err)
+	}
+	var out []earlierJob
+	seen := make(map[string]bool)
+	for _, rec := range recs {
+		e := earlierJob{rec: rec}
+		for _, j := range jobs {
+			if j.Name == string(rec.ID) && !j.ended() {
+				e.job = j
+			}
+		}
+		seen[string(rec.ID)] = true
+		out = append(out, e)
+	}
+	for _, j := range jobs {
+		if !j.ended() && !seen[j.Name] {
+			out = append(out, earlierJob{job: j})
+		}
+	}
+	return out, nil
 }
 
 // adoptJob connects to the worker of rec, whose job j runs, and holds it.
@@ -100,4 +127,3 @@ func (p *Provider) adoptJob(ctx context.Context, rec cluster.WorkerRecord, j job
 	p.cfg.Logger.Info("slurm: adopted an earlier driver's worker", "worker", w.id, "job", j.ID, "url", rec.URL)
 	return nil
 }
-

@@ -115,13 +115,25 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if boot.Keep == "" && !p.ownDir {
 		boot.Keep = filepath.Join(p.dir, "records", "bootstrap.json")
 	}
+	earlier, err := p.earlier(ctx)
+	if err != nil {
+		if p.ownDir {
+			os.RemoveAll(p.dir)
+		}
+		return nil, err
+	}
+	for _, e := range earlier {
+		if e.rec.Up() {
+			boot.Adopt = append(boot.Adopt, e.rec)
+		}
+	}
 	if p.boot, err = bootstrap.New(boot); err != nil {
 		if p.ownDir {
 			os.RemoveAll(p.dir)
 		}
 		return nil, fmt.Errorf("slurm: %w", err)
 	}
-	if err := p.adoptEarlier(ctx); err != nil {
+	if err := p.adoptEarlier(ctx, earlier); err != nil {
 		p.boot.Close()
 		if p.ownDir {
 			os.RemoveAll(p.dir)
@@ -245,6 +257,13 @@ func (p *Provider) close(ctx context.Context) error {
 	// after its Launch gave up on it.
 	if err := p.awaitGone(ctx, nil); err != nil {
 		errs = append(errs, fmt.Errorf("slurm: close: %w", err))
+	} else if recs, _ := p.records.Load(); len(recs) > 0 {
+		// Every job of ours has ended: their records are of no use.
+		for _, rec := range recs {
+			if p.isOurs(string(rec.ID)) {
+				p.records.Remove(rec.ID)
+			}
+		}
 	}
 	for _, c := range clients {
 		c.Close()

@@ -20,7 +20,8 @@ import (
 // driver of each run; EBB_ADOPT_KILLS overrides it.
 const adoptKills = 10
 
-// A driver of an elastic run on procs workers, SIGKILLed at moments drawn
+// A driver of an elastic run on procs workers (and on Slurm workers, when
+// the test cluster is up: scripts/slurm-test-cluster), SIGKILLed at moments drawn
 // from a seeded RNG and resumed each time with `ebb resume STATE` alone
 // from another directory, adopts the workers its predecessor launched:
 // every task starts once and completes once, even one running across
@@ -43,14 +44,18 @@ func TestKilledDriverAdoptsWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for run, seed := range []uint64{1, 2} {
-		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
-			killedRunOnWorkers(t, bin, seed, kills, run)
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprintf("procs/seed%d", seed), func(t *testing.T) {
+			killedRunOnWorkers(t, bin, "procs", seed, kills)
 		})
 	}
+	t.Run("slurm/seed1", func(t *testing.T) {
+		proctest.NeedSlurm(t, proctest.SlurmErr())
+		killedRunOnWorkers(t, bin, "slurm", 1, kills)
+	})
 }
 
-func killedRunOnWorkers(t *testing.T, bin string, seed uint64, kills, run int) {
+func killedRunOnWorkers(t *testing.T, bin, provider string, seed uint64, kills int) {
 	dir, elsewhere := t.TempDir(), t.TempDir()
 	log := filepath.Join(dir, "tasks.log")
 	write := func(name, content string) string {
@@ -60,14 +65,30 @@ func killedRunOnWorkers(t *testing.T, bin string, seed uint64, kills, run int) {
 		}
 		return path
 	}
-	wf := write("workers.yaml", fmt.Sprintf(`provider: procs
+	workers := fmt.Sprintf(`provider: procs
 worker: [%s, worker]
 max_workers: 3
 idle_timeout: 2s
 latency: 100ms
 shapes:
   - {name: w, resources: "cpu=2,mem=1GiB"}
-`, bin))
+`, bin)
+	prefix := fmt.Sprintf("ebbadopt%d-", os.Getpid())
+	if provider == "slurm" {
+		// One cpu a worker: two fit the test cluster's node. The
+		// workers fetch their inputs from ebb and store their outputs
+		// there, over the protocol, at the address the driver keeps.
+		workers = fmt.Sprintf(`provider: slurm
+worker: [%s, worker]
+max_workers: 2
+idle_timeout: 5s
+latency: 1s
+shapes:
+  - {name: w, resources: "cpu=1,mem=256MiB"}
+slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
+`, bin, prefix)
+	}
+	wf := write("workers.yaml", workers)
 	// Tasks of cpu=1 fit no primary of cpu=0.5: all run on workers. The
 	// long task runs across several kills.
 	const n = 10
@@ -91,11 +112,11 @@ shapes:
 	state := filepath.Join(dir, "d", "state.json")
 
 	rng := rand.New(rand.NewPCG(seed, 0xebb))
-	deadline := time.Now().Add(4 * time.Minute)
+	deadline := time.Now().Add(5 * time.Minute)
 	done, killed := false, 0
 	for try := 0; !done; try++ {
 		if time.Now().After(deadline) {
-			t.Fatalf("the run did not end within 4 minutes, after %d kills", killed)
+			t.Fatalf("the run did not end within 5 minutes, after %d kills", killed)
 		}
 		var cmd *exec.Cmd
 		if try == 0 {
@@ -107,6 +128,11 @@ shapes:
 		}
 		var stderr syncBuffer
 		cmd.Stderr = &stderr
+		defer func() {
+			if t.Failed() {
+				t.Logf("driver %d said:\n%s", try, &stderr)
+			}
+		}()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -199,10 +225,35 @@ shapes:
 	if !proctest.Eventually(10*time.Second, func() bool { return len(processesWith(bin)) == 0 }) {
 		t.Errorf("worker processes left: %v", processesWith(bin))
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "*"))
-	recs, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "records", "*"))
-	if len(recs) > 0 || len(left) > 1 {
-		t.Errorf("left in the workers directory: %v %v", left, recs)
+	switch provider {
+	case "procs":
+		left, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "*"))
+		recs, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "records", "*"))
+		if len(recs) > 0 || len(left) > 1 {
+			t.Errorf("left in the workers directory: %v %v", left, recs)
+		}
+	case "slurm":
+		recs, _ := filepath.Glob(filepath.Join(dir, "d", "slurm", "records", "*.worker.json"))
+		if len(recs) > 0 {
+			t.Errorf("worker records left: %v", recs)
+		}
+		var jobs []string
+		active := func() bool {
+			out, err := exec.Command("squeue", "--noheader", "--format=%j %T").Output()
+			if err != nil {
+				t.Fatalf("squeue: %v", err)
+			}
+			jobs = nil
+			for _, l := range strings.Split(string(out), "\n") {
+				if strings.HasPrefix(l, prefix) {
+					jobs = append(jobs, l)
+				}
+			}
+			return len(jobs) == 0
+		}
+		if !proctest.Eventually(30*time.Second, active) {
+			t.Errorf("Slurm jobs left: %v", jobs)
+		}
 	}
 	if b, err := os.ReadFile(state); err != nil || strings.Contains(string(b), `"aux"`) {
 		t.Errorf("the state after the run holds auxiliary allocs (%v):\n%s", err, b)
