@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -182,6 +183,7 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 		<-exitc
 		killed++
 		appendLine(t, log, fmt.Sprintf("kill %d", killed))
+		checkRecords(t, filepath.Join(dir, "d"), state)
 	}
 	t.Logf("seed %d: killed the driver %d times", seed, killed)
 	if killed < kills/2 {
@@ -257,6 +259,29 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 	}
 	if b, err := os.ReadFile(state); err != nil || strings.Contains(string(b), `"aux"`) {
 		t.Errorf("the state after the run holds auxiliary allocs (%v):\n%s", err, b)
+	}
+}
+
+// checkRecords checks the worker records the providers keep under the
+// run's directory: each is readable by its owner alone, and no token of
+// theirs is in the State.
+func checkRecords(t *testing.T, dir, state string) {
+	t.Helper()
+	st, _ := os.ReadFile(state)
+	recs, _ := filepath.Glob(filepath.Join(dir, "*", "records", "*.worker.json"))
+	for _, f := range recs {
+		info, err := os.Stat(f)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("worker record %s has mode %v, want 0600", f, info.Mode().Perm())
+		}
+		b, _ := os.ReadFile(f)
+		var rec struct{ Token string }
+		if json.Unmarshal(b, &rec) == nil && rec.Token != "" && strings.Contains(string(st), rec.Token) {
+			t.Errorf("the State holds the token of worker record %s", f)
+		}
 	}
 }
 
