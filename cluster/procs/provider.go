@@ -21,9 +21,8 @@ import (
 // A Provider is safe for concurrent use. Its mutex guards the table of
 // workers and the closed flag, and is never held while a process starts,
 // stops or answers. Every worker has a goroutine or two (see the package
-// doc), which end when its
-// process has exited. Make one with New, and Close it to stop every
-// worker.
+// doc), which end when its process has exited. Make one with New, and
+// Close it to stop every worker.
 type Provider struct {
 	cfg    Config
 	dir    string
