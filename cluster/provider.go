@@ -47,6 +47,24 @@ type Provider interface {
 	// terminates the ones it no longer needs. A starting worker's pool
 	// may fail with ebb.ErrUnavailable until it is up. The caller owns
 	// the returned slice.
+	//
+	// Adoption is the provider's contract with a driver that outlives a
+	// crash. Launch keeps a [WorkerRecord] of every worker (its engine
+	// handle, address, certificate pin and token) where a provider made
+	// later with the same configuration finds it: a [RecordDir] file of
+	// mode 0600 beside the workers, or the engine's own secret store
+	// (a Kubernetes Secret, with the pods labelled by the run); never in
+	// a run's State, which may be read by others. The record is written
+	// before the worker can take an alloc, and removed once the worker is
+	// terminated or found gone. Workers of a new provider reads the
+	// records, and for each one whose worker is still alive connects to
+	// its pool with the recorded token and pin, so that the allocs on it,
+	// and the execs in them, are reached again. A recorded worker that is
+	// alive but cannot be reached (it never said where it serves, or does
+	// not answer) is stopped, and Workers returns only once it is stopped
+	// or its engine says it is stopping with its execs killed: a resumed
+	// run may then start the tasks that were running there elsewhere
+	// without running any twice at the same time.
 	Workers(ctx context.Context) ([]Worker, error)
 
 	// Terminate stops the worker with the given ID, killing the allocs on

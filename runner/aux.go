@@ -14,6 +14,7 @@ import (
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/stealer"
 	"github.com/grailbio/base/status"
+	"github.com/opencontainers/go-digest"
 )
 
 // StealConfig configures the stealer of an elastic run (see
@@ -122,6 +123,12 @@ func (r *Runner) acquired(ctx context.Context, a pool.Alloc) error {
 
 // released forgets an auxiliary alloc the stealer has freed.
 func (r *Runner) released(ctx context.Context, id string) {
+	r.mu.Lock()
+	e := r.eval
+	r.mu.Unlock()
+	if e != nil {
+		e.Detach(id)
+	}
 	r.update(func(s *State) { s.dropAux(id, time.Now()) })
 	if err := r.save(ctx); err != nil {
 		r.cfg.Logger.Warn("save state", "err", err)
@@ -149,7 +156,19 @@ func (r *Runner) auxCluster() cluster.Cluster {
 // reattachAux takes back the auxiliary allocs recorded in the State that
 // still live, for the next stealer to work and free; without a stealer
 // they are freed. The dead ones are forgotten.
+//
+// An auxiliary cluster that adopts the workers of an earlier driver
+// (cluster.Elastic's Ready) is waited for first, so that their allocs are
+// found. The execs found on a re-attached alloc are noted, so that their
+// tasks run there again and nowhere else (see EvalConfig.Attached).
 func (r *Runner) reattachAux(ctx context.Context) {
+	if len(r.state.Aux) > 0 {
+		if rc, ok := r.auxCluster().(readier); ok {
+			if err := rc.Ready(ctx); err != nil {
+				r.cfg.Logger.Warn("auxiliary cluster not ready", "err", err)
+			}
+		}
+	}
 	for _, ref := range slices.Clone(r.state.Aux) {
 		if slices.ContainsFunc(r.aux, func(a pool.Alloc) bool { return a.ID() == ref.ID }) {
 			continue
@@ -161,6 +180,7 @@ func (r *Runner) reattachAux(ctx context.Context) {
 		switch {
 		case err == nil && r.cfg.Aux != nil:
 			r.aux = append(r.aux, a)
+			r.noteExecs(ctx, a)
 			r.cfg.Logger.Info("re-attached auxiliary alloc", "alloc", ref.ID)
 			continue
 		case err == nil:
@@ -169,6 +189,28 @@ func (r *Runner) reattachAux(ctx context.Context) {
 			}
 		}
 		r.update(func(s *State) { s.dropAux(ref.ID, minTime(time.Now(), ref.Inspect.Expires)) })
+	}
+}
+
+// readier is a cluster that adopts what an earlier driver left before it
+// answers for it (cluster.Elastic).
+type readier interface {
+	Ready(ctx context.Context) error
+}
+
+// noteExecs records the execs found on a re-attached alloc a, by task
+// digest, for the next eval to run their tasks there.
+func (r *Runner) noteExecs(ctx context.Context, a pool.Alloc) {
+	xs, err := a.Execs(ctx)
+	if err != nil {
+		r.cfg.Logger.Warn("listing the execs of a re-attached alloc", "alloc", a.ID(), "err", err)
+		return
+	}
+	if r.attached == nil && len(xs) > 0 {
+		r.attached = make(map[digest.Digest]string)
+	}
+	for _, x := range xs {
+		r.attached[x.ID()] = a.ID()
 	}
 }
 

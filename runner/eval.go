@@ -58,6 +58,13 @@ type EvalConfig struct {
 	// Progress (as Progress.String), kept current, and each task placed
 	// on an alloc is a task of the group until its try ends.
 	Status *status.Group
+	// Attached names, by task digest, the alloc (by ID) where the task's
+	// exec was found when the run was resumed. Such a task, once ready,
+	// waits for that alloc to Work and runs there first, where Put
+	// re-attaches to its exec (running or finished) instead of starting
+	// it again: a task running when its driver died finishes once.
+	// Should the alloc never Work, Detach lets its tasks run elsewhere.
+	Attached map[digest.Digest]string
 }
 
 // An Eval is the evaluation of one flow: which tasks are done (run or found
@@ -102,6 +109,9 @@ type Eval struct {
 	// redo maps a task running again, its outputs lost with their
 	// worker, to the tasks parked until it is done (see recompute.go).
 	redo map[int32][]int32
+	// pinned holds, by alloc ID, the ready tasks that wait for that
+	// alloc to Work (EvalConfig.Attached); they count as waiting.
+	pinned map[string][]int32
 }
 
 type taskState struct {
@@ -190,6 +200,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		tasks:      make([]taskState, n),
 		waiting:    make([]int32, n),
 		workers:    map[*worker]struct{}{},
+		pinned:     map[string][]int32{},
 		doneC:      make(chan struct{}),
 		wake:       make(chan struct{}),
 	}
@@ -245,6 +256,10 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			}
 		}
 		e.shapes[i] = e.ready.shapeOf(g.Flow.Tasks[i].Resources)
+		if id, ok := cfg.Attached[digests[i]]; ok && e.waiting[i] == 0 {
+			e.pinned[id] = append(e.pinned[id], i)
+			continue
+		}
 		if e.waiting[i] == 0 {
 			st.state = ready
 			e.ready.push(e.shapes[i], i)

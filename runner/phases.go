@@ -120,6 +120,7 @@ func (r *Runner) reattach(ctx context.Context) {
 	if err == nil {
 		if _, err = a.Keepalive(ctx, r.lease()); err == nil {
 			r.primary = a
+			r.noteExecs(ctx, a)
 			r.cfg.Logger.Info("re-attached primary alloc", "alloc", ref.ID)
 			return
 		}
@@ -181,10 +182,12 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		OnDemand:   onDemand,
 		Events:     r.cfg.Events,
 		Status:     r.cfg.Status,
+		Attached:   r.attached,
 	})
 	if err != nil {
 		return err
 	}
+	r.attached = nil
 	r.mu.Lock()
 	r.eval = e
 	r.mu.Unlock()

@@ -114,12 +114,16 @@ type Runner struct {
 	digests []digest.Digest
 	paths   map[string]digest.Digest
 
-	mu      sync.Mutex // guards state, eval and err
+	saving  chan struct{} // capacity 1: held by the save in progress
+	mu      sync.Mutex    // guards state, eval and err
 	state   State
 	eval    *Eval
 	err     error // why the run failed, as an error value
 	primary pool.Alloc
 	aux     []pool.Alloc // re-attached auxiliary allocs, for the next stealer
+	// attached names the re-attached alloc where each exec found on one
+	// lives, by task digest, for the next eval (EvalConfig.Attached).
+	attached map[digest.Digest]string
 }
 
 // New returns a Runner for cfg. With a nil state it starts a new run; given
@@ -157,7 +161,7 @@ func New(cfg Config, state *State) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, runs: tracing.NewRuns(cfg.Tracing), graph: g, digests: digests, paths: paths}
+	r := &Runner{cfg: cfg, runs: tracing.NewRuns(cfg.Tracing), graph: g, digests: digests, paths: paths, saving: make(chan struct{}, 1)}
 	id := r.runID()
 	switch {
 	case state == nil:
@@ -342,6 +346,12 @@ func (r *Runner) save(ctx context.Context) error {
 	if r.cfg.Store == nil {
 		return nil
 	}
+	// One save at a time, each of the State as it is when its turn
+	// comes: two stealer goroutines recording an alloc each must not
+	// write their snapshots in the other order, which would leave an
+	// alloc that tasks run on out of the State on disk.
+	r.saving <- struct{}{}
+	defer func() { <-r.saving }()
 	s := r.State()
 	if err := r.cfg.Store.Save(ctx, &s); err != nil {
 		return fmt.Errorf("runner: save state: %w", err)

@@ -61,6 +61,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 	e.mu.Lock()
 	if e.err == nil && e.remaining > 0 {
 		e.workers[w] = struct{}{}
+		e.attachLocked(w)
 	}
 	e.mu.Unlock()
 	if joined != nil {
@@ -113,6 +114,46 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 		return cause
 	}
 	return nil
+}
+
+// attachLocked assigns to w the tasks pinned to its alloc: their execs
+// are there already, and run re-attaches to them. e.mu is held.
+func (e *Eval) attachLocked(w *worker) {
+	id := w.alloc.ID()
+	ts := e.pinned[id]
+	if len(ts) == 0 {
+		return
+	}
+	delete(e.pinned, id)
+	now := time.Now()
+	for _, t := range ts {
+		e.tasks[t].state = running
+		e.started(t, now)
+		subInPlace(w.free, e.g.Flow.Tasks[t].Resources)
+		w.assigned = append(w.assigned, t)
+	}
+	w.running += len(ts)
+	e.counts.Running += len(ts)
+	e.cfg.Logger.Info("re-attaching tasks to their execs", "alloc", id, "tasks", len(ts))
+}
+
+// Detach lets the tasks pinned to the alloc named id (see
+// EvalConfig.Attached) run anywhere: the alloc will not Work, and its
+// execs are gone. Detaching an alloc that holds no pinned task does
+// nothing.
+func (e *Eval) Detach(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts := e.pinned[id]
+	delete(e.pinned, id)
+	for _, t := range ts {
+		e.tasks[t].state = ready
+		e.ready.push(e.shapes[t], t)
+		e.emitQueued(t)
+	}
+	if len(ts) > 0 {
+		e.broadcast()
+	}
 }
 
 // run runs task t on w's alloc and records how it went.

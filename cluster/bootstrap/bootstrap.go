@@ -50,9 +50,21 @@ func New(cfg Config) (*Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	kept, err := loadKept(cfg.Keep)
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap: listening at %s: %w", cfg.Listen, err)
+		cfg.Logger.Warn("bootstrap: the kept address and certificate are unreadable; making new ones", "file", cfg.Keep, "err", err)
+	}
+	var ln net.Listener
+	if kept != nil {
+		if ln, err = net.Listen("tcp", kept.Addr); err != nil {
+			cfg.Logger.Warn("bootstrap: the kept address is taken; the workers of an earlier driver will not reach this one", "addr", kept.Addr, "err", err)
+			kept = nil
+		}
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("bootstrap: listening at %s: %w", cfg.Listen, err)
+		}
 	}
 	b := &Bootstrap{
 		cfg:      cfg,
@@ -87,18 +99,36 @@ func New(cfg Config) (*Bootstrap, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	if !cfg.NoTLS {
-		host, _, _ := net.SplitHostPort(ln.Addr().String())
-		hosts := []string{host, "localhost", "127.0.0.1", "::1"}
-		if u, err := url.Parse(b.url); err == nil {
-			hosts = append(hosts, u.Hostname())
+		var cert tls.Certificate
+		if kept != nil && kept.Cert != "" {
+			cert, err = tls.X509KeyPair([]byte(kept.Cert), []byte(kept.Key))
+		} else {
+			host, _, _ := net.SplitHostPort(ln.Addr().String())
+			hosts := []string{host, "localhost", "127.0.0.1", "::1"}
+			if u, err := url.Parse(b.url); err == nil {
+				hosts = append(hosts, u.Hostname())
+			}
+			cert, err = remote.SelfSigned(hosts, 365*24*time.Hour)
 		}
-		cert, err := remote.SelfSigned(hosts, 365*24*time.Hour)
 		if err != nil {
 			ln.Close()
 			return nil, err
 		}
 		b.pin = remote.Fingerprint(cert.Certificate[0])
 		b.hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if cfg.Keep != "" && kept == nil {
+		if err := keep(cfg.Keep, ln.Addr().String(), b.hs.TLSConfig); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	// The adopted workers' tokens are known before the first request: a
+	// worker that reaches the new bootstrap first is not refused.
+	for _, rec := range cfg.Adopt {
+		if _, err := b.Adopt(rec); err != nil {
+			cfg.Logger.Warn("bootstrap: cannot adopt a worker", "worker", rec.ID, "err", err)
+		}
 	}
 	go func() {
 		if b.hs.TLSConfig != nil {
@@ -158,7 +188,44 @@ func (b *Bootstrap) Expect(id cluster.WorkerID, shape cluster.Shape) (*Expected,
 	if err := shape.Validate(); err != nil {
 		return nil, fmt.Errorf("bootstrap: worker %s: %w", id, err)
 	}
-	token := remote.NewToken()
+	return b.expect(id, shape, remote.NewToken())
+}
+
+// Adopt takes over a worker an earlier bootstrap expected (a driver's,
+// before it crashed), from what a cluster.WorkerRecord says of it: its
+// token, and where it serves. The worker counts as announced: Wait
+// connects to it at once. Its later announcements (that it leaves) and
+// its blob requests are taken as those of any expected worker, which
+// reach this bootstrap when it serves where the earlier one did (see
+// Config.Keep). Adopting a worker of Config.Adopt, which New adopted
+// before it served, returns the same Expected. It fails as Expect does,
+// and with ebb.ErrInvalid for an empty token or URL.
+func (b *Bootstrap) Adopt(rec cluster.WorkerRecord) (*Expected, error) {
+	if err := rec.ID.Validate(); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := rec.Shape.Validate(); err != nil {
+		return nil, fmt.Errorf("bootstrap: worker %s: %w", rec.ID, err)
+	}
+	if rec.Token == "" || !rec.Up() {
+		return nil, fmt.Errorf("bootstrap: adopt %s: the record has no token or no URL: %w", rec.ID, ebb.ErrInvalid)
+	}
+	b.mu.Lock()
+	e := b.expected[rec.ID]
+	b.mu.Unlock()
+	if e != nil && e.token == rec.Token {
+		return e, nil // adopted in New (Config.Adopt)
+	}
+	e, err := b.expect(rec.ID, rec.Shape, rec.Token)
+	if err != nil {
+		return nil, err
+	}
+	e.up(remote.Announcement{ID: string(rec.ID), URL: rec.URL, Pin: rec.Pin, Resources: rec.Shape.Resources.Clone(), State: remote.StateUp})
+	return e, nil
+}
+
+// expect registers an expected worker with the given token.
+func (b *Bootstrap) expect(id cluster.WorkerID, shape cluster.Shape, token string) (*Expected, error) {
 	e := &Expected{
 		b:     b,
 		id:    id,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/remote"
 )
@@ -79,6 +80,21 @@ type Config struct {
 	// RetryMin, RetryMax and WaitPoll are used; URL, Token, Pin and Gone
 	// are the bootstrap's to set.
 	Client remote.ClientConfig
+
+	// Keep, when set, is a file where New keeps what the workers know of
+	// the bootstrap: the address it listens at and its certificate with
+	// its key, written with mode 0600. A bootstrap made again with the
+	// same Keep (a driver resumed after a crash) listens at the same
+	// address with the same certificate, so that the workers started by
+	// the first one, which Adopt takes over, still reach it: they tell it
+	// when they leave, and fetch their blobs from it. When that address
+	// is taken, New listens at Listen instead, and says so in the log.
+	Keep string
+
+	// Adopt are the workers of an earlier bootstrap that New adopts (see
+	// Bootstrap.Adopt) before it serves, so that none of them, reaching
+	// the new bootstrap at the kept address, is refused as unknown.
+	Adopt []cluster.WorkerRecord
 
 	// Logger receives the bootstrap's events. Nil discards them.
 	Logger *slog.Logger

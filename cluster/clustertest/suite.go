@@ -26,6 +26,13 @@ type SuiteConfig struct {
 	// Timeout bounds each subtest, launches included; default ten
 	// minutes.
 	Timeout time.Duration
+
+	// Again returns a second provider with the configuration of p, as a
+	// driver resumed after p's died would make it: the same directory of
+	// records, the same job prefix or labels. It registers whatever
+	// releases it with t.Cleanup, and must not stop p's workers. The
+	// Adopt subtest needs it; without it, Adopt is skipped.
+	Again func(t *testing.T, p cluster.Provider) cluster.Provider
 }
 
 // RunProvider checks that the providers cfg.New makes keep the
@@ -39,6 +46,10 @@ type SuiteConfig struct {
 //	Launch/Unknown    a shape the provider does not have is ErrInvalid
 //	Terminate/Gone    the worker is no longer listed; again is nil
 //	Terminate/Unknown terminating a worker that never was is nil
+//	Adopt             a second provider of the same configuration (Again)
+//	                  lists the first one's live worker, whose pool answers
+//	                  with the alloc taken before; terminating it there
+//	                  ends it for both
 //
 // The subtests launch real workers of one shape (see SuiteConfig.Shape),
 // one at a time, and run on real time. RunProvider must not be called in a
@@ -65,6 +76,7 @@ func RunProvider(t *testing.T, cfg SuiteConfig) {
 		t.Run("Gone", s.testTerminate)
 		t.Run("Unknown", s.testTerminateUnknown)
 	})
+	t.Run("Adopt", s.testAdopt)
 }
 
 func cheapestShape(shapes []cluster.Shape) cluster.Shape {

@@ -70,6 +70,15 @@ type Config struct {
 	// Elastic's IdleTimeout.)
 	IdleShutdown time.Duration
 
+	// Dir, when set, is where the provider keeps a record of each worker
+	// (cluster.WorkerRecord: its ID, Start's handle, where it serves, its
+	// token; files of mode 0600) and its bootstrap's address and
+	// certificate (bootstrap.Config.Keep, unless set). A provider made
+	// later with the same Dir and Name (a driver resumed after a crash)
+	// adopts the workers of the records that List still shows and that
+	// answer, and stops the others. Without Dir, no worker is adopted.
+	Dir string
+
 	// KeepOthers keeps, at New, the workers that List shows with Name's
 	// prefix but of another provider: by default they are stopped.
 	KeepOthers bool

@@ -56,8 +56,11 @@
 // Every command is killed, with its process group, once it ran for
 // Config.Timeout, and fails with ebb.ErrUnavailable; a failed Start fails
 // the Launch with ebb.ErrUnavailable, and the Elastic above backs off the
-// shape. Workers found at New that carry Config.Name's prefix but not this
-// provider's nonce are an earlier driver's: their tokens died with it, so
-// they cannot be adopted, and New stops them (Config.KeepOthers keeps
+// shape. With Config.Dir, the provider keeps a cluster.WorkerRecord of
+// each worker there (mode 0600), and New adopts the recorded workers of an
+// earlier provider with that Dir that List still shows and that answer;
+// the recorded ones it cannot adopt it stops. Other workers found at New
+// that carry Config.Name's prefix but not this provider's nonce are an
+// earlier driver's, and New stops them too (Config.KeepOthers keeps
 // them).
 package command

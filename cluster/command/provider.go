@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,10 @@ type Provider struct {
 	boot  *bootstrap.Bootstrap
 	nonce string
 
+	// records keeps a WorkerRecord of each worker in Config.Dir; "" (no
+	// Dir) keeps none.
+	records cluster.RecordDir
+
 	mu      sync.Mutex
 	workers map[cluster.WorkerID]*worker // starting or up
 	seq     int
@@ -53,7 +58,9 @@ type worker struct {
 var _ cluster.Provider = (*Provider)(nil)
 
 // New returns a provider of cfg: it starts listening for announcements,
-// stops the workers an earlier driver left (unless Config.KeepOthers),
+// adopts the workers an earlier provider of the same Dir left (see
+// Config.Dir), stops the other workers an earlier driver left (unless
+// Config.KeepOthers),
 // and starts checking on its workers every CheckInterval. It fails with
 // an error wrapping ebb.ErrInvalid, naming the field, when cfg is
 // malformed, and with the List or Stop command's error when stopping the
@@ -66,13 +73,38 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	var b [4]byte
 	rand.Read(b[:])
 	p := &Provider{cfg: cfg, cmds: cmds, nonce: hex.EncodeToString(b[:]), workers: make(map[cluster.WorkerID]*worker)}
-	if !cfg.KeepOthers {
-		if err := p.stopOthers(ctx); err != nil {
-			return nil, err
+	boot := cfg.Bootstrap
+	if cfg.Dir != "" {
+		p.records = cluster.RecordDir(cfg.Dir)
+		if boot.Keep == "" {
+			boot.Keep = filepath.Join(cfg.Dir, "bootstrap.json")
 		}
 	}
-	if p.boot, err = bootstrap.New(cfg.Bootstrap); err != nil {
+	recs, listed, err := p.earlier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		if rec.Up() && (listed == nil || listed[rec.ID]) {
+			boot.Adopt = append(boot.Adopt, rec)
+		}
+	}
+	if p.boot, err = bootstrap.New(boot); err != nil {
 		return nil, fmt.Errorf("command: %w", err)
+	}
+	adopted, err := p.adoptOthers(ctx, recs, listed)
+	if err == nil && !cfg.KeepOthers {
+		err = p.stopOthers(ctx, adopted)
+	}
+	if err != nil {
+		// The adopted workers are left running, for another try.
+		p.mu.Lock()
+		for _, w := range p.workers {
+			w.client.Close()
+		}
+		p.mu.Unlock()
+		p.boot.Close()
+		return nil, err
 	}
 	checkCtx, stop := context.WithCancel(context.Background())
 	p.stopCheck, p.checkDone = stop, make(chan struct{})
@@ -102,9 +134,20 @@ func (p *Provider) Launch(ctx context.Context, shape cluster.Shape, labels ebb.L
 	if err != nil {
 		return cluster.Worker{}, err
 	}
-	c, err := p.start(ctx, w)
+	// The record comes first, so that a driver that dies at any moment
+	// after finds the worker to adopt or stop.
+	err = p.save(w)
+	var c *remote.Client
+	if err == nil {
+		c, err = p.start(ctx, w)
+	}
 	if err == nil {
 		if err = p.up(w, c); err != nil {
+			c.Close()
+		}
+	}
+	if err == nil {
+		if err = p.save(w); err != nil {
 			c.Close()
 		}
 	}
@@ -156,6 +199,9 @@ func (p *Provider) start(ctx context.Context, w *worker) (*remote.Client, error)
 	}
 	w.handle, _, _ = strings.Cut(strings.TrimSpace(out), "\n")
 	w.handle = strings.TrimSpace(w.handle)
+	if err := p.save(w); err != nil {
+		p.cfg.Logger.Warn("command: recording a worker's handle", "worker", w.id, "err", err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
 	c, err := w.exp.Wait(wctx)
@@ -274,6 +320,11 @@ func (p *Provider) forget(w *worker) {
 	}
 	p.mu.Unlock()
 	p.boot.Forget(w.id)
+	if p.records != "" {
+		if err := p.records.Remove(w.id); err != nil {
+			p.cfg.Logger.Warn("command: removing a worker's record", "worker", w.id, "err", err)
+		}
+	}
 }
 
 func (p *Provider) data(w *worker) data {
@@ -357,9 +408,9 @@ func (p *Provider) list(ctx context.Context) (map[cluster.WorkerID]bool, error) 
 	return ids, nil
 }
 
-// stopOthers stops the workers List shows with Name's prefix: an earlier
-// driver's, since this provider has none yet.
-func (p *Provider) stopOthers(ctx context.Context) error {
+// stopOthers stops the workers List shows with Name's prefix, but for
+// those adopted: an earlier driver's, since this provider has none yet.
+func (p *Provider) stopOthers(ctx context.Context, adopted map[cluster.WorkerID]bool) error {
 	if len(p.cmds.list.args) == 0 {
 		return nil
 	}
@@ -368,7 +419,7 @@ func (p *Provider) stopOthers(ctx context.Context) error {
 		return fmt.Errorf("command: finding an earlier driver's workers: %w", err)
 	}
 	for _, id := range slices.Sorted(maps.Keys(listed)) {
-		if !strings.HasPrefix(string(id), p.cfg.Name+"-") {
+		if !strings.HasPrefix(string(id), p.cfg.Name+"-") || adopted[id] {
 			continue
 		}
 		// Its handle died with the earlier driver: Stop gets the ID alone.

@@ -23,7 +23,13 @@ func TestConformance(t *testing.T) {
 	clustertest.RunProvider(t, clustertest.SuiteConfig{
 		New: func(t *testing.T) cluster.Provider {
 			state := t.TempDir()
-			return newProvider(t, scripts(t, state), state)
+			cfg := scripts(t, state)
+			cfg.Dir = filepath.Join(state, "records")
+			return newProvider(t, cfg, state)
+		},
+		Again: func(t *testing.T, p cluster.Provider) cluster.Provider {
+			cfg := p.(*Provider).cfg
+			return newProvider(t, cfg, filepath.Dir(cfg.Dir))
 		},
 		Timeout: 2 * time.Minute,
 	})

@@ -65,6 +65,11 @@ type Config struct {
 	// 10 s.
 	Grace time.Duration
 
+	// PollInterval is how often the provider looks whether a worker it
+	// adopted from an earlier provider (see Provider.Workers), which is
+	// not its child, has exited. Default 100 ms.
+	PollInterval time.Duration
+
 	// NoTLS starts the workers with -no-tls: plain HTTP on loopback. By
 	// default every worker serves TLS with a fresh self-signed
 	// certificate, whose pin it prints and the client checks.
@@ -108,6 +113,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"LeaseTimeout", &c.LeaseTimeout, DefaultLeaseTimeout},
 		{"Grace", &c.Grace, DefaultGrace},
+		{"PollInterval", &c.PollInterval, 100 * time.Millisecond},
 	} {
 		switch {
 		case *d.v == 0:

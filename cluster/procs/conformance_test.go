@@ -21,6 +21,9 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T) cluster.Provider {
 					return newProvider(t, Config{NoTLS: noTLS})
 				},
+				Again: func(t *testing.T, p cluster.Provider) cluster.Provider {
+					return newProvider(t, p.(*Provider).cfg)
+				},
 				Timeout: time.Minute,
 			})
 		})

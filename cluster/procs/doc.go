@@ -30,10 +30,17 @@
 //     fail with ebb.ErrExpired, so their holders run the work elsewhere.
 //   - A worker outlives a driver that died by the leases it held plus
 //     Config.LeaseTimeout: it stops itself once nobody has held a lease of
-//     it for that long. A new provider does not adopt the workers of an
-//     earlier one.
+//     it for that long, unless a new provider adopts it first.
+//   - Adoption: Launch keeps a cluster.WorkerRecord of every worker in
+//     Dir/records (mode 0600: it holds the worker's token), written before
+//     the process starts and completed once it is up. Workers of a provider
+//     made later with the same Dir (a driver resumed after a crash) adopts
+//     the workers of those records whose process still runs and answers,
+//     kills the ones that run but cannot be reached (and waits until they
+//     are gone), and removes the directories and records of the dead.
 //
-// Every worker has two goroutines (reading its stdout, reaping it), which
-// end when its process has exited; Close terminates every worker and waits
+// Every worker it launched has two goroutines (reading its stdout, reaping
+// it), and every worker it adopted one (polling for its end), which end
+// when its process has exited; Close terminates every worker and waits
 // for them. The package runs on Unix systems (process groups, signals).
 package procs

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"github.com/ebbflow/ebb"
@@ -23,9 +24,12 @@ type proc struct {
 	seq    int
 	shape  cluster.Shape
 	labels ebb.Labels
-	cmd    *exec.Cmd
+	cmd    *exec.Cmd // nil for a worker adopted from an earlier provider
+	pid    int       // its process, and the process group it leads
 	dir    string
 	token  string
+	url    string // where it serves, once up
+	pin    string
 	client *remote.Client // set under the provider's mutex once the worker is up
 
 	exitc   chan struct{} // closed when the process has exited and was reaped
@@ -82,8 +86,19 @@ func (p *Provider) Launch(ctx context.Context, shape cluster.Shape, labels ebb.L
 	w.dir = filepath.Join(p.dir, string(w.id))
 
 	w.token = remote.NewToken()
+	// The record comes first, so that a driver that dies at any moment
+	// after finds the process to stop or adopt.
+	rec := w.record()
+	err := p.records.Save(rec)
 	var c *remote.Client
-	line, err := p.start(ctx, w)
+	var line string
+	if err == nil {
+		line, err = p.start(ctx, w)
+	} else {
+		err = fmt.Errorf("procs: launch %s: %w: %w", sh.Name, err, ebb.ErrUnavailable)
+		close(w.exitc)
+		close(w.donec)
+	}
 	if err == nil {
 		c, err = p.connect(ctx, w, line)
 	}
@@ -95,6 +110,7 @@ func (p *Provider) Launch(ctx context.Context, shape cluster.Shape, labels ebb.L
 	if err != nil {
 		w.kill()
 		<-w.donec
+		p.records.Remove(w.id)
 		if ctx.Err() != nil {
 			err = fmt.Errorf("procs: launch %s: %w", sh.Name, ctx.Err())
 		}
@@ -147,6 +163,12 @@ func (p *Provider) start(ctx context.Context, w *proc) (string, error) {
 		if err = w.cmd.Start(); err != nil {
 			p.wg.Add(-2)
 			err = fmt.Errorf("procs: launch %s: starting %q: %v: %w", w.shape.Name, p.cfg.Command, err, ebb.ErrUnavailable)
+		} else {
+			w.pid = w.cmd.Process.Pid
+			rec := w.record()
+			if rerr := p.records.Save(rec); rerr != nil {
+				p.cfg.Logger.Warn("procs: recording a worker's process", "worker", w.id, "err", rerr)
+			}
 		}
 	}
 	pw.Close()
@@ -202,10 +224,18 @@ func (p *Provider) reap(w *proc, stdout *os.File) {
 	close(w.exitc)
 	stdout.Close()
 	p.forget(w)
+	p.cleanup(w)
+	p.cfg.Logger.Info("procs: worker exited", "worker", w.id, "status", w.waitErr)
+}
+
+// cleanup removes an exited worker's directory and record.
+func (p *Provider) cleanup(w *proc) {
 	if err := os.RemoveAll(w.dir); err != nil {
 		p.cfg.Logger.Warn("procs: removing a worker's directory", "worker", w.id, "err", err)
 	}
-	p.cfg.Logger.Info("procs: worker exited", "worker", w.id, "status", w.waitErr)
+	if err := p.records.Remove(w.id); err != nil {
+		p.cfg.Logger.Warn("procs: removing a worker's record", "worker", w.id, "err", err)
+	}
 }
 
 // connect dials the worker at its listening line.
@@ -216,6 +246,11 @@ func (p *Provider) connect(ctx context.Context, w *proc, line string) (*remote.C
 	c, err := remote.Dial(ctx, cfg)
 	switch {
 	case err == nil:
+		w.url, w.pin = u, pin
+		if err := p.records.Save(w.record()); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("procs: launch %s: %w: %w", w.shape.Name, err, ebb.ErrUnavailable)
+		}
 		return c, nil
 	case errors.Is(err, ebb.ErrUnavailable) || ctx.Err() != nil:
 		return nil, fmt.Errorf("procs: launch %s: %w", w.shape.Name, err)
@@ -241,7 +276,16 @@ func (p *Provider) add(w *proc, c *remote.Client) error {
 
 // kill sends SIGKILL to the worker's process group.
 func (w *proc) kill() {
-	if w.cmd != nil && w.cmd.Process != nil {
-		syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
+	if w.pid > 0 {
+		syscall.Kill(-w.pid, syscall.SIGKILL)
 	}
+}
+
+// record is what a later provider needs to adopt w.
+func (w *proc) record() cluster.WorkerRecord {
+	h := ""
+	if w.pid > 0 {
+		h = strconv.Itoa(w.pid)
+	}
+	return cluster.WorkerRecord{ID: w.id, Shape: w.shape, Labels: w.labels, Handle: h, URL: w.url, Pin: w.pin, Token: w.token}
 }

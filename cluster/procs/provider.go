@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -19,14 +20,18 @@ import (
 //
 // A Provider is safe for concurrent use. Its mutex guards the table of
 // workers and the closed flag, and is never held while a process starts,
-// stops or answers. Every worker has two goroutines, which end when its
-// process has exited. Make one with New, and Close it to stop every
-// worker.
+// stops or answers. Every worker has a goroutine or two (see the package
+// doc), which end when its process has exited. Make one with New, and
+// Close it to stop every worker.
 type Provider struct {
 	cfg    Config
 	dir    string
 	ownDir bool
 	nonce  string // part of every worker ID, so providers sharing a Dir do not collide
+	// records keeps a WorkerRecord of every worker launched, in Dir,
+	// for a later provider to adopt.
+	records cluster.RecordDir
+	adoptMu sync.Mutex // one adoption at a time
 
 	mu      sync.Mutex
 	workers map[cluster.WorkerID]*proc // launched, up, not yet terminated or exited
@@ -54,6 +59,7 @@ func New(cfg Config) (*Provider, error) {
 	} else if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("procs: Config.Dir: %w", err)
 	}
+	p.records = cluster.RecordDir(filepath.Join(p.dir, "records"))
 	var b [4]byte
 	rand.Read(b[:])
 	p.nonce = hex.EncodeToString(b[:])
@@ -68,12 +74,23 @@ func (p *Provider) shape(name string) (cluster.Shape, bool) {
 	return cluster.FindShape(p.cfg.Shapes, name)
 }
 
-// Workers lists the workers that are up, in the order they were launched.
-// A worker whose process exited is not listed. Workers of an earlier
-// provider are not found: a worker is a child of the process that
-// launched it, and stops itself once nobody renews its leases.
+// Workers lists the workers that are up, in the order they were launched
+// or adopted. A worker whose process exited is not listed.
+//
+// Workers adopts the workers of an earlier provider of the same Dir (a
+// driver that died, and is resumed): it reads their records (see
+// cluster.WorkerRecord, kept in Dir/records with mode 0600), and connects
+// to each one whose process still runs. One that runs but cannot be
+// reached (it died before it listened, or does not answer) is killed with
+// its process group, and Workers returns once it is gone; so is the
+// directory and the record of every worker found dead. Adopted workers
+// are not this process's children: Terminate signals them, and the
+// provider notices their end by polling, every PollInterval.
 func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := p.adopt(ctx); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()

@@ -22,7 +22,7 @@ func (p *Provider) Terminate(ctx context.Context, id cluster.WorkerID) error {
 	if w == nil {
 		return nil
 	}
-	w.cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(w.pid, syscall.SIGTERM)
 	t := time.NewTimer(p.cfg.Grace)
 	defer t.Stop()
 	select {

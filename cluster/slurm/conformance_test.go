@@ -16,6 +16,9 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T) cluster.Provider {
 			return newProvider(t, Config{})
 		},
+		Again: func(t *testing.T, p cluster.Provider) cluster.Provider {
+			return newProvider(t, p.(*Provider).cfg)
+		},
 		Timeout: 2 * time.Minute,
 	})
 }

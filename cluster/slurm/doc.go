@@ -48,10 +48,14 @@
 //     killed by SIGTERM before its worker reports it lost. Terminate
 //     signals the worker alone, which reports its running execs lost.
 //   - Jobs of an earlier driver, with the same JobPrefix and user, are
-//     cancelled by New, never adopted: the bootstrap address and the tokens
-//     their workers announce to and serve with died with that driver. A
-//     worker whose driver died stops by itself anyway, once nobody has
-//     renewed a lease of it for the bootstrap's LeaseTimeout.
+//     adopted by New when a record in Dir/records (a cluster.WorkerRecord,
+//     mode 0600) says where their worker serves and with which token, and
+//     it answers there; the bootstrap listens at the address the earlier
+//     one kept (bootstrap.Config.Keep), so that the adopted workers still
+//     reach it. The other jobs of earlier drivers are cancelled, and New
+//     waits for them to end. A worker whose driver died and that nobody
+//     adopts stops by itself, once nobody has renewed a lease of it for
+//     the bootstrap's LeaseTimeout.
 //
 // Slurm's commands are run with a timeout each (CommandTimeout). Jobs are
 // listed with `squeue --json` (Slurm 21.08 and later; on 22.05 it ignores

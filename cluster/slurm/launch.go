@@ -109,9 +109,22 @@ func (p *Provider) Launch(ctx context.Context, shape cluster.Shape, labels ebb.L
 	p.workers[id] = w
 	p.mu.Unlock()
 
-	c, err := p.start(ctx, w)
+	// The record comes first, so that a driver that dies at any moment
+	// after finds the job to adopt or cancel.
+	err = p.records.Save(w.record())
+	var c *remote.Client
+	if err == nil {
+		c, err = p.start(ctx, w)
+	} else {
+		err = fmt.Errorf("slurm: launch %s: %w: %w", sh.Name, err, ebb.ErrUnavailable)
+	}
 	if err == nil {
 		err = p.up(w, c)
+	}
+	if err == nil {
+		if err = p.records.Save(w.record()); err != nil {
+			err = fmt.Errorf("slurm: launch %s: %w: %w", sh.Name, err, ebb.ErrUnavailable)
+		}
 	}
 	if err != nil {
 		p.abandon(ctx, w)
@@ -222,7 +235,19 @@ func (p *Provider) submit(ctx context.Context, w *worker) (jobID, error) {
 	p.mu.Lock()
 	w.job = jid
 	p.mu.Unlock()
+	if err := p.records.Save(w.record()); err != nil {
+		p.cfg.Logger.Warn("slurm: recording a worker's job", "worker", w.id, "job", jid, "err", err)
+	}
 	return jid, nil
+}
+
+// record is what a later provider needs to adopt w, or to cancel its job.
+func (w *worker) record() cluster.WorkerRecord {
+	rec := cluster.WorkerRecord{ID: w.id, Shape: w.shape, Labels: w.labels, Handle: string(w.job), Token: w.exp.Token()}
+	if a, ok := w.exp.Announced(); ok {
+		rec.URL, rec.Pin = a.URL, a.Pin
+	}
+	return rec
 }
 
 // jobEnv returns sbatch's environment, which the job inherits: this
@@ -239,7 +264,7 @@ func jobEnv(environ, worker []string) []string {
 
 // lookup finds the job of the worker named id with squeue.
 func (p *Provider) lookup(ctx context.Context, id cluster.WorkerID) (job, bool) {
-	jobs, err := p.ownJobs(ctx, p.ours)
+	jobs, err := p.ownJobs(ctx, p.mine)
 	if err != nil {
 		return job{}, false
 	}
@@ -325,6 +350,7 @@ func (p *Provider) abandon(ctx context.Context, w *worker) {
 	if jid == "" {
 		j, found := p.lookup(ctx, w.id)
 		if !found {
+			p.records.Remove(w.id)
 			return
 		}
 		jid = j.ID
@@ -334,5 +360,7 @@ func (p *Provider) abandon(ctx context.Context, w *worker) {
 	}
 	if err := p.awaitGone(ctx, []jobID{jid}); err != nil {
 		p.cfg.Logger.Warn("slurm: the job of a failed launch did not end", "worker", w.id, "job", jid, "err", err)
+		return
 	}
+	p.records.Remove(w.id)
 }

@@ -48,7 +48,7 @@ func (p *Provider) pollOnce(ctx context.Context) {
 	}
 	// Listed after every job in ws was submitted: a job missing from
 	// the list is over (and older than the cluster's MinJobAge).
-	jobs, err := p.ownJobs(ctx, p.ours)
+	jobs, err := p.ownJobs(ctx, p.mine)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.cfg.Logger.Warn("slurm: listing the jobs", "err", err)
@@ -105,6 +105,12 @@ func (p *Provider) observe(w *worker, byID map[jobID]job) bool {
 		return false
 	}
 	w.exp.Lost()
+	if err := p.records.Remove(w.id); err != nil {
+		p.cfg.Logger.Warn("slurm: removing a worker's record", "worker", w.id, "err", err)
+	}
+	p.mu.Lock()
+	delete(p.adopted, string(w.id))
+	p.mu.Unlock()
 	if c != nil {
 		p.boot.Forget(w.id)
 		c.Close()

@@ -43,8 +43,13 @@ type Provider struct {
 	pollDone chan struct{} // closed when the poller has returned
 	launches sync.WaitGroup
 
+	// records keeps a WorkerRecord of every worker, in Dir/records, for
+	// a provider made later with the same Dir and JobPrefix to adopt.
+	records cluster.RecordDir
+
 	mu      sync.Mutex
 	workers map[cluster.WorkerID]*worker // submitted, up or terminated, until their job is seen to end
+	adopted map[string]bool              // names of the jobs adopted from an earlier provider
 	seq     int
 	closed  bool
 
@@ -56,10 +61,13 @@ var _ cluster.Provider = (*Provider)(nil)
 
 // New returns a provider of cfg, with the defaults filled in, whose
 // bootstrap listens for its workers' announcements. It checks that Slurm
-// answers (sinfo) and that the partition exists, and cancels the jobs
-// that an earlier provider with the same JobPrefix left, of this user's:
-// their workers cannot be adopted, because the bootstrap address and the
-// tokens they were started with died with that provider. It fails with
+// answers (sinfo) and that the partition exists, and adopts the workers
+// that an earlier provider with the same Dir and JobPrefix left (see
+// adoptEarlier): their jobs' records, in Dir/records with mode 0600, say
+// how to reach them, and its bootstrap listens where the earlier one did
+// (bootstrap.Config.Keep, by default Dir/records/bootstrap.json). The
+// jobs of this user's with the JobPrefix that cannot be adopted are
+// cancelled, and New returns once they have ended. It fails with
 // an error wrapping ebb.ErrInvalid, naming the field, when cfg is
 // malformed or names no partition of the cluster, and with
 // ebb.ErrUnavailable when Slurm does not answer.
@@ -76,6 +84,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		closec:   make(chan struct{}),
 		pollDone: make(chan struct{}),
 		workers:  make(map[cluster.WorkerID]*worker),
+		adopted:  make(map[string]bool),
 	}
 	var b [4]byte
 	rand.Read(b[:])
@@ -85,9 +94,6 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	p.mine = regexp.MustCompile(`^` + prefix + `[0-9a-f]{8}-[0-9]+$`)
 
 	if err := p.checkPartition(ctx); err != nil {
-		return nil, err
-	}
-	if err := p.cancelEarlier(ctx); err != nil {
 		return nil, err
 	}
 	if p.dir == "" {
@@ -104,11 +110,35 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 			return nil, fmt.Errorf("slurm: Config.Dir: %w", err)
 		}
 	}
-	if p.boot, err = bootstrap.New(cfg.Bootstrap); err != nil {
+	p.records = cluster.RecordDir(filepath.Join(p.dir, "records"))
+	boot := cfg.Bootstrap
+	if boot.Keep == "" && !p.ownDir {
+		boot.Keep = filepath.Join(p.dir, "records", "bootstrap.json")
+	}
+	earlier, err := p.earlier(ctx)
+	if err != nil {
+		if p.ownDir {
+			os.RemoveAll(p.dir)
+		}
+		return nil, err
+	}
+	for _, e := range earlier {
+		if e.rec.Up() {
+			boot.Adopt = append(boot.Adopt, e.rec)
+		}
+	}
+	if p.boot, err = bootstrap.New(boot); err != nil {
 		if p.ownDir {
 			os.RemoveAll(p.dir)
 		}
 		return nil, fmt.Errorf("slurm: %w", err)
+	}
+	if err := p.adoptEarlier(ctx, earlier); err != nil {
+		p.boot.Close()
+		if p.ownDir {
+			os.RemoveAll(p.dir)
+		}
+		return nil, err
 	}
 	go p.poll()
 	return p, nil
@@ -144,26 +174,6 @@ func (p *Provider) checkPartition(ctx context.Context) error {
 	return nil
 }
 
-// cancelEarlier cancels the active jobs of this user's whose names an
-// earlier provider with this JobPrefix gave them.
-func (p *Provider) cancelEarlier(ctx context.Context) error {
-	jobs, err := p.ownJobs(ctx, p.mine)
-	if err != nil {
-		return fmt.Errorf("slurm: listing the jobs of earlier drivers: %w", err)
-	}
-	var ids []jobID
-	for _, j := range jobs {
-		if !j.ended() {
-			ids = append(ids, j.ID)
-			p.cfg.Logger.Warn("slurm: cancelling the job of an earlier driver", "job", j.ID, "name", j.Name, "state", j.state())
-		}
-	}
-	if err := p.cli.cancel(ctx, ids...); err != nil {
-		return fmt.Errorf("slurm: cancelling the jobs of earlier drivers: %w", err)
-	}
-	return nil
-}
-
 // ownJobs lists the jobs of this user's whose names match re.
 func (p *Provider) ownJobs(ctx context.Context, re *regexp.Regexp) ([]job, error) {
 	jobs, err := p.cli.jobs(ctx)
@@ -185,9 +195,9 @@ func (p *Provider) shape(name string) (cluster.Shape, bool) {
 }
 
 // Workers lists the workers that are up, in the order they were
-// launched: those whose worker announced itself and whose job has not
-// been seen to end. Jobs of earlier drivers are not listed: New cancelled
-// them.
+// launched or adopted: those whose worker announced itself and whose job
+// has not been seen to end, with those New adopted from an earlier
+// provider.
 func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -247,6 +257,13 @@ func (p *Provider) close(ctx context.Context) error {
 	// after its Launch gave up on it.
 	if err := p.awaitGone(ctx, nil); err != nil {
 		errs = append(errs, fmt.Errorf("slurm: close: %w", err))
+	} else if recs, _ := p.records.Load(); len(recs) > 0 {
+		// Every job of ours has ended: their records are of no use.
+		for _, rec := range recs {
+			if p.isOurs(string(rec.ID)) {
+				p.records.Remove(rec.ID)
+			}
+		}
 	}
 	for _, c := range clients {
 		c.Close()
@@ -268,13 +285,13 @@ func (p *Provider) awaitGone(ctx context.Context, ids []jobID) error {
 	t := time.NewTicker(p.cfg.PollInterval)
 	defer t.Stop()
 	for {
-		jobs, err := p.ownJobs(ctx, p.ours)
+		jobs, err := p.ownJobs(ctx, p.mine)
 		if err != nil {
 			return err
 		}
 		var left []jobID
 		for _, j := range jobs {
-			if !j.gone() && (ids == nil || slices.Contains(ids, j.ID)) {
+			if !j.gone() && ((ids == nil && p.isOurs(j.Name)) || slices.Contains(ids, j.ID)) {
 				left = append(left, j.ID)
 			}
 		}
@@ -290,6 +307,14 @@ func (p *Provider) awaitGone(ctx context.Context, ids []jobID) error {
 			return fmt.Errorf("jobs %v still in squeue: %w", left, ctx.Err())
 		}
 	}
+}
+
+// isOurs reports whether the job named name is one of this provider's:
+// launched or adopted.
+func (p *Provider) isOurs(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ours.MatchString(name) || p.adopted[name]
 }
 
 func (p *Provider) errClosed(op string) error {

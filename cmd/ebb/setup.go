@@ -50,7 +50,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
-	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt (the command and slurm providers list them again; procs workers, which no new ebb adopts, stop themselves once no lease holds them); by default they are stopped")
+	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt, as it adopts those of a driver that crashed (each provider keeps a record of its workers under -dir, mode 0600); by default they are stopped")
 	f.log.register(fs, slog.LevelWarn)
 	f.ui.register(fs)
 	f.telemetry.register(fs)

@@ -296,6 +296,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		c := w.Command
 		p, err := cmdprov.New(ctx, cmdprov.Config{
 			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
+			Dir:     filepath.Join(dir, "command"),
 			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
 			Logger: log,
 		})
