@@ -2,6 +2,8 @@ package kubetest
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,11 +16,12 @@ import (
 	"testing"
 )
 
-// fakeServer serves /readyz with code and body, and writes a kubeconfig
-// for it, named by EBB_KUBECONFIG for the rest of the test.
+// fakeServer serves /readyz with code and body over TLS (client-go sends
+// no token to a plain http server), and writes a kubeconfig for it, named
+// by EBB_KUBECONFIG for the rest of the test.
 func fakeServer(t *testing.T, code int, body string) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/readyz" || r.Header.Get("Authorization") != "Bearer secret" {
 			http.NotFound(w, r)
 			return
@@ -30,11 +33,11 @@ func fakeServer(t *testing.T, code int, body string) string {
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: %q}}]
+clusters: [{name: c, cluster: {server: %q, certificate-authority-data: %s}}]
 users: [{name: u, user: {token: secret}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
-`, srv.URL)
+`, srv.URL, base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
