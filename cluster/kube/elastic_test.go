@@ -108,7 +108,7 @@ func countFlow(n int) *ebb.Flow {
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("sq%d", i)
 		f.Tasks = append(f.Tasks, ebb.Task{Name: name, Argv: []string{"sh", "-c", fmt.Sprintf("sleep 1; echo $((%d * %d)) > out", i, i)}, Outputs: []string{"out"}, Resources: task, Attempts: 3})
-		sum.Inputs = append(sum.Inputs, ebb.Input{Name: name, From: name + "/out"})
+		sum.Inputs = append(sum.Inputs, ebb.Input{Name: name, Task: name, Output: "out"})
 	}
 	f.Tasks = append(f.Tasks, sum)
 	return f

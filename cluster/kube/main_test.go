@@ -3,6 +3,8 @@ package kube
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -21,7 +23,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if ebbBinary, err = proctest.BuildEbb(dir); err != nil {
+	if ebbBinary, err = buildEbb(dir); err != nil {
 		os.RemoveAll(dir)
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -35,6 +37,18 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// buildEbb builds the ebb command into dir with the race detector, as
+// the tests are built: its packages are then compiled already.
+func buildEbb(dir string) (string, error) {
+	bin := filepath.Join(dir, "ebb")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-race", "-o", bin, "github.com/ebbflow/ebb/cmd/ebb")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building the ebb command: %w", err)
+	}
+	return bin, nil
 }
 
 // leftovers is proctest.Leftovers less the goroutines client-go keeps

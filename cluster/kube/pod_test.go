@@ -131,7 +131,7 @@ func TestConfigRefused(t *testing.T) {
 		"Shapes":            func(c *Config) { c.Shapes = nil },
 		"resource":          func(c *Config) { c.Shapes[0].Resources["fpga"] = 1 },
 		"gpu":               func(c *Config) { c.Shapes[1].Resources[ebb.GPU] = 0.5 },
-		"shape name":        func(c *Config) { c.Shapes[0].Name = "a b" },
+		"Shapes name":       func(c *Config) { c.Shapes[0].Name = "a b" },
 		"PendingTimeout":    func(c *Config) { c.PendingTimeout = -time.Second },
 	} {
 		cfg := validConfig()
