@@ -29,7 +29,7 @@ import (
 // worker` serving its node over the pool protocol. YAML 1.2 or JSON, read
 // like a flow file (unknown fields are errors):
 //
-//	provider: command           # procs (worker processes here), command or slurm
+//	provider: command           # procs (worker processes here), command, slurm or kube
 //	max_workers: 8              # at most this many at once (default 8)
 //	idle_timeout: 1m            # a worker with no alloc this long is stopped (default 1m)
 //	latency: 2m                 # how long a worker takes to come up, for the stealer (default 30s)
@@ -49,6 +49,9 @@ import (
 //	  sbatch_args: [--account=lab]
 //	  job_prefix: ebb-
 //	  pending_timeout: 10m
+//	kube:                       # provider: kube (see package cluster/kube and kubeFile)
+//	  image: registry.example.org/ebb:v1
+//	  pod_template: worker-pod.yaml
 //	listen: ":0"                # command, slurm: where the workers reach ebb (default 127.0.0.1:0)
 //	advertise: driver.example.org
 //	worker_listen: ":0"         # command, slurm: where workers listen (default 127.0.0.1:0)
@@ -67,6 +70,7 @@ type workersFile struct {
 	Shapes           []shapeFile  `json:"shapes"`
 	Command          *commandFile `json:"command"`
 	Slurm            *slurmFile   `json:"slurm"`
+	Kube             *kubeFile    `json:"kube"`
 	Listen           string       `json:"listen"`
 	Advertise        string       `json:"advertise"`
 	WorkerListen     string       `json:"worker_listen"`
@@ -136,6 +140,11 @@ func readWorkers(arg string) (*workersFile, error) {
 	// A command's program given as a relative path with a slash is
 	// relative to the file, as a flow file's input paths are.
 	dir := filepath.Dir(arg)
+	if w.Kube != nil {
+		if err := w.Kube.resolve(dir); err != nil {
+			return nil, err
+		}
+	}
 	for _, argv := range [][]string{w.Worker, w.commandArgv("start"), w.commandArgv("list"), w.commandArgv("stop")} {
 		if len(argv) > 0 && strings.Contains(argv[0], "/") && !filepath.IsAbs(argv[0]) {
 			if argv[0], err = filepath.Abs(filepath.Join(dir, argv[0])); err != nil {
@@ -176,8 +185,12 @@ func parseWorkers(b []byte, name string) (*workersFile, error) {
 		return bad("%v", err)
 	}
 	switch {
-	case w.Provider != "procs" && w.Provider != "command" && w.Provider != "slurm":
-		return bad("provider %q: want procs, command or slurm", w.Provider)
+	case w.Provider != "procs" && w.Provider != "command" && w.Provider != "slurm" && w.Provider != "kube":
+		return bad("provider %q: want procs, command, slurm or kube", w.Provider)
+	case w.Provider == "kube" && (w.Kube == nil || w.Kube.Image == ""):
+		return bad("provider kube without a kube section naming the workers' image")
+	case w.Provider != "kube" && w.Kube != nil:
+		return bad("a kube section, but provider %q", w.Provider)
 	case w.Provider == "command" && w.Command == nil:
 		return bad("provider command without a command section")
 	case w.Provider != "command" && w.Command != nil:
@@ -291,6 +304,12 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 			return nil, err
 		}
 		prov, closeProv = p, p.Close
+	case "kube":
+		p, closeP, err := w.startKube(ctx, shapes, w.bootstrap(worker, repoDir, repo, log), log)
+		if err != nil {
+			return nil, err
+		}
+		prov, closeProv = p, closeP
 	case "command":
 		boot := w.bootstrap(worker, repoDir, repo, log)
 		c := w.Command

@@ -26,12 +26,12 @@ func auxCluster(ctx context.Context, o options, local cluster.Cluster, repoDir s
 	switch o.aux {
 	case "local":
 		return local, "this machine's pool", func() error { return nil }, nil
-	case "procs", "slurm":
+	case "procs", "slurm", "kube":
 	default:
-		return nil, "", nil, fmt.Errorf("-aux %q: want local, procs or slurm", o.aux)
+		return nil, "", nil, fmt.Errorf("-aux %q: want local, procs, slurm or kube", o.aux)
 	}
 	bin := o.ebb
-	if bin == "" {
+	if bin == "" && o.aux != "kube" {
 		var err error
 		if bin, err = exec.LookPath("ebb"); err != nil {
 			return nil, "", nil, fmt.Errorf("-aux %s needs the ebb binary: build it with `go build -o /tmp/ebb ./cmd/ebb` and pass -ebb /tmp/ebb (%v)", o.aux, err)
@@ -42,7 +42,16 @@ func auxCluster(ctx context.Context, o options, local cluster.Cluster, repoDir s
 		closeProv func(context.Context) error
 		where     string
 	)
-	if o.aux == "procs" {
+	switch {
+	case o.aux == "kube":
+		// Pods of a Kubernetes cluster (scripts/kube-test-cluster
+		// brings one up), whose image holds the ebb binary.
+		p, closeP, err := kubeProvider(ctx, repoDir)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		prov, closeProv, where = p, closeP, "Kubernetes pods"
+	case o.aux == "procs":
 		p, err := procs.New(procs.Config{
 			Command:    []string{bin, "worker"},
 			Repository: repoDir,
@@ -54,7 +63,7 @@ func auxCluster(ctx context.Context, o options, local cluster.Cluster, repoDir s
 			return nil, "", nil, err
 		}
 		prov, closeProv, where = p, p.Close, "ebb worker processes ("+bin+")"
-	} else {
+	default:
 		// Slurm jobs on this machine's cluster (scripts/slurm-test-cluster
 		// brings one up), sharing the repository directory; on a real
 		// cluster, a shared file system or bootstrap.Config.Blobs.

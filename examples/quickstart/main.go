@@ -13,7 +13,10 @@
 // instead (`ebb worker`, started by cluster/procs and reached over the
 // pool protocol), as they would from a real engine; with -aux slurm, from
 // workers that are Slurm jobs on this machine's Slurm cluster
-// (scripts/slurm-test-cluster up brings one up). -ebb names the ebb
+// (scripts/slurm-test-cluster up brings one up); with -aux kube, from
+// workers that are pods of a Kubernetes cluster (scripts/kube-test-cluster
+// up brings one up on this machine; $EBB_KUBECONFIG and
+// $EBB_KUBE_WORKER_IMAGE name another). -ebb names the ebb
 // binary (default: ebb in PATH; `go build -o /tmp/ebb ./cmd/ebb` makes
 // one). The result is the same.
 //
@@ -54,7 +57,7 @@ func main() {
 	parts := flag.Int("parts", 8, "how many parts to count in parallel")
 	work := flag.Duration("work", 0, "make each count take at least this long, as heavier work would: the stealer then has time to bring workers of a slow engine")
 	fresh := flag.Bool("fresh", false, "forget earlier runs first")
-	aux := flag.String("aux", "local", "where auxiliary allocs come from: local (this machine's pool), procs (ebb worker processes) or slurm (Slurm jobs)")
+	aux := flag.String("aux", "local", "where auxiliary allocs come from: local (this machine's pool), procs (ebb worker processes), slurm (Slurm jobs) or kube (Kubernetes pods)")
 	ebbBin := flag.String("ebb", "", "the ebb binary the procs workers run (default: ebb in PATH)")
 	flag.Parse()
 	log.SetFlags(0)
