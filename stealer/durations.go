@@ -343,7 +343,7 @@ func (d *Durations) remainingEach(kind string, ages []time.Duration, hint time.D
 			continue
 		}
 		left[o.running] = float64(max(o.took/2, hint-o.took))
-		timed[o.running] = hint-o.took >= o.took/2
+		timed[o.running] = hint > o.took && hint-o.took >= o.took/2
 	}
 	return left, timed
 }

@@ -149,8 +149,8 @@ func TestRemainingEachAgreesWithRemaining(t *testing.T) {
 		for range r.IntN(10) {
 			d.Observe("k", time.Duration(r.IntN(100))*time.Second)
 		}
-		var ages []time.Duration
-		for range 1 + r.IntN(6) {
+		ages := []time.Duration{0} // just started
+		for range r.IntN(6) {
 			ages = append(ages, time.Duration(r.IntN(100))*time.Second)
 		}
 		hint := time.Duration(r.IntN(3)) * time.Minute
