@@ -12,6 +12,7 @@ import (
 	_ "github.com/ebbflow/ebb/cluster/bootstrap"
 	_ "github.com/ebbflow/ebb/cluster/clustertest"
 	_ "github.com/ebbflow/ebb/cluster/command"
+	_ "github.com/ebbflow/ebb/cluster/kube"
 	_ "github.com/ebbflow/ebb/cluster/procs"
 	_ "github.com/ebbflow/ebb/cluster/slurm"
 	_ "github.com/ebbflow/ebb/dashboard"
@@ -19,6 +20,7 @@ import (
 	_ "github.com/ebbflow/ebb/internal/backoff"
 	_ "github.com/ebbflow/ebb/internal/doclinks"
 	_ "github.com/ebbflow/ebb/internal/enginebench"
+	_ "github.com/ebbflow/ebb/internal/kubetest"
 	_ "github.com/ebbflow/ebb/internal/proctest"
 	_ "github.com/ebbflow/ebb/internal/rankq"
 	_ "github.com/ebbflow/ebb/internal/regfile"
@@ -30,10 +32,12 @@ import (
 	_ "github.com/ebbflow/ebb/repository"
 	_ "github.com/ebbflow/ebb/repository/repositorytest"
 	_ "github.com/ebbflow/ebb/runner"
+	_ "github.com/ebbflow/ebb/runner/amqpsink"
 	_ "github.com/ebbflow/ebb/sim"
 	_ "github.com/ebbflow/ebb/stealer"
 	_ "github.com/ebbflow/ebb/stealer/policytest"
 	_ "github.com/ebbflow/ebb/tracing"
+	_ "github.com/ebbflow/ebb/tracing/export"
 )
 
 // imported is every package the blank imports above bring in: the test
@@ -66,6 +70,10 @@ var imported = []string{
 	"github.com/ebbflow/ebb/stealer",
 	"github.com/ebbflow/ebb/stealer/policytest",
 	"github.com/ebbflow/ebb/tracing",
+	"github.com/ebbflow/ebb/tracing/export",
+	"github.com/ebbflow/ebb/runner/amqpsink",
+	"github.com/ebbflow/ebb/internal/kubetest",
+	"github.com/ebbflow/ebb/cluster/kube",
 }
 
 // TestNoGlobalFlags checks that importing ebb's packages leaves
