@@ -154,10 +154,9 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 }
 
 // nextWave returns the upcoming work (Snapshot.Upcoming) that is expected
-// ready within latency: what an alloc asked for now would arrive no sooner
-// than, so that it counts as waiting already.
-// It is net of the capacity that busy allocs leave free now, which the
-// wave takes first when it comes.
+// ready within latency, so that it counts as waiting already: an alloc
+// asked for now would arrive no sooner. It is net of the capacity that
+// busy allocs leave free now, which the wave takes first when it comes.
 func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 	var next []ebb.Demand
 	for _, u := range s.Upcoming {
