@@ -277,7 +277,7 @@ scrape_configs:
 	// The broker: ebb run waited for its confirmations, so every message
 	// is in the queue, numbered from 1 with no gap.
 	perJob := map[string][]string{}
-	var n int
+	var n, last int
 	for {
 		d, ok, err := ch.Get(q.Name, true)
 		if err != nil {
@@ -294,9 +294,10 @@ scrape_configs:
 		if err := json.Unmarshal(d.Body, &b); err != nil {
 			t.Fatal(err)
 		}
-		if b.Seq != n {
-			t.Errorf("AMQP message %d (%s) has seq %d", n, d.RoutingKey, b.Seq)
+		if b.Seq != last+1 {
+			t.Errorf("AMQP message %d (%s) has seq %d, after %d", n, d.RoutingKey, b.Seq, last)
 		}
+		last = b.Seq
 		if n == 1 && d.RoutingKey != "executor.ready" {
 			t.Errorf("first AMQP message %s, want executor.ready", d.RoutingKey)
 		}
