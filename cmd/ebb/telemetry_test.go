@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -212,49 +211,7 @@ func TestRunServesPrometheus(t *testing.T) {
 		t.Errorf("metrics served on %s, want 127.0.0.1", u.Host)
 	}
 
-	promAddr := freeAddr(t)
-	conf := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global:
-  scrape_interval: 1s
-scrape_configs:
-  - job_name: ebb
-    static_configs:
-      - targets: [%q]
-`, u.Host)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	prom := startServer(t, dir, bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr)
-
-	query := "http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(`sum(ebb_tasks_total{job="ebb"})`)
-	var got string
-	poll(ctx, t, "Prometheus to count the run's tasks", func() (bool, error) {
-		if err := prom.up(); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.Get(query)
-		if err != nil {
-			return false, err
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Status string
-			Data   struct {
-				Result []struct {
-					Value []any
-				}
-			}
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-			return false, err
-		}
-		if r.Status != "success" || len(r.Data.Result) != 1 || len(r.Data.Result[0].Value) != 2 {
-			return false, fmt.Errorf("answer %+v", r)
-		}
-		got, _ = r.Data.Result[0].Value[1].(string)
-		return got == fmt.Sprint(n), fmt.Errorf("%s tasks", got)
-	})
-	t.Logf("Prometheus counts %s tasks of the run", got)
+	startPrometheus(t, dir, bin, u.Host).waitTasks(ctx, t, n)
 }
 
 // TestRunPublishesToAMQP runs ebb run -amqp against the test broker and
@@ -354,44 +311,9 @@ func TestRunSendsOTLP(t *testing.T) {
 		need(t, "EBB_OTELCOL_REQUIRED", "no collector: set EBB_OTELCOL=$(scripts/otelcol/build)")
 	}
 	dir := t.TempDir()
-	addr := freeAddr(t)
-	out := filepath.Join(dir, "otlp.json")
-	conf := filepath.Join(dir, "otelcol.yaml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: %q
-exporters:
-  file:
-    path: %q
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [file]
-    metrics:
-      receivers: [otlp]
-      exporters: [file]
-`, addr, out)), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	col := startServer(t, dir, bin, "--config", conf)
-	poll(ctx, t, "the collector to listen on "+addr, func() (bool, error) {
-		if err := col.up(); err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil, err
-	})
+	addr, out, col := startCollector(ctx, t, dir, bin)
 
 	flow := filepath.Join(dir, "flow.yaml")
 	if err := os.WriteFile(flow, []byte(manyFlow(3, "")), 0o644); err != nil {
@@ -407,70 +329,8 @@ service:
 		t.Errorf("ebb run did not say where traces go:\n%s", stderr)
 	}
 	col.stop() // flushes the file
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	type kv struct {
-		Key   string
-		Value map[string]any
-	}
-	attrs := func(kvs []kv) map[string]string {
-		m := map[string]string{}
-		for _, a := range kvs {
-			for _, v := range a.Value {
-				m[a.Key] = fmt.Sprint(v)
-			}
-		}
-		return m
-	}
-	spans := map[string][]map[string]string{}
-	metrics := map[string]bool{}
-	services := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var line struct {
-			ResourceSpans []struct {
-				Resource   struct{ Attributes []kv }
-				ScopeSpans []struct {
-					Spans []struct {
-						Name       string
-						Attributes []kv
-					}
-				}
-			}
-			ResourceMetrics []struct {
-				Resource     struct{ Attributes []kv }
-				ScopeMetrics []struct {
-					Metrics []struct{ Name string }
-				}
-			}
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("collector output: %v", err)
-		}
-		for _, rs := range line.ResourceSpans {
-			services[attrs(rs.Resource.Attributes)["service.name"]] = true
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					spans[s.Name] = append(spans[s.Name], attrs(s.Attributes))
-				}
-			}
-		}
-		for _, rm := range line.ResourceMetrics {
-			services[attrs(rm.Resource.Attributes)["service.name"]] = true
-			for _, sm := range rm.ScopeMetrics {
-				for _, m := range sm.Metrics {
-					metrics[m.Name] = true
-				}
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	f := readOTLP(t, out)
+	spans, metrics, services := f.spans, f.metrics, f.services
 	if fmt.Sprint(services) != "map[ebb-otlp-test:true]" {
 		t.Errorf("service names %v, want only ebb-otlp-test", services)
 	}
