@@ -178,11 +178,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if serr := stopTelemetry(); err == nil && serr != nil {
-			err = serr
-		}
-	}()
+	defer stopTelemetry()
 	r, err := runner.New(cfg, state)
 	if err != nil {
 		return err

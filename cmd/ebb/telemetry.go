@@ -40,9 +40,14 @@ const telemetryTimeout = 10 * time.Second
 // cfg.Aux), an AMQP sink on its Events (made if unset), a Prometheus
 // endpoint. The returned stop flushes and closes it all; call it once the
 // run is over. It reports where things go on stderr unless quiet.
-func startTelemetry(ctx context.Context, f telemetryFlags, cfg *runner.Config, quiet bool, stderr io.Writer) (stop func() error, err error) {
+//
+// A backend that fails at the end (the last export refused, the broker's
+// confirmations not all back) is a warning on stderr, quiet or not: the
+// run's result and exit status are those of its tasks, not of its
+// telemetry.
+func startTelemetry(ctx context.Context, f telemetryFlags, cfg *runner.Config, quiet bool, stderr io.Writer) (stop func(), err error) {
 	var stops []func(context.Context) error
-	stop = func() error {
+	flush := func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), telemetryTimeout)
 		defer cancel()
 		var errs []error
@@ -51,9 +56,14 @@ func startTelemetry(ctx context.Context, f telemetryFlags, cfg *runner.Config, q
 		}
 		return errors.Join(errs...)
 	}
+	stop = func() {
+		if err := flush(); err != nil {
+			fmt.Fprintf(stderr, "ebb: warning: telemetry not all delivered: %v\n", err)
+		}
+	}
 	defer func() {
 		if err != nil {
-			stop()
+			flush()
 		}
 	}()
 	say := func(format string, args ...any) {

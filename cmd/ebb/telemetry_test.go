@@ -365,3 +365,25 @@ func TestRunSendsOTLP(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWithTelemetryDown runs a flow whose OTLP backend refuses every
+// export: the run succeeds, exits 0, and warns that telemetry was lost.
+func TestRunWithTelemetryDown(t *testing.T) {
+	dir := t.TempDir()
+	flow := filepath.Join(dir, "flow.yaml")
+	if err := os.WriteFile(flow, []byte(manyFlow(2, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+freeAddr(t)) // nothing listens there
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "500")
+	c, stdout, stderr := runEbb(t, dir, "run", "-quiet", "-elastic=false", flow)
+	if c != 0 {
+		t.Fatalf("ebb run exited %d with its telemetry down:\n%s%s", c, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "2 tasks, 2 run") {
+		t.Errorf("ebb run printed:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "ebb: warning: telemetry not all delivered") {
+		t.Errorf("ebb run did not warn that its telemetry was lost:\n%s", stderr)
+	}
+}
