@@ -81,7 +81,8 @@ func hostPodTemplate(repoDir string) *corev1.PodTemplateSpec {
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &typ}}})
 		k.VolumeMounts = append(k.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: ro})
 	}
-	for _, dir := range []string{"/usr", "/bin", "/lib", "/lib64"} {
+	// Not /usr as a whole: it would hide the image's /usr/local/bin/ebb.
+	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64"} {
 		if _, err := os.Stat(dir); err == nil {
 			mount("host"+strings.ReplaceAll(dir, "/", "-"), dir, true, corev1.HostPathUnset)
 		}
