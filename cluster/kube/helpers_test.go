@@ -53,7 +53,8 @@ func testTemplate(repo string) *corev1.PodTemplateSpec {
 		}},
 	}}
 	// Not /usr as a whole: it would hide the image's /usr/local/bin/ebb.
-	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64"} {
+	// /etc/alternatives holds what some programs (awk) link to.
+	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64", "/etc/alternatives"} {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}

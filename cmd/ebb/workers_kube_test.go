@@ -31,12 +31,14 @@ const kubePodTemplate = `spec:
         - {name: bin, mountPath: /bin, readOnly: true}
         - {name: lib, mountPath: /lib, readOnly: true}
         - {name: lib64, mountPath: /lib64, readOnly: true}
+        - {name: alternatives, mountPath: /etc/alternatives, readOnly: true}
   volumes:
     - {name: usr-bin, hostPath: {path: /usr/bin}}
     - {name: usr-lib, hostPath: {path: /usr/lib}}
     - {name: bin, hostPath: {path: /bin}}
     - {name: lib, hostPath: {path: /lib}}
     - {name: lib64, hostPath: {path: /lib64}}
+    - {name: alternatives, hostPath: {path: /etc/alternatives}}
 `
 
 // TestRunOnKube runs a flow with a workers file of provider kube: the

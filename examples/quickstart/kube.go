@@ -57,7 +57,7 @@ func kubeProvider(ctx context.Context, repoDir string) (cluster.Provider, func(c
 			LeaseTimeout: time.Minute,
 			Grace:        5 * time.Second,
 		},
-		Shapes:         []cluster.Shape{{Name: "task", Resources: ebb.Resources{ebb.CPU: 0.5, ebb.Mem: 256 << 20}, Price: 1}},
+		Shapes:         []cluster.Shape{{Name: "task", Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 512 << 20}, Price: 1}},
 		Template:       hostPodTemplate(repoDir),
 		PendingTimeout: time.Minute,
 	})
@@ -82,7 +82,8 @@ func hostPodTemplate(repoDir string) *corev1.PodTemplateSpec {
 		k.VolumeMounts = append(k.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: ro})
 	}
 	// Not /usr as a whole: it would hide the image's /usr/local/bin/ebb.
-	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64"} {
+	// /etc/alternatives holds what some programs (awk) link to.
+	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64", "/etc/alternatives"} {
 		if _, err := os.Stat(dir); err == nil {
 			mount("host"+strings.ReplaceAll(dir, "/", "-"), dir, true, corev1.HostPathUnset)
 		}
