@@ -81,7 +81,10 @@ func TestAwaitEngineEnds(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Forget(e.ID())
-			c, err := e.Await(t.Context(), tc.w(make(chan struct{}, 1), make(chan struct{})))
+			// A way that does not end the wait fails here, not by hanging.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			c, err := e.Await(ctx, tc.w(make(chan struct{}, 1), make(chan struct{})))
 			if c != nil || !errors.Is(err, tc.want) {
 				t.Errorf("Await = %v, %v; want %v", c, err, tc.want)
 			}
