@@ -133,9 +133,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Image == "" {
 		return bad("Image: empty; want the image of the workers, holding the ebb binary")
 	}
-	if len(c.Bootstrap.Command) == 0 || c.Bootstrap.Command[0] == "" {
-		return bad("Bootstrap.Command %q: want the argv of a worker in the image, as {\"/usr/local/bin/ebb\", \"worker\"}", c.Bootstrap.Command)
-	}
 	if c.Name == "" {
 		c.Name = DefaultName
 	}
@@ -157,38 +154,30 @@ func (c Config) withDefaults() (Config, error) {
 	if c.GPUResource == "" {
 		c.GPUResource = DefaultGPUResource
 	}
-	shapes, err := cluster.CheckShapes(c.Shapes)
-	if err != nil {
-		return c, fmt.Errorf("kube: Config.%w", err)
-	}
-	for i, s := range shapes {
-		if errs := validation.IsValidLabelValue(s.Name); len(errs) > 0 {
-			return bad("Shapes[%d]: name %q: it labels the pods: %s", i, s.Name, errs[0])
-		}
-		if _, err := c.podResources(s); err != nil {
-			return c, fmt.Errorf("kube: Config.Shapes[%d]: %w", i, err)
-		}
-	}
-	c.Shapes = shapes
 	if c.Template != nil {
 		c.Template = c.Template.DeepCopy()
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"PendingTimeout", &c.PendingTimeout, DefaultPendingTimeout},
-		{"AnnounceTimeout", &c.AnnounceTimeout, DefaultAnnounceTimeout},
-		{"StopTimeout", &c.StopTimeout, DefaultStopTimeout},
-		{"TerminationGrace", &c.TerminationGrace, 0},
-	} {
-		if *d.v < 0 {
-			return bad("%s %v: must not be negative", d.name, *d.v)
-		}
-		if *d.v == 0 {
-			*d.v = d.def
-		}
+	err := bootstrap.CheckProvider(bootstrap.ProviderConfig{
+		Bootstrap: &c.Bootstrap,
+		Want:      `the argv of a worker in the image, as {"/usr/local/bin/ebb", "worker"}`,
+		Shapes:    &c.Shapes,
+		Shape: func(s cluster.Shape) error {
+			if errs := validation.IsValidLabelValue(s.Name); len(errs) > 0 {
+				return fmt.Errorf("name %q: it labels the pods: %s: %w", s.Name, errs[0], ebb.ErrInvalid)
+			}
+			_, err := c.podResources(s)
+			return err
+		},
+		Durations: []bootstrap.Duration{
+			{Name: "PendingTimeout", Value: &c.PendingTimeout, Default: DefaultPendingTimeout},
+			{Name: "AnnounceTimeout", Value: &c.AnnounceTimeout, Default: DefaultAnnounceTimeout},
+			{Name: "StopTimeout", Value: &c.StopTimeout, Default: DefaultStopTimeout},
+			{Name: "TerminationGrace", Value: &c.TerminationGrace},
+		},
+		Logger: &c.Logger,
+	})
+	if err != nil {
+		return c, fmt.Errorf("kube: %w", err)
 	}
 	if c.TerminationGrace == 0 {
 		grace := c.Bootstrap.Grace
@@ -198,12 +187,6 @@ func (c Config) withDefaults() (Config, error) {
 		c.TerminationGrace = grace + 5*time.Second
 	}
 	c.TerminationGrace = time.Duration(math.Ceil(c.TerminationGrace.Seconds())) * time.Second
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Bootstrap.Logger == nil {
-		c.Bootstrap.Logger = c.Logger
-	}
 	return c, nil
 }
 

@@ -282,12 +282,15 @@ func TestElasticBackoff(t *testing.T) {
 				Bootstrap: bootstrap.Config{Repository: filepath.Join(dir, "repository")},
 			})
 			cp := &countingProvider{Provider: p, failed: make(map[string][]error)}
-			r := newElasticRun(t, ctx, dir, cp, countFlow(3), time.Second)
+			// Eight tasks of a second each: the primary alone takes
+			// longer than PendingTimeout, so there is demand left for
+			// a small worker once the huge one has failed.
+			r := newElasticRun(t, ctx, dir, cp, countFlow(8), time.Second)
 			if err := r.runner.Run(ctx); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
-			if got := r.output(t, ctx, "sum/out"); got != "14" {
-				t.Errorf("sum of the squares of 1..3 = %s, want 14", got)
+			if got := r.output(t, ctx, "sum/out"); got != "204" {
+				t.Errorf("sum of the squares of 1..8 = %s, want 204", got)
 			}
 			cp.mu.Lock()
 			defer cp.mu.Unlock()

@@ -52,7 +52,9 @@ func testTemplate(repo string) *corev1.PodTemplateSpec {
 			Env: []corev1.EnvVar{{Name: "PATH", Value: "/usr/local/bin:/usr/bin:/bin"}},
 		}},
 	}}
-	for _, dir := range []string{"/usr", "/bin", "/lib", "/lib64"} {
+	// Not /usr as a whole: it would hide the image's /usr/local/bin/ebb.
+	// /etc/alternatives holds what some programs (awk) link to.
+	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64", "/etc/alternatives"} {
 		if _, err := os.Stat(dir); err != nil {
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/cluster/bootstrap"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -113,69 +114,37 @@ func (p *Provider) start(ctx context.Context, w *worker) (*remote.Client, error)
 	}
 	p.cfg.Logger.Info("kube: pod created", "worker", w.id, "shape", w.shape.Name)
 
-	wctx, cancel := context.WithCancel(ctx)
-	waitc := make(chan waited, 1)
-	go func() {
-		c, err := w.exp.Wait(wctx)
-		waitc <- waited{c, err}
-	}()
-	var got bool // waitc was read
-	defer func() {
-		cancel()
-		if !got {
-			if r := <-waitc; r.c != nil {
-				r.c.Close()
-			}
-		}
-	}()
-
-	pending := time.NewTimer(p.cfg.PendingTimeout)
-	defer pending.Stop()
-	var announce *time.Timer // from the pod's running
-	var announcec <-chan time.Time
-	defer func() {
-		if announce != nil {
-			announce.Stop()
-		}
-	}()
-	for {
-		select {
-		case r := <-waitc:
-			got = true
-			if r.err != nil {
-				return fail(fmt.Errorf("pod %s %s before its worker was up%s: %w", w.id, p.podState(w), p.logTail(ctx, w.id), r.err))
-			}
-			return r.c, nil
-		case <-w.seenc:
+	return w.exp.Await(ctx, bootstrap.Watch{
+		Seen: w.seenc,
+		Check: func() (bool, error) {
 			p.mu.Lock()
 			pod, ended := w.pod, w.ended
 			p.mu.Unlock()
 			switch {
 			case ended:
-				w.lose() // Wait returns at once
+				w.lose() // Await's Wait returns at once
 			case neverRuns(pod) != "":
-				return fail(fmt.Errorf("pod %s can never run: %s: %w", w.id, neverRuns(pod), ebb.ErrResources))
-			case pod.Status.Phase == corev1.PodRunning && announce == nil:
-				pending.Stop()
-				announce = time.NewTimer(p.cfg.AnnounceTimeout)
-				announcec = announce.C
+				return false, fmt.Errorf("kube: launch %s: pod %s can never run: %s: %w", w.shape.Name, w.id, neverRuns(pod), ebb.ErrResources)
+			case pod.Status.Phase == corev1.PodRunning:
+				return true, nil
 			}
-		case <-pending.C:
-			return fail(fmt.Errorf("pod %s not running after %v: %s: %w", w.id, p.cfg.PendingTimeout, p.podState(w), ebb.ErrUnavailable))
-		case <-announcec:
-			return fail(fmt.Errorf("the worker of pod %s did not announce itself within %v of running (can it reach %s?)%s: %w",
-				w.id, p.cfg.AnnounceTimeout, p.boot.URL(), p.logTail(ctx, w.id), ebb.ErrUnavailable))
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-p.closec:
-			return nil, p.errClosed("launch")
-		}
-	}
-}
-
-type waited struct {
-	c   *remote.Client
-	err error
+			return false, nil
+		},
+		PendingTimeout: p.cfg.PendingTimeout,
+		Pending: func() error {
+			return fmt.Errorf("kube: launch %s: pod %s not running after %v: %s: %w", w.shape.Name, w.id, p.cfg.PendingTimeout, p.podState(w), ebb.ErrUnavailable)
+		},
+		AnnounceTimeout: p.cfg.AnnounceTimeout,
+		Silent: func() error {
+			return fmt.Errorf("kube: launch %s: the worker of pod %s did not announce itself within %v of running (can it reach %s?)%s: %w",
+				w.shape.Name, w.id, p.cfg.AnnounceTimeout, p.boot.URL(), p.logTail(ctx, w.id), ebb.ErrUnavailable)
+		},
+		Gone: func(err error) error {
+			return fmt.Errorf("kube: launch %s: pod %s %s before its worker was up%s: %w", w.shape.Name, w.id, p.podState(w), p.logTail(ctx, w.id), err)
+		},
+		Closed: p.closec,
+		Stop:   func() error { return p.errClosed("launch") },
+	})
 }
 
 // podState describes w's pod as last seen.

@@ -100,19 +100,6 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,40}$`)
 // withDefaults returns c with its zero fields filled in, or an error
 // wrapping ebb.ErrInvalid that names the first bad field.
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Bootstrap.Command) == 0 || c.Bootstrap.Command[0] == "" {
-		return c, fmt.Errorf("slurm: Config.Bootstrap.Command %q: want the argv of a worker, as {\"/path/to/ebb\", \"worker\"}: %w", c.Bootstrap.Command, ebb.ErrInvalid)
-	}
-	shapes, err := cluster.CheckShapes(c.Shapes)
-	if err != nil {
-		return c, fmt.Errorf("slurm: Config.%w", err)
-	}
-	for i, s := range shapes {
-		if _, err := shapeRequest(s); err != nil {
-			return c, fmt.Errorf("slurm: Config.Shapes[%d]: %w", i, err)
-		}
-	}
-	c.Shapes = shapes
 	c.SbatchArgs = append([]string(nil), c.SbatchArgs...)
 	if c.JobPrefix == "" {
 		c.JobPrefix = DefaultJobPrefix
@@ -123,28 +110,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TimeLimit < 0 {
 		return c, fmt.Errorf("slurm: Config.TimeLimit %v: must not be negative: %w", c.TimeLimit, ebb.ErrInvalid)
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
-	}{
-		{"PendingTimeout", &c.PendingTimeout, DefaultPendingTimeout},
-		{"PollInterval", &c.PollInterval, DefaultPollInterval},
-		{"CommandTimeout", &c.CommandTimeout, DefaultCommandTimeout},
-		{"StopTimeout", &c.StopTimeout, DefaultStopTimeout},
-	} {
-		switch {
-		case *d.v == 0:
-			*d.v = d.def
-		case *d.v < 0:
-			return c, fmt.Errorf("slurm: Config.%s %v: must not be negative: %w", d.name, *d.v, ebb.ErrInvalid)
-		}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Bootstrap.Logger == nil {
-		c.Bootstrap.Logger = c.Logger
+	err := bootstrap.CheckProvider(bootstrap.ProviderConfig{
+		Bootstrap: &c.Bootstrap,
+		Want:      `the argv of a worker, as {"/path/to/ebb", "worker"}`,
+		Shapes:    &c.Shapes,
+		Shape: func(s cluster.Shape) error {
+			_, err := shapeRequest(s)
+			return err
+		},
+		Durations: []bootstrap.Duration{
+			{Name: "PendingTimeout", Value: &c.PendingTimeout, Default: DefaultPendingTimeout},
+			{Name: "PollInterval", Value: &c.PollInterval, Default: DefaultPollInterval},
+			{Name: "CommandTimeout", Value: &c.CommandTimeout, Default: DefaultCommandTimeout},
+			{Name: "StopTimeout", Value: &c.StopTimeout, Default: DefaultStopTimeout},
+		},
+		Logger: &c.Logger,
+	})
+	if err != nil {
+		return c, fmt.Errorf("slurm: %w", err)
 	}
 	return c, nil
 }

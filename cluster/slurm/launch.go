@@ -148,62 +148,30 @@ func (p *Provider) start(ctx context.Context, w *worker) (*remote.Client, error)
 	}
 	p.cfg.Logger.Info("slurm: job submitted", "worker", w.id, "job", jid, "shape", w.shape.Name)
 
-	wctx, cancel := context.WithCancel(ctx)
-	waitc := make(chan waited, 1)
-	go func() {
-		c, err := w.exp.Wait(wctx)
-		waitc <- waited{c, err}
-	}()
-	var got bool // waitc was read
-	defer func() {
-		cancel()
-		if !got {
-			if r := <-waitc; r.c != nil {
-				r.c.Close()
-			}
-		}
-	}()
-
-	pending := time.NewTimer(p.cfg.PendingTimeout)
-	defer pending.Stop()
-	pendingc := pending.C
-	for {
-		select {
-		case r := <-waitc:
-			got = true
-			if r.err != nil {
-				return nil, p.endedError(w, r.err)
-			}
-			return r.c, nil
-		case <-w.seenc:
+	return w.exp.Await(ctx, bootstrap.Watch{
+		Seen: w.seenc,
+		Check: func() (bool, error) {
 			p.mu.Lock()
 			j := w.last
 			p.mu.Unlock()
 			if why := j.never(); why != "" {
-				return nil, fmt.Errorf("slurm: launch %s: job %s pends for %s, which waiting does not cure: %w", w.shape.Name, jid, why, ebb.ErrResources)
+				return false, fmt.Errorf("slurm: launch %s: job %s pends for %s, which waiting does not cure: %w", w.shape.Name, jid, why, ebb.ErrResources)
 			}
-			if !j.pending() {
-				pendingc = nil // it started: PendingTimeout is done with
-			}
-		case <-pendingc:
-			pendingc = nil
+			return !j.pending(), nil
+		},
+		PendingTimeout: p.cfg.PendingTimeout,
+		Pending: func() error {
 			if j, found := p.lookup(ctx, w.id); found && !j.pending() {
-				continue
+				return nil
 			} else if found {
-				return nil, fmt.Errorf("slurm: launch %s: job %s still pending after %v (reason: %s): %w", w.shape.Name, jid, p.cfg.PendingTimeout, j.Reason, ebb.ErrUnavailable)
+				return fmt.Errorf("slurm: launch %s: job %s still pending after %v (reason: %s): %w", w.shape.Name, jid, p.cfg.PendingTimeout, j.Reason, ebb.ErrUnavailable)
 			}
-			return nil, fmt.Errorf("slurm: launch %s: job %s did not start within %v: %w", w.shape.Name, jid, p.cfg.PendingTimeout, ebb.ErrUnavailable)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-p.closec:
-			return nil, p.errClosed("launch")
-		}
-	}
-}
-
-type waited struct {
-	c   *remote.Client
-	err error
+			return fmt.Errorf("slurm: launch %s: job %s did not start within %v: %w", w.shape.Name, jid, p.cfg.PendingTimeout, ebb.ErrUnavailable)
+		},
+		Gone:   func(err error) error { return p.endedError(w, err) },
+		Closed: p.closec,
+		Stop:   func() error { return p.errClosed("launch") },
+	})
 }
 
 // submit writes w's job script and submits it.

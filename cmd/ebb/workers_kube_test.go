@@ -17,7 +17,8 @@ import (
 
 // kubePodTemplate is the workers' pod template on the test cluster,
 // whose node is this machine: its network, the image already there, and
-// its programs (the image holds ebb alone) mounted read-only.
+// its programs (the image holds ebb alone) mounted read-only: /usr/bin
+// and /usr/lib, not /usr, which would hide the image's /usr/local/bin/ebb.
 const kubePodTemplate = `spec:
   hostNetwork: true
   containers:
@@ -25,13 +26,19 @@ const kubePodTemplate = `spec:
       imagePullPolicy: Never
       env: [{name: PATH, value: /usr/local/bin:/usr/bin:/bin}]
       volumeMounts:
-        - {name: usr, mountPath: /usr, readOnly: true}
+        - {name: usr-bin, mountPath: /usr/bin, readOnly: true}
+        - {name: usr-lib, mountPath: /usr/lib, readOnly: true}
         - {name: bin, mountPath: /bin, readOnly: true}
         - {name: lib, mountPath: /lib, readOnly: true}
+        - {name: lib64, mountPath: /lib64, readOnly: true}
+        - {name: alternatives, mountPath: /etc/alternatives, readOnly: true}
   volumes:
-    - {name: usr, hostPath: {path: /usr}}
+    - {name: usr-bin, hostPath: {path: /usr/bin}}
+    - {name: usr-lib, hostPath: {path: /usr/lib}}
     - {name: bin, hostPath: {path: /bin}}
     - {name: lib, hostPath: {path: /lib}}
+    - {name: lib64, hostPath: {path: /lib64}}
+    - {name: alternatives, hostPath: {path: /etc/alternatives}}
 `
 
 // TestRunOnKube runs a flow with a workers file of provider kube: the

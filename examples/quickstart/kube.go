@@ -57,7 +57,7 @@ func kubeProvider(ctx context.Context, repoDir string) (cluster.Provider, func(c
 			LeaseTimeout: time.Minute,
 			Grace:        5 * time.Second,
 		},
-		Shapes:         []cluster.Shape{{Name: "task", Resources: ebb.Resources{ebb.CPU: 0.5, ebb.Mem: 256 << 20}, Price: 1}},
+		Shapes:         []cluster.Shape{{Name: "task", Resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 512 << 20}, Price: 1}},
 		Template:       hostPodTemplate(repoDir),
 		PendingTimeout: time.Minute,
 	})
@@ -81,7 +81,9 @@ func hostPodTemplate(repoDir string) *corev1.PodTemplateSpec {
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir, Type: &typ}}})
 		k.VolumeMounts = append(k.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: ro})
 	}
-	for _, dir := range []string{"/usr", "/bin", "/lib", "/lib64"} {
+	// Not /usr as a whole: it would hide the image's /usr/local/bin/ebb.
+	// /etc/alternatives holds what some programs (awk) link to.
+	for _, dir := range []string{"/usr/bin", "/usr/lib", "/usr/lib64", "/bin", "/lib", "/lib64", "/etc/alternatives"} {
 		if _, err := os.Stat(dir); err == nil {
 			mount("host"+strings.ReplaceAll(dir, "/", "-"), dir, true, corev1.HostPathUnset)
 		}

@@ -162,7 +162,8 @@ func TestWorkerReachesHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), podTimeout)
 	defer cancel()
 
-	const token = "kubetest-token"
+	// At least 16 characters, or the worker refuses it and exits.
+	const token = "kubetest-token-0123456789"
 	announced := make(chan remote.Announcement, 16)
 	driver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var a remote.Announcement
@@ -194,9 +195,23 @@ func TestWorkerReachesHost(t *testing.T) {
 	}
 	t.Logf("pod %s: create to Running %v", pod.Name, time.Since(start).Round(time.Millisecond))
 
+	// A worker that exits (a refused flag, an unreachable driver) ends
+	// the pod: say so with its log instead of waiting out podTimeout.
+	ended := make(chan *corev1.Pod, 1)
+	go func() {
+		p, err := watchPod(ctx, cs, c.Namespace, pod.Name, pod.ResourceVersion, func(_ watch.EventType, p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		})
+		if err == nil {
+			ended <- p
+		}
+	}()
 	var a remote.Announcement
 	select {
 	case a = <-announced:
+	case p := <-ended:
+		logs, _ := cs.CoreV1().Pods(c.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+		t.Fatalf("pod %s ended %s before announcing itself at %s; its log:\n%s", pod.Name, p.Status.Phase, driver.URL, logs)
 	case <-ctx.Done():
 		t.Fatalf("no announcement from pod %s at %s: %v", pod.Name, driver.URL, ctx.Err())
 	}
