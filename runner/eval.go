@@ -240,6 +240,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			needed[d] = true
 		}
 	}
+	var initial []int32 // ready from the start, in order
 	for _, i := range g.Order {
 		st := &e.tasks[i]
 		switch st.state {
@@ -262,9 +263,20 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		}
 		if e.waiting[i] == 0 {
 			st.state = ready
-			e.ready.push(e.shapes[i], i)
-			e.emitQueued(i)
+			initial = append(initial, i)
 		}
+	}
+	// The ready tasks go into their shapes' queues sized for them.
+	grow := map[*shape]int{}
+	for _, i := range initial {
+		grow[e.shapes[i]]++
+	}
+	for s, n := range grow {
+		s.q.Grow(n)
+	}
+	for _, i := range initial {
+		e.ready.push(e.shapes[i], i)
+		e.emitQueued(i)
 	}
 	if e.remaining == 0 {
 		close(e.doneC)
