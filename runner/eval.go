@@ -394,3 +394,42 @@ func (e *Eval) tasksOf(p taskPhase) []string {
 	slices.Sort(names)
 	return names
 }
+
+// markDone sets ran[i] for each task i that succeeded in this eval, and
+// returns ran, made when nil.
+func (e *Eval) markDone(ran []bool) []bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ran == nil {
+		ran = make([]bool, len(e.tasks))
+	}
+	for i := range e.tasks {
+		if e.tasks[i].state == done {
+			ran[i] = true
+		}
+	}
+	return ran
+}
+
+// creditEarlier returns the task counts now, the tasks that ran (see
+// markDone) counted as done rather than cached or skipped: a run retried
+// after its primary was lost reports what it ran in all its tries.
+func (e *Eval) creditEarlier(ran []bool) Progress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.progressLocked()
+	for i, r := range ran {
+		if !r {
+			continue
+		}
+		switch e.tasks[i].state {
+		case cached:
+			p.Cached--
+			p.Done++
+		case unneeded:
+			p.Skipped--
+			p.Done++
+		}
+	}
+	return p
+}
