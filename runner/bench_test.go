@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,9 @@ func benchRunner(b *testing.B, chain bool) {
 		b.Fatal(err)
 	}
 	defer p.Close(context.Background())
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	flow := noopFlow(b.N, chain)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -61,6 +65,13 @@ func benchRunner(b *testing.B, chain bool) {
 	if got := r.State().Result.Ran; got != b.N {
 		b.Fatalf("ran %d tasks, want %d", got, b.N)
 	}
+	// What the finished run still holds: the flow, its graph and
+	// digests, the eval's record of every task.
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(r)
+	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "held-B/task")
 }
 
 // BenchmarkRunnerIndependent runs b.N independent no-op tasks in one run
