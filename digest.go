@@ -1,8 +1,9 @@
 package ebb
 
 import (
-	_ "crypto/sha256" // registers the hash behind digest.SHA256
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"hash"
 
 	"github.com/opencontainers/go-digest"
@@ -13,22 +14,40 @@ import (
 // ("ab", "c") and ("a", "bc") digest differently. Tasks and execs are
 // identified this way, from exactly what determines their result.
 //
+// Fields are gathered in a buffer and hashed in blocks, so writing a
+// field allocates nothing; Reset makes the Digester ready for the next
+// digest, so one Digester serves many (a flow's tasks).
+//
 // The zero value is not usable; call NewDigester. A Digester is not safe
 // for concurrent use.
 type Digester struct {
 	h   hash.Hash
-	buf [binary.MaxVarintLen64]byte
+	buf []byte // written fields not yet hashed
 }
+
+// flushAt is how many buffered bytes are handed to the hash at once.
+const flushAt = 4 << 10
 
 // NewDigester returns an empty Digester.
 func NewDigester() *Digester {
-	return &Digester{h: digest.SHA256.Hash()}
+	return &Digester{h: sha256.New(), buf: make([]byte, 0, flushAt+binary.MaxVarintLen64)}
+}
+
+// Reset empties the Digester, as NewDigester returns it.
+func (d *Digester) Reset() {
+	d.h.Reset()
+	d.buf = d.buf[:0]
 }
 
 // WriteString adds one string field.
 func (d *Digester) WriteString(s string) {
 	d.writeLen(len(s))
-	d.h.Write([]byte(s))
+	for len(s) > 0 {
+		n := min(len(s), flushAt-len(d.buf))
+		d.buf = append(d.buf, s[:n]...)
+		s = s[n:]
+		d.flushFull()
+	}
 }
 
 // WriteStrings adds a list of strings as one field: its length, then each.
@@ -43,11 +62,29 @@ func (d *Digester) WriteStrings(ss []string) {
 func (d *Digester) WriteDigest(x digest.Digest) { d.WriteString(string(x)) }
 
 func (d *Digester) writeLen(n int) {
-	k := binary.PutUvarint(d.buf[:], uint64(n))
-	d.h.Write(d.buf[:k])
+	d.buf = binary.AppendUvarint(d.buf, uint64(n))
+	d.flushFull()
 }
 
-// Digest returns the digest of the fields written so far.
+// flushFull hashes the buffer once it holds flushAt bytes or more.
+func (d *Digester) flushFull() {
+	if len(d.buf) >= flushAt {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+	}
+}
+
+// Digest returns the digest of the fields written so far. It may be
+// called again after more fields are written.
 func (d *Digester) Digest() digest.Digest {
-	return digest.NewDigest(digest.SHA256, d.h)
+	if len(d.buf) > 0 {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+	}
+	const prefix = string(digest.SHA256) + ":"
+	var out [len(prefix) + 2*sha256.Size]byte
+	var sum [sha256.Size]byte
+	copy(out[:], prefix)
+	hex.Encode(out[len(prefix):], d.h.Sum(sum[:0]))
+	return digest.Digest(out[:])
 }

@@ -306,13 +306,14 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 	tasks := g.Flow.Tasks
 	out := make([]digest.Digest, len(tasks))
 	var inputs []digest.Digest
+	d := NewDigester()
 	for _, i := range g.Order {
 		t := &tasks[i]
 		inputs = inputs[:0]
 		for _, in := range t.Inputs {
 			switch {
 			case in.Task != "":
-				d := NewDigester()
+				d.Reset()
 				d.WriteString("output")
 				d.WriteDigest(out[g.Index[in.Task]])
 				d.WriteString(in.Output)
@@ -327,7 +328,7 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 				inputs = append(inputs, d)
 			}
 		}
-		out[i] = t.digest(inputs)
+		out[i] = t.digest(d, inputs)
 	}
 	return out, nil
 }

@@ -85,9 +85,9 @@ type Input struct {
 
 // digest computes the task's digest given the digest that stands for each
 // input: for an output of another task, that task's digest and the output
-// name; for a blob, the blob's digest.
-func (t *Task) digest(inputs []digest.Digest) digest.Digest {
-	d := NewDigester()
+// name; for a blob, the blob's digest. d is reset and used as scratch.
+func (t *Task) digest(d *Digester, inputs []digest.Digest) digest.Digest {
+	d.Reset()
 	d.WriteString("ebb.task/v1")
 	if t.Func != nil {
 		d.WriteString("func")
@@ -97,11 +97,15 @@ func (t *Task) digest(inputs []digest.Digest) digest.Digest {
 		d.WriteStrings(t.Argv)
 	}
 	d.WriteStrings(sortedCopy(t.Env))
-	order := inputOrder(t.Inputs)
-	d.writeLen(len(order))
-	for _, i := range order {
-		d.WriteString(t.Inputs[i].Name)
-		d.WriteDigest(inputs[i])
+	d.writeLen(len(t.Inputs))
+	if len(t.Inputs) == 1 {
+		d.WriteString(t.Inputs[0].Name)
+		d.WriteDigest(inputs[0])
+	} else {
+		for _, i := range inputOrder(t.Inputs) {
+			d.WriteString(t.Inputs[i].Name)
+			d.WriteDigest(inputs[i])
+		}
 	}
 	d.WriteStrings(t.Outputs)
 	return d.Digest()

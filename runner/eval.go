@@ -240,6 +240,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			needed[d] = true
 		}
 	}
+	var initial []int32 // ready from the start, in order
 	for _, i := range g.Order {
 		st := &e.tasks[i]
 		switch st.state {
@@ -262,9 +263,20 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		}
 		if e.waiting[i] == 0 {
 			st.state = ready
-			e.ready.push(e.shapes[i], i)
-			e.emitQueued(i)
+			initial = append(initial, i)
 		}
+	}
+	// The ready tasks go into their shapes' queues sized for them.
+	grow := map[*shape]int{}
+	for _, i := range initial {
+		grow[e.shapes[i]]++
+	}
+	for s, n := range grow {
+		s.q.Grow(n)
+	}
+	for _, i := range initial {
+		e.ready.push(e.shapes[i], i)
+		e.emitQueued(i)
 	}
 	if e.remaining == 0 {
 		close(e.doneC)
@@ -381,4 +393,43 @@ func (e *Eval) tasksOf(p taskPhase) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// markDone sets ran[i] for each task i that succeeded in this eval, and
+// returns ran, made when nil.
+func (e *Eval) markDone(ran []bool) []bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ran == nil {
+		ran = make([]bool, len(e.tasks))
+	}
+	for i := range e.tasks {
+		if e.tasks[i].state == done {
+			ran[i] = true
+		}
+	}
+	return ran
+}
+
+// creditEarlier returns the task counts now, the tasks that ran (see
+// markDone) counted as done rather than cached or skipped: a run retried
+// after its primary was lost reports what it ran in all its tries.
+func (e *Eval) creditEarlier(ran []bool) Progress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.progressLocked()
+	for i, r := range ran {
+		if !r {
+			continue
+		}
+		switch e.tasks[i].state {
+		case cached:
+			p.Cached--
+			p.Done++
+		case unneeded:
+			p.Skipped--
+			p.Done++
+		}
+	}
+	return p
 }

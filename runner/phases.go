@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -170,6 +171,13 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	if err != nil {
 		r.cfg.Logger.Warn("task durations of earlier runs unreadable; learning them anew", "err", err)
 	}
+	// Looking a big flow up in the cache takes a while, before Work
+	// keeps the primary's lease: keep it meanwhile, or it may run out.
+	kctx, stopKeep := context.WithCancel(ctx)
+	var keeping sync.WaitGroup
+	if r.cfg.Cache != nil {
+		keeping.Go(func() { _ = pool.Keepalive(kctx, r.primary, r.cfg.Keepalive) })
+	}
 	e, err := NewEval(ctx, r.graph, r.digests, EvalConfig{
 		History:    history,
 		Cache:      r.cfg.Cache,
@@ -184,6 +192,8 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		Status:     r.cfg.Status,
 		Attached:   r.attached,
 	})
+	stopKeep()
+	keeping.Wait()
 	if err != nil {
 		return err
 	}
@@ -202,6 +212,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	select {
 	case <-e.Done():
 	default:
+		r.ranBefore = e.markDone(r.ranBefore)
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -217,7 +228,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		r.fail(err)
 		return nil
 	}
-	p := e.Progress()
+	p := e.creditEarlier(r.ranBefore)
 	r.update(func(s *State) {
 		s.Result = &Result{Outputs: e.Outputs(), Tasks: p.Tasks, Ran: p.Done, Cached: p.Cached, Skipped: p.Skipped}
 		s.Phase = PhaseDone

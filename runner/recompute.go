@@ -22,6 +22,9 @@ type prober interface {
 // reason. A repository that holds every blob itself loses nothing, and
 // lostInputs asks it nothing.
 func (e *Eval) lostInputs(ctx context.Context, t int32, in map[string]digest.Digest) (gone, pending []int32) {
+	if len(in) == 0 {
+		return nil, nil
+	}
 	p, ok := e.cfg.Repository.(prober)
 	if !ok {
 		return nil, nil

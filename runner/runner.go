@@ -124,6 +124,10 @@ type Runner struct {
 	// attached names the re-attached alloc where each exec found on one
 	// lives, by task digest, for the next eval (EvalConfig.Attached).
 	attached map[digest.Digest]string
+	// ranBefore marks the tasks that succeeded in earlier tries of this
+	// run, made by the first try that did not finish: a later try finds
+	// them in the cache, and they count as run, not cached.
+	ranBefore []bool
 }
 
 // New returns a Runner for cfg. With a nil state it starts a new run; given

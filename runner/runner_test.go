@@ -281,6 +281,11 @@ func TestPrimaryLostIsRetried(t *testing.T) {
 		if c.get("mid-00") != 2 {
 			t.Errorf("mid-00 ran %d times, want 2 (lost once)", c.get("mid-00"))
 		}
+		// The source ran in the first try and came from the cache in
+		// the second: the run ran it.
+		if res := s.Result; res == nil || res.Ran != 5 || res.Cached != 0 || res.Skipped != 0 {
+			t.Errorf("result %+v, want 5 run, 0 cached, 0 skipped", res)
+		}
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -68,6 +69,19 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 		joined()
 	}
 
+	// Tasks run on goroutines that each take the next task when done
+	// with one: a goroutine per task running at once on a, not per task
+	// of the flow. idle counts those waiting on todo, less the tasks sent
+	// to them and not yet taken; only this loop sends, and closes todo
+	// when it ends, so every task sent is run.
+	todo := make(chan int32, max(1, e.cfg.MaxExecs))
+	var idle atomic.Int32
+	runner := func(t int32) {
+		for ok := true; ok; t, ok = <-todo {
+			e.run(ctx, w, t)
+			idle.Add(1)
+		}
+	}
 	var batch []int32
 	for {
 		e.mu.Lock()
@@ -88,7 +102,14 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 		e.woken = true
 		e.mu.Unlock()
 		for _, t := range batch {
-			wg.Go(func() { e.run(ctx, w, t) })
+			if n := idle.Load(); n > 0 && idle.CompareAndSwap(n, n-1) {
+				select {
+				case todo <- t:
+					continue
+				default:
+				}
+			}
+			wg.Go(func() { runner(t) })
 		}
 		select {
 		case <-wake:
@@ -98,6 +119,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
 			break
 		}
 	}
+	close(todo)
 	// Leave: tasks placed here but not started go back to the queue.
 	e.mu.Lock()
 	delete(e.workers, w)

@@ -78,6 +78,12 @@ func readFlow(path string) (*ebb.Flow, error) {
 // content beyond field names and the values of fields it names: a file
 // given by mistake (a key, a token) does not end up in a terminal or a log.
 func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
+	if flow, ok := decodeJSON(b, dir); ok {
+		if flow, err := finishFlow(flow, name); err == nil {
+			return flow, nil
+		}
+		// The YAML path below finds the same fault and names its line.
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, fmt.Errorf("flow file %s: %s: %w", name, redactYAML(err), ebb.ErrInvalid)
@@ -101,42 +107,72 @@ func parseFlow(b []byte, dir, name string) (*ebb.Flow, error) {
 		}
 		return nil, fmt.Errorf("flow file %s: %v: %w", name, err, ebb.ErrInvalid)
 	}
+	return buildFlow(&ff, dir, name, tasks)
+}
+
+// buildFlow makes the flow that ff, decoded from the flow file called
+// name, describes, and validates it; tasks, when known, are the YAML
+// nodes of its tasks, for the lines errors name.
+func buildFlow(ff *flowFile, dir, name string, tasks []*yaml.Node) (*ebb.Flow, error) {
 	if len(ff.Tasks) == 0 {
 		return nil, fmt.Errorf("flow file %s: no tasks: %w", name, ebb.ErrInvalid)
 	}
 	flow := &ebb.Flow{Name: ff.Name, Tasks: make([]ebb.Task, len(ff.Tasks))}
-	if flow.Name == "" {
-		flow.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
-	}
-	for i, t := range ff.Tasks {
-		res, err := ebb.ParseResources(t.Resources)
-		if err != nil {
+	shared := map[string]ebb.Resources{}
+	for i := range ff.Tasks {
+		var err error
+		if flow.Tasks[i], err = buildTask(&ff.Tasks[i], dir, shared); err != nil {
 			return nil, fmt.Errorf("flow file %s: %s: %w", name, taskAt(tasks, i), err)
 		}
-		var estimate time.Duration
-		if t.Estimate != "" {
-			if estimate, err = time.ParseDuration(t.Estimate); err != nil || estimate < 0 {
-				return nil, fmt.Errorf("flow file %s: %s: estimate %q: want a duration such as 90s or 20m: %w", name, taskAt(tasks, i), t.Estimate, ebb.ErrInvalid)
-			}
+	}
+	return finishFlow(flow, name)
+}
+
+// buildTask makes the task t describes; dir resolves relative input
+// paths. Tasks of one resources text share one Resources, kept in
+// shared: a flow's tasks are read, never written, and most of a big
+// flow's tasks are of a few shapes.
+func buildTask(t *taskFile, dir string, shared map[string]ebb.Resources) (ebb.Task, error) {
+	res, ok := shared[t.Resources]
+	if !ok {
+		var err error
+		if res, err = ebb.ParseResources(t.Resources); err != nil {
+			return ebb.Task{}, err
 		}
-		var timeout time.Duration
-		if t.Timeout != "" {
-			if timeout, err = time.ParseDuration(t.Timeout); err != nil || timeout < 0 {
-				return nil, fmt.Errorf("flow file %s: %s: timeout %q: want a duration such as 90s or 2h: %w", name, taskAt(tasks, i), t.Timeout, ebb.ErrInvalid)
-			}
+		shared[t.Resources] = res
+	}
+	var err error
+	var estimate time.Duration
+	if t.Estimate != "" {
+		if estimate, err = time.ParseDuration(t.Estimate); err != nil || estimate < 0 {
+			return ebb.Task{}, fmt.Errorf("estimate %q: want a duration such as 90s or 20m: %w", t.Estimate, ebb.ErrInvalid)
 		}
-		inputs := make([]ebb.Input, len(t.Inputs))
-		for j, in := range t.Inputs {
-			if in.Path != "" && !filepath.IsAbs(in.Path) {
-				in.Path = filepath.Join(dir, in.Path)
-			}
-			inputs[j] = in
+	}
+	var timeout time.Duration
+	if t.Timeout != "" {
+		if timeout, err = time.ParseDuration(t.Timeout); err != nil || timeout < 0 {
+			return ebb.Task{}, fmt.Errorf("timeout %q: want a duration such as 90s or 2h: %w", t.Timeout, ebb.ErrInvalid)
 		}
-		flow.Tasks[i] = ebb.Task{
-			Name: t.Name, Argv: t.Argv, Env: t.Env, Resources: res,
-			Inputs: inputs, Outputs: t.Outputs, After: t.After, Attempts: t.Attempts, Timeout: timeout,
-			Kind: t.Kind, Estimate: estimate,
+	}
+	inputs := make([]ebb.Input, len(t.Inputs))
+	for j, in := range t.Inputs {
+		if in.Path != "" && !filepath.IsAbs(in.Path) {
+			in.Path = filepath.Join(dir, in.Path)
 		}
+		inputs[j] = in
+	}
+	return ebb.Task{
+		Name: t.Name, Argv: t.Argv, Env: t.Env, Resources: res,
+		Inputs: inputs, Outputs: t.Outputs, After: t.After, Attempts: t.Attempts, Timeout: timeout,
+		Kind: t.Kind, Estimate: estimate,
+	}, nil
+}
+
+// finishFlow names flow after its file called name when it has no name,
+// and validates it.
+func finishFlow(flow *ebb.Flow, name string) (*ebb.Flow, error) {
+	if flow.Name == "" {
+		flow.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 	}
 	if err := flow.Validate(); err != nil {
 		return nil, fmt.Errorf("flow file %s: %w", name, err)

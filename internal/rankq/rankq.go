@@ -5,6 +5,8 @@
 // the task that became ready first.
 package rankq
 
+import "slices"
+
 // A Queue holds task indexes, as a binary heap. The zero Queue is empty
 // and ready to use; it is not safe for concurrent use.
 type Queue struct {
@@ -28,6 +30,10 @@ func before(a, b item) bool {
 
 // Len returns how many tasks the queue holds.
 func (q *Queue) Len() int { return len(q.h) }
+
+// Grow makes room for n more tasks, so that pushing them does not
+// reallocate the heap.
+func (q *Queue) Grow(n int) { q.h = slices.Grow(q.h, n) }
 
 // Push adds task, of the given rank.
 func (q *Queue) Push(task int32, rank float64) {

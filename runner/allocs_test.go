@@ -1,0 +1,74 @@
+package runner
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/pool/local"
+)
+
+// instantAlloc is a real local alloc whose execs end as soon as they are
+// put, allocating nothing: what is left to count is the eval's own cost.
+type instantAlloc struct{ pool.Alloc }
+
+type instantExec struct{ pool.Exec }
+
+func (instantAlloc) Put(context.Context, pool.ExecID, pool.ExecConfig) (pool.Exec, error) {
+	return instantExec{}, nil
+}
+
+func (instantAlloc) Remove(context.Context, pool.ExecID) error { return nil }
+
+func (instantExec) Wait(context.Context) (pool.Result, error) { return pool.Result{}, nil }
+
+// TestEvalAllocsPerTask guards the cost of dispatching a task: placing
+// it, running it on an alloc whose execs cost nothing, and recording its
+// result, in a flow of independent tasks. It takes about one allocation
+// a task (mostly the wake channel of a Work loop that waits for news),
+// against three when every task had a goroutine of its own.
+func TestEvalAllocsPerTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("counts allocations over a few thousand tasks")
+	}
+	const n = 4000
+	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	a, err := pool.Allocate(ctx, p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free(ctx)
+	g, err := noopFlow(n, false).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() {
+		e, err := NewEval(ctx, g, digests, EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Work(ctx, instantAlloc{a}); err != nil {
+			t.Fatal(err)
+		}
+		if p := e.Progress(); p.Done != n {
+			t.Fatalf("%d tasks done, want %d", p.Done, n)
+		}
+	}
+	perTask := testing.AllocsPerRun(3, run) / n
+	t.Logf("%.2f allocations a task", perTask)
+	if perTask > maxAllocsPerTask {
+		t.Errorf("%.2f allocations a task, want at most %d", perTask, maxAllocsPerTask)
+	}
+}
+
+const maxAllocsPerTask = 2
