@@ -42,6 +42,9 @@ import (
 // that crashes, and their tasks run again when it is resumed.
 type machinePool struct {
 	pool pool.Pool
+	// lock is held while this driver runs the machine worker; nil in
+	// process.
+	lock *os.File
 	// stop stops the worker, or closes the in-process pool: the execs
 	// still running are killed.
 	stop func() error
@@ -124,7 +127,7 @@ func (f *runFlags) startMachine(ctx context.Context, statePath string, repo *rep
 		return nil, err
 	}
 	ok = true
-	return &machinePool{pool: w.Pool, stop: closeProv}, nil
+	return &machinePool{pool: w.Pool, lock: lock, stop: closeProv}, nil
 }
 
 // machineWorker returns the worker p adopted from an earlier driver,

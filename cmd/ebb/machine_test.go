@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/proctest"
+	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/repository"
+)
+
+// The machine worker of a run is one per State: a second driver of the
+// same State is refused while the first runs; once the first is gone
+// without stopping it (a crash: its lock released, the worker left
+// running), the next driver adopts the same worker, with the alloc the
+// first one held; stopping it leaves no process and no directory.
+func TestMachineWorkerAdoptedOncePerState(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	repo, err := repository.Open(filepath.Join(dir, "repository"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := runFlags{dir: dir, resources: ebb.Resources{ebb.CPU: 1, ebb.Mem: 1 << 30}}
+	state := filepath.Join(dir, "state.json")
+	log := slog.New(slog.DiscardHandler)
+	first, err := f.startMachine(ctx, state, repo, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := pool.Allocate(ctx, first.pool, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.startMachine(ctx, state, repo, log); !errors.Is(err, ebb.ErrUnavailable) {
+		t.Errorf("a second driver of the same State: %v, want ErrUnavailable", err)
+	}
+	// Another State in the same -dir has a machine worker of its own.
+	other, err := f.startMachine(ctx, filepath.Join(dir, "other.json"), repo, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.pool.ID() == first.pool.ID() {
+		t.Errorf("the machine worker of another State is the first one's, %s", other.pool.ID())
+	}
+	if err := other.stop(); err != nil {
+		t.Error(err)
+	}
+
+	// The first driver crashes: its lock goes, its worker stays.
+	first.lock.Close()
+	again, err := f.startMachine(ctx, state, repo, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.pool.ID() != first.pool.ID() {
+		t.Errorf("the resumed driver's machine worker is %s, want the first one's, %s", again.pool.ID(), first.pool.ID())
+	}
+	if _, err := again.pool.Alloc(ctx, a.ID()); err != nil {
+		t.Errorf("the first driver's alloc on the adopted machine worker: %v", err)
+	}
+	if err := again.stop(); err != nil {
+		t.Error(err)
+	}
+	if !proctest.Eventually(10*time.Second, func() bool { return len(processesWith("-id\x00"+first.pool.ID())) == 0 }) {
+		t.Errorf("machine worker processes left: %v", processesWith("-id\x00"+first.pool.ID()))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "machine")); !os.IsNotExist(err) {
+		left, _ := filepath.Glob(filepath.Join(dir, "machine", "*", "*"))
+		t.Errorf("the machine workers' directory is left (%v): %v", err, left)
+	}
+}
