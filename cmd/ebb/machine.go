@@ -127,7 +127,7 @@ func (f *runFlags) startMachine(ctx context.Context, statePath string, repo *rep
 		return nil, err
 	}
 	ok = true
-	return &machinePool{pool: w.Pool, lock: lock, stop: closeProv}, nil
+	return &machinePool{pool: newMachineWorkerPool(p, shape, w, log), lock: lock, stop: closeProv}, nil
 }
 
 // machineWorker returns the worker p adopted from an earlier driver,
