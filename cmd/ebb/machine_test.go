@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/ebbflow/ebb/internal/proctest"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/runner"
 )
 
 // The machine worker of a run is one per State: a second driver of the
@@ -127,5 +129,34 @@ func TestMachineWorkerStartedAgain(t *testing.T) {
 	}
 	if again := workerID(t, mp); again == first {
 		t.Errorf("the machine worker is still %s, killed", again)
+	}
+}
+
+// -primary-in-process is recorded with the run, so that ebb resume
+// serves the primary as the run did, unless told otherwise.
+func TestPrimaryInProcessRecorded(t *testing.T) {
+	f := runFlags{dir: "/d", elastic: true, policy: "default", primaryInProcess: true}
+	cmd, err := f.record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &runner.State{Command: cmd}
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"-primary-in-process=false"}, false},
+	} {
+		fs := flag.NewFlagSet("resume", flag.ContinueOnError)
+		var given runFlags
+		given.register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		got, err := resumeFlags(s, fs, given)
+		if err != nil || got.primaryInProcess != tc.want {
+			t.Errorf("resume %q of a run with -primary-in-process: primaryInProcess %v (%v), want %v", tc.args, got.primaryInProcess, err, tc.want)
+		}
 	}
 }
