@@ -51,4 +51,19 @@
 // task's Timeout) is tried again up to its Attempts; a task whose last
 // try timed out fails the run with an error wrapping ebb.ErrTimeout. A lost alloc's running tasks go back to the ready queue. A
 // lost primary moves the run to Retry, and a new primary is taken.
+//
+// What outlives a crash of the driver: the State (saved after every step),
+// the repository and the cache, and the allocs of pools that run in other
+// processes. A pool inside the driver's process (pool/local's New, as the
+// quickstart uses it) dies with it: its execs are killed, and on resume
+// their tasks run again, even one that ended just before the crash but
+// whose result was not yet in the cache. A pool served by a process of its
+// own (an ebb worker, as every cluster.Provider starts them, and as `ebb
+// run` serves its primary: cluster/procs) keeps its allocs alive for their
+// lease (Config.Keepalive.Lease, a minute by default): a Runner given the
+// State within that time, in any process, re-attaches them (pool.Pool.Alloc)
+// and the execs on them by task digest, so a task running at the crash
+// runs on to its end once, and one that ended there is not run again. For
+// the auxiliary allocs of an Elastic, the provider must also find the
+// workers again (cluster.WorkerRecord: the Elastic adopts them).
 package runner

@@ -38,6 +38,11 @@
 //     the workers of those records whose process still runs and answers,
 //     kills the ones that run but cannot be reached (and waits until they
 //     are gone), and removes the directories and records of the dead.
+//   - A worker need not be auxiliary: `ebb run` serves its local pool,
+//     primary alloc included, from a procs worker of one shape (the
+//     machine's share, -resources), so that the primary's execs outlive a
+//     crash of the driver and ebb resume adopts them as it adopts the
+//     auxiliary workers.
 //
 // Every worker it launched has two goroutines (reading its stdout, reaping
 // it), and every worker it adopted one (polling for its end), which end

@@ -22,6 +22,15 @@ func (p *Provider) Terminate(ctx context.Context, id cluster.WorkerID) error {
 	if w == nil {
 		return nil
 	}
+	// The client's idle connections are closed first: the worker's
+	// server would otherwise wait a second on each before it closes
+	// it (an HTTP/2 connection's graceful shutdown).
+	p.mu.Lock()
+	c := w.client
+	p.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
 	syscall.Kill(w.pid, syscall.SIGTERM)
 	t := time.NewTimer(p.cfg.Grace)
 	defer t.Stop()

@@ -24,13 +24,16 @@ const adoptKills = 10
 // A driver of an elastic run on procs workers (and on Slurm workers, when
 // the test cluster is up: scripts/slurm-test-cluster), SIGKILLed at moments drawn
 // from a seeded RNG and resumed each time with `ebb resume STATE` alone
-// from another directory, adopts the workers its predecessor launched:
-// every task starts once and completes once, even one running across
-// several kills, the result is right, and after the last resume no worker
-// process, worker directory or record is left.
+// from another directory, adopts the workers its predecessor launched,
+// the machine worker that holds the primary alloc among them: every task
+// starts once and completes once, on the primary or on a worker, even one
+// running across several kills, the result is right, and after the last
+// resume no worker process, worker directory, exec directory, record or
+// alloc is left.
 //
-// Every task appends "start NAME PID" and "end NAME" to a log outside the
-// exec; the test appends "kill N" when it kills the driver.
+// Every task appends "start NAME PID DIR" (DIR: its exec's, which says
+// where it ran) and "end NAME" to a log outside the exec; the test
+// appends "kill N" when it kills the driver.
 func TestKilledDriverAdoptsWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and resumes real drivers")
@@ -90,11 +93,11 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 `, bin, prefix)
 	}
 	wf := write("workers.yaml", workers)
-	// Tasks of cpu=1 fit no primary of cpu=0.5: all run on workers. The
-	// long task runs across several kills.
+	// Tasks of cpu=1 run two at a time on the primary of cpu=2, the
+	// others on workers. The long task runs across several kills.
 	const n = 10
 	task := func(name string, sleep float64, out string) string {
-		script := fmt.Sprintf(`echo "start %[1]s $$" >> %[2]s; sleep %[3]g; echo "end %[1]s" >> %[2]s; %[4]s`, name, log, sleep, out)
+		script := fmt.Sprintf(`echo "start %[1]s $$ $PWD" >> %[2]s; sleep %[3]g; echo "end %[1]s" >> %[2]s; %[4]s`, name, log, sleep, out)
 		return fmt.Sprintf("  - {name: %s, argv: [/bin/sh, -c, %q], resources: \"cpu=1,mem=64MiB\", outputs: [out]",
 			name, script)
 	}
@@ -121,7 +124,7 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 		}
 		var cmd *exec.Cmd
 		if try == 0 {
-			cmd = exec.Command(bin, "run", "-quiet", "-workers", wf, "-dir", "d", "-primary", "cpu=0.5,mem=64MiB", "-outputs", "out", flowPath)
+			cmd = exec.Command(bin, "run", "-quiet", "-workers", wf, "-dir", "d", "-primary", "cpu=2,mem=256MiB", "-outputs", "out", flowPath)
 			cmd.Dir = dir
 		} else {
 			cmd = exec.Command(bin, "resume", "-quiet", state)
@@ -191,8 +194,10 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 	}
 
 	// Each task started once and ended once; the long one ran across at
-	// least two kills.
+	// least two kills; some ran on the primary (in the machine worker's
+	// directory), some on workers.
 	starts, ends := map[string]int{}, map[string]int{}
+	onPrimary := map[bool]int{}
 	longKills := 0
 	inLong := false
 	for _, l := range logLines(t, log) {
@@ -200,6 +205,7 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 		switch f[0] {
 		case "start":
 			starts[f[1]]++
+			onPrimary[len(f) > 3 && strings.HasPrefix(f[3], filepath.Join(dir, "d", "machine")+"/")]++
 			inLong = inLong || f[1] == "long"
 		case "end":
 			ends[f[1]]++
@@ -215,7 +221,10 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 			t.Errorf("task %s started %d times and ended %d times, want once each", name, starts[name], ends[name])
 		}
 	}
-	t.Logf("seed %d: the long task ran across %d kills", seed, longKills)
+	t.Logf("seed %d: the long task ran across %d kills; %d tasks ran on the primary, %d on workers", seed, longKills, onPrimary[true], onPrimary[false])
+	if onPrimary[true] < 2 || onPrimary[false] < 2 {
+		t.Errorf("%d tasks ran on the primary and %d on workers, want at least 2 on each", onPrimary[true], onPrimary[false])
+	}
 	if killed >= kills && longKills < 2 {
 		t.Errorf("the long task ran across %d kills, want at least 2", longKills)
 	}
@@ -223,9 +232,14 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 		t.Errorf("sum = %q, %v; want 155", b, err)
 	}
 
-	// Nothing is left: no worker process, directory or record.
+	// Nothing is left: no worker process, directory or record, the
+	// machine worker's (with its execs' directories) among them.
 	if !proctest.Eventually(10*time.Second, func() bool { return len(processesWith(bin)) == 0 }) {
 		t.Errorf("worker processes left: %v", processesWith(bin))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d", "machine")); !os.IsNotExist(err) {
+		left, _ := filepath.Glob(filepath.Join(dir, "d", "machine", "*", "*"))
+		t.Errorf("the machine worker's directory is left (%v): %v", err, left)
 	}
 	switch provider {
 	case "procs":
@@ -257,8 +271,12 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 			t.Errorf("Slurm jobs left: %v", jobs)
 		}
 	}
-	if b, err := os.ReadFile(state); err != nil || strings.Contains(string(b), `"aux"`) {
-		t.Errorf("the state after the run holds auxiliary allocs (%v):\n%s", err, b)
+	var st struct {
+		Primary json.RawMessage   `json:"primary"`
+		Aux     []json.RawMessage `json:"aux"`
+	}
+	if b, err := os.ReadFile(state); err != nil || json.Unmarshal(b, &st) != nil || st.Primary != nil || len(st.Aux) > 0 {
+		t.Errorf("the state after the run holds allocs (%v):\n%s", err, b)
 	}
 }
 
@@ -269,6 +287,8 @@ func checkRecords(t *testing.T, dir, state string) {
 	t.Helper()
 	st, _ := os.ReadFile(state)
 	recs, _ := filepath.Glob(filepath.Join(dir, "*", "records", "*.worker.json"))
+	machine, _ := filepath.Glob(filepath.Join(dir, "machine", "*", "records", "*.worker.json"))
+	recs = append(recs, machine...)
 	for _, f := range recs {
 		info, err := os.Stat(f)
 		if err != nil {

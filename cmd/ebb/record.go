@@ -28,6 +28,8 @@ type runRecord struct {
 	Outputs     string `json:"outputs,omitempty"`
 	Policy      string `json:"policy,omitempty"`
 	KeepWorkers bool   `json:"keep_workers,omitempty"`
+	// PrimaryInProcess is -primary-in-process.
+	PrimaryInProcess bool `json:"primary_in_process,omitempty"`
 }
 
 // record returns f as a runRecord's JSON. f's paths must be absolute
@@ -37,7 +39,7 @@ func (f *runFlags) record() (json.RawMessage, error) {
 		Version: runRecordVersion, Dir: f.dir,
 		Resources: f.resources.Format(), Primary: f.primary.Format(),
 		Elastic: f.elastic, Workers: f.workers, Outputs: f.outputs, Policy: f.policy,
-		KeepWorkers: f.keepWorkers,
+		KeepWorkers: f.keepWorkers, PrimaryInProcess: f.primaryInProcess,
 	})
 }
 
@@ -73,6 +75,7 @@ func resumeFlags(s *runner.State, fs *flag.FlagSet, f runFlags) (runFlags, error
 	}
 	was := f
 	was.dir, was.elastic, was.workers, was.outputs, was.keepWorkers = rec.Dir, rec.Elastic, rec.Workers, rec.Outputs, rec.KeepWorkers
+	was.primaryInProcess = rec.PrimaryInProcess
 	if rec.Policy != "" {
 		was.policy = rec.Policy
 	}
@@ -101,6 +104,8 @@ func resumeFlags(s *runner.State, fs *flag.FlagSet, f runFlags) (runFlags, error
 			was.policy = f.policy
 		case "keep-workers":
 			was.keepWorkers = f.keepWorkers
+		case "primary-in-process":
+			was.primaryInProcess = f.primaryInProcess
 		}
 	})
 	return was, nil

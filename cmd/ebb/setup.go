@@ -15,7 +15,6 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
-	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/runner"
 	"github.com/ebbflow/ebb/sim"
@@ -36,9 +35,12 @@ type runFlags struct {
 	// keepWorkers leaves the workers of -workers running when the run is
 	// interrupted.
 	keepWorkers bool
-	log         logFlags
-	ui          uiFlags
-	telemetry   telemetryFlags
+	// primaryInProcess keeps the machine pool in the driver (see
+	// machinePool).
+	primaryInProcess bool
+	log              logFlags
+	ui               uiFlags
+	telemetry        telemetryFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -50,6 +52,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
+	fs.BoolVar(&f.primaryInProcess, "primary-in-process", false, "serve the local pool (the primary alloc, and without -workers the auxiliary ones) inside ebb instead of from an ebb worker process it starts: a run starts a little faster, but a crash of ebb (SIGKILL, out of memory) kills the tasks running there, and ebb resume runs them again, even those that had just ended; by default the worker outlives a crash by its leases and ebb resume adopts it and its tasks")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt, as it adopts those of a driver that crashed (each provider keeps a record of its workers under -dir, mode 0600); by default they are stopped")
 	f.log.register(fs, slog.LevelWarn)
 	f.ui.register(fs)
@@ -85,15 +88,16 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	machine, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: repo, Logger: log})
+	mp, err := f.startMachine(ctx, statePath(store), repo, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := closeBounded(ctx, machine, closeTimeout); err != nil {
+		if err := mp.stop(); err != nil {
 			fmt.Fprintf(stderr, "ebb: %v\n", err)
 		}
 	}()
+	machine := mp.pool
 	c := cluster.NewStatic(machine)
 	cfg := runner.Config{
 		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,

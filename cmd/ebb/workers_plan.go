@@ -11,7 +11,6 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool"
-	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/stealer"
 )
@@ -180,7 +179,7 @@ func (a *auxWatch) report(workers string, grant ebb.Resources, quiet bool) strin
 // and a cost cap that keeps the workers' total within it. When no shape
 // is left it says why in one line on stderr and returns no pool; when a
 // shape is too small for some of the flow's tasks it says so.
-func (f *runFlags) startWorkers(ctx context.Context, machine *local.Pool, repo *repository.Dir, flow *ebb.Flow, log *slog.Logger, stderr io.Writer, hooks elasticHooks) (*workerPool, ebb.Resources, error) {
+func (f *runFlags) startWorkers(ctx context.Context, machine pool.Pool, repo *repository.Dir, flow *ebb.Flow, log *slog.Logger, stderr io.Writer, hooks elasticHooks) (*workerPool, ebb.Resources, error) {
 	wf, err := readWorkers(f.workers)
 	if err != nil {
 		return nil, nil, err

@@ -87,7 +87,10 @@
 // outlive the pool in the repository and the cache, not here. Alloc IDs
 // carry a random part chosen at New, so a restarted pool never hands out
 // an ID that an earlier pool gave someone else. Two live pools cannot
-// share a Dir: New locks it.
+// share a Dir: New locks it. A driver whose execs must outlive its crash
+// serves the pool from a process of its own, an `ebb worker` (package
+// cluster/procs starts them; `ebb run` does so for its primary alloc), and
+// re-attaches to its allocs when it is resumed.
 //
 // # Concurrency
 //

@@ -12,6 +12,15 @@ import (
 	"github.com/ebbflow/ebb"
 )
 
+// MachineResources returns this machine's capacity as a Pool of a Config
+// without Resources would hold it, its Dir being dir: every core the
+// process may use, all of its memory, and the free space of the file
+// system that holds dir (which must exist). Whoever starts a pool in
+// another process (an ebb worker) sizes it the same way with it.
+func MachineResources(dir string) (ebb.Resources, error) {
+	return machineResources(dir)
+}
+
 // machineResources reads this machine's capacity: every core the process
 // may use, all of its memory, and the free space of the file system that
 // holds dir.
