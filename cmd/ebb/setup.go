@@ -36,9 +36,11 @@ type runFlags struct {
 	// keepWorkers leaves the workers of -workers running when the run is
 	// interrupted.
 	keepWorkers bool
-	log         logFlags
-	ui          uiFlags
-	telemetry   telemetryFlags
+	// peers moves blobs between the workers of -workers directly.
+	peers     bool
+	log       logFlags
+	ui        uiFlags
+	telemetry telemetryFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -51,6 +53,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt, as it adopts those of a driver that crashed (each provider keeps a record of its workers under -dir, mode 0600); by default they are stopped")
+	fs.BoolVar(&f.peers, "peers", true, "with -workers whose workers fetch their blobs from ebb (command, slurm, kube): each worker keeps a blob cache and serves what it made to the others, which fetch it from there; only the outputs of the flow's last tasks come back to ebb. -peers=false stages every blob through ebb")
 	f.log.register(fs, slog.LevelWarn)
 	f.ui.register(fs)
 	f.telemetry.register(fs)
@@ -85,7 +88,23 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	machine, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: repo, Logger: log})
+	// With peer transfers the run's repository locates the blobs the
+	// workers keep; the primary's pool and the runner read through it.
+	var poolRepo repository.Store = repo
+	var peers *peerTransfer
+	if f.elastic && f.workers != "" {
+		if peers, err = newPeerTransfer(f.dir, repo, !f.peers); err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Fprintln(stderr, "ebb: "+peers.summary())
+			peers.close()
+		}()
+		if f.peers {
+			poolRepo = peers.located
+		}
+	}
+	machine, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: poolRepo, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -96,7 +115,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	}()
 	c := cluster.NewStatic(machine)
 	cfg := runner.Config{
-		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
+		Flow: flow, Cluster: c, Repository: poolRepo, Cache: cache, Store: store,
 		Program: "ebb run", Args: []string{flowPath},
 		Primary: ebb.Requirements{Min: f.primary}, Logger: log,
 		Status: progress.group("run"),
@@ -134,7 +153,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		if f.workers != "" {
 			rec := newWorkersRecorder(statePath(store), log)
 			bus := cfg.Events
-			hooks := elasticHooks{status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
+			hooks := elasticHooks{peers: peers, status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
 				bus.Worker(ev)
 				progress.event(ev.String())
 				rec.changed()

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb/internal/proctest"
+)
+
+// fanFlowFile is a fan-out/fan-in flow: gens tasks each write a distinct
+// intermediate of size bytes; users tasks each read all of them and
+// write a line; one sink concatenates the lines. Every task needs more
+// memory than a primary of 32 MiB has, so that all run on workers.
+func fanFlowFile(gens, users int, size int64) string {
+	var b strings.Builder
+	b.WriteString("tasks:\n")
+	res := `resources: "cpu=1,mem=256MiB"`
+	var all []string
+	for i := range gens {
+		fmt.Fprintf(&b, "  - {name: gen%d, argv: [sh, -c, \"sleep 0.3; { echo %d; head -c %d /dev/zero; } > out\"], %s, outputs: [out]}\n", i, i, size, res)
+		all = append(all, fmt.Sprintf("{name: in%d, task: gen%d, output: out}", i, i))
+	}
+	var lines []string
+	for j := range users {
+		fmt.Fprintf(&b, "  - {name: use%d, argv: [sh, -c, \"sleep 0.3; { echo %d; cat in* | wc -c; } > out\"], %s, outputs: [out], inputs: [%s]}\n", j, j, res, strings.Join(all, ", "))
+		lines = append(lines, fmt.Sprintf("{name: line%d, task: use%d, output: out}", j, j))
+	}
+	fmt.Fprintf(&b, "  - {name: sum, argv: [sh, -c, \"cat line* > sum\"], %s, outputs: [sum], inputs: [%s]}\n", res, strings.Join(lines, ", "))
+	return b.String()
+}
+
+var (
+	throughEbb = regexp.MustCompile(`blobs through ebb: (\d+) bytes sent to workers, (\d+) received from them, (\d+) copied from their peer servers`)
+	cacheLine  = regexp.MustCompile(`msg="blob cache".* fetched_bytes=(\d+)`)
+)
+
+// TestRunPeersFanOutFanIn runs a fan-out/fan-in flow with large
+// intermediates through ebb run on workers that fetch their blobs from
+// ebb (the command provider, as Slurm's and Kubernetes' workers do),
+// and counts the bytes. With -peers (the default) nothing crosses ebb's
+// blob server, ebb copies in only the sink's output, and each worker
+// fetches each intermediate at most once; with -peers=false every
+// intermediate goes up to ebb and down again.
+func TestRunPeersFanOutFanIn(t *testing.T) {
+	const gens, users, size = 4, 3, 1 << 20
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err := filepath.Abs("../../cluster/command/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, peers := range []bool{true, false} {
+		t.Run(fmt.Sprint("peers=", peers), func(t *testing.T) {
+			dir := t.TempDir()
+			state := filepath.Join(dir, "workers-state")
+			workers := fmt.Sprintf("provider: command\nworker: [%s, worker]\nidle_timeout: 2s\nlatency: 100ms\nmax_workers: 3\nshapes:\n  - {name: one, resources: \"cpu=1,mem=512MiB\"}\n", bin)
+			workers += fmt.Sprintf("command:\n  start: [%[1]s/start-worker, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state)
+			wf := filepath.Join(dir, "workers.yaml")
+			flow := filepath.Join(dir, "flow.yaml")
+			if err := os.WriteFile(wf, []byte(workers), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(flow, []byte(fanFlowFile(gens, users, size)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errs := runEbb(t, dir, "run", "-workers", wf, "-peers="+fmt.Sprint(peers), "-primary", "cpu=1,mem=32MiB", "-outputs", "out", flow)
+			if code != 0 {
+				t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
+			}
+			sum, err := os.ReadFile(filepath.Join(dir, "out", "sum", "sum"))
+			want := fmt.Sprint(gens * (size + 2)) // each intermediate: its number, a newline and size zeros
+			if err != nil || strings.Count(string(sum), want) != users {
+				t.Fatalf("sum = %q, %v; want %d lines of %s bytes", sum, err, users, want)
+			}
+			left := func() bool { return len(processesWith(bin)) == 0 }
+			if !proctest.Eventually(10*time.Second, left) {
+				t.Errorf("worker processes left: %v", processesWith(bin))
+			}
+			intermediates := int64(gens * (size + 2))
+			m := throughEbb.FindStringSubmatch(errs)
+			if m == nil {
+				t.Fatalf("ebb run said nothing of the blobs through it:\n%s", errs)
+			}
+			sent, _ := strconv.ParseInt(m[1], 10, 64)
+			received, _ := strconv.ParseInt(m[2], 10, 64)
+			copied, _ := strconv.ParseInt(m[3], 10, 64)
+			t.Logf("%s", m[0])
+			if !peers {
+				// Up once, and down to each worker that reads them.
+				if received < intermediates || sent < intermediates || copied != 0 {
+					t.Errorf("-peers=false: %s; want each intermediate up and down through ebb", m[0])
+				}
+				return
+			}
+			if sent != 0 || received != 0 {
+				t.Errorf("ebb's blob server sent %d and received %d bytes, want 0: the intermediates crossed it", sent, received)
+			}
+			if copied != int64(len(sum)) {
+				t.Errorf("ebb copied %d bytes from the workers, want %d: the sink's output alone", copied, len(sum))
+			}
+			logs, _ := filepath.Glob(filepath.Join(state, "*.log"))
+			var fetched int64
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				m := cacheLine.FindSubmatch(b)
+				if m == nil {
+					t.Errorf("worker log %s has no blob cache line:\n%s", l, b)
+					continue
+				}
+				n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+				fetched += n
+				// Each intermediate at most once, and the users' lines.
+				if limit := intermediates + int64(users*32); n > limit {
+					t.Errorf("worker %s fetched %d bytes, want at most %d (each intermediate once)", filepath.Base(l), n, limit)
+				}
+			}
+			if fetched < size {
+				t.Errorf("the workers fetched %d bytes from each other (%d logs): nothing moved between workers, the test shows nothing", fetched, len(logs))
+			}
+			t.Logf("%d workers fetched %d bytes from each other", len(logs), fetched)
+		})
+	}
+}
