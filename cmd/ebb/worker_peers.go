@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/pool/remote"
 	"github.com/opencontainers/go-digest"
@@ -139,15 +140,25 @@ func (o *peerWait) wait(ctx context.Context) (*remote.PeerOrigin, error) {
 
 // Get opens blob d from a peer that holds it, or from the driver.
 func (o *peerWait) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	rc, _, err := o.GetFrom(ctx, d)
+	return rc, err
+}
+
+// GetFrom is Get, saying where the blob comes from (local.Sourced).
+func (o *peerWait) GetFrom(ctx context.Context, d digest.Digest) (io.ReadCloser, string, error) {
 	p, err := o.wait(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if p == nil {
-		return o.driver.Get(ctx, d)
+		rc, err := o.driver.Get(ctx, d)
+		return rc, pool.WhereDriver, err
 	}
-	return p.Get(ctx, d)
+	return p.GetFrom(ctx, d)
 }
+
+// PutWhere says where the blobs put into the origin go (local.Placer).
+func (o *peerWait) PutWhere() string { return pool.WhereDriver }
 
 // Put stores r in the driver's repository.
 func (o *peerWait) Put(ctx context.Context, r io.Reader) (digest.Digest, error) {
