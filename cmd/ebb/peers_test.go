@@ -71,7 +71,7 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 			if err := os.WriteFile(flow, []byte(fanFlowFile(gens, users, size)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			code, out, errs := runEbb(t, dir, "run", "-workers", wf, "-peers="+fmt.Sprint(peers), "-primary", "cpu=1,mem=32MiB", "-outputs", "out", flow)
+			code, out, errs := runEbb(t, dir, "run", "-workers", wf, "-peers="+fmt.Sprint(peers), "-primary", "cpu=1,mem=32MiB", "-outputs", "out", "-events", "events.jsonl", flow)
 			if code != 0 {
 				t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
 			}
@@ -84,6 +84,7 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 			if !proctest.Eventually(10*time.Second, left) {
 				t.Errorf("worker processes left: %v", processesWith(bin))
 			}
+			checkStaging(t, filepath.Join(dir, "events.jsonl"), peers, size+2)
 			intermediates := int64(gens * (size + 2))
 			m := throughEbb.FindStringSubmatch(errs)
 			if m == nil {
@@ -128,4 +129,55 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 			t.Logf("%d workers fetched %d bytes from each other", len(logs), fetched)
 		})
 	}
+}
+
+// checkStaging checks the stage-in and stage-out lines of the events
+// file of a fan-out/fan-in run on workers, measured on the workers and
+// sent back over the pool protocol: each intermediate is size bytes,
+// staged in by each user from a peer, the driver or the worker's own
+// cache, and staged out by its gen into the worker's cache (peers) or
+// the driver.
+func checkStaging(t *testing.T, path string, peers bool, size int64) {
+	t.Helper()
+	wheres := map[string]int{}
+	seen := map[string]bool{}
+	for _, ev := range readEvents(t, path) {
+		kind, _ := ev["kind"].(string)
+		task, _ := ev["task"].(string)
+		if kind != "stage-in" && kind != "stage-out" {
+			continue
+		}
+		files, _ := ev["files"].([]any)
+		var sum float64
+		for _, f := range files {
+			f := f.(map[string]any)
+			b, _ := f["bytes"].(float64)
+			sum += b
+			where, _ := f["where"].(string)
+			wheres[kind+" "+where]++
+			big := strings.HasPrefix(task, "gen") && kind == "stage-out" || strings.HasPrefix(task, "use") && kind == "stage-in"
+			if big && int64(b) != size {
+				t.Errorf("%s of %s: file %v: want %d bytes", kind, task, f, size)
+			}
+		}
+		if ev["bytes"] != sum || ev["duration_seconds"] == nil {
+			t.Errorf("%s of %s: bytes %v, files sum to %v", kind, task, ev["bytes"], sum)
+		}
+		seen[kind+" "+task[:3]] = true
+	}
+	for _, k := range []string{"stage-out gen", "stage-in use", "stage-out use", "stage-in sum", "stage-out sum"} {
+		if !seen[k] {
+			t.Errorf("no %s event", k)
+		}
+	}
+	if peers {
+		// A gen's output stays in its worker's cache; a user reads
+		// some from peers.
+		if wheres["stage-out driver"] != 0 || wheres["stage-in peer"] == 0 {
+			t.Errorf("staging places %v: want outputs kept in the cache, inputs from peers", wheres)
+		}
+	} else if wheres["stage-out driver"] == 0 || wheres["stage-in driver"] == 0 || wheres["stage-in peer"] != 0 {
+		t.Errorf("staging places %v: want everything through the driver", wheres)
+	}
+	t.Logf("staging places: %v", wheres)
 }
