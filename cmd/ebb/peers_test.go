@@ -47,8 +47,18 @@ var (
 // blob server, ebb copies in only the sink's output, and each worker
 // fetches each intermediate at most once; with -peers=false every
 // intermediate goes up to ebb and down again.
+//
+// EBB_FAN_GENS and EBB_FAN_SIZE make it bigger, for BENCHMARKS.md: the
+// test logs each run's wall time.
 func TestRunPeersFanOutFanIn(t *testing.T) {
-	const gens, users, size = 4, 3, 1 << 20
+	const users = 3
+	gens, size := 4, int64(1<<20)
+	if v, err := strconv.Atoi(os.Getenv("EBB_FAN_GENS")); err == nil && v > 0 {
+		gens = v
+	}
+	if v, err := strconv.ParseInt(os.Getenv("EBB_FAN_SIZE"), 10, 64); err == nil && v > 0 {
+		size = v
+	}
 	bin, err := proctest.BuildEbb(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -71,12 +81,14 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 			if err := os.WriteFile(flow, []byte(fanFlowFile(gens, users, size)), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			start := time.Now()
 			code, out, errs := runEbb(t, dir, "run", "-workers", wf, "-peers="+fmt.Sprint(peers), "-primary", "cpu=1,mem=32MiB", "-outputs", "out", "-events", "events.jsonl", flow)
 			if code != 0 {
 				t.Fatalf("ebb run exited %d:\n%s%s", code, out, errs)
 			}
+			t.Logf("%d × %d bytes, %d users: ebb run took %v", gens, size, users, time.Since(start).Round(time.Millisecond))
 			sum, err := os.ReadFile(filepath.Join(dir, "out", "sum", "sum"))
-			want := fmt.Sprint(gens * (size + 2)) // each intermediate: its number, a newline and size zeros
+			want := fmt.Sprint(int64(gens) * (size + 2)) // each intermediate: its number, a newline and size zeros
 			if err != nil || strings.Count(string(sum), want) != users {
 				t.Fatalf("sum = %q, %v; want %d lines of %s bytes", sum, err, users, want)
 			}
@@ -85,7 +97,7 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 				t.Errorf("worker processes left: %v", processesWith(bin))
 			}
 			checkStaging(t, filepath.Join(dir, "events.jsonl"), peers, size+2)
-			intermediates := int64(gens * (size + 2))
+			intermediates := int64(gens) * (size + 2)
 			m := throughEbb.FindStringSubmatch(errs)
 			if m == nil {
 				t.Fatalf("ebb run said nothing of the blobs through it:\n%s", errs)
