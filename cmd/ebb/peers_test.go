@@ -119,6 +119,7 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 			if copied != int64(len(sum)) {
 				t.Errorf("ebb copied %d bytes from the workers, want %d: the sink's output alone", copied, len(sum))
 			}
+			checkPeerToken(t, dir, state)
 			logs, _ := filepath.Glob(filepath.Join(state, "*.log"))
 			var fetched int64
 			for _, l := range logs {
@@ -192,4 +193,33 @@ func checkStaging(t *testing.T, path string, peers bool, size int64) {
 		t.Errorf("staging places %v: want everything through the driver", wheres)
 	}
 	t.Logf("staging places: %v", wheres)
+}
+
+// checkPeerToken checks where the run's peer token is: in ebb's -dir,
+// mode 0600, and in none of the State, the workers' logs or the command
+// provider's records (which hold the workers' command lines).
+func checkPeerToken(t *testing.T, dir, state string) {
+	t.Helper()
+	path := filepath.Join(dir, ".ebb", peerTokenFile)
+	b, err := os.ReadFile(path)
+	token := strings.TrimSpace(string(b))
+	if err != nil || len(token) < 16 {
+		t.Fatalf("peer token file: %q, %v", b, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("peer token file mode %v, %v; want 0600", fi.Mode(), err)
+	}
+	var files []string
+	for _, pattern := range []string{filepath.Join(dir, ".ebb", "*.json"), filepath.Join(dir, ".ebb", "*", "*.json"), filepath.Join(state, "*"), filepath.Join(dir, "events.jsonl")} {
+		m, _ := filepath.Glob(pattern)
+		files = append(files, m...)
+	}
+	if len(files) < 3 {
+		t.Errorf("only %v to look for the token in", files)
+	}
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), token) {
+			t.Errorf("%s holds the peer token", f)
+		}
+	}
 }
