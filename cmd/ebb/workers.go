@@ -55,7 +55,7 @@ import (
 //	listen: ":0"                # command, slurm: where the workers reach ebb (default 127.0.0.1:0)
 //	advertise: driver.example.org
 //	worker_listen: ":0"         # command, slurm: where workers listen (default 127.0.0.1:0)
-//	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb)
+//	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb, or from each other with -peers)
 //
 // "-workers procs" is short for a file that says only "provider: procs".
 // Without shapes, procs workers share what the local pool's capacity
