@@ -137,9 +137,9 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 				}
 			}
 			if fetched < size {
-				t.Errorf("the workers fetched %d bytes from each other (%d logs): nothing moved between workers, the test shows nothing", fetched, len(logs))
+				t.Errorf("the workers' caches fetched %d bytes (%d logs): nothing moved between workers, the test shows nothing", fetched, len(logs))
 			}
-			t.Logf("%d workers fetched %d bytes from each other", len(logs), fetched)
+			t.Logf("%d workers' caches fetched %d bytes (from each other, or from ebb when it says so above)", len(logs), fetched)
 		})
 	}
 }

@@ -160,6 +160,20 @@ func (o *peerWait) GetFrom(ctx context.Context, d digest.Digest) (io.ReadCloser,
 // PutWhere says where the blobs put into the origin go (local.Placer).
 func (o *peerWait) PutWhere() string { return pool.WhereDriver }
 
+// HoldWhere says where the blobs the cache keeps end up: in the cache,
+// or in the driver's repository too when no peer token came (Hold then
+// stores them there).
+func (o *peerWait) HoldWhere() string {
+	select {
+	case <-o.ready:
+		if o.peer == nil {
+			return pool.WhereDriver
+		}
+	default:
+	}
+	return pool.WhereCache
+}
+
 // Put stores r in the driver's repository.
 func (o *peerWait) Put(ctx context.Context, r io.Reader) (digest.Digest, error) {
 	return o.driver.Put(ctx, r)

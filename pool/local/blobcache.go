@@ -318,6 +318,9 @@ func (c *BlobCache) GetFileFrom(ctx context.Context, d digest.Digest, path strin
 // them, when the origin is a Holder; else the origin too.
 func (c *BlobCache) PutWhere() string {
 	if _, ok := c.cfg.Origin.(Holder); ok {
+		if hw, ok := c.cfg.Origin.(interface{ HoldWhere() string }); ok {
+			return hw.HoldWhere() // a Holder that may store blobs after all
+		}
 		return pool.WhereCache
 	}
 	return putWhere(c.cfg.Origin)
