@@ -97,7 +97,9 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			return err
 		}
 		defer func() {
-			fmt.Fprintln(stderr, "ebb: "+peers.summary())
+			if !f.quiet {
+				fmt.Fprintln(stderr, "ebb: "+peers.summary())
+			}
 			peers.close()
 		}()
 		if f.peers {
