@@ -120,7 +120,7 @@ type Event struct {
 
 	ExitCode  int
 	Error     string
-	Duration  time.Duration // how long the exec ran, staging included
+	Duration  time.Duration // how long the exec ran, stage-in included; for StageIn and StageOut, how long the staging took
 	Resources ebb.Resources // what the exec held
 	Cached    bool          // Finished: found in the cache, not run
 

@@ -51,7 +51,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine, within what -resources leaves beside the primary) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
-	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
+	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, staged in and out, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt, as it adopts those of a driver that crashed (each provider keeps a record of its workers under -dir, mode 0600); by default they are stopped")
 	fs.BoolVar(&f.peers, "peers", true, "with -workers whose workers fetch their blobs from ebb (command, slurm, kube): each worker keeps a blob cache and serves what it made to the others, which fetch it from there; only the outputs of the flow's last tasks come back to ebb. -peers=false stages every blob through ebb")
 	f.log.register(fs, slog.LevelWarn)
