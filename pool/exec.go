@@ -210,6 +210,58 @@ type Result struct {
 	Outputs map[string]digest.Digest `json:"outputs,omitempty"`
 	// Resources is what the exec held.
 	Resources ebb.Resources `json:"resources,omitempty"`
+	// StageIn measures each input placed in the exec's directory, in
+	// the order staged; StageOut each output stored, once the exec
+	// succeeded. A pool that does not measure staging leaves them empty.
+	StageIn  []Transfer `json:"stage_in,omitempty"`
+	StageOut []Transfer `json:"stage_out,omitempty"`
+}
+
+// The places a Transfer names.
+const (
+	// WhereCache: a copy already on the pool's machine (the alloc's, or
+	// the worker's blob cache); nothing crossed the network.
+	WhereCache = "cache"
+	// WherePeer: another worker of the run, directly.
+	WherePeer = "peer"
+	// WhereDriver: the driver's repository, over the network.
+	WhereDriver = "driver"
+	// WhereRepository: a repository the pool reaches itself (a
+	// directory on its machine or a shared file system).
+	WhereRepository = "repository"
+)
+
+// A Transfer is one input staged in or one output stored out by an exec:
+// the file's name in the exec's directory, its digest and size, when it
+// began and how long it took, and where its content came from (stage-in)
+// or went (stage-out): WhereCache, WherePeer, WhereDriver or
+// WhereRepository.
+type Transfer struct {
+	Name     string        `json:"name"`
+	Digest   digest.Digest `json:"digest,omitempty"`
+	Bytes    int64         `json:"bytes"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+	Where    string        `json:"where,omitempty"`
+}
+
+// StagedBytes returns the bytes of ts and the time from the first's start
+// to the last's end.
+func StagedBytes(ts []Transfer) (bytes int64, d time.Duration) {
+	if len(ts) == 0 {
+		return 0, 0
+	}
+	start, end := ts[0].Start, ts[0].Start.Add(ts[0].Duration)
+	for _, t := range ts {
+		bytes += t.Bytes
+		if t.Start.Before(start) {
+			start = t.Start
+		}
+		if e := t.Start.Add(t.Duration); e.After(end) {
+			end = e
+		}
+	}
+	return bytes, end.Sub(start)
 }
 
 // OK reports whether the exec succeeded: exit code 0 and no error.

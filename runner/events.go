@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,10 +28,12 @@ type EventKind uint8
 // go backward, except a stealer or worker event's, which keeps its
 // source's own.
 //
-// Pools report no staging figures (pool.Result and pool.ExecInspect carry
-// the exec's start and end, not the bytes or time spent placing inputs or
-// storing outputs), so there are no stage-in or stage-out events: the
-// staging is inside Finished's Duration.
+// A try that ran and whose pool measured its staging (pool.Result's
+// StageIn and StageOut) has StageIn and StageOut events before its
+// Finished or Retried, in that order: Queued → Started → StageIn →
+// StageOut → Finished. The pool reports them with the exec's result, so
+// they are published when the exec has ended, with the staging's own
+// times inside.
 const (
 	// EventQueued: the task is ready, its dependencies done, and waits
 	// for an alloc.
@@ -63,6 +66,16 @@ const (
 	// The runner does not make its clusters: their maker hands their
 	// events to the bus (cluster.ElasticConfig.OnWorker: bus.Worker).
 	EventWorker
+	// EventStageIn: the try's inputs were placed in its directory before
+	// it ran. Transfers has one per input (bytes, start, duration, and
+	// where from: the pool's cache, a peer, the driver, a repository),
+	// Bytes their sum and Duration from the first's start to the last's
+	// end. AllocID, Pool and Try are set.
+	EventStageIn
+	// EventStageOut: the outputs of a try that succeeded were stored, as
+	// EventStageIn says of inputs (where to: kept in the worker's cache,
+	// the driver, a repository).
+	EventStageOut
 )
 
 func (k EventKind) String() string {
@@ -85,6 +98,10 @@ func (k EventKind) String() string {
 		return "dropped"
 	case EventWorker:
 		return "worker"
+	case EventStageIn:
+		return "stage-in"
+	case EventStageOut:
+		return "stage-out"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -103,9 +120,16 @@ type Event struct {
 
 	ExitCode  int
 	Error     string
-	Duration  time.Duration // how long the exec ran, staging included
+	Duration  time.Duration // how long the exec ran, stage-in included; for StageIn and StageOut, how long the staging took
 	Resources ebb.Resources // what the exec held
 	Cached    bool          // Finished: found in the cache, not run
+
+	// StageIn and StageOut events: what was staged, and its bytes.
+	Transfers []pool.Transfer
+	Bytes     int64
+	// Finished and Retried: the outputs stored, as the StageOut event
+	// before it says, so that a sink may show them after the exec's end.
+	StageOut []pool.Transfer
 
 	Dropped int // EventDropped: how many
 	Stealer *stealer.Event
@@ -296,13 +320,30 @@ func (e *Eval) emitStarted(t int32, a pool.Alloc) {
 
 // emitEnded reports how task t's try on w went: kind is Finished or Retried.
 // e.mu is held.
+// Finished and Retried come after the try's StageIn and StageOut.
 func (e *Eval) emitEnded(kind EventKind, w *worker, t int32, res pool.Result) {
 	if e.cfg.Events == nil {
 		return
 	}
-	e.cfg.Events.publish(Event{Kind: kind, Task: e.g.Flow.Tasks[t].Name, Digest: e.digests[t],
-		AllocID: w.alloc.ID(), Pool: w.alloc.Pool().ID(), Try: int(e.tasks[t].tries),
-		ExitCode: res.ExitCode, Error: res.Error, Duration: res.Duration(), Resources: res.Resources.Clone()})
+	ev := Event{Task: e.g.Flow.Tasks[t].Name, Digest: e.digests[t],
+		AllocID: w.alloc.ID(), Pool: w.alloc.Pool().ID(), Try: int(e.tasks[t].tries)}
+	if kind == EventFinished || kind == EventRetried {
+		for _, st := range []struct {
+			kind EventKind
+			ts   []pool.Transfer
+		}{{EventStageIn, res.StageIn}, {EventStageOut, res.StageOut}} {
+			if len(st.ts) == 0 {
+				continue
+			}
+			sev := ev
+			sev.Kind, sev.Transfers = st.kind, slices.Clone(st.ts)
+			sev.Bytes, sev.Duration = pool.StagedBytes(st.ts)
+			e.cfg.Events.publish(sev)
+		}
+		ev.StageOut = slices.Clone(res.StageOut)
+	}
+	ev.Kind, ev.ExitCode, ev.Error, ev.Duration, ev.Resources = kind, res.ExitCode, res.Error, res.Duration(), res.Resources.Clone()
+	e.cfg.Events.publish(ev)
 }
 
 // emitLost reports task t requeued after w's alloc was lost or failed

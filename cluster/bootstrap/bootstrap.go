@@ -77,7 +77,7 @@ func New(cfg Config) (*Bootstrap, error) {
 		ln.Close()
 		return nil, err
 	}
-	reg, err := remote.NewRegistry(remote.RegistryConfig{Authorize: b.authorize, Announce: b.announce, Logger: cfg.Logger})
+	reg, err := remote.NewRegistry(remote.RegistryConfig{Authorize: b.authorize, Announce: b.announce, Reply: b.reply, Logger: cfg.Logger})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -298,7 +298,19 @@ func (b *Bootstrap) argv(id cluster.WorkerID, shape cluster.Shape) []string {
 	if c.Blobs != nil {
 		argv = append(argv, "-driver-blobs")
 	}
+	if c.PeerToken != "" {
+		argv = append(argv, "-peers")
+	}
 	return argv
+}
+
+// reply is the answer to a worker's announcement that it is up: the
+// run's peer token, if any.
+func (b *Bootstrap) reply(a remote.Announcement) remote.AnnounceReply {
+	if a.State != remote.StateUp {
+		return remote.AnnounceReply{}
+	}
+	return remote.AnnounceReply{PeerToken: b.cfg.PeerToken}
 }
 
 // authorize reports whether token is an expected worker's. Tokens are
@@ -322,6 +334,9 @@ func (b *Bootstrap) serveBlobs(w http.ResponseWriter, r *http.Request) {
 		// does.
 		b.refuser.ServeHTTP(w, r)
 		return
+	}
+	if c := b.cfg.Counter; c != nil {
+		w, r = c.wrap(w, r)
 	}
 	e.blobs.ServeHTTP(w, r)
 }

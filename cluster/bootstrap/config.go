@@ -61,6 +61,22 @@ type Config struct {
 	// a runner's tasks would not find their inputs there.
 	Blobs pool.Repository
 
+	// PeerToken, when set with Blobs, is the run's peer token (see
+	// remote.PeerServerConfig.Token): each worker is started with
+	// -peers, keeps a blob cache, serves it to the run's other workers
+	// and fetches its inputs from the worker that holds them, falling
+	// back to Blobs. The token reaches each worker in the answer to its
+	// announcement, never on its command line or in its environment.
+	// Blobs should then be a repository.Located (whose Peers carry the
+	// same token), which records the holders the workers report. A
+	// driver that adopts workers (Adopt) must give the token of the run
+	// that started them: they keep the one they were handed.
+	PeerToken string
+
+	// Counter, when set, counts the blob content the bootstrap's server
+	// of Blobs sends to and receives from the workers.
+	Counter *BlobCounter
+
 	// LeaseTimeout is the workers' -lease-timeout: a worker stops itself
 	// once nobody held a lease of it for this long, so workers outlive a
 	// driver that died by the leases it held plus this. Default 5
@@ -117,6 +133,14 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Repository != "" && c.Blobs != nil {
 		return c, fmt.Errorf("bootstrap: Config.Repository and Config.Blobs both set: the workers use one repository: %w", ebb.ErrInvalid)
+	}
+	if c.PeerToken != "" {
+		if c.Blobs == nil {
+			return c, fmt.Errorf("bootstrap: Config.PeerToken without Config.Blobs: the workers fetch from peers only what the driver's repository locates: %w", ebb.ErrInvalid)
+		}
+		if err := remote.CheckToken(c.PeerToken); err != nil {
+			return c, fmt.Errorf("bootstrap: Config.PeerToken: %w", err)
+		}
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen

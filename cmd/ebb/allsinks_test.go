@@ -199,9 +199,14 @@ func TestRunWithEverySink(t *testing.T) {
 			stories[task] = append(stories[task], ev["kind"].(string))
 		}
 	}
+	// Every task but last stores an output.
 	for _, task := range tasks {
-		if got := strings.Join(stories[task], " "); got != "queued started finished" {
-			t.Errorf("events file: task %s: %q, want queued started finished", task, got)
+		want := "queued started stage-out finished"
+		if task == "last" {
+			want = "queued started finished"
+		}
+		if got := strings.Join(stories[task], " "); got != want {
+			t.Errorf("events file: task %s: %q, want %s", task, got, want)
 		}
 	}
 	if len(stories) != len(tasks) {
@@ -240,8 +245,12 @@ func TestRunWithEverySink(t *testing.T) {
 		}
 	}
 	for _, task := range tasks {
-		if got := fmt.Sprint(perJob[task]); got != "[queued started execution.finished finished]" {
-			t.Errorf("AMQP: job %s's messages: %s", task, got)
+		want := "[queued started execution.finished stage-out.started stage-out.finished finished]"
+		if task == "last" {
+			want = "[queued started execution.finished finished]"
+		}
+		if got := fmt.Sprint(perJob[task]); got != want {
+			t.Errorf("AMQP: job %s's messages: %s, want %s", task, got, want)
 		}
 	}
 	if len(perJob) != len(tasks) {

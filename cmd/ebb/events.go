@@ -44,6 +44,21 @@ type eventLine struct {
 	Worker      string `json:"worker,omitempty"`
 	Shape       string `json:"shape,omitempty"`
 	Launch      int    `json:"launch,omitempty"`
+	// Staging (kinds stage-in and stage-out): the bytes of the try's
+	// inputs or outputs, and each one: its name, bytes, start, seconds
+	// and where it came from or went (cache, peer, driver, repository).
+	// duration_seconds spans them all.
+	Bytes *int64      `json:"bytes,omitempty"`
+	Files []stageFile `json:"files,omitempty"`
+}
+
+// stageFile is one input or output of a stage-in or stage-out line.
+type stageFile struct {
+	Name    string  `json:"name"`
+	Bytes   int64   `json:"bytes"`
+	Start   string  `json:"start"`
+	Seconds float64 `json:"seconds"`
+	Where   string  `json:"where,omitempty"`
 }
 
 func lineOf(ev runner.Event) eventLine {
@@ -55,6 +70,13 @@ func lineOf(ev runner.Event) eventLine {
 	switch ev.Kind {
 	case runner.EventStarted, runner.EventRetried, runner.EventLost:
 		l.Try = &ev.Try
+	case runner.EventStageIn, runner.EventStageOut:
+		secs := ev.Duration.Seconds()
+		l.Try, l.Bytes, l.Duration = &ev.Try, &ev.Bytes, &secs
+		for _, t := range ev.Transfers {
+			l.Files = append(l.Files, stageFile{Name: t.Name, Bytes: t.Bytes, Start: t.Start.UTC().Format(eventTime),
+				Seconds: t.Duration.Seconds(), Where: t.Where})
+		}
 	case runner.EventFinished:
 		l.Cached = &ev.Cached
 		if !ev.Cached {

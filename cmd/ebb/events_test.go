@@ -103,11 +103,32 @@ func TestRunWritesEvents(t *testing.T) {
 			if ev["cached"] != false || ev["exit_code"] != 0.0 || ev["duration_seconds"] == nil {
 				t.Errorf("line %d: finished: %v; want cached false, exit code 0 and a duration", i+1, ev)
 			}
+		case "stage-in", "stage-out":
+			// The bytes are the files': "1\n" from one, its copy from
+			// two, and twice it from three.
+			want := map[string]float64{"stage-in": 2, "stage-out": 2}
+			if kind == "stage-out" && task == "three" {
+				want[kind] = 4
+			}
+			files, _ := ev["files"].([]any)
+			if ev["bytes"] != want[kind] || len(files) != 1 || ev["duration_seconds"] == nil {
+				t.Errorf("line %d: %s of %s: %v; want %v bytes in one file, and a duration", i+1, kind, task, ev, want[kind])
+				continue
+			}
+			f := files[0].(map[string]any)
+			name := map[string]string{"stage-in": "a", "stage-out": "n"}[kind]
+			if f["name"] != name || f["bytes"] != want[kind] || f["where"] != "repository" || f["seconds"] == nil || f["start"] == nil {
+				t.Errorf("line %d: %s of %s: file %v; want %s of %v bytes from the repository", i+1, kind, task, f, name, want[kind])
+			}
 		}
 	}
-	for _, task := range []string{"one", "two", "three"} {
-		if got := strings.Join(stories[task], " "); got != "queued started finished" {
-			t.Errorf("task %s: %q, want queued started finished", task, got)
+	for task, want := range map[string]string{
+		"one":   "queued started stage-out finished",
+		"two":   "queued started stage-in stage-out finished",
+		"three": "queued started stage-in stage-out finished",
+	} {
+		if got := strings.Join(stories[task], " "); got != want {
+			t.Errorf("task %s: %q, want %s", task, got, want)
 		}
 	}
 

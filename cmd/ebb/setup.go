@@ -38,9 +38,11 @@ type runFlags struct {
 	// primaryInProcess keeps the machine pool in the driver (see
 	// machinePool).
 	primaryInProcess bool
-	log              logFlags
-	ui               uiFlags
-	telemetry        telemetryFlags
+	// peers moves blobs between the workers of -workers directly.
+	peers     bool
+	log       logFlags
+	ui        uiFlags
+	telemetry telemetryFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -51,9 +53,10 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.workers, "workers", "", "take auxiliary allocs from workers: `procs` (ebb worker processes on this machine, within what -resources leaves beside the primary) or a workers file (YAML or JSON, as examples/workers.yaml)")
 	fs.StringVar(&f.outputs, "outputs", "", "copy the outputs of the flow's last tasks into this directory")
 	fs.BoolVar(&f.quiet, "quiet", false, "print only the summary")
-	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
+	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, staged in and out, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.BoolVar(&f.primaryInProcess, "primary-in-process", false, "serve the local pool (the primary alloc, and without -workers the auxiliary ones) inside ebb instead of from an ebb worker process it starts: a run starts a little faster, but a crash of ebb (SIGKILL, out of memory) kills the tasks running there, and ebb resume runs them again, even those that had just ended; by default the worker outlives a crash by its leases and ebb resume adopts it and its tasks")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt, as it adopts those of a driver that crashed (each provider keeps a record of its workers under -dir, mode 0600); by default they are stopped")
+	fs.BoolVar(&f.peers, "peers", true, "with -workers whose workers fetch their blobs from ebb (command, slurm, kube): each worker keeps a blob cache and serves what it made to the others, which fetch it from there; only the outputs of the flow's last tasks come back to ebb, and the local pool stays inside ebb (as with -primary-in-process) to read them. -peers=false stages every blob through ebb")
 	f.log.register(fs, slog.LevelWarn)
 	f.ui.register(fs)
 	f.telemetry.register(fs)
@@ -88,7 +91,34 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	mp, err := f.startMachine(ctx, statePath(store), repo, log)
+	// With peer transfers the run's repository locates the blobs the
+	// workers keep; the primary's pool and the runner read through it.
+	var poolRepo repository.Store = repo
+	var peers *peerTransfer
+	if f.elastic && f.workers != "" {
+		if peers, err = newPeerTransfer(f.dir, repo, !f.peers); err != nil {
+			return err
+		}
+		defer func() {
+			if !f.quiet {
+				fmt.Fprintln(stderr, "ebb: "+peers.summary())
+			}
+			peers.close()
+		}()
+		if f.peers {
+			poolRepo = peers.located
+		}
+	}
+	inProcess, err := f.machineInProcess(peers)
+	if err != nil {
+		return err
+	}
+	var mp *machinePool
+	if inProcess {
+		mp, err = f.inProcessMachine(ctx, poolRepo, log)
+	} else {
+		mp, err = f.startMachine(ctx, statePath(store), repo, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -100,7 +130,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	machine := mp.pool
 	c := cluster.NewStatic(machine)
 	cfg := runner.Config{
-		Flow: flow, Cluster: c, Repository: repo, Cache: cache, Store: store,
+		Flow: flow, Cluster: c, Repository: poolRepo, Cache: cache, Store: store,
 		Program: "ebb run", Args: []string{flowPath},
 		Primary: ebb.Requirements{Min: f.primary}, Logger: log,
 		Status: progress.group("run"),
@@ -138,7 +168,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 		if f.workers != "" {
 			rec := newWorkersRecorder(statePath(store), log)
 			bus := cfg.Events
-			hooks := elasticHooks{status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
+			hooks := elasticHooks{peers: peers, status: progress.group("workers"), onWorker: func(ev cluster.WorkerEvent) {
 				bus.Worker(ev)
 				progress.event(ev.String())
 				rec.changed()

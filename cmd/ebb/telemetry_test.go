@@ -259,8 +259,9 @@ func TestRunPublishesToAMQP(t *testing.T) {
 	}
 	// ebb run waited for the broker's confirmations: every message is in
 	// the queue. executor.ready, then 4 tasks × queued, started,
-	// execution.finished, finished.
-	const want = 1 + 4*4
+	// execution.finished, stage-out.started, stage-out.finished (of
+	// their output, "i\n"), finished.
+	const want = 1 + 4*6
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	perJob := map[string][]string{}
@@ -268,9 +269,10 @@ func TestRunPublishesToAMQP(t *testing.T) {
 		select {
 		case d := <-deliveries:
 			var b struct {
-				Type string
-				Job  string
-				Seq  int
+				Type  string
+				Job   string
+				Seq   int
+				Bytes *int64
 			}
 			if err := json.Unmarshal(d.Body, &b); err != nil {
 				t.Fatal(err)
@@ -284,13 +286,16 @@ func TestRunPublishesToAMQP(t *testing.T) {
 			if b.Job != "" {
 				perJob[b.Job] = append(perJob[b.Job], strings.TrimPrefix(d.RoutingKey, "job."+strings.ReplaceAll(b.Job, ".", "_")+"."))
 			}
+			if b.Type == "job.stage-out.finished" && (b.Bytes == nil || *b.Bytes != 2) {
+				t.Errorf("%s: bytes %v, want 2 (the output's size)", d.RoutingKey, b.Bytes)
+			}
 		case <-ctx.Done():
 			t.Fatalf("%d of %d messages arrived", i, want)
 		}
 	}
 	for i := range 4 {
 		job := fmt.Sprintf("quick.%02d", i)
-		if got := fmt.Sprint(perJob[job]); got != "[queued started execution.finished finished]" {
+		if got := fmt.Sprint(perJob[job]); got != "[queued started execution.finished stage-out.started stage-out.finished finished]" {
 			t.Errorf("job %s's messages: %s", job, got)
 		}
 	}

@@ -33,6 +33,9 @@ type workerFlags struct {
 	lease, leaseTimeout, grace time.Duration
 	driver, driverPin          string
 	driverBlobs                bool
+	peers                      bool
+	peerListen                 string
+	cacheBytes                 int64
 	tlsCert, tlsKey, clientCA  string
 	noTLS                      bool
 }
@@ -65,6 +68,9 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.driver, "driver", "", "base `URL` of the driver's registry to announce this worker to")
 	fs.StringVar(&f.driverPin, "driver-pin", "", "`fingerprint` (sha256:...) of the driver's certificate")
 	fs.BoolVar(&f.driverBlobs, "driver-blobs", false, "stage inputs from and store outputs to the driver's repository (at -driver) instead of one of the worker's own")
+	fs.BoolVar(&f.peers, "peers", false, "with -driver-blobs: keep a blob cache, serve it to the run's other workers and fetch inputs from the worker that holds them, falling back to the driver; the run's peer token comes in the answer to the announcement")
+	fs.StringVar(&f.peerListen, "peer-listen", "", "`address` to serve blobs to peers on, with -peers (default: the host of -listen, a free port)")
+	fs.Int64Var(&f.cacheBytes, "cache-bytes", local.DefaultBlobCacheBytes, "with -peers: the `bytes` of fetched blobs the cache keeps, least recently used evicted first (the worker's own outputs are kept beyond it)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` to serve with (default: a fresh self-signed one)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of -tls-cert")
 	fs.StringVar(&f.clientCA, "client-ca", "", "PEM `file` of CA certificates: require client certificates signed by one (mutual TLS)")
@@ -138,6 +144,12 @@ func (f *workerFlags) check() error {
 		return fmt.Errorf("-driver-blobs without -driver: %w", errUsage)
 	case f.driverBlobs && f.repo != "":
 		return fmt.Errorf("-driver-blobs and -repository both given: %w", errUsage)
+	case f.peers && !f.driverBlobs:
+		return fmt.Errorf("-peers without -driver-blobs: %w", errUsage)
+	case f.peerListen != "" && !f.peers:
+		return fmt.Errorf("-peer-listen without -peers: %w", errUsage)
+	case f.cacheBytes <= 0:
+		return fmt.Errorf("-cache-bytes must be positive: %w", errUsage)
 	}
 	return nil
 }
@@ -160,9 +172,31 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 		dir = tmp
 	}
 	driver := remote.ClientConfig{URL: f.driver, Token: token, Pin: f.driverPin, Timeout: f.grace}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cert, cas, err := f.certificates(ln.Addr())
+	if err != nil {
+		return err
+	}
+	pin := ""
+	if cert != nil {
+		pin = remote.Fingerprint(cert.Certificate[0])
+	}
+	var peers *workerPeers
 	repo, err := f.repository(dir, driver)
 	if err != nil {
 		return err
+	}
+	if f.peers {
+		peers, err = newWorkerPeers(filepath.Join(dir, "cache"), ln.Addr().String(), f.peerListen, f.cacheBytes, repo.(*remote.Repository), cert, pin, log)
+		if err != nil {
+			return err
+		}
+		defer peers.origin.close()
+		repo = peers.cache
 	}
 	p, err := local.New(local.Config{
 		Dir:          filepath.Join(dir, "pool"),
@@ -182,15 +216,6 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 			closeBounded(ctx, p, f.grace)
 		}
 	}()
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	cert, cas, err := f.certificates(ln.Addr())
-	if err != nil {
-		return err
-	}
 	srv, err := remote.NewServer(remote.ServerConfig{
 		Pool: p, Repository: repo, Token: token, ClientCAs: cas, Logger: log, ShutdownTimeout: f.grace,
 	})
@@ -198,9 +223,8 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 		return err
 	}
 	var tlsCfg *tls.Config
-	pin := ""
 	if cert != nil {
-		tlsCfg, pin = srv.TLSConfig(*cert), remote.Fingerprint(cert.Certificate[0])
+		tlsCfg = srv.TLSConfig(*cert)
 	}
 	self := advertised(ln.Addr(), tlsCfg != nil)
 	fmt.Fprintln(stdout, remote.ListeningLine(self, pin))
@@ -222,7 +246,18 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 	wg.Go(func() { idlec <- srv.WaitIdle(idleCtx, f.leaseTimeout) })
 	announcement := remote.Announcement{ID: f.id, URL: self, Pin: pin, Resources: caps[0], State: remote.StateUp}
 	if f.driver != "" {
-		wg.Go(func() { announce(idleCtx, driver, announcement, log) })
+		wg.Go(func() {
+			reply := announce(idleCtx, driver, announcement, log)
+			if peers == nil {
+				return
+			}
+			if reply.PeerToken == "" {
+				log.Warn("the driver handed no peer token: staging through it alone")
+			}
+			if err := peers.serve(serveCtx, reply.PeerToken); err != nil {
+				log.Warn("serving blobs to peers", "err", err)
+			}
+		})
 	}
 
 	var serveErr error
@@ -256,6 +291,9 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 	stopServing()
 	if err := <-servec; err != nil && serveErr == nil {
 		log.Warn("stopping the server", "err", err)
+	}
+	if peers != nil {
+		peers.logStats()
 	}
 	log.Info("stopped")
 	return serveErr
@@ -326,24 +364,25 @@ func advertised(addr net.Addr, https bool) string {
 }
 
 // announce tells the driver the worker is up, trying again with backoff
-// until it has, ctx is done, or the driver refuses it for good.
-func announce(ctx context.Context, cfg remote.ClientConfig, a remote.Announcement, log *slog.Logger) {
+// until it has, ctx is done, or the driver refuses it for good. It
+// returns what the driver handed back, the zero reply if it did not.
+func announce(ctx context.Context, cfg remote.ClientConfig, a remote.Announcement, log *slog.Logger) remote.AnnounceReply {
 	policy := backoff.Policy{Min: time.Second, Max: time.Minute, Factor: 2, Jitter: 0.2}
 	for try := 0; ; try++ {
-		err := remote.Announce(ctx, cfg, a)
+		reply, err := remote.AnnounceFor(ctx, cfg, a)
 		switch {
 		case err == nil:
-			log.Info("announced", "driver", cfg.URL)
-			return
+			log.Info("announced", "driver", cfg.URL, "peers", reply.PeerToken != "")
+			return reply
 		case ctx.Err() != nil:
-			return
+			return remote.AnnounceReply{}
 		case errors.Is(err, ebb.ErrInvalid):
 			log.Error("the driver refused the announcement", "driver", cfg.URL, "err", err)
-			return
+			return remote.AnnounceReply{}
 		}
 		log.Warn("announcing failed; trying again", "driver", cfg.URL, "err", err)
 		if policy.Sleep(ctx, try) != nil {
-			return
+			return remote.AnnounceReply{}
 		}
 	}
 }

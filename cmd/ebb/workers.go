@@ -55,7 +55,7 @@ import (
 //	listen: ":0"                # command, slurm: where the workers reach ebb (default 127.0.0.1:0)
 //	advertise: driver.example.org
 //	worker_listen: ":0"         # command, slurm: where workers listen (default 127.0.0.1:0)
-//	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb)
+//	shared_repository: false    # command, slurm: the workers see ebb's -dir (default: they fetch blobs from ebb, or from each other with -peers)
 //
 // "-workers procs" is short for a file that says only "provider: procs".
 // Without shapes, procs workers share what the local pool's capacity
@@ -75,6 +75,8 @@ type workersFile struct {
 	Advertise        string       `json:"advertise"`
 	WorkerListen     string       `json:"worker_listen"`
 	SharedRepository bool         `json:"shared_repository"`
+	// peers, when set, moves blobs between the workers (ebb run -peers).
+	peers *peerTransfer
 
 	// derived are the shapes ebb gives a procs file without shapes,
 	// within costCap (what its Elastic may spend per hour; 0: no cap).
@@ -231,10 +233,16 @@ func (w *workersFile) shapes() ([]cluster.Shape, error) {
 // they share its directory.
 func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repository.Dir, log *slog.Logger) bootstrap.Config {
 	boot := bootstrap.Config{Command: worker, Listen: w.Listen, Advertise: w.Advertise, WorkerListen: w.WorkerListen, Logger: log}
-	if w.SharedRepository {
+	switch {
+	case w.SharedRepository:
 		boot.Repository = repoDir
-	} else {
+	case w.peers != nil && !w.peers.off:
+		boot.Blobs, boot.PeerToken, boot.Counter = w.peers.located, w.peers.token, &w.peers.counter
+	default:
 		boot.Blobs = repo
+		if w.peers != nil {
+			boot.Counter = &w.peers.counter
+		}
 	}
 	return boot
 }
@@ -244,6 +252,8 @@ func (w *workersFile) bootstrap(worker []string, repoDir string, repo *repositor
 type elasticHooks struct {
 	onWorker func(cluster.WorkerEvent)
 	status   *status.Group
+	// peers, when set, moves blobs between the workers (-peers).
+	peers *peerTransfer
 }
 
 // workerPool is the auxiliary cluster of a workers file: an Elastic over

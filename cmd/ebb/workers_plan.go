@@ -211,6 +211,7 @@ func (f *runFlags) startWorkers(ctx context.Context, machine pool.Pool, repo *re
 	if names, first := unheldTasks(flow, shapes); len(names) > 0 {
 		fmt.Fprintf(stderr, "ebb: -workers %s: no worker shape holds %d of the flow's tasks (%s needs %s; the largest shape is %s): they run on the primary alloc only\n", f.workers, len(names), names[0], first, largest(shapes))
 	}
+	wf.peers = hooks.peers
 	wp, err := wf.start(ctx, f.dir, repo, f.keepWorkers, log, hooks)
 	if err != nil {
 		return nil, nil, err

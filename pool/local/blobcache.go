@@ -275,7 +275,7 @@ func (c *BlobCache) Local(ctx context.Context, d digest.Digest) (io.ReadCloser, 
 // match d; a corrupt cached copy is removed, so that the next Get fetches
 // it again. The caller closes the reader.
 func (c *BlobCache) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
-	if err := c.ensure(ctx, d); err != nil {
+	if _, err := c.ensure(ctx, d); err != nil {
 		return nil, err
 	}
 	return c.Local(ctx, d)
@@ -286,16 +286,50 @@ func (c *BlobCache) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, er
 // (copied where a link cannot be made); a copy that fails verification is
 // removed and fetched once more.
 func (c *BlobCache) GetFile(ctx context.Context, d digest.Digest, path string) error {
+	_, err := c.GetFileFrom(ctx, d, path)
+	return err
+}
+
+// GetFileFrom is GetFile, returning where the content came from:
+// pool.WhereCache when the cache had it, or else where Origin got it (a
+// Sourced origin says: pool.WherePeer, pool.WhereDriver), by default
+// pool.WhereRepository. A caller that shared another's fetch reports
+// the fetch's.
+func (c *BlobCache) GetFileFrom(ctx context.Context, d digest.Digest, path string) (string, error) {
+	where := pool.WhereCache
 	for try := 0; ; try++ {
-		if err := c.ensure(ctx, d); err != nil {
-			return err
+		w, err := c.ensure(ctx, d)
+		if err != nil {
+			return "", err
 		}
-		err := c.linkVerified(ctx, d, path)
+		if w != pool.WhereCache {
+			where = w
+		}
+		err = c.linkVerified(ctx, d, path)
 		if errors.Is(err, ebb.ErrCorrupt) && try == 0 {
 			continue
 		}
-		return err
+		return where, err
 	}
+}
+
+// PutWhere says where the blobs put into the cache go (pool.Transfer's
+// Where): nowhere but the cache, whose origin only hears that it holds
+// them, when the origin is a Holder; else the origin too.
+func (c *BlobCache) PutWhere() string {
+	if _, ok := c.cfg.Origin.(Holder); ok {
+		if hw, ok := c.cfg.Origin.(interface{ HoldWhere() string }); ok {
+			return hw.HoldWhere() // a Holder that may store blobs after all
+		}
+		return pool.WhereCache
+	}
+	return putWhere(c.cfg.Origin)
+}
+
+// A Sourced origin says where a blob it opens comes from (pool.Transfer's
+// Where): remote.PeerOrigin does.
+type Sourced interface {
+	GetFrom(ctx context.Context, d digest.Digest) (io.ReadCloser, string, error)
 }
 
 // linkVerified verifies the cached copy of d and links it to path.
@@ -334,51 +368,64 @@ func (c *BlobCache) copyTo(ctx context.Context, d digest.Digest, path string) (e
 // ensure puts d in the cache, fetching it from Origin unless it is
 // there. Concurrent ensures of one digest share one fetch; a fetch
 // stopped because its caller's ctx ended is tried again by the others.
-func (c *BlobCache) ensure(ctx context.Context, d digest.Digest) error {
+//
+// It returns where the content came from: pool.WhereCache when it was
+// there, or else fetch's.
+func (c *BlobCache) ensure(ctx context.Context, d digest.Digest) (string, error) {
 	if err := checkCacheDigest("get "+string(d), d); err != nil {
-		return err
+		return "", err
 	}
 	if c.touch(d) {
 		c.hits.Add(1)
-		return nil
+		return pool.WhereCache, nil
 	}
 	for {
-		_, err, _ := c.fetches.Do(string(d), func() (any, error) {
+		where, err, _ := c.fetches.Do(string(d), func() (any, error) {
 			if c.touch(d) {
-				return nil, nil
+				return pool.WhereCache, nil
 			}
 			c.misses.Add(1)
-			return nil, c.fetch(ctx, d)
+			return c.fetch(ctx, d)
 		})
 		switch {
 		case ctx.Err() != nil:
-			return ctx.Err()
+			return "", ctx.Err()
 		case err != nil && isContextErr(err):
 			continue // the caller that fetched was stopped; this one was not
+		case err != nil:
+			return "", err
 		}
-		return err
+		return where.(string), nil
 	}
 }
 
-// fetch copies d from Origin into the cache, checking it against d.
-func (c *BlobCache) fetch(ctx context.Context, d digest.Digest) error {
-	r, err := c.cfg.Origin.Get(ctx, d)
+// fetch copies d from Origin into the cache, checking it against d, and
+// returns where Origin got it.
+func (c *BlobCache) fetch(ctx context.Context, d digest.Digest) (string, error) {
+	where := putWhere(c.cfg.Origin)
+	var r io.ReadCloser
+	var err error
+	if s, ok := c.cfg.Origin.(Sourced); ok {
+		r, where, err = s.GetFrom(ctx, d)
+	} else {
+		r, err = c.cfg.Origin.Get(ctx, d)
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer r.Close()
 	h := &hashingReader{r: r, h: digest.SHA256.Hash()}
 	if err := writeFile(c.cfg.Dir, c.path(d), h); err != nil {
-		return fmt.Errorf("local: blob cache: fetch %s: %w", d, err)
+		return "", fmt.Errorf("local: blob cache: fetch %s: %w", d, err)
 	}
 	c.fetched.Add(h.n)
 	if got := digest.NewDigest(digest.SHA256, h.h); got != d {
 		os.Remove(c.path(d))
-		return fmt.Errorf("local: blob cache: fetched %s has digest %s: %w", d, got, ebb.ErrCorrupt)
+		return "", fmt.Errorf("local: blob cache: fetched %s has digest %s: %w", d, got, ebb.ErrCorrupt)
 	}
 	c.add(d, h.n, false)
 	c.evict()
-	return nil
+	return where, nil
 }
 
 // Put stores the content of r in the cache, kept (never evicted), and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ebbflow/ebb/pool"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -25,29 +26,39 @@ import (
 // exec killed while waiting on another's large fetch stops only when the
 // fetch does. When the fetch failed because its own exec was stopped,
 // the others try again.
-func (a *alloc) blob(ctx context.Context, d digest.Digest) (string, error) {
+//
+// It also returns where the content came from (pool.Transfer's Where):
+// pool.WhereCache when the alloc had its copy already; an exec that
+// shared another's fetch reports the fetch's.
+func (a *alloc) blob(ctx context.Context, d digest.Digest) (string, string, error) {
 	dir := filepath.Join(a.dir, blobsName)
 	path := filepath.Join(dir, d.Algorithm().String()+"-"+d.Encoded())
 	for {
-		_, err, _ := a.fetches.Do(string(d), func() (any, error) {
+		where, err, _ := a.fetches.Do(string(d), func() (any, error) {
 			if _, err := os.Stat(path); err == nil {
-				return nil, nil
+				return pool.WhereCache, nil
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, err
+				return "", err
 			}
-			return nil, a.fetch(ctx, d, path)
+			return a.fetch(ctx, d, path)
 		})
 		switch {
 		case ctx.Err() != nil:
-			return "", ctx.Err()
+			return "", "", ctx.Err()
 		case err != nil && isContextErr(err):
 			continue // the exec that fetched was stopped; this one was not
 		case err != nil:
-			return "", err
+			return "", "", err
 		}
-		return path, nil
+		return path, where.(string), nil
 	}
+}
+
+// A Sourcer is a repository that writes a blob to a file and says where
+// the content came from (pool.Transfer's Where), as BlobCache does.
+type Sourcer interface {
+	GetFileFrom(ctx context.Context, d digest.Digest, path string) (string, error)
 }
 
 // fileGetter is a repository that writes a blob to a file itself, as
@@ -57,20 +68,24 @@ type fileGetter interface {
 	GetFile(ctx context.Context, d digest.Digest, path string) error
 }
 
-// fetch writes the blob d to path, whole or not at all.
-func (a *alloc) fetch(ctx context.Context, d digest.Digest, path string) (err error) {
-	if g, ok := a.p.cfg.Repository.(fileGetter); ok {
-		return g.GetFile(ctx, d, path)
+// fetch writes the blob d to path, whole or not at all, and returns
+// where it came from.
+func (a *alloc) fetch(ctx context.Context, d digest.Digest, path string) (string, error) {
+	switch g := a.p.cfg.Repository.(type) {
+	case Sourcer:
+		return g.GetFileFrom(ctx, d, path)
+	case fileGetter:
+		return putWhere(a.p.cfg.Repository), g.GetFile(ctx, d, path)
 	}
 	r, err := a.p.cfg.Repository.Get(ctx, d)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer r.Close()
 	if err := writeFile(filepath.Dir(path), path, r); err != nil {
-		return fmt.Errorf("fetched blob: %w", err)
+		return "", fmt.Errorf("fetched blob: %w", err)
 	}
-	return nil
+	return putWhere(a.p.cfg.Repository), nil
 }
 
 // writeFile writes r to a temporary file in dir, read-only, and renames

@@ -192,6 +192,7 @@ func (e *exec) check() error {
 func (e *exec) result() pool.Result {
 	r := e.res
 	r.Outputs = maps.Clone(r.Outputs)
+	r.StageIn, r.StageOut = slices.Clone(r.StageIn), slices.Clone(r.StageOut)
 	r.Resources = e.resources(false)
 	return r
 }

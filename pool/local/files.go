@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
+
+	"github.com/ebbflow/ebb/pool"
 
 	"github.com/ebbflow/ebb/internal/regfile"
 	"github.com/opencontainers/go-digest"
@@ -32,11 +35,16 @@ func (e *exec) makeWork(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("work directory: %w", err)
 	}
 	defer root.Close()
+	e.res.StageIn = make([]pool.Transfer, 0, len(e.cfg.Inputs))
 	for _, name := range slices.Sorted(maps.Keys(e.cfg.Inputs)) {
 		d := e.cfg.Inputs[name]
-		if err := e.stage(ctx, root, name, d); err != nil {
+		start := time.Now()
+		n, where, err := e.stage(ctx, root, name, d)
+		if err != nil {
 			return "", fmt.Errorf("input %q (%s): %w", name, d, err)
 		}
+		e.res.StageIn = append(e.res.StageIn, pool.Transfer{Name: name, Digest: d, Bytes: n,
+			Start: start, Duration: time.Since(start), Where: where})
 	}
 	return work, nil
 }
@@ -45,27 +53,30 @@ func (e *exec) makeWork(ctx context.Context) (string, error) {
 // of the alloc's copy of it (see alloc.blob). Inputs are plain files
 // (mode 0644), each exec's its own to change: a script among them is run
 // through its interpreter, as in {"sh", "script"}.
-func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.Digest) error {
+//
+// It returns the bytes staged and where they came from (pool.Transfer's
+// Where).
+func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.Digest) (int64, string, error) {
 	if dir := filepath.Dir(name); dir != "." {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return err
+			return 0, "", err
 		}
 	}
-	path, err := e.a.blob(ctx, d)
+	path, where, err := e.a.blob(ctx, d)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	r, err := os.Open(path)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		r.Close()
-		return err
+		return 0, "", err
 	}
-	_, err = io.Copy(f, r)
-	return errors.Join(err, r.Close(), f.Close())
+	n, err := io.Copy(f, r)
+	return n, where, errors.Join(err, r.Close(), f.Close())
 }
 
 // storeOutputs puts each output file into the repository and returns the
@@ -83,25 +94,57 @@ func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest
 	}
 	defer root.Close()
 	out := make(map[string]digest.Digest, len(e.cfg.Outputs))
+	staged := make([]pool.Transfer, 0, len(e.cfg.Outputs))
+	where := putWhere(e.a.p.cfg.Repository)
 	for _, name := range e.cfg.Outputs {
-		d, err := e.store(ctx, root, name)
+		start := time.Now()
+		d, n, err := e.store(ctx, root, name)
 		if err != nil {
 			return nil, fmt.Errorf("output %q: %w", name, err)
 		}
 		out[name] = d
+		staged = append(staged, pool.Transfer{Name: name, Digest: d, Bytes: n, Start: start, Duration: time.Since(start), Where: where})
 	}
+	e.res.StageOut = staged
 	return out, nil
 }
 
-func (e *exec) store(ctx context.Context, root *os.Root, name string) (digest.Digest, error) {
+// A Placer is a repository that says where the blobs put into it go
+// (pool.Transfer's Where); one that does not is a pool.WhereRepository.
+type Placer interface {
+	PutWhere() string
+}
+
+func putWhere(r pool.Repository) string {
+	if p, ok := r.(Placer); ok {
+		return p.PutWhere()
+	}
+	return pool.WhereRepository
+}
+
+func (e *exec) store(ctx context.Context, root *os.Root, name string) (digest.Digest, int64, error) {
 	// Never a blocking open: a FIFO would wait for a writer forever.
 	f, err := regfile.OpenIn(root, name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", errors.New("missing")
+		return "", 0, errors.New("missing")
 	}
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer f.Close()
-	return e.a.p.cfg.Repository.Put(ctx, f)
+	cr := &countReader{r: f}
+	d, err := e.a.p.cfg.Repository.Put(ctx, cr)
+	return d, cr.n, err
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

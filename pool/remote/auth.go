@@ -26,6 +26,10 @@ func NewToken() string {
 // validToken returns an error wrapping ebb.ErrInvalid, which does not
 // show the token, unless it is at least MinTokenLen printable ASCII
 // characters without spaces: what fits in a header as it is.
+// CheckToken fails with ebb.ErrInvalid when token is not one a server or
+// client accepts: at least MinTokenLen printable ASCII characters.
+func CheckToken(token string) error { return validToken("token", token) }
+
 func validToken(field, token string) error {
 	if len(token) < MinTokenLen {
 		return fmt.Errorf("remote: %s: want at least %d characters, have %d: %w", field, MinTokenLen, len(token), ebb.ErrInvalid)

@@ -53,6 +53,14 @@ func TestBlobs(t *testing.T) {
 	if err != nil || !r.OK() {
 		t.Fatalf("Wait = %+v, %v", r, err)
 	}
+	// The worker's staging figures come back over the protocol.
+	if len(r.StageIn) != 1 || r.StageIn[0].Name != "in.txt" || r.StageIn[0].Bytes != 14 || r.StageIn[0].Digest != in ||
+		r.StageIn[0].Where != pool.WhereRepository || r.StageIn[0].Start.IsZero() {
+		t.Errorf("StageIn = %+v, want in.txt, 14 bytes from the worker's repository", r.StageIn)
+	}
+	if len(r.StageOut) != 1 || r.StageOut[0].Name != "out.txt" || r.StageOut[0].Bytes != 14 || r.StageOut[0].Digest != r.Outputs["out.txt"] {
+		t.Errorf("StageOut = %+v, want out.txt, 14 bytes", r.StageOut)
+	}
 	rc, err := repo.Get(ctx, r.Outputs["out.txt"])
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/internal/regfile"
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
@@ -169,3 +170,7 @@ func (r *Repository) GetFile(ctx context.Context, d digest.Digest, path string) 
 	}
 	return nil
 }
+
+// PutWhere says where the blobs put into r go, as a pool staging into it
+// reports them: the driver's repository, over the network (local.Placer).
+func (r *Repository) PutWhere() string { return pool.WhereDriver }

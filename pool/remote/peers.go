@@ -200,9 +200,16 @@ func NewPeerOrigin(driver *Repository, peers *Peers, self string) (*PeerOrigin, 
 // does not record holders (an older one, or a plain repository) is asked
 // for the blob itself.
 func (o *PeerOrigin) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+	rc, _, err := o.GetFrom(ctx, d)
+	return rc, err
+}
+
+// GetFrom is Get, saying where the blob comes from: pool.WherePeer or
+// pool.WhereDriver (local.Sourced).
+func (o *PeerOrigin) GetFrom(ctx context.Context, d digest.Digest) (io.ReadCloser, string, error) {
 	holders, _, err := o.driver.Holders(ctx, d)
 	if err != nil && !errors.Is(err, ebb.ErrInvalid) && !errors.Is(err, ebb.ErrNotExist) {
-		return nil, err
+		return nil, "", err
 	}
 	for _, h := range holders {
 		if h == o.self {
@@ -210,13 +217,14 @@ func (o *PeerOrigin) Get(ctx context.Context, d digest.Digest) (io.ReadCloser, e
 		}
 		rc, err := o.peers.Open(ctx, h, d)
 		if err == nil {
-			return rc, nil
+			return rc, pool.WherePeer, nil
 		}
 		if ctx.Err() != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return o.driver.Get(ctx, d)
+	rc, err := o.driver.Get(ctx, d)
+	return rc, pool.WhereDriver, err
 }
 
 // Put stores the content of r in the driver's repository.
@@ -228,3 +236,7 @@ func (o *PeerOrigin) Put(ctx context.Context, r io.Reader) (digest.Digest, error
 func (o *PeerOrigin) Hold(ctx context.Context, d digest.Digest, size int64) error {
 	return o.driver.Hold(ctx, d, size, o.self)
 }
+
+// PutWhere says where the blobs put into the origin go: the driver's
+// repository (local.Placer).
+func (o *PeerOrigin) PutWhere() string { return pool.WhereDriver }

@@ -82,8 +82,22 @@ type RegistryConfig struct {
 	// channel, to a provider) rather than do long work.
 	Announce func(ctx context.Context, a Announcement) error
 
+	// Reply, when set, makes the answer to an announcement Announce
+	// took: what the driver hands the worker in return (the run's peer
+	// token). Nil, or a zero reply, answers 204 with no body.
+	Reply func(a Announcement) AnnounceReply
 	// Logger receives the refused announcements. Nil discards them.
 	Logger *slog.Logger
+}
+
+// An AnnounceReply is what a driver hands a worker that announced
+// itself, in the answer over the connection the worker made: secrets
+// that must cross neither a command line nor an environment.
+type AnnounceReply struct {
+	// PeerToken is the run's peer token (PeerServerConfig.Token): the
+	// worker serves its blobs to the run's other workers with it, and
+	// fetches theirs. Empty when the driver runs no peer transfers.
+	PeerToken string `json:"peer_token,omitempty"`
 }
 
 // TokenIs returns an Authorize function that accepts only token, compared
@@ -155,6 +169,12 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, body)
 		return
 	}
+	if g.cfg.Reply != nil {
+		if reply := g.cfg.Reply(a); reply != (AnnounceReply{}) {
+			writeJSON(w, http.StatusOK, reply)
+			return
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -163,13 +183,22 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // cfg.Timeout as every call does. Announcing again is harmless: a
 // registry takes the latest.
 func Announce(ctx context.Context, cfg ClientConfig, a Announcement) error {
+	_, err := AnnounceFor(ctx, cfg, a)
+	return err
+}
+
+// AnnounceFor is Announce, returning what the driver handed back: the
+// zero AnnounceReply from a driver that hands nothing.
+func AnnounceFor(ctx context.Context, cfg ClientConfig, a Announcement) (AnnounceReply, error) {
+	var reply AnnounceReply
 	if err := a.Validate(); err != nil {
-		return err
+		return reply, err
 	}
 	c, err := newClient(cfg)
 	if err != nil {
-		return err
+		return reply, err
 	}
 	defer c.Close()
-	return c.do(ctx, &request{op: "announce " + a.State + " " + a.ID, method: "POST", path: prefix + "/workers", in: a})
+	err = c.do(ctx, &request{op: "announce " + a.State + " " + a.ID, method: "POST", path: prefix + "/workers", in: a, out: &reply})
+	return reply, err
 }

@@ -92,3 +92,51 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("NewRegistry without callbacks: %v, want ErrInvalid", err)
 	}
 }
+
+// TestRegistryReply: a registry with Reply hands the worker what it
+// returns, for the announcing worker only after Announce took it; one
+// without hands back the zero reply.
+func TestRegistryReply(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	peer := NewToken()
+	reg, err := NewRegistry(RegistryConfig{
+		Authorize: TokenIs(testToken),
+		Announce: func(ctx context.Context, a Announcement) error {
+			if a.ID == "refused" {
+				return errors.New("refused: " + ebb.ErrInvalid.Error())
+			}
+			return nil
+		},
+		Reply: func(a Announcement) AnnounceReply {
+			if a.State != StateUp {
+				return AnnounceReply{}
+			}
+			return AnnounceReply{PeerToken: peer}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewTLSServer(reg)
+	defer ts.Close()
+	driver := ClientConfig{URL: ts.URL, Token: testToken, Pin: Fingerprint(ts.Certificate().Raw), Timeout: time.Second}
+	a := Announcement{ID: "w1", URL: "https://127.0.0.1:1", Resources: ebb.Resources{"cpu": 2}, State: StateUp}
+	reply, err := AnnounceFor(ctx, driver, a)
+	if err != nil || reply.PeerToken != peer {
+		t.Errorf("AnnounceFor up = %+v, %v; want the peer token", reply, err)
+	}
+	a.State = StateLeaving
+	if reply, err := AnnounceFor(ctx, driver, a); err != nil || reply != (AnnounceReply{}) {
+		t.Errorf("AnnounceFor leaving = %+v, %v; want the zero reply", reply, err)
+	}
+	a.ID, a.State = "refused", StateUp
+	if reply, err := AnnounceFor(ctx, driver, a); err == nil || reply.PeerToken != "" {
+		t.Errorf("AnnounceFor refused = %+v, %v; want an error and no token", reply, err)
+	}
+	wrong := driver
+	wrong.Token = "another-token-0123456789"
+	if reply, err := AnnounceFor(ctx, wrong, a); !errors.Is(err, ErrAuth) || reply.PeerToken != "" {
+		t.Errorf("AnnounceFor with a wrong token = %+v, %v; want ErrAuth and no token", reply, err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool/local"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/runner"
 	"github.com/ebbflow/ebb/runner/amqpsink"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -116,8 +119,26 @@ func testFlow() *ebb.Flow {
 		flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, Func: noop, FuncKey: name, Resources: res, After: []string{"split"}})
 	}
 	flow.Tasks = append(flow.Tasks, ebb.Task{Name: "join", Func: noop, FuncKey: "join", Resources: res, After: append(parts, "flaky")})
+	// A file made and a file read: their staging is published.
+	write := func(_ context.Context, env ebb.FuncEnv) error {
+		return os.WriteFile(filepath.Join(env.Dir, "out"), []byte(strings.Repeat("x", stagedBytes)), 0o644)
+	}
+	double := func(_ context.Context, env ebb.FuncEnv) error {
+		b, err := os.ReadFile(filepath.Join(env.Dir, "in"))
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(env.Dir, "out"), append(b, b...), 0o644)
+	}
+	flow.Tasks = append(flow.Tasks,
+		ebb.Task{Name: "make", Func: write, FuncKey: "make", Resources: res, Outputs: []string{"out"}},
+		ebb.Task{Name: "use", Func: double, FuncKey: "use", Resources: res, Outputs: []string{"out"},
+			Inputs: []ebb.Input{{Name: "in", Task: "make", Output: "out"}}})
 	return flow
 }
+
+// stagedBytes is the size of make's output, which use reads.
+const stagedBytes = 12345
 
 // TestBrokerReceivesRunInOrder runs a real flow on the local pool with a
 // sink publishing to RabbitMQ, and checks, through a queue bound with
@@ -130,7 +151,11 @@ func TestBrokerReceivesRunInOrder(t *testing.T) {
 	exchange := fmt.Sprintf("ebb.test.%d", time.Now().UnixNano())
 	c := newConsumer(t, url, exchange)
 
-	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 1 << 30}})
+	repo, err := repository.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 1 << 30}, Repository: repo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +166,7 @@ func TestBrokerReceivesRunInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runner.New(runner.Config{Flow: testFlow(), Cluster: cluster.NewStatic(p), Events: bus}, nil)
+	r, err := runner.New(runner.Config{Flow: testFlow(), Cluster: cluster.NewStatic(p), Repository: repo, Events: bus}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +201,8 @@ func TestBrokerReceivesRunInOrder(t *testing.T) {
 	if _, ok := want[""]; ok { // the stealer's events
 		jobs--
 	}
-	if jobs != 15 {
-		t.Errorf("events of %d jobs recorded, want 15", jobs)
+	if jobs != 17 {
+		t.Errorf("events of %d jobs recorded, want 17", jobs)
 	}
 
 	n := int(sink.Published())
@@ -201,6 +226,15 @@ func TestBrokerReceivesRunInOrder(t *testing.T) {
 			continue
 		}
 		got[b.Job] = append(got[b.Job], d.RoutingKey)
+		// The staging's figures are the files': make's output, read by
+		// use, which writes twice as much.
+		staged := map[string]int64{"job.make.stage-out.finished": stagedBytes,
+			"job.use.stage-in.finished": stagedBytes, "job.use.stage-out.finished": 2 * stagedBytes}
+		if want, ok := staged[d.RoutingKey]; ok {
+			if b.Bytes == nil || *b.Bytes != want || len(b.Files) != 1 || b.Files[0].Bytes != want || b.Time == nil {
+				t.Errorf("%s: bytes %v, files %+v, time %v; want %d bytes in one file", d.RoutingKey, b.Bytes, b.Files, b.Time, want)
+			}
+		}
 	}
 	for job, keys := range want {
 		if fmt.Sprint(got[job]) != fmt.Sprint(keys) {
@@ -214,6 +248,9 @@ func TestBrokerReceivesRunInOrder(t *testing.T) {
 	}
 	if flaky := want["flaky"]; fmt.Sprint(flaky) != "[job.flaky.queued job.flaky.started job.flaky.execution.finished job.flaky.retried job.flaky.started job.flaky.execution.finished job.flaky.finished]" {
 		t.Errorf("the flaky task's messages: %v", flaky)
+	}
+	if use := fmt.Sprint(got["use"]); use != "[job.use.queued job.use.started job.use.stage-in.started job.use.stage-in.finished job.use.execution.finished job.use.stage-out.started job.use.stage-out.finished job.use.finished]" {
+		t.Errorf("use's messages: %v", use)
 	}
 	if want["part.03"][0] != "job.part_03.queued" {
 		t.Errorf("part.03's first message: %v", want["part.03"])

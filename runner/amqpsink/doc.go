@@ -19,7 +19,11 @@
 //	executor.ready               the sink started: hostname
 //	job.{id}.queued              ready, waiting for an alloc
 //	job.{id}.started             put on an alloc: alloc_id, pool, try
+//	job.{id}.stage-in.started    a try's inputs began to be placed (stamped when)
+//	job.{id}.stage-in.finished   they were: bytes, time (seconds), files
 //	job.{id}.execution.finished  a try ended: exit_status, time (seconds), error
+//	job.{id}.stage-out.started   a try's outputs began to be stored
+//	job.{id}.stage-out.finished  they were: bytes, time (seconds), files
 //	job.{id}.finished            done for good: exit_status, metrics; or cached
 //	job.{id}.retried             a try failed and the task is queued again
 //	job.{id}.lost                its alloc was lost; queued again
@@ -27,11 +31,15 @@
 //	stealer.{kind}               a decision of the run's stealer (requested, granted, ...)
 //	events.dropped               the sink fell behind and lost dropped events
 //
-// A finished or retried try publishes job.{id}.execution.finished before
-// job.{id}.finished or job.{id}.retried. HyperFlow's executors also publish
-// job.{id}.stage_in.* and stage_out.* with bytes and times; ebb's pools
-// report no staging figures (the staging is inside a try's time), so
-// there are none here.
+// A try that ran publishes, in HyperFlow's order, job.{id}.started,
+// stage-in.started and .finished (when it had inputs),
+// execution.finished, stage-out.started and .finished (when it stored
+// outputs), then job.{id}.finished or job.{id}.retried. The stage
+// messages come from the figures the pool measured (pool.Result's
+// StageIn and StageOut: a worker measures its own and sends them back),
+// published when the try has ended; their timestamps are the staging's
+// own. Each file says where it came from or went: cache, peer, driver
+// or repository. A pool that measures no staging makes none.
 //
 // Messages of one sink are published in the order of the bus, on one
 // channel, so a queue bound to the exchange receives each job's messages

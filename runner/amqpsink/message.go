@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/runner"
 )
 
@@ -40,10 +41,23 @@ type Body struct {
 	Resources  ebb.Resources `json:"resources,omitempty"`
 	Metrics    *Metrics      `json:"metrics,omitempty"`
 
+	// stage-in.finished, stage-out.finished: the bytes staged, and
+	// each file (Time is then the staging's seconds).
+	Bytes *int64 `json:"bytes,omitempty"`
+	Files []File `json:"files,omitempty"`
+
 	Hostname  string `json:"hostname,omitempty"`   // executor.ready
 	Dropped   int    `json:"dropped,omitempty"`    // events.dropped
 	RequestID string `json:"request_id,omitempty"` // stealer.*
 	Reason    string `json:"reason,omitempty"`     // stealer.*
+}
+
+// File is one input staged in or output staged out.
+type File struct {
+	Name  string  `json:"name"`
+	Bytes int64   `json:"bytes"`
+	Time  float64 `json:"time"`            // seconds
+	Where string  `json:"where,omitempty"` // cache, peer, driver, repository
 }
 
 // Metrics are a finished job's figures, as job.{id}.finished carries them.
@@ -85,8 +99,14 @@ func JobID(name string) string {
 }
 
 // Messages returns what the sink publishes for ev, in order, with Seq
-// unset: none, one or two messages (see the package's routing keys).
-// executor is the ID that every body carries.
+// unset: none, one, two or four messages (see the package's routing
+// keys). executor is the ID that every body carries.
+//
+// A StageIn event makes stage-in.started and stage-in.finished, stamped
+// with the staging's own start and end. A StageOut event makes nothing:
+// the Finished or Retried after it carries its transfers and makes
+// execution.finished, stage-out.started, stage-out.finished and
+// finished, in HyperFlow's order.
 func Messages(ev runner.Event, executor string) []Message {
 	base := Body{Timestamp: ev.Time.UTC().Format(timeFormat), Executor: executor,
 		Job: ev.Task, Digest: string(ev.Digest), AllocID: ev.AllocID, Pool: ev.Pool}
@@ -95,7 +115,33 @@ func Messages(ev runner.Event, executor string) []Message {
 		return Message{Key: "job." + JobID(ev.Task) + "." + what, Body: b}
 	}
 	try := ev.Try
+	// stage makes the started and finished messages of transfers.
+	stage := func(what string, ts []pool.Transfer) []Message {
+		bytes, d := pool.StagedBytes(ts)
+		start := ts[0].Start
+		for _, t := range ts {
+			if t.Start.Before(start) {
+				start = t.Start
+			}
+		}
+		began := base
+		began.Try, began.Timestamp = &try, start.UTC().Format(timeFormat)
+		done := base
+		secs := d.Seconds()
+		done.Try, done.Timestamp, done.Bytes, done.Time = &try, start.Add(d).UTC().Format(timeFormat), &bytes, &secs
+		for _, t := range ts {
+			done.Files = append(done.Files, File{Name: t.Name, Bytes: t.Bytes, Time: t.Duration.Seconds(), Where: t.Where})
+		}
+		return []Message{job(what+".started", began), job(what+".finished", done)}
+	}
 	switch ev.Kind {
+	case runner.EventStageIn:
+		if len(ev.Transfers) == 0 {
+			return nil
+		}
+		return stage("stage-in", ev.Transfers)
+	case runner.EventStageOut:
+		return nil // with the Finished or Retried that follows
 	case runner.EventQueued:
 		return []Message{job("queued", base)}
 	case runner.EventStarted:
@@ -113,11 +159,15 @@ func Messages(ev runner.Event, executor string) []Message {
 		exec.Try, exec.ExitStatus, exec.Time, exec.Error, exec.Resources = &try, &exit, &secs, ev.Error, ev.Resources
 		end := base
 		end.Try, end.ExitStatus, end.Error = &try, &exit, ev.Error
+		msgs := []Message{job("execution.finished", exec)}
+		if len(ev.StageOut) > 0 {
+			msgs = append(msgs, stage("stage-out", ev.StageOut)...)
+		}
 		if ev.Kind == runner.EventRetried {
-			return []Message{job("execution.finished", exec), job("retried", end)}
+			return append(msgs, job("retried", end))
 		}
 		end.Metrics = &Metrics{Executor: executor, Execution: secs, Tries: try, Resources: ev.Resources}
-		return []Message{job("execution.finished", exec), job("finished", end)}
+		return append(msgs, job("finished", end))
 	case runner.EventLost:
 		b := base
 		b.Try, b.Error = &try, ev.Error

@@ -3,11 +3,13 @@ package amqpsink
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/runner"
 	"github.com/ebbflow/ebb/stealer"
 )
@@ -90,5 +92,51 @@ func TestMessages(t *testing.T) {
 				t.Errorf("Messages(%+v):\ngot  %s\nwant %s", tc.ev, strings.Join(got, "\n     "), strings.Join(tc.want, "\n     "))
 			}
 		})
+	}
+}
+
+// TestStageMessages: a StageIn event makes stage-in.started and
+// .finished, stamped with the staging's own start and end, with its
+// bytes, time and files; a StageOut event makes nothing, and the
+// Finished after it makes execution.finished, stage-out.started and
+// .finished, and finished.
+func TestStageMessages(t *testing.T) {
+	at := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	ins := []pool.Transfer{
+		{Name: "a", Bytes: 100, Start: at.Add(time.Second), Duration: 2 * time.Second, Where: pool.WherePeer},
+		{Name: "b", Bytes: 20, Start: at, Duration: time.Second, Where: pool.WhereCache},
+	}
+	outs := []pool.Transfer{{Name: "out", Bytes: 7, Start: at.Add(10 * time.Second), Duration: 500 * time.Millisecond, Where: pool.WhereCache}}
+	base := runner.Event{Time: at.Add(time.Minute), Task: "t", AllocID: "a1", Pool: "p1", Try: 0}
+	keyTime := func(ms []Message) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.Key+"@"+m.Body.Timestamp[11:23])
+		}
+		return out
+	}
+	in := base
+	in.Kind, in.Transfers = runner.EventStageIn, ins
+	in.Bytes, in.Duration = pool.StagedBytes(ins)
+	ms := Messages(in, "x")
+	if got := fmt.Sprint(keyTime(ms)); got != "[job.t.stage-in.started@09:00:00.000 job.t.stage-in.finished@09:00:03.000]" {
+		t.Errorf("stage-in: %s", got)
+	}
+	if len(ms) == 2 {
+		b, _ := json.Marshal(ms[1].Body)
+		want := `"bytes":120,"files":[{"name":"a","bytes":100,"time":2,"where":"peer"},{"name":"b","bytes":20,"time":1,"where":"cache"}]`
+		if !strings.Contains(string(b), want) || *ms[1].Body.Time != 3 {
+			t.Errorf("stage-in.finished: %s; want %s and time 3", b, want)
+		}
+	}
+	out := base
+	out.Kind, out.Transfers = runner.EventStageOut, outs
+	if ms := Messages(out, "x"); len(ms) != 0 {
+		t.Errorf("stage-out event made %v, want nothing", keyTime(ms))
+	}
+	fin := base
+	fin.Kind, fin.StageOut = runner.EventFinished, outs
+	if got := fmt.Sprint(keyTime(Messages(fin, "x"))); got != "[job.t.execution.finished@09:01:00.000 job.t.stage-out.started@09:00:10.000 job.t.stage-out.finished@09:00:10.500 job.t.finished@09:01:00.000]" {
+		t.Errorf("finished: %s", got)
 	}
 }

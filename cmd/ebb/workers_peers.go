@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/ebbflow/ebb/cluster/bootstrap"
+	"github.com/ebbflow/ebb/pool/remote"
+	"github.com/ebbflow/ebb/repository"
+	"github.com/opencontainers/go-digest"
+)
+
+// peerTransfer is how the workers of -workers move blobs between them
+// (-peers, the default): each keeps what it makes and serves it to the
+// others with the run's peer token; the driver's repository only
+// locates blobs (repository.Located), and copies in those it reads
+// itself, the outputs the flow's caller asked for. Workers that share
+// the run's repository directory (procs, shared_repository) need none
+// of it and ignore it.
+//
+// With off set (-peers=false) it only counts: the workers stage every
+// blob through the driver's repository.
+type peerTransfer struct {
+	off     bool
+	located *repository.Located
+	token   string
+	peers   *remote.Peers
+	// counter counts what the driver's blob server moves; pulled what
+	// the driver copied from the workers.
+	counter bootstrap.BlobCounter
+	pulled  atomic.Int64
+}
+
+// peerTokenFile holds the run's peer token under -dir, mode 0600, so
+// that a resumed run hands its new workers the token its adopted ones
+// hold. It is in no State.
+const peerTokenFile = "peer-token"
+
+// newPeerTransfer reads the run's peer token from dir, or makes and
+// keeps one, and locates blobs over repo; with off, it only counts.
+func newPeerTransfer(dir string, repo *repository.Dir, off bool) (*peerTransfer, error) {
+	if off {
+		return &peerTransfer{off: true}, nil
+	}
+	path := filepath.Join(dir, peerTokenFile)
+	b, err := os.ReadFile(path)
+	token := strings.TrimSpace(string(b))
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || err == nil && remote.CheckToken(token) != nil:
+		token = remote.NewToken()
+		if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("keeping the peer token: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("reading the peer token: %w", err)
+	}
+	peers, err := remote.NewPeers(remote.PeersConfig{Token: token})
+	if err != nil {
+		return nil, err
+	}
+	t := &peerTransfer{token: token, peers: peers}
+	t.located = repository.NewLocated(repo, countingPeers{peers, &t.pulled})
+	return t, nil
+}
+
+// summary says what crossed the driver.
+func (t *peerTransfer) summary() string {
+	return fmt.Sprintf("blobs through ebb: %d bytes sent to workers, %d received from them, %d copied from their peer servers",
+		t.counter.Sent(), t.counter.Received(), t.pulled.Load())
+}
+
+func (t *peerTransfer) close() {
+	if t.peers != nil {
+		t.peers.Close()
+	}
+}
+
+// countingPeers counts the blob content read from peers.
+type countingPeers struct {
+	*remote.Peers
+	n *atomic.Int64
+}
+
+func (p countingPeers) Open(ctx context.Context, holder string, d digest.Digest) (io.ReadCloser, error) {
+	rc, err := p.Peers.Open(ctx, holder, d)
+	if err != nil {
+		return nil, err
+	}
+	return countingReadCloser{rc, p.n}, nil
+}
+
+type countingReadCloser struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (r countingReadCloser) Read(b []byte) (int, error) {
+	n, err := r.ReadCloser.Read(b)
+	r.n.Add(int64(n))
+	return n, err
+}
