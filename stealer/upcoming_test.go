@@ -229,3 +229,20 @@ func TestDefaultBuysAheadOfTheNextWave(t *testing.T) {
 		t.Errorf("64 tasks upcoming in 10 min: plan %s, want nothing bought yet", formatPlan(p))
 	}
 }
+
+// An idle alloc takes the next wave before a request in flight does: it
+// is here now, the request a latency later. The request, left without
+// demand, is cancelled.
+func TestDefaultIdleAllocTakesTheNextWaveBeforeARequest(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 1})
+	s := gatherSnapshot(upcoming(15, 20*time.Second, false))
+	s.Held = []Held{working("a1", 8, 0, 2*time.Minute)}
+	s.Pending = []Pending{{ID: "r1", Requirements: req(cpus(1), 8), Since: t0.Add(-10 * time.Second)}}
+	p := d.Plan(s)
+	if drained(p, "a1") {
+		t.Errorf("8 tasks upcoming in 20 s beside the primary's 7 free cpus, request r1 in flight: plan %s, want a1 kept for them", formatPlan(p))
+	}
+	if len(p.Cancel) != 1 || p.Cancel[0].ID != "r1" {
+		t.Errorf("plan %s, want r1 cancelled: a1 takes the wave", formatPlan(p))
+	}
+}
