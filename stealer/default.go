@@ -191,9 +191,16 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 // flight: an idle alloc is here now, where a request comes a latency
 // later at best, so an idle alloc the wave fits on is kept (its drain
 // taken back) and what it takes is no longer credited to a request. It
-// returns the rest of the wave and the drains left.
+// moves at most as many tasks as the requests in flight hold units: with
+// none in flight, whether the wave needs the idle allocs at all is
+// keepIdle's to say (held capacity may start it in time). It returns the
+// rest of the wave and the drains left.
 func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain) ([]ebb.Demand, []Drain) {
-	if len(next) == 0 {
+	units := 0
+	for _, p := range s.Pending {
+		units += max(1, p.Requirements.Width)
+	}
+	if len(next) == 0 || units == 0 {
 		return next, drains
 	}
 	var idle []Held
@@ -209,7 +216,19 @@ func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain
 	for i, h := range idle {
 		bins[i] = bin{free: h.Free, n: 1}
 	}
-	rest, placed := placeBins(groups(next), bins)
+	var take, rest []group
+	for _, g := range groups(next) {
+		n := min(g.count, units)
+		units -= n
+		if n > 0 {
+			take = append(take, group{shape: g.shape, count: n, dur: g.dur, bound: g.bound})
+		}
+		if n < g.count {
+			rest = append(rest, group{shape: g.shape, count: g.count - n, dur: g.dur, bound: g.bound})
+		}
+	}
+	left, placed := placeBins(take, bins)
+	rest = append(rest, left...)
 	kept := make(map[string]bool)
 	for i, h := range idle {
 		if placed[i].placed > 0 {
