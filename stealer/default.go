@@ -24,7 +24,9 @@ import (
 //  3. drains every held alloc that works, runs nothing, and has been idle
 //     for the idle timeout (see MinIdleTimeout), unless the next wave of
 //     the flow needs it (Snapshot.Upcoming: tasks that wait only on
-//     running ones): work timed to be ready before twice the idle
+//     running ones): work due within the latency that the free capacity
+//     of busy allocs cannot take goes to idle allocs first, before the
+//     requests in flight, and keeps those it fits on; work timed to be ready before twice the idle
 //     timeout past an allocation's latency keeps the allocs it would
 //     otherwise buy back, and work whose time nobody can tell yet keeps
 //     them until they have been idle as long as an allocation takes;
@@ -187,20 +189,18 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 }
 
 // idleTakeNextWave places the next wave (the upcoming work due within the
-// latency, see nextWave) on the idle allocs first, before the requests in
-// flight: an idle alloc is here now, where a request comes a latency
-// later at best, so an idle alloc the wave fits on is kept (its drain
-// taken back) and what it takes is no longer credited to a request. It
-// moves at most as many tasks as the requests in flight hold units: with
-// none in flight, whether the wave needs the idle allocs at all is
-// keepIdle's to say (held capacity may start it in time). It returns the
-// rest of the wave and the drains left.
+// latency that the free capacity of busy allocs cannot take, see
+// nextWave) on the idle allocs first, before the requests in flight and
+// before asking how fast held capacity would start it: an idle alloc is
+// here now, where a request comes a latency later at best, so an idle
+// alloc the wave fits on is kept (its drain taken back) and what it
+// takes is no longer credited to a request, which goes if nothing else
+// needs it. Slots that busy allocs free later are not counted on: in a
+// flow of chains they go to the tasks each step makes ready in turn,
+// which the backlog's drain time (toBuy) cannot see. It returns the rest
+// of the wave and the drains left.
 func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain) ([]ebb.Demand, []Drain) {
-	units := 0
-	for _, p := range s.Pending {
-		units += max(1, p.Requirements.Width)
-	}
-	if len(next) == 0 || units == 0 {
+	if len(next) == 0 {
 		return next, drains
 	}
 	var idle []Held
@@ -216,19 +216,7 @@ func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain
 	for i, h := range idle {
 		bins[i] = bin{free: h.Free, n: 1}
 	}
-	var take, rest []group
-	for _, g := range groups(next) {
-		n := min(g.count, units)
-		units -= n
-		if n > 0 {
-			take = append(take, group{shape: g.shape, count: n, dur: g.dur, bound: g.bound})
-		}
-		if n < g.count {
-			rest = append(rest, group{shape: g.shape, count: g.count - n, dur: g.dur, bound: g.bound})
-		}
-	}
-	left, placed := placeBins(take, bins)
-	rest = append(rest, left...)
+	rest, placed := placeBins(groups(next), bins)
 	kept := make(map[string]bool)
 	for i, h := range idle {
 		if placed[i].placed > 0 {
