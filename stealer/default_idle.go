@@ -94,24 +94,11 @@ func (d *Default) idleTimeout(s Snapshot, latency time.Duration) (time.Duration,
 // Going through s.Recent in time order (releases before acquisitions at
 // the same moment), an acquisition re-buys the latest release before it
 // that is recent enough and that no earlier acquisition re-bought.
-//
-// A request still in flight counts as an acquisition asked for at its
-// Since: the policy has bought back already, and on a slow cluster the
-// grant would tell it an allocation's latency too late, after the allocs
-// of the stage in between had gone at the short timeout too.
 func (d *Default) rebuys(s Snapshot, window time.Duration) int {
-	changes := make([]Change, 0, len(s.Recent)+len(s.Pending))
+	changes := make([]Change, 0, len(s.Recent))
 	for _, c := range s.Recent {
 		if (c.Kind == Acquired || c.Kind == Released) && !c.Time.After(s.Now) {
 			changes = append(changes, c)
-		}
-	}
-	if len(changes) == 0 {
-		return 0 // nothing released, so nothing re-bought
-	}
-	for _, p := range s.Pending {
-		if !p.Since.After(s.Now) {
-			changes = append(changes, Change{Time: p.Since, Kind: Acquired})
 		}
 	}
 	slices.SortStableFunc(changes, func(a, b Change) int {

@@ -646,29 +646,3 @@ func BenchmarkDefaultPlan(b *testing.B) {
 		}
 	})
 }
-
-// A request in flight asked for soon after a release is a re-buy at
-// once, not only when it is granted a latency later: on a slow cluster
-// the allocs idle in between would otherwise go at the short timeout too.
-func TestDefaultCountsARequestInFlightAsARebuy(t *testing.T) {
-	d, _ := NewDefault(DefaultConfig{})
-	lat := 4 * time.Minute
-	s := Snapshot{Now: t0, Latency: []time.Duration{lat},
-		Recent:  []Change{{Time: t0.Add(-30 * time.Second), Kind: Released, Resources: cpus(8)}},
-		Pending: []Pending{{ID: "r1", Requirements: req(shape(1, 2), 8), Since: t0.Add(-10 * time.Second)}},
-	}
-	if got, rebuys := d.IdleTimeout(s); got != lat || rebuys != 1 {
-		t.Errorf("idle timeout %v (%d re-buys), want the latency %v after 1 re-buy\n%s", got, rebuys, lat, formatSnapshot(s))
-	}
-	// Asked for long after the release: no re-buy.
-	s.Pending[0].Since = t0.Add(-30 * time.Second).Add(lat + time.Second)
-	s.Now = s.Pending[0].Since.Add(time.Second)
-	if got, rebuys := d.IdleTimeout(s); got != 2*time.Second || rebuys != 0 {
-		t.Errorf("request asked a latency after the release: idle timeout %v (%d re-buys), want 2s, 0", got, rebuys)
-	}
-	// Nothing released: a request is a first buy.
-	s.Recent = nil
-	if _, rebuys := d.IdleTimeout(s); rebuys != 0 {
-		t.Errorf("nothing released: %d re-buys, want 0", rebuys)
-	}
-}
