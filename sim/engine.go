@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -17,9 +18,13 @@ import (
 // An engine is one run of the simulation. One goroutine owns it.
 type engine struct {
 	cfg Config
-	cl  Cluster
-	sp  *space
-	now time.Duration
+	// log is cfg.Log when it logs at INFO (see logPlan), else nil;
+	// lastHold the Hold it last logged.
+	log      *slog.Logger
+	lastHold string
+	cl       Cluster
+	sp       *space
+	now      time.Duration
 	// t0 is when the run starts on the stealer's clock: 0, or where
 	// the Memory of earlier runs left it. Figures count from it.
 	t0 time.Duration
@@ -129,6 +134,9 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 		retryAt:     -1,
 	}
 	e.bootRng, e.failRng, e.jitterRng = streams(cfg.Seed, w.Name)
+	if cfg.Log != nil && cfg.Log.Enabled(context.Background(), slog.LevelInfo) {
+		e.log = cfg.Log.With("workload", w.Name, "policy", cfg.PolicyName)
+	}
 	e.workerShapes = cl.packShapes()
 	if m := cfg.Memory; m != nil {
 		e.latency = slices.Clone(m.Latency)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -40,6 +41,13 @@ type Config struct {
 	// nothing) and leaves in it what it knows at its end. Runs that
 	// share a Memory must not overlap.
 	Memory *Memory
+	// Log, when set, receives the policy's decisions at INFO: each
+	// request, cancel and drain it makes with its reason, and its Hold
+	// whenever that changes, with the run's virtual time (t, from its
+	// start), the workload and the policy. It is the simulator's
+	// counterpart of a Stealer's event log, to read why a policy did
+	// what it did on a workload.
+	Log *slog.Logger
 }
 
 // A Memory is what a stealer learns in a run and keeps for the next on

@@ -76,6 +76,9 @@ func (e *engine) evaluate() {
 	s := e.snapshot()
 	plan := e.cfg.Policy.Plan(s)
 	e.acc.policyCalls++
+	if e.log != nil {
+		e.logPlan(plan)
+	}
 	e.apply(s, plan)
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Suite struct {
 	// with the workload and policy names; calls may overlap when
 	// Parallel is above 1.
 	OnProgress func(workload, policy string, p Progress)
+	// Log, when set, is passed on as each run's Config.Log, with the
+	// run's place in the history ("run": 1 for the first of a history,
+	// 0 for the one measured).
+	Log *slog.Logger
 }
 
 // Run runs the suite. The report lists the results workload by workload,
@@ -102,12 +107,21 @@ func (s Suite) runOne(ctx context.Context, cl Cluster, w *Workload, ps PolicySpe
 	mem := &Memory{}
 	for k := range max(0, s.History) {
 		cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed + 1 + uint64(k), Memory: mem}
+		if s.Log != nil {
+			cfg.Log = s.Log.With("run", k+1)
+		}
 		if _, err := Run(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("sim: %s × %s, run %d of the history: %w", w.Name, ps.Name, k+1, err)
 		}
 		mem.Clock += max(0, s.Gap)
 	}
 	cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed, Timeline: s.Timeline, Memory: mem}
+	if s.Log != nil {
+		cfg.Log = s.Log
+		if s.History > 0 {
+			cfg.Log = s.Log.With("run", 0)
+		}
+	}
 	if s.OnProgress != nil {
 		cfg.Progress = func(pr Progress) { s.OnProgress(w.Name, ps.Name, pr) }
 	}

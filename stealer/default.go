@@ -24,7 +24,9 @@ import (
 //  3. drains every held alloc that works, runs nothing, and has been idle
 //     for the idle timeout (see MinIdleTimeout), unless the next wave of
 //     the flow needs it (Snapshot.Upcoming: tasks that wait only on
-//     running ones): work timed to be ready before twice the idle
+//     running ones): work due within the latency that the free capacity
+//     of busy allocs cannot take goes to idle allocs first, before the
+//     requests in flight, and keeps those it fits on; work timed to be ready before twice the idle
 //     timeout past an allocation's latency keeps the allocs it would
 //     otherwise buy back, and work whose time nobody can tell yet keeps
 //     them until they have been idle as long as an allocation takes;
@@ -110,9 +112,10 @@ func (d *Default) Config() DefaultConfig {
 func (d *Default) Plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
-	c := d.creditPending(s, d.nextWave(s, latency))
+	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), d.drainIdle(s, latency))
+	c := d.creditPending(s, next)
 	p.Cancel = c.cancel
-	p.Drain = d.keepIdle(s, c.backlog, d.drainIdle(s, latency), latency)
+	p.Drain = d.keepIdle(s, c.backlog, drains, latency)
 	if len(c.backlog) == 0 {
 		if n := tasks(c.demand); n > 0 {
 			p.Hold = fmt.Sprintf("held: %s waiting, covered by %s in flight and %s starting",
@@ -183,6 +186,52 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 		out[i] = ebb.Demand{Resources: g.shape, Count: g.count, Duration: g.dur, AtLeast: g.bound}
 	}
 	return out
+}
+
+// idleTakeNextWave places the next wave (the upcoming work due within the
+// latency that the free capacity of busy allocs cannot take, see
+// nextWave) on the idle allocs first, before the requests in flight and
+// before asking how fast held capacity would start it: an idle alloc is
+// here now, where a request comes a latency later at best, so an idle
+// alloc the wave fits on is kept (its drain taken back) and what it
+// takes is no longer credited to a request, which goes if nothing else
+// needs it. Slots that busy allocs free later are not counted on: in a
+// flow of chains they go to the tasks each step makes ready in turn,
+// which the backlog's drain time (toBuy) cannot see. It returns the rest
+// of the wave and the drains left.
+func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain) ([]ebb.Demand, []Drain) {
+	if len(next) == 0 {
+		return next, drains
+	}
+	var idle []Held
+	for _, h := range s.Held {
+		if h.Working && !h.Draining && h.Running == 0 && !h.IdleSince.IsZero() {
+			idle = append(idle, h)
+		}
+	}
+	if len(idle) == 0 {
+		return next, drains
+	}
+	bins := make([]bin, len(idle))
+	for i, h := range idle {
+		bins[i] = bin{free: h.Free, n: 1}
+	}
+	rest, placed := placeBins(groups(next), bins)
+	kept := make(map[string]bool)
+	for i, h := range idle {
+		if placed[i].placed > 0 {
+			kept[h.ID] = true
+		}
+	}
+	if len(kept) == 0 {
+		return next, drains
+	}
+	drains = slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool { return kept[dr.AllocID] })
+	out := make([]ebb.Demand, len(rest))
+	for i, g := range rest {
+		out[i] = ebb.Demand{Resources: g.shape, Count: g.count, Duration: g.dur, AtLeast: g.bound}
+	}
+	return out, drains
 }
 
 // keepIdle takes back the drains of idle allocs that the backlog (ready

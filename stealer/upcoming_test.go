@@ -170,14 +170,20 @@ func TestDefaultKeepsIdleAllocsForTheNextWave(t *testing.T) {
 	if p := d.Plan(gatherSnapshot(upcoming(64, 20*time.Second, false))); len(p.Drain) != 0 || len(p.Acquire) != 0 {
 		t.Errorf("64 tasks upcoming in 20 s: plan %s, want both allocs kept and nothing bought", formatPlan(p))
 	}
-	// 32 tasks: the primary starts 24 of them before a new alloc could
-	// come, and one alloc the rest; the other goes.
-	if p := d.Plan(gatherSnapshot(upcoming(32, 20*time.Second, false))); len(p.Drain) != 1 || !drained(p, "a2") {
-		t.Errorf("32 tasks upcoming in 20 s: plan %s, want a1 kept and a2 drained", formatPlan(p))
+	// 32 tasks: the primary's 7 free cpus take 7 when they come, and
+	// the idle allocs the rest: both are kept (the primary's slots that
+	// free up later go to the tasks that the wave makes ready in turn),
+	// and nothing is bought.
+	if p := d.Plan(gatherSnapshot(upcoming(32, 20*time.Second, false))); len(p.Drain) != 0 || len(p.Acquire) != 0 {
+		t.Errorf("32 tasks upcoming in 20 s: plan %s, want both allocs kept and nothing bought", formatPlan(p))
 	}
-	// 10 tasks: the primary alone starts them soon enough.
-	if p := d.Plan(gatherSnapshot(upcoming(10, 20*time.Second, false))); len(p.Drain) != 2 {
-		t.Errorf("10 tasks upcoming in 20 s: plan %s, want both drained", formatPlan(p))
+	// 10 tasks: 7 on the primary, 3 on one alloc; the other goes.
+	if p := d.Plan(gatherSnapshot(upcoming(10, 20*time.Second, false))); len(p.Drain) != 1 || !drained(p, "a2") {
+		t.Errorf("10 tasks upcoming in 20 s: plan %s, want a1 kept and a2 drained", formatPlan(p))
+	}
+	// 7 tasks: the primary's free cpus take them all; both go.
+	if p := d.Plan(gatherSnapshot(upcoming(7, 20*time.Second, false))); len(p.Drain) != 2 {
+		t.Errorf("7 tasks upcoming in 20 s: plan %s, want both drained", formatPlan(p))
 	}
 	// Ready in an hour: released now, bought again nearer the time.
 	if p := d.Plan(gatherSnapshot(upcoming(64, time.Hour, false))); len(p.Drain) != 2 {
@@ -227,5 +233,22 @@ func TestDefaultBuysAheadOfTheNextWave(t *testing.T) {
 	s.Held = nil
 	if p := d.Plan(s); len(p.Acquire) != 0 {
 		t.Errorf("64 tasks upcoming in 10 min: plan %s, want nothing bought yet", formatPlan(p))
+	}
+}
+
+// An idle alloc takes the next wave before a request in flight does: it
+// is here now, the request a latency later. The request, left without
+// demand, is cancelled.
+func TestDefaultIdleAllocTakesTheNextWaveBeforeARequest(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 1})
+	s := gatherSnapshot(upcoming(15, 20*time.Second, false))
+	s.Held = []Held{working("a1", 8, 0, 2*time.Minute)}
+	s.Pending = []Pending{{ID: "r1", Requirements: req(cpus(1), 8), Since: t0.Add(-10 * time.Second)}}
+	p := d.Plan(s)
+	if drained(p, "a1") {
+		t.Errorf("8 tasks upcoming in 20 s beside the primary's 7 free cpus, request r1 in flight: plan %s, want a1 kept for them", formatPlan(p))
+	}
+	if len(p.Cancel) != 1 || p.Cancel[0].ID != "r1" {
+		t.Errorf("plan %s, want r1 cancelled: a1 takes the wave", formatPlan(p))
 	}
 }

@@ -209,6 +209,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	suite := sim.Suite{
 		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
 		Timeline: *out != "", Parallel: *parallel, History: *history, Gap: *gap,
+		Log: log, // each policy decision at INFO (-v)
 	}
 	suite.OnResult = func(done, total int, r *sim.Result) {
 		log.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
