@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/counting"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/pool/remote"
@@ -62,36 +63,12 @@ func (c *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	blob = blob && !strings.HasSuffix(path, "/holders") && !strings.HasSuffix(path, "/stat")
 	switch {
 	case r.Method == "POST" && path == "/v1/blobs":
-		r.Body = countingBody{r.Body, &c.bytes}
+		r.Body = counting.ReadCloser{ReadCloser: r.Body, N: &c.bytes}
 	case r.Method == "GET" && blob:
-		w = countingWriter{w, &c.bytes}
+		w = counting.ResponseWriter{ResponseWriter: w, N: &c.bytes}
 	}
 	c.h.ServeHTTP(w, r)
 }
-
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
-}
-
-func (w countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // serve serves h on 127.0.0.1 until the test ends.
 func serve(t testing.TB, h http.Handler) string {

@@ -1,10 +1,11 @@
 package bootstrap
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
+
+	"github.com/ebbflow/ebb/internal/counting"
 )
 
 // A BlobCounter counts the blob content a Bootstrap's server of
@@ -29,34 +30,10 @@ func (c *BlobCounter) wrap(w http.ResponseWriter, r *http.Request) (http.Respons
 	path := r.URL.Path
 	switch {
 	case r.Method == http.MethodPost && path == "/v1/blobs":
-		r.Body = countingBody{r.Body, &c.received}
+		r.Body = counting.ReadCloser{ReadCloser: r.Body, N: &c.received}
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1/blobs/") &&
 		strings.Count(strings.TrimPrefix(path, "/v1/blobs/"), "/") == 0:
-		w = countingWriter{w, &c.sent}
+		w = counting.ResponseWriter{ResponseWriter: w, N: &c.sent}
 	}
 	return w, r
 }
-
-type countingBody struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (b countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n.Add(int64(n))
-	return n, err
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
-}
-
-func (w countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

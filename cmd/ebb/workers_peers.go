@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ebbflow/ebb/cluster/bootstrap"
+	"github.com/ebbflow/ebb/internal/counting"
 	"github.com/ebbflow/ebb/pool/remote"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
@@ -93,16 +94,5 @@ func (p countingPeers) Open(ctx context.Context, holder string, d digest.Digest)
 	if err != nil {
 		return nil, err
 	}
-	return countingReadCloser{rc, p.n}, nil
-}
-
-type countingReadCloser struct {
-	io.ReadCloser
-	n *atomic.Int64
-}
-
-func (r countingReadCloser) Read(b []byte) (int, error) {
-	n, err := r.ReadCloser.Read(b)
-	r.n.Add(int64(n))
-	return n, err
+	return counting.ReadCloser{ReadCloser: rc, N: p.n}, nil
 }

@@ -7,12 +7,16 @@
 package regfile
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"syscall"
 
 	"github.com/ebbflow/ebb"
+	"github.com/opencontainers/go-digest"
 )
 
 // Open opens the file at path for reading, following symbolic links. If it
@@ -75,4 +79,20 @@ func notRegular(name string, mode fs.FileMode) error {
 		t = "directory"
 	}
 	return fmt.Errorf("%s is a %s, not a regular file: %w", name, t, ebb.ErrInvalid)
+}
+
+// Put stores the content of the regular file at path with put, never
+// opening what is not a regular file (a FIFO, a device): the PutFile of
+// a store that has no better way. It fails with an error wrapping
+// ebb.ErrNotExist (and fs.ErrNotExist) if there is no file at path, and
+// with ebb.ErrInvalid if it is not a regular file.
+func Put(ctx context.Context, path string, put func(context.Context, io.Reader) (digest.Digest, error)) (digest.Digest, error) {
+	f, err := Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("put file: %w: %w", err, ebb.ErrNotExist)
+	} else if err != nil {
+		return "", fmt.Errorf("put file: %w", err)
+	}
+	defer f.Close()
+	return put(ctx, f)
 }

@@ -477,14 +477,11 @@ func (c *BlobCache) Put(ctx context.Context, r io.Reader) (digest.Digest, error)
 
 // PutFile stores the content of the regular file at path, as Put.
 func (c *BlobCache) PutFile(ctx context.Context, path string) (digest.Digest, error) {
-	f, err := regfile.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("local: blob cache: put file: %w: %w", err, ebb.ErrNotExist)
-	} else if err != nil {
-		return "", fmt.Errorf("local: blob cache: put file: %w", err)
+	d, err := regfile.Put(ctx, path, c.Put)
+	if err != nil {
+		return "", fmt.Errorf("local: blob cache: %w", err)
 	}
-	defer f.Close()
-	return c.Put(ctx, f)
+	return d, nil
 }
 
 type hashingReader struct {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -126,14 +125,11 @@ func (r *Repository) Stat(ctx context.Context, d digest.Digest) (repository.Info
 // path that is not a regular file (a FIFO, a device) fails with
 // ebb.ErrInvalid, without blocking; a missing one with ebb.ErrNotExist.
 func (r *Repository) PutFile(ctx context.Context, path string) (digest.Digest, error) {
-	f, err := regfile.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("remote: put file: %w: %w", err, ebb.ErrNotExist)
-	} else if err != nil {
-		return "", fmt.Errorf("remote: put file: %w", err)
+	d, err := regfile.Put(ctx, path, r.Put)
+	if err != nil {
+		return "", fmt.Errorf("remote: %w", err)
 	}
-	defer f.Close()
-	return r.Put(ctx, f)
+	return d, nil
 }
 
 // GetFile writes the blob d to a new read-only file at path, replacing any
