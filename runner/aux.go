@@ -79,7 +79,7 @@ func (r *Runner) stealer() (*stealer.Stealer, error) {
 // auxiliary alloc.
 func (r *Runner) work(ctx context.Context, e *Eval, s *stealer.Stealer) error {
 	if s == nil {
-		return e.Work(ctx, r.primary)
+		return e.work(ctx, r.primary, true, nil)
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -88,7 +88,7 @@ func (r *Runner) work(ctx context.Context, e *Eval, s *stealer.Stealer) error {
 	// The stealer starts once the primary is one of the eval's allocs:
 	// before, it would see the ready tasks and no capacity to run them,
 	// and buy what the primary is about to run.
-	err := e.work(ctx, r.primary, func() {
+	err := e.work(ctx, r.primary, true, func() {
 		wg.Go(func() {
 			if err := s.Run(sctx, e); err != nil && sctx.Err() == nil {
 				r.cfg.Logger.Warn("stealer stopped", "err", err)

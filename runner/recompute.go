@@ -21,7 +21,13 @@ type prober interface {
 // copied there, see collect), and pending, those running again for that
 // reason. A repository that holds every blob itself loses nothing, and
 // lostInputs asks it nothing.
-func (e *Eval) lostInputs(ctx context.Context, t int32, in map[string]digest.Digest) (gone, pending []int32) {
+//
+// With pull set, for a task about to start on the primary alloc, whose
+// pool reads the run's repository itself, lostInputs also copies each
+// input into that repository from the worker that holds it (see
+// puller); an input that cannot be copied counts as gone, and its task
+// runs again.
+func (e *Eval) lostInputs(ctx context.Context, t int32, in map[string]digest.Digest, pull bool) (gone, pending []int32) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -29,6 +35,7 @@ func (e *Eval) lostInputs(ctx context.Context, t int32, in map[string]digest.Dig
 	if !ok {
 		return nil, nil
 	}
+	pl, _ := e.cfg.Repository.(puller)
 	for _, i := range e.g.Flow.Tasks[t].Inputs {
 		if i.Task == "" {
 			continue
@@ -44,6 +51,12 @@ func (e *Eval) lostInputs(ctx context.Context, t int32, in map[string]digest.Dig
 		case state == cached:
 		case state != done:
 			pending = append(pending, src)
+		case pull && pl != nil:
+			if err := pl.Pull(ctx, in[i.Name]); err != nil && ctx.Err() == nil {
+				e.cfg.Logger.Info("an input could not be copied to the driver for the primary alloc; running its task again",
+					"task", e.g.Flow.Tasks[t].Name, "input", i.Name, "err", err)
+				gone = append(gone, src)
+			}
 		case errors.Is(p.Probe(ctx, in[i.Name]), ebb.ErrNotExist):
 			gone = append(gone, src)
 		}

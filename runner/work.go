@@ -23,6 +23,9 @@ type worker struct {
 	draining  bool      // takes no new task; Work returns once idle
 	assigned  []int32   // tasks placed here, not yet started; counted in running
 	stop      context.CancelCauseFunc
+	// primary: the run's primary alloc, whose pool reads the run's
+	// repository itself (see lostInputs).
+	primary bool
 }
 
 var (
@@ -43,15 +46,16 @@ var (
 // to them. When the eval fails, Work kills the tasks still running on a.
 // Work returns only once every goroutine it started has ended.
 func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
-	return e.work(ctx, a, nil)
+	return e.work(ctx, a, false, nil)
 }
 
-// work is Work; it calls joined, when not nil, once a counts among the
-// eval's allocs (Load and Demand see it) and before it takes a task.
-func (e *Eval) work(ctx context.Context, a pool.Alloc, joined func()) error {
+// work is Work; primary says a is the run's primary alloc, and it calls
+// joined, when not nil, once a counts among the eval's allocs (Load and
+// Demand see it) and before it takes a task.
+func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func()) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now()}
+	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now(), primary: primary}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := pool.Keepalive(ctx, a, e.cfg.Keepalive); err != nil && ctx.Err() == nil {
@@ -183,7 +187,7 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 	task := &e.g.Flow.Tasks[t]
 	id := e.digests[t]
 	in := e.inputs(t)
-	if gone, pending := e.lostInputs(ctx, t, in); len(gone)+len(pending) > 0 {
+	if gone, pending := e.lostInputs(ctx, t, in, w.primary); len(gone)+len(pending) > 0 {
 		e.recompute(w, t, gone, pending)
 		return
 	}

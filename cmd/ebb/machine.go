@@ -178,30 +178,11 @@ func lockFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// inProcessMachine serves the local pool inside ebb, its execs staging
-// through repo.
-func (f *runFlags) inProcessMachine(ctx context.Context, repo repository.Store, log *slog.Logger) (*machinePool, error) {
+// inProcessMachine serves the local pool inside ebb (-primary-in-process).
+func (f *runFlags) inProcessMachine(ctx context.Context, repo *repository.Dir, log *slog.Logger) (*machinePool, error) {
 	p, err := local.New(local.Config{Dir: filepath.Join(f.dir, "pool"), Resources: f.resources, Repository: repo, Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	return &machinePool{pool: p, stop: func() error { return closeBounded(ctx, p, closeTimeout) }}, nil
-}
-
-// machineInProcess reports whether the local pool must live inside ebb
-// although -primary-in-process is not given: when the workers of
-// -workers keep the blobs they make and pass them to each other (-peers
-// with workers that do not share the run's repository directory), a
-// task on the primary may need a blob that only a worker holds, and only
-// ebb's own pool reads through the run's located repository. Such a
-// run's primary tasks do not outlive a crash of ebb.
-func (f *runFlags) machineInProcess(peers *peerTransfer) (bool, error) {
-	if f.primaryInProcess || peers == nil || peers.off || f.workers == "procs" {
-		return f.primaryInProcess, nil
-	}
-	w, err := readWorkers(f.workers)
-	if err != nil {
-		return false, err
-	}
-	return w.Provider != "procs" && !w.SharedRepository, nil
 }

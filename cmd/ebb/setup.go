@@ -56,7 +56,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.events, "events", "", "write the run's events (tasks queued, started, staged in and out, finished, retried, lost; the stealer's decisions) to `FILE`, one JSON object a line; ebb resume appends")
 	fs.BoolVar(&f.primaryInProcess, "primary-in-process", false, "serve the local pool (the primary alloc, and without -workers the auxiliary ones) inside ebb instead of from an ebb worker process it starts: a run starts a little faster, but a crash of ebb (SIGKILL, out of memory) kills the tasks running there, and ebb resume runs them again, even those that had just ended; by default the worker outlives a crash by its leases and ebb resume adopts it and its tasks")
 	fs.BoolVar(&f.keepWorkers, "keep-workers", false, "when interrupted, leave the workers of -workers running for ebb resume to adopt, as it adopts those of a driver that crashed (each provider keeps a record of its workers under -dir, mode 0600); by default they are stopped")
-	fs.BoolVar(&f.peers, "peers", true, "with -workers whose workers fetch their blobs from ebb (command, slurm, kube): each worker keeps a blob cache and serves what it made to the others, which fetch it from there; only the outputs of the flow's last tasks come back to ebb, and the local pool stays inside ebb (as with -primary-in-process) to read them. -peers=false stages every blob through ebb")
+	fs.BoolVar(&f.peers, "peers", true, "with -workers whose workers fetch their blobs from ebb (command, slurm, kube): each worker keeps a blob cache and serves what it made to the others, which fetch it from there; only the outputs of the flow's last tasks come back to ebb, and those a task on the local pool needs are copied to ebb before it starts. -peers=false stages every blob through ebb")
 	f.log.register(fs, slog.LevelWarn)
 	f.ui.register(fs)
 	f.telemetry.register(fs)
@@ -109,16 +109,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 			poolRepo = peers.located
 		}
 	}
-	inProcess, err := f.machineInProcess(peers)
-	if err != nil {
-		return err
-	}
-	var mp *machinePool
-	if inProcess {
-		mp, err = f.inProcessMachine(ctx, poolRepo, log)
-	} else {
-		mp, err = f.startMachine(ctx, statePath(store), repo, log)
-	}
+	mp, err := f.startMachine(ctx, statePath(store), repo, log)
 	if err != nil {
 		return err
 	}
