@@ -18,6 +18,7 @@ import (
 	_ "github.com/ebbflow/ebb/dashboard"
 	_ "github.com/ebbflow/ebb/internal/atomicfile"
 	_ "github.com/ebbflow/ebb/internal/backoff"
+	_ "github.com/ebbflow/ebb/internal/counting"
 	_ "github.com/ebbflow/ebb/internal/doclinks"
 	_ "github.com/ebbflow/ebb/internal/enginebench"
 	_ "github.com/ebbflow/ebb/internal/kubetest"
@@ -53,6 +54,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/dashboard",
 	"github.com/ebbflow/ebb/internal/atomicfile",
 	"github.com/ebbflow/ebb/internal/backoff",
+	"github.com/ebbflow/ebb/internal/counting",
 	"github.com/ebbflow/ebb/internal/doclinks",
 	"github.com/ebbflow/ebb/internal/enginebench",
 	"github.com/ebbflow/ebb/internal/proctest",
