@@ -62,7 +62,11 @@ func TestKilledDriverAdoptsWorkers(t *testing.T) {
 		proctest.NeedSlurm(t, proctest.SlurmErr())
 		killedRunOnWorkers(t, bin, "slurm", 1, kills)
 	})
-	// Pods start in seconds: fewer kills, each a longer run.
+	// Pods start in seconds: fewer kills, each a longer run. The kills
+	// come before the pods are up, so this adopts the machine worker
+	// (the primary) and leaves no pod or Secret; it does not yet adopt a
+	// pod running a task: the adopted worker puts its output to the
+	// killed driver's address and certificate pin.
 	t.Run("kube/seed1", func(t *testing.T) {
 		killedRunOnWorkers(t, bin, "kube", 1, min(kills, adoptKillsKube))
 	})
@@ -354,6 +358,10 @@ kube:
 		}
 		if !proctest.Eventually(30*time.Second, gone) {
 			t.Errorf("left of the run in the cluster: %v", left)
+			// Free the node for the tests after this one.
+			ctx := context.Background()
+			client.CoreV1().Pods(kc.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+			client.CoreV1().Secrets(kc.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
 		}
 	}
 	var st struct {
