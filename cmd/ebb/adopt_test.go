@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ebbflow/ebb/internal/kubetest"
 	"github.com/ebbflow/ebb/internal/proctest"
 )
 
@@ -21,15 +25,16 @@ import (
 // driver of each run; EBB_ADOPT_KILLS overrides it.
 const adoptKills = 10
 
-// A driver of an elastic run on procs workers (and on Slurm workers, when
-// the test cluster is up: scripts/slurm-test-cluster), SIGKILLed at moments drawn
-// from a seeded RNG and resumed each time with `ebb resume STATE` alone
-// from another directory, adopts the workers its predecessor launched,
+// A driver of an elastic run on procs workers (and on Slurm workers and
+// on Kubernetes pods, when the test clusters are up: scripts/slurm-test-cluster,
+// scripts/kube-test-cluster), SIGKILLed at moments drawn from a seeded
+// RNG and resumed each time with `ebb resume STATE` alone from another
+// directory, adopts the workers its predecessor launched,
 // the machine worker that holds the primary alloc among them: every task
 // starts once and completes once, on the primary or on a worker, even one
 // running across several kills, the result is right, and after the last
-// resume no worker process, worker directory, exec directory, record or
-// alloc is left.
+// resume no worker process, worker directory, exec directory, record,
+// alloc, Slurm job, pod or Secret is left.
 //
 // Every task appends "start NAME PID DIR" (DIR: its exec's, which says
 // where it ran) and "end NAME" to a log outside the exec; the test
@@ -57,9 +62,24 @@ func TestKilledDriverAdoptsWorkers(t *testing.T) {
 		proctest.NeedSlurm(t, proctest.SlurmErr())
 		killedRunOnWorkers(t, bin, "slurm", 1, kills)
 	})
+	// Pods start in seconds: fewer kills, each a longer run. The kills
+	// come before the pods are up, so this adopts the machine worker
+	// (the primary) and leaves no pod or Secret; it does not yet adopt a
+	// pod running a task: the adopted worker puts its output to the
+	// killed driver's address and certificate pin.
+	t.Run("kube/seed1", func(t *testing.T) {
+		killedRunOnWorkers(t, bin, "kube", 1, min(kills, adoptKillsKube))
+	})
 }
 
+// adoptKillsKube bounds the kills of the kube subtest.
+const adoptKillsKube = 5
+
 func killedRunOnWorkers(t *testing.T, bin, provider string, seed uint64, kills int) {
+	var kc *kubetest.Cluster
+	if provider == "kube" {
+		kc = kubetest.Get(t)
+	}
 	dir, elsewhere := t.TempDir(), t.TempDir()
 	log := filepath.Join(dir, "tasks.log")
 	write := func(name, content string) string {
@@ -92,12 +112,48 @@ shapes:
 slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 `, bin, prefix)
 	}
+	// Tasks sleep this many times longer on pods, which take seconds
+	// to start, so that some tasks run there.
+	slow := 1.0
+	runFor := 5 * time.Minute
+	var runArgs []string
+	if provider == "kube" {
+		// Two pods of one cpu fit the test cluster's node. The pods
+		// run the image's ebb, with this machine's programs, and the
+		// run's directory mounted where it is here, for the task log.
+		prefix = fmt.Sprintf("ebbadopt%d", os.Getpid())
+		tmpl := strings.Replace(kubePodTemplate, "        - {name: alternatives, mountPath: /etc/alternatives, readOnly: true}\n",
+			fmt.Sprintf("        - {name: alternatives, mountPath: /etc/alternatives, readOnly: true}\n        - {name: run, mountPath: %s}\n", dir), 1)
+		if tmpl == kubePodTemplate {
+			t.Fatal("kubePodTemplate has no /etc/alternatives mount to add the run's directory after")
+		}
+		tmpl += fmt.Sprintf("    - {name: run, hostPath: {path: %s, type: Directory}}\n", dir)
+		write("worker-pod.yaml", tmpl)
+		workers = fmt.Sprintf(`provider: kube
+max_workers: 2
+idle_timeout: 5s
+latency: 1s
+shapes:
+  - {name: w, resources: "cpu=1,mem=256MiB"}
+kube:
+  image: %s
+  kubeconfig: %s
+  namespace: %s
+  name: %s
+  pod_template: worker-pod.yaml
+  pending_timeout: 1m
+`, kc.Image, kc.Kubeconfig, kc.Namespace, prefix)
+		slow, runFor = 4, 8*time.Minute
+		// Blobs staged through ebb: the primary is a machine worker,
+		// which outlives the driver, not a pool inside it.
+		runArgs = []string{"-peers=false"}
+	}
 	wf := write("workers.yaml", workers)
 	// Tasks of cpu=1 run two at a time on the primary of cpu=2, the
 	// others on workers. The long task runs across several kills.
 	const n = 10
 	task := func(name string, sleep float64, out string) string {
-		script := fmt.Sprintf(`echo "start %[1]s $$ $PWD" >> %[2]s; sleep %[3]g; echo "end %[1]s" >> %[2]s; %[4]s`, name, log, sleep, out)
+		script := fmt.Sprintf(`echo "start %[1]s $$ $PWD" >> %[2]s; sleep %[3]g; echo "end %[1]s" >> %[2]s; %[4]s`, name, log, sleep*slow, out)
 		return fmt.Sprintf("  - {name: %s, argv: [/bin/sh, -c, %q], resources: \"cpu=1,mem=64MiB\", outputs: [out]",
 			name, script)
 	}
@@ -115,16 +171,23 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 	flowPath := write("flow.yaml", flow.String())
 	state := filepath.Join(dir, "d", "state.json")
 
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(log)
+			t.Logf("the task log:\n%s", b)
+		}
+	}()
 	rng := rand.New(rand.NewPCG(seed, 0xebb))
-	deadline := time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(runFor)
 	done, killed := false, 0
 	for try := 0; !done; try++ {
 		if time.Now().After(deadline) {
-			t.Fatalf("the run did not end within 5 minutes, after %d kills", killed)
+			t.Fatalf("the run did not end within %v, after %d kills", runFor, killed)
 		}
 		var cmd *exec.Cmd
 		if try == 0 {
-			cmd = exec.Command(bin, "run", "-quiet", "-workers", wf, "-dir", "d", "-primary", "cpu=2,mem=256MiB", "-outputs", "out", flowPath)
+			args := []string{"run", "-quiet", "-workers", wf, "-dir", "d", "-primary", "cpu=2,mem=256MiB", "-outputs", "out"}
+			cmd = exec.Command(bin, append(append(args, runArgs...), flowPath)...)
 			cmd.Dir = dir
 		} else {
 			cmd = exec.Command(bin, "resume", "-quiet", state)
@@ -269,6 +332,36 @@ slurm: {job_prefix: %s, poll_interval: 200ms, time_limit: 10m}
 		}
 		if !proctest.Eventually(30*time.Second, active) {
 			t.Errorf("Slurm jobs left: %v", jobs)
+		}
+	case "kube":
+		client := kc.Client(t)
+		sel := metav1.ListOptions{LabelSelector: "ebbflow.io/provider=" + prefix}
+		var left []string
+		gone := func() bool {
+			ctx := context.Background()
+			pods, err := client.CoreV1().Pods(kc.Namespace).List(ctx, sel)
+			if err != nil {
+				t.Fatalf("listing pods: %v", err)
+			}
+			secrets, err := client.CoreV1().Secrets(kc.Namespace).List(ctx, sel)
+			if err != nil {
+				t.Fatalf("listing Secrets: %v", err)
+			}
+			left = nil
+			for _, p := range pods.Items {
+				left = append(left, "pod "+p.Name)
+			}
+			for _, s := range secrets.Items {
+				left = append(left, "Secret "+s.Name)
+			}
+			return len(left) == 0
+		}
+		if !proctest.Eventually(30*time.Second, gone) {
+			t.Errorf("left of the run in the cluster: %v", left)
+			// Free the node for the tests after this one.
+			ctx := context.Background()
+			client.CoreV1().Pods(kc.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
+			client.CoreV1().Secrets(kc.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, sel)
 		}
 	}
 	var st struct {

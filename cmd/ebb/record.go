@@ -30,6 +30,7 @@ type runRecord struct {
 	KeepWorkers bool   `json:"keep_workers,omitempty"`
 	// PrimaryInProcess is -primary-in-process.
 	PrimaryInProcess bool `json:"primary_in_process,omitempty"`
+	NoPeers          bool `json:"no_peers,omitempty"`
 }
 
 // record returns f as a runRecord's JSON. f's paths must be absolute
@@ -39,7 +40,7 @@ func (f *runFlags) record() (json.RawMessage, error) {
 		Version: runRecordVersion, Dir: f.dir,
 		Resources: f.resources.Format(), Primary: f.primary.Format(),
 		Elastic: f.elastic, Workers: f.workers, Outputs: f.outputs, Policy: f.policy,
-		KeepWorkers: f.keepWorkers, PrimaryInProcess: f.primaryInProcess,
+		KeepWorkers: f.keepWorkers, PrimaryInProcess: f.primaryInProcess, NoPeers: !f.peers,
 	})
 }
 
@@ -76,6 +77,7 @@ func resumeFlags(s *runner.State, fs *flag.FlagSet, f runFlags) (runFlags, error
 	was := f
 	was.dir, was.elastic, was.workers, was.outputs, was.keepWorkers = rec.Dir, rec.Elastic, rec.Workers, rec.Outputs, rec.KeepWorkers
 	was.primaryInProcess = rec.PrimaryInProcess
+	was.peers = !rec.NoPeers
 	if rec.Policy != "" {
 		was.policy = rec.Policy
 	}
