@@ -30,7 +30,8 @@ type runRecord struct {
 	KeepWorkers bool   `json:"keep_workers,omitempty"`
 	// PrimaryInProcess is -primary-in-process.
 	PrimaryInProcess bool `json:"primary_in_process,omitempty"`
-	NoPeers          bool `json:"no_peers,omitempty"`
+	// NoPeers is -peers=false.
+	NoPeers bool `json:"no_peers,omitempty"`
 }
 
 // record returns f as a runRecord's JSON. f's paths must be absolute
