@@ -85,7 +85,12 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := p.watch(ctx); err != nil {
 		return nil, err
 	}
-	if p.boot, err = bootstrap.New(cfg.Bootstrap); err != nil {
+	// The workers of an earlier driver's pods are known to the bootstrap
+	// before it serves: reaching it at the address it kept
+	// (bootstrap.Config.Keep), they are not refused as unknown.
+	boot := cfg.Bootstrap
+	boot.Adopt = append(slices.Clone(boot.Adopt), p.earlier(ctx)...)
+	if p.boot, err = bootstrap.New(boot); err != nil {
 		p.stopInformer()
 		return nil, fmt.Errorf("kube: %w", err)
 	}

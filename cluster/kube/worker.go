@@ -232,8 +232,18 @@ func (p *Provider) adopt(ctx context.Context, pod *corev1.Pod) error {
 	}
 	w := newWorker(id, shape, podLabels(pod), nil)
 	w.pod = pod
+	// The bootstrap takes the worker's announcements (that it leaves)
+	// and blob requests as those of one it expects.
+	if ok {
+		if _, err := p.boot.Adopt(record(pod, sec, shape)); err != nil {
+			return err
+		}
+	}
 	c, err := p.dialAdopted(ctx, w, sec)
 	if err != nil {
+		if ok {
+			p.boot.Forget(id)
+		}
 		return err
 	}
 	p.mu.Lock()
@@ -254,4 +264,38 @@ func (p *Provider) adopt(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Unlock()
 	p.cfg.Logger.Info("kube: adopted an earlier driver's worker", "worker", id, "shape", shape.Name, "url", c.URL())
 	return nil
+}
+
+// record is what a pod's Secret says of its worker.
+func record(pod *corev1.Pod, sec *corev1.Secret, shape cluster.Shape) cluster.WorkerRecord {
+	return cluster.WorkerRecord{
+		ID: cluster.WorkerID(pod.Name), Shape: shape, Labels: podLabels(pod), Handle: pod.Name,
+		URL: string(sec.Data[SecretURL]), Pin: string(sec.Data[SecretPin]), Token: string(sec.Data[SecretToken]),
+	}
+}
+
+// earlier returns the records of the running pods of an earlier driver
+// whose workers announced themselves, for the bootstrap to know before
+// it serves. A pod whose Secret cannot be read is left to Workers.
+func (p *Provider) earlier(ctx context.Context) []cluster.WorkerRecord {
+	pods, err := p.pods.List(selector(p.cfg.Name))
+	if err != nil {
+		return nil
+	}
+	var recs []cluster.WorkerRecord
+	for _, pod := range pods {
+		if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
+			continue
+		}
+		sec, err := p.cfg.Client.CoreV1().Secrets(p.cfg.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil || len(sec.Data[SecretURL]) == 0 || len(sec.Data[SecretToken]) == 0 {
+			continue
+		}
+		shape, ok := cluster.FindShape(p.cfg.Shapes, pod.Labels[LabelShape])
+		if !ok {
+			continue
+		}
+		recs = append(recs, record(pod, sec, shape))
+	}
+	return recs
 }

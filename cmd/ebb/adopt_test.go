@@ -62,11 +62,7 @@ func TestKilledDriverAdoptsWorkers(t *testing.T) {
 		proctest.NeedSlurm(t, proctest.SlurmErr())
 		killedRunOnWorkers(t, bin, "slurm", 1, kills)
 	})
-	// Pods start in seconds: fewer kills, each a longer run. The kills
-	// come before the pods are up, so this adopts the machine worker
-	// (the primary) and leaves no pod or Secret; it does not yet adopt a
-	// pod running a task: the adopted worker puts its output to the
-	// killed driver's address and certificate pin.
+	// Pods start in seconds: fewer kills, each a longer run.
 	t.Run("kube/seed1", func(t *testing.T) {
 		killedRunOnWorkers(t, bin, "kube", 1, min(kills, adoptKillsKube))
 	})
@@ -220,8 +216,9 @@ kube:
 			continue
 		}
 		// Kill once the log has grown by 1 to 3 lines (the first time,
-		// once a task has started, so that the state exists), or after
-		// a moment drawn up to 1.5 s.
+		// once a task has started, so that the state exists; on kube,
+		// once one has started on a pod), or after a moment drawn up
+		// to 1.5 s.
 		before := len(logLines(t, log))
 		grow := 1 + rng.IntN(3)
 		wait := time.Duration(rng.IntN(1500)) * time.Millisecond
@@ -235,7 +232,11 @@ kube:
 				return true
 			default:
 			}
-			lines := len(logLines(t, log))
+			ll := logLines(t, log)
+			lines := len(ll)
+			if provider == "kube" && !startedOffPrimary(ll, dir) {
+				return false // kill while pods run tasks
+			}
 			return lines >= before+grow || (lines > 0 && time.Since(start) > wait)
 		})
 		if exited {
@@ -396,6 +397,17 @@ func checkRecords(t *testing.T, dir, state string) {
 			t.Errorf("the State holds the token of worker record %s", f)
 		}
 	}
+}
+
+// startedOffPrimary says whether a task of the log started outside the
+// run's directory dir: on a worker.
+func startedOffPrimary(lines []string, dir string) bool {
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 3 && f[0] == "start" && !strings.HasPrefix(f[3], dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func taskNames(n int) []string {

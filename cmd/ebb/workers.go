@@ -315,7 +315,17 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		}
 		prov, closeProv = p, p.Close
 	case "kube":
-		p, closeP, err := w.startKube(ctx, shapes, w.bootstrap(worker, repoDir, repo, log), log)
+		// The bootstrap keeps its address and certificate under -dir, so
+		// that the pods of a driver that crashed reach the one that
+		// resumes it.
+		boot := w.bootstrap(worker, repoDir, repo, log)
+		if boot.Keep == "" {
+			boot.Keep = filepath.Join(dir, "kube", "bootstrap.json")
+			if err := os.MkdirAll(filepath.Dir(boot.Keep), 0o700); err != nil {
+				return nil, err
+			}
+		}
+		p, closeP, err := w.startKube(ctx, shapes, boot, log)
 		if err != nil {
 			return nil, err
 		}
