@@ -175,7 +175,14 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			p.cfg.Logger.Warn("kube: not adopting a pod of an earlier driver", "pod", pod.Name, "err", err)
+			// A worker that cannot be adopted (its driver died before
+			// it announced itself, or it does not answer) is stopped:
+			// no task of the run may go on there unseen.
+			p.cfg.Logger.Warn("kube: not adopting a pod of an earlier driver; deleting it", "pod", pod.Name, "err", err)
+			w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
+			if err := p.stop(ctx, w, time.Second); err != nil {
+				p.cfg.Logger.Warn("kube: deleting an earlier driver's pod", "pod", pod.Name, "err", err)
+			}
 		}
 	}
 	p.mu.Lock()

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,7 +84,47 @@ func Get(t testing.TB) *Cluster {
 		}
 		t.Skipf("%s; set %s=1 to fail instead", msg, RequiredEnv)
 	}
+	hold(t)
 	return c
+}
+
+// The test cluster is one small node: the tests of several packages,
+// which go test runs at once, would starve each other's pods of its
+// cpus. hold gives the cluster to one test process at a time: the first
+// test of this process to call Get takes a lock shared with the other
+// test processes (a file in the temporary directory) and the last of
+// this process's tests holding it gives it back as it ends. The lock
+// is per process, so this is package-level state, and only tests use it.
+var held struct {
+	sync.Mutex
+	n int
+	f *os.File
+}
+
+func hold(t testing.TB) {
+	t.Helper()
+	held.Lock()
+	defer held.Unlock()
+	if held.n == 0 {
+		f, err := os.OpenFile(filepath.Join(os.TempDir(), "ebb-kubetest.lock"), os.O_RDWR|os.O_CREATE, 0o666)
+		if err != nil {
+			t.Fatalf("kubetest: %v", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			t.Fatalf("kubetest: locking the test cluster: %v", err)
+		}
+		held.f = f
+	}
+	held.n++
+	t.Cleanup(func() {
+		held.Lock()
+		defer held.Unlock()
+		if held.n--; held.n == 0 {
+			held.f.Close() // releases the lock
+			held.f = nil
+		}
+	})
 }
 
 // errNotReady is what find returns for a server that answers, but not
