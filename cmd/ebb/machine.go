@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/procs"
+	"github.com/ebbflow/ebb/internal/trylock"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/repository"
@@ -164,16 +164,11 @@ func machineDir(dir, statePath string) string {
 // lockFile opens path and takes an exclusive lock on it, or fails with
 // ebb.ErrUnavailable when another process holds it.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	f, err := trylock.Lock(path, 0o600)
+	if errors.Is(err, ebb.ErrUnavailable) {
+		return nil, fmt.Errorf("machine worker: another ebb drives this run: %w", err)
+	} else if err != nil {
 		return nil, fmt.Errorf("machine worker: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("machine worker: another ebb drives this run (%s is locked): %w", path, ebb.ErrUnavailable)
-		}
-		return nil, fmt.Errorf("machine worker: locking %s: %w", path, err)
 	}
 	return f, nil
 }

@@ -26,6 +26,7 @@ import (
 	_ "github.com/ebbflow/ebb/internal/rankq"
 	_ "github.com/ebbflow/ebb/internal/regfile"
 	_ "github.com/ebbflow/ebb/internal/statusview"
+	_ "github.com/ebbflow/ebb/internal/trylock"
 	_ "github.com/ebbflow/ebb/pool"
 	_ "github.com/ebbflow/ebb/pool/local"
 	_ "github.com/ebbflow/ebb/pool/pooltest"
@@ -61,6 +62,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/internal/rankq",
 	"github.com/ebbflow/ebb/internal/regfile",
 	"github.com/ebbflow/ebb/internal/statusview",
+	"github.com/ebbflow/ebb/internal/trylock",
 	"github.com/ebbflow/ebb/pool",
 	"github.com/ebbflow/ebb/pool/local",
 	"github.com/ebbflow/ebb/pool/pooltest",

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/trylock"
 )
 
 // The layout of a pool's directory:
@@ -41,16 +41,11 @@ func openDir(dir string) (lock *os.File, stale int, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, fmt.Errorf("local: Config.Dir: %w", err)
 	}
-	lock, err = os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
+	lock, err = trylock.Lock(filepath.Join(dir, lockName), 0o644)
+	if errors.Is(err, ebb.ErrUnavailable) {
+		return nil, 0, fmt.Errorf("local: Config.Dir %s is in use by another pool: %w", dir, err)
+	} else if err != nil {
 		return nil, 0, fmt.Errorf("local: Config.Dir: %w", err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, 0, fmt.Errorf("local: Config.Dir %s is in use by another pool: %w", dir, ebb.ErrUnavailable)
-		}
-		return nil, 0, fmt.Errorf("local: locking Config.Dir %s: %w", dir, err)
 	}
 	allocs := filepath.Join(dir, allocsName)
 	entries, _ := os.ReadDir(allocs)
