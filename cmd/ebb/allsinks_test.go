@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ebbflow/ebb/internal/proctest"
 )
@@ -35,15 +34,7 @@ func TestRunWithEverySink(t *testing.T) {
 	if colBin == "" {
 		need(t, "EBB_OTELCOL_REQUIRED", "no collector: set EBB_OTELCOL=$(scripts/otelcol/build)")
 	}
-	broker := os.Getenv("EBB_AMQP_URL")
-	if broker == "" {
-		broker = "amqp://guest:guest@127.0.0.1:5673/"
-	}
-	conn, err := amqp.Dial(broker)
-	if err != nil {
-		need(t, "EBB_AMQP_REQUIRED", fmt.Sprintf("no RabbitMQ at %s (%v): start one with scripts/rabbitmq-test-server up", broker, err))
-	}
-	defer conn.Close()
+	broker, exchange, ch, queue := amqpQueue(t, "ebb.cmd.allsinks")
 
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
@@ -58,25 +49,6 @@ func TestRunWithEverySink(t *testing.T) {
 			t.Fatal(err)
 		}
 		return p
-	}
-
-	// The broker: a queue bound with "#" to an exchange of the test's
-	// own, read once the run has ended.
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exchange := fmt.Sprintf("ebb.cmd.allsinks.%d", time.Now().UnixNano())
-	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer ch.ExchangeDelete(exchange, false, false)
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, "#", exchange, false, nil); err != nil {
-		t.Fatal(err)
 	}
 
 	// The collector, writing what it receives to a file.
@@ -218,7 +190,7 @@ func TestRunWithEverySink(t *testing.T) {
 	perJob := map[string][]string{}
 	var n, last int
 	for {
-		d, ok, err := ch.Get(q.Name, true)
+		d, ok, err := ch.Get(queue, true)
 		if err != nil {
 			t.Fatal(err)
 		}

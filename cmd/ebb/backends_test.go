@@ -12,11 +12,49 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // The telemetry backends the command's tests start in processes of their
 // own: an OpenTelemetry Collector writing what it receives to a file, and
-// a Prometheus scraping one target.
+// a Prometheus scraping one target; and the test broker's queue.
+
+// amqpQueue dials the test broker ($EBB_AMQP_URL, or the one
+// scripts/rabbitmq-test-server starts), declares a topic exchange of the
+// test's own named from prefix, and binds a fresh exclusive queue to it
+// with "#". It returns the broker's URL, the exchange, and a channel and
+// the queue's name to read what ebb published; all of it goes when the
+// test ends. Without a broker the test is skipped, or fails under
+// EBB_AMQP_REQUIRED.
+func amqpQueue(t *testing.T, prefix string) (broker, exchange string, ch *amqp.Channel, queue string) {
+	broker = os.Getenv("EBB_AMQP_URL")
+	if broker == "" {
+		broker = "amqp://guest:guest@127.0.0.1:5673/"
+	}
+	conn, err := amqp.Dial(broker)
+	if err != nil {
+		need(t, "EBB_AMQP_REQUIRED", fmt.Sprintf("no RabbitMQ at %s (%v): start one with scripts/rabbitmq-test-server up", broker, err))
+	}
+	t.Cleanup(func() { conn.Close() })
+	if ch, err = conn.Channel(); err != nil {
+		t.Fatal(err)
+	}
+	exchange = fmt.Sprintf("%s.%d", prefix, time.Now().UnixNano())
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.ExchangeDelete(exchange, false, false) })
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, "#", exchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	return broker, exchange, ch, q.Name
+}
 
 // startCollector starts the collector binary bin with an OTLP/HTTP
 // receiver on a free loopback address and a file exporter, and waits

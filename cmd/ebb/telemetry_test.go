@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // need skips the test with msg, or fails it when the environment variable
@@ -218,32 +216,8 @@ func TestRunServesPrometheus(t *testing.T) {
 // checks, through a queue bound with "#", that each task's messages
 // arrive in order.
 func TestRunPublishesToAMQP(t *testing.T) {
-	broker := os.Getenv("EBB_AMQP_URL")
-	if broker == "" {
-		broker = "amqp://guest:guest@127.0.0.1:5673/"
-	}
-	conn, err := amqp.Dial(broker)
-	if err != nil {
-		need(t, "EBB_AMQP_REQUIRED", fmt.Sprintf("no RabbitMQ at %s (%v): start one with scripts/rabbitmq-test-server up", broker, err))
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	exchange := fmt.Sprintf("ebb.cmd.test.%d", time.Now().UnixNano())
-	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer ch.ExchangeDelete(exchange, false, false)
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, "#", exchange, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
+	broker, exchange, ch, queue := amqpQueue(t, "ebb.cmd.test")
+	deliveries, err := ch.Consume(queue, "", true, true, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
