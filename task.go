@@ -40,7 +40,10 @@ type Task struct {
 	// Inputs are files placed in the task's work directory before it runs.
 	Inputs []Input `json:"inputs,omitempty"`
 	// Outputs are files, relative to the work directory, that the task
-	// writes; they are stored by digest for the tasks that use them.
+	// writes; they are stored by digest for the tasks that use them. Each
+	// must be a regular file when the task ends: a symbolic link, FIFO or
+	// device fails the task. A hard link is stored as the file it names,
+	// as a copy of it would be.
 	Outputs []string `json:"outputs,omitempty"`
 	// After names tasks that must succeed before this one starts without
 	// passing it any file. Tasks named by Inputs are waited for already.

@@ -82,8 +82,12 @@ func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.D
 // storeOutputs puts each output file into the repository and returns the
 // digests. An output that is missing, or is not a regular file (a FIFO, a
 // device, a symbolic link), fails the exec; such a file is never opened
-// in a way that could block. Outputs are opened through an os.Root, so a symbolic link cannot
-// carry a file from outside the work directory into the repository.
+// in a way that could block. Outputs are opened through an os.Root, so a
+// symbolic link cannot carry a file from outside the work directory into
+// the repository. A hard link can: it is the file itself, as a copy would
+// be, and the task could only link a file it could read (Linux's
+// fs.protected_hardlinks) and so copy anyway. An output is what its name
+// holds when the exec ends, wherever else that file is also named.
 func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest.Digest, error) {
 	if len(e.cfg.Outputs) == 0 {
 		return nil, nil
