@@ -39,7 +39,11 @@
 //     cgroup of its own under the pool's, which cgroup.kill empties when
 //     the exec ends or is killed; an exec's cgroup, once empty, serves
 //     the pool's next exec unless it had to be killed (Linux kills what
-//     is born into a cgroup after cgroup.kill). Pools remove the cgroups
+//     is born into a cgroup after cgroup.kill). An exec whose cgroup
+//     cannot be made, or that the kernel refuses a process into (someone
+//     else made a sibling threaded, or gave it controllers), runs
+//     without one, contained by its process group, and a warning is
+//     logged; a refused cgroup is removed. Pools remove the cgroups
 //     of pools whose process died, and what is left in them. Elsewhere
 //     New makes the pool's process a child subreaper (prctl
 //     PR_SET_CHILD_SUBREAPER): orphans are re-parented to it, and when an

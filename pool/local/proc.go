@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	osexec "os/exec"
 	"path/filepath"
@@ -156,26 +157,43 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 	c := e.a.p.contain
 	cg, err := c.execCgroup()
 	if err != nil {
-		return 0, -1, fmt.Errorf("start: %w", err)
+		// This exec goes without a cgroup of its own: its process group
+		// still holds whatever does not leave the group.
+		e.a.p.cfg.Logger.Warn("exec without a cgroup", "exec", e.id, "err", err)
+		cg = nil
 	}
 	sys := &syscall.SysProcAttr{
 		Setpgid:   true,
 		Pdeathsig: syscall.SIGKILL,
 		PidFD:     &pidfd,
 	}
-	if cg != nil {
-		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
-	}
 	if c.mode == containSubreaper {
 		reapers.starting(e)
 	}
-	pidfd = -1
-	pid, err = syscall.ForkExec(path, argv, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Dir:   work,
 		Env:   e.cfg.Env, // nil is an empty environment here, unlike os.StartProcess's
 		Files: []uintptr{e.a.p.devnullFd, uintptr(s.child[0]), uintptr(s.child[1])},
 		Sys:   sys,
-	})
+	}
+	if cg != nil {
+		sys.UseCgroupFD, sys.CgroupFD = true, cg.fd
+		pidfd = -1
+		pid, err = syscall.ForkExec(path, argv, attr)
+		if err != nil && cgroupRefused(err) {
+			// The kernel may refuse a process into a cgroup the pool could
+			// make (a cgroup made threaded or given controllers by
+			// someone else, a limit on its processes). That cgroup is
+			// dropped, and this exec starts without one, as above.
+			e.a.p.cfg.Logger.Warn("exec without a cgroup", "exec", e.id, "cgroup", cg.dir, "err", err)
+			cg.remove()
+			cg, sys.UseCgroupFD, sys.CgroupFD = nil, false, 0
+		}
+	}
+	if cg == nil {
+		pidfd = -1
+		pid, err = syscall.ForkExec(path, argv, attr)
+	}
 	if err == nil && pidfd < 0 {
 		// No pidfd from clone: the child is not reaped yet, so its PID
 		// is still its own.
@@ -207,6 +225,21 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 		e.proc.kill()
 	}
 	return pid, pidfd, nil
+}
+
+// cgroupRefused reports whether err, from starting a process into a
+// cgroup, may be the cgroup's doing: EBUSY, EOPNOTSUPP, EACCES, EPERM,
+// ENODEV and EAGAIN are what clone3 answers for a cgroup that cannot
+// take the process. Some of them also come from exec itself (EACCES for
+// a file that is not executable); a start that fails again without the
+// cgroup reports that second error.
+func cgroupRefused(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EBUSY, syscall.EOPNOTSUPP, syscall.EACCES, syscall.EPERM, syscall.ENODEV, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitProc copies the leader's streams until it exits, kills what is left
