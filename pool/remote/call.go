@@ -49,7 +49,8 @@ type request struct {
 }
 
 // do makes the call: it sends the request, retries it while it fails in
-// a transient way (see transient) within Timeout, and decodes the answer
+// a transient way (see transient) within Timeout, or RetryFor when that
+// is longer (the retry window), and decodes the answer
 // into req.out. The time a long poll's attempts spent polling, up to
 // req.poll each, does not count against Timeout: a poll cut short after a
 // while is retried for Timeout, as a call cut short at once would be.
@@ -60,6 +61,7 @@ type request struct {
 // (see retried). A raw body is sent again only if it is an io.Seeker.
 func (c *Client) do(ctx context.Context, req *request) error {
 	start := time.Now()
+	window := max(c.cfg.Timeout, c.cfg.RetryFor)
 	var polled time.Duration
 	seek, rewind := req.body.(io.Seeker)
 	var offset int64
@@ -94,7 +96,7 @@ func (c *Client) do(ctx context.Context, req *request) error {
 			return err
 		case req.body != nil && !rewind:
 			return err // the body is spent
-		case time.Since(start)+wait >= c.cfg.Timeout+polled:
+		case time.Since(start)+wait >= window+polled:
 			return err
 		}
 		if err := c.sleep(ctx, wait); err != nil {
