@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -46,6 +47,9 @@ type request struct {
 	answered func(http.Header)
 
 	tries int // attempts made so far
+	// sent is closed once the transport is done with the raw body of
+	// the last attempt; nil before the first.
+	sent <-chan struct{}
 }
 
 // do makes the call: it sends the request, retries it while it fails in
@@ -76,6 +80,15 @@ func (c *Client) do(ctx context.Context, req *request) error {
 			return c.goneErr(req)
 		}
 		if req.tries > 0 && rewind {
+			// The transport may still read the last attempt's body
+			// after that attempt failed (http.RoundTripper's contract):
+			// the body is rewound once it has let go of it, or its
+			// reads would take from the next attempt's.
+			select {
+			case <-req.sent:
+			case <-ctx.Done():
+				return fmt.Errorf("remote: %s: %w", req.op, ctx.Err())
+			}
 			if _, err := seek.Seek(offset, io.SeekStart); err != nil {
 				return fmt.Errorf("remote: %s: rewinding the body: %v: %w", req.op, err, ebb.ErrUnavailable)
 			}
@@ -208,7 +221,11 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 	case req.inJSON != nil:
 		body = bytes.NewReader(req.inJSON)
 	case req.body != nil:
-		body = io.NopCloser(req.body) // so the transport cannot close the caller's reader
+		// The transport closes the body it was given once it is done
+		// with it; the caller's reader stays open.
+		sb := &sentBody{r: req.body, closed: make(chan struct{})}
+		req.sent = sb.closed
+		body = sb
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, u, body)
 	if err != nil {
@@ -260,4 +277,20 @@ func (c *Client) transportErr(req *request, err error) error {
 func transient(err error) bool {
 	var ce *callError
 	return errors.As(err, &ce) && ce.retry
+}
+
+// sentBody is a raw body as one attempt sends it: Close, the transport's
+// word that it is done reading, closes closed and leaves the caller's
+// reader open.
+type sentBody struct {
+	r      io.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *sentBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *sentBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
 }

@@ -3,9 +3,11 @@ package remote
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -182,6 +184,71 @@ func TestRetryForNotOnRefusal(t *testing.T) {
 		}
 		if took := time.Since(start); took != 0 {
 			t.Errorf("Put with another token took %v, want no retry", took)
+		}
+	})
+}
+
+// lateTransport fails its first round trip at once, as a transport whose
+// connection broke does, but goes on reading that attempt's body until
+// the test releases it; the next attempts read their body whole.
+type lateTransport struct {
+	calls   atomic.Int32
+	release chan struct{}
+	got     chan string // the body of the attempt that succeeds
+}
+
+func (lt *lateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if lt.calls.Add(1) == 1 {
+		go func() {
+			<-lt.release
+			req.Body.Read(make([]byte, 5))
+			req.Body.Close()
+		}()
+		return nil, errors.New("connection reset by peer")
+	}
+	b, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	lt.got <- string(b)
+	d := digest.FromBytes(b)
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"digest":"` + string(d) + `"}`))}, nil
+}
+
+// A body is rewound for a retry only once the transport has let go of it
+// (closed it): an earlier attempt's late reads must not take from the
+// next attempt's content, which would store, and name, other bytes.
+func TestRetryRewindsOnceTheTransportLetsGo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lt := &lateTransport{release: make(chan struct{}), got: make(chan string, 1)}
+		repo, err := NewRepository(ClientConfig{URL: "http://driver", Token: testToken, Transport: lt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const content = "the whole of the output\n"
+		type result struct {
+			d   digest.Digest
+			err error
+		}
+		resc := make(chan result, 1)
+		go func() {
+			d, err := repo.Put(t.Context(), strings.NewReader(content))
+			resc <- result{d, err}
+		}()
+		time.Sleep(time.Second) // past every backoff
+		synctest.Wait()
+		if n := lt.calls.Load(); n != 1 {
+			t.Errorf("%d attempts while the first one's body was still read, want 1", n)
+		}
+		close(lt.release)
+		r := <-resc
+		if want := digest.FromString(content); r.err != nil || r.d != want {
+			t.Errorf("Put = %s, %v; want %s", r.d, r.err, want)
+		}
+		if got := <-lt.got; got != content {
+			t.Errorf("the retry sent %q, want %q", got, content)
 		}
 	})
 }
