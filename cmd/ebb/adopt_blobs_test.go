@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,15 @@ func TestKilledDriverTakesOutputsStoredLate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A test that fails half way leaves no worker behind: the primary's
+	// machine worker and the command provider's outlive their driver.
+	t.Cleanup(func() {
+		for _, pid := range processesWith(bin) {
+			if n, err := strconv.Atoi(pid); err == nil {
+				syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+	})
 	scripts, err := filepath.Abs("../../cluster/command/testdata")
 	if err != nil {
 		t.Fatal(err)
