@@ -151,6 +151,12 @@ func (b *Bootstrap) Pin() string { return b.pin }
 // Close stops listening, forgets every expected worker (closing their
 // Gone channels: their clients' calls fail from then on) and returns once
 // the server's goroutine has ended. Closing again returns nil.
+//
+// The requests in flight are served to their end, within Config.Grace,
+// with the workers' tokens still known: a worker's blob put that was
+// under way when its driver stopped succeeds, or is cut off and tried
+// again (at a resumed driver, see Config.Keep), but it is never refused
+// as a stranger's, which the worker would take for a final answer.
 func (b *Bootstrap) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -158,11 +164,9 @@ func (b *Bootstrap) Close() error {
 		return nil
 	}
 	b.closed = true
-	for id, e := range b.expected {
+	for _, e := range b.expected {
 		e.Lost()
-		delete(b.expected, id)
 	}
-	clear(b.byToken)
 	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Grace)
 	defer cancel()
@@ -170,7 +174,12 @@ func (b *Bootstrap) Close() error {
 	if err != nil {
 		b.hs.Close()
 	}
-	if serr := <-b.errc; !errors.Is(serr, http.ErrServerClosed) {
+	serr := <-b.errc
+	b.mu.Lock()
+	clear(b.expected)
+	clear(b.byToken)
+	b.mu.Unlock()
+	if !errors.Is(serr, http.ErrServerClosed) {
 		return fmt.Errorf("bootstrap: serving at %s: %w", b.url, serr)
 	}
 	return err
@@ -323,12 +332,21 @@ func (b *Bootstrap) authorize(token string) bool {
 
 // serveBlobs serves the driver's repository to the worker whose token the
 // request carries, through that worker's own server; anyone else gets
-// 401.
+// 401, or 503 while the bootstrap closes.
 func (b *Bootstrap) serveBlobs(w http.ResponseWriter, r *http.Request) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	b.mu.Lock()
 	e := b.byToken[sha256.Sum256([]byte(token))]
+	closing := b.closed
 	b.mu.Unlock()
+	if e == nil && closing {
+		// While the bootstrap stops, a token it does not know may be a
+		// worker's that a resumed driver will know: ask again, rather
+		// than be refused for good.
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "bootstrap: the driver is stopping", http.StatusServiceUnavailable)
+		return
+	}
 	if e == nil {
 		// A server whose token nobody has refuses it as the protocol
 		// does.

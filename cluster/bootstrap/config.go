@@ -103,8 +103,11 @@ type Config struct {
 	// same Keep (a driver resumed after a crash) listens at the same
 	// address with the same certificate, so that the workers started by
 	// the first one, which Adopt takes over, still reach it: they tell it
-	// when they leave, and fetch their blobs from it. When that address
-	// is taken, New listens at Listen instead, and says so in the log.
+	// when they leave, and fetch their blobs from it. A worker storing
+	// outputs to Blobs while no driver serves keeps trying for its
+	// -lease-timeout, so a task that ended in the gap is not lost. When
+	// that address is taken, New listens at Listen instead, and says so
+	// in the log.
 	Keep string
 
 	// Adopt are the workers of an earlier bootstrap that New adopts (see

@@ -305,6 +305,10 @@ func runWorker(ctx context.Context, f workerFlags, token string, stdout io.Write
 func (f *workerFlags) repository(dir string, driver remote.ClientConfig) (pool.Repository, error) {
 	switch {
 	case f.driverBlobs:
+		// A driver that dies and is resumed comes back where it was
+		// (bootstrap.Config.Keep): a task's outputs wait for it, for as
+		// long as the worker itself would (-lease-timeout).
+		driver.RetryFor = f.leaseTimeout
 		return remote.NewRepository(driver)
 	case f.repo != "":
 		return repository.Open(f.repo)

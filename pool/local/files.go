@@ -141,14 +141,25 @@ func (e *exec) store(ctx context.Context, root *os.Root, name string) (digest.Di
 	return d, cr.n, err
 }
 
-// countReader counts the bytes read through it.
+// countReader counts the bytes read through it. It seeks, so that a
+// repository that failed to store it in a transient way (a remote one
+// whose server restarts) can send it again from the start; n is then
+// the position it read to.
 type countReader struct {
-	r io.Reader
+	r io.ReadSeeker
 	n int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	return n, err
+}
+
+func (c *countReader) Seek(offset int64, whence int) (int64, error) {
+	n, err := c.r.Seek(offset, whence)
+	if err == nil {
+		c.n = n
+	}
 	return n, err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -46,10 +47,14 @@ type request struct {
 	answered func(http.Header)
 
 	tries int // attempts made so far
+	// sent is closed once the transport is done with the raw body of
+	// the last attempt; nil before the first.
+	sent <-chan struct{}
 }
 
 // do makes the call: it sends the request, retries it while it fails in
-// a transient way (see transient) within Timeout, and decodes the answer
+// a transient way (see transient) within Timeout, or RetryFor when that
+// is longer (the retry window), and decodes the answer
 // into req.out. The time a long poll's attempts spent polling, up to
 // req.poll each, does not count against Timeout: a poll cut short after a
 // while is retried for Timeout, as a call cut short at once would be.
@@ -60,6 +65,7 @@ type request struct {
 // (see retried). A raw body is sent again only if it is an io.Seeker.
 func (c *Client) do(ctx context.Context, req *request) error {
 	start := time.Now()
+	window := max(c.cfg.Timeout, c.cfg.RetryFor)
 	var polled time.Duration
 	seek, rewind := req.body.(io.Seeker)
 	var offset int64
@@ -74,6 +80,15 @@ func (c *Client) do(ctx context.Context, req *request) error {
 			return c.goneErr(req)
 		}
 		if req.tries > 0 && rewind {
+			// The transport may still read the last attempt's body
+			// after that attempt failed (http.RoundTripper's contract):
+			// the body is rewound once it has let go of it, or its
+			// reads would take from the next attempt's.
+			select {
+			case <-req.sent:
+			case <-ctx.Done():
+				return fmt.Errorf("remote: %s: %w", req.op, ctx.Err())
+			}
 			if _, err := seek.Seek(offset, io.SeekStart); err != nil {
 				return fmt.Errorf("remote: %s: rewinding the body: %v: %w", req.op, err, ebb.ErrUnavailable)
 			}
@@ -94,7 +109,7 @@ func (c *Client) do(ctx context.Context, req *request) error {
 			return err
 		case req.body != nil && !rewind:
 			return err // the body is spent
-		case time.Since(start)+wait >= c.cfg.Timeout+polled:
+		case time.Since(start)+wait >= window+polled:
 			return err
 		}
 		if err := c.sleep(ctx, wait); err != nil {
@@ -206,7 +221,11 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 	case req.inJSON != nil:
 		body = bytes.NewReader(req.inJSON)
 	case req.body != nil:
-		body = io.NopCloser(req.body) // so the transport cannot close the caller's reader
+		// The transport closes the body it was given once it is done
+		// with it; the caller's reader stays open.
+		sb := &sentBody{r: req.body, closed: make(chan struct{})}
+		req.sent = sb.closed
+		body = sb
 	}
 	hreq, err := http.NewRequestWithContext(ctx, req.method, u, body)
 	if err != nil {
@@ -258,4 +277,20 @@ func (c *Client) transportErr(req *request, err error) error {
 func transient(err error) bool {
 	var ce *callError
 	return errors.As(err, &ce) && ce.retry
+}
+
+// sentBody is a raw body as one attempt sends it: Close, the transport's
+// word that it is done reading, closes closed and leaves the caller's
+// reader open.
+type sentBody struct {
+	r      io.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *sentBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *sentBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
 }

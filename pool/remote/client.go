@@ -47,11 +47,23 @@ type ClientConfig struct {
 	TLS *tls.Config
 
 	// Timeout bounds every call, retries included, except that a Wait's
-	// polls may each take WaitPoll longer, and that the body of a stream
+	// polls may each take WaitPoll longer, that the body of a stream
 	// (Logs, a blob's content) is bounded only by ctx once its headers
-	// have come. It also bounds dialing and the TLS handshake, so a
-	// call never hangs on a peer that vanished. Default 30 s.
+	// have come, and that RetryFor may allow a call's retries longer.
+	// It also bounds dialing and the TLS handshake, so a call never
+	// hangs on a peer that vanished. Default 30 s.
 	Timeout time.Duration
+
+	// RetryFor, when longer than Timeout, is how long a call that keeps
+	// failing in a transient way (the server unreachable, restarting,
+	// answering 503) is retried, from its first attempt, before it
+	// fails with ebb.ErrUnavailable; each attempt is still bounded by
+	// Timeout, and ctx ends the call at once. It is for a client whose
+	// server may be away a while and come back at the same address: a
+	// worker storing outputs to a driver that is being resumed. A
+	// refusal (ErrAuth) or any other final answer is not retried. Zero
+	// (the default) retries within Timeout.
+	RetryFor time.Duration
 
 	// RetryMin and RetryMax pace the retries of a call that failed in a
 	// transient way (see the package doc): the first waits RetryMin,
@@ -167,6 +179,7 @@ func newClient(cfg ClientConfig) (*Client, error) {
 		def  time.Duration
 	}{
 		{"Timeout", &cfg.Timeout, DefaultTimeout},
+		{"RetryFor", &cfg.RetryFor, 0},
 		{"RetryMin", &cfg.RetryMin, DefaultRetryMin},
 		{"RetryMax", &cfg.RetryMax, DefaultRetryMax},
 		{"WaitPoll", &cfg.WaitPoll, DefaultWaitPoll},

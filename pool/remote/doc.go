@@ -134,10 +134,13 @@
 // dialing and the TLS handshake. A Wait poll may take WaitPoll longer,
 // and a stream's body is bounded only by its context. A peer that
 // vanished, or froze, thus fails calls with ebb.ErrUnavailable within
-// Timeout instead of hanging them.
+// Timeout instead of hanging them. A client whose server may be away a
+// while and come back (a worker's client of its driver's repository,
+// across the driver's resumption) sets RetryFor longer than Timeout: its
+// calls then keep retrying the transient failures below for that long.
 //
 // Transient failures are retried with exponential backoff (RetryMin to
-// RetryMax, within Timeout): a refused or reset connection, a timeout, a
+// RetryMax, within Timeout or RetryFor): a refused or reset connection, a timeout, a
 // response cut short, a bare 502, 503 or 504. Answers of the server's own
 // are not retried, not even ebb.ErrUnavailable (a draining worker): the
 // caller's policy decides when to ask again. Neither is a refused
