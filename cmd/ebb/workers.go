@@ -273,7 +273,7 @@ type workerPool struct {
 // the run's -dir; repo the run's repository, in dir/repository. With
 // mayKeep, the Elastic leaves its workers to the provider when it stops,
 // so that stop may keep them.
-func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool, log *slog.Logger, hooks elasticHooks) (*workerPool, error) {
+func (w *workersFile) start(ctx context.Context, dir, statePath string, repo *repository.Dir, mayKeep bool, log *slog.Logger, hooks elasticHooks) (*workerPool, error) {
 	shapes, err := w.shapes()
 	if err != nil {
 		return nil, err
@@ -291,13 +291,15 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	repoDir := filepath.Join(dir, "repository")
 	var prov cluster.Provider
 	var closeProv func(context.Context) error
+	// release lets go of what keeps a second driver of the run out.
+	release := func() {}
 	switch w.Provider {
 	case "procs":
-		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers"), Logger: log})
+		p, closeP, rel, err := procsWorkers(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Logger: log}, dir, statePath, log)
 		if err != nil {
 			return nil, err
 		}
-		prov, closeProv = p, p.Close
+		prov, closeProv, release = p, closeP, rel
 	case "slurm":
 		sf := w.Slurm
 		if sf == nil {
@@ -356,6 +358,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		OnWorker: hooks.onWorker, Status: hooks.status})
 	if err != nil {
 		closeProv(ctx)
+		release()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -374,6 +377,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
+		defer release()
 		if keep {
 			return err
 		}
