@@ -43,6 +43,8 @@ import (
 //	  timeout: 1m
 //	  start_timeout: 10m
 //	  check_interval: 30s
+//	  token_file: false         # true: the worker's token is in a 0600 file under -dir ($EBB_TOKEN_FILE), which the worker removes
+//	                            # once read, not in $EBB_TOKEN: for a start whose worker sees this machine's files
 //	slurm:                      # provider: slurm (see package cluster/slurm)
 //	  partition: batch
 //	  time_limit: 4h
@@ -98,6 +100,7 @@ type commandFile struct {
 	Timeout       duration `json:"timeout"`
 	StartTimeout  duration `json:"start_timeout"`
 	CheckInterval duration `json:"check_interval"`
+	TokenFile     bool     `json:"token_file"`
 }
 
 type slurmFile struct {
@@ -335,9 +338,13 @@ func (w *workersFile) start(ctx context.Context, dir, statePath string, repo *re
 	case "command":
 		boot := w.bootstrap(worker, repoDir, repo, log)
 		c := w.Command
+		tokenDir := ""
+		if c.TokenFile {
+			tokenDir = filepath.Join(dir, "command", "tokens")
+		}
 		p, err := cmdprov.New(ctx, cmdprov.Config{
 			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
-			Dir:     filepath.Join(dir, "command"),
+			Dir: filepath.Join(dir, "command"), TokenDir: tokenDir,
 			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
 			Logger: log,
 		})

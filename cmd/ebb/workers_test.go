@@ -25,8 +25,12 @@ func TestRunOnWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, provider := range []string{"procs", "command", "slurm"} {
-		t.Run(provider, func(t *testing.T) {
+	// command+token_file: the command provider hands the token in a file
+	// ($EBB_TOKEN_FILE) to a worker started under a shell that does not
+	// exec it.
+	for _, variant := range []string{"procs", "command", "command+token_file", "slurm"} {
+		provider, tokenFile := strings.CutSuffix(variant, "+token_file")
+		t.Run(variant, func(t *testing.T) {
 			if provider == "slurm" {
 				proctest.NeedSlurm(t, proctest.SlurmErr())
 			}
@@ -39,7 +43,14 @@ func TestRunOnWorkers(t *testing.T) {
 				workers += fmt.Sprintf("slurm: {job_prefix: ebbrun%d-, poll_interval: 200ms, time_limit: 10m}\n", os.Getpid())
 			}
 			if provider == "command" {
-				workers += fmt.Sprintf("command:\n  start: [%[1]s/start-worker, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state)
+				start := "start-worker"
+				if tokenFile {
+					start = "start-worker-shell"
+				}
+				workers += fmt.Sprintf("command:\n  start: [%[1]s/%[3]s, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state, start)
+				if tokenFile {
+					workers += "  token_file: true\n"
+				}
 			}
 			// Long enough that a worker comes up before the primary
 			// has run them all: a Slurm job takes about a second.
