@@ -82,6 +82,18 @@ func TestRunOnWorkers(t *testing.T) {
 			if sum, err := os.ReadFile(filepath.Join(dir, "out", "sum", "sum")); err != nil || strings.TrimSpace(string(sum)) != "6" {
 				t.Errorf("sum = %q, %v; want 6", sum, err)
 			}
+			if tokenFile {
+				// start-worker-shell saw each worker's token file, 0600.
+				modes, _ := filepath.Glob(filepath.Join(state, "*.mode"))
+				for _, m := range modes {
+					if b, err := os.ReadFile(m); err != nil || string(b) != "600\n" {
+						t.Errorf("%s: %q, %v; want the token file's mode, 600", m, b, err)
+					}
+				}
+				if len(modes) == 0 {
+					t.Error("no worker was started with a token file")
+				}
+			}
 			left := func() bool { return len(processesWith(bin)) == 0 }
 			if !proctest.Eventually(10*time.Second, left) {
 				t.Errorf("worker processes left: %v", processesWith(bin))
