@@ -3,6 +3,7 @@ package command
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -79,6 +80,22 @@ type Config struct {
 	// answer, and stops the others. Without Dir, no worker is adopted.
 	Dir string
 
+	// TokenDir, when set, is a directory where each worker's token is
+	// written before Start runs, to a file of mode 0600 (TokenDir/ID.token)
+	// that Start's environment names in $EBB_TOKEN_FILE, with
+	// $EBB_TOKEN_FILE_REMOVE=1 and without $EBB_TOKEN: ebb worker reads
+	// the file and removes it as it starts, so that a shell between Start
+	// and the worker (a batch script that does not exec it) holds no
+	// token in its environment, where any process of the same user reads
+	// it (/proc/PID/environ). The worker must find the file at that path:
+	// Start runs it on this machine, or on one that shares the file
+	// system. A relative TokenDir is taken from this process's working
+	// directory; New creates it (mode 0700) if need be. The provider
+	// removes the file of a worker that never read it when it forgets the
+	// worker. By default ("") the token is in $EBB_TOKEN, for a Start that
+	// carries it to another machine (ssh -o SendEnv=EBB_TOKEN).
+	TokenDir string
+
 	// KeepOthers keeps, at New, the workers that List shows with Name's
 	// prefix but of another provider: by default they are stopped.
 	KeepOthers bool
@@ -127,6 +144,13 @@ func (c Config) withDefaults() (Config, *commands, error) {
 	}
 	if c.MaxWorkers < 0 {
 		return bad("MaxWorkers %d: must not be negative", c.MaxWorkers)
+	}
+	if c.TokenDir != "" {
+		abs, err := filepath.Abs(c.TokenDir)
+		if err != nil {
+			return bad("TokenDir %q: %v", c.TokenDir, err)
+		}
+		c.TokenDir = abs
 	}
 	c.Bootstrap.LeaseTimeout = c.IdleShutdown
 	if c.Logger == nil {

@@ -7,6 +7,7 @@
 //	Launch(shape) ── bootstrap.Expect: worker ID, fresh token
 //	   │
 //	   ├─ Start argv, $EBB_TOKEN ──▶ the user's command starts, somewhere,
+//	   │  (or $EBB_TOKEN_FILE)
 //	   │  (stdout: the handle)        ebb worker -id ID -driver URL …
 //	   │                                │
 //	   │◀───────── announce (up) ────────┘
@@ -39,6 +40,13 @@
 // argument: every command runs with EBB_TOKEN (and EBB_WORKER_ID) added
 // to its environment, and the start command passes it on to the worker
 // (a process it starts inherits it; `ssh -o SendEnv=EBB_TOKEN` does too).
+// A start command that runs the worker where this machine's files are
+// (here, or on a shared file system) should rather take Config.TokenDir:
+// then the token is in a file of mode 0600 there, which $EBB_TOKEN_FILE
+// names in place of EBB_TOKEN and the worker removes as it starts, so
+// that a shell that runs the worker without exec (a batch script) keeps
+// no token in its environment, where any process of the same user can
+// read it in /proc/PID/environ.
 //
 // The commands:
 //

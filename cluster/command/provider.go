@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/bootstrap"
+	"github.com/ebbflow/ebb/internal/tokenfile"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -78,6 +80,11 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		p.records = cluster.RecordDir(cfg.Dir)
 		if boot.Keep == "" {
 			boot.Keep = filepath.Join(cfg.Dir, "bootstrap.json")
+		}
+	}
+	if cfg.TokenDir != "" {
+		if err := os.MkdirAll(cfg.TokenDir, 0o700); err != nil {
+			return nil, fmt.Errorf("command: Config.TokenDir: %w", err)
 		}
 	}
 	recs, listed, err := p.earlier(ctx)
@@ -189,6 +196,11 @@ func (p *Provider) start(ctx context.Context, w *worker) (*remote.Client, error)
 	argv, err := p.cmds.start.render(p.data(w))
 	if err != nil {
 		return nil, err
+	}
+	if p.cfg.TokenDir != "" {
+		if err := tokenfile.Write(p.tokenPath(w.id), w.exp.Token()); err != nil {
+			return nil, fmt.Errorf("command: launch %s: %v: %w", w.shape.Name, err, ebb.ErrUnavailable)
+		}
 	}
 	out, err := run(ctx, p.cfg.Timeout, argv, p.env(w))
 	if err != nil {
@@ -320,6 +332,12 @@ func (p *Provider) forget(w *worker) {
 	}
 	p.mu.Unlock()
 	p.boot.Forget(w.id)
+	if p.cfg.TokenDir != "" {
+		// The worker removed it as it started, unless it never did.
+		if err := os.Remove(p.tokenPath(w.id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.cfg.Logger.Warn("command: removing a worker's token file", "worker", w.id, "err", err)
+		}
+	}
 	if p.records != "" {
 		if err := p.records.Remove(w.id); err != nil {
 			p.cfg.Logger.Warn("command: removing a worker's record", "worker", w.id, "err", err)
@@ -331,8 +349,19 @@ func (p *Provider) data(w *worker) data {
 	return newData(string(w.id), w.handle, w.shape, w.labels, w.exp.Argv)
 }
 
+// env is what the environment of w's Start and Stop adds: its ID, and
+// its token or where to find it (Config.TokenDir).
 func (p *Provider) env(w *worker) []string {
-	return append(w.exp.Env[:len(w.exp.Env):len(w.exp.Env)], "EBB_WORKER_ID="+string(w.id))
+	env := w.exp.Env
+	if p.cfg.TokenDir != "" {
+		env = tokenfile.Env(p.tokenPath(w.id))
+	}
+	return append(env[:len(env):len(env)], "EBB_WORKER_ID="+string(w.id))
+}
+
+// tokenPath is the token file of the worker id, with Config.TokenDir.
+func (p *Provider) tokenPath(id cluster.WorkerID) string {
+	return filepath.Join(p.cfg.TokenDir, string(id)+".token")
 }
 
 func (w *worker) worker() cluster.Worker {

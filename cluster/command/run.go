@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/tokenfile"
 )
 
 // maxOutput bounds what is kept of a command's stdout and of its stderr.
@@ -28,8 +29,9 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// run runs argv with env added to this process's environment, in a
-// process group of its own, for at most timeout, and returns its stdout.
+// run runs argv with env added to this process's environment (without
+// the variables that give a worker its token: a command gets only its
+// worker's), in a process group of its own, for at most timeout, and returns its stdout.
 // It fails with an error wrapping ebb.ErrUnavailable, holding the tail of
 // its stderr, when the command cannot start, exits non-zero, or runs past
 // timeout (then its whole group is killed); and with ctx's error when ctx
@@ -39,7 +41,7 @@ func run(ctx context.Context, timeout time.Duration, argv, env []string) (string
 	defer cancel()
 	var stdout, stderr tailBuffer
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(tokenfile.Without(os.Environ()), env...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The output is read by goroutines of os/exec until the pipes close,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/tokenfile"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -28,8 +29,12 @@ type Config struct {
 	// subcommand, as in {"/usr/local/bin/ebb", "worker"}, or any program
 	// that takes the flags of ebb worker. The provider appends -listen,
 	// -id, -dir, -resources, -lease-timeout and -grace (and -no-tls and
-	// -repository), and passes the worker's token in $EBB_TOKEN, never in
-	// argv.
+	// -repository). The worker's token is never in argv nor in the
+	// environment: it is in a file of mode 0600 in the worker's directory
+	// (Dir/ID/token), which $EBB_TOKEN_FILE names and the worker removes
+	// once read ($EBB_TOKEN_FILE_REMOVE=1). So a Command that is a shell
+	// script running ebb worker without exec keeps no token in the
+	// shell's /proc/PID/environ.
 	Command []string
 
 	// Shapes are the kinds of worker the provider launches; each worker's
@@ -50,8 +55,9 @@ type Config struct {
 	// Repository reaches.
 	Repository string
 
-	// Env is the workers' environment, before EBB_TOKEN is added.
-	// Default: this process's environment, without EBB_TOKEN.
+	// Env is the workers' environment, before $EBB_TOKEN_FILE is added;
+	// its EBB_TOKEN, EBB_TOKEN_FILE and EBB_TOKEN_FILE_REMOVE are left
+	// out. Default: this process's environment.
 	Env []string
 
 	// LeaseTimeout is the workers' -lease-timeout: a worker stops itself
@@ -123,11 +129,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Env == nil {
-		for _, e := range os.Environ() {
-			if !strings.HasPrefix(e, "EBB_TOKEN=") {
-				c.Env = append(c.Env, e)
-			}
-		}
+		c.Env = tokenfile.Without(os.Environ())
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -4,8 +4,9 @@
 // the embedded elastic default, and the way ebb's tests drive the pool
 // protocol end to end with real processes and sockets.
 //
-//	Launch(shape) ── fresh token, $EBB_TOKEN ──▶ ebb worker -listen 127.0.0.1:0
-//	   │                                            -resources <shape> -dir <Dir>/<ID>
+//	Launch(shape) ── fresh token ──▶ <Dir>/<ID>/token (0600)
+//	   │  $EBB_TOKEN_FILE ──▶ ebb worker -listen 127.0.0.1:0      reads the token,
+//	   │                         -resources <shape> -dir <Dir>/<ID>  removes the file
 //	   │◀── stdout: "ebb worker listening on https://127.0.0.1:PORT pin sha256:…"
 //	   ▼
 //	remote.Dial (pinned TLS, the token) ── the Worker's Pool
@@ -21,8 +22,13 @@
 //     resources; the provider does not stop shapes from adding up to more
 //     than the machine has.
 //   - A worker's ID is the provider's random nonce and a sequence number.
-//     Its token is fresh, given in its environment and never on its command
-//     line; its certificate is a fresh self-signed one, whose pin it prints.
+//     Its token is fresh, never on its command line nor in its
+//     environment: it is in a file of mode 0600 in the worker's directory,
+//     which $EBB_TOKEN_FILE names and the worker removes once read, so a
+//     Command that runs the worker from a shell without exec leaves no
+//     token in the shell's environment (/proc/PID/environ) nor on disk. A
+//     provider that adopts the worker later has the token from its record.
+//     Its certificate is a fresh self-signed one, whose pin it prints.
 //   - A worker is up from the moment its pool answered until its process
 //     exits. Workers lists the ones that are up. A worker whose process
 //     exits (it was killed, or stopped itself) leaves the list, and its

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/tokenfile"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -143,8 +144,23 @@ func (p *Provider) start(ctx context.Context, w *proc) (string, error) {
 		close(w.donec)
 		return "", fmt.Errorf("procs: launch %s: %v: %w", w.shape.Name, err, ebb.ErrUnavailable)
 	}
+	// The token goes in a file of the worker's own directory, which the
+	// worker removes once read: a Command that runs the worker from a
+	// shell without exec leaves no token in that shell's environment.
+	tokenPath := filepath.Join(w.dir, "token")
+	if err = os.MkdirAll(w.dir, 0o700); err == nil {
+		err = tokenfile.Write(tokenPath, w.token)
+	}
+	if err != nil {
+		os.RemoveAll(w.dir)
+		r.Close()
+		pw.Close()
+		close(w.exitc)
+		close(w.donec)
+		return "", fmt.Errorf("procs: launch %s: %v: %w", w.shape.Name, err, ebb.ErrUnavailable)
+	}
 	w.cmd = exec.Command(p.cfg.Command[0], args...)
-	w.cmd.Env = append(p.cfg.Env[:len(p.cfg.Env):len(p.cfg.Env)], "EBB_TOKEN="+w.token)
+	w.cmd.Env = append(tokenfile.Without(p.cfg.Env), tokenfile.Env(tokenPath)...)
 	w.cmd.Stdout = pw
 	w.cmd.Stderr = p.cfg.Stderr
 	// A group of its own: a signal to the driver's group (^C) does not
@@ -173,6 +189,8 @@ func (p *Provider) start(ctx context.Context, w *proc) (string, error) {
 	}
 	pw.Close()
 	if err != nil {
+		// No process: nobody else removes its directory and token.
+		os.RemoveAll(w.dir)
 		r.Close()
 		close(w.exitc)
 		close(w.donec)

@@ -53,6 +53,7 @@ func (p *Provider) adoptEarlier(ctx context.Context, earlier []earlierJob) error
 	}
 	for _, j := range active {
 		p.records.Remove(cluster.WorkerID(j.Name))
+		p.removeToken(cluster.WorkerID(j.Name))
 	}
 	return nil
 }

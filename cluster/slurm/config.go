@@ -63,12 +63,13 @@ type Config struct {
 	// Letters, digits, '-', '_' and '.'; default "ebb-".
 	JobPrefix string
 
-	// Dir holds the job scripts (until submitted) and the jobs' output
-	// (DIR/ID.log, the worker's standard output and error), and is the
-	// jobs' working directory: it must exist at the same path on the
-	// nodes, as on a shared file system. A relative Dir is taken from this
-	// process's working directory. Default: a temporary directory that
-	// Close removes.
+	// Dir holds the job scripts (until submitted), each worker's token
+	// until its worker has read it (DIR/ID.token, mode 0600), and the
+	// jobs' output (DIR/ID.log, the worker's standard output and error),
+	// and is the jobs' working directory: it must exist at the same path
+	// on the nodes, as on a shared file system. A relative Dir is taken
+	// from this process's working directory. Default: a temporary
+	// directory that Close removes.
 	Dir string
 
 	// PendingTimeout is how long a job may wait in the queue: one still

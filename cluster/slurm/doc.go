@@ -6,9 +6,11 @@
 //
 //	Launch(shape, labels)
 //	   │ bootstrap.Expect: a fresh token, the worker's argv
+//	   │ DIR/ID.token (0600): the token, which the worker removes once read
 //	   │ DIR/ID.sh: #!/bin/sh, exec 'ebb' 'worker' '-id' 'ID' '-driver' 'URL' …  (every word single-quoted)
 //	   ├─ sbatch --parsable --job-name=ID --comment=k1=v1,k2=v2 --cpus-per-task --mem
-//	   │         --time --output=DIR/ID.log --no-requeue --export=ALL (EBB_TOKEN in sbatch's environment)
+//	   │         --time --output=DIR/ID.log --no-requeue --export=ALL
+//	   │         (EBB_TOKEN_FILE=DIR/ID.token, EBB_TOKEN_FILE_REMOVE=1 in sbatch's environment)
 //	   │                         ▼ PENDING ── past PendingTimeout: scancel, ErrUnavailable
 //	   │                         ▼ RUNNING: ebb worker serves, then announces
 //	   │◀── POST /v1/workers {url, pin, resources} ── bootstrap
@@ -47,6 +49,12 @@
 //     of a job it ends, the execs' too, so an exec running then may end
 //     killed by SIGTERM before its worker reports it lost. Terminate
 //     signals the worker alone, which reports its running execs lost.
+//   - A worker's token is in no job's environment, which Slurm keeps with
+//     the job and which a batch shell that does not exec the worker would
+//     show in /proc/PID/environ: the job's environment names a file of Dir
+//     (mode 0600), which the worker reads and removes as it starts. Jobs
+//     run --no-requeue, so no second start needs the file; a driver that
+//     adopts the worker has its token from its record.
 //   - Jobs of an earlier driver, with the same JobPrefix and user, are
 //     adopted by New when a record in Dir/records (a cluster.WorkerRecord,
 //     mode 0600) says where their worker serves and with which token, and

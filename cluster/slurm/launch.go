@@ -12,6 +12,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/cluster/bootstrap"
+	"github.com/ebbflow/ebb/internal/tokenfile"
 	"github.com/ebbflow/ebb/pool/remote"
 )
 
@@ -52,7 +53,9 @@ func (w *worker) worker() cluster.Worker {
 // returns once the worker announced itself to the provider's bootstrap
 // and its pool answered. The job is named for the worker's ID, its
 // comment holds the labels (k1=v1,k2=v2), and the worker's token reaches
-// it through sbatch's environment, never its command line.
+// it in a file of Dir (mode 0600) that sbatch's environment names
+// ($EBB_TOKEN_FILE) and the worker removes once read: never in its
+// command line nor its environment.
 //
 // Launch fails, after cancelling the job and waiting (up to StopTimeout)
 // for it to end: with ebb.ErrUnavailable when the job still pends after
@@ -186,6 +189,13 @@ func (p *Provider) submit(ctx context.Context, w *worker) (jobID, error) {
 	}
 	// sbatch keeps a copy of the script: ours is done with once it answered.
 	defer os.Remove(path)
+	// The token travels in a file, which the worker removes once read,
+	// and not in the job's environment: that would stay in the batch
+	// shell's /proc/PID/environ (were it not to exec the worker) and in
+	// what Slurm keeps of the job.
+	if err := tokenfile.Write(p.tokenPath(w.id), w.exp.Token()); err != nil {
+		return "", fmt.Errorf("slurm: launch %s: %v: %w", w.shape.Name, err, ebb.ErrUnavailable)
+	}
 	r, _ := shapeRequest(w.shape) // checked in New
 	r.Name = string(w.id)
 	r.Comment = w.labels.String()
@@ -195,7 +205,7 @@ func (p *Provider) submit(ctx context.Context, w *worker) (jobID, error) {
 	r.Output = w.output
 	r.Script = path
 	r.Extra = p.cfg.SbatchArgs
-	r.Env = jobEnv(os.Environ(), w.exp.Env)
+	r.Env = jobEnv(os.Environ(), tokenfile.Env(p.tokenPath(w.id)))
 	jid, err := p.cli.submit(ctx, r)
 	if err != nil {
 		return "", fmt.Errorf("slurm: launch %s: %w", w.shape.Name, err)
@@ -219,15 +229,25 @@ func (w *worker) record() cluster.WorkerRecord {
 }
 
 // jobEnv returns sbatch's environment, which the job inherits: this
-// process's, without a token of its own, and the worker's (its token).
+// process's, without a token of its own, and the worker's (where its
+// token is).
 func jobEnv(environ, worker []string) []string {
-	env := make([]string, 0, len(environ)+len(worker))
-	for _, e := range environ {
-		if !strings.HasPrefix(e, "EBB_TOKEN=") {
-			env = append(env, e)
-		}
+	return append(tokenfile.Without(environ), worker...)
+}
+
+// tokenPath is where the worker id finds its token: DIR/ID.token, of
+// mode 0600, which the worker removes once read (a job that never ran
+// its worker leaves it to removeToken).
+func (p *Provider) tokenPath(id cluster.WorkerID) string {
+	return filepath.Join(p.dir, string(id)+".token")
+}
+
+// removeToken removes the token file of the worker id, if its worker has
+// not.
+func (p *Provider) removeToken(id cluster.WorkerID) {
+	if err := os.Remove(p.tokenPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		p.cfg.Logger.Warn("slurm: removing a worker's token file", "worker", id, "err", err)
 	}
-	return append(env, worker...)
 }
 
 // lookup finds the job of the worker named id with squeue.
@@ -313,6 +333,7 @@ func (p *Provider) abandon(ctx context.Context, w *worker) {
 	jid := w.job
 	p.mu.Unlock()
 	p.boot.Forget(w.id)
+	defer p.removeToken(w.id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.StopTimeout)
 	defer cancel()
 	if jid == "" {

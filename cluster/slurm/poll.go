@@ -105,6 +105,7 @@ func (p *Provider) observe(w *worker, byID map[jobID]job) bool {
 		return false
 	}
 	w.exp.Lost()
+	p.removeToken(w.id)
 	if err := p.records.Remove(w.id); err != nil {
 		p.cfg.Logger.Warn("slurm: removing a worker's record", "worker", w.id, "err", err)
 	}

@@ -307,10 +307,9 @@ kube:
 	}
 	switch provider {
 	case "procs":
-		left, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "*"))
-		recs, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "records", "*"))
-		if len(recs) > 0 || len(left) > 1 {
-			t.Errorf("left in the workers directory: %v %v", left, recs)
+		if _, err := os.Stat(filepath.Join(dir, "d", "workers")); !os.IsNotExist(err) {
+			left, _ := filepath.Glob(filepath.Join(dir, "d", "workers", "*", "*"))
+			t.Errorf("the workers directory is left (%v): %v", err, left)
 		}
 	case "slurm":
 		recs, _ := filepath.Glob(filepath.Join(dir, "d", "slurm", "records", "*.worker.json"))
@@ -382,7 +381,8 @@ func checkRecords(t *testing.T, dir, state string) {
 	st, _ := os.ReadFile(state)
 	recs, _ := filepath.Glob(filepath.Join(dir, "*", "records", "*.worker.json"))
 	machine, _ := filepath.Glob(filepath.Join(dir, "machine", "*", "records", "*.worker.json"))
-	recs = append(recs, machine...)
+	workers, _ := filepath.Glob(filepath.Join(dir, "workers", "*", "records", "*.worker.json"))
+	recs = append(append(recs, machine...), workers...)
 	for _, f := range recs {
 		info, err := os.Stat(f)
 		if err != nil {

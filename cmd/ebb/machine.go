@@ -64,14 +64,14 @@ func (f *runFlags) startMachine(ctx context.Context, statePath string, repo *rep
 	if f.primaryInProcess {
 		return f.inProcessMachine(ctx, repo, log)
 	}
-	dir := machineDir(f.dir, statePath)
+	dir := stateDir(f.dir, "machine", statePath)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("machine worker: %w", err)
 	}
 	// The lock says this driver runs the State's machine worker: a
 	// second driver of the same State must not adopt it. A driver that
 	// dies releases it.
-	lock, err := lockFile(filepath.Join(dir, "driver.lock"))
+	lock, err := lockFile(filepath.Join(dir, "driver.lock"), "machine worker")
 	if err != nil {
 		return nil, err
 	}
@@ -153,22 +153,24 @@ func machineWorker(ctx context.Context, p *procs.Provider, shape cluster.Shape, 
 	return w, nil
 }
 
-// machineDir is the directory of the machine worker of the run whose
-// State is at statePath: one per State under the run's -dir, so that
+// stateDir is the directory of kind (machine: the machine worker;
+// workers: the procs workers of -workers) of the run whose State is at
+// statePath: one per State under the run's -dir, DIR/KIND/HASH, so that
 // runs of other States sharing a -dir keep theirs apart.
-func machineDir(dir, statePath string) string {
+func stateDir(dir, kind, statePath string) string {
 	sum := sha256.Sum256([]byte(statePath))
-	return filepath.Join(dir, "machine", hex.EncodeToString(sum[:8]))
+	return filepath.Join(dir, kind, hex.EncodeToString(sum[:8]))
 }
 
 // lockFile opens path and takes an exclusive lock on it, or fails with
-// ebb.ErrUnavailable when another process holds it.
-func lockFile(path string) (*os.File, error) {
+// ebb.ErrUnavailable when another process holds it; what names the lock's
+// workers in errors.
+func lockFile(path, what string) (*os.File, error) {
 	f, err := trylock.Lock(path, 0o600)
 	if errors.Is(err, ebb.ErrUnavailable) {
-		return nil, fmt.Errorf("machine worker: another ebb drives this run: %w", err)
+		return nil, fmt.Errorf("%s: another ebb drives this run: %w", what, err)
 	} else if err != nil {
-		return nil, fmt.Errorf("machine worker: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return f, nil
 }

@@ -164,7 +164,7 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 				progress.event(ev.String())
 				rec.changed()
 			}}
-			wp, grant, err := f.startWorkers(ctx, machine, repo, flow, log, stderr, hooks)
+			wp, grant, err := f.startWorkers(ctx, statePath(store), machine, repo, flow, log, stderr, hooks)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/internal/backoff"
+	"github.com/ebbflow/ebb/internal/tokenfile"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/pool/remote"
@@ -59,8 +60,8 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&f.id, "id", "worker", "the worker's `name`, its pool's ID: letters, digits, _ - .")
 	fs.StringVar(&f.dir, "dir", "", "`directory` for the pool's execs and the repository's blobs (default: a temporary one, removed at exit)")
 	fs.StringVar(&f.repo, "repository", "", "repository `directory` to stage inputs from and store outputs to, shared with others on this machine (default: one in -dir)")
-	fs.StringVar(&f.token, "token", "", "bearer `token` every request must carry (default: $EBB_TOKEN)")
-	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the token, instead of -token")
+	fs.StringVar(&f.token, "token", "", "bearer `token` every request must carry (default: the file named by $EBB_TOKEN_FILE, or $EBB_TOKEN)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "`file` holding the token, instead of -token. Without either flag, $EBB_TOKEN_FILE names the file (mode 0600, say), and with $EBB_TOKEN_FILE_REMOVE=1 the worker removes it once read: a batch script or a shell that does not exec the worker then keeps no token in its environment, nor leaves one on disk")
 	fs.Var(&f.resources, "resources", "the pool's `capacity`, as cpu=4,mem=8GiB (default: this machine)")
 	fs.DurationVar(&f.lease, "lease", local.DefaultLease, "the lease an alloc gets when it is accepted")
 	fs.DurationVar(&f.leaseTimeout, "lease-timeout", 5*time.Minute, "stop once no alloc lived and no lease was renewed for this `long`")
@@ -86,7 +87,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: %w", fs.Args(), errUsage)
 	}
-	token, err := f.readToken(os.Getenv("EBB_TOKEN"))
+	token, err := f.readToken(os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -107,24 +108,48 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return runWorker(ctx, f, token, stdout, log.With("worker", f.id))
 }
 
-// readToken returns the token from -token, -token-file or env, exactly
-// one of which must be set.
-func (f *workerFlags) readToken(env string) (string, error) {
+// readToken returns the token from -token or -token-file, at most one
+// of which may be given, or else from the environment (getenv): the file
+// that $EBB_TOKEN_FILE names, or $EBB_TOKEN, not both. A file's content
+// is trimmed of spaces. With $EBB_TOKEN_FILE_REMOVE=1, the file of
+// $EBB_TOKEN_FILE is removed once read, and a failure to remove it fails
+// readToken: a provider asks for it so that no token lies on disk once
+// its worker started (a driver that adopts the worker later has the
+// token in its own records).
+func (f *workerFlags) readToken(getenv func(string) string) (string, error) {
 	switch {
 	case f.token != "" && f.tokenFile != "":
 		return "", fmt.Errorf("-token and -token-file both given: %w", errUsage)
 	case f.tokenFile != "":
-		b, err := os.ReadFile(f.tokenFile)
-		if err != nil {
-			return "", fmt.Errorf("-token-file: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
+		return readTokenFile("-token-file", f.tokenFile, false)
 	case f.token != "":
 		return f.token, nil
+	}
+	file, env := getenv(tokenfile.EnvFile), getenv(tokenfile.EnvToken)
+	switch {
+	case file != "" && env != "":
+		return "", fmt.Errorf("$EBB_TOKEN_FILE and $EBB_TOKEN both set: %w", errUsage)
+	case file != "":
+		return readTokenFile("$EBB_TOKEN_FILE", file, getenv(tokenfile.EnvRemove) == "1")
 	case env != "":
 		return env, nil
 	}
-	return "", fmt.Errorf("no token: give -token, -token-file or $EBB_TOKEN: %w", errUsage)
+	return "", fmt.Errorf("no token: give -token, -token-file, $EBB_TOKEN_FILE or $EBB_TOKEN: %w", errUsage)
+}
+
+// readTokenFile returns the trimmed content of the token file path, named
+// by what in errors, and removes the file once read when remove is set.
+func readTokenFile(what, path string, remove bool) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	if remove {
+		if err := os.Remove(path); err != nil {
+			return "", fmt.Errorf("%s: removing it once read ($EBB_TOKEN_FILE_REMOVE=1): %w", what, err)
+		}
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // check rejects flags that do not go together.

@@ -62,8 +62,15 @@ type workerProc struct {
 // if need be, when t ends; then no child process may be left.
 func startWorker(t *testing.T, args ...string) *workerProc {
 	t.Helper()
+	return startWorkerEnv(t, []string{"EBB_TOKEN=" + workerToken}, args...)
+}
+
+// startWorkerEnv is startWorker with env, instead of the test token,
+// added to the worker's environment.
+func startWorkerEnv(t *testing.T, env []string, args ...string) *workerProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestWorkerProcess$", "--", "worker"}, args...)...)
-	cmd.Env = append(os.Environ(), "EBB_TEST_WORKER_PROCESS=1", "EBB_TOKEN="+workerToken)
+	cmd.Env = append(append(os.Environ(), "EBB_TEST_WORKER_PROCESS=1"), env...)
 	w := &workerProc{cmd: cmd, stderr: new(syncBuffer), exitc: make(chan struct{})}
 	cmd.Stderr = w.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -541,11 +548,11 @@ func TestWorkerFlags(t *testing.T) {
 		}
 	}
 	f := workerFlags{}
-	if tok, err := f.readToken(workerToken); err != nil || tok != workerToken {
+	if tok, err := f.readToken(envOf("EBB_TOKEN=" + workerToken)); err != nil || tok != workerToken {
 		t.Errorf("token from $EBB_TOKEN = %q, %v", tok, err)
 	}
 	f.tokenFile = tokenFile
-	if tok, err := f.readToken("other"); err != nil || tok != workerToken {
+	if tok, err := f.readToken(envOf("EBB_TOKEN=other")); err != nil || tok != workerToken {
 		t.Errorf("token from -token-file = %q, %v; want the file's, trimmed", tok, err)
 	}
 }

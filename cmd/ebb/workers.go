@@ -43,6 +43,8 @@ import (
 //	  timeout: 1m
 //	  start_timeout: 10m
 //	  check_interval: 30s
+//	  token_file: false         # true: the worker's token is in a 0600 file under -dir ($EBB_TOKEN_FILE), which the worker removes
+//	                            # once read, not in $EBB_TOKEN: for a start whose worker sees this machine's files
 //	slurm:                      # provider: slurm (see package cluster/slurm)
 //	  partition: batch
 //	  time_limit: 4h
@@ -98,6 +100,7 @@ type commandFile struct {
 	Timeout       duration `json:"timeout"`
 	StartTimeout  duration `json:"start_timeout"`
 	CheckInterval duration `json:"check_interval"`
+	TokenFile     bool     `json:"token_file"`
 }
 
 type slurmFile struct {
@@ -273,7 +276,7 @@ type workerPool struct {
 // the run's -dir; repo the run's repository, in dir/repository. With
 // mayKeep, the Elastic leaves its workers to the provider when it stops,
 // so that stop may keep them.
-func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Dir, mayKeep bool, log *slog.Logger, hooks elasticHooks) (*workerPool, error) {
+func (w *workersFile) start(ctx context.Context, dir, statePath string, repo *repository.Dir, mayKeep bool, log *slog.Logger, hooks elasticHooks) (*workerPool, error) {
 	shapes, err := w.shapes()
 	if err != nil {
 		return nil, err
@@ -291,13 +294,15 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	repoDir := filepath.Join(dir, "repository")
 	var prov cluster.Provider
 	var closeProv func(context.Context) error
+	// release lets go of what keeps a second driver of the run out.
+	release := func() {}
 	switch w.Provider {
 	case "procs":
-		p, err := procs.New(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Dir: filepath.Join(dir, "workers"), Logger: log})
+		p, closeP, rel, err := procsWorkers(procs.Config{Command: worker, Shapes: shapes, Repository: repoDir, Logger: log}, dir, statePath, log)
 		if err != nil {
 			return nil, err
 		}
-		prov, closeProv = p, p.Close
+		prov, closeProv, release = p, closeP, rel
 	case "slurm":
 		sf := w.Slurm
 		if sf == nil {
@@ -333,9 +338,13 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 	case "command":
 		boot := w.bootstrap(worker, repoDir, repo, log)
 		c := w.Command
+		tokenDir := ""
+		if c.TokenFile {
+			tokenDir = filepath.Join(dir, "command", "tokens")
+		}
 		p, err := cmdprov.New(ctx, cmdprov.Config{
 			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
-			Dir:     filepath.Join(dir, "command"),
+			Dir: filepath.Join(dir, "command"), TokenDir: tokenDir,
 			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
 			Logger: log,
 		})
@@ -356,6 +365,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		OnWorker: hooks.onWorker, Status: hooks.status})
 	if err != nil {
 		closeProv(ctx)
+		release()
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -374,6 +384,7 @@ func (w *workersFile) start(ctx context.Context, dir string, repo *repository.Di
 		if errors.Is(err, context.Canceled) {
 			err = nil
 		}
+		defer release()
 		if keep {
 			return err
 		}

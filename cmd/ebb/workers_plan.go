@@ -179,7 +179,7 @@ func (a *auxWatch) report(workers string, grant ebb.Resources, quiet bool) strin
 // and a cost cap that keeps the workers' total within it. When no shape
 // is left it says why in one line on stderr and returns no pool; when a
 // shape is too small for some of the flow's tasks it says so.
-func (f *runFlags) startWorkers(ctx context.Context, machine pool.Pool, repo *repository.Dir, flow *ebb.Flow, log *slog.Logger, stderr io.Writer, hooks elasticHooks) (*workerPool, ebb.Resources, error) {
+func (f *runFlags) startWorkers(ctx context.Context, statePath string, machine pool.Pool, repo *repository.Dir, flow *ebb.Flow, log *slog.Logger, stderr io.Writer, hooks elasticHooks) (*workerPool, ebb.Resources, error) {
 	wf, err := readWorkers(f.workers)
 	if err != nil {
 		return nil, nil, err
@@ -212,7 +212,7 @@ func (f *runFlags) startWorkers(ctx context.Context, machine pool.Pool, repo *re
 		fmt.Fprintf(stderr, "ebb: -workers %s: no worker shape holds %d of the flow's tasks (%s needs %s; the largest shape is %s): they run on the primary alloc only\n", f.workers, len(names), names[0], first, largest(shapes))
 	}
 	wf.peers = hooks.peers
-	wp, err := wf.start(ctx, f.dir, repo, f.keepWorkers, log, hooks)
+	wp, err := wf.start(ctx, f.dir, statePath, repo, f.keepWorkers, log, hooks)
 	if err != nil {
 		return nil, nil, err
 	}

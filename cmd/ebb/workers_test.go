@@ -25,8 +25,12 @@ func TestRunOnWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, provider := range []string{"procs", "command", "slurm"} {
-		t.Run(provider, func(t *testing.T) {
+	// command+token_file: the command provider hands the token in a file
+	// ($EBB_TOKEN_FILE) to a worker started under a shell that does not
+	// exec it.
+	for _, variant := range []string{"procs", "command", "command+token_file", "slurm"} {
+		provider, tokenFile := strings.CutSuffix(variant, "+token_file")
+		t.Run(variant, func(t *testing.T) {
 			if provider == "slurm" {
 				proctest.NeedSlurm(t, proctest.SlurmErr())
 			}
@@ -39,7 +43,14 @@ func TestRunOnWorkers(t *testing.T) {
 				workers += fmt.Sprintf("slurm: {job_prefix: ebbrun%d-, poll_interval: 200ms, time_limit: 10m}\n", os.Getpid())
 			}
 			if provider == "command" {
-				workers += fmt.Sprintf("command:\n  start: [%[1]s/start-worker, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state)
+				start := "start-worker"
+				if tokenFile {
+					start = "start-worker-shell"
+				}
+				workers += fmt.Sprintf("command:\n  start: [%[1]s/%[3]s, %[2]s, \"{{.ID}}\", \"{{.Worker}}\", -dir, \"%[2]s/{{.ID}}.dir\"]\n  list: [%[1]s/list-workers, %[2]s]\n  stop: [%[1]s/stop-worker, %[2]s, \"{{.ID}}\"]\n  check_interval: 200ms\n", scripts, state, start)
+				if tokenFile {
+					workers += "  token_file: true\n"
+				}
 			}
 			// Long enough that a worker comes up before the primary
 			// has run them all: a Slurm job takes about a second.
@@ -70,6 +81,18 @@ func TestRunOnWorkers(t *testing.T) {
 			}
 			if sum, err := os.ReadFile(filepath.Join(dir, "out", "sum", "sum")); err != nil || strings.TrimSpace(string(sum)) != "6" {
 				t.Errorf("sum = %q, %v; want 6", sum, err)
+			}
+			if tokenFile {
+				// start-worker-shell saw each worker's token file, 0600.
+				modes, _ := filepath.Glob(filepath.Join(state, "*.mode"))
+				for _, m := range modes {
+					if b, err := os.ReadFile(m); err != nil || string(b) != "600\n" {
+						t.Errorf("%s: %q, %v; want the token file's mode, 600", m, b, err)
+					}
+				}
+				if len(modes) == 0 {
+					t.Error("no worker was started with a token file")
+				}
 			}
 			left := func() bool { return len(processesWith(bin)) == 0 }
 			if !proctest.Eventually(10*time.Second, left) {
