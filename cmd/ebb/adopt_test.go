@@ -312,7 +312,7 @@ kube:
 			t.Errorf("the workers directory is left (%v): %v", err, left)
 		}
 	case "slurm":
-		recs, _ := filepath.Glob(filepath.Join(dir, "d", "slurm", "records", "*.worker.json"))
+		recs, _ := filepath.Glob(filepath.Join(dir, "d", "slurm", "*", "records", "*.worker.json"))
 		if len(recs) > 0 {
 			t.Errorf("worker records left: %v", recs)
 		}
@@ -379,10 +379,8 @@ kube:
 func checkRecords(t *testing.T, dir, state string) {
 	t.Helper()
 	st, _ := os.ReadFile(state)
-	recs, _ := filepath.Glob(filepath.Join(dir, "*", "records", "*.worker.json"))
-	machine, _ := filepath.Glob(filepath.Join(dir, "machine", "*", "records", "*.worker.json"))
-	workers, _ := filepath.Glob(filepath.Join(dir, "workers", "*", "records", "*.worker.json"))
-	recs = append(append(recs, machine...), workers...)
+	// Every provider keeps its records in DIR/PROVIDER/HASH (stateDir).
+	recs, _ := filepath.Glob(filepath.Join(dir, "*", "*", "records", "*.worker.json"))
 	for _, f := range recs {
 		info, err := os.Stat(f)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -42,9 +43,9 @@ import (
 // that crashes, and their tasks run again when it is resumed.
 type machinePool struct {
 	pool pool.Pool
-	// lock is held while this driver runs the machine worker; nil in
-	// process.
-	lock *os.File
+	// release lets go of the lock this driver holds while it runs the
+	// machine worker, as a driver that dies does; nil in process.
+	release func()
 	// stop stops the worker, or closes the in-process pool: the execs
 	// still running are killed.
 	stop func() error
@@ -64,21 +65,16 @@ func (f *runFlags) startMachine(ctx context.Context, statePath string, repo *rep
 	if f.primaryInProcess {
 		return f.inProcessMachine(ctx, repo, log)
 	}
-	dir := stateDir(f.dir, "machine", statePath)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("machine worker: %w", err)
-	}
 	// The lock says this driver runs the State's machine worker: a
-	// second driver of the same State must not adopt it. A driver that
-	// dies releases it.
-	lock, err := lockFile(filepath.Join(dir, "driver.lock"), "machine worker")
+	// second driver of the same State must not adopt it.
+	dir, release, err := runDir(f.dir, "machine", statePath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("machine worker: %w", err)
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			lock.Close()
+			release()
 		}
 	}()
 	res := f.resources
@@ -112,7 +108,7 @@ func (f *runFlags) startMachine(ctx context.Context, statePath string, repo *rep
 		os.Remove(filepath.Join(dir, "worker.log"))
 		os.Remove(filepath.Join(dir, "records"))
 		os.Remove(filepath.Join(dir, "driver.lock"))
-		lock.Close()
+		release()
 		os.Remove(dir)
 		os.Remove(filepath.Dir(dir))
 		return err
@@ -123,7 +119,7 @@ func (f *runFlags) startMachine(ctx context.Context, statePath string, repo *rep
 		return nil, err
 	}
 	ok = true
-	return &machinePool{pool: newMachineWorkerPool(p, shape, w, log), lock: lock, stop: closeProv}, nil
+	return &machinePool{pool: newMachineWorkerPool(p, shape, w, log), release: release, stop: closeProv}, nil
 }
 
 // machineWorker returns the worker p adopted from an earlier driver,
@@ -160,6 +156,32 @@ func machineWorker(ctx context.Context, p *procs.Provider, shape cluster.Shape, 
 func stateDir(dir, kind, statePath string) string {
 	sum := sha256.Sum256([]byte(statePath))
 	return filepath.Join(dir, kind, hex.EncodeToString(sum[:8]))
+}
+
+// runName is the part of the names of a run's workers that tells them
+// from another run's (Slurm job names, Kubernetes labels, command
+// worker IDs): 8 hexadecimal digits of the hash of its State's path.
+func runName(statePath string) string {
+	sum := sha256.Sum256([]byte(statePath))
+	return hex.EncodeToString(sum[:4])
+}
+
+// runDir makes the directory of kind under the run's -dir that is the
+// run's own (stateDir), mode 0700, and takes the lock there
+// (driver.lock) that keeps a second driver of the same State out: it
+// fails with ebb.ErrUnavailable while another process drives the run.
+// release lets go of the lock (once, however often it is called); a
+// driver that dies lets go of it too.
+func runDir(dir, kind, statePath string) (pdir string, release func(), err error) {
+	pdir = stateDir(dir, kind, statePath)
+	if err := os.MkdirAll(pdir, 0o700); err != nil {
+		return "", nil, err
+	}
+	lock, err := lockFile(filepath.Join(pdir, "driver.lock"), kind)
+	if err != nil {
+		return "", nil, err
+	}
+	return pdir, sync.OnceFunc(func() { lock.Close() }), nil
 }
 
 // lockFile opens path and takes an exclusive lock on it, or fails with

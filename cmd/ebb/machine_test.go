@@ -60,7 +60,7 @@ func TestMachineWorkerAdoptedOncePerState(t *testing.T) {
 	}
 
 	// The first driver crashes: its lock goes, its worker stays.
-	first.lock.Close()
+	first.release()
 	again, err := f.startMachine(ctx, state, repo, log)
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ import (
 //	shapes:                     # procs: default a quarter, a half and the whole of what -resources leaves beside the primary
 //	  - {name: node, resources: "cpu=8,mem=32GiB", price: 8}
 //	command:                    # provider: command (see package cluster/command)
+//	  name: site                # starts every worker ID (default "ebb-HASH", HASH of the run's State)
 //	  start: [/opt/site/submit, "--cpus={{.CPU}}", "{{.Worker}}"]
 //	  list: [/opt/site/list]
 //	  stop: [/opt/site/cancel, "{{.Handle}}"]
@@ -49,7 +50,7 @@ import (
 //	  partition: batch
 //	  time_limit: 4h
 //	  sbatch_args: [--account=lab]
-//	  job_prefix: ebb-
+//	  job_prefix: ebb-          # default "ebb-HASH-", HASH of the run's State: runs sharing a user never cancel each other's jobs
 //	  pending_timeout: 10m
 //	kube:                       # provider: kube (see package cluster/kube and kubeFile)
 //	  image: registry.example.org/ebb:v1
@@ -308,14 +309,24 @@ func (w *workersFile) start(ctx context.Context, dir, statePath string, repo *re
 		if sf == nil {
 			sf = &slurmFile{}
 		}
+		pdir, rel, err := runDir(dir, "slurm", statePath)
+		if err != nil {
+			return nil, err
+		}
+		release = rel
+		prefix := sf.JobPrefix
+		if prefix == "" {
+			prefix = "ebb-" + runName(statePath) + "-"
+		}
 		p, err := slurm.New(ctx, slurm.Config{
 			Bootstrap: w.bootstrap(worker, repoDir, repo, log), Shapes: shapes,
 			Partition: sf.Partition, TimeLimit: time.Duration(sf.TimeLimit), SbatchArgs: sf.SbatchArgs,
-			JobPrefix: sf.JobPrefix, Dir: filepath.Join(dir, "slurm"),
+			JobPrefix: prefix, Dir: pdir,
 			PendingTimeout: time.Duration(sf.PendingTimeout), PollInterval: time.Duration(sf.PollInterval),
 			Logger: log,
 		})
 		if err != nil {
+			release()
 			return nil, err
 		}
 		prov, closeProv = p, p.Close
@@ -323,32 +334,45 @@ func (w *workersFile) start(ctx context.Context, dir, statePath string, repo *re
 		// The bootstrap keeps its address and certificate under -dir, so
 		// that the pods of a driver that crashed reach the one that
 		// resumes it.
+		pdir, rel, err := runDir(dir, "kube", statePath)
+		if err != nil {
+			return nil, err
+		}
+		release = rel
 		boot := w.bootstrap(worker, repoDir, repo, log)
 		if boot.Keep == "" {
-			boot.Keep = filepath.Join(dir, "kube", "bootstrap.json")
-			if err := os.MkdirAll(filepath.Dir(boot.Keep), 0o700); err != nil {
-				return nil, err
-			}
+			boot.Keep = filepath.Join(pdir, "bootstrap.json")
 		}
-		p, closeP, err := w.startKube(ctx, shapes, boot, log)
+		p, closeP, err := w.startKube(ctx, shapes, boot, runName(statePath), log)
 		if err != nil {
+			release()
 			return nil, err
 		}
 		prov, closeProv = p, closeP
 	case "command":
+		pdir, rel, err := runDir(dir, "command", statePath)
+		if err != nil {
+			return nil, err
+		}
+		release = rel
 		boot := w.bootstrap(worker, repoDir, repo, log)
 		c := w.Command
 		tokenDir := ""
 		if c.TokenFile {
-			tokenDir = filepath.Join(dir, "command", "tokens")
+			tokenDir = filepath.Join(pdir, "tokens")
+		}
+		name := c.Name
+		if name == "" {
+			name = "ebb-" + runName(statePath)
 		}
 		p, err := cmdprov.New(ctx, cmdprov.Config{
-			Name: c.Name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
-			Dir: filepath.Join(dir, "command"), TokenDir: tokenDir,
+			Name: name, Start: c.Start, List: c.List, Stop: c.Stop, Shapes: shapes, Bootstrap: boot,
+			Dir: pdir, TokenDir: tokenDir,
 			Timeout: time.Duration(c.Timeout), StartTimeout: time.Duration(c.StartTimeout), CheckInterval: time.Duration(c.CheckInterval),
 			Logger: log,
 		})
 		if err != nil {
+			release()
 			return nil, err
 		}
 		prov, closeProv = p, p.Close

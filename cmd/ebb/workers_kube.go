@@ -24,7 +24,7 @@ import (
 //	  image: registry.example.org/ebb:v1   # the workers' image, holding ebb at worker[0]
 //	  kubeconfig: /path/to/kubeconfig      # default $KUBECONFIG, ~/.kube/config, or in a pod its ServiceAccount
 //	  namespace: batch                     # default the kubeconfig's, the pod's, or "default"
-//	  name: ebb                            # labels this driver's pods (ebbflow.io/provider)
+//	  name: ebb                            # labels this run's pods (ebbflow.io/provider); default "ebb-HASH", HASH of the run's State
 //	  pod_template: worker-pod.yaml        # a Pod or PodTemplateSpec the pods are made from
 //	  pending_timeout: 10m
 //	  announce_timeout: 2m
@@ -77,8 +77,12 @@ func readPodTemplate(path string) (*corev1.PodTemplateSpec, error) {
 }
 
 // startKube makes the kube provider of a workers file.
-func (w *workersFile) startKube(ctx context.Context, shapes []cluster.Shape, boot bootstrap.Config, log *slog.Logger) (cluster.Provider, func(context.Context) error, error) {
+func (w *workersFile) startKube(ctx context.Context, shapes []cluster.Shape, boot bootstrap.Config, defaultName string, log *slog.Logger) (cluster.Provider, func(context.Context) error, error) {
 	k := w.Kube
+	name := k.Name
+	if name == "" {
+		name = "ebb-" + defaultName
+	}
 	client, ns, err := kube.Connect(k.Kubeconfig)
 	if err != nil {
 		return nil, nil, err
@@ -96,7 +100,7 @@ func (w *workersFile) startKube(ctx context.Context, shapes []cluster.Shape, boo
 		boot.Command = defaultKubeWorker
 	}
 	p, err := kube.New(ctx, kube.Config{
-		Client: client, Namespace: ns, Name: k.Name, Image: k.Image, Bootstrap: boot, Shapes: shapes, Template: tmpl,
+		Client: client, Namespace: ns, Name: name, Image: k.Image, Bootstrap: boot, Shapes: shapes, Template: tmpl,
 		PendingTimeout: time.Duration(k.PendingTimeout), AnnounceTimeout: time.Duration(k.AnnounceTimeout),
 		TerminationGrace: time.Duration(k.TerminationGrace), Logger: log,
 	})

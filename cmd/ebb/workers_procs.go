@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/ebbflow/ebb/cluster/procs"
 )
@@ -29,15 +28,10 @@ import (
 // they served. They stop themselves once no lease of theirs was renewed
 // for their -lease-timeout; procsWorkers says so in the log.
 func procsWorkers(cfg procs.Config, dir, statePath string, log *slog.Logger) (p *procs.Provider, closeProv func(context.Context) error, release func(), err error) {
-	pdir := stateDir(dir, "workers", statePath)
-	if err := os.MkdirAll(pdir, 0o700); err != nil {
-		return nil, nil, nil, err
-	}
-	lock, err := lockFile(filepath.Join(pdir, "driver.lock"), "workers")
+	pdir, release, err := runDir(dir, "workers", statePath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	release = sync.OnceFunc(func() { lock.Close() })
 	if old, _ := os.ReadDir(filepath.Join(dir, "workers", "records")); len(old) > 0 {
 		log.Warn("workers recorded in the -dir by an earlier ebb, for any run, are not adopted: they stop themselves once idle for their lease timeout; remove the directory once they are gone", "dir", filepath.Join(dir, "workers", "records"))
 	}
