@@ -27,6 +27,7 @@ import (
 	_ "github.com/ebbflow/ebb/internal/regfile"
 	_ "github.com/ebbflow/ebb/internal/statusview"
 	_ "github.com/ebbflow/ebb/internal/trylock"
+	_ "github.com/ebbflow/ebb/internal/tokenfile"
 	_ "github.com/ebbflow/ebb/pool"
 	_ "github.com/ebbflow/ebb/pool/local"
 	_ "github.com/ebbflow/ebb/pool/pooltest"
@@ -62,6 +63,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/internal/rankq",
 	"github.com/ebbflow/ebb/internal/regfile",
 	"github.com/ebbflow/ebb/internal/statusview",
+	"github.com/ebbflow/ebb/internal/tokenfile",
 	"github.com/ebbflow/ebb/internal/trylock",
 	"github.com/ebbflow/ebb/pool",
 	"github.com/ebbflow/ebb/pool/local",
