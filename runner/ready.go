@@ -92,6 +92,16 @@ func subInPlace(r, s ebb.Resources) ebb.Resources {
 	return r
 }
 
+// subScaled subtracts n times s from r, writing into r, which the caller
+// owns.
+func subScaled(r, s ebb.Resources, n int) {
+	for k, v := range s {
+		if v != 0 {
+			r[k] -= v * float64(n)
+		}
+	}
+}
+
 // addInPlace adds s to r, writing into r, which the caller owns.
 func addInPlace(r, s ebb.Resources) ebb.Resources {
 	for k, v := range s {

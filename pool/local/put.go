@@ -37,31 +37,31 @@ func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (p
 		return nil, fmt.Errorf("local: put %s in alloc %s: exec has inputs or outputs but pool %s has no Config.Repository: %w",
 			id, a.id, a.p.cfg.ID, ebb.ErrInvalid)
 	}
+	// Made before the lock is taken, which it then holds for less; a
+	// Put that finds its exec or fails drops it.
+	e := newExec(ctx, a, id, cfg)
 	a.mu.Lock()
 	if a.state.Load() != live {
 		a.mu.Unlock()
 		return nil, a.expired()
 	}
-	if e, ok := a.execs[id]; ok {
+	if old, ok := a.execs[id]; ok {
 		a.mu.Unlock()
-		return e, nil
+		return old, nil
 	}
-	if len(cfg.Resources) > 0 && !fitsFree(cfg.Resources, a.res, a.busy) {
+	if !fitsFree(e.held, a.res, a.busy) {
 		avail := a.res.Sub(a.busy)
 		a.mu.Unlock()
 		return nil, fmt.Errorf("local: put %s in alloc %s: exec needs %s, alloc has %s free: %w",
 			id, a.id, cfg.Resources, avail, ebb.ErrResources)
 	}
-	e := newExec(ctx, a, id, cfg)
 	a.execs[id] = e
 	a.running++
-	if len(cfg.Resources) > 0 {
-		if a.busy == nil {
-			a.busy = make(ebb.Resources, len(cfg.Resources))
-		}
-		for k, v := range cfg.Resources {
-			a.busy[k] += v
-		}
+	if len(e.held) > 0 && a.busy == nil {
+		a.busy = make(ebb.Resources, len(e.held))
+	}
+	for _, h := range e.held {
+		a.busy[h.kind] += h.n
 	}
 	a.hasDir = a.hasDir || e.dir != "" || e.needWork()
 	a.mu.Unlock()
@@ -104,9 +104,9 @@ func isLowerHex(s string) bool {
 
 // fitsFree reports whether want fits in total − used, within
 // ebb.Tolerance as Resources.Fits, without making the difference.
-func fitsFree(want, total, used ebb.Resources) bool {
-	for k, v := range want {
-		if v > 0 && ebb.QuantityUnits(v, total[k]-used[k], 1) == 0 {
+func fitsFree(want []amount, total, used ebb.Resources) bool {
+	for _, h := range want {
+		if h.n > 0 && ebb.QuantityUnits(h.n, total[h.kind]-used[h.kind], 1) == 0 {
 			return false
 		}
 	}
