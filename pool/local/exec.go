@@ -20,16 +20,16 @@ import (
 // after Put, removing is guarded by the alloc's mutex, removed is atomic,
 // and ctx, the tails and proc lock themselves.
 type exec struct {
-	id    pool.ExecID
-	a     *alloc
-	cfg   pool.ExecConfig // a copy of what Put was given but Resources; read-only
-	held  []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
+	id   pool.ExecID
+	a    *alloc
+	cfg  pool.ExecConfig // a copy of what Put was given but Resources; read-only
+	held []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
 	// heldBuf holds held when it is short, as it mostly is: no
 	// allocation of its own.
 	heldBuf [2]amount
-	start time.Time
-	dir   string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
-	work  *workDir // the work directory, if any; written by run only, before done is closed
+	start   time.Time
+	dir     string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
+	work    *workDir // the work directory, if any; written by run only, before done is closed
 
 	ctx killCtx // done when the exec is killed
 
