@@ -302,6 +302,10 @@ func (g *Graph) order() ([]int32, []string) {
 // is skipped without running the tasks it depends on. paths gives the
 // digest of the content of each local file named by an Input.Path; a path
 // missing from it is an error wrapping ErrInvalid.
+//
+// The digests of up to 256 tasks share one string: a digest kept after
+// the flow is gone keeps its neighbours' (at most 18 KiB) with it. Copy
+// it (strings.Clone) to keep one digest of a big flow for long.
 func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
 	tasks := g.Flow.Tasks
 	out := make([]digest.Digest, len(tasks))
