@@ -85,10 +85,20 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 	todo := make(chan int32, max(1, e.cfg.MaxExecs))
 	var idle atomic.Int32
 	runner := func(t int32) {
+		// A func run on this goroutine (see caller) that calls
+		// runtime.Goexit ends it: its task is then recorded here.
+		cur, busy := t, true
+		defer func() {
+			if busy {
+				e.goexited(ctx, w, cur)
+			}
+		}()
 		for ok := true; ok; t, ok = <-todo {
 			for next := true; next; {
+				cur, busy = t, true
 				t, next = e.run(ctx, w, t)
 			}
+			busy = false
 			idle.Add(1)
 		}
 	}
@@ -209,10 +219,16 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) (next int32, ok bool
 		Outputs:   task.Outputs,
 	}
 	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
-	x, err := w.alloc.Put(tctx, id, cfg)
-	var res pool.Result
-	timedOut := false
-	if err == nil {
+	var (
+		x        pool.Exec
+		res      pool.Result
+		timedOut bool
+		err      error
+	)
+	c, called := w.alloc.(caller)
+	if called = called && e.callable(task, in); called {
+		res, err = c.Call(tctx, id, cfg)
+	} else if x, err = w.alloc.Put(tctx, id, cfg); err == nil {
 		e.emitStarted(t, w.alloc)
 		res, timedOut, err = waitFor(tctx, x, task.Timeout)
 	}
@@ -233,10 +249,29 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) (next int32, ok bool
 			e.cfg.Logger.Warn("cache put failed; the task will run again in a later run", "task", task.Name, "err", err)
 		}
 	}
-	if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
-		e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
+	if !called { // Call removed it
+		if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
+		}
 	}
 	return e.finish(ctx, w, t, res, timedOut)
+}
+
+// A caller is an alloc that runs an in-process exec to its end on the
+// calling goroutine and removes it, as the local pool's allocs do: Put,
+// Wait and Remove in one call, without the exec's goroutine and its
+// wake-ups. Unlike Wait it returns only once the exec has ended.
+type caller interface {
+	Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Result, error)
+}
+
+// callable reports whether task, with inputs in, runs through a
+// caller's Call: a func without inputs or outputs, without a timeout
+// (which Call does not watch), in an eval that publishes no events (Call
+// gives no moment for Started).
+func (e *Eval) callable(task *ebb.Task, in map[string]digest.Digest) bool {
+	return task.Func != nil && len(task.Argv) == 0 && len(task.Env) == 0 && len(in) == 0 && len(task.Outputs) == 0 &&
+		task.Timeout <= 0 && e.cfg.Events == nil
 }
 
 // inputs returns the digest of each of task t's input files. The outputs of
@@ -375,6 +410,20 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 		e.fail(terr)
 	}
 	return 0, false
+}
+
+// goexited records task t, run on w, as failed: its func called
+// runtime.Goexit on the goroutine that ran it, which ends with it.
+func (e *Eval) goexited(ctx context.Context, w *worker, t int32) {
+	res := pool.Result{ExitCode: -1, Error: "func exited by runtime.Goexit"}
+	if next, ok := e.finish(ctx, w, t, res, false); ok {
+		e.mu.Lock()
+		e.release(w, next)
+		if e.err == nil && e.remaining > 0 {
+			e.requeue(next)
+		}
+		e.mu.Unlock()
+	}
 }
 
 // release gives back to w what its task t held. e.mu is held.
