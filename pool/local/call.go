@@ -21,6 +21,10 @@ import (
 // returns ctx's error. A func that calls runtime.Goexit ends the calling
 // goroutine as well; its exec ends failed, as under Put, and stays known.
 //
+// Call is not part of pool.Alloc: a caller asks an alloc for it with an
+// interface assertion, as the runner does, and keeps Put and Wait for
+// allocs without it.
+//
 // Call fails as Put and Wait do; the Result is the caller's. That the
 // exec could not be removed afterwards (another Remove was at work, the
 // alloc was ending) is not an error: the result stands.
