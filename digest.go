@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"slices"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -23,6 +24,7 @@ import (
 type Digester struct {
 	h   hash.Hash
 	buf []byte // written fields not yet hashed
+	sum []byte // scratch for the hash's sum, made once
 }
 
 // flushAt is how many buffered bytes are handed to the hash at once.
@@ -77,14 +79,26 @@ func (d *Digester) flushFull() {
 // Digest returns the digest of the fields written so far. It may be
 // called again after more fields are written.
 func (d *Digester) Digest() digest.Digest {
+	var out [digestLen]byte
+	return digest.Digest(d.appendDigest(out[:0]))
+}
+
+// digestLen is the length of a digest that Digest returns.
+const digestLen = len(digestPrefix) + 2*sha256.Size
+
+const digestPrefix = string(digest.SHA256) + ":"
+
+// appendDigest appends the digest of the fields written so far to dst,
+// as Digest returns it, and returns the extended slice.
+func (d *Digester) appendDigest(dst []byte) []byte {
 	if len(d.buf) > 0 {
 		d.h.Write(d.buf)
 		d.buf = d.buf[:0]
 	}
-	const prefix = string(digest.SHA256) + ":"
-	var out [len(prefix) + 2*sha256.Size]byte
-	var sum [sha256.Size]byte
-	copy(out[:], prefix)
-	hex.Encode(out[len(prefix):], d.h.Sum(sum[:0]))
-	return digest.Digest(out[:])
+	d.sum = d.h.Sum(d.sum[:0])
+	dst = append(dst, digestPrefix...)
+	n := len(dst)
+	dst = slices.Grow(dst, 2*sha256.Size)[:n+2*sha256.Size]
+	hex.Encode(dst[n:], d.sum)
+	return dst
 }

@@ -302,9 +302,26 @@ func (g *Graph) order() ([]int32, []string) {
 // is skipped without running the tasks it depends on. paths gives the
 // digest of the content of each local file named by an Input.Path; a path
 // missing from it is an error wrapping ErrInvalid.
+//
+// The digests of up to 256 tasks share one string: a digest kept after
+// the flow is gone keeps its neighbours' (at most 18 KiB) with it. Copy
+// it (strings.Clone) to keep one digest of a big flow for long.
 func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
 	tasks := g.Flow.Tasks
 	out := make([]digest.Digest, len(tasks))
+	// The digests are written into chunks, each one string that they
+	// share: an allocation per chunk, not per task. A task that reads
+	// a digest still in the chunk being written ends that chunk early.
+	const chunkLen = 256
+	chunk := make([]byte, 0, min(len(tasks), chunkLen)*digestLen)
+	var pending []int32 // the tasks whose digests are in chunk, in order
+	flush := func() {
+		s := string(chunk)
+		for k, i := range pending {
+			out[i] = digest.Digest(s[k*digestLen : (k+1)*digestLen])
+		}
+		chunk, pending = chunk[:0], pending[:0]
+	}
 	var inputs []digest.Digest
 	d := NewDigester()
 	for _, i := range g.Order {
@@ -313,9 +330,13 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 		for _, in := range t.Inputs {
 			switch {
 			case in.Task != "":
+				j := g.Index[in.Task]
+				if out[j] == "" {
+					flush()
+				}
 				d.Reset()
 				d.WriteString("output")
-				d.WriteDigest(out[g.Index[in.Task]])
+				d.WriteDigest(out[j])
 				d.WriteString(in.Output)
 				inputs = append(inputs, d.Digest())
 			case in.Digest != "":
@@ -328,8 +349,12 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 				inputs = append(inputs, d)
 			}
 		}
-		out[i] = t.digest(d, inputs)
+		chunk = t.appendDigest(d, inputs, chunk)
+		if pending = append(pending, i); len(pending) == chunkLen {
+			flush()
+		}
 	}
+	flush()
 	return out, nil
 }
 

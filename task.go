@@ -86,10 +86,11 @@ type Input struct {
 	Path string `json:"path,omitempty"`
 }
 
-// digest computes the task's digest given the digest that stands for each
-// input: for an output of another task, that task's digest and the output
-// name; for a blob, the blob's digest. d is reset and used as scratch.
-func (t *Task) digest(d *Digester, inputs []digest.Digest) digest.Digest {
+// appendDigest appends the task's digest to dst given the digest that
+// stands for each input: for an output of another task, that task's
+// digest and the output name; for a blob, the blob's digest. d is reset
+// and used as scratch.
+func (t *Task) appendDigest(d *Digester, inputs []digest.Digest, dst []byte) []byte {
 	d.Reset()
 	d.WriteString("ebb.task/v1")
 	if t.Func != nil {
@@ -111,5 +112,5 @@ func (t *Task) digest(d *Digester, inputs []digest.Digest) digest.Digest {
 		}
 	}
 	d.WriteStrings(t.Outputs)
-	return d.Digest()
+	return d.appendDigest(dst)
 }

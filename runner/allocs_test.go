@@ -25,9 +25,10 @@ func (instantExec) Wait(context.Context) (pool.Result, error) { return pool.Resu
 
 // TestEvalAllocsPerTask guards the cost of dispatching a task: placing
 // it, running it on an alloc whose execs cost nothing, and recording its
-// result, in a flow of independent tasks. It takes about one allocation
-// a task (mostly the wake channel of a Work loop that waits for news),
-// against three when every task had a goroutine of its own.
+// result, in a flow of independent tasks. It takes about 0.2 allocations
+// a task: the goroutine that finishes a task takes the next one itself,
+// where a Work loop woken for it took about one (its wake channel), and
+// three when every task had a goroutine of its own.
 func TestEvalAllocsPerTask(t *testing.T) {
 	if testing.Short() {
 		t.Skip("counts allocations over a few thousand tasks")
@@ -67,8 +68,8 @@ func TestEvalAllocsPerTask(t *testing.T) {
 	perTask := testing.AllocsPerRun(3, run) / n
 	t.Logf("%.2f allocations a task", perTask)
 	if perTask > maxAllocsPerTask {
-		t.Errorf("%.2f allocations a task, want at most %d", perTask, maxAllocsPerTask)
+		t.Errorf("%.2f allocations a task, want at most %v", perTask, maxAllocsPerTask)
 	}
 }
 
-const maxAllocsPerTask = 2
+const maxAllocsPerTask = 0.5

@@ -45,7 +45,7 @@ func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
 			}
 			b := &bins[best]
 			n := max(1, ebb.Requirements{Min: s.res, Width: min(left, b.execs)}.UnitsIn(b.free))
-			subInPlace(b.free, s.res.Scale(float64(n)))
+			subScaled(b.free, s.res, n)
 			b.execs -= n
 			left -= n
 			take(s, best, n)
@@ -54,11 +54,19 @@ func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
 }
 
 // place assigns ready tasks to the workers that can hold them, as
-// placeReady decides. A worker starts the tasks assigned to it when it
-// next wakes. e.mu is held.
+// placeReady decides, and wakes the workers when it placed any. A worker
+// starts the tasks assigned to it when it next wakes. e.mu is held.
 func (e *Eval) place() {
+	if e.placeLocked() > 0 {
+		e.broadcast()
+	}
+}
+
+// placeLocked is place without the wake: it returns how many tasks it
+// placed. e.mu is held.
+func (e *Eval) placeLocked() (placed int) {
 	if e.ready.n == 0 {
-		return
+		return 0
 	}
 	defer func() {
 		switch {
@@ -70,7 +78,6 @@ func (e *Eval) place() {
 		}
 	}()
 	ws, bins := e.bins(false)
-	placed := false
 	now := time.Now()
 	placeReady(e.ready.shapes, bins, func(s *shape, b, n int) {
 		w := ws[b]
@@ -86,11 +93,9 @@ func (e *Eval) place() {
 		}
 		w.running += n
 		e.counts.Running += n
-		placed = true
+		placed += n
 	})
-	if placed {
-		e.broadcast()
-	}
+	return placed
 }
 
 // bins returns the workers that take new tasks and their bins; the bins

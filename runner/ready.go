@@ -29,8 +29,8 @@ type readyQueue struct {
 type shape struct {
 	res   ebb.Resources
 	size  float64
-	q     rankq.Queue   // ready task indexes
-	kinds map[int32]int // ready tasks by kind
+	q     rankq.Queue // ready task indexes
+	kinds []int       // ready tasks by kind (an index in Eval.kinds)
 }
 
 func (s *shape) len() int { return s.q.Len() }
@@ -68,10 +68,11 @@ func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 
 func (r *readyQueue) push(s *shape, task int32) {
 	s.q.Push(task, r.rank[task])
-	if s.kinds == nil {
-		s.kinds = map[int32]int{}
+	k := int(r.kindOf[task])
+	if k >= len(s.kinds) {
+		s.kinds = append(s.kinds, make([]int, k+1-len(s.kinds))...)
 	}
-	s.kinds[r.kindOf[task]]++
+	s.kinds[k]++
 	r.n++
 }
 
@@ -90,6 +91,16 @@ func subInPlace(r, s ebb.Resources) ebb.Resources {
 		r[k] -= v
 	}
 	return r
+}
+
+// subScaled subtracts n times s from r, writing into r, which the caller
+// owns.
+func subScaled(r, s ebb.Resources, n int) {
+	for k, v := range s {
+		if v != 0 {
+			r[k] -= v * float64(n)
+		}
+	}
 }
 
 // addInPlace adds s to r, writing into r, which the caller owns.

@@ -22,6 +22,7 @@ type worker struct {
 	idleSince time.Time // when running last fell to 0
 	draining  bool      // takes no new task; Work returns once idle
 	assigned  []int32   // tasks placed here, not yet started; counted in running
+	left      bool      // Work is returning: its goroutines take no task from assigned
 	stop      context.CancelCauseFunc
 	// primary: the run's primary alloc, whose pool reads the run's
 	// repository itself (see lostInputs).
@@ -78,11 +79,26 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 	// of the flow. idle counts those waiting on todo, less the tasks sent
 	// to them and not yet taken; only this loop sends, and closes todo
 	// when it ends, so every task sent is run.
+	// A goroutine that finishes a task takes the next one placed on a
+	// itself, when there is one (see finish): in a steady stream of
+	// short tasks this loop sleeps, and a task costs no wake of it.
 	todo := make(chan int32, max(1, e.cfg.MaxExecs))
 	var idle atomic.Int32
 	runner := func(t int32) {
+		// A func run on this goroutine (see caller) that calls
+		// runtime.Goexit ends it: its task is then recorded here.
+		cur, busy := t, true
+		defer func() {
+			if busy {
+				e.goexited(ctx, w, cur)
+			}
+		}()
 		for ok := true; ok; t, ok = <-todo {
-			e.run(ctx, w, t)
+			for next := true; next; {
+				cur, busy = t, true
+				t, next = e.run(ctx, w, t)
+			}
+			busy = false
 			idle.Add(1)
 		}
 	}
@@ -126,6 +142,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 	close(todo)
 	// Leave: tasks placed here but not started go back to the queue.
 	e.mu.Lock()
+	w.left = true
 	delete(e.workers, w)
 	for _, t := range w.assigned {
 		e.release(w, t)
@@ -182,14 +199,16 @@ func (e *Eval) Detach(id string) {
 	}
 }
 
-// run runs task t on w's alloc and records how it went.
-func (e *Eval) run(ctx context.Context, w *worker, t int32) {
+// run runs task t on w's alloc and records how it went. It returns the
+// next task placed on w for the calling goroutine to run, if there is one
+// (see finish).
+func (e *Eval) run(ctx context.Context, w *worker, t int32) (next int32, ok bool) {
 	task := &e.g.Flow.Tasks[t]
 	id := e.digests[t]
 	in := e.inputs(t)
 	if gone, pending := e.lostInputs(ctx, t, in, w.primary); len(gone)+len(pending) > 0 {
 		e.recompute(w, t, gone, pending)
-		return
+		return 0, false
 	}
 	cfg := pool.ExecConfig{
 		Argv:      task.Argv,
@@ -200,22 +219,28 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 		Outputs:   task.Outputs,
 	}
 	tctx, span := e.cfg.Runs.StartTask(ctx, task.Name, id, task.Resources, w.alloc.ID())
-	x, err := w.alloc.Put(tctx, id, cfg)
-	var res pool.Result
-	timedOut := false
-	if err == nil {
+	var (
+		x        pool.Exec
+		res      pool.Result
+		timedOut bool
+		err      error
+	)
+	c, called := w.alloc.(caller)
+	if called = called && e.callable(task, in); called {
+		res, err = c.Call(tctx, id, cfg)
+	} else if x, err = w.alloc.Put(tctx, id, cfg); err == nil {
 		e.emitStarted(t, w.alloc)
 		res, timedOut, err = waitFor(tctx, x, task.Timeout)
 	}
 	span.End(res, err)
 	if err != nil {
 		e.interrupted(ctx, w, t, x, err)
-		return
+		return 0, false
 	}
 	if res.OK() {
 		if err := e.collect(ctx, t, res); err != nil {
 			e.interrupted(ctx, w, t, x, err)
-			return
+			return 0, false
 		}
 	}
 	if res.OK() && e.cfg.Cache != nil {
@@ -224,10 +249,29 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) {
 			e.cfg.Logger.Warn("cache put failed; the task will run again in a later run", "task", task.Name, "err", err)
 		}
 	}
-	if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
-		e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
+	if !called { // Call removed it
+		if err := w.alloc.Remove(ctx, id); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Debug("remove exec", "task", task.Name, "err", err)
+		}
 	}
-	e.finish(w, t, res, timedOut)
+	return e.finish(ctx, w, t, res, timedOut)
+}
+
+// A caller is an alloc that runs an in-process exec to its end on the
+// calling goroutine and removes it, as the local pool's allocs do: Put,
+// Wait and Remove in one call, without the exec's goroutine and its
+// wake-ups. Unlike Wait it returns only once the exec has ended.
+type caller interface {
+	Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Result, error)
+}
+
+// callable reports whether task, with inputs in, runs through a
+// caller's Call: a func without inputs or outputs, without a timeout
+// (which Call does not watch), in an eval that publishes no events (Call
+// gives no moment for Started).
+func (e *Eval) callable(task *ebb.Task, in map[string]digest.Digest) bool {
+	return task.Func != nil && len(task.Argv) == 0 && len(task.Env) == 0 && len(in) == 0 && len(task.Outputs) == 0 &&
+		task.Timeout <= 0 && e.cfg.Events == nil
 }
 
 // inputs returns the digest of each of task t's input files. The outputs of
@@ -292,8 +336,11 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 }
 
 // finish records the result of task t, run on w; timedOut says it was
-// killed past its Timeout.
-func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
+// killed past its Timeout. When t succeeded it places ready tasks as the
+// work loops would, and returns one placed on w for the calling goroutine
+// to run next, in the same hold of e.mu: the work loops are woken only
+// for what is left.
+func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, timedOut bool) (next int32, ok bool) {
 	task := &e.g.Flow.Tasks[t]
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -331,8 +378,22 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
 		}
 		if e.remaining == 0 {
 			close(e.doneC)
+			e.broadcast()
+			return 0, false
 		}
-		e.broadcast()
+		placed := e.placeLocked()
+		if len(w.assigned) > 0 && !w.left && ctx.Err() == nil {
+			// The first placed, as the work loop would start it.
+			next, ok = w.assigned[0], true
+			w.assigned = w.assigned[:copy(w.assigned, w.assigned[1:])]
+			placed--
+		}
+		if placed > 0 {
+			e.broadcast()
+		} else {
+			e.reportLocked()
+		}
+		return next, ok
 	case res.Transient && int(st.tries)+1 < max(1, task.Attempts):
 		st.tries++
 		e.emitEnded(EventRetried, w, t, res)
@@ -347,6 +408,21 @@ func (e *Eval) finish(w *worker, t int32, res pool.Result, timedOut bool) {
 			terr.Timeout = task.Timeout
 		}
 		e.fail(terr)
+	}
+	return 0, false
+}
+
+// goexited records task t, run on w, as failed: its func called
+// runtime.Goexit on the goroutine that ran it, which ends with it.
+func (e *Eval) goexited(ctx context.Context, w *worker, t int32) {
+	res := pool.Result{ExitCode: -1, Error: "func exited by runtime.Goexit"}
+	if next, ok := e.finish(ctx, w, t, res, false); ok {
+		e.mu.Lock()
+		e.release(w, next)
+		if e.err == nil && e.remaining > 0 {
+			e.requeue(next)
+		}
+		e.mu.Unlock()
 	}
 }
 

@@ -9,7 +9,8 @@
 //	 │ Put
 //	 ▼
 //	exec ── argv: a process group in a work directory under Dir/allocs/<alloc>/
-//	     └─ func: a goroutine, no files unless it has inputs or outputs
+//	     └─ func: a goroutine, no files unless it has inputs or outputs;
+//	        through the alloc's Call, the caller's goroutine
 //
 // Words, as this package uses them:
 //

@@ -20,13 +20,16 @@ import (
 // after Put, removing is guarded by the alloc's mutex, removed is atomic,
 // and ctx, the tails and proc lock themselves.
 type exec struct {
-	id    pool.ExecID
-	a     *alloc
-	cfg   pool.ExecConfig // a copy of what Put was given but Resources; read-only
-	held  []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
-	start time.Time
-	dir   string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
-	work  *workDir // the work directory, if any; written by run only, before done is closed
+	id   pool.ExecID
+	a    *alloc
+	cfg  pool.ExecConfig // a copy of what Put was given but Resources; read-only
+	held []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
+	// heldBuf holds held when it is short, as it mostly is: no
+	// allocation of its own.
+	heldBuf [2]amount
+	start   time.Time
+	dir     string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
+	work    *workDir // the work directory, if any; written by run only, before done is closed
 
 	ctx killCtx // done when the exec is killed
 
@@ -59,11 +62,11 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 			Inputs:  maps.Clone(cfg.Inputs),
 			Outputs: slices.Clone(cfg.Outputs),
 		},
-		held:  heldOf(cfg.Resources),
 		start: time.Now(),
 		ctx:   killCtx{parent: ctx},
 		done:  make(chan struct{}),
 	}
+	e.held = heldOf(e.heldBuf[:0], cfg.Resources)
 	if cfg.Func == nil {
 		e.proc = new(procState)
 	}
@@ -89,16 +92,15 @@ type amount struct {
 	n    float64
 }
 
-// heldOf returns r as amounts, nil when r is empty.
-func heldOf(r ebb.Resources) []amount {
+// heldOf appends r to buf as amounts, and returns nil when r is empty.
+func heldOf(buf []amount, r ebb.Resources) []amount {
 	if len(r) == 0 {
 		return nil
 	}
-	held := make([]amount, 0, len(r))
 	for k, n := range r {
-		held = append(held, amount{k, n})
+		buf = append(buf, amount{k, n})
 	}
-	return held
+	return buf
 }
 
 // resources returns what the exec holds in fresh memory, nil when

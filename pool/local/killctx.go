@@ -18,11 +18,17 @@ import (
 // a lock shared with every sibling). It is safe for concurrent use; mu
 // guards done and err.
 type killCtx struct {
-	parent context.Context // for Value only
+	parent context.Context // for Value only, unless call is set
 
 	mu   sync.Mutex
 	done chan struct{} // made on the first Done, closed by cancel
 	err  error         // context.Canceled once cancelled
+	// call is set for an exec run by Call: parent's cancellation is
+	// its too, watched (by stop's AfterFunc) only once Done is asked
+	// for, so that a func that never looks costs nothing for it.
+	// Cleared by unwatch.
+	call bool
+	stop func() bool
 }
 
 var _ context.Context = (*killCtx)(nil)
@@ -37,8 +43,13 @@ func (c *killCtx) Done() <-chan struct{} {
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.err != nil {
+		switch {
+		case c.err != nil:
 			close(c.done)
+		case c.call && c.parent.Err() != nil:
+			c.cancelLocked()
+		case c.call && c.parent.Done() != nil:
+			c.stop = context.AfterFunc(c.parent, func() { c.cancel() })
 		}
 	}
 	return c.done
@@ -48,7 +59,21 @@ func (c *killCtx) Done() <-chan struct{} {
 func (c *killCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.err == nil && c.call && c.parent.Err() != nil {
+		c.cancelLocked()
+	}
 	return c.err
+}
+
+// unwatch stops taking parent's cancellation for this context's.
+func (c *killCtx) unwatch() {
+	c.mu.Lock()
+	stop := c.stop
+	c.call, c.stop = false, nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // Value returns the value of the Put call's context for key. It goes
@@ -65,6 +90,10 @@ func (c *killCtx) Value(key any) any {
 func (c *killCtx) cancel() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.cancelLocked()
+}
+
+func (c *killCtx) cancelLocked() bool {
 	if c.err != nil {
 		return false
 	}

@@ -24,49 +24,63 @@ import (
 // its Result. The exec's context carries ctx's values but not its
 // cancellation; Kill, Remove and the alloc's end stop it.
 func (a *alloc) Put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Exec, error) {
-	if err := ctx.Err(); err != nil {
+	e, known, err := a.put(ctx, id, cfg, false)
+	if err != nil {
 		return nil, err
 	}
+	if !known {
+		go e.run()
+	}
+	return e, nil
+}
+
+// put is Put but for starting the exec: it returns the exec made, or the
+// one already known by id (known set). A call exec (see Call) is
+// cancelled with ctx as well.
+func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, call bool) (e *exec, known bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
 	if err := validExecID(id); err != nil {
-		return nil, fmt.Errorf("local: put in alloc %s: %w", a.id, err)
+		return nil, false, fmt.Errorf("local: put in alloc %s: %w", a.id, err)
 	}
 	if err := validExec(cfg); err != nil {
-		return nil, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
+		return nil, false, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
 	}
 	if (len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0) && a.p.cfg.Repository == nil {
-		return nil, fmt.Errorf("local: put %s in alloc %s: exec has inputs or outputs but pool %s has no Config.Repository: %w",
+		return nil, false, fmt.Errorf("local: put %s in alloc %s: exec has inputs or outputs but pool %s has no Config.Repository: %w",
 			id, a.id, a.p.cfg.ID, ebb.ErrInvalid)
 	}
+	// Made before the lock is taken, which it then holds for less; a
+	// Put that finds its exec or fails drops it.
+	e = newExec(ctx, a, id, cfg)
+	e.ctx.call = call
 	a.mu.Lock()
 	if a.state.Load() != live {
 		a.mu.Unlock()
-		return nil, a.expired()
+		return nil, false, a.expired()
 	}
-	if e, ok := a.execs[id]; ok {
+	if old, ok := a.execs[id]; ok {
 		a.mu.Unlock()
-		return e, nil
+		return old, true, nil
 	}
-	if len(cfg.Resources) > 0 && !fitsFree(cfg.Resources, a.res, a.busy) {
+	if !fitsFree(e.held, a.res, a.busy) {
 		avail := a.res.Sub(a.busy)
 		a.mu.Unlock()
-		return nil, fmt.Errorf("local: put %s in alloc %s: exec needs %s, alloc has %s free: %w",
+		return nil, false, fmt.Errorf("local: put %s in alloc %s: exec needs %s, alloc has %s free: %w",
 			id, a.id, cfg.Resources, avail, ebb.ErrResources)
 	}
-	e := newExec(ctx, a, id, cfg)
 	a.execs[id] = e
 	a.running++
-	if len(cfg.Resources) > 0 {
-		if a.busy == nil {
-			a.busy = make(ebb.Resources, len(cfg.Resources))
-		}
-		for k, v := range cfg.Resources {
-			a.busy[k] += v
-		}
+	if len(e.held) > 0 && a.busy == nil {
+		a.busy = make(ebb.Resources, len(e.held))
+	}
+	for _, h := range e.held {
+		a.busy[h.kind] += h.n
 	}
 	a.hasDir = a.hasDir || e.dir != "" || e.needWork()
 	a.mu.Unlock()
-	go e.run()
-	return e, nil
+	return e, false, nil
 }
 
 // validExec is cfg.Validate, with a shortcut for the common in-process
@@ -104,9 +118,9 @@ func isLowerHex(s string) bool {
 
 // fitsFree reports whether want fits in total − used, within
 // ebb.Tolerance as Resources.Fits, without making the difference.
-func fitsFree(want, total, used ebb.Resources) bool {
-	for k, v := range want {
-		if v > 0 && ebb.QuantityUnits(v, total[k]-used[k], 1) == 0 {
+func fitsFree(want []amount, total, used ebb.Resources) bool {
+	for _, h := range want {
+		if h.n > 0 && ebb.QuantityUnits(h.n, total[h.kind]-used[h.kind], 1) == 0 {
 			return false
 		}
 	}

@@ -1,0 +1,90 @@
+package local
+
+import (
+	"context"
+
+	"github.com/ebbflow/ebb/pool"
+)
+
+// Call runs an exec to its end and removes it: Put, Wait and Remove in
+// one call. An exec that Put would run in memory (a Func without Argv,
+// Env, inputs or outputs) runs on the calling goroutine, without a
+// goroutine, a wake-up or a lookup of its own: the path of a flow of
+// small Go funcs. Any other exec, or one already known by id (a resumed
+// run re-attaching to it), goes through Put, Wait and Remove.
+//
+// While its func runs, the exec is known like any other: Exec, Execs and
+// Inspect see it, and Kill, Remove and the alloc's end cancel its
+// context. Unlike Wait, Call returns only once the func has returned:
+// when ctx ends first, the func's context is cancelled too (a func that
+// never looks at it runs to its end), and Call then forgets the exec and
+// returns ctx's error. A func that calls runtime.Goexit ends the calling
+// goroutine as well; its exec ends failed, as under Put, and stays known.
+//
+// Call is not part of pool.Alloc: a caller asks an alloc for it with an
+// interface assertion, as the runner does, and keeps Put and Wait for
+// allocs without it.
+//
+// Call fails as Put and Wait do; the Result is the caller's. That the
+// exec could not be removed afterwards (another Remove was at work, the
+// alloc was ending) is not an error: the result stands.
+func (a *alloc) Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Result, error) {
+	if cfg.Func == nil || len(cfg.Argv) > 0 || len(cfg.Env) > 0 || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0 {
+		x, err := a.Put(ctx, id, cfg)
+		if err != nil {
+			return pool.Result{}, err
+		}
+		return a.waitRemove(ctx, x.(*exec))
+	}
+	e, known, err := a.put(ctx, id, cfg, true)
+	if err != nil {
+		return pool.Result{}, err
+	}
+	if known {
+		return a.waitRemove(ctx, e)
+	}
+	returned := false
+	defer func() {
+		if !returned {
+			e.finish() // runtime.Goexit: publish the exec's end as run does
+		}
+	}()
+	e.runFunc()
+	returned = true
+	e.ctx.unwatch()
+	e.finish()
+	if err := ctx.Err(); err != nil {
+		a.forget(e)
+		return pool.Result{}, err
+	}
+	if err := e.check(); err != nil {
+		return pool.Result{}, err
+	}
+	r := e.result()
+	a.forget(e)
+	return r, nil
+}
+
+// waitRemove waits for x and then removes it.
+func (a *alloc) waitRemove(ctx context.Context, x *exec) (pool.Result, error) {
+	r, err := x.Wait(ctx)
+	if err != nil {
+		return pool.Result{}, err
+	}
+	_ = a.Remove(ctx, x.id) // the result stands
+	return r, nil
+}
+
+// forget removes an ended exec that has no file from the alloc's
+// table, unless a Remove of it is at work.
+func (a *alloc) forget(e *exec) {
+	a.mu.Lock()
+	gone := a.execs[e.id] == e && !e.removing
+	if gone {
+		delete(a.execs, e.id)
+	}
+	a.mu.Unlock()
+	if gone {
+		e.removed.Store(true)
+	}
+}
