@@ -255,7 +255,11 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		switch {
 		case u.Count <= 0:
 		case u.Untimed:
-			untimed = append(untimed, u.Demand)
+			// In is a lower bound: work that cannot come before
+			// the horizon of timed work keeps nothing either.
+			if u.In <= latency+2*idle {
+				untimed = append(untimed, u.Demand)
+			}
 		case u.In > latency && u.In <= latency+2*idle:
 			later = append(later, u.Demand)
 		}
