@@ -10,7 +10,8 @@ import (
 )
 
 // Upcoming is work that is not ready yet but will be as soon as tasks now
-// running end: Count tasks that each need Resources, all of them expected
+// running or ready end (see Durations.NextWave): Count tasks that each
+// need Resources, all of them expected
 // ready within In of the snapshot's Now. Duration and AtLeast say how
 // long one of them is expected to run, as for ready demand. Untimed says
 // that In is only a lower bound: something they wait on has run longer
@@ -23,7 +24,8 @@ type Upcoming struct {
 }
 
 // An UpcomingEstimator is an [Evaluator] that can tell which of its
-// waiting tasks wait only on running ones (see Durations.NextWave). A
+// waiting tasks wait only on running and ready ones, and on those in
+// turn (see Durations.NextWave). A
 // Stealer checks for it with a type assertion and puts what it returns in
 // Snapshot.Upcoming, so that a policy keeps, or buys ahead, what the next
 // wave of a flow needs.
@@ -231,6 +233,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	type key struct {
 		shape   string
 		kind    int
+		wave    int // a later wave of a kind comes later: not one group
 		untimed bool
 	}
 	type acc struct {
@@ -250,7 +253,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		if freed[e.wave].take(res) {
 			continue
 		}
-		k := key{res.String(), w.Kind(c), e.unknown}
+		k := key{res.String(), w.Kind(c), e.wave, e.unknown}
 		j, ok := index[k]
 		if !ok {
 			j = len(accs)
