@@ -83,8 +83,8 @@ const (
 // running tasks are always complete). It groups them by shape, kind
 // and whether they are timed, each group with the latest moment one of
 // its tasks is expected to become ready (In: when the last of its
-// dependencies ends, a running one by Remaining, a ready one by its
-// Estimate from now, one of an earlier wave after its own In and
+// dependencies ends, a running one by Remaining, a ready one no sooner
+// than its Estimate from now, one of an earlier wave after its own In and
 // Estimate) and how long its tasks are expected to run (as Estimate
 // says). A task that waits on one whose end is only a guess (no task of
 // its kind seen to run that long, or not yet seen to finish) goes into a
@@ -92,12 +92,13 @@ const (
 // largest shape first, then timed before untimed, then soonest. The
 // result is the caller's.
 //
-// A ready task counts as starting now: it is the work it makes ready
-// that a policy must not drain the capacity for (a serial step whose
-// task is queued for a slot, a short task whose children come a second
-// later). Each task of a wave takes the slot of one it waits on when
-// one ends (the next step of a chain runs where the step before ran),
-// so only the rest asks for new capacity.
+// What a ready task makes ready is work a policy must not drain the
+// capacity for (a serial step whose task waits for a slot, a short task
+// whose children come a second later), but when the ready task starts
+// nobody can tell: it is counted as starting now, and all that waits on
+// it is Untimed, In a lower bound. Each task of a wave takes the slot of
+// one it waits on when one ends (the next step of a chain runs where the
+// step before ran), so only the rest asks for new capacity.
 //
 // Its cost is in the running tasks, the ready ones it reads (at most
 // maxReadySources) and their dependents a few waves down, never in the
@@ -180,9 +181,12 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				continue
 			}
 			sources = append(sources, t)
+			// When it starts is not known: it waits for a slot
+			// (else it would run), so what it makes ready comes no
+			// sooner than its estimate from now, and is untimed.
 			est := estimateOf(w.Kind(t))
 			for _, c := range deps {
-				see(c, est.est, est.timed)
+				see(c, est.est, false)
 			}
 		}
 	}
