@@ -64,7 +64,7 @@ type Wave struct {
 // cost. Ready tasks matter to it when capacity is idle, and then few are
 // ready (the idle capacity would run them); past that many, the backlog
 // is what a policy buys for.
-const maxReadySources = 256
+const maxReadySources = 64
 
 // maxWaves is how many waves NextWave follows, and waveBudget how many
 // dependents it looks at past the second: bounds on its cost. A wave far
