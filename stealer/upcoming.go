@@ -80,8 +80,8 @@ const (
 // to start, w.Ready), then those that wait only on sources and on tasks
 // of the waves before them, wave after wave, up to maxWaves waves and
 // within a budget of tasks looked at (the first two waves behind the
-// running tasks are always complete). It groups them by shape, kind
-// and whether they are timed, each group with the latest moment one of
+// running tasks are always complete). It groups them by shape, kind,
+// wave and whether they are timed, each group with the latest moment one of
 // its tasks is expected to become ready (In: when the last of its
 // dependencies ends, a running one by Remaining, a ready one no sooner
 // than its Estimate from now, one of an earlier wave after its own In and
