@@ -141,9 +141,9 @@ func TestReadyByRank(t *testing.T) {
 }
 
 // Upcoming tells the next wave of a flow before it is ready: while a
-// gather runs, the tasks behind it, timed by the gather's estimate, less
-// the one that takes the gather's slot; and the merge after them, timed
-// by theirs (wider than their slots).
+// gather is ready, or runs, the tasks behind it, timed by the gather's
+// estimate, less the one that takes the gather's slot; and the merge
+// after them, timed by theirs (wider than their slots).
 func TestUpcomingTellsTheNextWave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
@@ -172,8 +172,12 @@ func TestUpcomingTellsTheNextWave(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := e.Upcoming(); got != nil {
-			t.Errorf("Upcoming() before anything runs = %+v, want nil", got)
+		// Before anything runs the gather is ready: what it makes ready
+		// is upcoming, no sooner than its estimate from now (untimed:
+		// when it starts is not known).
+		if got := e.Upcoming(); len(got) != 2 || got[0].Count != 1 || got[0].In != 150*time.Second || !got[0].Untimed ||
+			got[1].Count != 5 || got[1].In != 2*time.Minute || got[1].Duration != 30*time.Second || !got[1].Untimed {
+			t.Errorf("Upcoming() with the gather ready = %+v, want the merge no sooner than 2m30s and 5 maps of 30 s no sooner than 2 min, untimed", got)
 		}
 		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
 		if err != nil {

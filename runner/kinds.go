@@ -109,13 +109,13 @@ func (e *Eval) Remaining() time.Duration {
 	return e.durations.RunningLeft(work)
 }
 
-// Upcoming returns the tasks that wait only on running ones, and those
-// that wait on them in turn (stealer.Durations.NextWave), so that a
-// policy keeps or buys ahead what the next wave of the flow needs.
+// Upcoming returns the work about to become ready behind the running and
+// the ready tasks, wave after wave (stealer.Durations.NextWave), so that
+// a policy keeps or buys ahead what the next wave of the flow needs.
 func (e *Eval) Upcoming() []stealer.Upcoming {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.counts.Running == 0 {
+	if e.counts.Running == 0 && e.ready.n == 0 {
 		return nil
 	}
 	now := time.Now()
@@ -131,6 +131,15 @@ func (e *Eval) Upcoming() []stealer.Upcoming {
 			return int(e.waiting[i])
 		},
 		Resources: func(i int32) ebb.Resources { return e.shapes[i].res },
+		Ready: func(yield func(int32) bool) {
+			for _, s := range e.ready.shapes {
+				for i := range s.q.All() {
+					if !yield(i) {
+						return
+					}
+				}
+			}
+		},
 	}
 	for k, kd := range e.kinds {
 		ts := make([]int32, 0, len(kd.running))

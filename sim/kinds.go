@@ -63,11 +63,12 @@ func (e *engine) runningLeft() time.Duration {
 	return e.durs.RunningLeft(work)
 }
 
-// upcoming returns the tasks that wait only on running ones, as
-// runner.Eval's Upcoming says (stealer.Durations.NextWave, from what is
-// known, never the true durations).
+// upcoming returns the work about to become ready behind the running and
+// the ready tasks, as runner.Eval's Upcoming says
+// (stealer.Durations.NextWave, from what is known, never the true
+// durations).
 func (e *engine) upcoming() []stealer.Upcoming {
-	if e.running == 0 {
+	if e.running == 0 && e.readyN == 0 {
 		return nil
 	}
 	w := stealer.Wave{
@@ -77,6 +78,15 @@ func (e *engine) upcoming() []stealer.Upcoming {
 		Dependents: func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
+		Ready: func(yield func(int32) bool) {
+			for _, s := range e.readyShapes {
+				for i := range s.q.All() {
+					if !yield(i) {
+						return
+					}
+				}
+			}
+		},
 	}
 	for k, kd := range e.kinds {
 		ts := make([]int32, 0, len(kd.running))

@@ -24,12 +24,14 @@ import (
 //  3. drains every held alloc that works, runs nothing, and has been idle
 //     for the idle timeout (see MinIdleTimeout), unless the next wave of
 //     the flow needs it (Snapshot.Upcoming: tasks that wait only on
-//     running ones): work due within the latency that the free capacity
-//     of busy allocs cannot take goes to idle allocs first, before the
-//     requests in flight, and keeps those it fits on; work timed to be ready before twice the idle
-//     timeout past an allocation's latency keeps the allocs it would
-//     otherwise buy back, and work whose time nobody can tell yet keeps
-//     them until they have been idle as long as an allocation takes;
+//     running ones, and work that ready tasks make ready when they end):
+//     work due within the latency that the free capacity of busy allocs
+//     cannot take goes to idle allocs first, before the requests in
+//     flight, and keeps those it fits on; work timed to be ready before
+//     twice the idle timeout past an allocation's latency keeps the
+//     allocs it would otherwise buy back, and work whose time nobody can
+//     tell yet keeps those it fits on until they have been idle as long
+//     as an allocation takes;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -167,6 +169,12 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 			next = append(next, u.Demand)
 		}
 	}
+	return netOfBusy(s, next)
+}
+
+// netOfBusy returns the demand less what the free capacity of busy allocs
+// (and of allocs not yet working) takes.
+func netOfBusy(s Snapshot, next []ebb.Demand) []ebb.Demand {
 	if len(next) == 0 {
 		return nil
 	}
@@ -239,9 +247,13 @@ func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain
 // again within an allocation's latency (toBuy, with them gone, buys for
 // work that fits them), which costs a boot and the wait for it where
 // keeping them costs at most that latency idle. Work upcoming at a moment
-// nobody can tell yet (Upcoming.Untimed) keeps an alloc as long as it has
-// been idle less than the latency: the ski-rental rule, which never pays
-// more than twice what knowing the moment would have.
+// nobody can tell yet (Upcoming.Untimed) that the free capacity of busy
+// allocs cannot take keeps each alloc it fits on as long as the alloc has
+// been idle less than the latency, however fast held capacity would run
+// it (its durations are not known either): the ski-rental rule, which
+// never pays more than twice what knowing the moment would have. Untimed
+// work that cannot come before twice the idle timeout past the latency
+// (its In, a lower bound, is later) keeps nothing.
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
 	if len(drains) == 0 {
 		return drains
@@ -255,7 +267,11 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		switch {
 		case u.Count <= 0:
 		case u.Untimed:
-			untimed = append(untimed, u.Demand)
+			// In is a lower bound: work that cannot come before
+			// the horizon of timed work keeps nothing either.
+			if u.In <= latency+2*idle {
+				untimed = append(untimed, u.Demand)
+			}
 		case u.In > latency && u.In <= latency+2*idle:
 			later = append(later, u.Demand)
 		}
@@ -274,7 +290,7 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	if len(young) == 0 {
 		return drains
 	}
-	return d.keepFor(s, withDemand(backlog, untimed), drains, young, latency)
+	return takeYoung(s, netOfBusy(s, untimed), drains, young)
 }
 
 // withDemand returns backlog with more demand merged in (see groups).
@@ -534,3 +550,27 @@ func fmtDur(d time.Duration) string {
 // maxSecs bounds the drain times printed, so that a huge backlog does not
 // overflow a time.Duration (about 292 years).
 const maxSecs = 100 * 365 * 24 * 3600
+
+// takeYoung places work on the allocs of candidates, in order, and returns
+// drains less those of the candidates it fits on.
+func takeYoung(s Snapshot, work []ebb.Demand, drains, candidates []Drain) []Drain {
+	if len(work) == 0 {
+		return drains
+	}
+	res := make(map[string]ebb.Resources, len(s.Held))
+	for _, h := range s.Held {
+		res[h.ID] = h.Free
+	}
+	bins := make([]bin, len(candidates))
+	for i, dr := range candidates {
+		bins[i] = bin{free: res[dr.AllocID], n: 1}
+	}
+	_, placed := placeBins(groups(work), bins)
+	kept := make(map[string]bool)
+	for i, dr := range candidates {
+		if placed[i].placed > 0 {
+			kept[dr.AllocID] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool { return kept[dr.AllocID] })
+}

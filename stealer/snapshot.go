@@ -63,8 +63,9 @@ type Snapshot struct {
 	// (see [RemainingEstimator]); zero when it does not or none runs.
 	Remaining time.Duration
 
-	// Upcoming is the work that waits only on running tasks, when the
-	// evaluator can tell (see [UpcomingEstimator]): the next wave of a
+	// Upcoming is the work that waits only on running and ready tasks,
+	// and on the waves before it, when the evaluator can tell (see
+	// [UpcomingEstimator] and Durations.NextWave): the next waves of a
 	// flow, which a policy may keep idle allocs for, or buy ahead of.
 	Upcoming []Upcoming
 

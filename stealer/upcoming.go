@@ -2,6 +2,7 @@ package stealer
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"time"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // Upcoming is work that is not ready yet but will be as soon as tasks now
-// running end: Count tasks that each need Resources, all of them expected
+// running or ready end (see Durations.NextWave): Count tasks that each
+// need Resources, all of them expected
 // ready within In of the snapshot's Now. Duration and AtLeast say how
 // long one of them is expected to run, as for ready demand. Untimed says
 // that In is only a lower bound: something they wait on has run longer
@@ -22,7 +24,8 @@ type Upcoming struct {
 }
 
 // An UpcomingEstimator is an [Evaluator] that can tell which of its
-// waiting tasks wait only on running ones (see Durations.NextWave). A
+// waiting tasks wait only on running and ready ones, and on those in
+// turn (see Durations.NextWave). A
 // Stealer checks for it with a type assertion and puts what it returns in
 // Snapshot.Upcoming, so that a policy keeps, or buys ahead, what the next
 // wave of a flow needs.
@@ -51,31 +54,67 @@ type Wave struct {
 	// Resources returns what a task needs. NextWave keeps no reference
 	// to it.
 	Resources func(task int32) ebb.Resources
+	// Ready yields the tasks that are ready and not running yet, those
+	// to start soonest first as far as the caller can tell, or is nil.
+	// NextWave reads at most maxReadySources of them.
+	Ready iter.Seq[int32]
 }
 
-// NextWave returns the tasks of w that wait only on tasks now running
-// (the first wave), or on those and on tasks of the first wave (the
-// second: the stage after a serial gather), grouped by shape and kind,
-// each group with the latest moment one of its tasks is expected to
-// become ready (In: when the last of its dependencies ends, a running
-// one by Remaining, one of the first wave after its own In and Estimate)
-// and how long its tasks are expected to run (as Estimate says). A task
-// that waits on one whose end is only a guess (no task of its kind seen
-// to run that long, or not yet seen to finish) goes into a group of its
-// own marked Untimed. Groups come largest shape first, then timed before
-// untimed, then soonest. The result is the caller's.
+// maxReadySources is how many ready tasks NextWave reads: a bound on its
+// cost. Ready tasks matter to it when capacity is idle, and then few are
+// ready (the idle capacity would run them); past that many, the backlog
+// is what a policy buys for.
+const maxReadySources = 64
+
+// maxWaves is how many waves NextWave follows, and waveBudget how many
+// dependents it looks at past the second: bounds on its cost. A wave far
+// down is due past any allocation's latency unless its tasks are short,
+// and a policy reads only what is due within its horizons.
+const (
+	maxWaves   = 6
+	waveBudget = 4096
+)
+
+// NextWave returns the work of w about to become ready: the tasks that
+// wait only on sources (tasks now running, and the first of those ready
+// to start, w.Ready), then those that wait only on sources and on tasks
+// of the waves before them, wave after wave, up to maxWaves waves and
+// within a budget of tasks looked at (the first two waves behind the
+// running tasks are always complete). It groups them by shape, kind,
+// wave and whether they are timed, each group with the latest moment one of
+// its tasks is expected to become ready (In: when the last of its
+// dependencies ends, a running one by Remaining, a ready one no sooner
+// than its Estimate from now, one of an earlier wave after its own In and
+// Estimate) and how long its tasks are expected to run (as Estimate
+// says). A task that waits on one whose end is only a guess (no task of
+// its kind seen to run that long, or not yet seen to finish) goes into a
+// group of its own marked Untimed, with In a lower bound. Groups come
+// largest shape first, then timed before untimed, then soonest. The
+// result is the caller's.
 //
-// Its cost is in the running tasks and their dependents two levels down,
-// never in the whole flow: an evaluation calls it at every snapshot.
+// What a ready task makes ready is work a policy must not drain the
+// capacity for (a serial step whose task waits for a slot, a short task
+// whose children come a second later), but when the ready task starts
+// nobody can tell: it is counted as starting now, and all that waits on
+// it is Untimed, In a lower bound. Each task of a wave takes the slot of
+// one it waits on when one ends (the next step of a chain runs where the
+// step before ran), so only the rest asks for new capacity.
+//
+// Its cost is in the running tasks, the ready ones it reads (at most
+// maxReadySources) and their dependents a few waves down, never in the
+// whole flow: an evaluation calls it at every snapshot.
 func (d *Durations) NextWave(w Wave) []Upcoming {
 	type cand struct {
-		deps    int           // dependencies seen running, or in the first wave
+		deps    int           // dependencies seen among sources and earlier waves
 		in      time.Duration // the latest moment one of them ends
 		unknown bool          // one of them has no timed end
-		wave    int           // 1 or 2 once it qualified, else 0
+		wave    int           // its wave once it qualified, else 0
+		round   int           // the last round that saw it, plus one
 	}
 	cands := make(map[int32]*cand)
-	var order []int32 // candidates in the order first seen
+	var order []int32   // candidates in the order first seen
+	var touched []int32 // candidates seen in this round
+	round := 0
 	see := func(c int32, end time.Duration, known bool) {
 		e := cands[c]
 		if e == nil {
@@ -83,22 +122,15 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			cands[c] = e
 			order = append(order, c)
 		}
+		if e.wave != 0 {
+			return // a dependency counted twice cannot be: it qualified
+		}
 		e.deps++
 		e.in = max(e.in, end)
 		e.unknown = e.unknown || !known
-	}
-	for k, kw := range w.Kinds {
-		if k >= len(w.Tasks) {
-			break
-		}
-		left, timed := d.remainingEach(kw.Kind, kw.Running, kw.Hint)
-		for i, t := range w.Tasks[k] {
-			if i >= len(left) {
-				break
-			}
-			for _, c := range w.Dependents(t) {
-				see(c, time.Duration(left[i]), timed[i])
-			}
+		if e.round != round+1 {
+			e.round = round + 1
+			touched = append(touched, c)
 		}
 	}
 	// Each kind's estimate, made once.
@@ -109,6 +141,9 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	}
 	ests := make([]estimate, len(w.Kinds))
 	estimateOf := func(k int) estimate {
+		if k < 0 || k >= len(ests) {
+			return estimate{done: true}
+		}
 		if e := ests[k]; e.done {
 			return e
 		}
@@ -117,47 +152,92 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		ests[k] = estimate{est, est > 0 && (!atLeast || kw.Hint >= est), true}
 		return ests[k]
 	}
-	first := len(order)
-	for _, c := range order[:first] {
-		e := cands[c]
-		if w.Waiting(c) != e.deps {
-			continue
-		}
-		e.wave = 1
-		est := estimateOf(w.Kind(c))
-		for _, c2 := range w.Dependents(c) {
-			see(c2, e.in+est.est, !e.unknown && est.timed)
-		}
-	}
-	// The second wave: what waits on running tasks and the first wave.
-	for _, c := range order {
-		if e := cands[c]; e.wave == 0 && w.Waiting(c) == e.deps {
-			e.wave = 2
-		}
-	}
-	// A wave needs no new capacity for a task that takes the slot of one
-	// it waits on: the next step of a chain runs where the step before
-	// ran. The first wave takes the running tasks' slots, the second
-	// the first wave's.
-	var freed [3]freeSlots
-	for k := range w.Kinds {
+	// The sources: running tasks, then ready ones.
+	var sources []int32
+	for k, kw := range w.Kinds {
 		if k >= len(w.Tasks) {
 			break
 		}
-		for _, t := range w.Tasks[k] {
-			if slices.ContainsFunc(w.Dependents(t), func(c int32) bool { e := cands[c]; return e != nil && e.wave == 1 }) {
-				freed[1].add(w.Resources(t))
+		left, timed := d.remainingEach(kw.Kind, kw.Running, kw.Hint)
+		for i, t := range w.Tasks[k] {
+			if i >= len(left) {
+				break
+			}
+			sources = append(sources, t)
+			for _, c := range w.Dependents(t) {
+				see(c, time.Duration(left[i]), timed[i])
 			}
 		}
 	}
-	for _, c := range order {
-		if cands[c].wave == 1 && slices.ContainsFunc(w.Dependents(c), func(c2 int32) bool { return cands[c2].wave == 2 }) {
-			freed[2].add(w.Resources(c))
+	if w.Ready != nil {
+		n := 0
+		for t := range w.Ready {
+			if n == maxReadySources {
+				break
+			}
+			n++
+			deps := w.Dependents(t)
+			if len(deps) == 0 {
+				continue
+			}
+			sources = append(sources, t)
+			// When it starts is not known: it waits for a slot
+			// (else it would run), so what it makes ready comes no
+			// sooner than its estimate from now, and is untimed.
+			est := estimateOf(w.Kind(t))
+			for _, c := range deps {
+				see(c, est.est, false)
+			}
+		}
+	}
+	// Wave after wave: a candidate all of whose dependencies were seen
+	// qualifies, and its dependents are seen in the next round.
+	waves := [][]int32{sources}
+	looked := 0
+	for wave := 1; wave <= maxWaves && len(touched) > 0; wave++ {
+		var q []int32
+		for _, c := range touched {
+			if e := cands[c]; e.wave == 0 && w.Waiting(c) == e.deps {
+				e.wave = wave
+				q = append(q, c)
+			}
+		}
+		touched = touched[:0]
+		round++
+		if len(q) == 0 {
+			break
+		}
+		waves = append(waves, q)
+		if wave == maxWaves || (wave >= 2 && looked > waveBudget) {
+			break
+		}
+		for _, c := range q {
+			e := cands[c]
+			est := estimateOf(w.Kind(c))
+			deps := w.Dependents(c)
+			if wave >= 2 {
+				looked += len(deps)
+			}
+			for _, c2 := range deps {
+				see(c2, e.in+est.est, !e.unknown && est.timed)
+			}
+		}
+	}
+	// A wave needs no new capacity for a task that takes the slot of one
+	// it waits on: each task of a wave with a dependent in the next
+	// frees a slot for it.
+	freed := make([]freeSlots, len(waves))
+	for v := 1; v < len(waves); v++ {
+		for _, t := range waves[v-1] {
+			if slices.ContainsFunc(w.Dependents(t), func(c int32) bool { e := cands[c]; return e != nil && e.wave == v }) {
+				freed[v].add(w.Resources(t))
+			}
 		}
 	}
 	type key struct {
 		shape   string
 		kind    int
+		wave    int // a later wave of a kind comes later: not one group
 		untimed bool
 	}
 	type acc struct {
@@ -177,7 +257,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		if freed[e.wave].take(res) {
 			continue
 		}
-		k := key{res.String(), w.Kind(c), e.unknown}
+		k := key{res.String(), w.Kind(c), e.wave, e.unknown}
 		j, ok := index[k]
 		if !ok {
 			j = len(accs)

@@ -252,3 +252,232 @@ func TestDefaultIdleAllocTakesTheNextWaveBeforeARequest(t *testing.T) {
 		t.Errorf("plan %s, want r1 cancelled: a1 takes the wave", formatPlan(p))
 	}
 }
+
+// dag is a flow given by each task's kind, dependencies and state, for
+// NextWave's tests: running tasks with their ages, ready ones, the rest
+// waiting on every dependency not done.
+type dag struct {
+	kinds   []string
+	kind    []int
+	deps    [][]int32
+	done    map[int32]bool
+	running map[int32]time.Duration
+	ready   []int32
+	res     func(int32) ebb.Resources
+}
+
+func (g *dag) add(kind int, deps ...int32) int32 {
+	g.kind = append(g.kind, kind)
+	g.deps = append(g.deps, deps)
+	return int32(len(g.kind) - 1)
+}
+
+func (g *dag) wave() (Wave, *int) {
+	dependents := make([][]int32, len(g.deps))
+	for i, ds := range g.deps {
+		for _, d := range ds {
+			dependents[d] = append(dependents[d], int32(i))
+		}
+	}
+	w := Wave{
+		Kinds: make([]KindWork, len(g.kinds)),
+		Tasks: make([][]int32, len(g.kinds)),
+		Kind:  func(i int32) int { return g.kind[i] },
+		Waiting: func(i int32) int {
+			n := 0
+			for _, d := range g.deps[i] {
+				if !g.done[d] {
+					n++
+				}
+			}
+			return n
+		},
+		Resources: func(i int32) ebb.Resources {
+			if g.res != nil {
+				return g.res(i)
+			}
+			return cpus(1)
+		},
+	}
+	calls := new(int)
+	w.Dependents = func(i int32) []int32 { *calls++; return dependents[i] }
+	for k, name := range g.kinds {
+		w.Kinds[k].Kind = name
+	}
+	for i := range g.kind {
+		if age, ok := g.running[int32(i)]; ok {
+			k := g.kind[i]
+			w.Kinds[k].Running = append(w.Kinds[k].Running, age)
+			w.Tasks[k] = append(w.Tasks[k], int32(i))
+		}
+	}
+	if g.ready != nil {
+		w.Ready = func(yield func(int32) bool) {
+			for _, t := range g.ready {
+				if !yield(t) {
+					return
+				}
+			}
+		}
+	}
+	return w, calls
+}
+
+// A ready task that has not started yet makes its dependents ready when
+// it ends: a short split waiting for a slot, its maps a few seconds
+// behind. Nothing runs, yet the maps are upcoming, no sooner than the
+// split's duration from now.
+func TestNextWaveBehindReadyTasks(t *testing.T) {
+	var d Durations
+	for range 3 {
+		d.Observe("split", 2*time.Second)
+		d.Observe("map", 30*time.Second)
+	}
+	g := &dag{kinds: []string{"split", "map", "other"}, done: map[int32]bool{}}
+	split := g.add(0)
+	for range 4 {
+		g.add(1, split)
+	}
+	other := g.add(2)
+	g.add(1, split, other) // waits on a task neither running nor ready
+	g.ready = []int32{split}
+	w, _ := g.wave()
+	got := d.NextWave(w)
+	// Four maps; one takes the split's slot. When the split starts is
+	// not known: no sooner than 2 s, untimed.
+	if len(got) != 1 || got[0].Count != 3 || got[0].In != 2*time.Second || got[0].Duration != 30*time.Second || !got[0].Untimed {
+		t.Fatalf("NextWave behind a ready split = %+v, want 3 maps of 30 s, untimed, no sooner than 2 s", got)
+	}
+
+	// A split of a kind not seen to finish: when its maps come is a guess.
+	var fresh Durations
+	got = fresh.NextWave(w)
+	if len(got) != 1 || got[0].Count != 3 || !got[0].Untimed {
+		t.Errorf("NextWave behind a ready split of unknown duration = %+v, want 3 maps, untimed", got)
+	}
+}
+
+// A serial step two tasks behind the running ones unlocks a wide stage:
+// running diffs → a concat → a model → 80 backgrounds. The backgrounds
+// are the third wave.
+func TestNextWaveFollowsSerialSteps(t *testing.T) {
+	var d Durations
+	for range 3 {
+		d.Observe("diff", time.Second)
+		d.Observe("concat", 3*time.Second)
+		d.Observe("model", 20*time.Second)
+		d.Observe("background", 7*time.Second)
+	}
+	g := &dag{kinds: []string{"diff", "concat", "model", "background"}, done: map[int32]bool{}, running: map[int32]time.Duration{}}
+	var diffs []int32
+	for range 3 {
+		diffs = append(diffs, g.add(0))
+	}
+	g.done[diffs[0]] = true
+	g.running[diffs[1]] = 500 * time.Millisecond
+	g.running[diffs[2]] = 0
+	concat := g.add(1, diffs...)
+	model := g.add(2, concat)
+	for range 80 {
+		g.add(3, model)
+	}
+	w, _ := g.wave()
+	got := d.NextWave(w)
+	var bg *Upcoming
+	for i := range got {
+		if got[i].Duration == 7*time.Second {
+			bg = &got[i]
+		}
+	}
+	// The diffs end in a second (one has just started, the other has
+	// 500 ms left), then the concat, then the model.
+	if bg == nil || bg.Count != 79 || bg.In != 24*time.Second || bg.Untimed {
+		t.Fatalf("NextWave = %+v, want 79 backgrounds (one in the model's slot) in 24 s", got)
+	}
+	// The last diff waits for a slot: the backgrounds come no sooner.
+	delete(g.running, diffs[2])
+	g.ready = []int32{diffs[2]}
+	w, _ = g.wave()
+	got = d.NextWave(w)
+	if len(got) != 1 || got[0].Count != 79 || got[0].In != 24*time.Second || !got[0].Untimed {
+		t.Errorf("NextWave with a diff ready = %+v, want 79 backgrounds, untimed, no sooner than 24 s", got)
+	}
+}
+
+// A kind in two waves is two groups, each with its own In: the later
+// wave does not push the earlier one past a policy's horizon.
+func TestNextWaveGroupsByWave(t *testing.T) {
+	var d Durations
+	for range 3 {
+		d.Observe("step", 10*time.Second)
+		d.Observe("t", 10*time.Second)
+		d.Observe("gather", time.Minute)
+	}
+	g := &dag{kinds: []string{"step", "t", "gather"}, done: map[int32]bool{}, running: map[int32]time.Duration{}}
+	step := g.add(0)
+	g.running[step] = 5 * time.Second
+	var first []int32
+	for range 4 {
+		first = append(first, g.add(1, step))
+	}
+	gather := g.add(2, first...)
+	for range 4 {
+		g.add(1, gather)
+	}
+	w, _ := g.wave()
+	got := d.NextWave(w)
+	var ins []time.Duration
+	for _, u := range got {
+		if u.Duration == 10*time.Second {
+			ins = append(ins, u.In)
+			if u.Count != 3 {
+				t.Errorf("NextWave group %+v: want 3 tasks (one in the slot of what it waits on)", u)
+			}
+		}
+	}
+	if len(ins) != 2 || ins[0] != 5*time.Second || ins[1] != 75*time.Second {
+		t.Errorf("NextWave = %+v, want two groups of t, in 5 s and in 75 s", got)
+	}
+}
+
+// NextWave reads at most maxReadySources ready tasks, however many wait:
+// its cost does not grow with a burst.
+func TestNextWaveReadsFewReadyTasks(t *testing.T) {
+	var d Durations
+	d.Observe("t", time.Second)
+	g := &dag{kinds: []string{"t"}, done: map[int32]bool{}}
+	for i := range 10000 {
+		r := g.add(0)
+		g.add(0, r)
+		g.ready = append(g.ready, int32(2*i))
+	}
+	w, calls := g.wave()
+	d.NextWave(w)
+	if *calls > 3*maxReadySources {
+		t.Errorf("NextWave over 10,000 ready tasks looked at dependents %d times, want at most %d", *calls, 3*maxReadySources)
+	}
+}
+
+// Work whose moment is unknown keeps the young idle allocs it fits on
+// even when held capacity would run it quickly by the guessed durations:
+// those are guesses too, and the work comes all at once. An alloc it
+// does not fit on goes, and so does work due only past the horizon.
+func TestDefaultUntimedWaveKeepsTheYoungAllocsItFits(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
+	// 12 tasks: the primary's 7 free cpus take 7, the first young
+	// alloc the other 5; the second young alloc is not needed.
+	s := gatherSnapshot(upcoming(12, 2*time.Second, true))
+	s.Held = []Held{working("young1", 8, 0, 30*time.Second), working("young2", 8, 0, 30*time.Second)}
+	p := d.Plan(s)
+	if drained(p, "young1") || !drained(p, "young2") {
+		t.Errorf("12 untimed tasks beside the primary's 7 free cpus: plan %s, want young1 kept and young2 drained", formatPlan(p))
+	}
+	if len(p.Acquire) != 0 {
+		t.Errorf("untimed wave: plan %s, want nothing bought", formatPlan(p))
+	}
+	// Untimed, but not before 10 min (a lower bound): nothing kept.
+	s.Upcoming = []Upcoming{upcoming(12, 10*time.Minute, true)}
+	if p := d.Plan(s); !drained(p, "young1") || !drained(p, "young2") {
+		t.Errorf("12 untimed tasks no sooner than 10 min: plan %s, want both drained", formatPlan(p))
+	}
+}

@@ -5,7 +5,10 @@
 // the task that became ready first.
 package rankq
 
-import "slices"
+import (
+	"iter"
+	"slices"
+)
 
 // A Queue holds task indexes, as a binary heap. The zero Queue is empty
 // and ready to use; it is not safe for concurrent use.
@@ -75,3 +78,16 @@ func (q *Queue) Pop() int32 {
 
 // Peek returns the task Pop would return, without removing it.
 func (q *Queue) Peek() int32 { return q.h[0].task }
+
+// All yields the queue's tasks, the one Pop would return first and the
+// rest in the heap's order (higher ranks mostly before lower ones, not
+// sorted). The queue must not change while it yields.
+func (q *Queue) All() iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for _, it := range q.h {
+			if !yield(it.task) {
+				return
+			}
+		}
+	}
+}

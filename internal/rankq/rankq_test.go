@@ -58,3 +58,36 @@ func TestOrderRandom(t *testing.T) {
 		t.Fatalf("Len %d, want %d", q.Len(), len(model))
 	}
 }
+
+// All yields every task once, the one Pop gives first at the head, and
+// stops when asked to.
+func TestAll(t *testing.T) {
+	var q Queue
+	for i, r := range []float64{1, 5, 1, 5, 3} {
+		q.Push(int32(i+1), r)
+	}
+	seen := map[int32]int{}
+	var first int32 = -1
+	for task := range q.All() {
+		if first < 0 {
+			first = task
+		}
+		seen[task]++
+	}
+	if len(seen) != 5 || first != q.Peek() {
+		t.Errorf("All yielded %v first %d, want the 5 tasks once each, %d first", seen, first, q.Peek())
+	}
+	for task, n := range seen {
+		if n != 1 {
+			t.Errorf("All yielded task %d %d times", task, n)
+		}
+	}
+	n := 0
+	for range q.All() {
+		n++
+		break
+	}
+	if n != 1 || q.Len() != 5 {
+		t.Errorf("All after a break: %d yielded, %d left; want 1 and the queue untouched", n, q.Len())
+	}
+}
