@@ -2,12 +2,14 @@ package command
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // TestTokenDir starts a worker, with Config.TokenDir, under a shell that
@@ -40,23 +42,11 @@ func TestTokenDir(t *testing.T) {
 	if cmdline, err := os.ReadFile(shell + "/cmdline"); err != nil || !strings.HasPrefix(string(cmdline), "sh\x00-c\x00") {
 		t.Fatalf("%s/cmdline: %q, %v; want the shell running the worker", shell, cmdline, err)
 	}
-	environ, err := os.ReadFile(shell + "/environ")
+	shellPID, err := strconv.Atoi(strings.TrimSpace(string(pid)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(environ), token) {
-		t.Errorf("the shell running the worker holds its token in its environ")
-	}
-	path := filepath.Join(cfg.TokenDir, string(w.ID)+".token")
-	if !strings.Contains(string(environ), "EBB_TOKEN_FILE="+path+"\x00") {
-		t.Errorf("the shell running the worker has no $EBB_TOKEN_FILE=%s", path)
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the token file once the worker is up: %v, want it removed", err)
-	}
-	if b, err := os.ReadFile(filepath.Join(state, string(w.ID)+".mode")); err != nil || string(b) != "600\n" {
-		t.Errorf("the token file's mode as Start saw it: %q, %v; want 600", b, err)
-	}
+	proctest.CheckTokenHidden(t, []int{shellPID}, token, filepath.Join(cfg.TokenDir, string(w.ID)+".token"), filepath.Join(state, string(w.ID)+".mode"))
 	if err := p.Terminate(ctx, w.ID); err != nil {
 		t.Fatal(err)
 	}

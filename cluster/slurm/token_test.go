@@ -2,7 +2,6 @@ package slurm
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // TestTokenNotInJobShell launches a worker whose command is a shell
@@ -23,14 +23,7 @@ func TestTokenNotInJobShell(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	modes := filepath.Join(dir, "modes")
-	script := filepath.Join(dir, "wrapper")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\n"+
-		"stat -c %a \"$EBB_TOKEN_FILE\" >>'"+modes+"'\n"+
-		"'"+ebbBinary+"' worker \"$@\"\n"+
-		"exit $?\n"), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	script, modes := proctest.TokenWrapper(t, dir, ebbBinary)
 	jobs := filepath.Join(dir, "jobs")
 	cfg := Config{Dir: jobs}
 	cfg.Bootstrap.Command = []string{script}
@@ -48,24 +41,7 @@ func TestTokenNotInJobShell(t *testing.T) {
 	if len(shells) == 0 {
 		t.Fatalf("no process runs %s: the wrapper shell should live as long as its worker", script)
 	}
-	for _, pid := range shells {
-		environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(environ), token) {
-			t.Errorf("process %d running the wrapper: its environ holds the worker's token", pid)
-		}
-		if !strings.Contains(string(environ), "EBB_TOKEN_FILE="+filepath.Join(jobs, string(w.ID)+".token")) {
-			t.Errorf("process %d running the wrapper: no $EBB_TOKEN_FILE naming %s.token in its environ", pid, w.ID)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(jobs, string(w.ID)+".token")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the token file once the worker is up: %v, want it removed", err)
-	}
-	if b, err := os.ReadFile(modes); err != nil || string(b) != "600\n" {
-		t.Errorf("the token file's mode as the wrapper saw it: %q, %v; want 600", b, err)
-	}
+	proctest.CheckTokenHidden(t, shells, token, filepath.Join(jobs, string(w.ID)+".token"), modes)
 }
 
 // processesRunning returns the PIDs of the processes whose first or

@@ -14,11 +14,7 @@ import (
 // has a cgroup again. Here the refusal is a threaded sibling, which makes
 // the exec's cgroup "domain invalid" until it is gone.
 func TestContainCgroupRefused(t *testing.T) {
-	if dir, err := makePoolCgroup("probe"); err != nil {
-		t.Skipf("no cgroups here: %v", err)
-	} else {
-		os.Remove(dir)
-	}
+	needCgroups(t)
 	p := newPool(t, Config{contain: containCgroup})
 	c := p.contain
 	g, err := c.execCgroup()
@@ -61,11 +57,7 @@ func TestContainCgroupRefused(t *testing.T) {
 // A cgroup the pool cannot make (here, its name is taken) costs the exec
 // its cgroup, not its start.
 func TestContainCgroupNotMade(t *testing.T) {
-	if dir, err := makePoolCgroup("probe"); err != nil {
-		t.Skipf("no cgroups here: %v", err)
-	} else {
-		os.Remove(dir)
-	}
+	needCgroups(t)
 	p := newPool(t, Config{contain: containCgroup})
 	c := p.contain
 	taken := filepath.Join(c.dir, strconv.FormatUint(c.seq.Load()+1, 10))
@@ -77,4 +69,14 @@ func TestContainCgroupNotMade(t *testing.T) {
 	if r := run(t, a, "not made", sh("cat /proc/self/cgroup")); !r.OK() || strings.Contains(r.Stdout, filepath.Base(c.dir)+"/") {
 		t.Errorf("Result = %+v, want success outside the pool's cgroups", r)
 	}
+}
+
+// needCgroups skips the test where the pool cannot make cgroups.
+func needCgroups(t *testing.T) {
+	t.Helper()
+	dir, err := makePoolCgroup("probe")
+	if err != nil {
+		t.Skipf("no cgroups here: %v", err)
+	}
+	os.Remove(dir)
 }
