@@ -16,9 +16,10 @@ import (
 
 // An exec is one task in an alloc: a command run as a process group, or a
 // func run in a goroutine. Its goroutine (run) alone writes res, and
-// publishes it by closing done. Of the other fields, some never change
-// after Put, removing is guarded by the alloc's mutex, removed is atomic,
-// and ctx, the tails and proc lock themselves.
+// publishes it by setting over and closing done. Of the other fields,
+// some never change after Put, removing and a lazy done are guarded by
+// the alloc's mutex, removed and over are atomic, and ctx, the tails and
+// proc lock themselves.
 type exec struct {
 	id   pool.ExecID
 	a    *alloc
@@ -33,8 +34,14 @@ type exec struct {
 
 	ctx killCtx // done when the exec is killed
 
-	done chan struct{} // closed when the exec has ended and res is final
-	res  pool.Result   // written by run only, before done is closed
+	// done is closed when the exec has ended and res is final. Made by
+	// newExec, unless lazyDone is set (an exec run by Call, which
+	// mostly nobody else waits for): it is then made by the first
+	// doneChan, under a.mu.
+	done     chan struct{}
+	lazyDone bool        // never changes after newExec
+	over     atomic.Bool // set by finish, before done is closed: res is final
+	res      pool.Result // written by run only, before over is set
 
 	removing bool        // Remove is at work; guarded by a.mu
 	removed  atomic.Bool // Remove is over: the exec answers ErrNotExist
@@ -51,7 +58,9 @@ type exec struct {
 
 var _ pool.Exec = (*exec)(nil)
 
-func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig) *exec {
+// newExec makes an exec of cfg; call says it is run by Call (see
+// exec.done).
+func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig, call bool) *exec {
 	e := &exec{
 		id: id,
 		a:  a,
@@ -62,9 +71,12 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 			Inputs:  maps.Clone(cfg.Inputs),
 			Outputs: slices.Clone(cfg.Outputs),
 		},
-		start: time.Now(),
-		ctx:   killCtx{parent: ctx},
-		done:  make(chan struct{}),
+		start:    time.Now(),
+		ctx:      killCtx{parent: ctx, call: call},
+		lazyDone: call,
+	}
+	if !call {
+		e.done = make(chan struct{})
 	}
 	e.held = heldOf(e.heldBuf[:0], cfg.Resources)
 	if cfg.Func == nil {
@@ -146,8 +158,29 @@ func (e *exec) finish() {
 			a.busy[h.kind] -= h.n
 		}
 	}
+	e.over.Store(true)
+	if e.done != nil {
+		close(e.done)
+	}
 	a.mu.Unlock()
-	close(e.done)
+}
+
+// doneChan returns the channel closed when the exec has ended, made
+// now if the exec makes it lazily.
+func (e *exec) doneChan() <-chan struct{} {
+	if !e.lazyDone {
+		return e.done
+	}
+	a := e.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e.done == nil {
+		e.done = make(chan struct{})
+		if e.over.Load() {
+			close(e.done)
+		}
+	}
+	return e.done
 }
 
 // kill stops the exec if it is still running, without waiting. It may be
@@ -167,11 +200,13 @@ func (e *exec) ID() pool.ExecID { return e.id }
 // with ebb.ErrExpired once the alloc's end has begun (whether or not the
 // exec had ended), and with ebb.ErrNotExist after Remove.
 func (e *exec) Wait(ctx context.Context) (pool.Result, error) {
-	select {
-	case <-e.done:
-	case <-e.a.endc:
-	case <-ctx.Done():
-		return pool.Result{}, ctx.Err()
+	if !e.over.Load() {
+		select {
+		case <-e.doneChan():
+		case <-e.a.endc:
+		case <-ctx.Done():
+			return pool.Result{}, ctx.Err()
+		}
 	}
 	if err := e.check(); err != nil {
 		return pool.Result{}, err
@@ -214,11 +249,9 @@ func (e *exec) Inspect(ctx context.Context) (pool.ExecInspect, error) {
 		Resources: e.resources(true),
 		Start:     e.start,
 	}
-	select {
-	case <-e.done:
+	if e.over.Load() {
 		r := e.result()
 		in.State, in.Result = pool.ExecDone, &r
-	default:
 	}
 	return in, nil
 }
@@ -238,14 +271,7 @@ func (e *exec) Kill(ctx context.Context) error {
 }
 
 // ended reports whether the exec has ended.
-func (e *exec) ended() bool {
-	select {
-	case <-e.done:
-		return true
-	default:
-		return false
-	}
-}
+func (e *exec) ended() bool { return e.over.Load() }
 
 // failed records that the exec could not run: err, or a kill that
 // interrupted its setup.

@@ -48,7 +48,7 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 		if !follow {
 			return io.NopCloser(bytes.NewReader(t.window())), nil
 		}
-		return &tailReader{ctx: ctx, t: t, done: e.done}, nil
+		return &tailReader{ctx: ctx, t: t, done: e.doneChan()}, nil
 	}
 	select {
 	case <-e.ready:
@@ -148,7 +148,7 @@ func (e *exec) follow(ctx context.Context, f *os.File) (io.ReadCloser, error) {
 		ctx:    ctx,
 		f:      f,
 		s:      e.proc,
-		done:   e.done,
+		done:   e.doneChan(),
 		notec:  make(chan struct{}, 1),
 		ino:    os.NewFile(uintptr(fd), "inotify"),
 		watchc: make(chan struct{}),

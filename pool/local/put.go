@@ -53,8 +53,7 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	}
 	// Made before the lock is taken, which it then holds for less; a
 	// Put that finds its exec or fails drops it.
-	e = newExec(ctx, a, id, cfg)
-	e.ctx.call = call
+	e = newExec(ctx, a, id, cfg, call)
 	a.mu.Lock()
 	if a.state.Load() != live {
 		a.mu.Unlock()
@@ -199,7 +198,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	if !e.ended() {
 		e.kill()
 		select {
-		case <-e.done:
+		case <-e.doneChan():
 		case <-ctx.Done():
 			a.mu.Lock()
 			e.removing = false
