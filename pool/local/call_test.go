@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
@@ -252,3 +253,13 @@ func TestCallAllocs(t *testing.T) {
 }
 
 const maxCallAllocs = 1
+
+// TestExecSize guards the size of the exec record, the one allocation of
+// a Call (see TestCallAllocs): within the allocator's 512-byte class,
+// where a pointerful object needs no header of its own. It was 632
+// bytes, in the 640 class, with a command's fields in every exec.
+func TestExecSize(t *testing.T) {
+	if n := unsafe.Sizeof(exec{}); n > 512 {
+		t.Errorf("an exec takes %d bytes, want at most 512", n)
+	}
+}

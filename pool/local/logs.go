@@ -40,7 +40,7 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 	if stream != pool.Stdout && stream != pool.Stderr {
 		return nil, fmt.Errorf("local: logs of exec %s: stream %v: %w", e.id, stream, ebb.ErrInvalid)
 	}
-	if e.dir == "" {
+	if e.logDir() == "" {
 		t := &e.stdout
 		if stream == pool.Stderr {
 			t = &e.stderr
@@ -51,11 +51,11 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 		return &tailReader{ctx: ctx, t: t, done: e.doneChan()}, nil
 	}
 	select {
-	case <-e.ready:
+	case <-e.files.ready:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	path := filepath.Join(e.dir, stream.String())
+	path := filepath.Join(e.files.dir, stream.String())
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The files could not be made (the Result says why), or
