@@ -256,7 +256,7 @@ const maxCallAllocs = 1
 
 // TestExecSize guards the size of the exec record, the one allocation of
 // a Call (see TestCallAllocs): within the allocator's 512-byte class,
-// where a pointerful object needs no header of its own. It was 632
+// where a pointerful object needs no header of its own. It was 624
 // bytes, in the 640 class, with a command's fields in every exec.
 func TestExecSize(t *testing.T) {
 	if n := unsafe.Sizeof(exec{}); n > 512 {
