@@ -73,3 +73,59 @@ func TestEvalAllocsPerTask(t *testing.T) {
 }
 
 const maxAllocsPerTask = 0.5
+
+// TestEvalCallAllocsPerTask guards the cost of a func task on a real
+// local alloc, which runs it through Call (see caller): the exec record
+// is the one allocation left of it, the Result sharing the task's
+// Resources. With the dispatch of TestEvalAllocsPerTask, about 1.2
+// allocations a task; it was 4.2 when the exec's done channel was made
+// for every exec and the Result's Resources copied.
+func TestEvalCallAllocsPerTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("counts allocations over a few thousand tasks")
+	}
+	const n = 4000
+	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	a, err := pool.Allocate(ctx, p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free(ctx)
+	g, err := noopFlow(n, false).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evals []*Eval // made outside the count: Work's cost alone
+	for range 4 {
+		e, err := NewEval(ctx, g, digests, EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evals = append(evals, e)
+	}
+	perTask := testing.AllocsPerRun(3, func() {
+		e := evals[0]
+		evals = evals[1:]
+		if err := e.Work(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if p := e.Progress(); p.Done != n {
+			t.Fatalf("%d tasks done, want %d", p.Done, n)
+		}
+	}) / n
+	t.Logf("%.2f allocations a task", perTask)
+	if perTask > maxCallAllocsPerTask {
+		t.Errorf("%.2f allocations a task, want at most %v", perTask, maxCallAllocsPerTask)
+	}
+}
+
+const maxCallAllocsPerTask = 1.5

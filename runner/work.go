@@ -260,7 +260,9 @@ func (e *Eval) run(ctx context.Context, w *worker, t int32) (next int32, ok bool
 // A caller is an alloc that runs an in-process exec to its end on the
 // calling goroutine and removes it, as the local pool's allocs do: Put,
 // Wait and Remove in one call, without the exec's goroutine and its
-// wake-ups. Unlike Wait it returns only once the exec has ended.
+// wake-ups. Unlike Wait it returns only once the exec has ended, and
+// its Result's Resources may be cfg.Resources itself (the task's, which
+// the runner never changes), not a copy.
 type caller interface {
 	Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Result, error)
 }

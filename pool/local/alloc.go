@@ -178,7 +178,7 @@ func (a *alloc) end(end endWork) {
 		e.kill()
 	}
 	for _, e := range end.execs {
-		<-e.done
+		<-e.doneChan()
 	}
 	if end.hasDir {
 		if err := os.RemoveAll(a.dir); err != nil {

@@ -25,9 +25,14 @@ import (
 // interface assertion, as the runner does, and keeps Put and Wait for
 // allocs without it.
 //
-// Call fails as Put and Wait do; the Result is the caller's. That the
-// exec could not be removed afterwards (another Remove was at work, the
-// alloc was ending) is not an error: the result stands.
+// Call fails as Put and Wait do; the Result is the caller's, but for
+// its Resources: when Call ran the func, they are cfg.Resources itself
+// (nil when empty), what the exec held, shared and not copied as Wait
+// would; the caller lent that map and must not change it while it
+// keeps the Result. An exec already known gives its Resources in fresh
+// memory, as Wait does. That the exec could not be removed afterwards
+// (another Remove was at work, the alloc was ending) is not an error:
+// the result stands.
 func (a *alloc) Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (pool.Result, error) {
 	if cfg.Func == nil || len(cfg.Argv) > 0 || len(cfg.Env) > 0 || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0 {
 		x, err := a.Put(ctx, id, cfg)
@@ -60,7 +65,10 @@ func (a *alloc) Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (
 	if err := e.check(); err != nil {
 		return pool.Result{}, err
 	}
-	r := e.result()
+	r := e.res // a func without files: nothing in it to copy
+	if len(cfg.Resources) > 0 {
+		r.Resources = cfg.Resources
+	}
 	a.forget(e)
 	return r, nil
 }

@@ -16,25 +16,35 @@ import (
 
 // An exec is one task in an alloc: a command run as a process group, or a
 // func run in a goroutine. Its goroutine (run) alone writes res, and
-// publishes it by closing done. Of the other fields, some never change
-// after Put, removing is guarded by the alloc's mutex, removed is atomic,
-// and ctx, the tails and proc lock themselves.
+// publishes it by setting over and closing done. Of the other fields,
+// some never change after Put, removing and a lazy done are guarded by
+// the alloc's mutex, removed and over are atomic, and ctx, the tails and
+// proc lock themselves.
+//
+// A func without files, the exec of a flow of small Go funcs, keeps all
+// it needs in this one record, kept within 512 bytes (see
+// TestExecSize): what only a command or an exec with files needs is in
+// files.
 type exec struct {
-	id   pool.ExecID
-	a    *alloc
-	cfg  pool.ExecConfig // a copy of what Put was given but Resources; read-only
-	held []amount        // cfg.Resources, in a slice: cheaper to copy than a map; read-only
+	id    pool.ExecID
+	a     *alloc
+	fn    ebb.Func   // cfg.Func; nil for a command
+	files *execFiles // nil for a func without inputs or outputs; read-only pointer
+	held  []amount   // cfg.Resources, in a slice: cheaper to copy than a map; read-only
 	// heldBuf holds held when it is short, as it mostly is: no
 	// allocation of its own.
 	heldBuf [2]amount
-	start   time.Time
-	dir     string   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
-	work    *workDir // the work directory, if any; written by run only, before done is closed
 
 	ctx killCtx // done when the exec is killed
 
-	done chan struct{} // closed when the exec has ended and res is final
-	res  pool.Result   // written by run only, before done is closed
+	// done is closed when the exec has ended and res is final. Made by
+	// newExec, unless lazyDone is set (an exec run by Call, which
+	// mostly nobody else waits for): it is then made by the first
+	// doneChan, under a.mu.
+	done     chan struct{}
+	lazyDone bool        // never changes after newExec
+	over     atomic.Bool // set by finish, before done is closed: res is final
+	res      pool.Result // res.Start set by newExec; the rest written by run only, before over is set
 
 	removing bool        // Remove is at work; guarded by a.mu
 	removed  atomic.Bool // Remove is over: the exec answers ErrNotExist
@@ -43,36 +53,54 @@ type exec struct {
 	// whose streams go to log files.
 	stdout, stderr tail
 
+	proc *procState // a command's, in files; nil for a func
+}
+
+// execFiles is what an exec has besides a func without files: a
+// command, or a func with inputs or outputs.
+type execFiles struct {
+	argv, env []string                 // copies of cfg's; read-only
+	inputs    map[string]digest.Digest // a copy of cfg's; read-only
+	outputs   []string                 // a copy of cfg's; read-only
+	dir       string                   // the directory of a command's log files; "" without Config.KeepLogs, and for a func
+	work      *workDir                 // the work directory, if any; written by run only, before done is closed
 	// ready is closed once a command's log files exist, or never will;
 	// nil when the exec has none.
 	ready chan struct{}
-	proc  *procState // a command's; nil for a func
+	proc  procState // a command's
 }
 
 var _ pool.Exec = (*exec)(nil)
 
-func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig) *exec {
+// newExec makes an exec of cfg; call says it is run by Call (see
+// exec.done).
+func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig, call bool) *exec {
 	e := &exec{
-		id: id,
-		a:  a,
-		cfg: pool.ExecConfig{
-			Argv:    slices.Clone(cfg.Argv),
-			Env:     slices.Clone(cfg.Env),
-			Func:    cfg.Func,
-			Inputs:  maps.Clone(cfg.Inputs),
-			Outputs: slices.Clone(cfg.Outputs),
-		},
-		start: time.Now(),
-		ctx:   killCtx{parent: ctx},
-		done:  make(chan struct{}),
+		id:       id,
+		a:        a,
+		fn:       cfg.Func,
+		ctx:      killCtx{parent: ctx, call: call},
+		lazyDone: call,
+	}
+	e.res.Start = time.Now()
+	if !call {
+		e.done = make(chan struct{})
 	}
 	e.held = heldOf(e.heldBuf[:0], cfg.Resources)
+	if cfg.Func == nil || len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0 {
+		e.files = &execFiles{
+			argv:    slices.Clone(cfg.Argv),
+			env:     slices.Clone(cfg.Env),
+			inputs:  maps.Clone(cfg.Inputs),
+			outputs: slices.Clone(cfg.Outputs),
+		}
+	}
 	if cfg.Func == nil {
-		e.proc = new(procState)
+		e.proc = &e.files.proc
 	}
 	if cfg.Func == nil && a.p.cfg.KeepLogs {
-		e.dir = filepath.Join(a.dir, execsName, id.Encoded())
-		e.ready = make(chan struct{})
+		e.files.dir = filepath.Join(a.dir, execsName, id.Encoded())
+		e.files.ready = make(chan struct{})
 	} else {
 		e.stdout.max = a.p.cfg.TailBytes
 		e.stderr.max = a.p.cfg.TailBytes
@@ -83,7 +111,16 @@ func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig)
 // needWork reports whether the exec runs in a work directory: a command
 // always, a func when it has inputs or outputs.
 func (e *exec) needWork() bool {
-	return e.cfg.Func == nil || len(e.cfg.Inputs) > 0 || len(e.cfg.Outputs) > 0
+	return e.files != nil
+}
+
+// logDir returns the directory of a command's log files; "" without
+// Config.KeepLogs, and for a func.
+func (e *exec) logDir() string {
+	if e.files == nil {
+		return ""
+	}
+	return e.files.dir
 }
 
 // An amount is one kind of resource an exec holds.
@@ -122,7 +159,7 @@ func (e *exec) resources(dropZero bool) ebb.Resources {
 // goroutine.
 func (e *exec) run() {
 	defer e.finish()
-	if e.cfg.Func != nil {
+	if e.fn != nil {
 		e.runFunc()
 	} else {
 		e.runProc()
@@ -146,15 +183,36 @@ func (e *exec) finish() {
 			a.busy[h.kind] -= h.n
 		}
 	}
+	e.over.Store(true)
+	if e.done != nil {
+		close(e.done)
+	}
 	a.mu.Unlock()
-	close(e.done)
+}
+
+// doneChan returns the channel closed when the exec has ended, made
+// now if the exec makes it lazily.
+func (e *exec) doneChan() <-chan struct{} {
+	if !e.lazyDone {
+		return e.done
+	}
+	a := e.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e.done == nil {
+		e.done = make(chan struct{})
+		if e.over.Load() {
+			close(e.done)
+		}
+	}
+	return e.done
 }
 
 // kill stops the exec if it is still running, without waiting. It may be
 // called any number of times.
 func (e *exec) kill() {
 	e.ctx.cancel()
-	if e.cfg.Func == nil {
+	if e.fn == nil {
 		e.proc.kill()
 	}
 }
@@ -167,11 +225,13 @@ func (e *exec) ID() pool.ExecID { return e.id }
 // with ebb.ErrExpired once the alloc's end has begun (whether or not the
 // exec had ended), and with ebb.ErrNotExist after Remove.
 func (e *exec) Wait(ctx context.Context) (pool.Result, error) {
-	select {
-	case <-e.done:
-	case <-e.a.endc:
-	case <-ctx.Done():
-		return pool.Result{}, ctx.Err()
+	if !e.over.Load() {
+		select {
+		case <-e.doneChan():
+		case <-e.a.endc:
+		case <-ctx.Done():
+			return pool.Result{}, ctx.Err()
+		}
 	}
 	if err := e.check(); err != nil {
 		return pool.Result{}, err
@@ -210,15 +270,15 @@ func (e *exec) Inspect(ctx context.Context) (pool.ExecInspect, error) {
 	in := pool.ExecInspect{
 		ID:        e.id,
 		State:     pool.ExecRunning,
-		Argv:      slices.Clone(e.cfg.Argv),
 		Resources: e.resources(true),
-		Start:     e.start,
+		Start:     e.res.Start,
 	}
-	select {
-	case <-e.done:
+	if e.files != nil {
+		in.Argv = slices.Clone(e.files.argv)
+	}
+	if e.over.Load() {
 		r := e.result()
 		in.State, in.Result = pool.ExecDone, &r
-	default:
 	}
 	return in, nil
 }
@@ -238,14 +298,7 @@ func (e *exec) Kill(ctx context.Context) error {
 }
 
 // ended reports whether the exec has ended.
-func (e *exec) ended() bool {
-	select {
-	case <-e.done:
-		return true
-	default:
-		return false
-	}
-}
+func (e *exec) ended() bool { return e.over.Load() }
 
 // failed records that the exec could not run: err, or a kill that
 // interrupted its setup.

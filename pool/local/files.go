@@ -25,9 +25,9 @@ func (e *exec) makeWork(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("work directory: %w", err)
 	}
-	e.work = w
+	e.files.work = w
 	work := w.path
-	if len(e.cfg.Inputs) == 0 {
+	if len(e.files.inputs) == 0 {
 		return work, nil
 	}
 	root, err := os.OpenRoot(work)
@@ -35,9 +35,9 @@ func (e *exec) makeWork(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("work directory: %w", err)
 	}
 	defer root.Close()
-	e.res.StageIn = make([]pool.Transfer, 0, len(e.cfg.Inputs))
-	for _, name := range slices.Sorted(maps.Keys(e.cfg.Inputs)) {
-		d := e.cfg.Inputs[name]
+	e.res.StageIn = make([]pool.Transfer, 0, len(e.files.inputs))
+	for _, name := range slices.Sorted(maps.Keys(e.files.inputs)) {
+		d := e.files.inputs[name]
 		start := time.Now()
 		n, where, err := e.stage(ctx, root, name, d)
 		if err != nil {
@@ -89,7 +89,7 @@ func (e *exec) stage(ctx context.Context, root *os.Root, name string, d digest.D
 // fs.protected_hardlinks) and so copy anyway. An output is what its name
 // holds when the exec ends, wherever else that file is also named.
 func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest.Digest, error) {
-	if len(e.cfg.Outputs) == 0 {
+	if e.files == nil || len(e.files.outputs) == 0 {
 		return nil, nil
 	}
 	root, err := os.OpenRoot(work)
@@ -97,10 +97,10 @@ func (e *exec) storeOutputs(ctx context.Context, work string) (map[string]digest
 		return nil, fmt.Errorf("work directory: %w", err)
 	}
 	defer root.Close()
-	out := make(map[string]digest.Digest, len(e.cfg.Outputs))
-	staged := make([]pool.Transfer, 0, len(e.cfg.Outputs))
+	out := make(map[string]digest.Digest, len(e.files.outputs))
+	staged := make([]pool.Transfer, 0, len(e.files.outputs))
 	where := putWhere(e.a.p.cfg.Repository)
-	for _, name := range e.cfg.Outputs {
+	for _, name := range e.files.outputs {
 		start := time.Now()
 		d, n, err := e.store(ctx, root, name)
 		if err != nil {

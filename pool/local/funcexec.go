@@ -17,8 +17,8 @@ import (
 // end of stderr; the pool goes on. One that calls runtime.Goexit (as
 // t.FailNow does) fails as well.
 func (e *exec) runFunc() {
+	// r.Start was set by newExec.
 	r := &e.res
-	r.Start = e.start
 	r.ExitCode, r.Error = -1, "func exited by runtime.Goexit" // unless it returns
 	var work string
 	if e.needWork() {
@@ -51,5 +51,5 @@ func (e *exec) callFunc(work string) (err error) {
 			fmt.Fprintf(&e.stderr, "panic: %v\n\n%s", v, debug.Stack())
 		}
 	}()
-	return e.cfg.Func(&e.ctx, ebb.FuncEnv{Dir: work, Stdout: &e.stdout, Stderr: &e.stderr})
+	return e.fn(&e.ctx, ebb.FuncEnv{Dir: work, Stdout: &e.stdout, Stderr: &e.stderr})
 }

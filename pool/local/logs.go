@@ -40,7 +40,7 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 	if stream != pool.Stdout && stream != pool.Stderr {
 		return nil, fmt.Errorf("local: logs of exec %s: stream %v: %w", e.id, stream, ebb.ErrInvalid)
 	}
-	if e.dir == "" {
+	if e.logDir() == "" {
 		t := &e.stdout
 		if stream == pool.Stderr {
 			t = &e.stderr
@@ -48,14 +48,14 @@ func (e *exec) Logs(ctx context.Context, stream pool.Stream, follow bool) (io.Re
 		if !follow {
 			return io.NopCloser(bytes.NewReader(t.window())), nil
 		}
-		return &tailReader{ctx: ctx, t: t, done: e.done}, nil
+		return &tailReader{ctx: ctx, t: t, done: e.doneChan()}, nil
 	}
 	select {
-	case <-e.ready:
+	case <-e.files.ready:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	path := filepath.Join(e.dir, stream.String())
+	path := filepath.Join(e.files.dir, stream.String())
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The files could not be made (the Result says why), or
@@ -148,7 +148,7 @@ func (e *exec) follow(ctx context.Context, f *os.File) (io.ReadCloser, error) {
 		ctx:    ctx,
 		f:      f,
 		s:      e.proc,
-		done:   e.done,
+		done:   e.doneChan(),
 		notec:  make(chan struct{}, 1),
 		ino:    os.NewFile(uintptr(fd), "inotify"),
 		watchc: make(chan struct{}),

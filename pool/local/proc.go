@@ -83,12 +83,12 @@ func (s *procState) kill() {
 // until the leader exits, kills and waits for whatever is left of the
 // group, and stores the outputs.
 func (e *exec) runProc() {
+	// r.Start was set by newExec.
 	r := &e.res
-	r.Start = e.start
 	r.ExitCode = -1
 	s, err := e.openStreams()
-	if e.ready != nil {
-		close(e.ready)
+	if e.files.ready != nil {
+		close(e.files.ready)
 	}
 	if err != nil {
 		e.failed(err)
@@ -108,10 +108,10 @@ func (e *exec) runProc() {
 	}
 	status, err := e.waitProc(pid, pidfd, &s)
 	r.End = time.Now()
-	if e.dir != "" {
+	if e.files.dir != "" {
 		tb := e.a.p.cfg.TailBytes
-		r.Stdout = fileTail(filepath.Join(e.dir, pool.Stdout.String()), tb)
-		r.Stderr = fileTail(filepath.Join(e.dir, pool.Stderr.String()), tb)
+		r.Stdout = fileTail(filepath.Join(e.files.dir, pool.Stdout.String()), tb)
+		r.Stderr = fileTail(filepath.Join(e.files.dir, pool.Stderr.String()), tb)
 	} else {
 		r.Stdout, r.Stderr = e.stdout.String(), e.stderr.String()
 	}
@@ -144,7 +144,7 @@ func (e *exec) runProc() {
 // PID and a pidfd of it. A command without a slash is looked up in the
 // pool's PATH.
 func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error) {
-	argv := e.cfg.Argv
+	argv := e.files.argv
 	path := argv[0]
 	if !strings.Contains(path, "/") {
 		if path, err = osexec.LookPath(path); err != nil {
@@ -172,7 +172,7 @@ func (e *exec) startProc(work string, s *procStreams) (pid, pidfd int, err error
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   work,
-		Env:   e.cfg.Env, // nil is an empty environment here, unlike os.StartProcess's
+		Env:   e.files.env, // nil is an empty environment here, unlike os.StartProcess's
 		Files: []uintptr{e.a.p.devnullFd, uintptr(s.child[0]), uintptr(s.child[1])},
 		Sys:   sys,
 	}

@@ -53,8 +53,7 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	}
 	// Made before the lock is taken, which it then holds for less; a
 	// Put that finds its exec or fails drops it.
-	e = newExec(ctx, a, id, cfg)
-	e.ctx.call = call
+	e = newExec(ctx, a, id, cfg, call)
 	a.mu.Lock()
 	if a.state.Load() != live {
 		a.mu.Unlock()
@@ -78,7 +77,7 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	for _, h := range e.held {
 		a.busy[h.kind] += h.n
 	}
-	a.hasDir = a.hasDir || e.dir != "" || e.needWork()
+	a.hasDir = a.hasDir || e.needWork()
 	a.mu.Unlock()
 	return e, false, nil
 }
@@ -186,7 +185,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 		a.mu.Unlock()
 		return fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
 	}
-	if e.dir == "" && !e.needWork() && e.ended() {
+	if !e.needWork() && e.ended() {
 		// The common in-process exec: nothing to kill, no file.
 		delete(a.execs, id)
 		a.mu.Unlock()
@@ -199,7 +198,7 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	if !e.ended() {
 		e.kill()
 		select {
-		case <-e.done:
+		case <-e.doneChan():
 		case <-ctx.Done():
 			a.mu.Lock()
 			e.removing = false
@@ -210,11 +209,11 @@ func (a *alloc) Remove(ctx context.Context, id pool.ExecID) error {
 	// Files go before the exec leaves the table, so that a new exec of
 	// the same ID never shares its directory with the old one's removal.
 	var err error
-	if e.dir != "" {
-		err = os.RemoveAll(e.dir)
+	if dir := e.logDir(); dir != "" {
+		err = os.RemoveAll(dir)
 	}
-	if e.work != nil {
-		err = errors.Join(err, a.returnWork(e.work))
+	if e.files != nil && e.files.work != nil {
+		err = errors.Join(err, a.returnWork(e.files.work))
 	}
 	if err != nil {
 		err = fmt.Errorf("local: remove from alloc %s: exec %s: %w", a.id, id, err)

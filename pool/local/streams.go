@@ -34,12 +34,12 @@ const drainReads = 32
 // them.
 func (e *exec) openStreams() (procStreams, error) {
 	s := procStreams{child: [2]int{-1, -1}, pipe: [2]int{-1, -1}}
-	if e.dir != "" {
-		if err := os.MkdirAll(e.dir, 0o755); err != nil {
+	if e.files.dir != "" {
+		if err := os.MkdirAll(e.files.dir, 0o755); err != nil {
 			return s, fmt.Errorf("exec directory: %w", err)
 		}
 		for i, stream := range [2]pool.Stream{pool.Stdout, pool.Stderr} {
-			path := filepath.Join(e.dir, stream.String())
+			path := filepath.Join(e.files.dir, stream.String())
 			fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC|syscall.O_CLOEXEC, 0o644)
 			if err != nil {
 				s.close()
