@@ -42,10 +42,12 @@ func TestPlain(t *testing.T) {
 		v := New(&out, &s, Config{Every: 5 * time.Second})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
-		go func() { v.Run(ctx); close(done) }()
-
+		// Both groups have a status before the View first looks: Run
+		// might otherwise see the first alone, and hold the second back
+		// for Every.
 		run.Print("tasks: 0 done")
 		workers.Print("0 up")
+		go func() { v.Run(ctx); close(done) }()
 		synctest.Wait()
 		run.Print("tasks: 1 done") // within Every: waits
 		run.Start("task a").Print("on alloc 1")
@@ -82,9 +84,10 @@ func TestTerminal(t *testing.T) {
 		v := New(&out, &s, Config{Terminal: true, Width: 40, MaxTasks: 2})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
-		go func() { v.Run(ctx); close(done) }()
-
+		// The group has its status before the View first draws: a draw
+		// of nothing would hold it back for Redraw.
 		run.Print("tasks: 0 done")
+		go func() { v.Run(ctx); close(done) }()
 		synctest.Wait()
 		if got, want := out.String(), "run: tasks: 0 done\n"; got != want {
 			t.Fatalf("first draw %q, want %q", got, want)
