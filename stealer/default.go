@@ -165,7 +165,7 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 	var next []ebb.Demand
 	for _, u := range s.Upcoming {
-		if u.Count > 0 && !u.Untimed && u.In <= latency {
+		if u.Count > 0 && !u.Untimed && !u.Follows && u.In <= latency {
 			next = append(next, u.Demand)
 		}
 	}
@@ -265,7 +265,7 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	var later, untimed []ebb.Demand
 	for _, u := range s.Upcoming {
 		switch {
-		case u.Count <= 0:
+		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
 		case u.Untimed:
 			// In is a lower bound: work that cannot come before
 			// the horizon of timed work keeps nothing either.
@@ -443,6 +443,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		patience = d.patience(s)
 	}
 	budget := (latency + patience).Seconds()
+	chained := chainWork(s)
 	drainSecs := 0.0 // to start the runnable backlog on held capacity
 	p := purchase{runnable: make(map[string]bool)}
 	first := true
@@ -463,7 +464,14 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			// durations of other kinds say nothing of these.
 			dur = max(g.dur, d.cfg.TaskDuration)
 		}
-		t := float64(g.count) * dur.Seconds() / float64(n)
+		// A ready task heading a chain holds its slot for the chain
+		// too: the tasks read to head one count their chains' work.
+		perTask := dur.Seconds()
+		if c, ok := chained[g.shape.String()]; ok {
+			heads := min(g.count, c.Count)
+			perTask += float64(heads) * c.Duration.Seconds() / float64(g.count)
+		}
+		t := float64(g.count) * perTask / float64(n)
 		if first {
 			// Held capacity comes free as its running tasks end: on
 			// average in half a task's time when they are as far along
@@ -476,7 +484,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			budget -= t
 			continue
 		}
-		started := int(math.Floor(budget * float64(n) / dur.Seconds()))
+		started := int(math.Floor(budget * float64(n) / perTask))
 		budget = 0
 		if left := g.count - started; left > 0 {
 			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur, bound: g.bound})
@@ -488,6 +496,31 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
 	return p
+}
+
+// chainWork returns the chains behind ready tasks (Upcoming.Follows) by
+// the text of their heads' shape.
+func chainWork(s Snapshot) map[string]Upcoming {
+	var out map[string]Upcoming
+	for _, u := range s.Upcoming {
+		if !u.Follows || u.Count <= 0 || u.Duration <= 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]Upcoming)
+		}
+		k := u.Resources.String()
+		if c, ok := out[k]; ok {
+			// Two entries of a shape: their work summed, as one mean.
+			total := c.Duration*time.Duration(c.Count) + u.Duration*time.Duration(u.Count)
+			c.Count += u.Count
+			c.Duration = total / time.Duration(c.Count)
+			out[k] = c
+			continue
+		}
+		out[k] = u
+	}
+	return out
 }
 
 // requests is steps 6 and 7: it packs what b buys into requests within
