@@ -1,6 +1,7 @@
 package stealer
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +104,9 @@ func TestDefaultBuysForTheChainsBehindReadyTasks(t *testing.T) {
 	plan := pol.Plan(s)
 	if len(plan.Acquire) == 0 {
 		t.Fatalf("48 ready filters heading 70 s chains on 8 busy cpus, allocation 90 s: plan %s, want allocs bought", formatPlan(plan))
+	}
+	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its ready tasks head") {
+		t.Errorf("request reason %q: want the chains' part of the drain time named", r)
 	}
 	// Without their chains, the same backlog drains in time: nothing.
 	s.Upcoming = nil

@@ -445,6 +445,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	budget := (latency + patience).Seconds()
 	chained := chainWork(s)
 	drainSecs := 0.0 // to start the runnable backlog on held capacity
+	chainSecs := 0.0 // of which the chains behind ready tasks
 	p := purchase{runnable: make(map[string]bool)}
 	first := true
 	for _, g := range backlog {
@@ -470,6 +471,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		if c, ok := chained[g.shape.String()]; ok {
 			heads := min(g.count, c.Count)
 			perTask += float64(heads) * c.Duration.Seconds() / float64(g.count)
+			chainSecs += float64(heads) * c.Duration.Seconds() / float64(n)
 		}
 		t := float64(g.count) * perTask / float64(n)
 		if first {
@@ -490,8 +492,12 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur, bound: g.bound})
 		}
 	}
-	p.why = fmt.Sprintf("backlog drains in %s on held capacity, allocation takes %s",
-		fmtDur(time.Duration(min(drainSecs, maxSecs)*float64(time.Second))), fmtDur(latency))
+	secs := func(x float64) string { return fmtDur(time.Duration(min(x, maxSecs) * float64(time.Second))) }
+	chains := ""
+	if chainSecs > 0 {
+		chains = fmt.Sprintf(" (%s of it the chains its ready tasks head)", secs(chainSecs))
+	}
+	p.why = fmt.Sprintf("backlog drains in %s on held capacity%s, allocation takes %s", secs(drainSecs), chains, fmtDur(latency))
 	if patience > 0 {
 		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
