@@ -36,8 +36,10 @@ import (
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
 //     slots ÷ task duration, the duration being the demand's own estimate
-//     for its tasks' kinds (see [Durations]) when it has one; shapes are
-//     taken largest first;
+//     for its tasks' kinds (see [Durations]) when it has one, plus, for
+//     the ready tasks that head a chain of steps each depending on the
+//     one before alone (Upcoming.Follows), the chain's work, which holds
+//     their slot after them; shapes are taken largest first;
 //  5. buys only the part of the backlog that would still be waiting when a
 //     new alloc arrives (after the latency estimate) and, once task
 //     durations are known, a while longer (see Patience): when the backlog
