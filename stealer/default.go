@@ -36,8 +36,10 @@ import (
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
 //     slots ÷ task duration, the duration being the demand's own estimate
-//     for its tasks' kinds (see [Durations]) when it has one; shapes are
-//     taken largest first;
+//     for its tasks' kinds (see [Durations]) when it has one, plus, for
+//     the ready tasks that head a chain of steps each depending on the
+//     one before alone (Upcoming.Follows), the chain's work, which holds
+//     their slot after them; shapes are taken largest first;
 //  5. buys only the part of the backlog that would still be waiting when a
 //     new alloc arrives (after the latency estimate) and, once task
 //     durations are known, a while longer (see Patience): when the backlog
@@ -165,7 +167,7 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 	var next []ebb.Demand
 	for _, u := range s.Upcoming {
-		if u.Count > 0 && !u.Untimed && u.In <= latency {
+		if u.Count > 0 && !u.Untimed && !u.Follows && u.In <= latency {
 			next = append(next, u.Demand)
 		}
 	}
@@ -265,7 +267,7 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	var later, untimed []ebb.Demand
 	for _, u := range s.Upcoming {
 		switch {
-		case u.Count <= 0:
+		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
 		case u.Untimed:
 			// In is a lower bound: work that cannot come before
 			// the horizon of timed work keeps nothing either.
@@ -443,7 +445,9 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		patience = d.patience(s)
 	}
 	budget := (latency + patience).Seconds()
+	chained := chainWork(s)
 	drainSecs := 0.0 // to start the runnable backlog on held capacity
+	chainSecs := 0.0 // of which the chains behind ready tasks
 	p := purchase{runnable: make(map[string]bool)}
 	first := true
 	for _, g := range backlog {
@@ -463,7 +467,15 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			// durations of other kinds say nothing of these.
 			dur = max(g.dur, d.cfg.TaskDuration)
 		}
-		t := float64(g.count) * dur.Seconds() / float64(n)
+		// A ready task heading a chain holds its slot for the chain
+		// too: the tasks read to head one count their chains' work.
+		perTask := dur.Seconds()
+		if c, ok := chained[g.shape.String()]; ok {
+			heads := min(g.count, c.Count)
+			perTask += float64(heads) * c.Duration.Seconds() / float64(g.count)
+			chainSecs += float64(heads) * c.Duration.Seconds() / float64(n)
+		}
+		t := float64(g.count) * perTask / float64(n)
 		if first {
 			// Held capacity comes free as its running tasks end: on
 			// average in half a task's time when they are as far along
@@ -476,18 +488,47 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			budget -= t
 			continue
 		}
-		started := int(math.Floor(budget * float64(n) / dur.Seconds()))
+		started := int(math.Floor(budget * float64(n) / perTask))
 		budget = 0
 		if left := g.count - started; left > 0 {
 			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur, bound: g.bound})
 		}
 	}
-	p.why = fmt.Sprintf("backlog drains in %s on held capacity, allocation takes %s",
-		fmtDur(time.Duration(min(drainSecs, maxSecs)*float64(time.Second))), fmtDur(latency))
+	secs := func(x float64) string { return fmtDur(time.Duration(min(x, maxSecs) * float64(time.Second))) }
+	chains := ""
+	if chainSecs > 0 {
+		chains = fmt.Sprintf(" (%s of it the chains its ready tasks head)", secs(chainSecs))
+	}
+	p.why = fmt.Sprintf("backlog drains in %s on held capacity%s, allocation takes %s", secs(drainSecs), chains, fmtDur(latency))
 	if patience > 0 {
 		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
 	return p
+}
+
+// chainWork returns the chains behind ready tasks (Upcoming.Follows) by
+// the text of their heads' shape.
+func chainWork(s Snapshot) map[string]Upcoming {
+	var out map[string]Upcoming
+	for _, u := range s.Upcoming {
+		if !u.Follows || u.Count <= 0 || u.Duration <= 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]Upcoming)
+		}
+		k := u.Resources.String()
+		if c, ok := out[k]; ok {
+			// Two entries of a shape: their work summed, as one mean.
+			total := c.Duration*time.Duration(c.Count) + u.Duration*time.Duration(u.Count)
+			c.Count += u.Count
+			c.Duration = total / time.Duration(c.Count)
+			out[k] = c
+			continue
+		}
+		out[k] = u
+	}
+	return out
 }
 
 // requests is steps 6 and 7: it packs what b buys into requests within

@@ -17,10 +17,20 @@ import (
 // that In is only a lower bound: something they wait on has run longer
 // than any task of its kind was seen to (or none has finished yet), so
 // when it ends is a guess.
+//
+// Follows marks work that needs no capacity of its own: Count ready tasks
+// that need Resources each head a chain (a task that alone depends on
+// one, and so on: no fan-out, no fan-in), whose steps run in the slot of
+// the step before, Duration of them on average. Such work asks for no new
+// slot but holds its head's slot that much longer, so the ready backlog
+// drains later than its own tasks' durations say. A Follows entry is
+// Untimed and its In is zero; a policy that does not read Follows must
+// skip it.
 type Upcoming struct {
 	ebb.Demand
 	In      time.Duration `json:"in"`
 	Untimed bool          `json:"untimed,omitempty"`
+	Follows bool          `json:"follows,omitempty"`
 }
 
 // An UpcomingEstimator is an [Evaluator] that can tell which of its
@@ -89,8 +99,9 @@ const (
 // says). A task that waits on one whose end is only a guess (no task of
 // its kind seen to run that long, or not yet seen to finish) goes into a
 // group of its own marked Untimed, with In a lower bound. Groups come
-// largest shape first, then timed before untimed, then soonest. The
-// result is the caller's.
+// largest shape first, then timed before untimed, then soonest; after
+// them come the chains behind ready tasks (Upcoming.Follows), one entry
+// per shape of their heads. The result is the caller's.
 //
 // What a ready task makes ready is work a policy must not drain the
 // capacity for (a serial step whose task waits for a slot, a short task
@@ -98,7 +109,9 @@ const (
 // nobody can tell: it is counted as starting now, and all that waits on
 // it is Untimed, In a lower bound. Each task of a wave takes the slot of
 // one it waits on when one ends (the next step of a chain runs where the
-// step before ran), so only the rest asks for new capacity.
+// step before ran), so only the rest asks for new capacity. What a ready
+// task's chain holds its slot for is summed, step by step within the
+// waves followed, and reported by the shape of the ready task (Follows).
 //
 // Its cost is in the running tasks, the ready ones it reads (at most
 // maxReadySources) and their dependents a few waves down, never in the
@@ -110,15 +123,19 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		unknown bool          // one of them has no timed end
 		wave    int           // its wave once it qualified, else 0
 		round   int           // the last round that saw it, plus one
+		head    int32         // the ready task whose chain it is a step of, else -1
 	}
 	cands := make(map[int32]*cand)
 	var order []int32   // candidates in the order first seen
 	var touched []int32 // candidates seen in this round
 	round := 0
-	see := func(c int32, end time.Duration, known bool) {
+	// see counts one dependency of c ending at end; head is the ready
+	// task whose chain c would continue (its dependency has no other
+	// dependent), or -1.
+	see := func(c int32, end time.Duration, known bool, head int32) {
 		e := cands[c]
 		if e == nil {
-			e = &cand{}
+			e = &cand{head: -1}
 			cands[c] = e
 			order = append(order, c)
 		}
@@ -126,6 +143,11 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			return // a dependency counted twice cannot be: it qualified
 		}
 		e.deps++
+		if e.deps == 1 {
+			e.head = head
+		} else {
+			e.head = -1 // a fan-in: the end of no one chain
+		}
 		e.in = max(e.in, end)
 		e.unknown = e.unknown || !known
 		if e.round != round+1 {
@@ -165,7 +187,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			}
 			sources = append(sources, t)
 			for _, c := range w.Dependents(t) {
-				see(c, time.Duration(left[i]), timed[i])
+				see(c, time.Duration(left[i]), timed[i], -1)
 			}
 		}
 	}
@@ -185,8 +207,12 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			// (else it would run), so what it makes ready comes no
 			// sooner than its estimate from now, and is untimed.
 			est := estimateOf(w.Kind(t))
+			head := int32(-1)
+			if len(deps) == 1 {
+				head = t
+			}
 			for _, c := range deps {
-				see(c, est.est, false)
+				see(c, est.est, false, head)
 			}
 		}
 	}
@@ -200,6 +226,9 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			if e := cands[c]; e.wave == 0 && w.Waiting(c) == e.deps {
 				e.wave = wave
 				q = append(q, c)
+				if e.head >= 0 && (e.deps != 1 || !w.Resources(c).Fits(w.Resources(e.head))) {
+					e.head = -1 // it needs a slot of its own
+				}
 			}
 		}
 		touched = touched[:0]
@@ -218,8 +247,12 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			if wave >= 2 {
 				looked += len(deps)
 			}
+			head := int32(-1)
+			if len(deps) == 1 {
+				head = e.head
+			}
 			for _, c2 := range deps {
-				see(c2, e.in+est.est, !e.unknown && est.timed)
+				see(c2, e.in+est.est, !e.unknown && est.timed, head)
 			}
 		}
 	}
@@ -267,10 +300,44 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		accs[j].count++
 		accs[j].in = max(accs[j].in, e.in)
 	}
-	if len(accs) == 0 {
+	// The chains behind ready tasks: each step's estimate, summed by
+	// head, then by the heads' shape.
+	work := make(map[int32]time.Duration)
+	var heads []int32
+	for _, c := range order {
+		e := cands[c]
+		if e.wave == 0 || e.head < 0 {
+			continue
+		}
+		if _, ok := work[e.head]; !ok {
+			heads = append(heads, e.head)
+		}
+		work[e.head] += estimateOf(w.Kind(c)).est
+	}
+	var chains []Upcoming
+	byShape := make(map[string]int)
+	for _, h := range heads {
+		if work[h] <= 0 {
+			continue
+		}
+		res := w.Resources(h)
+		j, ok := byShape[res.String()]
+		if !ok {
+			j = len(chains)
+			byShape[res.String()] = j
+			chains = append(chains, Upcoming{Demand: ebb.Demand{Resources: res.Clone()}, Untimed: true, Follows: true})
+		}
+		chains[j].Count++
+		chains[j].Duration += work[h] // a sum until divided below
+	}
+	for i := range chains {
+		chains[i].Duration /= time.Duration(chains[i].Count)
+	}
+	slices.SortStableFunc(chains, func(a, b Upcoming) int { return cmpSize(a.Resources, b.Resources) })
+	if len(accs) == 0 && len(chains) == 0 {
 		return nil
 	}
-	out := make([]Upcoming, 0, len(accs))
+	out := make([]Upcoming, 0, len(accs)+len(chains))
 	for _, a := range accs {
 		kw := w.Kinds[a.kind]
 		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
@@ -288,7 +355,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		}
 		return cmp.Compare(a.In, b.In)
 	})
-	return out
+	return append(out, chains...)
 }
 
 // cmpSize orders shapes largest first, ties by their text.
