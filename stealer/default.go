@@ -318,22 +318,7 @@ func (d *Default) keepFor(s Snapshot, backlog []group, drains, candidates []Drai
 	if len(b.buy) == 0 {
 		return drains
 	}
-	res := make(map[string]ebb.Resources, len(s.Held))
-	for _, h := range s.Held {
-		res[h.ID] = h.Resources
-	}
-	bins := make([]bin, len(candidates))
-	for i, dr := range candidates {
-		bins[i] = bin{free: res[dr.AllocID], n: 1}
-	}
-	_, placed := placeBins(b.buy, bins)
-	kept := make(map[string]bool)
-	for i, dr := range candidates {
-		if placed[i].placed > 0 {
-			kept[dr.AllocID] = true
-		}
-	}
-	return slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool { return kept[dr.AllocID] })
+	return keepPlaced(s, b.buy, drains, candidates, func(h Held) ebb.Resources { return h.Resources })
 }
 
 // credited is what creditPending found.
@@ -592,21 +577,29 @@ func fmtDur(d time.Duration) string {
 // overflow a time.Duration (about 292 years).
 const maxSecs = 100 * 365 * 24 * 3600
 
-// takeYoung places work on the allocs of candidates, in order, and returns
-// drains less those of the candidates it fits on.
+// takeYoung places work on the free room of the allocs of candidates, in
+// order, and returns drains less those of the candidates it fits on.
 func takeYoung(s Snapshot, work []ebb.Demand, drains, candidates []Drain) []Drain {
 	if len(work) == 0 {
 		return drains
 	}
+	return keepPlaced(s, groups(work), drains, candidates, func(h Held) ebb.Resources { return h.Free })
+}
+
+// keepPlaced places work on the allocs of candidates, in order, each
+// offering room(its Held), and returns drains less those of the
+// candidates that took some of it: the one copy of "keep the idle allocs
+// this work would use" that keepFor and takeYoung share.
+func keepPlaced(s Snapshot, work []group, drains, candidates []Drain, room func(Held) ebb.Resources) []Drain {
 	res := make(map[string]ebb.Resources, len(s.Held))
 	for _, h := range s.Held {
-		res[h.ID] = h.Free
+		res[h.ID] = room(h)
 	}
 	bins := make([]bin, len(candidates))
 	for i, dr := range candidates {
 		bins[i] = bin{free: res[dr.AllocID], n: 1}
 	}
-	_, placed := placeBins(groups(work), bins)
+	_, placed := placeBins(work, bins)
 	kept := make(map[string]bool)
 	for i, dr := range candidates {
 		if placed[i].placed > 0 {
