@@ -1,0 +1,120 @@
+package stealer
+
+import (
+	"slices"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// Which idle allocs the default policy keeps rather than drains: those
+// the backlog, or work about to come, would be placed on.
+
+// keepIdle takes back the drains of idle allocs that the backlog (ready
+// and upcoming work, see nextWave) needs: drained, they would be bought
+// again within an allocation's latency (toBuy, with them gone, buys for
+// work that fits them), which costs a boot and the wait for it where
+// keeping them costs at most that latency idle. Work upcoming at a moment
+// nobody can tell yet (Upcoming.Untimed) that the free capacity of busy
+// allocs cannot take keeps each alloc it fits on as long as the alloc has
+// been idle less than the latency, however fast held capacity would run
+// it (its durations are not known either): the ski-rental rule, which
+// never pays more than twice what knowing the moment would have. Untimed
+// work that cannot come before twice the idle timeout past the latency
+// (its In, a lower bound, is later) keeps nothing.
+func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
+	if len(drains) == 0 {
+		return drains
+	}
+	// Work timed to come a little after a new alloc could arrive keeps
+	// them too: released, they would be bought back within twice the
+	// idle timeout, which is thrashing.
+	idle, _ := d.idleTimeout(s, latency)
+	var later, untimed []ebb.Demand
+	for _, u := range s.Upcoming {
+		switch {
+		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
+		case u.Untimed:
+			// In is a lower bound: work that cannot come before
+			// the horizon of timed work keeps nothing either.
+			if u.In <= latency+2*idle {
+				untimed = append(untimed, u.Demand)
+			}
+		case u.In > latency && u.In <= latency+2*idle:
+			later = append(later, u.Demand)
+		}
+	}
+	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
+	if len(untimed) == 0 || len(drains) == 0 {
+		return drains
+	}
+	idleSince := make(map[string]time.Time, len(s.Held))
+	for _, h := range s.Held {
+		idleSince[h.ID] = h.IdleSince
+	}
+	young := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
+		return s.Now.Sub(idleSince[dr.AllocID]) >= latency
+	})
+	if len(young) == 0 {
+		return drains
+	}
+	return takeYoung(s, netOfBusy(s, untimed), drains, young)
+}
+
+// withDemand returns backlog with more demand merged in (see groups).
+func withDemand(backlog []group, more []ebb.Demand) []group {
+	if len(more) == 0 {
+		return backlog
+	}
+	all := make([]ebb.Demand, 0, len(backlog)+len(more))
+	for _, g := range backlog {
+		all = append(all, ebb.Demand{Resources: g.shape, Count: g.count, Duration: g.dur, AtLeast: g.bound})
+	}
+	return groups(append(all, more...))
+}
+
+// keepFor returns drains less those of candidates that backlog needs: it
+// asks toBuy what it would buy with every drain carried out, and places
+// that on the candidates' allocs, in order.
+func (d *Default) keepFor(s Snapshot, backlog []group, drains, candidates []Drain, latency time.Duration) []Drain {
+	if len(backlog) == 0 || len(candidates) == 0 {
+		return drains
+	}
+	b := d.toBuy(s, backlog, drains, latency)
+	if len(b.buy) == 0 {
+		return drains
+	}
+	return keepPlaced(s, b.buy, drains, candidates, func(h Held) ebb.Resources { return h.Resources })
+}
+
+// takeYoung places work on the free room of the allocs of candidates, in
+// order, and returns drains less those of the candidates it fits on.
+func takeYoung(s Snapshot, work []ebb.Demand, drains, candidates []Drain) []Drain {
+	if len(work) == 0 {
+		return drains
+	}
+	return keepPlaced(s, groups(work), drains, candidates, func(h Held) ebb.Resources { return h.Free })
+}
+
+// keepPlaced places work on the allocs of candidates, in order, each
+// offering room(its Held), and returns drains less those of the
+// candidates that took some of it: the one copy of "keep the idle allocs
+// this work would use" that keepFor and takeYoung share.
+func keepPlaced(s Snapshot, work []group, drains, candidates []Drain, room func(Held) ebb.Resources) []Drain {
+	res := make(map[string]ebb.Resources, len(s.Held))
+	for _, h := range s.Held {
+		res[h.ID] = room(h)
+	}
+	bins := make([]bin, len(candidates))
+	for i, dr := range candidates {
+		bins[i] = bin{free: res[dr.AllocID], n: 1}
+	}
+	_, placed := placeBins(work, bins)
+	kept := make(map[string]bool)
+	for i, dr := range candidates {
+		if placed[i].placed > 0 {
+			kept[dr.AllocID] = true
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool { return kept[dr.AllocID] })
+}
