@@ -71,9 +71,10 @@ func (f *Flow) Graph() (*Graph, error) {
 		}
 		g.Index[name] = i
 	}
-	// The distinct dependencies of task i are all[ends[i-1]:ends[i]].
+	// The distinct dependencies of all tasks go into all, in task order;
+	// g.Deps[i] has the length of task i's until they are resliced from
+	// the final array.
 	var all []int32
-	ends := make([]int, len(f.Tasks))
 	for i := range f.Tasks {
 		t := &f.Tasks[i]
 		for _, p := range t.check() {
@@ -106,7 +107,7 @@ func (f *Flow) Graph() (*Graph, error) {
 		deps := all[start:]
 		slices.Sort(deps)
 		all = all[:start+len(slices.Compact(deps))]
-		ends[i] = len(all)
+		g.Deps[i] = all[start:len(all):len(all)]
 	}
 	if len(all) > 1<<31-1 {
 		return nil, fmt.Errorf("flow %s: %d dependencies is too many: %w", f.Name, len(all), ErrInvalid)
@@ -114,7 +115,8 @@ func (f *Flow) Graph() (*Graph, error) {
 	// Every task's Deps share one array: no allocation per task.
 	all = slices.Clip(all)
 	lo := 0
-	for i, hi := range ends {
+	for i, deps := range g.Deps {
+		hi := lo + len(deps)
 		g.Deps[i] = all[lo:hi:hi]
 		lo = hi
 	}
