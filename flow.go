@@ -71,12 +71,16 @@ func (f *Flow) Graph() (*Graph, error) {
 		}
 		g.Index[name] = i
 	}
+	// The distinct dependencies of all tasks go into all, in task order;
+	// g.Deps[i] has the length of task i's until they are resliced from
+	// the final array.
+	var all []int32
 	for i := range f.Tasks {
 		t := &f.Tasks[i]
 		for _, p := range t.check() {
 			bad("task %q: %s", t.Name, p)
 		}
-		deps := make([]int32, 0, len(t.Inputs)+len(t.After))
+		start := len(all)
 		dep := func(what, name string) {
 			j, ok := g.Index[name]
 			switch {
@@ -85,7 +89,7 @@ func (f *Flow) Graph() (*Graph, error) {
 			case j == i:
 				bad("task %q: %s: depends on itself", t.Name, what)
 			default:
-				deps = append(deps, int32(j))
+				all = append(all, int32(j))
 			}
 		}
 		for _, in := range t.Inputs {
@@ -100,8 +104,21 @@ func (f *Flow) Graph() (*Graph, error) {
 		for _, a := range t.After {
 			dep("after", a)
 		}
+		deps := all[start:]
 		slices.Sort(deps)
-		g.Deps[i] = slices.Clip(slices.Compact(deps))
+		all = all[:start+len(slices.Compact(deps))]
+		g.Deps[i] = all[start:len(all):len(all)]
+	}
+	if len(all) > 1<<31-1 {
+		return nil, fmt.Errorf("flow %s: %d dependencies is too many: %w", f.Name, len(all), ErrInvalid)
+	}
+	// Every task's Deps share one array: no allocation per task.
+	all = slices.Clip(all)
+	lo := 0
+	for i, deps := range g.Deps {
+		hi := lo + len(deps)
+		g.Deps[i] = all[lo:hi:hi]
+		lo = hi
 	}
 	if len(problems) == 0 {
 		var cycles []string
@@ -231,12 +248,9 @@ func localPath(p string) bool { return p != "" && filepath.IsLocal(p) }
 func (g *Graph) order() ([]int32, []string) {
 	n := len(g.Deps)
 	waiting := make([]int32, n)
-	dependents := make([][]int32, n)
+	next, dependents := dependentsOf(g.Deps)
 	for i, deps := range g.Deps {
 		waiting[i] = int32(len(deps))
-		for _, d := range deps {
-			dependents[d] = append(dependents[d], int32(i))
-		}
 	}
 	order := make([]int32, 0, n)
 	for i := range n {
@@ -245,7 +259,8 @@ func (g *Graph) order() ([]int32, []string) {
 		}
 	}
 	for k := 0; k < len(order); k++ {
-		for _, c := range dependents[order[k]] {
+		t := order[k]
+		for _, c := range dependents[next[t]:next[t+1]] {
 			if waiting[c]--; waiting[c] == 0 {
 				order = append(order, c)
 			}
@@ -294,6 +309,32 @@ func (g *Graph) order() ([]int32, []string) {
 		}
 	}
 	return nil, cycles
+}
+
+// dependentsOf inverts deps: the tasks that wait for task i are
+// dependents[next[i]:next[i+1]], in increasing order. Two arrays for the
+// whole graph, not a slice per task.
+func dependentsOf(deps [][]int32) (next, dependents []int32) {
+	next = make([]int32, len(deps)+1)
+	edges := 0
+	for _, ds := range deps {
+		for _, d := range ds {
+			next[d+1]++
+		}
+		edges += len(ds)
+	}
+	for i := range deps {
+		next[i+1] += next[i]
+	}
+	dependents = make([]int32, edges)
+	fill := slices.Clone(next[:len(deps)])
+	for i, ds := range deps {
+		for _, d := range ds {
+			dependents[fill[d]] = int32(i)
+			fill[d]++
+		}
+	}
+	return next, dependents
 }
 
 // Digests returns every task's digest, indexed like Flow.Tasks. An input

@@ -265,3 +265,26 @@ func TestTaskNameIsOnePathElement(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphAllocs guards that validating and indexing a chain of tasks
+// takes a fixed number of allocations, not one or more a task (each
+// task's dependencies share one array, and so do their dependents).
+func TestGraphAllocs(t *testing.T) {
+	const n = 2000
+	f := &Flow{Name: "chain", Tasks: make([]Task, n)}
+	for i := range f.Tasks {
+		f.Tasks[i] = Task{Name: fmt.Sprintf("t%d", i), Argv: []string{"true"}}
+		if i > 0 {
+			f.Tasks[i].After = []string{f.Tasks[i-1].Name}
+		}
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := f.Graph(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Graph of a chain of %d tasks: %.0f allocations", n, allocs)
+	if allocs > 100 {
+		t.Errorf("Graph of a chain of %d tasks: %.0f allocations, want at most 100", n, allocs)
+	}
+}

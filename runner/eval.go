@@ -82,7 +82,7 @@ type Eval struct {
 	g          *ebb.Graph
 	digests    []digest.Digest
 	cfg        EvalConfig
-	dependents [][]int32
+	dependents dependents
 	shapes     []*shape // per task
 	kindOf     []int32  // per task: its index in kinds
 
@@ -195,31 +195,26 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	}
 	e := &Eval{
 		g: g, digests: digests, cfg: cfg,
-		dependents: make([][]int32, n),
-		shapes:     make([]*shape, n),
-		tasks:      make([]taskState, n),
-		waiting:    make([]int32, n),
-		workers:    map[*worker]struct{}{},
-		pinned:     map[string][]int32{},
-		doneC:      make(chan struct{}),
-		wake:       make(chan struct{}),
+		shapes:  make([]*shape, n),
+		tasks:   make([]taskState, n),
+		waiting: make([]int32, n),
+		workers: map[*worker]struct{}{},
+		pinned:  map[string][]int32{},
+		doneC:   make(chan struct{}),
+		wake:    make(chan struct{}),
 	}
 	e.counts.Tasks = n
 	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
 	e.durations.Seed(cfg.History)
 	e.ready.kindOf = e.kindOf
-	for i, deps := range g.Deps {
-		for _, d := range deps {
-			e.dependents[d] = append(e.dependents[d], int32(i))
-		}
-	}
+	e.dependents = dependentsOf(g.Deps)
 	e.ready.rank = e.ranks()
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
 	needed := make([]bool, n)
 	for k := len(g.Order) - 1; k >= 0; k-- {
 		i := g.Order[k]
-		if len(e.dependents[i]) == 0 {
+		if e.dependents.none(i) {
 			needed[i] = true
 		}
 		if !needed[i] {
@@ -240,7 +235,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			needed[d] = true
 		}
 	}
-	var initial []int32 // ready from the start, in order
+	grow := map[*shape]int{} // how many tasks are ready from the start, by shape
 	for _, i := range g.Order {
 		st := &e.tasks[i]
 		switch st.state {
@@ -263,20 +258,19 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		}
 		if e.waiting[i] == 0 {
 			st.state = ready
-			initial = append(initial, i)
+			grow[e.shapes[i]]++
 		}
 	}
-	// The ready tasks go into their shapes' queues sized for them.
-	grow := map[*shape]int{}
-	for _, i := range initial {
-		grow[e.shapes[i]]++
-	}
+	// The ready tasks go into their shapes' queues sized for them, in
+	// order.
 	for s, n := range grow {
 		s.q.Grow(n)
 	}
-	for _, i := range initial {
-		e.ready.push(e.shapes[i], i)
-		e.emitQueued(i)
+	for _, i := range g.Order {
+		if e.tasks[i].state == ready {
+			e.ready.push(e.shapes[i], i)
+			e.emitQueued(i)
+		}
 	}
 	if e.remaining == 0 {
 		close(e.doneC)
@@ -284,6 +278,43 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.reportLocked()
 	return e, nil
 }
+
+// dependents lists, for every task, the tasks that wait for it, in
+// increasing order: two arrays for the whole flow, not a slice per task.
+type dependents struct {
+	next []int32 // task i's dependents are to[next[i]:next[i+1]]
+	to   []int32
+}
+
+// dependentsOf inverts a graph's Deps.
+func dependentsOf(deps [][]int32) dependents {
+	next := make([]int32, len(deps)+1)
+	edges := 0
+	for _, ds := range deps {
+		for _, d := range ds {
+			next[d+1]++
+		}
+		edges += len(ds)
+	}
+	for i := range deps {
+		next[i+1] += next[i]
+	}
+	to := make([]int32, edges)
+	fill := slices.Clone(next[:len(deps)])
+	for i, ds := range deps {
+		for _, d := range ds {
+			to[fill[d]] = int32(i)
+			fill[d]++
+		}
+	}
+	return dependents{next: next, to: to}
+}
+
+// of returns the tasks that wait for task i. The caller must not change it.
+func (d dependents) of(i int32) []int32 { return d.to[d.next[i]:d.next[i+1]:d.next[i+1]] }
+
+// none reports whether no task waits for task i (it is a sink).
+func (d dependents) none(i int32) bool { return d.next[i] == d.next[i+1] }
 
 // lookup returns the outputs of task i's cached result, if the cache has a
 // successful one whose outputs are all still in the repository.
@@ -361,7 +392,7 @@ func (e *Eval) Outputs() map[string]digest.Digest {
 	defer e.mu.Unlock()
 	out := map[string]digest.Digest{}
 	for i := range e.tasks {
-		if len(e.dependents[i]) != 0 {
+		if !e.dependents.none(int32(i)) {
 			continue
 		}
 		for name, d := range e.tasks[i].outputs {

@@ -88,7 +88,7 @@ func (e *Eval) ranks() []float64 {
 	}
 	w := e.durations.Weights(est)
 	return ebb.UpwardRanks(e.g.Order,
-		func(i int32) []int32 { return e.dependents[i] },
+		func(i int32) []int32 { return e.dependents.of(i) },
 		func(i int32) float64 { return w[e.kindOf[i]] })
 }
 
@@ -123,7 +123,7 @@ func (e *Eval) Upcoming() []stealer.Upcoming {
 		Kinds:      make([]stealer.KindWork, len(e.kinds)),
 		Tasks:      make([][]int32, len(e.kinds)),
 		Kind:       func(i int32) int { return int(e.kindOf[i]) },
-		Dependents: func(i int32) []int32 { return e.dependents[i] },
+		Dependents: func(i int32) []int32 { return e.dependents.of(i) },
 		Waiting: func(i int32) int {
 			if e.tasks[i].state != waiting {
 				return -1

@@ -26,7 +26,7 @@ type puller interface {
 // collect a no-op.
 func (e *Eval) collect(ctx context.Context, t int32, res pool.Result) error {
 	p, ok := e.cfg.Repository.(puller)
-	if !ok || len(e.dependents[t]) != 0 {
+	if !ok || !e.dependents.none(t) {
 		return nil
 	}
 	for name, d := range res.Outputs {

@@ -370,7 +370,7 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 		if parked, again := e.redo[t]; again {
 			e.unpark(t, parked) // its dependents counted it done the first time
 		} else {
-			for _, c := range e.dependents[t] {
+			for _, c := range e.dependents.of(t) {
 				if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
 					e.tasks[c].state = ready
 					e.ready.push(e.shapes[c], c)

@@ -6,7 +6,9 @@
 package rankq
 
 import (
+	"cmp"
 	"iter"
+	"math"
 	"slices"
 )
 
@@ -14,13 +16,14 @@ import (
 // and ready to use; it is not safe for concurrent use.
 type Queue struct {
 	h   []item
-	seq uint64
+	seq uint32 // the last item's seq
 }
 
+// An item is 16 bytes: a big flow's ready tasks are millions of them.
 type item struct {
-	task int32
 	rank float64
-	seq  uint64
+	seq  uint32 // order of arrival among the items held
+	task int32
 }
 
 // before reports whether a comes out before b.
@@ -40,6 +43,9 @@ func (q *Queue) Grow(n int) { q.h = slices.Grow(q.h, n) }
 
 // Push adds task, of the given rank.
 func (q *Queue) Push(task int32, rank float64) {
+	if q.seq == math.MaxUint32 {
+		q.renumber()
+	}
 	q.seq++
 	q.h = append(q.h, item{task: task, rank: rank, seq: q.seq})
 	for i := len(q.h) - 1; i > 0; {
@@ -50,6 +56,21 @@ func (q *Queue) Push(task int32, rank float64) {
 		q.h[i], q.h[p] = q.h[p], q.h[i]
 		i = p
 	}
+}
+
+// renumber gives the items held the seqs 1, 2, ... in their order of
+// arrival, so that seq counts on without wrapping. The heap stays valid:
+// no two items change order.
+func (q *Queue) renumber() {
+	byArrival := make([]*item, len(q.h))
+	for i := range q.h {
+		byArrival[i] = &q.h[i]
+	}
+	slices.SortFunc(byArrival, func(a, b *item) int { return cmp.Compare(a.seq, b.seq) })
+	for k, it := range byArrival {
+		it.seq = uint32(k + 1)
+	}
+	q.seq = uint32(len(q.h))
 }
 
 // Pop removes and returns the task to start next. The queue must not be

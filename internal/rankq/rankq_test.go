@@ -1,6 +1,11 @@
 package rankq
 
-import "testing"
+import (
+	"math"
+	"slices"
+	"testing"
+	"unsafe"
+)
 
 func TestOrder(t *testing.T) {
 	var q Queue
@@ -89,5 +94,33 @@ func TestAll(t *testing.T) {
 	}
 	if n != 1 || q.Len() != 5 {
 		t.Errorf("All after a break: %d yielded, %d left; want 1 and the queue untouched", n, q.Len())
+	}
+}
+
+// Equal ranks still come out first come, first served when the arrival
+// counter reaches its end and the queue renumbers what it holds.
+func TestSeqWraps(t *testing.T) {
+	var q Queue
+	q.seq = math.MaxUint32 - 3
+	for i := range 10 {
+		q.Push(int32(i), float64(i%2))
+	}
+	if q.seq > 100 {
+		t.Fatalf("seq %d after renumbering, want it restarted", q.seq)
+	}
+	var got []int32
+	for q.Len() > 0 {
+		got = append(got, q.Pop())
+	}
+	want := []int32{1, 3, 5, 7, 9, 0, 2, 4, 6, 8}
+	if !slices.Equal(got, want) {
+		t.Errorf("popped %v, want %v", got, want)
+	}
+}
+
+// A held task costs 16 bytes of heap: a million ready tasks are 16 MB.
+func TestItemSize(t *testing.T) {
+	if n := unsafe.Sizeof(item{}); n != 16 {
+		t.Errorf("an item is %d bytes, want 16", n)
 	}
 }

@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"context"
+	"runtime"
+	"testing"
+)
+
+// TestEvalHeldBytesPerTask guards what an Eval holds a task of a big flow
+// of independent tasks, beyond the flow, its graph and its digests: its
+// state, dependencies waiting, kind, rank, shape and place in the ready
+// queue, about 60 bytes. It was about 88 when every task had a slice of
+// its dependents and its ready queue entry took 24 bytes.
+func TestEvalHeldBytesPerTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an eval of 100,000 tasks")
+	}
+	const n = 100_000
+	g, err := noopFlow(n, false).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	e, err := NewEval(context.Background(), g, digests, EvalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(e)
+	held := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	t.Logf("an eval holds %.1f B a task", held)
+	if held > 72 {
+		t.Errorf("an eval holds %.1f B a task, want at most 72", held)
+	}
+	if got := e.Progress().Ready; got != n {
+		t.Errorf("%d tasks ready, want %d", got, n)
+	}
+}
+
+// TestNewEvalAllocs guards that making the eval of a chain of tasks takes
+// a fixed number of allocations, not one or more a task (a slice of
+// dependents each, a growing list of the ready ones).
+func TestNewEvalAllocs(t *testing.T) {
+	const n = 2000
+	g, err := noopFlow(n, true).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := NewEval(context.Background(), g, digests, EvalConfig{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("NewEval of a chain of %d tasks: %.0f allocations", n, allocs)
+	if allocs > 100 {
+		t.Errorf("NewEval of a chain of %d tasks: %.0f allocations, want at most 100", n, allocs)
+	}
+}
