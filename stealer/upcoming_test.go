@@ -189,8 +189,9 @@ func TestDefaultKeepsIdleAllocsForTheNextWave(t *testing.T) {
 	if p := d.Plan(gatherSnapshot(upcoming(64, time.Hour, false))); len(p.Drain) != 2 {
 		t.Errorf("64 tasks upcoming in an hour: plan %s, want both allocs drained", formatPlan(p))
 	}
-	// Ready a little after an alloc would come (within twice the idle
-	// timeout more): kept, as buying them back so soon is thrashing.
+	// Ready a little after an alloc would come (within the re-buy
+	// window, here twice the 1 min idle timeout, past the latency):
+	// kept, as buying them back so soon is thrashing.
 	if p := d.Plan(gatherSnapshot(upcoming(64, 2*time.Minute, false))); len(p.Drain) != 0 {
 		t.Errorf("64 tasks upcoming in 2 min: plan %s, want both allocs kept", formatPlan(p))
 	}
