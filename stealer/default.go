@@ -27,11 +27,12 @@ import (
 //     running ones, and work that ready tasks make ready when they end):
 //     work due within the latency that the free capacity of busy allocs
 //     cannot take goes to idle allocs first, before the requests in
-//     flight, and keeps those it fits on; work timed to be ready before
-//     twice the idle timeout past an allocation's latency keeps the
+//     flight, and keeps those it fits on; work timed to be ready within
+//     a re-buy's window past an allocation's latency (the window in
+//     which buying back counts as a re-buy, see rebuyWindow) keeps the
 //     allocs it would otherwise buy back, and work whose time nobody can
-//     tell yet keeps those it fits on until they have been idle as long
-//     as an allocation takes;
+//     tell yet, due within that horizon too, keeps those it fits on
+//     until they have been idle as long as an allocation takes;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,

@@ -66,11 +66,7 @@ func (d *Default) idleTimeout(s Snapshot, latency time.Duration) (time.Duration,
 		base = min(d.cfg.MinIdleTimeout, d.cfg.MaxIdleTimeout)
 		ceiling = max(base, min(latency, d.cfg.MaxIdleTimeout))
 	}
-	window := latency
-	if base <= math.MaxInt64/2 {
-		window = max(window, 2*base)
-	}
-	rebuys := d.rebuys(s, window)
+	rebuys := d.rebuys(s, rebuyWindow(base, latency))
 	if d.cfg.IdleTimeout == 0 && rebuys > 0 {
 		// Seen to re-buy: keep idle allocs as long as a new one takes
 		// to come, the break-even, at once rather than after a few
@@ -86,6 +82,24 @@ func (d *Default) idleTimeout(s Snapshot, latency time.Duration) (time.Duration,
 		t *= 2
 	}
 	return t, rebuys
+}
+
+// rebuyWindow is how soon after a release an acquisition counts as
+// buying it back (see rebuys): the latency, or twice the idle timeout's
+// base when that is longer.
+func rebuyWindow(base, latency time.Duration) time.Duration {
+	if base > math.MaxInt64/2 {
+		return latency
+	}
+	return max(latency, 2*base)
+}
+
+// baseIdle is the idle timeout before any re-buy widens it.
+func (d *Default) baseIdle() time.Duration {
+	if d.cfg.IdleTimeout > 0 {
+		return d.cfg.IdleTimeout
+	}
+	return min(d.cfg.MinIdleTimeout, d.cfg.MaxIdleTimeout)
 }
 
 // rebuys counts the acquisitions of the last ThrashMemory that were asked

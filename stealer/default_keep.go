@@ -19,28 +19,29 @@ import (
 // allocs cannot take keeps each alloc it fits on as long as the alloc has
 // been idle less than the latency, however fast held capacity would run
 // it (its durations are not known either): the ski-rental rule, which
-// never pays more than twice what knowing the moment would have. Untimed
-// work that cannot come before twice the idle timeout past the latency
-// (its In, a lower bound, is later) keeps nothing.
+// never pays more than twice what knowing the moment would have. Work,
+// timed or not, due past the latency by more than the window in which
+// buying it back counts as a re-buy (see rebuyWindow) keeps nothing.
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
 	if len(drains) == 0 {
 		return drains
 	}
-	// Work timed to come a little after a new alloc could arrive keeps
-	// them too: released, they would be bought back within twice the
-	// idle timeout, which is thrashing.
-	idle, _ := d.idleTimeout(s, latency)
+	// Work due a little after a new alloc could arrive keeps them too:
+	// released, they would be bought back (ahead of it, once it is
+	// due within the latency) within the window that counts a re-buy,
+	// which is thrashing. In is a guess built from estimates, timed or
+	// not, that moves by seconds from one snapshot to the next, so the
+	// window is the re-buy window (see rebuyWindow), not a margin of
+	// the idle timeout. Work due past that horizon keeps nothing.
+	horizon := latency + rebuyWindow(d.baseIdle(), latency)
 	var later, untimed []ebb.Demand
 	for _, u := range s.Upcoming {
 		switch {
 		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
+		case u.In > horizon:
 		case u.Untimed:
-			// In is a lower bound: work that cannot come before
-			// the horizon of timed work keeps nothing either.
-			if u.In <= latency+2*idle {
-				untimed = append(untimed, u.Demand)
-			}
-		case u.In > latency && u.In <= latency+2*idle:
+			untimed = append(untimed, u.Demand)
+		case u.In > latency:
 			later = append(later, u.Demand)
 		}
 	}

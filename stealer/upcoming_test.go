@@ -189,8 +189,9 @@ func TestDefaultKeepsIdleAllocsForTheNextWave(t *testing.T) {
 	if p := d.Plan(gatherSnapshot(upcoming(64, time.Hour, false))); len(p.Drain) != 2 {
 		t.Errorf("64 tasks upcoming in an hour: plan %s, want both allocs drained", formatPlan(p))
 	}
-	// Ready a little after an alloc would come (within twice the idle
-	// timeout more): kept, as buying them back so soon is thrashing.
+	// Ready a little after an alloc would come (within the re-buy
+	// window, here twice the 1 min idle timeout, past the latency):
+	// kept, as buying them back so soon is thrashing.
 	if p := d.Plan(gatherSnapshot(upcoming(64, 2*time.Minute, false))); len(p.Drain) != 0 {
 		t.Errorf("64 tasks upcoming in 2 min: plan %s, want both allocs kept", formatPlan(p))
 	}
@@ -479,5 +480,30 @@ func TestDefaultUntimedWaveKeepsTheYoungAllocsItFits(t *testing.T) {
 	s.Upcoming = []Upcoming{upcoming(12, 10*time.Minute, true)}
 	if p := d.Plan(s); !drained(p, "young1") || !drained(p, "young2") {
 		t.Errorf("12 untimed tasks no sooner than 10 min: plan %s, want both drained", formatPlan(p))
+	}
+}
+
+// A wave's In is a guess made of estimates (a gather, then a model
+// step, then the wave) that moves by seconds between snapshots. With the
+// default idle timeout of 2 s and a minute's latency, a wave due in 66 s
+// is 6 s past the latency: released now, its allocs would be bought back
+// ahead of it within seconds, which the policy itself counts as a re-buy
+// (an acquisition less than the latency after a release). So the young
+// idle allocs it fits on are kept, timed or not; a wave past the latency
+// by more than that window keeps nothing.
+func TestDefaultKeepsForAWaveDueWithinTheRebuyWindow(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	for _, untimed := range []bool{false, true} {
+		s := gatherSnapshot(upcoming(64, 66*time.Second, untimed))
+		s.Held = []Held{working("a1", 8, 0, 10*time.Second), working("a2", 8, 0, 10*time.Second)}
+		if p := d.Plan(s); drained(p, "a1") || drained(p, "a2") {
+			t.Errorf("64 tasks (untimed %v) due in 66 s, latency 1 min, idle timeout 2 s: plan %s, want both allocs kept",
+				untimed, formatPlan(p))
+		}
+		s.Upcoming = []Upcoming{upcoming(64, 2*time.Minute+time.Second, untimed)}
+		if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
+			t.Errorf("64 tasks (untimed %v) due in 2m1s, past the latency and its re-buy window: plan %s, want both drained",
+				untimed, formatPlan(p))
+		}
 	}
 }
