@@ -149,6 +149,7 @@ func (e *fakeEval) Work(ctx context.Context, a pool.Alloc) error {
 	}
 	w := &fakeWorker{alloc: a, idleSince: time.Now()}
 	e.workers[a.ID()] = w
+	e.changed()
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()

@@ -204,6 +204,14 @@ func (l *loop) evaluate(ctx context.Context) {
 // snapshot returns what the policy decides from; nothing in it is shared
 // with the loop's state.
 func (l *loop) snapshot(now time.Time) Snapshot {
+	// Load is read before Demand. An alloc whose Work starts between the
+	// two reads is then not Working in the snapshot, and the policy
+	// credits its free capacity to the demand (see Held.Working), while
+	// Demand no longer counts the tasks it places: the snapshot
+	// undercounts for a moment. Read the other way round, the same
+	// tasks would be counted both as demand and as waiting behind a
+	// working alloc's free capacity, and the policy could buy for them.
+	loads := l.ev.Load()
 	s := Snapshot{
 		Now:     now,
 		Demand:  l.ev.Demand(),
@@ -226,7 +234,7 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 		s.Nodes = z.Sizes()
 	}
 	working := make(map[string]bool, len(l.held))
-	for _, ld := range l.ev.Load() {
+	for _, ld := range loads {
 		h, ok := l.held[ld.ID]
 		if !ok {
 			s.Others = append(s.Others, heldOf(ld, time.Time{}))

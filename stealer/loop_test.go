@@ -266,3 +266,82 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// startsLate is a fakeEval whose Work starts on an alloc only during the
+// next Demand call, after Demand has counted the ready tasks: the moment
+// a real evaluation's Work can start at, between the stealer's reads of
+// Demand and Load.
+type startsLate struct {
+	*fakeEval
+	mu      sync.Mutex
+	waiting []lateStart
+}
+
+type lateStart struct {
+	id    string
+	start chan struct{}
+}
+
+func (e *startsLate) Work(ctx context.Context, a pool.Alloc) error {
+	s := lateStart{id: a.ID(), start: make(chan struct{})}
+	e.mu.Lock()
+	e.waiting = append(e.waiting, s)
+	e.mu.Unlock()
+	select {
+	case <-s.start:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return e.fakeEval.Work(ctx, a)
+}
+
+// Demand counts the ready tasks, then lets the waiting Works start and
+// returns once they work for the evaluation.
+func (e *startsLate) Demand() []ebb.Demand {
+	d := e.fakeEval.Demand()
+	e.mu.Lock()
+	starts := e.waiting
+	e.waiting = nil
+	e.mu.Unlock()
+	for _, s := range starts {
+		close(s.start)
+		for {
+			e.fakeEval.mu.Lock()
+			_, ok := e.fakeEval.workers[s.id]
+			news := e.fakeEval.news
+			e.fakeEval.mu.Unlock()
+			if ok {
+				break
+			}
+			<-news
+		}
+	}
+	return d
+}
+
+// An alloc whose Work starts while the stealer takes a snapshot is not
+// bought twice: the tasks it is about to take are not counted both as
+// demand and as waiting behind its free capacity.
+func TestSnapshotWhileWorkStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := memPool(t, cpus(4))
+		ev := &startsLate{fakeEval: newFakeEval()}
+		ev.Ready(dem(cpus(1), 2))
+		var rec recorder
+		cfg := rec.config(cluster.NewStatic(p))
+		// The fake takes no tasks: keep the alloc once granted.
+		cfg.Policy = mustPolicy(t, DefaultConfig{IdleTimeout: time.Hour})
+		s, _ := New(cfg)
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := start(ctx, s, ev)
+		advance(time.Minute)
+		if n := len(rec.of(EventRequested)); n != 1 {
+			t.Errorf("%d requests, want 1:\n%s", n, &rec)
+		}
+		if got := liveAllocs(t, p); len(got) != 1 {
+			t.Errorf("live allocs %v, want 1\n%s", got, &rec)
+		}
+		cancel()
+		<-errc
+	})
+}
