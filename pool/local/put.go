@@ -60,6 +60,7 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 		return nil, false, a.expired()
 	}
 	if old, ok := a.execs[id]; ok {
+		old.shared = true
 		a.mu.Unlock()
 		return old, true, nil
 	}
@@ -140,6 +141,7 @@ func (a *alloc) Exec(ctx context.Context, id pool.ExecID) (pool.Exec, error) {
 	if !ok {
 		return nil, fmt.Errorf("local: alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
 	}
+	e.shared = true
 	return e, nil
 }
 
@@ -155,6 +157,7 @@ func (a *alloc) Execs(ctx context.Context) ([]pool.Exec, error) {
 	}
 	all := make([]*exec, 0, len(a.execs))
 	for _, e := range a.execs {
+		e.shared = true
 		all = append(all, e)
 	}
 	a.mu.Unlock()
