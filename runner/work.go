@@ -290,7 +290,8 @@ func (e *Eval) inputs(t int32) map[string]digest.Digest {
 	for _, i := range task.Inputs {
 		switch {
 		case i.Task != "":
-			in[i.Name] = e.tasks[e.g.Index[i.Task]].outputs[i.Output]
+			j, _ := e.g.Index(i.Task)
+			in[i.Name] = e.tasks[j].outputs[i.Output]
 		case i.Digest != "":
 			in[i.Name] = i.Digest
 		default:
