@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -107,7 +108,22 @@ func validExecID(id pool.ExecID) error {
 	return nil
 }
 
+// isLowerHex reports whether s is all lowercase hex digits. It looks
+// at eight bytes at a time: for a byte c below 0x80, c+(0x7f-k) has its
+// high bit set exactly when c > k, and no carry crosses into the next
+// byte.
 func isLowerHex(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	gt := func(x uint64, k byte) uint64 { return x + ones*uint64(0x7f-k) }
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64([]byte(s[:8]))
+		digit := gt(x, '0'-1) &^ gt(x, '9')
+		letter := gt(x, 'a'-1) &^ gt(x, 'f')
+		if (digit|letter)&highs != highs || x&highs != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
