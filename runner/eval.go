@@ -90,8 +90,8 @@ type Eval struct {
 	tasks     []taskState
 	waiting   []int32 // per task: dependencies not yet done
 	ready     readyQueue
-	workers   map[*worker]struct{}
-	remaining int // tasks still to finish
+	workers   []*worker // in the order they came
+	remaining int       // tasks still to finish
 	counts    Progress
 	duration  time.Duration // moving average of finished tasks' run time
 	kinds     []*kind
@@ -198,7 +198,6 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		shapes:  make([]*shape, n),
 		tasks:   make([]taskState, n),
 		waiting: make([]int32, n),
-		workers: map[*worker]struct{}{},
 		pinned:  map[string][]int32{},
 		doneC:   make(chan struct{}),
 		wake:    make(chan struct{}),

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"math"
 	"slices"
 
 	"github.com/ebbflow/ebb"
@@ -27,10 +28,61 @@ type readyQueue struct {
 }
 
 type shape struct {
-	res   ebb.Resources
-	size  float64
-	q     rankq.Queue // ready task indexes
-	kinds []int       // ready tasks by kind (an index in Eval.kinds)
+	res ebb.Resources
+	// amounts is res as a slice: placement, at every task's end, reads
+	// it without iterating a map (each iteration of a map draws a
+	// random number to start at).
+	amounts []amount
+	size    float64
+	q       rankq.Queue // ready task indexes
+	kinds   []int       // ready tasks by kind (an index in Eval.kinds)
+}
+
+// An amount is one key of a shape's resources.
+type amount struct {
+	key string
+	n   float64
+}
+
+// fits reports whether the shape fits in free, as s.res.Fits(free).
+func (s *shape) fits(free ebb.Resources) bool {
+	for _, a := range s.amounts {
+		if have := free[a.key]; a.n > have+ebb.Tolerance*math.Max(1, math.Abs(have)) {
+			return false
+		}
+	}
+	return true
+}
+
+// unitsIn returns how many tasks of the shape fit side by side in free,
+// at most limit (at least 1), as
+// ebb.Requirements{Min: s.res, Width: limit}.UnitsIn(free).
+func (s *shape) unitsIn(free ebb.Resources, limit int) int {
+	n := limit
+	for _, a := range s.amounts {
+		if a.n > 0 {
+			if n = min(n, ebb.QuantityUnits(a.n, free[a.key], n)); n == 0 {
+				return 0
+			}
+		}
+	}
+	return n
+}
+
+// take subtracts n tasks of the shape from r, which the caller owns.
+func (s *shape) take(r ebb.Resources, n int) {
+	for _, a := range s.amounts {
+		if a.n != 0 {
+			r[a.key] -= a.n * float64(n)
+		}
+	}
+}
+
+// give adds one task of the shape to r, which the caller owns.
+func (s *shape) give(r ebb.Resources) {
+	for _, a := range s.amounts {
+		r[a.key] += a.n
+	}
 }
 
 func (s *shape) len() int { return s.q.Len() }
@@ -51,6 +103,9 @@ func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 		r.byKey = map[string]*shape{}
 	}
 	s := &shape{res: res.Clone(), size: res.Size()}
+	for k, n := range s.res {
+		s.amounts = append(s.amounts, amount{k, n})
+	}
 	r.byKey[key] = s
 	i, _ := slices.BinarySearchFunc(r.shapes, s, func(a, b *shape) int {
 		switch {
@@ -89,24 +144,6 @@ func (r *readyQueue) pop(s *shape) int32 {
 func subInPlace(r, s ebb.Resources) ebb.Resources {
 	for k, v := range s {
 		r[k] -= v
-	}
-	return r
-}
-
-// subScaled subtracts n times s from r, writing into r, which the caller
-// owns.
-func subScaled(r, s ebb.Resources, n int) {
-	for k, v := range s {
-		if v != 0 {
-			r[k] -= v * float64(n)
-		}
-	}
-}
-
-// addInPlace adds s to r, writing into r, which the caller owns.
-func addInPlace(r, s ebb.Resources) ebb.Resources {
-	for k, v := range s {
-		r[k] += v
 	}
 	return r
 }
