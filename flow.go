@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -94,9 +95,18 @@ func (f *Flow) Graph() (*Graph, error) {
 	// The distinct dependencies of all tasks go into one array, in
 	// task order: no allocation per task.
 	var all []int32
+	var valid Resources // the last task's map, when it was valid
 	for i := range f.Tasks {
 		t := &f.Tasks[i]
-		for _, p := range t.check() {
+		// Tasks built in Go often share one Resources map: it is
+		// validated once.
+		var resErr error
+		if valid == nil || !sameMap(valid, t.Resources) {
+			if resErr = t.Resources.Validate(); resErr == nil && t.Resources != nil {
+				valid = t.Resources
+			}
+		}
+		for _, p := range t.check(resErr) {
 			bad("task %q: %s", t.Name, p)
 		}
 		start := len(all)
@@ -167,8 +177,9 @@ func (e *FlowError) Error() string {
 // Unwrap returns the problems, each wrapping ErrInvalid.
 func (e *FlowError) Unwrap() []error { return e.Problems }
 
-// check returns the task's own problems, those that need no other task.
-func (t *Task) check() []string {
+// check returns the task's own problems, those that need no other task;
+// resErr is what t.Resources.Validate returned.
+func (t *Task) check(resErr error) []string {
 	var p []string
 	switch {
 	case len(t.Argv) == 0 && t.Func == nil:
@@ -185,8 +196,8 @@ func (t *Task) check() []string {
 			p = append(p, fmt.Sprintf("env entry %q: want KEY=value", e))
 		}
 	}
-	if err := t.Resources.Validate(); err != nil {
-		p = append(p, strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error()))
+	if resErr != nil {
+		p = append(p, strings.TrimSuffix(resErr.Error(), ": "+ErrInvalid.Error()))
 	}
 	if t.Attempts < 0 {
 		p = append(p, fmt.Sprintf("attempts %d: must not be negative", t.Attempts))
@@ -430,15 +441,19 @@ func (g *Graph) Requirements() Requirements {
 	min := Resources{}
 	depth := make([]int32, len(tasks))
 	perDepth := map[int32]int{}
+	var last Resources // counted already
 	for _, i := range g.Order {
 		for _, d := range g.Deps(i) {
 			depth[i] = max(depth[i], depth[d]+1)
 		}
 		perDepth[depth[i]]++
-		for k, v := range tasks[i].Resources {
-			if v > min[k] {
-				min[k] = v
+		if r := tasks[i].Resources; last == nil || !sameMap(r, last) {
+			for k, v := range r {
+				if v > min[k] {
+					min[k] = v
+				}
 			}
+			last = r
 		}
 	}
 	width := 0
@@ -463,4 +478,11 @@ func sortedCopy(s []string) []string {
 		return s
 	}
 	return slices.Sorted(slices.Values(s))
+}
+
+// sameMap reports whether a and b are the same map, not merely equal
+// ones: tasks built in Go often share one, and a flow does not change
+// while it is read.
+func sameMap(a, b Resources) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
