@@ -2,6 +2,7 @@ package runner
 
 import (
 	"math"
+	"reflect"
 	"slices"
 
 	"github.com/ebbflow/ebb"
@@ -24,7 +25,11 @@ type readyQueue struct {
 	shapes []*shape  // largest first
 	byKey  map[string]*shape
 	last   *shape // the shape shapeOf returned last
-	n      int    // ready tasks in all shapes
+	// lastRes is the map shapeOf was last given: tasks built in Go
+	// often share one, which is then known to be of shape last without
+	// reading it (a flow does not change while it runs).
+	lastRes ebb.Resources
+	n       int // ready tasks in all shapes
 }
 
 type shape struct {
@@ -91,10 +96,12 @@ func (s *shape) len() int { return s.q.Len() }
 func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 	// Flows tend to list tasks of one shape together: try the last one
 	// before formatting a key.
-	if r.last != nil && r.last.res.Equal(res) {
+	if r.last != nil && (sameMap(r.lastRes, res) || r.last.res.Equal(res)) {
+		r.lastRes = res
 		return r.last
 	}
 	key := res.Format()
+	r.lastRes = res
 	if s, ok := r.byKey[key]; ok {
 		r.last = s
 		return s
@@ -146,4 +153,10 @@ func subInPlace(r, s ebb.Resources) ebb.Resources {
 		r[k] -= v
 	}
 	return r
+}
+
+// sameMap reports whether a and b are the same map (or both nil), not
+// merely equal ones.
+func sameMap(a, b ebb.Resources) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
