@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -45,8 +46,13 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	if err := validExecID(id); err != nil {
 		return nil, false, fmt.Errorf("local: put in alloc %s: %w", a.id, err)
 	}
-	if err := validExec(cfg); err != nil {
-		return nil, false, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
+	// A func without files has nothing to check but its resources,
+	// which are checked as newExec lists them.
+	inMemory := cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0
+	if !inMemory {
+		if err := cfg.Validate(); err != nil {
+			return nil, false, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
+		}
 	}
 	if (len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0) && a.p.cfg.Repository == nil {
 		return nil, false, fmt.Errorf("local: put %s in alloc %s: exec has inputs or outputs but pool %s has no Config.Repository: %w",
@@ -55,6 +61,10 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	// Made before the lock is taken, which it then holds for less; a
 	// Put that finds its exec or fails drops it.
 	e = newExec(ctx, a, id, cfg, call)
+	if inMemory && !validHeld(e.held) {
+		err := cfg.Resources.Validate() // names the first bad key
+		return nil, false, fmt.Errorf("local: put %s in alloc %s: exec: %w", id, a.id, err)
+	}
 	a.mu.Lock()
 	if a.state.Load() != live {
 		a.mu.Unlock()
@@ -84,16 +94,15 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	return e, false, nil
 }
 
-// validExec is cfg.Validate, with a shortcut for the common in-process
-// exec that has nothing to validate but its resources.
-func validExec(cfg pool.ExecConfig) error {
-	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
-		if err := cfg.Resources.Validate(); err != nil {
-			return fmt.Errorf("exec: %w", err) // as cfg.Validate says it
+// validHeld reports whether an exec's resources are valid, as
+// Resources.Validate would: valid keys, finite quantities not below 0.
+func validHeld(held []amount) bool {
+	for _, h := range held {
+		if ebb.ValidKey(h.kind) != nil || h.n < 0 || math.IsNaN(h.n) || math.IsInf(h.n, 0) {
+			return false
 		}
-		return nil
 	}
-	return cfg.Validate()
+	return true
 }
 
 // validExecID is id.Validate wrapped in ebb.ErrInvalid, with a shortcut
