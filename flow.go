@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -32,15 +33,37 @@ func (f *Flow) Validate() error {
 }
 
 // Graph is a validated flow, indexed for evaluation. Tasks are referred to
-// by their index in Flow.Tasks.
+// by their index in Flow.Tasks. A Graph is read-only, and safe for
+// concurrent use; it holds no pointer per task (a few arrays of int32
+// for the whole flow, and its name index), so that a flow of a million
+// tasks costs the garbage collector little.
 type Graph struct {
 	Flow *Flow
-	// Index maps a task's name to its index.
-	Index map[string]int
-	// Deps lists, for every task, the distinct tasks it waits for.
-	Deps [][]int32
 	// Order is a topological order of the tasks: each after its Deps.
 	Order []int32
+
+	index nameIndex
+	// Task i waits for deps[depsAt[i]:depsAt[i+1]], and is waited for
+	// by dependents[dependentsAt[i]:dependentsAt[i+1]].
+	depsAt, deps             []int32
+	dependentsAt, dependents []int32
+}
+
+// Index returns the index in Flow.Tasks of the task named name.
+func (g *Graph) Index(name string) (int, bool) { return g.index.find(g.Flow.Tasks, name) }
+
+// Deps returns the distinct tasks that task i waits for, in increasing
+// order. The caller must not change it.
+func (g *Graph) Deps(i int32) []int32 {
+	lo, hi := g.depsAt[i], g.depsAt[i+1]
+	return g.deps[lo:hi:hi]
+}
+
+// Dependents returns the tasks that wait for task i, in increasing
+// order. The caller must not change it.
+func (g *Graph) Dependents(i int32) []int32 {
+	lo, hi := g.dependentsAt[i], g.dependentsAt[i+1]
+	return g.dependents[lo:hi:hi]
 }
 
 // Graph validates the flow and indexes it. Its error wraps [ErrInvalid] and
@@ -55,34 +78,40 @@ func (f *Flow) Graph() (*Graph, error) {
 	bad := func(format string, args ...any) {
 		problems = append(problems, fmt.Errorf(format+": %w", append(args, ErrInvalid)...))
 	}
-	if len(f.Tasks) > 1<<31-1 {
+	if len(f.Tasks) > 1<<31-2 {
 		return nil, fmt.Errorf("flow %s: %d tasks is too many: %w", f.Name, len(f.Tasks), ErrInvalid)
 	}
-	g := &Graph{Flow: f, Index: make(map[string]int, len(f.Tasks)), Deps: make([][]int32, len(f.Tasks))}
+	g := &Graph{Flow: f, index: newNameIndex(len(f.Tasks)), depsAt: make([]int32, len(f.Tasks)+1)}
 	for i := range f.Tasks {
 		name := f.Tasks[i].Name
 		if err := validName(name); err != nil {
 			bad("task %d: name %q: %v", i, name, err)
 			continue
 		}
-		if j, dup := g.Index[name]; dup {
+		if j, ok := g.index.add(f.Tasks, name, i); !ok {
 			bad("task %q: name used by tasks %d and %d", name, j, i)
-			continue
 		}
-		g.Index[name] = i
 	}
-	// The distinct dependencies of all tasks go into all, in task order;
-	// g.Deps[i] has the length of task i's until they are resliced from
-	// the final array.
+	// The distinct dependencies of all tasks go into one array, in
+	// task order: no allocation per task.
 	var all []int32
+	var valid Resources // the last task's map, when it was valid
 	for i := range f.Tasks {
 		t := &f.Tasks[i]
-		for _, p := range t.check() {
+		// Tasks built in Go often share one Resources map: it is
+		// validated once.
+		var resErr error
+		if valid == nil || !sameMap(valid, t.Resources) {
+			if resErr = t.Resources.Validate(); resErr == nil && t.Resources != nil {
+				valid = t.Resources
+			}
+		}
+		for _, p := range t.check(resErr) {
 			bad("task %q: %s", t.Name, p)
 		}
 		start := len(all)
 		dep := func(what, name string) {
-			j, ok := g.Index[name]
+			j, ok := g.Index(name)
 			switch {
 			case !ok:
 				bad("task %q: %s: no task named %q", t.Name, what, name)
@@ -97,7 +126,7 @@ func (f *Flow) Graph() (*Graph, error) {
 				continue
 			}
 			dep(fmt.Sprintf("input %q", in.Name), in.Task)
-			if j, ok := g.Index[in.Task]; ok && !slices.Contains(f.Tasks[j].Outputs, in.Output) {
+			if j, ok := g.Index(in.Task); ok && !slices.Contains(f.Tasks[j].Outputs, in.Output) {
 				bad("task %q: input %q: task %q has no output %q", t.Name, in.Name, in.Task, in.Output)
 			}
 		}
@@ -107,19 +136,12 @@ func (f *Flow) Graph() (*Graph, error) {
 		deps := all[start:]
 		slices.Sort(deps)
 		all = all[:start+len(slices.Compact(deps))]
-		g.Deps[i] = all[start:len(all):len(all)]
+		if len(all) > 1<<31-1 {
+			return nil, fmt.Errorf("flow %s: more than %d dependencies is too many: %w", f.Name, len(all)-1, ErrInvalid)
+		}
+		g.depsAt[i+1] = int32(len(all))
 	}
-	if len(all) > 1<<31-1 {
-		return nil, fmt.Errorf("flow %s: %d dependencies is too many: %w", f.Name, len(all), ErrInvalid)
-	}
-	// Every task's Deps share one array: no allocation per task.
-	all = slices.Clip(all)
-	lo := 0
-	for i, deps := range g.Deps {
-		hi := lo + len(deps)
-		g.Deps[i] = all[lo:hi:hi]
-		lo = hi
-	}
+	g.deps = slices.Clip(all)
 	if len(problems) == 0 {
 		var cycles []string
 		g.Order, cycles = g.order()
@@ -155,8 +177,9 @@ func (e *FlowError) Error() string {
 // Unwrap returns the problems, each wrapping ErrInvalid.
 func (e *FlowError) Unwrap() []error { return e.Problems }
 
-// check returns the task's own problems, those that need no other task.
-func (t *Task) check() []string {
+// check returns the task's own problems, those that need no other task;
+// resErr is what t.Resources.Validate returned.
+func (t *Task) check(resErr error) []string {
 	var p []string
 	switch {
 	case len(t.Argv) == 0 && t.Func == nil:
@@ -173,8 +196,8 @@ func (t *Task) check() []string {
 			p = append(p, fmt.Sprintf("env entry %q: want KEY=value", e))
 		}
 	}
-	if err := t.Resources.Validate(); err != nil {
-		p = append(p, strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error()))
+	if resErr != nil {
+		p = append(p, strings.TrimSuffix(resErr.Error(), ": "+ErrInvalid.Error()))
 	}
 	if t.Attempts < 0 {
 		p = append(p, fmt.Sprintf("attempts %d: must not be negative", t.Attempts))
@@ -242,15 +265,16 @@ func validName(name string) error {
 
 func localPath(p string) bool { return p != "" && filepath.IsLocal(p) }
 
-// order sorts the graph topologically (Kahn's algorithm). When the graph
-// has cycles it returns, instead of a full order, one line per cycle
-// naming its tasks in the order they would run, as "a → b → a".
+// order sorts the graph topologically (Kahn's algorithm), and fills in
+// the dependents. When the graph has cycles it returns, instead of a
+// full order, one line per cycle naming its tasks in the order they
+// would run, as "a → b → a".
 func (g *Graph) order() ([]int32, []string) {
-	n := len(g.Deps)
+	n := len(g.depsAt) - 1
+	g.dependentsAt, g.dependents = dependentsOf(g.depsAt, g.deps)
 	waiting := make([]int32, n)
-	next, dependents := dependentsOf(g.Deps)
-	for i, deps := range g.Deps {
-		waiting[i] = int32(len(deps))
+	for i := range n {
+		waiting[i] = g.depsAt[i+1] - g.depsAt[i]
 	}
 	order := make([]int32, 0, n)
 	for i := range n {
@@ -259,8 +283,7 @@ func (g *Graph) order() ([]int32, []string) {
 		}
 	}
 	for k := 0; k < len(order); k++ {
-		t := order[k]
-		for _, c := range dependents[next[t]:next[t+1]] {
+		for _, c := range g.Dependents(order[k]) {
 			if waiting[c]--; waiting[c] == 0 {
 				order = append(order, c)
 			}
@@ -283,7 +306,7 @@ func (g *Graph) order() ([]int32, []string) {
 		for state[at] == 0 {
 			state[at] = 1
 			walk = append(walk, at)
-			for _, d := range g.Deps[at] {
+			for _, d := range g.Deps(at) {
 				if waiting[d] > 0 {
 					at = d
 					break
@@ -311,30 +334,27 @@ func (g *Graph) order() ([]int32, []string) {
 	return nil, cycles
 }
 
-// dependentsOf inverts deps: the tasks that wait for task i are
-// dependents[next[i]:next[i+1]], in increasing order. Two arrays for the
-// whole graph, not a slice per task.
-func dependentsOf(deps [][]int32) (next, dependents []int32) {
-	next = make([]int32, len(deps)+1)
-	edges := 0
-	for _, ds := range deps {
-		for _, d := range ds {
-			next[d+1]++
-		}
-		edges += len(ds)
+// dependentsOf inverts the dependencies: task i waits for
+// deps[depsAt[i]:depsAt[i+1]]; the tasks that wait for task i are
+// dependents[at[i]:at[i+1]], in increasing order.
+func dependentsOf(depsAt, deps []int32) (at, dependents []int32) {
+	n := len(depsAt) - 1
+	at = make([]int32, n+1)
+	for _, d := range deps {
+		at[d+1]++
 	}
-	for i := range deps {
-		next[i+1] += next[i]
+	for i := range n {
+		at[i+1] += at[i]
 	}
-	dependents = make([]int32, edges)
-	fill := slices.Clone(next[:len(deps)])
-	for i, ds := range deps {
-		for _, d := range ds {
+	dependents = make([]int32, len(deps))
+	fill := slices.Clone(at[:n])
+	for i := range n {
+		for _, d := range deps[depsAt[i]:depsAt[i+1]] {
 			dependents[fill[d]] = int32(i)
 			fill[d]++
 		}
 	}
-	return next, dependents
+	return at, dependents
 }
 
 // Digests returns every task's digest, indexed like Flow.Tasks. An input
@@ -371,7 +391,7 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 		for _, in := range t.Inputs {
 			switch {
 			case in.Task != "":
-				j := g.Index[in.Task]
+				j, _ := g.Index(in.Task)
 				if out[j] == "" {
 					flush()
 				}
@@ -421,15 +441,19 @@ func (g *Graph) Requirements() Requirements {
 	min := Resources{}
 	depth := make([]int32, len(tasks))
 	perDepth := map[int32]int{}
+	var last Resources // counted already
 	for _, i := range g.Order {
-		for _, d := range g.Deps[i] {
+		for _, d := range g.Deps(i) {
 			depth[i] = max(depth[i], depth[d]+1)
 		}
 		perDepth[depth[i]]++
-		for k, v := range tasks[i].Resources {
-			if v > min[k] {
-				min[k] = v
+		if r := tasks[i].Resources; last == nil || !sameMap(r, last) {
+			for k, v := range r {
+				if v > min[k] {
+					min[k] = v
+				}
 			}
+			last = r
 		}
 	}
 	width := 0
@@ -454,4 +478,11 @@ func sortedCopy(s []string) []string {
 		return s
 	}
 	return slices.Sorted(slices.Values(s))
+}
+
+// sameMap reports whether a and b are the same map, not merely equal
+// ones: tasks built in Go often share one, and a flow does not change
+// while it is read.
+func sameMap(a, b Resources) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -29,16 +29,16 @@ func TestGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := g.Deps[3]; len(got) != 2 || got[0] != 1 || got[1] != 2 {
+	if got := g.Deps(3); len(got) != 2 || got[0] != 1 || got[1] != 2 {
 		t.Errorf("sum deps = %v, want [1 2]", got)
 	}
 	pos := map[int32]int{}
 	for k, i := range g.Order {
 		pos[i] = k
 	}
-	for i, deps := range g.Deps {
-		for _, d := range deps {
-			if pos[d] >= pos[int32(i)] {
+	for i := range int32(len(g.Flow.Tasks)) {
+		for _, d := range g.Deps(i) {
+			if pos[d] >= pos[i] {
 				t.Errorf("order %v puts task %d before its dependency %d", g.Order, i, d)
 			}
 		}
@@ -223,8 +223,8 @@ func FuzzFlowGraph(f *testing.F) {
 		for k, i := range g.Order {
 			pos[i] = k
 		}
-		for i, deps := range g.Deps {
-			for _, d := range deps {
+		for i := range int32(n) {
+			for _, d := range g.Deps(i) {
 				if pos[d] >= pos[i] {
 					t.Fatalf("task %d ordered before its dependency %d", i, d)
 				}

@@ -90,8 +90,8 @@ type Eval struct {
 	tasks     []taskState
 	waiting   []int32 // per task: dependencies not yet done
 	ready     readyQueue
-	workers   map[*worker]struct{}
-	remaining int // tasks still to finish
+	workers   []*worker // in the order they came
+	remaining int       // tasks still to finish
 	counts    Progress
 	duration  time.Duration // moving average of finished tasks' run time
 	kinds     []*kind
@@ -198,7 +198,6 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		shapes:  make([]*shape, n),
 		tasks:   make([]taskState, n),
 		waiting: make([]int32, n),
-		workers: map[*worker]struct{}{},
 		pinned:  map[string][]int32{},
 		doneC:   make(chan struct{}),
 		wake:    make(chan struct{}),
@@ -207,7 +206,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
 	e.durations.Seed(cfg.History)
 	e.ready.kindOf = e.kindOf
-	e.dependents = dependentsOf(g.Deps)
+	e.dependents = dependents{g}
 	e.ready.rank = e.ranks()
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
@@ -231,7 +230,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			return nil, err
 		}
 		e.tasks[i].state = waiting
-		for _, d := range g.Deps[i] {
+		for _, d := range g.Deps(i) {
 			needed[d] = true
 		}
 	}
@@ -246,7 +245,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 			continue
 		}
 		e.remaining++
-		for _, d := range g.Deps[i] {
+		for _, d := range g.Deps(i) {
 			if e.tasks[d].state != cached {
 				e.waiting[i]++
 			}
@@ -279,42 +278,15 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	return e, nil
 }
 
-// dependents lists, for every task, the tasks that wait for it, in
-// increasing order: two arrays for the whole flow, not a slice per task.
-type dependents struct {
-	next []int32 // task i's dependents are to[next[i]:next[i+1]]
-	to   []int32
-}
-
-// dependentsOf inverts a graph's Deps.
-func dependentsOf(deps [][]int32) dependents {
-	next := make([]int32, len(deps)+1)
-	edges := 0
-	for _, ds := range deps {
-		for _, d := range ds {
-			next[d+1]++
-		}
-		edges += len(ds)
-	}
-	for i := range deps {
-		next[i+1] += next[i]
-	}
-	to := make([]int32, edges)
-	fill := slices.Clone(next[:len(deps)])
-	for i, ds := range deps {
-		for _, d := range ds {
-			to[fill[d]] = int32(i)
-			fill[d]++
-		}
-	}
-	return dependents{next: next, to: to}
-}
+// dependents gives, for every task, the tasks that wait for it (see
+// Graph.Dependents).
+type dependents struct{ g *ebb.Graph }
 
 // of returns the tasks that wait for task i. The caller must not change it.
-func (d dependents) of(i int32) []int32 { return d.to[d.next[i]:d.next[i+1]:d.next[i+1]] }
+func (d dependents) of(i int32) []int32 { return d.g.Dependents(i) }
 
 // none reports whether no task waits for task i (it is a sink).
-func (d dependents) none(i int32) bool { return d.next[i] == d.next[i+1] }
+func (d dependents) none(i int32) bool { return len(d.g.Dependents(i)) == 0 }
 
 // lookup returns the outputs of task i's cached result, if the cache has a
 // successful one whose outputs are all still in the repository.

@@ -102,9 +102,15 @@ func (r *Runner) checkCapacity(ctx context.Context) error {
 		where += " or " + r.cfg.Aux.ID()
 	}
 	var problems []error
+	var fits ebb.Resources // the map of the last task that fits
 	for i := range r.cfg.Flow.Tasks {
 		t := &r.cfg.Flow.Tasks[i]
-		if !slices.ContainsFunc(caps, t.Resources.Fits) {
+		if fits != nil && sameMap(fits, t.Resources) {
+			continue // tasks built in Go often share one map
+		}
+		if slices.ContainsFunc(caps, func(c ebb.Resources) bool { return t.Resources.Fits(c) }) {
+			fits = t.Resources
+		} else {
 			problems = append(problems, fmt.Errorf("task %q needs %s, more than any node of %s holds: %w", t.Name, t.Resources, where, ebb.ErrResources))
 			if len(problems) == 10 {
 				break

@@ -33,8 +33,12 @@ func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
 			best, bestSize := -1, 0.0
 			for i := range bins {
 				b := &bins[i]
-				if b.execs <= 0 || !s.res.Fits(b.free) {
+				if b.execs <= 0 || !s.fits(b.free) {
 					continue
+				}
+				if len(bins) == 1 {
+					best = i // no other to compare it with
+					break
 				}
 				if size := b.free.Size(); best < 0 || size < bestSize {
 					best, bestSize = i, size
@@ -44,8 +48,8 @@ func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
 				break
 			}
 			b := &bins[best]
-			n := max(1, ebb.Requirements{Min: s.res, Width: min(left, b.execs)}.UnitsIn(b.free))
-			subScaled(b.free, s.res, n)
+			n := max(1, s.unitsIn(b.free, min(left, b.execs)))
+			s.take(b.free, n)
 			b.execs -= n
 			left -= n
 			take(s, best, n)
@@ -111,7 +115,7 @@ func (e *Eval) bins(clone bool) ([]*worker, []bin) {
 		ws, bins = e.scratchWs[:0], e.scratchBins[:0]
 		defer func() { e.scratchWs, e.scratchBins = ws, bins }()
 	}
-	for w := range e.workers {
+	for _, w := range e.workers {
 		if w.draining || w.running >= e.cfg.MaxExecs {
 			continue
 		}
@@ -158,7 +162,7 @@ func (e *Eval) Demand() []ebb.Demand {
 func (e *Eval) Drain(allocID string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for w := range e.workers {
+	for _, w := range e.workers {
 		if w.alloc.ID() == allocID {
 			w.draining = true
 			e.woken = true // make sure the worker hears it
@@ -175,7 +179,7 @@ func (e *Eval) Load() []ebb.AllocLoad {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]ebb.AllocLoad, 0, len(e.workers))
-	for w := range e.workers {
+	for _, w := range e.workers {
 		out = append(out, ebb.AllocLoad{
 			ID:        w.alloc.ID(),
 			Resources: w.alloc.Resources(),

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"math"
+	"reflect"
 	"slices"
 
 	"github.com/ebbflow/ebb"
@@ -23,14 +25,69 @@ type readyQueue struct {
 	shapes []*shape  // largest first
 	byKey  map[string]*shape
 	last   *shape // the shape shapeOf returned last
-	n      int    // ready tasks in all shapes
+	// lastRes is the map shapeOf was last given: tasks built in Go
+	// often share one, which is then known to be of shape last without
+	// reading it (a flow does not change while it runs).
+	lastRes ebb.Resources
+	n       int // ready tasks in all shapes
 }
 
 type shape struct {
-	res   ebb.Resources
-	size  float64
-	q     rankq.Queue // ready task indexes
-	kinds []int       // ready tasks by kind (an index in Eval.kinds)
+	res ebb.Resources
+	// amounts is res as a slice: placement, at every task's end, reads
+	// it without iterating a map (each iteration of a map draws a
+	// random number to start at).
+	amounts []amount
+	size    float64
+	q       rankq.Queue // ready task indexes
+	kinds   []int       // ready tasks by kind (an index in Eval.kinds)
+}
+
+// An amount is one key of a shape's resources.
+type amount struct {
+	key string
+	n   float64
+}
+
+// fits reports whether the shape fits in free, as s.res.Fits(free).
+func (s *shape) fits(free ebb.Resources) bool {
+	for _, a := range s.amounts {
+		if have := free[a.key]; a.n > have+ebb.Tolerance*math.Max(1, math.Abs(have)) {
+			return false
+		}
+	}
+	return true
+}
+
+// unitsIn returns how many tasks of the shape fit side by side in free,
+// at most limit (at least 1), as
+// ebb.Requirements{Min: s.res, Width: limit}.UnitsIn(free).
+func (s *shape) unitsIn(free ebb.Resources, limit int) int {
+	n := limit
+	for _, a := range s.amounts {
+		if a.n > 0 {
+			if n = min(n, ebb.QuantityUnits(a.n, free[a.key], n)); n == 0 {
+				return 0
+			}
+		}
+	}
+	return n
+}
+
+// take subtracts n tasks of the shape from r, which the caller owns.
+func (s *shape) take(r ebb.Resources, n int) {
+	for _, a := range s.amounts {
+		if a.n != 0 {
+			r[a.key] -= a.n * float64(n)
+		}
+	}
+}
+
+// give adds one task of the shape to r, which the caller owns.
+func (s *shape) give(r ebb.Resources) {
+	for _, a := range s.amounts {
+		r[a.key] += a.n
+	}
 }
 
 func (s *shape) len() int { return s.q.Len() }
@@ -39,10 +96,12 @@ func (s *shape) len() int { return s.q.Len() }
 func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 	// Flows tend to list tasks of one shape together: try the last one
 	// before formatting a key.
-	if r.last != nil && r.last.res.Equal(res) {
+	if r.last != nil && (sameMap(r.lastRes, res) || r.last.res.Equal(res)) {
+		r.lastRes = res
 		return r.last
 	}
 	key := res.Format()
+	r.lastRes = res
 	if s, ok := r.byKey[key]; ok {
 		r.last = s
 		return s
@@ -51,6 +110,9 @@ func (r *readyQueue) shapeOf(res ebb.Resources) *shape {
 		r.byKey = map[string]*shape{}
 	}
 	s := &shape{res: res.Clone(), size: res.Size()}
+	for k, n := range s.res {
+		s.amounts = append(s.amounts, amount{k, n})
+	}
 	r.byKey[key] = s
 	i, _ := slices.BinarySearchFunc(r.shapes, s, func(a, b *shape) int {
 		switch {
@@ -93,20 +155,8 @@ func subInPlace(r, s ebb.Resources) ebb.Resources {
 	return r
 }
 
-// subScaled subtracts n times s from r, writing into r, which the caller
-// owns.
-func subScaled(r, s ebb.Resources, n int) {
-	for k, v := range s {
-		if v != 0 {
-			r[k] -= v * float64(n)
-		}
-	}
-}
-
-// addInPlace adds s to r, writing into r, which the caller owns.
-func addInPlace(r, s ebb.Resources) ebb.Resources {
-	for k, v := range s {
-		r[k] += v
-	}
-	return r
+// sameMap reports whether a and b are the same map (or both nil), not
+// merely equal ones.
+func sameMap(a, b ebb.Resources) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

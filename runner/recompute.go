@@ -40,7 +40,8 @@ func (e *Eval) lostInputs(ctx context.Context, t int32, in map[string]digest.Dig
 		if i.Task == "" {
 			continue
 		}
-		src := int32(e.g.Index[i.Task])
+		j, _ := e.g.Index(i.Task)
+		src := int32(j)
 		if slices.Contains(gone, src) || slices.Contains(pending, src) {
 			continue
 		}

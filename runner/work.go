@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +67,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 
 	e.mu.Lock()
 	if e.err == nil && e.remaining > 0 {
-		e.workers[w] = struct{}{}
+		e.workers = append(e.workers, w)
 		e.attachLocked(w)
 	}
 	e.mu.Unlock()
@@ -143,7 +144,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 	// Leave: tasks placed here but not started go back to the queue.
 	e.mu.Lock()
 	w.left = true
-	delete(e.workers, w)
+	e.workers = slices.DeleteFunc(e.workers, func(x *worker) bool { return x == w })
 	for _, t := range w.assigned {
 		e.release(w, t)
 		if e.err == nil && e.remaining > 0 {
@@ -290,7 +291,8 @@ func (e *Eval) inputs(t int32) map[string]digest.Digest {
 	for _, i := range task.Inputs {
 		switch {
 		case i.Task != "":
-			in[i.Name] = e.tasks[e.g.Index[i.Task]].outputs[i.Output]
+			j, _ := e.g.Index(i.Task)
+			in[i.Name] = e.tasks[j].outputs[i.Output]
 		case i.Digest != "":
 			in[i.Name] = i.Digest
 		default:
@@ -434,7 +436,7 @@ func (e *Eval) release(w *worker, t int32) {
 	e.reportStopped(t)
 	w.running--
 	e.counts.Running--
-	addInPlace(w.free, e.g.Flow.Tasks[t].Resources)
+	e.shapes[t].give(w.free)
 	if w.running == 0 {
 		w.idleSince = time.Now()
 		if w.draining {
@@ -456,7 +458,7 @@ func (e *Eval) fail(err error) {
 	e.err = err
 	e.cfg.Logger.Error("eval failed", "err", err)
 	close(e.doneC)
-	for w := range e.workers {
+	for _, w := range e.workers {
 		w.stop(errFinished)
 	}
 	e.broadcast()

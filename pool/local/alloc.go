@@ -50,6 +50,9 @@ type alloc struct {
 	lastKeepalive time.Time
 	expires       time.Time
 	timer         *time.Timer // calls expire when the lease is due
+	// free holds exec records that Call is done with, for the next
+	// Calls (see forget): at most as many as ran at once.
+	free []*exec
 
 	fetches singleflight.Group // blobs being fetched for its execs, by digest
 }
@@ -166,8 +169,10 @@ func (a *alloc) beginEndLocked(why error) (endWork, bool) {
 	a.timer.Stop()
 	end := endWork{execs: make([]*exec, 0, len(a.execs)), hasDir: a.hasDir}
 	for _, e := range a.execs {
+		e.shared = true
 		end.execs = append(end.execs, e)
 	}
+	a.free = nil
 	return end, true
 }
 

@@ -21,6 +21,16 @@ import (
 // returns ctx's error. A func that calls runtime.Goexit ends the calling
 // goroutine as well; its exec ends failed, as under Put, and stays known.
 //
+// Call reuses the record of an exec it ran for a later Call, so that a
+// flow of small funcs allocates nothing a task here: the func's context
+// and its FuncEnv's streams are then another exec's. It does so only
+// when the func returned, asked for no ctx.Done and wrote nothing to
+// its streams, and no reference to the exec left the alloc (Exec,
+// Execs, a Put of its ID, Remove or the alloc's end): a Wait, Inspect or
+// Kill of an exec someone got hold of always sees that exec. A func
+// must not use its context or streams once it has returned (see
+// ebb.Func).
+//
 // Call is not part of pool.Alloc: a caller asks an alloc for it with an
 // interface assertion, as the runner does, and keeps Put and Wait for
 // allocs without it.
@@ -59,7 +69,7 @@ func (a *alloc) Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (
 	e.ctx.unwatch()
 	e.finish()
 	if err := ctx.Err(); err != nil {
-		a.forget(e)
+		a.forget(e, false)
 		return pool.Result{}, err
 	}
 	if err := e.check(); err != nil {
@@ -69,8 +79,18 @@ func (a *alloc) Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (
 	if len(cfg.Resources) > 0 {
 		r.Resources = cfg.Resources
 	}
-	a.forget(e)
+	a.forget(e, e.quiet())
 	return r, nil
+}
+
+// quiet reports whether the func of an exec run by Call left no trace
+// that it may still use its context or streams: it never asked for
+// ctx.Done (a goroutine of its may be waiting on it) and wrote nothing.
+func (e *exec) quiet() bool {
+	e.ctx.mu.Lock()
+	quiet := e.ctx.done == nil && e.ctx.err == nil
+	e.ctx.mu.Unlock()
+	return quiet && !e.stdout.written() && !e.stderr.written()
 }
 
 // waitRemove waits for x and then removes it.
@@ -84,15 +104,40 @@ func (a *alloc) waitRemove(ctx context.Context, x *exec) (pool.Result, error) {
 }
 
 // forget removes an ended exec that has no file from the alloc's
-// table, unless a Remove of it is at work.
-func (a *alloc) forget(e *exec) {
+// table, unless a Remove of it is at work. With reuse set (see Call)
+// the record goes on the alloc's free list for the next Call, unless a
+// reference to it ever left the table (see exec.shared): nothing but
+// its func can then hold it, and the func has returned.
+func (a *alloc) forget(e *exec, reuse bool) {
 	a.mu.Lock()
 	gone := a.execs[e.id] == e && !e.removing
 	if gone {
 		delete(a.execs, e.id)
+		if reuse && !e.shared && a.state.Load() == live {
+			// What it points to goes now, not when it is reused.
+			e.a, e.fn, e.held, e.ctx.parent = nil, nil, nil, nil
+			a.free = append(a.free, e)
+			a.mu.Unlock()
+			return
+		}
 	}
 	a.mu.Unlock()
 	if gone {
 		e.removed.Store(true)
 	}
+}
+
+// reused returns an exec record that an earlier Call left for reuse, or
+// nil.
+func (a *alloc) reused() *exec {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := len(a.free)
+	if n == 0 {
+		return nil
+	}
+	e := a.free[n-1]
+	a.free[n-1] = nil
+	a.free = a.free[:n-1]
+	return e
 }

@@ -48,6 +48,10 @@ type exec struct {
 
 	removing bool        // Remove is at work; guarded by a.mu
 	removed  atomic.Bool // Remove is over: the exec answers ErrNotExist
+	// shared is set once a reference to the exec has left the alloc's
+	// table (Exec, Execs, a Put of its ID, the alloc's end): such an
+	// exec is never reused (see Call). Guarded by a.mu.
+	shared bool
 
 	// stdout and stderr keep what the exec writes, unless it is a command
 	// whose streams go to log files.
@@ -73,9 +77,17 @@ type execFiles struct {
 var _ pool.Exec = (*exec)(nil)
 
 // newExec makes an exec of cfg; call says it is run by Call (see
-// exec.done).
+// exec.done), and then the exec may be a record an earlier Call left
+// for reuse.
 func newExec(ctx context.Context, a *alloc, id pool.ExecID, cfg pool.ExecConfig, call bool) *exec {
-	e := &exec{
+	var e *exec
+	if call {
+		e = a.reused()
+	}
+	if e == nil {
+		e = new(exec)
+	}
+	*e = exec{
 		id:       id,
 		a:        a,
 		fn:       cfg.Func,

@@ -2,8 +2,10 @@ package local
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -44,8 +46,13 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	if err := validExecID(id); err != nil {
 		return nil, false, fmt.Errorf("local: put in alloc %s: %w", a.id, err)
 	}
-	if err := validExec(cfg); err != nil {
-		return nil, false, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
+	// A func without files has nothing to check but its resources,
+	// which are checked as newExec lists them.
+	inMemory := cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0
+	if !inMemory {
+		if err := cfg.Validate(); err != nil {
+			return nil, false, fmt.Errorf("local: put %s in alloc %s: %w", id, a.id, err)
+		}
 	}
 	if (len(cfg.Inputs) > 0 || len(cfg.Outputs) > 0) && a.p.cfg.Repository == nil {
 		return nil, false, fmt.Errorf("local: put %s in alloc %s: exec has inputs or outputs but pool %s has no Config.Repository: %w",
@@ -54,12 +61,17 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	// Made before the lock is taken, which it then holds for less; a
 	// Put that finds its exec or fails drops it.
 	e = newExec(ctx, a, id, cfg, call)
+	if inMemory && !validHeld(e.held) {
+		err := cfg.Resources.Validate() // names the first bad key
+		return nil, false, fmt.Errorf("local: put %s in alloc %s: exec: %w", id, a.id, err)
+	}
 	a.mu.Lock()
 	if a.state.Load() != live {
 		a.mu.Unlock()
 		return nil, false, a.expired()
 	}
 	if old, ok := a.execs[id]; ok {
+		old.shared = true
 		a.mu.Unlock()
 		return old, true, nil
 	}
@@ -82,16 +94,15 @@ func (a *alloc) put(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig, ca
 	return e, false, nil
 }
 
-// validExec is cfg.Validate, with a shortcut for the common in-process
-// exec that has nothing to validate but its resources.
-func validExec(cfg pool.ExecConfig) error {
-	if cfg.Func != nil && len(cfg.Argv) == 0 && len(cfg.Env) == 0 && len(cfg.Inputs) == 0 && len(cfg.Outputs) == 0 {
-		if err := cfg.Resources.Validate(); err != nil {
-			return fmt.Errorf("exec: %w", err) // as cfg.Validate says it
+// validHeld reports whether an exec's resources are valid, as
+// Resources.Validate would: valid keys, finite quantities not below 0.
+func validHeld(held []amount) bool {
+	for _, h := range held {
+		if ebb.ValidKey(h.kind) != nil || h.n < 0 || math.IsNaN(h.n) || math.IsInf(h.n, 0) {
+			return false
 		}
-		return nil
 	}
-	return cfg.Validate()
+	return true
 }
 
 // validExecID is id.Validate wrapped in ebb.ErrInvalid, with a shortcut
@@ -106,7 +117,22 @@ func validExecID(id pool.ExecID) error {
 	return nil
 }
 
+// isLowerHex reports whether s is all lowercase hex digits. It looks
+// at eight bytes at a time: for a byte c below 0x80, c+(0x7f-k) has its
+// high bit set exactly when c > k, and no carry crosses into the next
+// byte.
 func isLowerHex(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	gt := func(x uint64, k byte) uint64 { return x + ones*uint64(0x7f-k) }
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64([]byte(s[:8]))
+		digit := gt(x, '0'-1) &^ gt(x, '9')
+		letter := gt(x, 'a'-1) &^ gt(x, 'f')
+		if (digit|letter)&highs != highs || x&highs != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
@@ -140,6 +166,7 @@ func (a *alloc) Exec(ctx context.Context, id pool.ExecID) (pool.Exec, error) {
 	if !ok {
 		return nil, fmt.Errorf("local: alloc %s: exec %s: %w", a.id, id, ebb.ErrNotExist)
 	}
+	e.shared = true
 	return e, nil
 }
 
@@ -155,6 +182,7 @@ func (a *alloc) Execs(ctx context.Context) ([]pool.Exec, error) {
 	}
 	all := make([]*exec, 0, len(a.execs))
 	for _, e := range a.execs {
+		e.shared = true
 		all = append(all, e)
 	}
 	a.mu.Unlock()

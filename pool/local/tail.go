@@ -48,6 +48,13 @@ func (t *tail) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// written reports whether anything was ever written.
+func (t *tail) written() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total > 0
+}
+
 // String returns the last max bytes written.
 func (t *tail) String() string {
 	t.mu.Lock()
