@@ -96,7 +96,7 @@ func ExampleSuite() {
 	// burst × default: ratio 1.12, busy kills 0
 	// burst × static: ratio 5.57, busy kills 0
 	// burst × reflow: ratio 1.77, busy kills 0
-	// trickle × default: ratio 1.07, busy kills 0
+	// trickle × default: ratio 1.04, busy kills 0
 	// trickle × static: ratio 1.07, busy kills 0
 	// trickle × reflow: ratio 1.00, busy kills 0
 }

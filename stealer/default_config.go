@@ -33,9 +33,11 @@ type DefaultConfig struct {
 	// latency estimate plus Patience. Default 0: four times the typical
 	// latency, so that a new alloc, whose boot is paid whether it is
 	// used or not, saves each task it is bought for at least four boots
-	// of waiting, but never more than a typical task runs
-	// (Snapshot.TaskDuration): a task kept waiting longer than its own
-	// run has lost more than a boot costs. It applies only once tasks
+	// of waiting, but never more than half a typical task's run
+	// (Snapshot.TaskDuration): a task kept waiting past the latency
+	// longer than that is slowed by more than half, and when it is on a
+	// flow's critical path (its last waves, a stage behind a gather)
+	// that wait is the makespan's. It applies only once tasks
 	// have been seen to finish
 	// (Snapshot.TaskDuration set), since a guessed duration can be far
 	// off. A tiny value (1 ns) turns it off.

@@ -40,7 +40,7 @@ func (d *Default) patience(s Snapshot) time.Duration {
 	if d.cfg.Patience > 0 {
 		return d.cfg.Patience
 	}
-	return min(4*d.typicalLatency(s), s.TaskDuration)
+	return min(4*d.typicalLatency(s), s.TaskDuration/2)
 }
 
 // IdleTimeout returns how long a held alloc may stay idle before the

@@ -63,11 +63,11 @@ func TestDefaultToBuy(t *testing.T) {
 		t.Errorf("toBuy = %+v, want both 8-cpu tasks bought, not runnable", b)
 	}
 	// A long backlog: only what would still wait after latency and
-	// patience (4 × 30 s, but at most a task's 10 s) is bought: 40 s × 4
-	// slots / 10 s = 16 start.
+	// patience (4 × 30 s, but at most half a task's 10 s) is bought:
+	// 35 s × 4 slots / 10 s = 14 start.
 	b = d.toBuy(s, []group{{shape: cpus(1), count: 100}}, nil, 30*time.Second)
-	if len(b.buy) != 1 || b.buy[0].count != 84 {
-		t.Errorf("toBuy = %+v, want 84 of 100 bought", b.buy)
+	if len(b.buy) != 1 || b.buy[0].count != 86 {
+		t.Errorf("toBuy = %+v, want 86 of 100 bought", b.buy)
 	}
 }
 

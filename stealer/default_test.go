@@ -441,11 +441,19 @@ func TestDefaultPlan(t *testing.T) {
 		wantHold:   "covered by 3 requests in flight",
 	}, {
 		name: "once durations are known, a backlog held capacity starts soon is left to it",
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 6)}, Others: []Held{primary(8)}, TaskDuration: 2 * time.Minute},
+		// 6 two-minute tasks start on 8 cpus within 90 s: later than
+		// an alloc would come (30 s), no later than that plus the
+		// patience (four times the latency, at most half a task's run).
+		wantHold: "held: 6 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 1m0s",
+	}, {
+		name: "patience is at most half a task's run",
 		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute},
-		// 12 one-minute tasks start on 8 cpus within 90 s: later than
-		// an alloc would come (30 s), sooner than that plus the
-		// patience (four times the latency, at most a task's minute).
-		wantHold: "held: 12 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 1m0s",
+		// 12 one-minute tasks start on 8 cpus within 90 s. Patience is
+		// half a task's minute, not the whole of it: within 30 s + 30 s,
+		// 8 start; the last 4 would wait past it, and are bought for.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s, patience 30s"},
 	}, {
 		name: "no patience on the task duration guess",
 		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}},
@@ -456,11 +464,12 @@ func TestDefaultPlan(t *testing.T) {
 		name: "patience follows the typical latency",
 		snap: Snapshot{
 			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
-			Latency: []time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second},
+			Latency: []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second},
 		},
-		// 10 s plus 40 s of patience: 6 start on the primary, buy 6.
-		wantAcquire: []ebb.Requirements{req(cpus(1), 6)},
-		wantReasons: []string{"allocation takes 10s, patience 40s"},
+		// 5 s plus 20 s of patience (four latencies, less than half a
+		// task's minute): 3 start on the primary, buy 9.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 9)},
+		wantReasons: []string{"allocation takes 5s, patience 20s"},
 	}, {
 		name:        "patience from the config",
 		cfg:         DefaultConfig{Patience: 10 * time.Second},

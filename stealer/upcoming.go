@@ -98,7 +98,8 @@ const (
 // Estimate) and how long its tasks are expected to run (as Estimate
 // says). A task that waits on one whose end is only a guess (no task of
 // its kind seen to run that long, or not yet seen to finish) goes into a
-// group of its own marked Untimed, with In a lower bound. Groups come
+// group of its own marked Untimed, with In a lower bound: such a running
+// task may end at any moment, so it counts as ending now. Groups come
 // largest shape first, then timed before untimed, then soonest; after
 // them come the chains behind ready tasks (Upcoming.Follows), one entry
 // per shape of their heads. The result is the caller's.
@@ -186,8 +187,16 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				break
 			}
 			sources = append(sources, t)
+			// One that has run longer than any of its kind seen to
+			// finish (or whose kind none has) may end at any moment:
+			// Remaining's guess for it (half its age again) is no
+			// bound, so what waits on it is due no sooner than now.
+			end := time.Duration(left[i])
+			if !timed[i] {
+				end = 0
+			}
 			for _, c := range w.Dependents(t) {
-				see(c, time.Duration(left[i]), timed[i], -1)
+				see(c, end, timed[i], -1)
 			}
 		}
 	}
