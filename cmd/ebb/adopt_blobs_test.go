@@ -33,7 +33,10 @@ func TestKilledDriverTakesOutputsStoredLate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and resumes a real driver, dead for more than 10 s")
 	}
-	bin := builtEbb(t)
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A test that fails half way leaves no worker behind: the primary's
 	// machine worker and the command provider's outlive their driver.
 	t.Cleanup(func() {

@@ -43,10 +43,12 @@ func TestKilledDriverAdoptsWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and resumes real drivers")
 	}
-	bin := builtEbb(t)
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	kills := adoptKills
 	if s := os.Getenv("EBB_ADOPT_KILLS"); s != "" {
-		var err error
 		if kills, err = strconv.Atoi(s); err != nil {
 			t.Fatal(err)
 		}

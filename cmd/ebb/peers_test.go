@@ -59,7 +59,10 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 	if v, err := strconv.ParseInt(os.Getenv("EBB_FAN_SIZE"), 10, 64); err == nil && v > 0 {
 		size = v
 	}
-	bin := builtEbb(t)
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	scripts, err := filepath.Abs("../../cluster/command/testdata")
 	if err != nil {
 		t.Fatal(err)

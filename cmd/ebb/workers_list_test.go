@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // A run on procs workers: while it runs, ebb workers lists the worker
@@ -21,7 +23,10 @@ import (
 // -events has them; once the run is done, ebb workers says the driver
 // stopped and left no worker.
 func TestWorkersOfALiveRun(t *testing.T) {
-	bin := builtEbb(t)
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)

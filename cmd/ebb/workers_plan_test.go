@@ -134,7 +134,10 @@ func TestAuxWatchReport(t *testing.T) {
 }
 
 func TestRunWorkersProcsWithinResources(t *testing.T) {
-	bin := builtEbb(t)
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)

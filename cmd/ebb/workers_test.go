@@ -17,7 +17,10 @@ import (
 // other tasks on workers, started by procs or by the command provider's
 // model scripts, with the same result; no worker is left afterwards.
 func TestRunOnWorkers(t *testing.T) {
-	bin := builtEbb(t)
+	bin, err := proctest.BuildEbb(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	scripts, err := filepath.Abs("../../cluster/command/testdata")
 	if err != nil {
 		t.Fatal(err)
