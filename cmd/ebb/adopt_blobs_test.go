@@ -33,7 +33,7 @@ func TestKilledDriverTakesOutputsStoredLate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and resumes a real driver, dead for more than 10 s")
 	}
-	bin, err := proctest.BuildEbb(t.TempDir())
+	bin, err := buildEbb(t)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestKilledDriverAdoptsWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and resumes real drivers")
 	}
-	bin, err := proctest.BuildEbb(t.TempDir())
+	bin, err := buildEbb(t)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func TestRunWithEverySink(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	bin, err := proctest.BuildEbb(t.TempDir())
+	bin, err := buildEbb(t)
 	if err != nil {
 		t.Fatal(err)
 	}

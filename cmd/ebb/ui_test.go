@@ -120,7 +120,7 @@ func pollPage(ctx context.Context, expr string, d time.Duration) error {
 // docs/dashboard.png is made).
 func TestDashboardInBrowser(t *testing.T) {
 	path := chromium(t)
-	bin, err := proctest.BuildEbb(t.TempDir())
+	bin, err := buildEbb(t)
 	if err != nil {
 		t.Fatal(err)
 	}

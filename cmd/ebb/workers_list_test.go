@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // A run on procs workers: while it runs, ebb workers lists the worker
@@ -23,7 +21,7 @@ import (
 // -events has them; once the run is done, ebb workers says the driver
 // stopped and left no worker.
 func TestWorkersOfALiveRun(t *testing.T) {
-	bin, err := proctest.BuildEbb(t.TempDir())
+	bin, err := buildEbb(t)
 	if err != nil {
 		t.Fatal(err)
 	}

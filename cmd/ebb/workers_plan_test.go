@@ -134,7 +134,7 @@ func TestAuxWatchReport(t *testing.T) {
 }
 
 func TestRunWorkersProcsWithinResources(t *testing.T) {
-	bin, err := proctest.BuildEbb(t.TempDir())
+	bin, err := buildEbb(t)
 	if err != nil {
 		t.Fatal(err)
 	}
