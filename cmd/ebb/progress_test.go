@@ -78,10 +78,7 @@ func TestRunProgressPiped(t *testing.T) {
 // On a terminal, ebb run draws its status and redraws it in place as the
 // run goes: the progress shows, and updates, and stays at the end.
 func TestRunProgressTerminal(t *testing.T) {
-	bin, err := buildEbb(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	ptmx, tty, err := pty.Open()
 	if err != nil {

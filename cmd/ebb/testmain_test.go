@@ -31,12 +31,12 @@ var built struct {
 	err      error
 }
 
-// buildEbb returns the path of the ebb command in a directory of t's own:
-// a link to the one built for every test, so that a test still finds its
-// own processes by that path, and the command is linked once instead of
-// once a test, which on a loaded machine took minutes of the package's
-// ten.
-func buildEbb(t *testing.T) (string, error) {
+// buildEbb returns the path of the ebb command in a directory of t's own,
+// or fails t: a link to the one built for every test, so that a test
+// still finds its own processes by that path, and the command is linked
+// once instead of once a test, which on a loaded machine took minutes of
+// the package's ten.
+func buildEbb(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
 		if built.dir, built.err = os.MkdirTemp("", "ebb-cmd-test-"); built.err == nil {
@@ -44,11 +44,11 @@ func buildEbb(t *testing.T) (string, error) {
 		}
 	})
 	if built.err != nil {
-		return "", built.err
+		t.Fatal(built.err)
 	}
 	bin := filepath.Join(t.TempDir(), "ebb")
 	if err := os.Link(built.bin, bin); err != nil {
-		return "", err
+		t.Fatal(err)
 	}
-	return bin, nil
+	return bin
 }

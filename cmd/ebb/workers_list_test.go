@@ -21,10 +21,7 @@ import (
 // -events has them; once the run is done, ebb workers says the driver
 // stopped and left no worker.
 func TestWorkersOfALiveRun(t *testing.T) {
-	bin, err := buildEbb(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)

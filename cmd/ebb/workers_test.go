@@ -17,10 +17,7 @@ import (
 // other tasks on workers, started by procs or by the command provider's
 // model scripts, with the same result; no worker is left afterwards.
 func TestRunOnWorkers(t *testing.T) {
-	bin, err := buildEbb(t)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	scripts, err := filepath.Abs("../../cluster/command/testdata")
 	if err != nil {
 		t.Fatal(err)
