@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // script running ebb worker without exec, as a site's wrapper might: the
 // shell, which lives as long as the worker, holds no token in its
 // /proc/PID/environ; the token file it was handed was of mode 0600, and
-// is gone once the worker is up.
+// is gone once the worker is up; Terminate stops the worker along with
+// the shell.
 func TestTokenNotInShell(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -45,5 +47,10 @@ func TestTokenNotInShell(t *testing.T) {
 	proctest.CheckTokenHidden(t, []int{pid}, rec.Token, filepath.Join(workers, string(w.ID), "token"), modes)
 	if err := p.Terminate(ctx, w.ID); err != nil {
 		t.Fatalf("Terminate: %v", err)
+	}
+	// Terminate stops the worker the shell started, not the shell alone.
+	if pid := findWorker(w.ID); pid != 0 {
+		t.Errorf("worker process %d outlived Terminate, its wrapper shell gone", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }

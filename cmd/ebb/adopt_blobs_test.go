@@ -33,10 +33,7 @@ func TestKilledDriverTakesOutputsStoredLate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and resumes a real driver, dead for more than 10 s")
 	}
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	// A test that fails half way leaves no worker behind: the primary's
 	// machine worker and the command provider's outlive their driver.
 	t.Cleanup(func() {

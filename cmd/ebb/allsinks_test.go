@@ -38,10 +38,7 @@ func TestRunWithEverySink(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)

@@ -59,10 +59,7 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 	if v, err := strconv.ParseInt(os.Getenv("EBB_FAN_SIZE"), 10, 64); err == nil && v > 0 {
 		size = v
 	}
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	scripts, err := filepath.Abs("../../cluster/command/testdata")
 	if err != nil {
 		t.Fatal(err)

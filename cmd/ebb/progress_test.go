@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"github.com/creack/pty"
-
-	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // steps writes a flow of three tasks, one after the other, each taking
@@ -80,10 +78,7 @@ func TestRunProgressPiped(t *testing.T) {
 // On a terminal, ebb run draws its status and redraws it in place as the
 // run goes: the progress shows, and updates, and stays at the end.
 func TestRunProgressTerminal(t *testing.T) {
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	ptmx, tty, err := pty.Open()
 	if err != nil {

@@ -120,10 +120,7 @@ func pollPage(ctx context.Context, expr string, d time.Duration) error {
 // docs/dashboard.png is made).
 func TestDashboardInBrowser(t *testing.T) {
 	path := chromium(t)
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "go")
 	write := func(name, content string) string {

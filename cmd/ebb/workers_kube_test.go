@@ -74,7 +74,10 @@ kube:
 	for i := range 4 {
 		fmt.Fprintf(&tasks, "  - {name: t%d, argv: [sh, -c, \"sleep 3; echo %d > out\"], resources: \"cpu=0.5,mem=64MiB\", outputs: [out]}\n", i, i)
 	}
-	tasks.WriteString("  - {name: sum, argv: [sh, -c, \"cat t* | awk '{s += $1} END {print s}' > sum\"], resources: \"cpu=0.5,mem=64MiB\", outputs: [sum], inputs: [{name: t0, task: t0, output: out}, {name: t1, task: t1, output: out}, {name: t2, task: t2, output: out}, {name: t3, task: t3, output: out}]}\n")
+	// sum needs more memory than the primary has: it runs on a pod
+	// however fast the primary gets through the rest, and however slowly
+	// pods come up.
+	tasks.WriteString("  - {name: sum, argv: [sh, -c, \"cat t* | awk '{s += $1} END {print s}' > sum\"], resources: \"cpu=0.5,mem=128MiB\", outputs: [sum], inputs: [{name: t0, task: t0, output: out}, {name: t1, task: t1, output: out}, {name: t2, task: t2, output: out}, {name: t3, task: t3, output: out}]}\n")
 	flow := write("flow.yaml", "tasks:\n"+tasks.String())
 	code, out, errs := runEbb(t, dir, "run", "-workers", wf, "-primary", "cpu=0.5,mem=64MiB", "-outputs", "out", flow)
 	if code != 0 {

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // A run on procs workers: while it runs, ebb workers lists the worker
@@ -23,10 +21,7 @@ import (
 // -events has them; once the run is done, ebb workers says the driver
 // stopped and left no worker.
 func TestWorkersOfALiveRun(t *testing.T) {
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)

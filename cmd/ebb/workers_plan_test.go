@@ -134,10 +134,7 @@ func TestAuxWatchReport(t *testing.T) {
 }
 
 func TestRunWorkersProcsWithinResources(t *testing.T) {
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)

@@ -17,10 +17,7 @@ import (
 // other tasks on workers, started by procs or by the command provider's
 // model scripts, with the same result; no worker is left afterwards.
 func TestRunOnWorkers(t *testing.T) {
-	bin, err := proctest.BuildEbb(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildEbb(t)
 	scripts, err := filepath.Abs("../../cluster/command/testdata")
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +49,8 @@ func TestRunOnWorkers(t *testing.T) {
 					workers += "  token_file: true\n"
 				}
 			}
-			// Long enough that a worker comes up before the primary
-			// has run them all: a Slurm job takes about a second.
+			// Long enough that a worker often comes up before the
+			// primary has run them all: a Slurm job takes about a second.
 			sleep := "0.5"
 			if provider == "slurm" {
 				sleep = "3"
@@ -62,7 +59,9 @@ func TestRunOnWorkers(t *testing.T) {
 			for i := range 4 {
 				fmt.Fprintf(&tasks, "  - {name: t%d, argv: [sh, -c, \"sleep %s; echo %d > out\"], resources: \"cpu=1,mem=64MiB\", outputs: [out]}\n", i, sleep, i)
 			}
-			tasks.WriteString("  - {name: sum, argv: [sh, -c, \"cat t* | awk '{s += $1} END {print s}' > sum\"], resources: \"cpu=1,mem=64MiB\", outputs: [sum], inputs: [{name: t0, task: t0, output: out}, {name: t1, task: t1, output: out}, {name: t2, task: t2, output: out}, {name: t3, task: t3, output: out}]}\n")
+			// sum needs more memory than the primary has: it runs on
+			// a worker however slowly workers come up.
+			tasks.WriteString("  - {name: sum, argv: [sh, -c, \"cat t* | awk '{s += $1} END {print s}' > sum\"], resources: \"cpu=1,mem=128MiB\", outputs: [sum], inputs: [{name: t0, task: t0, output: out}, {name: t1, task: t1, output: out}, {name: t2, task: t2, output: out}, {name: t3, task: t3, output: out}]}\n")
 			write := func(name, content string) string {
 				path := filepath.Join(dir, name)
 				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {

@@ -45,9 +45,10 @@ func TestCrashingChild(t *testing.T) {
 	}
 	t.Run("fine", func(t *testing.T) {})
 	t.Run("crash", func(t *testing.T) {
-		done := make(chan struct{})
-		go func() { defer close(done); panic("boom") }()
-		<-done
+		go func() { panic("boom") }()
+		// The panic ends the binary. The subtest must not end first: the
+		// binary could exit 0 before the panicking goroutine exits 2.
+		select {}
 	})
 }
 
