@@ -1,6 +1,7 @@
 package ebb
 
 import (
+	"github.com/opencontainers/go-digest"
 	"strconv"
 	"testing"
 )
@@ -49,6 +50,73 @@ func TestDigestsAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}) / n
+	t.Logf("%.3f allocations a task", perTask)
+	if perTask > 0.1 {
+		t.Errorf("%.3f allocations a task, want at most 0.1", perTask)
+	}
+}
+
+// chainAndWide is a flow of n tasks: every third one reads the one before
+// it, the rest read nothing, so the digests of a chunk are shared early
+// at many places.
+func chainAndWide(n int) *Flow {
+	f := &Flow{Name: "mixed", Tasks: make([]Task, n)}
+	for i := range f.Tasks {
+		f.Tasks[i] = Task{Name: "t" + strconv.Itoa(i), Argv: []string{"true", strconv.Itoa(i)}, Outputs: []string{"o"}}
+		if i%3 == 0 && i > 0 {
+			f.Tasks[i].Inputs = []Input{{Name: "in", Task: f.Tasks[i-1].Name, Output: "o"}}
+		}
+	}
+	return f
+}
+
+// Digests written into shared arrays are the digests computed one task
+// at a time, and stay so after more digests are written.
+func TestDigestsShared(t *testing.T) {
+	g, err := chainAndWide(2000).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]digest.Digest, len(g.Flow.Tasks))
+	d := NewDigester()
+	for _, i := range g.Order {
+		var inputs []digest.Digest
+		for _, in := range g.Flow.Tasks[i].Inputs {
+			j, _ := g.Index(in.Task)
+			d.Reset()
+			d.WriteString("output")
+			d.WriteDigest(want[j])
+			d.WriteString(in.Output)
+			inputs = append(inputs, d.Digest())
+		}
+		want[i] = digest.Digest(g.Flow.Tasks[i].appendDigest(d, inputs, nil))
+	}
+	if _, err := g.Digests(nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("task %d: digest %s, want %s", i, got[i], want[i])
+		}
+	}
+}
+
+// A flow whose tasks read their neighbours' digests still shares arrays
+// among many digests: an allocation per array, not per task.
+func TestDigestsAllocsChain(t *testing.T) {
+	g, err := chainAndWide(4096).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perTask := testing.AllocsPerRun(3, func() {
+		if _, err := g.Digests(nil); err != nil {
+			t.Fatal(err)
+		}
+	}) / float64(len(g.Flow.Tasks))
 	t.Logf("%.3f allocations a task", perTask)
 	if perTask > 0.1 {
 		t.Errorf("%.3f allocations a task, want at most 0.1", perTask)

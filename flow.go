@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -370,24 +371,30 @@ func dependentsOf(depsAt, deps []int32) (at, dependents []int32) {
 func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
 	tasks := g.Flow.Tasks
 	out := make([]digest.Digest, len(tasks))
-	// The digests are written into chunks, each one string that they
-	// share: an allocation per chunk, not per task. A task that reads
-	// a digest still in the chunk being written ends that chunk early.
+	// The digests are written into arrays of up to chunkLen of them, each
+	// one allocation that they share as strings, made without a copy: a
+	// byte once written there is never written again. chunk is the part
+	// of the array not yet shared. A task that reads a digest still in
+	// chunk shares it early and goes on in the rest of the array.
 	const chunkLen = 256
-	chunk := make([]byte, 0, min(len(tasks), chunkLen)*digestLen)
+	var chunk []byte
 	var pending []int32 // the tasks whose digests are in chunk, in order
 	flush := func() {
-		s := string(chunk)
+		if len(chunk) == 0 {
+			return
+		}
+		s := unsafe.String(&chunk[0], len(chunk))
 		for k, i := range pending {
 			out[i] = digest.Digest(s[k*digestLen : (k+1)*digestLen])
 		}
-		chunk, pending = chunk[:0], pending[:0]
+		chunk, pending = chunk[len(chunk):], pending[:0]
 	}
 	var inputs []digest.Digest
+	var scratch []byte // the digests of the outputs the task reads
 	d := NewDigester()
-	for _, i := range g.Order {
+	for n, i := range g.Order {
 		t := &tasks[i]
-		inputs = inputs[:0]
+		inputs, scratch = inputs[:0], scratch[:0]
 		for _, in := range t.Inputs {
 			switch {
 			case in.Task != "":
@@ -399,7 +406,11 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 				d.WriteString("output")
 				d.WriteDigest(out[j])
 				d.WriteString(in.Output)
-				inputs = append(inputs, d.Digest())
+				// Written into scratch, and read only by this task's
+				// appendDigest: no string of its own.
+				n := len(scratch)
+				scratch = d.appendDigest(scratch)
+				inputs = append(inputs, digest.Digest(unsafe.String(&scratch[n], digestLen)))
 			case in.Digest != "":
 				inputs = append(inputs, in.Digest)
 			default:
@@ -409,6 +420,10 @@ func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error)
 				}
 				inputs = append(inputs, d)
 			}
+		}
+		if cap(chunk)-len(chunk) < digestLen {
+			flush()
+			chunk = make([]byte, 0, min(len(g.Order)-n, chunkLen)*digestLen)
 		}
 		chunk = t.appendDigest(d, inputs, chunk)
 		if pending = append(pending, i); len(pending) == chunkLen {

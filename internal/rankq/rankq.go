@@ -12,11 +12,18 @@ import (
 	"slices"
 )
 
-// A Queue holds task indexes, as a binary heap. The zero Queue is empty
-// and ready to use; it is not safe for concurrent use.
+// A Queue holds task indexes, as a run and a binary heap. The run is a
+// first-in first-out list already in the queue's order: a task pushed
+// with a rank no higher than the run's last joins it, at O(1) a push and
+// a pop, which is how most tasks arrive (a flow's independent tasks share
+// one rank). Any other task goes to the heap. Pop takes the head of
+// whichever of the two comes first. The zero Queue is empty and ready to
+// use; it is not safe for concurrent use.
 type Queue struct {
-	h   []item
-	seq uint32 // the last item's seq
+	run  []item // in Pop's order: ranks non-increasing, seqs increasing
+	head int    // the run's first item still held; those before it are popped
+	h    []item // a binary heap
+	seq  uint32 // the last item's seq
 }
 
 // An item is 16 bytes: a big flow's ready tasks are millions of them.
@@ -35,11 +42,11 @@ func before(a, b item) bool {
 }
 
 // Len returns how many tasks the queue holds.
-func (q *Queue) Len() int { return len(q.h) }
+func (q *Queue) Len() int { return len(q.run) - q.head + len(q.h) }
 
-// Grow makes room for n more tasks, so that pushing them does not
-// reallocate the heap.
-func (q *Queue) Grow(n int) { q.h = slices.Grow(q.h, n) }
+// Grow makes room for n more tasks in the run, so that pushing them in
+// Pop's order (equal ranks, say) does not reallocate.
+func (q *Queue) Grow(n int) { q.run = slices.Grow(q.run, n) }
 
 // Push adds task, of the given rank.
 func (q *Queue) Push(task int32, rank float64) {
@@ -47,7 +54,19 @@ func (q *Queue) Push(task int32, rank float64) {
 		q.renumber()
 	}
 	q.seq++
-	q.h = append(q.h, item{task: task, rank: rank, seq: q.seq})
+	it := item{task: task, rank: rank, seq: q.seq}
+	if n := len(q.run); n == q.head || rank <= q.run[n-1].rank {
+		// Later than every item of the run and of no higher rank than
+		// its last: it comes out after them.
+		if n == cap(q.run) && q.head >= n/2 {
+			// Move the held items down rather than grow the array.
+			q.run = q.run[:copy(q.run, q.run[q.head:])]
+			q.head = 0
+		}
+		q.run = append(q.run, it)
+		return
+	}
+	q.h = append(q.h, it)
 	for i := len(q.h) - 1; i > 0; {
 		p := (i - 1) / 2
 		if !before(q.h[i], q.h[p]) {
@@ -62,20 +81,37 @@ func (q *Queue) Push(task int32, rank float64) {
 // arrival, so that seq counts on without wrapping. The heap stays valid:
 // no two items change order.
 func (q *Queue) renumber() {
-	byArrival := make([]*item, len(q.h))
+	byArrival := make([]*item, 0, q.Len())
+	for i := range q.run[q.head:] {
+		byArrival = append(byArrival, &q.run[q.head+i])
+	}
 	for i := range q.h {
-		byArrival[i] = &q.h[i]
+		byArrival = append(byArrival, &q.h[i])
 	}
 	slices.SortFunc(byArrival, func(a, b *item) int { return cmp.Compare(a.seq, b.seq) })
 	for k, it := range byArrival {
 		it.seq = uint32(k + 1)
 	}
-	q.seq = uint32(len(q.h))
+	q.seq = uint32(q.Len())
+}
+
+// fromRun reports whether Pop takes the run's head rather than the
+// heap's top.
+func (q *Queue) fromRun() bool {
+	return len(q.run) > q.head && (len(q.h) == 0 || before(q.run[q.head], q.h[0]))
 }
 
 // Pop removes and returns the task to start next. The queue must not be
 // empty.
 func (q *Queue) Pop() int32 {
+	if q.fromRun() {
+		top := q.run[q.head].task
+		q.head++
+		if q.head == len(q.run) {
+			q.run, q.head = q.run[:0], 0 // a new run starts at the array's head
+		}
+		return top
+	}
 	top := q.h[0].task
 	n := len(q.h) - 1
 	q.h[0] = q.h[n]
@@ -98,14 +134,28 @@ func (q *Queue) Pop() int32 {
 }
 
 // Peek returns the task Pop would return, without removing it.
-func (q *Queue) Peek() int32 { return q.h[0].task }
+func (q *Queue) Peek() int32 {
+	if q.fromRun() {
+		return q.run[q.head].task
+	}
+	return q.h[0].task
+}
 
 // All yields the queue's tasks, the one Pop would return first and the
-// rest in the heap's order (higher ranks mostly before lower ones, not
+// rest in no set order (higher ranks mostly before lower ones, not
 // sorted). The queue must not change while it yields.
 func (q *Queue) All() iter.Seq[int32] {
 	return func(yield func(int32) bool) {
-		for _, it := range q.h {
+		first, second := q.run[q.head:], q.h
+		if !q.fromRun() {
+			first, second = second, first
+		}
+		for _, it := range first {
+			if !yield(it.task) {
+				return
+			}
+		}
+		for _, it := range second {
 			if !yield(it.task) {
 				return
 			}

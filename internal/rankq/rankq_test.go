@@ -28,8 +28,33 @@ func TestOrder(t *testing.T) {
 }
 
 // The queue gives the order a sort by (rank desc, arrival) gives, for any
-// mix of pushes and pops.
+// mix of pushes and pops: ranks at random, ranks mostly equal (the run),
+// and ranks that mostly fall with a rise now and then (run and heap
+// interleaved).
 func TestOrderRandom(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		rank func(i int, r uint64) float64
+	}{
+		{"random", func(_ int, r uint64) float64 { return float64(r % 7) }},
+		{"mostly equal", func(_ int, r uint64) float64 {
+			if r%50 == 0 {
+				return float64(r % 3)
+			}
+			return 1
+		}},
+		{"falling", func(i int, r uint64) float64 {
+			if r%20 == 0 {
+				return float64(r % 100)
+			}
+			return float64(100 - i/60)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkOrder(t, c.rank) })
+	}
+}
+
+func checkOrder(t *testing.T, rank func(i int, r uint64) float64) {
 	var q Queue
 	type pushed struct {
 		task int32
@@ -40,9 +65,9 @@ func TestOrderRandom(t *testing.T) {
 	seq := 0
 	x := uint64(1)
 	next := func() uint64 { x = x*6364136223846793005 + 1442695040888963407; return x >> 33 }
-	for i := range 5000 {
+	for i := range 6000 {
 		if next()%3 != 0 || len(model) == 0 {
-			r := float64(next() % 7)
+			r := rank(i, next())
 			q.Push(int32(i), r)
 			seq++
 			model = append(model, pushed{int32(i), r, seq})
@@ -54,6 +79,9 @@ func TestOrderRandom(t *testing.T) {
 				best = j
 			}
 		}
+		if got := q.Peek(); got != model[best].task {
+			t.Fatalf("peek %d: got task %d, want %d", i, got, model[best].task)
+		}
 		if got := q.Pop(); got != model[best].task {
 			t.Fatalf("pop %d: got task %d, want %d", i, got, model[best].task)
 		}
@@ -61,6 +89,40 @@ func TestOrderRandom(t *testing.T) {
 	}
 	if q.Len() != len(model) {
 		t.Fatalf("Len %d, want %d", q.Len(), len(model))
+	}
+	first := true
+	n := 0
+	for task := range q.All() {
+		if first && task != q.Peek() {
+			t.Fatalf("All yielded %d first, want %d", task, q.Peek())
+		}
+		first = false
+		n++
+	}
+	if n != len(model) {
+		t.Fatalf("All yielded %d tasks, want %d", n, len(model))
+	}
+}
+
+// Tasks of equal rank pass through the run, never the heap, and a run
+// that never empties (as many pushes as pops) reuses its array rather
+// than growing without bound.
+func TestEqualRanksRun(t *testing.T) {
+	var q Queue
+	for i := range 100 {
+		q.Push(int32(i), 2)
+	}
+	for i := 100; i < 100_000; i++ {
+		q.Push(int32(i), 2)
+		if got := q.Pop(); got != int32(i-100) {
+			t.Fatalf("pop %d, want %d", got, i-100)
+		}
+	}
+	if len(q.h) != 0 {
+		t.Errorf("the heap holds %d items of equal rank, want 0", len(q.h))
+	}
+	if c := cap(q.run); c > 1024 {
+		t.Errorf("the run's array holds %d items for 101 held, want it reused", c)
 	}
 }
 
