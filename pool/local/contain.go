@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // A containMode is how a pool makes sure that nothing an exec started
@@ -145,9 +146,16 @@ func makePoolCgroup(nonce string) (string, error) {
 	return dir, nil
 }
 
+// deadPoolWait bounds how long removeDeadPools waits for the cgroup of
+// one dead pool to empty once killed: a process in uninterruptible sleep
+// outlives SIGKILL, and another process may be cleaning up, or making,
+// the same cgroup at the same moment. What is not empty by then is left
+// for the next pool to remove.
+const deadPoolWait = time.Second
+
 // removeDeadPools removes the pool cgroups in parent whose process is
-// gone, after killing what is left in them. It does what it can: a
-// cgroup it cannot remove stays.
+// gone, after killing what is left in them. It does what it can within
+// deadPoolWait a cgroup: a cgroup it cannot empty or remove stays.
 func removeDeadPools(parent string) {
 	ents, _ := os.ReadDir(parent)
 	for _, ent := range ents {
@@ -160,24 +168,38 @@ func removeDeadPools(parent string) {
 		if err != nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 			continue
 		}
-		dir := filepath.Join(parent, ent.Name())
-		g := &execCgroup{dir: dir, fd: -1, events: -1}
-		if g.fd, err = syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0); err != nil {
-			continue
-		}
-		if g.events, err = syscall.Open(dir+"/cgroup.events", syscall.O_RDONLY|syscall.O_CLOEXEC, 0); err == nil {
-			if g.kill() == nil {
-				g.waitEmpty()
-			}
-		}
-		execs, _ := os.ReadDir(dir)
-		for _, e := range execs {
-			if e.IsDir() {
-				syscall.Rmdir(filepath.Join(dir, e.Name()))
-			}
-		}
-		g.remove()
+		removeDeadPool(filepath.Join(parent, ent.Name()), time.Now().Add(deadPoolWait))
 	}
+}
+
+// removeDeadPool kills what is left in the cgroup dir of a dead pool,
+// and removes it and its execs' cgroups if it empties by deadline.
+func removeDeadPool(dir string, deadline time.Time) {
+	g := &execCgroup{dir: dir, fd: -1, events: -1}
+	defer g.close()
+	var err error
+	if g.fd, err = syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0); err != nil {
+		return
+	}
+	if g.events, err = syscall.Open(dir+"/cgroup.events", syscall.O_RDONLY|syscall.O_CLOEXEC, 0); err != nil {
+		return
+	}
+	if err := g.kill(); err != nil {
+		// A kernel without cgroup.kill: nothing will empty it but
+		// its processes' own end, so it is removed only if empty now.
+		deadline = time.Now()
+	}
+	if empty, err := g.waitEmpty(deadline); err != nil || !empty {
+		return
+	}
+	execs, _ := os.ReadDir(dir)
+	for _, e := range execs {
+		if e.IsDir() {
+			syscall.Rmdir(filepath.Join(dir, e.Name()))
+		}
+	}
+	g.close()
+	rmdirBy(dir, deadline)
 }
 
 // cgroup2Mount returns where the cgroup v2 hierarchy is mounted and the
@@ -301,7 +323,7 @@ func (c *container) release(g *execCgroup) error {
 		if err := g.kill(); err != nil {
 			return fmt.Errorf("cgroup.kill: %w", err)
 		}
-		if err := g.waitEmpty(); err != nil {
+		if _, err := g.waitEmpty(time.Time{}); err != nil {
 			return err
 		}
 	}
@@ -331,21 +353,32 @@ func (g *execCgroup) kill() error {
 
 // remove removes the empty cgroup and closes its files.
 func (g *execCgroup) remove() error {
+	g.close()
+	return rmdirBy(g.dir, time.Time{})
+}
+
+// close closes the cgroup's files.
+func (g *execCgroup) close() {
 	for _, fd := range []int{g.fd, g.events} {
 		if fd >= 0 {
 			syscall.Close(fd)
 		}
 	}
 	g.fd, g.events = -1, -1
+}
+
+// rmdirBy removes the empty cgroup dir, trying again while it is busy
+// until deadline (the zero time: no deadline). The last process of a
+// cgroup may take a moment after it left cgroup.events to be unlinked
+// from it.
+func rmdirBy(dir string, deadline time.Time) error {
 	for {
-		// The last process may take a moment after it left cgroup.events
-		// to be unlinked from the cgroup.
-		err := syscall.Rmdir(g.dir)
-		if !errors.Is(err, syscall.EBUSY) {
-			if err != nil && !errors.Is(err, syscall.ENOENT) {
-				return &os.PathError{Op: "rmdir", Path: g.dir, Err: err}
-			}
+		err := syscall.Rmdir(dir)
+		switch {
+		case err == nil || errors.Is(err, syscall.ENOENT):
 			return nil
+		case !errors.Is(err, syscall.EBUSY) || !deadline.IsZero() && time.Now().After(deadline):
+			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
 		}
 		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 	}
@@ -361,15 +394,26 @@ func (g *execCgroup) populated() (bool, error) {
 }
 
 // waitEmpty blocks until cgroup.events says that no process is left in
-// the cgroup. The kernel marks the file with POLLPRI when it changes.
-func (g *execCgroup) waitEmpty() error {
+// the cgroup, or until deadline (the zero time: no deadline), and
+// reports whether the cgroup is empty. The kernel marks the file with
+// POLLPRI when it changes.
+func (g *execCgroup) waitEmpty(deadline time.Time) (bool, error) {
 	for {
 		busy, err := g.populated()
 		if err != nil || !busy {
-			return err
+			return err == nil, err
 		}
-		if _, err := ppoll([]pollFd{{fd: int32(g.events), events: pollPri}}, nil); err != nil {
-			return fmt.Errorf("poll %s/cgroup.events: %w", g.dir, err)
+		var timeout *syscall.Timespec
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return false, nil
+			}
+			ts := syscall.NsecToTimespec(int64(left))
+			timeout = &ts
+		}
+		if _, err := ppoll([]pollFd{{fd: int32(g.events), events: pollPri}}, timeout); err != nil {
+			return false, fmt.Errorf("poll %s/cgroup.events: %w", g.dir, err)
 		}
 	}
 }
