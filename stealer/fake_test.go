@@ -303,3 +303,19 @@ func advance(d time.Duration) {
 	time.Sleep(d)
 	synctest.Wait()
 }
+
+// runKeeping runs a Stealer on p for ev whose default policy keeps every
+// alloc it is granted (the fake takes no tasks, so its allocs stay idle),
+// and returns what it records and a func that ends the run.
+func runKeeping(t *testing.T, p *pooltest.Pool, ev Evaluator) (*recorder, func()) {
+	rec := new(recorder)
+	cfg := rec.config(cluster.NewStatic(p))
+	cfg.Policy = mustPolicy(t, DefaultConfig{IdleTimeout: time.Hour})
+	s, _ := New(cfg)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := start(ctx, s, ev)
+	return rec, func() {
+		cancel()
+		<-errc
+	}
+}

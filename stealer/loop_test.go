@@ -327,21 +327,14 @@ func TestSnapshotWhileWorkStarts(t *testing.T) {
 		p := memPool(t, cpus(4))
 		ev := &startsLate{fakeEval: newFakeEval()}
 		ev.Ready(dem(cpus(1), 2))
-		var rec recorder
-		cfg := rec.config(cluster.NewStatic(p))
-		// The fake takes no tasks: keep the alloc once granted.
-		cfg.Policy = mustPolicy(t, DefaultConfig{IdleTimeout: time.Hour})
-		s, _ := New(cfg)
-		ctx, cancel := context.WithCancel(t.Context())
-		errc := start(ctx, s, ev)
+		rec, stop := runKeeping(t, p, ev)
 		advance(time.Minute)
 		if n := len(rec.of(EventRequested)); n != 1 {
-			t.Errorf("%d requests, want 1:\n%s", n, &rec)
+			t.Errorf("%d requests, want 1:\n%s", n, rec)
 		}
 		if got := liveAllocs(t, p); len(got) != 1 {
-			t.Errorf("live allocs %v, want 1\n%s", got, &rec)
+			t.Errorf("live allocs %v, want 1\n%s", got, rec)
 		}
-		cancel()
-		<-errc
+		stop()
 	})
 }

@@ -195,17 +195,11 @@ func TestFailingAllocationsBackOff(t *testing.T) {
 		}
 		ev := newFakeEval()
 		ev.Ready(dem(cpus(1), 2))
-		var rec recorder
-		cfg := rec.config(cluster.NewStatic(p))
-		// The fake takes no tasks: keep the alloc once granted.
-		cfg.Policy = mustPolicy(t, DefaultConfig{IdleTimeout: time.Hour})
-		s, _ := New(cfg)
-		ctx, cancel := context.WithCancel(t.Context())
-		errc := start(ctx, s, ev)
+		rec, stop := runKeeping(t, p, ev)
 		advance(time.Minute)
 		failed, requested := rec.of(EventFailed), rec.of(EventRequested)
 		if len(failed) != 3 || len(requested) != 4 || len(rec.of(EventGranted)) != 1 {
-			t.Fatalf("want 4 requests, 3 failed and 1 granted:\n%s", &rec)
+			t.Fatalf("want 4 requests, 3 failed and 1 granted:\n%s", rec)
 		}
 		// With RetryMinWait 1s: waits of 1s, 2s, 4s, a fifth jittered.
 		for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
@@ -220,8 +214,7 @@ func TestFailingAllocationsBackOff(t *testing.T) {
 		if got := liveAllocs(t, p); len(got) != 1 {
 			t.Errorf("after recovery: live allocs %v, want 1", got)
 		}
-		cancel()
-		<-errc
+		stop()
 	})
 }
 
