@@ -7,6 +7,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/local"
+	"github.com/opencontainers/go-digest"
 )
 
 // instantAlloc is a real local alloc whose execs end as soon as they are
@@ -34,25 +35,8 @@ func TestEvalAllocsPerTask(t *testing.T) {
 		t.Skip("counts allocations over a few thousand tasks")
 	}
 	const n = 4000
-	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
 	ctx := context.Background()
-	a, err := pool.Allocate(ctx, p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Free(ctx)
-	g, err := noopFlow(n, false).Graph()
-	if err != nil {
-		t.Fatal(err)
-	}
-	digests, err := g.Digests(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, g, digests := allocsSetup(t, n)
 	run := func() {
 		e, err := NewEval(ctx, g, digests, EvalConfig{})
 		if err != nil {
@@ -86,25 +70,8 @@ func TestEvalCallAllocsPerTask(t *testing.T) {
 		t.Skip("counts allocations over a few thousand tasks")
 	}
 	const n = 4000
-	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
 	ctx := context.Background()
-	a, err := pool.Allocate(ctx, p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Free(ctx)
-	g, err := noopFlow(n, false).Graph()
-	if err != nil {
-		t.Fatal(err)
-	}
-	digests, err := g.Digests(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, g, digests := allocsSetup(t, n)
 	var evals []*Eval // made outside the count: Work's cost alone
 	for range 4 {
 		e, err := NewEval(ctx, g, digests, EvalConfig{})
@@ -130,3 +97,30 @@ func TestEvalCallAllocsPerTask(t *testing.T) {
 }
 
 const maxCallAllocsPerTask = 0.5
+
+// allocsSetup returns what the allocation guards count over: a real
+// local alloc of 2 cpus, freed when t ends, and a flow of n independent
+// no-op tasks, indexed and digested.
+func allocsSetup(t *testing.T, n int) (pool.Alloc, *ebb.Graph, []digest.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(ctx) })
+	a, err := pool.Allocate(ctx, p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Free(ctx) })
+	g, err := noopFlow(n, false).Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, g, digests
+}
