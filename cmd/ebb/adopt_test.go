@@ -214,9 +214,11 @@ kube:
 			continue
 		}
 		// Kill once the log has grown by 1 to 3 lines (the first time,
-		// once a task has started, so that the state exists; on kube,
-		// once one has started on a pod), or after a moment drawn up
-		// to 1.5 s.
+		// once a task has started, so that the state exists; on Slurm
+		// and kube, once one has started on a worker, so that there is
+		// a worker to adopt and not only a job or pod still pending:
+		// those take seconds to start on a loaded machine), or after a
+		// moment drawn up to 1.5 s.
 		before := len(logLines(t, log))
 		grow := 1 + rng.IntN(3)
 		wait := time.Duration(rng.IntN(1500)) * time.Millisecond
@@ -232,8 +234,8 @@ kube:
 			}
 			ll := logLines(t, log)
 			lines := len(ll)
-			if provider == "kube" && !startedOffPrimary(ll, dir) {
-				return false // kill while pods run tasks
+			if provider != "procs" && !startedOffPrimary(ll, dir) {
+				return false // kill while workers run tasks
 			}
 			return lines >= before+grow || (lines > 0 && time.Since(start) > wait)
 		})
@@ -267,7 +269,7 @@ kube:
 		switch f[0] {
 		case "start":
 			starts[f[1]]++
-			onPrimary[len(f) > 3 && strings.HasPrefix(f[3], filepath.Join(dir, "d", "machine")+"/")]++
+			onPrimary[len(f) > 3 && ranOnPrimary(f[3], dir)]++
 			inLong = inLong || f[1] == "long"
 		case "end":
 			ends[f[1]]++
@@ -395,15 +397,21 @@ func checkRecords(t *testing.T, dir, state string) {
 	}
 }
 
-// startedOffPrimary says whether a task of the log started outside the
-// run's directory dir: on a worker.
+// startedOffPrimary says whether a task of the log started on a worker.
 func startedOffPrimary(lines []string, dir string) bool {
 	for _, l := range lines {
-		if f := strings.Fields(l); len(f) > 3 && f[0] == "start" && !strings.HasPrefix(f[3], dir+"/") {
+		if f := strings.Fields(l); len(f) > 3 && f[0] == "start" && !ranOnPrimary(f[3], dir) {
 			return true
 		}
 	}
 	return false
+}
+
+// ranOnPrimary says whether a task that logged execDir as its working
+// directory ran on the primary: in the machine worker's directory of the
+// run's directory dir.
+func ranOnPrimary(execDir, dir string) bool {
+	return strings.HasPrefix(execDir, filepath.Join(dir, "d", "machine")+"/")
 }
 
 func taskNames(n int) []string {

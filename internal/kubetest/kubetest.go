@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ebbflow/ebb/internal/proctest"
 )
 
 // The variables scripts/kube-test-cluster env prints, and the one that
@@ -74,6 +73,9 @@ func (c *Cluster) Client(t testing.TB) kubernetes.Interface {
 // Get returns the test cluster once its API server answers ready. When
 // there is none (no kubeconfig, or the server does not answer) it skips t,
 // saying how to start one; with EBB_KUBE_REQUIRED=1 it fails t instead.
+// t holds the cluster until it ends (see proctest.Hold): the node is
+// small, and the tests of several packages would starve each other's
+// pods of its cpus.
 func Get(t testing.TB) *Cluster {
 	t.Helper()
 	c, err := find(context.Background())
@@ -84,47 +86,8 @@ func Get(t testing.TB) *Cluster {
 		}
 		t.Skipf("%s; set %s=1 to fail instead", msg, RequiredEnv)
 	}
-	hold(t)
+	proctest.Hold(t, "ebb-kubetest.lock")
 	return c
-}
-
-// The test cluster is one small node: the tests of several packages,
-// which go test runs at once, would starve each other's pods of its
-// cpus. hold gives the cluster to one test process at a time: the first
-// test of this process to call Get takes a lock shared with the other
-// test processes (a file in the temporary directory) and the last of
-// this process's tests holding it gives it back as it ends. The lock
-// is per process, so this is package-level state, and only tests use it.
-var held struct {
-	sync.Mutex
-	n int
-	f *os.File
-}
-
-func hold(t testing.TB) {
-	t.Helper()
-	held.Lock()
-	defer held.Unlock()
-	if held.n == 0 {
-		f, err := os.OpenFile(filepath.Join(os.TempDir(), "ebb-kubetest.lock"), os.O_RDWR|os.O_CREATE, 0o666)
-		if err != nil {
-			t.Fatalf("kubetest: %v", err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			t.Fatalf("kubetest: locking the test cluster: %v", err)
-		}
-		held.f = f
-	}
-	held.n++
-	t.Cleanup(func() {
-		held.Lock()
-		defer held.Unlock()
-		if held.n--; held.n == 0 {
-			held.f.Close() // releases the lock
-			held.f = nil
-		}
-	})
 }
 
 // errNotReady is what find returns for a server that answers, but not

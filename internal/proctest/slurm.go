@@ -24,10 +24,12 @@ func SlurmErr() error {
 
 // NeedSlurm skips t when slurmErr (from SlurmErr) says Slurm cannot be
 // used, or fails it when EBB_SLURM_REQUIRED=1 says Slurm must be there,
-// as in CI.
+// as in CI. When Slurm can be used, t holds the test cluster (see Hold)
+// until it ends.
 func NeedSlurm(t testing.TB, slurmErr error) {
 	t.Helper()
 	if slurmErr == nil {
+		Hold(t, "ebb-slurmtest.lock")
 		return
 	}
 	if os.Getenv("EBB_SLURM_REQUIRED") == "1" {
