@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/ebbflow/ebb"
@@ -37,11 +39,12 @@ type Peers interface {
 // A holder that is lost takes its blobs with it, unless another copy was
 // made: Forget drops it, and a blob left without holder or local copy is
 // missing (ebb.ErrNotExist), so that the task that made it runs again.
-// Locations live in memory: a driver that restarts knows none, and
-// re-runs the tasks whose outputs it never copied (see Stat).
+// Locations live in memory, and in a file when Keep names one: a driver
+// that restarts without it knows none, and re-runs the tasks whose
+// outputs it never copied (see Stat).
 //
 // Located is safe for concurrent use; mu guards where, and no I/O
-// happens while it is held.
+// happens while it is held; journalMu guards the file of Keep.
 type Located struct {
 	Store
 	peers Peers
@@ -49,6 +52,9 @@ type Located struct {
 
 	mu    sync.Mutex
 	where map[digest.Digest]*location
+
+	journalMu sync.Mutex
+	journal   *os.File
 }
 
 type location struct {
@@ -62,9 +68,10 @@ func NewLocated(store Store, peers Peers) *Located {
 	return &Located{Store: store, peers: peers, where: make(map[digest.Digest]*location)}
 }
 
-// Hold records that holder keeps blob d, of size bytes. It fails with
-// ebb.ErrInvalid for a malformed digest, an empty holder or a negative
-// size.
+// Hold records that holder keeps blob d, of size bytes, in the file of
+// Keep too. It fails with ebb.ErrInvalid for a malformed digest, an
+// empty holder, one with a line break, or a negative size, and with the
+// write's error when the file of Keep cannot take it.
 func (l *Located) Hold(ctx context.Context, d digest.Digest, size int64, holder string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -72,20 +79,24 @@ func (l *Located) Hold(ctx context.Context, d digest.Digest, size int64, holder 
 	if err := checkDigest("hold", d); err != nil {
 		return err
 	}
-	if holder == "" || size < 0 {
+	if holder == "" || strings.ContainsAny(holder, "\r\n") || size < 0 {
 		return fmt.Errorf("repository: hold %s: holder %q, size %d: %w", d, holder, size, ebb.ErrInvalid)
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	loc := l.where[d]
 	if loc == nil {
 		loc = &location{size: size}
 		l.where[d] = loc
 	}
-	if !slices.Contains(loc.holders, holder) {
+	known := slices.Contains(loc.holders, holder)
+	if !known {
 		loc.holders = append(loc.holders, holder)
 	}
-	return nil
+	l.mu.Unlock()
+	if known {
+		return nil
+	}
+	return l.record(d, size, holder)
 }
 
 // Holders returns the holders of blob d, in the order they said so, and

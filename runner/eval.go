@@ -289,7 +289,13 @@ func (d dependents) of(i int32) []int32 { return d.g.Dependents(i) }
 func (d dependents) none(i int32) bool { return len(d.g.Dependents(i)) == 0 }
 
 // lookup returns the outputs of task i's cached result, if the cache has a
-// successful one whose outputs are all still in the repository.
+// successful one whose outputs are all still in the repository. An
+// output that only a worker holds (a resumed run's, whose killed driver
+// saw its task end there: repository.Located.Keep) is copied into the
+// repository first, as a flow's sink's is when it ends (see collect):
+// once cached, a task is not run again should that worker go, so its
+// outputs must outlive it; a holder that cannot give it leaves the task
+// to run.
 func (e *Eval) lookup(ctx context.Context, i int32) (map[string]digest.Digest, bool) {
 	if e.cfg.Cache == nil {
 		return nil, false
@@ -311,6 +317,13 @@ func (e *Eval) lookup(ctx context.Context, i int32) (map[string]digest.Digest, b
 		}
 		if _, err := e.cfg.Repository.Stat(ctx, d); err != nil {
 			return nil, false
+		}
+		if p, ok := e.cfg.Repository.(puller); ok {
+			if err := p.Pull(ctx, d); err != nil {
+				e.cfg.Logger.Info("a cached output could not be copied from the worker that holds it; running its task",
+					"task", e.g.Flow.Tasks[i].Name, "output", name, "err", err)
+				return nil, false
+			}
 		}
 	}
 	return res.Outputs, true

@@ -44,6 +44,12 @@ type peerTransfer struct {
 // hold. It is in no State.
 const peerTokenFile = "peer-token"
 
+// peerLocationsFile, under -dir, says which worker holds each blob that
+// stayed on one (repository.Located.Keep), so that a resumed run finds
+// the outputs of tasks that its killed predecessor saw end on workers
+// it adopts, and does not run them again.
+const peerLocationsFile = "peer-locations"
+
 // newPeerTransfer reads the run's peer token from dir, or makes and
 // keeps one, and locates blobs over repo; with off, it only counts.
 func newPeerTransfer(dir string, repo *repository.Dir, off bool) (*peerTransfer, error) {
@@ -68,6 +74,10 @@ func newPeerTransfer(dir string, repo *repository.Dir, off bool) (*peerTransfer,
 	}
 	t := &peerTransfer{token: token, peers: peers}
 	t.located = repository.NewLocated(repo, countingPeers{peers, &t.pulled})
+	if err := t.located.Keep(filepath.Join(dir, peerLocationsFile)); err != nil {
+		peers.Close()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -80,6 +90,9 @@ func (t *peerTransfer) summary() string {
 func (t *peerTransfer) close() {
 	if t.peers != nil {
 		t.peers.Close()
+	}
+	if t.located != nil {
+		t.located.Close()
 	}
 }
 
