@@ -43,11 +43,11 @@ type BatchConfig struct {
 // task it runs again; nothing else refers to it unsynced, since a State
 // is saved only after a Sync (runner.Runner does so).
 //
-// A Put costs a task's runner no sync of its own: for a stream of short
-// tasks the syncs, two for each entry when it returns (the file and its
-// directory), were most of what a task cost beyond its process. Entries
-// are still synced one file at a time, but off the task's path, and their
-// directories once a batch.
+// A DirCache's Put syncs twice before it returns (the entry, then its
+// directory), which for a short task takes about as long as its process;
+// a BatchCache's Put syncs nothing on its caller's path. Its entries are
+// still synced one file at a time, but in the background, many at once,
+// and their directories once a batch.
 //
 // A BatchCache is safe for concurrent use. Get and Delete are the
 // DirCache's. Close syncs what is left and stops the syncs in the
