@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
+	"github.com/ebbflow/ebb/repository"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -86,4 +88,74 @@ func TestSaveSyncsCache(t *testing.T) {
 			}
 		}
 	})
+}
+
+// neverSynced is a cache whose Sync the runner cannot see: a crash of the
+// driver before any sync of a repository.BatchCache.
+type neverSynced struct{ repository.Cache }
+
+// A run stopped as by a crash of its driver, its batched results never
+// synced, resumes in a new Runner, on a cache opened anew on the same
+// root (as another process would), and finds every task that finished:
+// none runs twice.
+func TestResumeFindsUnsyncedResults(t *testing.T) {
+	root := t.TempDir()
+	dc, err := repository.OpenCache(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched := repository.NewBatchCache(dc, repository.BatchConfig{Entries: 1000, Interval: time.Hour})
+	t.Cleanup(func() { batched.Close() })
+	var c counter
+	started := make(chan struct{})
+	var once sync.Once
+	block := true
+	flow := &ebb.Flow{Name: "crash", Tasks: []ebb.Task{
+		c.task("first", oneCPU, nil),
+		c.task("second", oneCPU, func(ctx context.Context) error {
+			if !block {
+				return nil
+			}
+			once.Do(func() { close(started) })
+			<-ctx.Done()
+			return ctx.Err()
+		}, "first"),
+	}}
+	p := memPool(t, ebb.Resources{ebb.CPU: 2, ebb.Mem: 1 << 30})
+	store := &memStore{}
+	r, err := New(Config{Flow: flow, Cluster: static(p), Cache: neverSynced{batched}, Store: store}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	<-started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("first Run = %v, want it canceled", err)
+	}
+
+	block = false
+	state, err := store.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := repository.OpenCache(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = New(Config{Flow: flow, Cluster: static(p), Cache: again, Store: store}, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.get("first"); n != 1 {
+		t.Errorf("first ran %d times, want once: its unsynced result was not found", n)
+	}
+	if res := r.State().Result; res == nil || res.Cached != 1 {
+		t.Errorf("resumed run's result %+v, want the first task from the cache", res)
+	}
 }
