@@ -144,22 +144,30 @@ func (c *DirCache) Put(ctx context.Context, key digest.Digest, r pool.Result) er
 	if err := checkKey(ctx, key); err != nil {
 		return err
 	}
+	_, err := c.put(key, r, true)
+	return err
+}
+
+// put writes the entry for key and renames it into place, synced when
+// sync is set, and returns its path. key has been checked.
+func (c *DirCache) put(key digest.Digest, r pool.Result, sync bool) (string, error) {
 	b, err := encodeEntry(key, r)
 	if err != nil {
-		return fmt.Errorf("repository: cache %s: %w", key, err)
+		return "", fmt.Errorf("repository: cache %s: %w", key, err)
 	}
 	t, err := createTemp(c.tmp, "entry-*")
 	if err != nil {
-		return fmt.Errorf("repository: cache %s: %w", key, err)
+		return "", fmt.Errorf("repository: cache %s: %w", key, err)
 	}
 	defer t.discard()
 	if _, err := t.Write(b); err != nil {
-		return fmt.Errorf("repository: cache %s: %w", key, err)
+		return "", fmt.Errorf("repository: cache %s: %w", key, err)
 	}
-	if err := t.commit(c.path(key), true); err != nil {
-		return fmt.Errorf("repository: cache %s: %w", key, err)
+	path := c.path(key)
+	if err := t.commit(path, sync); err != nil {
+		return "", fmt.Errorf("repository: cache %s: %w", key, err)
 	}
-	return nil
+	return path, nil
 }
 
 // Delete removes the result for key; see [Cache]. The removal is synced,

@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -121,9 +122,28 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (digest.Digest, error) {
 	return info.Digest, nil
 }
 
+// smallBlob is the size up to which put reads a blob whole before it
+// writes anything, so that one already stored (as the same output of many
+// tasks is) costs no temporary file: creating a file is among the dearest
+// things a file system does (on ext4 without a journal, the dearer the
+// more files were deleted lately).
+const smallBlob = 64 << 10
+
 // put is Put; its errors are for the caller to prefix.
 func (d *Dir) put(ctx context.Context, r io.Reader) (Info, error) {
 	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	head := make([]byte, smallBlob+1)
+	m, err := io.ReadFull(r, head)
+	head = head[:m]
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		info := Info{Digest: digest.FromBytes(head), Size: int64(m)}
+		if d.stored(info) {
+			return info, nil
+		}
+		r = bytes.NewReader(nil)
+	} else if err != nil {
 		return Info{}, err
 	}
 	t, err := createTemp(d.tmp, "blob-*")
@@ -132,21 +152,30 @@ func (d *Dir) put(ctx context.Context, r io.Reader) (Info, error) {
 	}
 	defer t.discard()
 	h := digest.SHA256.Digester()
-	n, err := copyCtx(ctx, io.MultiWriter(t, h.Hash()), r)
+	w := io.MultiWriter(t, h.Hash())
+	if _, err := w.Write(head); err != nil {
+		return Info{}, err
+	}
+	n, err := copyCtx(ctx, w, r)
 	if err != nil {
 		return Info{}, err
 	}
-	info := Info{Digest: h.Digest(), Size: n}
-	path := d.path(info.Digest)
-	// Already stored: keep the stored file, so its inode (and any hard
-	// link to it) stays, and skip the sync. A stored file of another size
-	// is damaged; the rename below replaces it. (Damage that keeps the
-	// size shows up when the blob is read.)
-	if fi, err := os.Stat(path); err == nil && fi.Size() == n {
+	info := Info{Digest: h.Digest(), Size: int64(m) + n}
+	if d.stored(info) {
 		return info, nil
 	}
-	if err := t.commit(path, true); err != nil {
+	if err := t.commit(d.path(info.Digest), true); err != nil {
 		return Info{}, fmt.Errorf("%s: %w", info.Digest, err)
 	}
 	return info, nil
+}
+
+// stored reports whether the blob info describes is stored: then Put
+// keeps the stored file, so its inode (and any hard link to it) stays,
+// and skips the sync. A stored file of another size is damaged, and Put
+// replaces it. (Damage that keeps the size shows up when the blob is
+// read.)
+func (d *Dir) stored(info Info) bool {
+	fi, err := os.Stat(d.path(info.Digest))
+	return err == nil && fi.Size() == info.Size
 }

@@ -58,6 +58,30 @@ func TestPutIdempotent(t *testing.T) {
 	checkNoTemps(t, d.Root())
 }
 
+// Putting a small blob that is stored already writes no file at all: with
+// nowhere to write a temporary file, it still succeeds, as storing a blob
+// that is not there fails.
+func TestPutStoredSmallWritesNothing(t *testing.T) {
+	d := openDir(t)
+	small := randomBytes(2, smallBlob)
+	dg := put(t, d, small)
+	if err := os.RemoveAll(d.tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.tmp, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Put(t.Context(), bytes.NewReader(small))
+	if err != nil || got != dg {
+		t.Errorf("Put of a stored blob of %d bytes = %s, %v; want %s", len(small), got, err, dg)
+	}
+	for _, content := range [][]byte{[]byte("not stored"), randomBytes(3, smallBlob+1)} {
+		if got, err := d.Put(t.Context(), bytes.NewReader(content)); err == nil {
+			t.Errorf("Put of %d bytes not stored, without a tmp directory = %s, want an error", len(content), got)
+		}
+	}
+}
+
 func TestOpen(t *testing.T) {
 	if _, err := Open(""); !errors.Is(err, ebb.ErrInvalid) {
 		t.Errorf(`Open("") = %v, want ErrInvalid`, err)

@@ -28,7 +28,10 @@
 //   - Atomic: every file is written whole under a temporary name in
 //     <root>/tmp, synced, renamed into place, and its directory synced. A
 //     reader sees the old file or the new one, never part of one, and what
-//     a call reported stored survives a crash of the machine.
+//     a call reported stored survives a crash of the machine. A
+//     [BatchCache] trades the last for speed: its entries survive a
+//     crash of the process at once, and one of the machine once synced,
+//     in batches, at most a second later or on its Sync.
 //   - Verified: a blob is hashed as it is read and a mismatch fails the read
 //     with [ebb.ErrCorrupt]; a cache entry is a versioned JSON envelope
 //     that names its own key and its result's digest, so a damaged entry

@@ -17,3 +17,10 @@ func CheckNoTemps(t testing.TB, root string) { checkNoTemps(t, root) }
 // Overwrite replaces the read-only file at path with content b, keeping
 // its mode.
 func Overwrite(t testing.TB, path string, b []byte) { overwrite(t, path, b) }
+
+// Unsynced returns how many entries of b wait for a sync.
+func Unsynced(b *BatchCache) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}

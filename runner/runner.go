@@ -32,7 +32,9 @@ type Config struct {
 	// and every task's outputs. Required when the flow has any.
 	Repository repository.Store
 	// Cache, when set, maps task digests to results: tasks found there
-	// are not run again, in this run or a later one.
+	// are not run again, in this run or a later one. A Cache with a
+	// Sync(ctx) error method (repository.BatchCache) is synced before
+	// every save of the State.
 	Cache repository.Cache
 	// Store, when set, receives the State after every step of Run, and
 	// whenever an auxiliary alloc is taken or given back.
@@ -346,6 +348,13 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	}
 }
 
+// A syncer is a cache that makes its entries durable in batches
+// (repository.BatchCache): save syncs it first, so that a State on disk
+// never runs ahead of the results it counts on, Result's outputs above all.
+type syncer interface {
+	Sync(ctx context.Context) error
+}
+
 func (r *Runner) save(ctx context.Context) error {
 	if r.cfg.Store == nil {
 		return nil
@@ -356,6 +365,11 @@ func (r *Runner) save(ctx context.Context) error {
 	// alloc that tasks run on out of the State on disk.
 	r.saving <- struct{}{}
 	defer func() { <-r.saving }()
+	if c, ok := r.cfg.Cache.(syncer); ok {
+		if err := c.Sync(ctx); err != nil {
+			r.cfg.Logger.Warn("cache entries not synced: a crash of the machine may lose them, and their tasks run again", "err", err)
+		}
+	}
 	s := r.State()
 	if err := r.cfg.Store.Save(ctx, &s); err != nil {
 		return fmt.Errorf("runner: save state: %w", err)

@@ -87,10 +87,18 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 	if err != nil {
 		return err
 	}
-	cache, err := repository.OpenCache(filepath.Join(f.dir, "repository"))
+	dirCache, err := repository.OpenCache(filepath.Join(f.dir, "repository"))
 	if err != nil {
 		return err
 	}
+	// Results are synced in batches, not a task at a time; the runner
+	// syncs them before it saves the State, and Close the rest.
+	cache := repository.NewBatchCache(dirCache, repository.BatchConfig{})
+	defer func() {
+		if cerr := cache.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("cache: %w", cerr)
+		}
+	}()
 	// With peer transfers the run's repository locates the blobs the
 	// workers keep; the primary's pool and the runner read through it.
 	var poolRepo repository.Store = repo
