@@ -116,7 +116,9 @@ func (a *alloc) forget(e *exec, reuse bool) {
 		if reuse && !e.shared && a.state.Load() == live {
 			// What it points to goes now, not when it is reused.
 			e.a, e.fn, e.held, e.ctx.parent = nil, nil, nil, nil
-			a.free = append(a.free, e)
+			if !a.keepSpare(e) {
+				a.free = append(a.free, e)
+			}
 			a.mu.Unlock()
 			return
 		}
@@ -127,9 +129,35 @@ func (a *alloc) forget(e *exec, reuse bool) {
 	}
 }
 
+// spareExecs is how many records an alloc keeps where a Call takes
+// one without its lock (see alloc.spare): about as many as goroutines
+// run at once, so that a steady stream of Calls seldom takes the lock
+// for a record.
+const spareExecs = 8
+
+// keepSpare puts e in an empty spare slot, if there is one. a.mu is
+// held.
+func (a *alloc) keepSpare(e *exec) bool {
+	for i := range a.spare {
+		if a.spare[i].Load() == nil && a.spare[i].CompareAndSwap(nil, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // reused returns an exec record that an earlier Call left for reuse, or
-// nil.
+// nil: a spare one if any, taken by a swap (a record is taken by one
+// Call only, whoever else looks at its slot), else one from the free
+// list.
 func (a *alloc) reused() *exec {
+	for i := range a.spare {
+		if a.spare[i].Load() != nil {
+			if e := a.spare[i].Swap(nil); e != nil {
+				return e
+			}
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	n := len(a.free)
