@@ -117,6 +117,7 @@ type Eval struct {
 type taskState struct {
 	state   taskPhase
 	tries   uint16
+	pos     int32 // while running: its place in its kind's running tasks
 	outputs map[string]digest.Digest
 }
 
