@@ -30,9 +30,13 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 	of := make([]int32, len(tasks))
 	index := map[string]int32{}
 	var kinds []*kind
+	last, lastK := "", int32(-1) // tasks in a row are often of one kind
 	for i := range tasks {
 		name := tasks[i].KindName()
-		k, ok := index[name]
+		k, ok := lastK, lastK >= 0 && name == last
+		if !ok {
+			k, ok = index[name]
+		}
 		if !ok {
 			k = int32(len(kinds))
 			index[name] = k
@@ -40,6 +44,7 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 		}
 		kinds[k].hint = max(kinds[k].hint, tasks[i].Estimate)
 		of[i] = k
+		last, lastK = name, k
 	}
 	return of, kinds
 }
