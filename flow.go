@@ -455,11 +455,16 @@ func (g *Graph) Requirements() Requirements {
 	tasks := g.Flow.Tasks
 	min := Resources{}
 	depth := make([]int32, len(tasks))
-	perDepth := map[int32]int{}
+	// Tasks by depth: in topological order a task is at most one deeper
+	// than the deepest so far.
+	var perDepth []int32
 	var last Resources // counted already
 	for _, i := range g.Order {
 		for _, d := range g.Deps(i) {
 			depth[i] = max(depth[i], depth[d]+1)
+		}
+		if int(depth[i]) == len(perDepth) {
+			perDepth = append(perDepth, 0)
 		}
 		perDepth[depth[i]]++
 		if r := tasks[i].Resources; last == nil || !sameMap(r, last) {
@@ -471,11 +476,11 @@ func (g *Graph) Requirements() Requirements {
 			last = r
 		}
 	}
-	width := 0
+	var width int32
 	for _, n := range perDepth {
 		width = max(width, n)
 	}
-	return Requirements{Min: min, Width: width}
+	return Requirements{Min: min, Width: int(width)}
 }
 
 // inputOrder returns the indexes of inputs sorted by name.
