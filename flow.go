@@ -8,9 +8,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"unsafe"
-
-	"github.com/opencontainers/go-digest"
 )
 
 // A Flow is a graph of tasks: each task runs once the tasks it depends on
@@ -356,82 +353,6 @@ func dependentsOf(depsAt, deps []int32) (at, dependents []int32) {
 		}
 	}
 	return at, dependents
-}
-
-// Digests returns every task's digest, indexed like Flow.Tasks. An input
-// from another task stands for that task's digest and the output's name,
-// so digests are known before anything runs and a task found in the cache
-// is skipped without running the tasks it depends on. paths gives the
-// digest of the content of each local file named by an Input.Path; a path
-// missing from it is an error wrapping ErrInvalid.
-//
-// The digests of up to 256 tasks share one string: a digest kept after
-// the flow is gone keeps its neighbours' (at most 18 KiB) with it. Copy
-// it (strings.Clone) to keep one digest of a big flow for long.
-func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
-	tasks := g.Flow.Tasks
-	out := make([]digest.Digest, len(tasks))
-	// The digests are written into arrays of up to chunkLen of them, each
-	// one allocation that they share as strings, made without a copy: a
-	// byte once written there is never written again. chunk is the part
-	// of the array not yet shared. A task that reads a digest still in
-	// chunk shares it early and goes on in the rest of the array.
-	const chunkLen = 256
-	var chunk []byte
-	var pending []int32 // the tasks whose digests are in chunk, in order
-	flush := func() {
-		if len(chunk) == 0 {
-			return
-		}
-		s := unsafe.String(&chunk[0], len(chunk))
-		for k, i := range pending {
-			out[i] = digest.Digest(s[k*digestLen : (k+1)*digestLen])
-		}
-		chunk, pending = chunk[len(chunk):], pending[:0]
-	}
-	var inputs []digest.Digest
-	var scratch []byte // the digests of the outputs the task reads
-	d := NewDigester()
-	for n, i := range g.Order {
-		t := &tasks[i]
-		inputs, scratch = inputs[:0], scratch[:0]
-		for _, in := range t.Inputs {
-			switch {
-			case in.Task != "":
-				j, _ := g.Index(in.Task)
-				if out[j] == "" {
-					flush()
-				}
-				d.Reset()
-				d.WriteString("output")
-				d.WriteDigest(out[j])
-				d.WriteString(in.Output)
-				// Written into scratch, and read only by this task's
-				// appendDigest: no string of its own.
-				n := len(scratch)
-				scratch = d.appendDigest(scratch)
-				inputs = append(inputs, digest.Digest(unsafe.String(&scratch[n], digestLen)))
-			case in.Digest != "":
-				inputs = append(inputs, in.Digest)
-			default:
-				d, ok := paths[in.Path]
-				if !ok {
-					return nil, fmt.Errorf("task %q: input %q: no digest for path %q: %w", t.Name, in.Name, in.Path, ErrInvalid)
-				}
-				inputs = append(inputs, d)
-			}
-		}
-		if cap(chunk)-len(chunk) < digestLen {
-			flush()
-			chunk = make([]byte, 0, min(len(g.Order)-n, chunkLen)*digestLen)
-		}
-		chunk = t.appendDigest(d, inputs, chunk)
-		if pending = append(pending, i); len(pending) == chunkLen {
-			flush()
-		}
-	}
-	flush()
-	return out, nil
 }
 
 // Paths returns the distinct local files named by the flow's inputs, in
