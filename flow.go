@@ -247,12 +247,23 @@ func validName(name string) error {
 	if name == "" || len(name) > 255 {
 		return errors.New("want 1 to 255 bytes")
 	}
-	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	// One pass over the bytes: a control character is one byte in
+	// UTF-8, and no byte of a longer rune is below 0x80.
+	control, sep := false, false
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c < 0x20 || c == 0x7f:
+			control = true
+		case c == '/' || c == '\\':
+			sep = true
+		}
+	}
+	if control {
 		return errors.New("control characters not allowed")
 	}
 	// A task's name names its outputs' directory (ebb run -outputs DIR
 	// writes DIR/task/output): it must stay one path element.
-	if strings.ContainsAny(name, `/\`) {
+	if sep {
 		return errors.New("path separators not allowed")
 	}
 	if name == "." || name == ".." {

@@ -288,3 +288,41 @@ func TestGraphAllocs(t *testing.T) {
 		t.Errorf("Graph of a chain of %d tasks: %.0f allocations, want at most 100", n, allocs)
 	}
 }
+
+// TestValidNameOneScan: validName's one pass over the bytes finds what
+// a scan of the runes for control characters and then one for path
+// separators would, in that order, on every name of up to four bytes
+// from an alphabet of controls, separators, DEL, the bytes of a
+// two-byte rune, a stray continuation byte, dots and a letter.
+func TestValidNameOneScan(t *testing.T) {
+	want := func(name string) string {
+		switch {
+		case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return "control characters not allowed"
+		case strings.ContainsAny(name, `/\`):
+			return "path separators not allowed"
+		case name == "." || name == "..":
+			return "not a file name"
+		}
+		return ""
+	}
+	alphabet := []string{"\x00", "\x1f", "\x7f", "/", `\`, "\xc3", "\xa9", "\x80", ".", "a", " "}
+	var all func(name string, n int)
+	all = func(name string, n int) {
+		if name != "" {
+			got := ""
+			if err := validName(name); err != nil {
+				got = err.Error()
+			}
+			if w := want(name); got != w {
+				t.Errorf("validName(%q) = %q, want %q", name, got, w)
+			}
+		}
+		if n > 0 {
+			for _, c := range alphabet {
+				all(name+c, n-1)
+			}
+		}
+	}
+	all("", 4)
+}
