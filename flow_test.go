@@ -326,3 +326,30 @@ func TestValidNameOneScan(t *testing.T) {
 	}
 	all("", 4)
 }
+
+// TestGraphSharedResources: a Resources map that tasks share is checked
+// and counted once, and a map of another task, even of the same size,
+// is checked and counted on its own.
+func TestGraphSharedResources(t *testing.T) {
+	f := func(context.Context, FuncEnv) error { return nil }
+	shared := Resources{CPU: 1}
+	flow := &Flow{Name: "r", Tasks: []Task{
+		{Name: "a", Func: f, FuncKey: "a", Resources: shared},
+		{Name: "b", Func: f, FuncKey: "b", Resources: shared},
+		{Name: "c", Func: f, FuncKey: "c", Resources: Resources{CPU: 3}},
+	}}
+	g, err := flow.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Requirements().Min; !got.Equal(Resources{CPU: 3}) {
+		t.Errorf("Requirements().Min = %v, want 3 cpu", got)
+	}
+	flow.Tasks[2].Resources = Resources{CPU: -1}
+	if _, err := flow.Graph(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `task "c"`) {
+		t.Errorf("Graph with task c's cpu -1: %v, want task c invalid", err)
+	}
+	if !sameMap(shared, shared) || !sameMap(nil, nil) || sameMap(shared, Resources{CPU: 1}) || sameMap(nil, Resources{}) {
+		t.Error("sameMap tells maps apart by content, not identity")
+	}
+}

@@ -36,13 +36,22 @@ func nameStem(name string) string {
 	if len(stem) == len(name) {
 		return name
 	}
-	for len(stem) > 0 && strings.IndexByte("-_.:/ ", stem[len(stem)-1]) >= 0 {
+	for len(stem) > 0 && isStemSeparator(stem[len(stem)-1]) {
 		stem = stem[:len(stem)-1]
 	}
 	if stem == "" {
 		return name
 	}
 	return stem
+}
+
+// isStemSeparator reports whether c is one of "-_.:/ ".
+func isStemSeparator(c byte) bool {
+	switch c {
+	case '-', '_', '.', ':', '/', ' ':
+		return true
+	}
+	return false
 }
 
 // trimDigits returns s without its trailing ASCII digits.
