@@ -62,11 +62,13 @@ func trimDigits(s string) string {
 	return s
 }
 
-// withoutVersion returns key without a trailing "/vN" version.
+// withoutVersion returns key without a trailing "/vN" version. (The
+// last "/v" of key is followed by digits only exactly when key less its
+// trailing digits ends with it.)
 func withoutVersion(key string) string {
-	i := strings.LastIndex(key, "/v")
-	if i <= 0 || i+2 == len(key) || trimDigits(key[i+2:]) != "" {
+	rest := trimDigits(key)
+	if len(rest) == len(key) || len(rest) <= 2 || !strings.HasSuffix(rest, "/v") {
 		return key
 	}
-	return key[:i]
+	return rest[:len(rest)-2]
 }
