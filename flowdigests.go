@@ -19,6 +19,11 @@ import (
 // The digests of up to 256 tasks share one string: a digest kept after
 // the flow is gone keeps its neighbours' (at most 18 KiB) with it. Copy
 // it (strings.Clone) to keep one digest of a big flow for long.
+//
+// In a flow of thousands of tasks, Digests computes on up to GOMAXPROCS
+// goroutines, which end before it returns; the digests do not depend on
+// how many. Like every reader of the graph, it must not run while the
+// flow changes.
 func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
 	tasks := g.Flow.Tasks
 	out := make([]digest.Digest, len(tasks))
