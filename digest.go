@@ -3,9 +3,7 @@ package ebb
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"hash"
-	"slices"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -97,8 +95,16 @@ func (d *Digester) appendDigest(dst []byte) []byte {
 	}
 	d.sum = d.h.Sum(d.sum[:0])
 	dst = append(dst, digestPrefix...)
-	n := len(dst)
-	dst = slices.Grow(dst, 2*sha256.Size)[:n+2*sha256.Size]
-	hex.Encode(dst[n:], d.sum)
-	return dst
+	return appendHex(dst, (*[sha256.Size]byte)(d.sum))
+}
+
+// appendHex appends sum in lowercase hex, as hex.Encode would, into an
+// array of fixed size where the compiler checks no index.
+func appendHex(dst []byte, sum *[sha256.Size]byte) []byte {
+	const digits = "0123456789abcdef"
+	var out [2 * sha256.Size]byte
+	for i, b := range sum {
+		out[2*i], out[2*i+1] = digits[b>>4], digits[b&0xf]
+	}
+	return append(dst, out[:]...)
 }

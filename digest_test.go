@@ -1,9 +1,12 @@
 package ebb
 
 import (
-	"github.com/opencontainers/go-digest"
+	"errors"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/opencontainers/go-digest"
 )
 
 func TestDigesterIsUnambiguous(t *testing.T) {
@@ -71,9 +74,11 @@ func chainAndWide(n int) *Flow {
 }
 
 // Digests written into shared arrays are the digests computed one task
-// at a time, and stay so after more digests are written.
+// at a time, and stay so after more digests are written; in a flow big
+// enough that goroutines share out the tasks that read no other task's
+// output (parallelDigests, with GOMAXPROCS above 1).
 func TestDigestsShared(t *testing.T) {
-	g, err := chainAndWide(2000).Graph()
+	g, err := chainAndWide(3*parallelDigests + 100).Graph()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,5 +125,32 @@ func TestDigestsAllocsChain(t *testing.T) {
 	t.Logf("%.3f allocations a task", perTask)
 	if perTask > 0.1 {
 		t.Errorf("%.3f allocations a task, want at most 0.1", perTask)
+	}
+}
+
+// TestDigestsBigNeedPaths: in a flow big enough for goroutines to
+// share out its tasks, the error for missing paths still names the
+// first task in order that reads one.
+func TestDigestsBigNeedPaths(t *testing.T) {
+	f := chainAndWide(3 * parallelDigests)
+	for _, i := range []int{len(f.Tasks) - 2, len(f.Tasks) / 2, len(f.Tasks)/2 + 1} {
+		f.Tasks[i].Inputs = append(f.Tasks[i].Inputs, Input{Name: "p", Path: "data/" + f.Tasks[i].Name})
+	}
+	g, err := f.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []map[string]digest.Digest{nil, {"data/" + f.Tasks[len(f.Tasks)-2].Name: digest.FromString("x")}} {
+		var want string // the first missing in order
+		for _, i := range g.Order {
+			for _, in := range f.Tasks[i].Inputs {
+				if _, ok := p[in.Path]; in.Path != "" && !ok && want == "" {
+					want = in.Path
+				}
+			}
+		}
+		if _, err := g.Digests(p); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), strconv.Quote(want)) {
+			t.Errorf("Digests with paths %v: %v, want an error for %q", p, err, want)
+		}
 	}
 }

@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"unsafe"
-
-	"github.com/opencontainers/go-digest"
 )
 
 // A Flow is a graph of tasks: each task runs once the tasks it depends on
@@ -250,12 +247,23 @@ func validName(name string) error {
 	if name == "" || len(name) > 255 {
 		return errors.New("want 1 to 255 bytes")
 	}
-	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	// One pass over the bytes: a control character is one byte in
+	// UTF-8, and no byte of a longer rune is below 0x80.
+	control, sep := false, false
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c < 0x20 || c == 0x7f:
+			control = true
+		case c == '/' || c == '\\':
+			sep = true
+		}
+	}
+	if control {
 		return errors.New("control characters not allowed")
 	}
 	// A task's name names its outputs' directory (ebb run -outputs DIR
 	// writes DIR/task/output): it must stay one path element.
-	if strings.ContainsAny(name, `/\`) {
+	if sep {
 		return errors.New("path separators not allowed")
 	}
 	if name == "." || name == ".." {
@@ -358,82 +366,6 @@ func dependentsOf(depsAt, deps []int32) (at, dependents []int32) {
 	return at, dependents
 }
 
-// Digests returns every task's digest, indexed like Flow.Tasks. An input
-// from another task stands for that task's digest and the output's name,
-// so digests are known before anything runs and a task found in the cache
-// is skipped without running the tasks it depends on. paths gives the
-// digest of the content of each local file named by an Input.Path; a path
-// missing from it is an error wrapping ErrInvalid.
-//
-// The digests of up to 256 tasks share one string: a digest kept after
-// the flow is gone keeps its neighbours' (at most 18 KiB) with it. Copy
-// it (strings.Clone) to keep one digest of a big flow for long.
-func (g *Graph) Digests(paths map[string]digest.Digest) ([]digest.Digest, error) {
-	tasks := g.Flow.Tasks
-	out := make([]digest.Digest, len(tasks))
-	// The digests are written into arrays of up to chunkLen of them, each
-	// one allocation that they share as strings, made without a copy: a
-	// byte once written there is never written again. chunk is the part
-	// of the array not yet shared. A task that reads a digest still in
-	// chunk shares it early and goes on in the rest of the array.
-	const chunkLen = 256
-	var chunk []byte
-	var pending []int32 // the tasks whose digests are in chunk, in order
-	flush := func() {
-		if len(chunk) == 0 {
-			return
-		}
-		s := unsafe.String(&chunk[0], len(chunk))
-		for k, i := range pending {
-			out[i] = digest.Digest(s[k*digestLen : (k+1)*digestLen])
-		}
-		chunk, pending = chunk[len(chunk):], pending[:0]
-	}
-	var inputs []digest.Digest
-	var scratch []byte // the digests of the outputs the task reads
-	d := NewDigester()
-	for n, i := range g.Order {
-		t := &tasks[i]
-		inputs, scratch = inputs[:0], scratch[:0]
-		for _, in := range t.Inputs {
-			switch {
-			case in.Task != "":
-				j, _ := g.Index(in.Task)
-				if out[j] == "" {
-					flush()
-				}
-				d.Reset()
-				d.WriteString("output")
-				d.WriteDigest(out[j])
-				d.WriteString(in.Output)
-				// Written into scratch, and read only by this task's
-				// appendDigest: no string of its own.
-				n := len(scratch)
-				scratch = d.appendDigest(scratch)
-				inputs = append(inputs, digest.Digest(unsafe.String(&scratch[n], digestLen)))
-			case in.Digest != "":
-				inputs = append(inputs, in.Digest)
-			default:
-				d, ok := paths[in.Path]
-				if !ok {
-					return nil, fmt.Errorf("task %q: input %q: no digest for path %q: %w", t.Name, in.Name, in.Path, ErrInvalid)
-				}
-				inputs = append(inputs, d)
-			}
-		}
-		if cap(chunk)-len(chunk) < digestLen {
-			flush()
-			chunk = make([]byte, 0, min(len(g.Order)-n, chunkLen)*digestLen)
-		}
-		chunk = t.appendDigest(d, inputs, chunk)
-		if pending = append(pending, i); len(pending) == chunkLen {
-			flush()
-		}
-	}
-	flush()
-	return out, nil
-}
-
 // Paths returns the distinct local files named by the flow's inputs, in
 // lexical order: those a runner stores into its repository before the run.
 func (f *Flow) Paths() []string {
@@ -455,11 +387,16 @@ func (g *Graph) Requirements() Requirements {
 	tasks := g.Flow.Tasks
 	min := Resources{}
 	depth := make([]int32, len(tasks))
-	perDepth := map[int32]int{}
+	// Tasks by depth: in topological order a task is at most one deeper
+	// than the deepest so far.
+	var perDepth []int32
 	var last Resources // counted already
 	for _, i := range g.Order {
 		for _, d := range g.Deps(i) {
 			depth[i] = max(depth[i], depth[d]+1)
+		}
+		if int(depth[i]) == len(perDepth) {
+			perDepth = append(perDepth, 0)
 		}
 		perDepth[depth[i]]++
 		if r := tasks[i].Resources; last == nil || !sameMap(r, last) {
@@ -471,11 +408,11 @@ func (g *Graph) Requirements() Requirements {
 			last = r
 		}
 	}
-	width := 0
+	var width int32
 	for _, n := range perDepth {
 		width = max(width, n)
 	}
-	return Requirements{Min: min, Width: width}
+	return Requirements{Min: min, Width: int(width)}
 }
 
 // inputOrder returns the indexes of inputs sorted by name.
@@ -499,5 +436,7 @@ func sortedCopy(s []string) []string {
 // ones: tasks built in Go often share one, and a flow does not change
 // while it is read.
 func sameMap(a, b Resources) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	// A map value is one pointer (what reflect.Value.UnsafePointer
+	// reads, at a call's cost).
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
 }

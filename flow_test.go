@@ -288,3 +288,68 @@ func TestGraphAllocs(t *testing.T) {
 		t.Errorf("Graph of a chain of %d tasks: %.0f allocations, want at most 100", n, allocs)
 	}
 }
+
+// TestValidNameOneScan: validName's one pass over the bytes finds what
+// a scan of the runes for control characters and then one for path
+// separators would, in that order, on every name of up to four bytes
+// from an alphabet of controls, separators, DEL, the bytes of a
+// two-byte rune, a stray continuation byte, dots and a letter.
+func TestValidNameOneScan(t *testing.T) {
+	want := func(name string) string {
+		switch {
+		case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return "control characters not allowed"
+		case strings.ContainsAny(name, `/\`):
+			return "path separators not allowed"
+		case name == "." || name == "..":
+			return "not a file name"
+		}
+		return ""
+	}
+	alphabet := []string{"\x00", "\x1f", "\x7f", "/", `\`, "\xc3", "\xa9", "\x80", ".", "a", " "}
+	var all func(name string, n int)
+	all = func(name string, n int) {
+		if name != "" {
+			got := ""
+			if err := validName(name); err != nil {
+				got = err.Error()
+			}
+			if w := want(name); got != w {
+				t.Errorf("validName(%q) = %q, want %q", name, got, w)
+			}
+		}
+		if n > 0 {
+			for _, c := range alphabet {
+				all(name+c, n-1)
+			}
+		}
+	}
+	all("", 4)
+}
+
+// TestGraphSharedResources: a Resources map that tasks share is checked
+// and counted once, and a map of another task, even of the same size,
+// is checked and counted on its own.
+func TestGraphSharedResources(t *testing.T) {
+	f := func(context.Context, FuncEnv) error { return nil }
+	shared := Resources{CPU: 1}
+	flow := &Flow{Name: "r", Tasks: []Task{
+		{Name: "a", Func: f, FuncKey: "a", Resources: shared},
+		{Name: "b", Func: f, FuncKey: "b", Resources: shared},
+		{Name: "c", Func: f, FuncKey: "c", Resources: Resources{CPU: 3}},
+	}}
+	g, err := flow.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Requirements().Min; !got.Equal(Resources{CPU: 3}) {
+		t.Errorf("Requirements().Min = %v, want 3 cpu", got)
+	}
+	flow.Tasks[2].Resources = Resources{CPU: -1}
+	if _, err := flow.Graph(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `task "c"`) {
+		t.Errorf("Graph with task c's cpu -1: %v, want task c invalid", err)
+	}
+	if !sameMap(shared, shared) || !sameMap(nil, nil) || sameMap(shared, Resources{CPU: 1}) || sameMap(nil, Resources{}) {
+		t.Error("sameMap tells maps apart by content, not identity")
+	}
+}

@@ -2,6 +2,7 @@ package ebb
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -26,4 +27,45 @@ func TestKindName(t *testing.T) {
 			t.Errorf("%+v.KindName() = %q, want %q", c.task, got, c.want)
 		}
 	}
+}
+
+// TestNameStemTrimRight: nameStem and withoutVersion trim as
+// strings.TrimRight and TrimLeft with their cutsets would, on every
+// string of up to four bytes from an alphabet of digits, separators,
+// letters and a byte of a multi-byte rune.
+func TestNameStemTrimRight(t *testing.T) {
+	stem := func(name string) string {
+		s := strings.TrimRight(name, "0123456789")
+		if s == name {
+			return name
+		}
+		if s = strings.TrimRight(s, "-_.:/ "); s == "" {
+			return name
+		}
+		return s
+	}
+	version := func(key string) string {
+		i := strings.LastIndex(key, "/v")
+		if i <= 0 || i+2 == len(key) || strings.TrimLeft(key[i+2:], "0123456789") != "" {
+			return key
+		}
+		return key[:i]
+	}
+	alphabet := []string{"0", "9", "-", "/", "v", " ", "a", "é"[:1], ":"}
+	var all func(prefix string, n int)
+	all = func(prefix string, n int) {
+		if got, want := nameStem(prefix), stem(prefix); got != want {
+			t.Errorf("nameStem(%q) = %q, want %q", prefix, got, want)
+		}
+		if got, want := withoutVersion(prefix), version(prefix); got != want {
+			t.Errorf("withoutVersion(%q) = %q, want %q", prefix, got, want)
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			all(prefix+c, n-1)
+		}
+	}
+	all("", 5)
 }

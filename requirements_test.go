@@ -2,6 +2,9 @@ package ebb
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -52,5 +55,48 @@ func TestRequirementsValidate(t *testing.T) {
 	}
 	if got := (Requirements{Min: Resources{CPU: 2}, Width: 4}).String(); got != "2 cpu ×4" {
 		t.Errorf("String = %q", got)
+	}
+}
+
+// TestGraphRequirementsWidth: a graph's width is the most tasks at one
+// depth (the longest path to them from a source), on random flows whose
+// tasks are listed in an order other than a topological one.
+func TestGraphRequirementsWidth(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := 1 + r.IntN(40)
+		perm := r.Perm(n) // task k of the flow is node perm[k]
+		f := &Flow{Name: "w", Tasks: make([]Task, n)}
+		for k, v := range perm {
+			f.Tasks[k] = Task{Name: fmt.Sprintf("n%d", v), Argv: []string{"true"}}
+			for u := range v { // edges from lower nodes only: no cycle
+				if r.IntN(8) == 0 {
+					f.Tasks[k].After = append(f.Tasks[k].After, fmt.Sprintf("n%d", u))
+				}
+			}
+		}
+		g, err := f.Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The depth of node v, from the nodes below it.
+		depth := make([]int, n)
+		perDepth := map[int]int{}
+		for v := range n {
+			k := slices.Index(perm, v)
+			for _, a := range f.Tasks[k].After {
+				var u int
+				fmt.Sscanf(a, "n%d", &u)
+				depth[v] = max(depth[v], depth[u]+1)
+			}
+			perDepth[depth[v]]++
+		}
+		want := 0
+		for _, c := range perDepth {
+			want = max(want, c)
+		}
+		if got := g.Requirements().Width; got != want {
+			t.Fatalf("width of %d tasks = %d, want %d", n, got, want)
+		}
 	}
 }

@@ -117,6 +117,7 @@ type Eval struct {
 type taskState struct {
 	state   taskPhase
 	tries   uint16
+	pos     int32 // while running: its place in its kind's running tasks
 	outputs map[string]digest.Digest
 }
 
@@ -235,6 +236,10 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		}
 	}
 	grow := map[*shape]int{} // how many tasks are ready from the start, by shape
+	// Counted by runs of one shape, which tasks listed together tend to
+	// be: a map update a run, not a task.
+	var run *shape
+	runLen := 0
 	for _, i := range g.Order {
 		st := &e.tasks[i]
 		switch st.state {
@@ -257,9 +262,15 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		}
 		if e.waiting[i] == 0 {
 			st.state = ready
-			grow[e.shapes[i]]++
+			if e.shapes[i] != run {
+				grow[run] += runLen
+				run, runLen = e.shapes[i], 0
+			}
+			runLen++
 		}
 	}
+	grow[run] += runLen
+	delete(grow, nil)
 	// The ready tasks go into their shapes' queues sized for them, in
 	// order.
 	for s, n := range grow {

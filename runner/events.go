@@ -297,11 +297,17 @@ func (s *Subscription) Close() {
 
 // emitQueued reports task t pushed on the ready queue. e.mu is held.
 func (e *Eval) emitQueued(t int32) {
+	if e.cfg.Events == nil {
+		return // without making the event
+	}
 	e.cfg.Events.publish(Event{Kind: EventQueued, Task: e.g.Flow.Tasks[t].Name, Digest: e.digests[t]})
 }
 
 // emitCached reports task t found in the cache.
 func (e *Eval) emitCached(t int32) {
+	if e.cfg.Events == nil {
+		return
+	}
 	e.cfg.Events.publish(Event{Kind: EventFinished, Task: e.g.Flow.Tasks[t].Name, Digest: e.digests[t], Cached: true})
 }
 

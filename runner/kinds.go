@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -13,8 +14,14 @@ import (
 // Eval's mutex.
 type kind struct {
 	name    string
-	hint    time.Duration       // the longest Estimate of its tasks
-	running map[int32]time.Time // made when one first runs
+	hint    time.Duration // the longest Estimate of its tasks
+	running []runningTask // in no particular order (see Eval.started)
+}
+
+// A runningTask is a task handed to an alloc and when.
+type runningTask struct {
+	t  int32
+	at time.Time
 }
 
 // kindsOf interns the kinds of the flow's tasks: it returns each task's
@@ -23,9 +30,13 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 	of := make([]int32, len(tasks))
 	index := map[string]int32{}
 	var kinds []*kind
+	last, lastK := "", int32(-1) // tasks in a row are often of one kind
 	for i := range tasks {
 		name := tasks[i].KindName()
-		k, ok := index[name]
+		k, ok := lastK, lastK >= 0 && name == last
+		if !ok {
+			k, ok = index[name]
+		}
 		if !ok {
 			k = int32(len(kinds))
 			index[name] = k
@@ -33,22 +44,33 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 		}
 		kinds[k].hint = max(kinds[k].hint, tasks[i].Estimate)
 		of[i] = k
+		last, lastK = name, k
 	}
 	return of, kinds
 }
 
-// started records that task t was handed to an alloc now. e.mu is held.
+// started records that task t was handed to an alloc now: it joins its
+// kind's running tasks, and its taskState.pos says where, so that
+// stopped takes it out without a search or a map. e.mu is held.
 func (e *Eval) started(t int32, now time.Time) {
 	kd := e.kinds[e.kindOf[t]]
-	if kd.running == nil {
-		kd.running = make(map[int32]time.Time)
-	}
-	kd.running[t] = now
+	e.tasks[t].pos = int32(len(kd.running))
+	kd.running = append(kd.running, runningTask{t, now})
 }
 
-// stopped records that task t runs no more. e.mu is held.
+// stopped records that task t runs no more: the last of its kind's
+// running tasks takes its place. A task not running is left alone.
+// e.mu is held.
 func (e *Eval) stopped(t int32) {
-	delete(e.kinds[e.kindOf[t]].running, t)
+	kd := e.kinds[e.kindOf[t]]
+	i := e.tasks[t].pos
+	if i < 0 || int(i) >= len(kd.running) || kd.running[i].t != t {
+		return
+	}
+	last := len(kd.running) - 1
+	kd.running[i] = kd.running[last]
+	e.tasks[kd.running[i].t].pos = i
+	kd.running = kd.running[:last]
 }
 
 // shapeDuration returns how long a ready task of s is expected to run,
@@ -62,8 +84,8 @@ func (e *Eval) shapeDuration(s *shape, now time.Time) (time.Duration, bool) {
 		}
 		kd := e.kinds[k]
 		w := stealer.KindWork{Kind: kd.name, Count: c, Hint: kd.hint, Running: make([]time.Duration, 0, len(kd.running))}
-		for _, at := range kd.running {
-			w.Running = append(w.Running, now.Sub(at))
+		for _, r := range kd.running {
+			w.Running = append(w.Running, now.Sub(r.at))
 		}
 		work = append(work, w)
 	}
@@ -101,8 +123,8 @@ func (e *Eval) Remaining() time.Duration {
 	work := make([]stealer.KindWork, 0, len(e.kinds))
 	for _, kd := range e.kinds {
 		w := stealer.KindWork{Kind: kd.name, Hint: kd.hint}
-		for _, at := range kd.running {
-			w.Running = append(w.Running, now.Sub(at))
+		for _, r := range kd.running {
+			w.Running = append(w.Running, now.Sub(r.at))
 		}
 		work = append(work, w)
 	}
@@ -142,14 +164,11 @@ func (e *Eval) Upcoming() []stealer.Upcoming {
 		},
 	}
 	for k, kd := range e.kinds {
-		ts := make([]int32, 0, len(kd.running))
-		for t := range kd.running {
-			ts = append(ts, t)
-		}
-		slices.Sort(ts)
-		ages := make([]time.Duration, len(ts))
-		for j, t := range ts {
-			ages[j] = now.Sub(kd.running[t])
+		running := slices.SortedFunc(slices.Values(kd.running), func(a, b runningTask) int { return cmp.Compare(a.t, b.t) })
+		ts := make([]int32, len(running))
+		ages := make([]time.Duration, len(running))
+		for j, r := range running {
+			ts[j], ages[j] = r.t, now.Sub(r.at)
 		}
 		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint, Running: ages}
 		w.Tasks[k] = ts

@@ -61,14 +61,14 @@ func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
 // placeReady decides, and wakes the workers when it placed any. A worker
 // starts the tasks assigned to it when it next wakes. e.mu is held.
 func (e *Eval) place() {
-	if e.placeLocked() > 0 {
+	if e.placeLocked(time.Now()) > 0 {
 		e.broadcast()
 	}
 }
 
-// placeLocked is place without the wake: it returns how many tasks it
-// placed. e.mu is held.
-func (e *Eval) placeLocked() (placed int) {
+// placeLocked is place without the wake, the tasks it places started
+// at now: it returns how many tasks it placed. e.mu is held.
+func (e *Eval) placeLocked(now time.Time) (placed int) {
 	if e.ready.n == 0 {
 		return 0
 	}
@@ -82,7 +82,6 @@ func (e *Eval) placeLocked() (placed int) {
 		}
 	}()
 	ws, bins := e.bins(false)
-	now := time.Now()
 	placeReady(e.ready.shapes, bins, func(s *shape, b, n int) {
 		w := ws[b]
 		if w.running == 0 {

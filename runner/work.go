@@ -346,6 +346,7 @@ func (e *Eval) interrupted(ctx context.Context, w *worker, t int32, x pool.Exec,
 // for what is left.
 func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, timedOut bool) (next int32, ok bool) {
 	task := &e.g.Flow.Tasks[t]
+	now := time.Now() // read before the lock, which it then holds for less
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.release(w, t)
@@ -385,7 +386,7 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 			e.broadcast()
 			return 0, false
 		}
-		placed := e.placeLocked()
+		placed := e.placeLocked(now)
 		if len(w.assigned) > 0 && !w.left && ctx.Err() == nil {
 			// The first placed, as the work loop would start it.
 			next, ok = w.assigned[0], true

@@ -51,8 +51,13 @@ type alloc struct {
 	expires       time.Time
 	timer         *time.Timer // calls expire when the lease is due
 	// free holds exec records that Call is done with, for the next
-	// Calls (see forget): at most as many as ran at once.
+	// Calls (see forget): at most as many as ran at once, besides those
+	// in spare.
 	free []*exec
+	// spare holds a few more such records, taken without mu (see
+	// reused); they are stored only with mu held, while the alloc is
+	// live.
+	spare [spareExecs]atomic.Pointer[exec]
 
 	fetches singleflight.Group // blobs being fetched for its execs, by digest
 }
@@ -173,6 +178,9 @@ func (a *alloc) beginEndLocked(why error) (endWork, bool) {
 		end.execs = append(end.execs, e)
 	}
 	a.free = nil
+	for i := range a.spare {
+		a.spare[i].Store(nil)
+	}
 	return end, true
 }
 

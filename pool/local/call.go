@@ -2,7 +2,9 @@ package local
 
 import (
 	"context"
+	"time"
 
+	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 )
 
@@ -67,19 +69,38 @@ func (a *alloc) Call(ctx context.Context, id pool.ExecID, cfg pool.ExecConfig) (
 	e.runFunc()
 	returned = true
 	e.ctx.unwatch()
-	e.finish()
 	if err := ctx.Err(); err != nil {
+		e.finish()
 		a.forget(e, false)
 		return pool.Result{}, err
 	}
-	if err := e.check(); err != nil {
-		return pool.Result{}, err
+	return a.endCall(e, cfg.Resources, e.quiet())
+}
+
+// endCall ends an exec whose func Call ran and returned, and forgets it
+// (see forget; reuse says the func left no trace), in one hold of the
+// alloc's lock: it publishes the exec's end as finish does, and returns
+// its result as Call does, or the error of exec.check, the exec then
+// left where it is.
+func (a *alloc) endCall(e *exec, res ebb.Resources, reuse bool) (pool.Result, error) {
+	if e.res.End.IsZero() {
+		e.res.End = time.Now()
+	}
+	a.mu.Lock()
+	e.endLocked()
+	if a.state.Load() != live || e.removed.Load() {
+		a.mu.Unlock()
+		return pool.Result{}, e.check()
 	}
 	r := e.res // a func without files: nothing in it to copy
-	if len(cfg.Resources) > 0 {
-		r.Resources = cfg.Resources
+	if len(res) > 0 {
+		r.Resources = res
 	}
-	a.forget(e, e.quiet())
+	removed := a.forgetLocked(e, reuse)
+	a.mu.Unlock()
+	if removed {
+		e.removed.Store(true)
+	}
 	return r, nil
 }
 
@@ -110,26 +131,61 @@ func (a *alloc) waitRemove(ctx context.Context, x *exec) (pool.Result, error) {
 // its func can then hold it, and the func has returned.
 func (a *alloc) forget(e *exec, reuse bool) {
 	a.mu.Lock()
-	gone := a.execs[e.id] == e && !e.removing
-	if gone {
-		delete(a.execs, e.id)
-		if reuse && !e.shared && a.state.Load() == live {
-			// What it points to goes now, not when it is reused.
-			e.a, e.fn, e.held, e.ctx.parent = nil, nil, nil, nil
-			a.free = append(a.free, e)
-			a.mu.Unlock()
-			return
-		}
-	}
+	removed := a.forgetLocked(e, reuse)
 	a.mu.Unlock()
-	if gone {
+	if removed {
 		e.removed.Store(true)
 	}
 }
 
+// forgetLocked is forget with a.mu held: it reports whether the exec
+// left the table and was not kept for reuse, for the caller to mark it
+// removed once a.mu is released.
+func (a *alloc) forgetLocked(e *exec, reuse bool) (removed bool) {
+	if a.execs[e.id] != e || e.removing {
+		return false
+	}
+	delete(a.execs, e.id)
+	if reuse && !e.shared && a.state.Load() == live {
+		// What it points to goes now, not when it is reused.
+		e.a, e.fn, e.held, e.ctx.parent = nil, nil, nil, nil
+		if !a.keepSpare(e) {
+			a.free = append(a.free, e)
+		}
+		return false
+	}
+	return true
+}
+
+// spareExecs is how many records an alloc keeps where a Call takes
+// one without its lock (see alloc.spare): about as many as goroutines
+// run at once, so that a steady stream of Calls seldom takes the lock
+// for a record.
+const spareExecs = 8
+
+// keepSpare puts e in an empty spare slot, if there is one. a.mu is
+// held.
+func (a *alloc) keepSpare(e *exec) bool {
+	for i := range a.spare {
+		if a.spare[i].Load() == nil && a.spare[i].CompareAndSwap(nil, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // reused returns an exec record that an earlier Call left for reuse, or
-// nil.
+// nil: a spare one if any, taken by a swap (a record is taken by one
+// Call only, whoever else looks at its slot), else one from the free
+// list.
 func (a *alloc) reused() *exec {
+	for i := range a.spare {
+		if a.spare[i].Load() != nil {
+			if e := a.spare[i].Swap(nil); e != nil {
+				return e
+			}
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	n := len(a.free)

@@ -187,6 +187,14 @@ func (e *exec) finish() {
 	}
 	a := e.a
 	a.mu.Lock()
+	e.endLocked()
+	a.mu.Unlock()
+}
+
+// endLocked gives the exec's resources back to its alloc and wakes its
+// waiters. e.a.mu is held.
+func (e *exec) endLocked() {
+	a := e.a
 	a.running--
 	if a.running == 0 {
 		clear(a.busy) // no rounding left over
@@ -199,7 +207,6 @@ func (e *exec) finish() {
 	if e.done != nil {
 		close(e.done)
 	}
-	a.mu.Unlock()
 }
 
 // doneChan returns the channel closed when the exec has ended, made

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ebbflow/ebb"
@@ -128,4 +131,53 @@ func TestCallReuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCallReuseConcurrent: Calls at once on one alloc never share a
+// record, though records go back and forth through the alloc's spare
+// slots and free list (see alloc.reused): each func finds its context
+// used by no other running func, and records are reused.
+func TestCallReuseConcurrent(t *testing.T) {
+	const goroutines, calls = 8, 300
+	ctx := context.Background()
+	a := callAlloc(t)
+	ids := execIDs(goroutines * calls)
+	var (
+		mu      sync.Mutex
+		running = map[context.Context]bool{}
+		seen    = map[context.Context]bool{}
+		shared  atomic.Int32
+	)
+	fn := func(ctx context.Context, _ ebb.FuncEnv) error {
+		mu.Lock()
+		if running[ctx] {
+			shared.Add(1)
+		}
+		running[ctx], seen[ctx] = true, true
+		mu.Unlock()
+		runtime.Gosched() // let other Calls start meanwhile
+		mu.Lock()
+		delete(running, ctx)
+		mu.Unlock()
+		return nil
+	}
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range calls {
+				if r, err := a.Call(ctx, ids[g*calls+i], pool.ExecConfig{Func: fn}); err != nil || !r.OK() {
+					t.Errorf("Call = %+v, %v", r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := shared.Load(); n > 0 {
+		t.Errorf("%d funcs ran on a record another running func had", n)
+	}
+	if len(seen) >= goroutines*calls {
+		t.Errorf("%d records for %d Calls: none reused", len(seen), goroutines*calls)
+	}
+	t.Logf("%d records for %d Calls", len(seen), goroutines*calls)
 }

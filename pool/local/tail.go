@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // A tail keeps the last bytes written to one stream of an exec: at
@@ -13,12 +14,14 @@ import (
 //
 // The zero value, with max set, is ready to use; nothing is allocated
 // until the first write. A tail is safe for concurrent use: mu guards
-// every field.
+// every field; total is written under mu and read under it, but for
+// the test of whether it is 0: a stream never written to (most of a
+// small func's) is read without the lock.
 type tail struct {
 	mu    sync.Mutex
 	max   int
 	buf   []byte        // the last len(buf) bytes written
-	total int64         // bytes written in all
+	total atomic.Int64  // bytes written in all
 	waitc chan struct{} // made by a waiting reader, closed by the next write
 }
 
@@ -29,7 +32,7 @@ func (t *tail) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	t.mu.Lock()
-	t.total += int64(n)
+	t.total.Add(int64(n))
 	switch {
 	case n >= t.max:
 		t.buf = append(t.buf[:0], p[n-t.max:]...)
@@ -49,14 +52,13 @@ func (t *tail) Write(p []byte) (int, error) {
 }
 
 // written reports whether anything was ever written.
-func (t *tail) written() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.total > 0
-}
+func (t *tail) written() bool { return t.total.Load() > 0 }
 
 // String returns the last max bytes written.
 func (t *tail) String() string {
+	if !t.written() {
+		return ""
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.buf[max(0, len(t.buf)-t.max):])
@@ -77,9 +79,10 @@ func (t *tail) window() []byte {
 func (t *tail) readAt(off int64, p []byte) (int, int64, <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	first := t.total - int64(len(t.buf))
+	total := t.total.Load()
+	first := total - int64(len(t.buf))
 	off = max(off, first)
-	if off < t.total {
+	if off < total {
 		n := copy(p, t.buf[off-first:])
 		return n, off + int64(n), nil
 	}
