@@ -359,8 +359,9 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		}
 	}
 	var patience time.Duration
+	wide := ""
 	if s.TaskDuration > 0 {
-		patience = d.patience(s)
+		patience, wide = d.patience(s)
 	}
 	budget := (latency + patience).Seconds()
 	chained := chainWork(s)
@@ -421,6 +422,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	if patience > 0 {
 		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
+	p.why += wide
 	p.drainSecs = drainSecs
 	return p
 }
@@ -469,6 +471,21 @@ func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
 		}
 		ends = max(ends, start+ch.Length)
 	}
+	area, ok := workLeft(s)
+	if !ok || ends > c.End || area > c.End {
+		return "", false
+	}
+	return fmt.Sprintf("; its chains end within %s and held capacity runs all the work left in %s, the longest running chain ends in %s: buying ends nothing sooner",
+		fmtDur(ends), fmtDur(area), fmtDur(c.End)), true
+}
+
+// workLeft returns how long held capacity takes to run all the work left
+// (Snapshot.Critical.Work over its cpus, once its running tasks are done,
+// in Snapshot.Remaining), or false when the snapshot does not say.
+func workLeft(s Snapshot) (time.Duration, bool) {
+	if s.Critical.End <= 0 {
+		return 0, false
+	}
 	var held, busy float64
 	for _, hs := range [][]Held{s.Held, s.Others} {
 		for _, h := range hs {
@@ -479,14 +496,9 @@ func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
 		}
 	}
 	if held <= 0 {
-		return "", false
+		return 0, false
 	}
-	area := time.Duration((c.Work.Seconds() + busy*s.Remaining.Seconds()) / held * float64(time.Second))
-	if ends > c.End || area > c.End {
-		return "", false
-	}
-	return fmt.Sprintf("; its chains end within %s and held capacity runs all the work left in %s, the longest running chain ends in %s: buying ends nothing sooner",
-		fmtDur(ends), fmtDur(area), fmtDur(c.End)), true
+	return time.Duration((s.Critical.Work.Seconds() + busy*s.Remaining.Seconds()) / held * float64(time.Second)), true
 }
 
 // chainWork returns the chains behind ready tasks (Upcoming.Follows) by

@@ -484,6 +484,26 @@ func TestDefaultPlan(t *testing.T) {
 		},
 		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
 	}, {
+		name: "no patience when held capacity cannot run the work left before the running chain ends",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 5 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 80 * time.Minute, Ranked: true},
+		},
+		// 80 cpu-min on 8 cpus take 10 min, past the running chain's
+		// 5: the flow is wider than what is held, and the 8 tasks that
+		// would wait past the latency are bought for, not 4.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 8)},
+		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s, no patience: held capacity runs the work left in 10m0s, after the longest running chain ends in 5m0s"},
+	}, {
+		name: "patience from the config holds when the flow is wider than what is held",
+		cfg:  DefaultConfig{Patience: 10 * time.Second},
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 5 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 80 * time.Minute, Ranked: true},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 7)},
+		wantReasons: []string{"allocation takes 30s, patience 10s"},
+	}, {
 		name: "the longest chain behind a running task starts in its slot when ready tasks start longest first",
 		snap: Snapshot{
 			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
