@@ -46,6 +46,7 @@ var (
 	_ stealer.DurationEstimator  = (*Eval)(nil)
 	_ stealer.RemainingEstimator = (*Eval)(nil)
 	_ stealer.UpcomingEstimator  = (*Eval)(nil)
+	_ stealer.CriticalEstimator  = (*Eval)(nil)
 )
 
 // stealer returns the stealer of an elastic run, or nil.

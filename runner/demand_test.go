@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/pooltest"
 	"github.com/ebbflow/ebb/runner"
+	"github.com/ebbflow/ebb/stealer"
 )
 
 // Demand is a dry run of the placement that Work does: tasks an alloc will
@@ -198,6 +200,16 @@ func TestUpcomingTellsTheNextWave(t *testing.T) {
 		}
 		if m := got[1]; m.Count != 5 || m.In != 90*time.Second || m.Duration != 30*time.Second || m.Untimed {
 			t.Errorf("Upcoming()[1] = %+v, want 5 maps of 30 s ready in 90 s", m)
+		}
+		// The longest chain: the gather's 90 s left, then a map and the
+		// merge; the work behind it, six maps of 30 s and the merge on 2
+		// cpus; every kind has an estimate, so ready tasks start in the
+		// order of chains so measured.
+		wantCritical := stealer.Critical{End: 3 * time.Minute,
+			Chains: []stealer.Chain{{In: 90 * time.Second, Length: 90 * time.Second}}, Work: 5 * time.Minute, Ranked: true}
+		if c := e.Critical(); c.End != wantCritical.End || !slices.Equal(c.Chains, wantCritical.Chains) ||
+			c.Work != wantCritical.Work || c.Ranked != wantCritical.Ranked {
+			t.Errorf("Critical() = %+v, want %+v", c, wantCritical)
 		}
 		cancel()
 		<-done

@@ -86,15 +86,18 @@ type Eval struct {
 	shapes     []*shape // per task
 	kindOf     []int32  // per task: its index in kinds
 
-	mu        sync.Mutex // guards the fields below
-	tasks     []taskState
-	waiting   []int32 // per task: dependencies not yet done
-	ready     readyQueue
-	workers   []*worker // in the order they came
-	remaining int       // tasks still to finish
-	counts    Progress
-	duration  time.Duration // moving average of finished tasks' run time
-	kinds     []*kind
+	mu      sync.Mutex // guards the fields below
+	tasks   []taskState
+	waiting []int32 // per task: dependencies not yet done
+	ready   readyQueue
+	// ranksTimed is set when ready.rank weighs every kind by a known
+	// duration (see ranks).
+	ranksTimed bool
+	workers    []*worker // in the order they came
+	remaining  int       // tasks still to finish
+	counts     Progress
+	duration   time.Duration // moving average of finished tasks' run time
+	kinds      []*kind
 	// scratchWs and scratchBins are place's, reused from call to call.
 	scratchWs   []*worker
 	scratchBins []bin
@@ -208,7 +211,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.durations.Seed(cfg.History)
 	e.ready.kindOf = e.kindOf
 	e.dependents = dependents{g}
-	e.ready.rank = e.ranks()
+	e.ready.rank, e.ranksTimed = e.ranks()
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
 	needed := make([]bool, n)

@@ -102,16 +102,17 @@ func (e *Eval) History() stealer.Profile {
 }
 
 // ranks returns each task's upward rank (ebb.UpwardRanks), each task
-// weighing what its kind is expected to take (see stealer.Durations.Weights).
-func (e *Eval) ranks() []float64 {
+// weighing what its kind is expected to take (see stealer.Durations.Weights),
+// and whether every kind's duration was known, so that the ranks are times.
+func (e *Eval) ranks() ([]float64, bool) {
 	est := make([]stealer.KindWork, len(e.kinds))
 	for k, kd := range e.kinds {
 		est[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint}
 	}
-	w := e.durations.Weights(est)
+	w, timed := e.durations.Weights(est)
 	return ebb.UpwardRanks(e.g.Order,
 		func(i int32) []int32 { return e.dependents.of(i) },
-		func(i int32) float64 { return w[e.kindOf[i]] })
+		func(i int32) float64 { return w[e.kindOf[i]] }), timed
 }
 
 // Remaining returns how much longer, on average, the tasks now running are
@@ -137,10 +138,33 @@ func (e *Eval) Remaining() time.Duration {
 func (e *Eval) Upcoming() []stealer.Upcoming {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.counts.Running == 0 && e.ready.n == 0 {
+	w, ok := e.wave(time.Now())
+	if !ok {
 		return nil
 	}
-	now := time.Now()
+	return e.durations.NextWave(w)
+}
+
+// Critical returns the flow's longest chains from its running tasks, its
+// ready ones and its next wave (stealer.Durations.Critical), so that a
+// policy does not buy what cannot end the flow sooner.
+func (e *Eval) Critical() stealer.Critical {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w, ok := e.wave(time.Now())
+	if !ok {
+		return stealer.Critical{}
+	}
+	return e.durations.Critical(w)
+}
+
+// wave returns what stealer.Durations reads of the evaluation at now, or
+// false when nothing runs nor is ready. The caller holds e.mu for as long
+// as it uses the result.
+func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
+	if e.counts.Running == 0 && e.ready.n == 0 {
+		return stealer.Wave{}, false
+	}
 	w := stealer.Wave{
 		Kinds:      make([]stealer.KindWork, len(e.kinds)),
 		Tasks:      make([][]int32, len(e.kinds)),
@@ -153,6 +177,7 @@ func (e *Eval) Upcoming() []stealer.Upcoming {
 			return int(e.waiting[i])
 		},
 		Resources: func(i int32) ebb.Resources { return e.shapes[i].res },
+		Ranked:    e.ranksTimed,
 		Ready: func(yield func(int32) bool) {
 			for _, s := range e.ready.shapes {
 				for i := range s.q.All() {
@@ -173,5 +198,5 @@ func (e *Eval) Upcoming() []stealer.Upcoming {
 		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint, Running: ages}
 		w.Tasks[k] = ts
 	}
-	return e.durations.NextWave(w)
+	return w, true
 }

@@ -77,16 +77,17 @@ type engine struct {
 	bootingCPU  float64
 
 	// What a stealer remembers.
-	latency  []time.Duration
-	recent   []stealer.Change
-	failures int
-	retryAt  time.Duration
-	onAdmit  func(stealer.Admitted) // for tests: sees every admission
-	taskAvg  time.Duration
-	kinds    []*simKind
-	taskRank []float64         // per task: its upward rank (ebb.UpwardRanks)
-	durs     stealer.Durations // by kind, as runner.Eval keeps them
-	timer    IdleTimer
+	latency    []time.Duration
+	recent     []stealer.Change
+	failures   int
+	retryAt    time.Duration
+	onAdmit    func(stealer.Admitted) // for tests: sees every admission
+	taskAvg    time.Duration
+	kinds      []*simKind
+	taskRank   []float64         // per task: its upward rank (ebb.UpwardRanks)
+	ranksTimed bool              // every kind's duration was known when taskRank was set
+	durs       stealer.Durations // by kind, as runner.Eval keeps them
+	timer      IdleTimer
 
 	acc      acc
 	waits    []float64
@@ -220,7 +221,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			fill[d]++
 		}
 	}
-	e.taskRank = e.ranks(order)
+	e.taskRank, e.ranksTimed = e.ranks(order)
 	e.byArrival = make([]int32, n)
 	for i := range e.byArrival {
 		e.byArrival[i] = int32(i)

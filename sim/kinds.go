@@ -36,16 +36,18 @@ func (e *engine) shapeDuration(s *tshape) (time.Duration, bool) {
 
 // ranks returns each task's upward rank as runner.Eval computes it: each
 // task weighing what its kind is expected to take by what is known when
-// the run starts (stealer.Durations.Weights), never its true duration.
-func (e *engine) ranks(order []int32) []float64 {
+// the run starts (stealer.Durations.Weights), never its true duration;
+// and whether every kind's duration was known, so that the ranks are
+// times.
+func (e *engine) ranks(order []int32) ([]float64, bool) {
 	est := make([]stealer.KindWork, len(e.kinds))
 	for k, kd := range e.kinds {
 		est[k] = stealer.KindWork{Kind: kd.name}
 	}
-	w := e.durs.Weights(est)
+	w, timed := e.durs.Weights(est)
 	return ebb.UpwardRanks(order,
 		func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
-		func(i int32) float64 { return w[e.tasks[i].kind] })
+		func(i int32) float64 { return w[e.tasks[i].kind] }), timed
 }
 
 // runningLeft returns how much longer, on average, the running tasks are
@@ -63,13 +65,13 @@ func (e *engine) runningLeft() time.Duration {
 	return e.durs.RunningLeft(work)
 }
 
-// upcoming returns the work about to become ready behind the running and
-// the ready tasks, as runner.Eval's Upcoming says
-// (stealer.Durations.NextWave, from what is known, never the true
-// durations).
-func (e *engine) upcoming() []stealer.Upcoming {
+// lookahead returns the work about to become ready behind the running and
+// the ready tasks, and the flow's longest chains, as runner.Eval's
+// Upcoming and Critical say (stealer.Durations.NextWave and Critical,
+// from what is known, never the true durations).
+func (e *engine) lookahead() ([]stealer.Upcoming, stealer.Critical) {
 	if e.running == 0 && e.readyN == 0 {
-		return nil
+		return nil, stealer.Critical{}
 	}
 	w := stealer.Wave{
 		Kinds:      make([]stealer.KindWork, len(e.kinds)),
@@ -78,6 +80,7 @@ func (e *engine) upcoming() []stealer.Upcoming {
 		Dependents: func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
+		Ranked:     e.ranksTimed,
 		Ready: func(yield func(int32) bool) {
 			for _, s := range e.readyShapes {
 				for i := range s.q.All() {
@@ -101,5 +104,5 @@ func (e *engine) upcoming() []stealer.Upcoming {
 		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Running: ages}
 		w.Tasks[k] = ts
 	}
-	return e.durs.NextWave(w)
+	return e.durs.NextWave(w), e.durs.Critical(w)
 }

@@ -48,6 +48,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 		}
 	}
 	e.dirty = e.dirty[:0]
+	upcoming, critical := e.lookahead()
 	s := stealer.Snapshot{
 		Now:          epoch.Add(e.now),
 		Held:         e.heldSnap,
@@ -56,7 +57,8 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Latency:      e.latency,
 		TaskDuration: e.taskAvg,
 		Remaining:    e.runningLeft(),
-		Upcoming:     e.upcoming(),
+		Upcoming:     upcoming,
+		Critical:     critical,
 		Nodes:        e.cl.Shapes,
 		Recent:       e.recent,
 	}

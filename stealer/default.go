@@ -45,7 +45,12 @@ import (
 //     new alloc arrives (after the latency estimate) and, once task
 //     durations are known, a while longer (see Patience): when the backlog
 //     starts within that time on held capacity, it buys nothing and says
-//     so in Plan.Hold;
+//     so in Plan.Hold; nor, once task durations are known, when a purchase
+//     cannot end the flow sooner (Snapshot.Critical): the longest chain
+//     through a running task ends after the backlog has started on held
+//     capacity and run its own chains out, and after held capacity has
+//     run all the work left (see runningChainLonger); what held capacity
+//     cannot run at all is bought still;
 //  6. packs what it buys into requests, largest shapes first: a request's
 //     Min is one task shape, its Width how many such units it wants (at
 //     most MaxWidth, and its Max within MaxRequest), and it is made for as
@@ -129,6 +134,7 @@ func (d *Default) Plan(s Snapshot) Plan {
 		return p
 	}
 	b := d.toBuy(s, c.backlog, p.Drain, latency)
+	b = notSooner(s, b)
 	if len(b.buy) == 0 {
 		p.Hold = fmt.Sprintf("held: %s waiting: %s", plural(tasks(c.backlog), "task"), b.why)
 		return p
@@ -318,6 +324,9 @@ type purchase struct {
 	buy      []group         // what to buy for
 	why      string          // the drain estimate, for reasons
 	runnable map[string]bool // shape text → held capacity can run it
+	// drainSecs is how long the runnable backlog takes to start on held
+	// capacity.
+	drainSecs float64
 }
 
 // toBuy is steps 4 and 5: it estimates how long the backlog takes to
@@ -350,8 +359,9 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		}
 	}
 	var patience time.Duration
+	wide := ""
 	if s.TaskDuration > 0 {
-		patience = d.patience(s)
+		patience, wide = d.patience(s)
 	}
 	budget := (latency + patience).Seconds()
 	chained := chainWork(s)
@@ -412,7 +422,83 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	if patience > 0 {
 		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
+	p.why += wide
+	p.drainSecs = drainSecs
 	return p
+}
+
+// notSooner is step 5's last word: when the longest chain through a
+// running task ends after the backlog would run out on held capacity
+// (see runningChainLonger), b buys only what held capacity cannot run at
+// all, and its reason says why.
+func notSooner(s Snapshot, b purchase) purchase {
+	if len(b.buy) == 0 {
+		return b
+	}
+	why, ok := runningChainLonger(s, b.drainSecs)
+	if !ok {
+		return b
+	}
+	b.buy = slices.DeleteFunc(slices.Clone(b.buy), func(g group) bool { return b.runnable[g.shape.String()] })
+	b.why += why
+	return b
+}
+
+// runningChainLonger reports whether a purchase cannot end the flow
+// sooner: the longest chain through a running task (Snapshot.Critical.End)
+// ends after every chain that the backlog starts (Critical.Chains) would
+// end, the backlog started on held capacity within drainSecs, and after
+// held capacity has run all the work left (Critical.Work over its cpus,
+// once its running tasks are done, in Snapshot.Remaining): chains say how
+// deep the flow is, work how wide. A chain starts when it can (In) and
+// the backlog has started; but when ready tasks start longest chain
+// first (Critical.Ranked), the longest chain behind a running task
+// starts as soon as it can, in the slot of the task it waits on, ahead
+// of the backlog. It holds only once task durations are known
+// (Snapshot.TaskDuration): before any task has finished, every chain is
+// a guess. It returns the reason's tail.
+func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
+	c := s.Critical
+	if s.TaskDuration <= 0 || c.End <= 0 {
+		return "", false
+	}
+	drain := time.Duration(min(drainSecs, maxSecs) * float64(time.Second))
+	ends := drain
+	for i, ch := range c.Chains {
+		start := max(ch.In, drain)
+		if c.Ranked && i == len(c.Chains)-1 && ch.In > 0 {
+			start = ch.In
+		}
+		ends = max(ends, start+ch.Length)
+	}
+	area, ok := workLeft(s)
+	if !ok || ends > c.End || area > c.End {
+		return "", false
+	}
+	return fmt.Sprintf("; its chains end within %s and held capacity runs all the work left in %s, the longest running chain ends in %s: buying ends nothing sooner",
+		fmtDur(ends), fmtDur(area), fmtDur(c.End)), true
+}
+
+// workLeft returns how long held capacity takes to run all the work left
+// (Snapshot.Critical.Work over its cpus, once its running tasks are done,
+// in Snapshot.Remaining), or false when the snapshot does not say.
+func workLeft(s Snapshot) (time.Duration, bool) {
+	if s.Critical.End <= 0 {
+		return 0, false
+	}
+	var held, busy float64
+	for _, hs := range [][]Held{s.Held, s.Others} {
+		for _, h := range hs {
+			if !h.Draining {
+				held += h.Resources[ebb.CPU]
+				busy += h.Busy[ebb.CPU]
+			}
+		}
+	}
+	if held <= 0 {
+		return 0, false
+	}
+	return time.Duration((s.Critical.Work.Seconds() + busy*s.Remaining.Seconds()) / held * float64(time.Second)), true
 }
 
 // chainWork returns the chains behind ready tasks (Upcoming.Follows) by

@@ -37,8 +37,11 @@ type DefaultConfig struct {
 	// (Snapshot.TaskDuration): a task kept waiting past the latency
 	// longer than that is slowed by more than half, and when it is on a
 	// flow's critical path (its last waves, a stage behind a gather)
-	// that wait is the makespan's. It applies only once tasks
-	// have been seen to finish
+	// that wait is the makespan's; and none when every kind's duration
+	// is known and held capacity cannot run the work left before the
+	// longest running chain ends (Snapshot.Critical: the flow is wider
+	// than what is held, and the queue stands). It applies only once
+	// tasks have been seen to finish
 	// (Snapshot.TaskDuration set), since a guessed duration can be far
 	// off. A tiny value (1 ns) turns it off.
 	Patience time.Duration

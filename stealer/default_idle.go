@@ -2,6 +2,7 @@ package stealer
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -35,12 +36,24 @@ func (d *Default) typicalLatency(s Snapshot) time.Duration {
 }
 
 // patience returns how much longer than an allocation takes a task may
-// wait before the policy buys for it (see DefaultConfig.Patience).
-func (d *Default) patience(s Snapshot) time.Duration {
+// wait before the policy buys for it (see DefaultConfig.Patience), and,
+// when it is none because the flow is wider than what is held, the
+// reason's tail.
+func (d *Default) patience(s Snapshot) (time.Duration, string) {
 	if d.cfg.Patience > 0 {
-		return d.cfg.Patience
+		return d.cfg.Patience, ""
 	}
-	return min(4*d.typicalLatency(s), s.TaskDuration/2)
+	// Patience bets that the backlog is passing; when held capacity
+	// cannot run the work left before the longest running chain ends,
+	// the flow is wider than what is held, and every task that waits
+	// past the latency waits on the makespan. Only when every kind's
+	// duration is known (Critical.Ranked): else the running chain's end
+	// is a lower bound, and the test too eager.
+	if area, ok := workLeft(s); ok && s.Critical.Ranked && area > s.Critical.End {
+		return 0, fmt.Sprintf(", no patience: held capacity runs the work left in %s, after the longest running chain ends in %s",
+			fmtDur(area), fmtDur(s.Critical.End))
+	}
+	return min(4*d.typicalLatency(s), s.TaskDuration/2), ""
 }
 
 // IdleTimeout returns how long a held alloc may stay idle before the

@@ -454,6 +454,97 @@ func TestDefaultPlan(t *testing.T) {
 		// 8 start; the last 4 would wait past it, and are bought for.
 		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
 		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s, patience 30s"},
+	}, {}, {
+		name: "a purchase that ends nothing sooner is not made",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 12 * time.Minute},
+		},
+		// As above, 4 of the 12 would wait past the patience; but the
+		// backlog has started within 90 s and run its chains out 2 min
+		// later, and the primary has run all the work left (12 cpu-min)
+		// within 90 s, long before the chain of a running task ends.
+		wantHold: "held: 12 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 30s; " +
+			"its chains end within 3m30s and held capacity runs all the work left in 1m30s, the longest running chain ends in 10m0s: buying ends nothing sooner",
+	}, {
+		name: "a waiting chain that ends after the running one is bought for",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 3 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s, patience 30s"},
+	}, {
+		name: "work left wider than held capacity runs before the running chain ends is bought for",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			// Chains short, but 80 cpu-min of work behind them: 10 min
+			// on the primary's 8 cpus, past the running chain's end.
+			Critical: Critical{End: 5 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 80 * time.Minute},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+	}, {
+		name: "no patience when held capacity cannot run the work left before the running chain ends",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 5 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 80 * time.Minute, Ranked: true},
+		},
+		// 80 cpu-min on 8 cpus take 10 min, past the running chain's
+		// 5: the flow is wider than what is held, and the 8 tasks that
+		// would wait past the latency are bought for, not 4.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 8)},
+		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s, no patience: held capacity runs the work left in 10m0s, after the longest running chain ends in 5m0s"},
+	}, {
+		name: "patience from the config holds when the flow is wider than what is held",
+		cfg:  DefaultConfig{Patience: 10 * time.Second},
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 5 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 80 * time.Minute, Ranked: true},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 7)},
+		wantReasons: []string{"allocation takes 30s, patience 10s"},
+	}, {
+		name: "the longest chain behind a running task starts in its slot when ready tasks start longest first",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{Length: time.Minute}, {In: time.Minute, Length: 9 * time.Minute}}, Ranked: true},
+		},
+		// The 9-minute chain starts when the task it waits on ends, in
+		// a minute, in that task's slot: it need not wait for the
+		// backlog (90 s), and ends with the running chain.
+		wantHold: "its chains end within 10m0s and held capacity runs all the work left in 0s, the longest running chain ends in 10m0s: buying ends nothing sooner",
+	}, {
+		name: "the longest chain behind a running task waits for the backlog when ready tasks start in another order",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{Length: time.Minute}, {In: time.Minute, Length: 9 * time.Minute}}},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+	}, {
+		name: "a shorter chain behind a running task waits for the backlog",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{In: time.Minute, Length: 9 * time.Minute}, {In: 2 * time.Minute, Length: 9*time.Minute + 30*time.Second}}, Ranked: true},
+		},
+		// The first chain is not the longest: a task of the second
+		// may take its slot, and it starts when the backlog has, in
+		// 90 s, to end 30 s after the running chain.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+	}, {
+		name: "no word of chains before any task has finished",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)},
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 8)},
+	}, {
+		name: "what held capacity cannot run is bought however long the running chain",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(16), 1), dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			Critical: Critical{End: time.Hour, Chains: []Chain{{Length: 2 * time.Minute}}},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(16), 1)},
+		wantReasons: []string{"nothing held can run them"},
 	}, {
 		name: "no patience on the task duration guess",
 		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}},

@@ -249,16 +249,22 @@ func (d *Durations) Seed(p Profile) {
 // the end of the flow: its estimate (Estimate with its hint; the running
 // tasks are not used), or, for a kind with none, the mean of the other
 // kinds' estimates, or 1 when no kind has one, so that a path of unknown
-// tasks counts its tasks.
-func (d *Durations) Weights(kinds []KindWork) []float64 {
-	w := make([]float64, len(kinds))
+// tasks counts its tasks. timed reports that every kind has a hint or
+// was seen to finish: ranks weighed so are times, comparable with
+// Durations.Critical's chains.
+func (d *Durations) Weights(kinds []KindWork) (w []float64, timed bool) {
+	w = make([]float64, len(kinds))
 	known, sum := 0, 0.0
+	timed = true
 	for i, k := range kinds {
-		if est, _ := d.Estimate(k.Kind, nil, k.Hint); est > 0 {
+		est, _ := d.Estimate(k.Kind, nil, k.Hint)
+		if est > 0 {
 			w[i] = est.Seconds()
 			known++
 			sum += w[i]
 		}
+		// A kind seen to take no time is known too.
+		timed = timed && (k.Hint > 0 || d.finished(k.Kind))
 	}
 	fallback := 1.0
 	if known > 0 {
@@ -269,7 +275,7 @@ func (d *Durations) Weights(kinds []KindWork) []float64 {
 			w[i] = fallback
 		}
 	}
-	return w
+	return w, timed
 }
 
 // MeanRemaining returns how much longer, on average, the running tasks of

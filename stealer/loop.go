@@ -230,6 +230,9 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	if u, ok := l.ev.(UpcomingEstimator); ok {
 		s.Upcoming = u.Upcoming()
 	}
+	if c, ok := l.ev.(CriticalEstimator); ok {
+		s.Critical = c.Critical()
+	}
 	if z, ok := l.cfg.Cluster.(Sizer); ok {
 		s.Nodes = z.Sizes()
 	}

@@ -69,6 +69,12 @@ type Snapshot struct {
 	// flow, which a policy may keep idle allocs for, or buy ahead of.
 	Upcoming []Upcoming
 
+	// Critical is how long the flow's longest chains are, from its
+	// running tasks, its ready ones and its next wave, when the
+	// evaluator can tell (see [CriticalEstimator] and
+	// Durations.Critical); the zero value when it cannot.
+	Critical Critical
+
 	// Recent lists the stealer's recent acquisitions and releases, in no
 	// particular order, so that a policy can tell when it buys back what
 	// it just gave up. A Stealer keeps the last 256.

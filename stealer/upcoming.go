@@ -64,6 +64,11 @@ type Wave struct {
 	// Resources returns what a task needs. NextWave keeps no reference
 	// to it.
 	Resources func(task int32) ebb.Resources
+	// Ranked says that ready tasks start in order of their upward rank
+	// weighed by durations known for every kind (see
+	// Durations.Weights), so that the longest chain by those durations
+	// starts first.
+	Ranked bool
 	// Ready yields the tasks that are ready and not running yet, those
 	// to start soonest first as far as the caller can tell, or is nil.
 	// NextWave reads at most maxReadySources of them.

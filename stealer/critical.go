@@ -1,0 +1,185 @@
+package stealer
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// Critical is what the longest chains of work left in a flow say about
+// when it can end (see Durations.Critical), so that a policy does not buy
+// capacity that cannot end the flow sooner: while a running task's chain
+// ends after the backlog starts on held capacity and runs its own chains
+// out, a purchase only adds idle time. A chain's length is its tasks'
+// expected durations summed, as Estimate gives them (a kind none of whose
+// tasks has finished counts at its lower bound), along the longest path
+// of dependents: a task's upward rank, from what is known now.
+type Critical struct {
+	// End is how long from now the longest chain through a running task
+	// is expected to end: the task's expected remaining time plus the
+	// longest chain behind it. A running task that has run longer than
+	// any of its kind seen to finish is expected to run half as long
+	// again (see Durations.Remaining); one of a kind none of which has
+	// finished counts as ending now, so that End is no later than what
+	// is known. Zero when nothing runs or the flow was too large to
+	// walk.
+	End time.Duration `json:"end,omitempty"`
+	// Chains are the chains that start from ready tasks (In zero) and
+	// behind running ones (In their expected end, as in End): each one's earliest start and its length, its first task's
+	// run included. Only those that no other chain starting no later and
+	// as long makes moot are listed, earliest first (and so each longer
+	// than the one before).
+	Chains []Chain `json:"chains,omitempty"`
+	// Work is the cpu time of the tasks behind the running ones and of
+	// the ready ones: each one's expected run times the cpus it needs.
+	// Chains say how deep the rest of the flow is; Work says how wide.
+	Work time.Duration `json:"work,omitempty"`
+	// Ranked says that ready tasks start longest chain first, by
+	// durations known for every kind (Wave.Ranked).
+	Ranked bool `json:"ranked,omitempty"`
+}
+
+// A Chain is a path of tasks of a flow that can start In from now at the
+// earliest and is expected to take Length once started.
+type Chain struct {
+	In     time.Duration `json:"in"`
+	Length time.Duration `json:"length"`
+}
+
+// A CriticalEstimator is an [Evaluator] that can tell how long the
+// longest chains of its flow are (see Durations.Critical). A Stealer
+// checks for it with a type assertion and puts what it returns in
+// Snapshot.Critical.
+type CriticalEstimator interface {
+	// Critical returns the flow's longest chains, or the zero value.
+	// It must not block for long.
+	Critical() Critical
+}
+
+// criticalBudget is how many tasks Durations.Critical looks at: a bound
+// on its cost. A flow larger than that behind its running and ready tasks
+// gets a zero Critical (nothing known), and a policy buys as it would
+// without one.
+const criticalBudget = 1 << 15
+
+// Critical returns the longest chains of w's flow (see [Critical]): each
+// task behind a running or ready one weighs its kind's Estimate (its
+// running tasks' ages counted, a kind with none finished at its lower
+// bound), each running task its expected remaining time (see
+// Durations.Remaining; zero when no task of its kind has finished), and a chain is the longest
+// path of dependents. It walks every task behind the running and ready
+// ones once, up to criticalBudget of them; past that, or when nothing
+// runs, it returns the zero value. Work sums what it walked.
+func (d *Durations) Critical(w Wave) Critical {
+	weight := make([]float64, len(w.Kinds))
+	for k, kw := range w.Kinds {
+		est, _ := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		weight[k] = est.Seconds()
+	}
+	rank := make(map[int32]float64)
+	over := false
+	work := 0.0
+	// rankOf is t's upward rank: its weight plus the longest rank of
+	// what depends on it, each task walked once.
+	var rankOf func(t int32) float64
+	rankOf = func(t int32) float64 {
+		if r, ok := rank[t]; ok {
+			return r
+		}
+		if over || len(rank) >= criticalBudget {
+			over = true
+			return 0
+		}
+		rank[t] = 0 // a cycle cannot be; this only bounds a broken graph
+		r := 0.0
+		if k := w.Kind(t); k >= 0 && k < len(weight) {
+			r = weight[k]
+		}
+		work += r * w.Resources(t)[ebb.CPU]
+		longest := 0.0
+		for _, dep := range w.Dependents(t) {
+			longest = max(longest, rankOf(dep))
+		}
+		rank[t] = r + longest
+		return r + longest
+	}
+	var chains []Chain
+	var end float64
+	for k, kw := range w.Kinds {
+		if k >= len(w.Tasks) {
+			break
+		}
+		left, timed := d.remainingEach(kw.Kind, kw.Running, kw.Hint)
+		// A task that outlived every one of its kind seen to finish
+		// is expected to run half as long again (see Remaining); one
+		// of a kind none of which has finished may end at any moment.
+		seen := d.finished(kw.Kind)
+		for i, t := range w.Tasks[k] {
+			if i >= len(left) {
+				break
+			}
+			in := 0.0
+			if timed[i] || seen {
+				in = left[i] / float64(time.Second)
+			}
+			longest := 0.0
+			for _, dep := range w.Dependents(t) {
+				longest = max(longest, rankOf(dep))
+			}
+			end = max(end, in+longest)
+			if longest > 0 {
+				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
+			}
+		}
+	}
+	if end == 0 {
+		return Critical{}
+	}
+	ready := 0.0
+	if w.Ready != nil {
+		for t := range w.Ready {
+			ready = max(ready, rankOf(t))
+			if over {
+				break
+			}
+		}
+	}
+	if over {
+		return Critical{}
+	}
+	if ready > 0 {
+		chains = append(chains, Chain{Length: secondsDur(ready)})
+	}
+	return Critical{End: secondsDur(end), Chains: frontier(chains), Work: secondsDur(work), Ranked: w.Ranked}
+}
+
+// finished reports whether a task of kind was seen to finish.
+func (d *Durations) finished(kind string) bool {
+	k := d.kinds[kind]
+	return k != nil && len(k.recent) > 0
+}
+
+// frontier returns the chains that no other starting no later and as long
+// makes moot, earliest first.
+func frontier(chains []Chain) []Chain {
+	slices.SortFunc(chains, func(a, b Chain) int {
+		if c := cmp.Compare(a.In, b.In); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Length, a.Length)
+	})
+	out := chains[:0]
+	for _, c := range chains {
+		if len(out) == 0 || c.Length > out[len(out)-1].Length {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// secondsDur converts seconds to a Duration, bounded by maxSecs.
+func secondsDur(s float64) time.Duration {
+	return time.Duration(min(s, maxSecs) * float64(time.Second))
+}

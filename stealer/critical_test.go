@@ -1,0 +1,113 @@
+package stealer
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ebbflow/ebb"
+)
+
+// A flow of two lanes behind a running task each: lane A is a long task
+// (0, running) then a 10-minute step (2) then the end (4); lane B a
+// short one (1, running) then two 1-minute steps (3, 5), then the end.
+// A ready task (6) heads a 1-minute step (7) before the end.
+func criticalWave(ageLong, ageShort time.Duration) Wave {
+	kinds := map[int32]int{0: 0, 1: 1, 2: 2, 3: 3, 5: 3, 4: 4, 6: 3, 7: 3}
+	deps := map[int32][]int32{0: {2}, 1: {3}, 2: {4}, 3: {5}, 5: {4}, 6: {7}, 7: {4}}
+	return Wave{
+		Kinds: []KindWork{
+			{Kind: "long", Running: []time.Duration{ageLong}},
+			{Kind: "short", Running: []time.Duration{ageShort}},
+			{Kind: "tenmin"}, {Kind: "minute"}, {Kind: "end"},
+		},
+		Tasks:      [][]int32{{0}, {1}},
+		Kind:       func(t int32) int { return kinds[t] },
+		Dependents: func(t int32) []int32 { return deps[t] },
+		Waiting:    func(int32) int { return 1 },
+		Resources:  func(int32) ebb.Resources { return cpus(1) },
+		Ready:      slices.Values([]int32{6}),
+		Ranked:     true,
+	}
+}
+
+func TestCritical(t *testing.T) {
+	var d Durations
+	d.Observe("long", 5*time.Minute)
+	d.Observe("short", time.Minute)
+	d.Observe("tenmin", 10*time.Minute)
+	d.Observe("minute", time.Minute)
+	d.Observe("end", 30*time.Second)
+
+	got := d.Critical(criticalWave(2*time.Minute, 30*time.Second))
+	// Lane A ends in 3 min + 10 min + 30 s; lane B's chain (two
+	// minutes and the end) starts in 30 s; the ready task's (two
+	// minutes and the end) now, so B's is moot. The work behind the
+	// running tasks and of the ready one: 10 min, four of 1 min, and
+	// the end, one cpu each.
+	want := Critical{
+		End: 13*time.Minute + 30*time.Second,
+		Chains: []Chain{
+			{In: 0, Length: 2*time.Minute + 30*time.Second},
+			{In: 3 * time.Minute, Length: 10*time.Minute + 30*time.Second},
+		},
+		Work:   14*time.Minute + 30*time.Second,
+		Ranked: true,
+	}
+	if got.End != want.End || !slices.Equal(got.Chains, want.Chains) || got.Work != want.Work || got.Ranked != want.Ranked {
+		t.Errorf("Critical = %+v, want %+v", got, want)
+	}
+
+	// The long task outlived every one of its kind seen: it is
+	// expected to run half as long again (4 min).
+	got = d.Critical(criticalWave(8*time.Minute, 30*time.Second))
+	if want := 14*time.Minute + 30*time.Second; got.End != want {
+		t.Errorf("Critical with the long task past every one seen: End = %v, want %v", got.End, want)
+	}
+
+	// A running task of a kind none of which has finished may end at
+	// any moment: its chain counts from now.
+	var fresh Durations
+	fresh.Observe("tenmin", 10*time.Minute)
+	fresh.Observe("end", 30*time.Second)
+	got = fresh.Critical(criticalWave(2*time.Minute, 30*time.Second))
+	if want := 10*time.Minute + 30*time.Second; got.End != want {
+		t.Errorf("Critical with the running kinds unknown: End = %v, want %v", got.End, want)
+	}
+
+	// Nothing runs nor is ready: nothing known.
+	if got := d.Critical(Wave{Kind: func(int32) int { return 0 }, Dependents: func(int32) []int32 { return nil }}); got.End != 0 || got.Chains != nil {
+		t.Errorf("Critical of nothing = %+v, want the zero value", got)
+	}
+}
+
+// A flow too large to walk within the budget says nothing.
+func TestCriticalBudget(t *testing.T) {
+	var d Durations
+	d.Observe("step", time.Second)
+	w := Wave{
+		Kinds:      []KindWork{{Kind: "step", Running: []time.Duration{0}}},
+		Tasks:      [][]int32{{0}},
+		Kind:       func(int32) int { return 0 },
+		Dependents: func(i int32) []int32 { return []int32{i + 1} }, // an endless chain
+		Waiting:    func(int32) int { return 1 },
+		Resources:  func(int32) ebb.Resources { return cpus(1) },
+	}
+	if got := d.Critical(w); got.End != 0 || got.Chains != nil {
+		t.Errorf("Critical past the budget = %+v, want the zero value", got)
+	}
+}
+
+// Ranks are times when every kind has a duration: a hint, or one seen to
+// finish (in no time, too).
+func TestWeightsTimed(t *testing.T) {
+	var d Durations
+	d.Observe("a", time.Minute)
+	d.Observe("instant", 0)
+	if w, timed := d.Weights([]KindWork{{Kind: "a"}, {Kind: "instant"}, {Kind: "hinted", Hint: time.Second}}); !timed || w[0] != 60 || w[2] != 1 {
+		t.Errorf("Weights of known kinds = %v, %v; want 60 s and 1 s, timed", w, timed)
+	}
+	if w, timed := d.Weights([]KindWork{{Kind: "a"}, {Kind: "new"}}); timed || w[1] != 60 {
+		t.Errorf("Weights with a kind never seen = %v, %v; want it at the others' mean, untimed", w, timed)
+	}
+}
