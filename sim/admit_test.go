@@ -31,6 +31,10 @@ type admitScript struct {
 	ids    map[string]string // real ID → P0, H1 …
 	log    [][]string        // per step
 	opened func()            // called when the script wants grants
+	// openOnCancel says that opened is called once the cancel of step 1
+	// is applied: a grant let through before would make the cancel come
+	// too late, depending on which goroutine runs first.
+	openOnCancel bool
 }
 
 func (sc *admitScript) Plan(s stealer.Snapshot) stealer.Plan {
@@ -49,9 +53,7 @@ func (sc *admitScript) Plan(s stealer.Snapshot) stealer.Plan {
 		p.Cancel = []stealer.Cancel{{ID: p0, Reason: "c1"}, {ID: p0, Reason: "c2"}, {ID: "zz", Reason: "c3"}}
 		p.Drain = []stealer.Drain{{AllocID: "nope", Reason: "d1"}}
 		p.Acquire = []stealer.Request{one, one}
-		if sc.opened != nil {
-			sc.opened()
-		}
+		sc.openOnCancel = sc.opened != nil
 	case sc.step == 2 && len(s.Held) == 2 && s.Held[0].Working && s.Held[1].Working:
 		h0, h1 := s.Held[0].ID, s.Held[1].ID
 		p.Drain = []stealer.Drain{{AllocID: h0, Reason: "d2"}, {AllocID: h0, Reason: "d3"}, {AllocID: h1, Reason: "d4"}}
@@ -91,6 +93,10 @@ func (sc *admitScript) record(kind, what string) {
 	})
 	i := len(sc.log) - 1
 	sc.log[i] = append(sc.log[i], kind+" "+what)
+	if kind == "cancel" && sc.openOnCancel {
+		sc.openOnCancel = false
+		sc.opened()
+	}
 }
 
 func (sc *admitScript) steps() [][]string {
