@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -215,6 +214,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
 	needed := make([]bool, n)
+	sinks := e.lookupSinks(ctx)
 	for k := len(g.Order) - 1; k >= 0; k-- {
 		i := g.Order[k]
 		if e.dependents.none(i) {
@@ -223,7 +223,14 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		if !needed[i] {
 			continue
 		}
-		if outputs, ok := e.lookup(ctx, i); ok {
+		var outputs map[string]digest.Digest
+		var ok bool
+		if sinks != nil && sinks[i].done {
+			outputs, ok = sinks[i].outputs, sinks[i].ok
+		} else {
+			outputs, ok = e.lookup(ctx, i)
+		}
+		if ok {
 			e.tasks[i] = taskState{state: cached, outputs: outputs}
 			e.counts.Cached++
 			cfg.Runs.Cached(ctx, g.Flow.Tasks[i].Name, digests[i])
@@ -301,47 +308,6 @@ func (d dependents) of(i int32) []int32 { return d.g.Dependents(i) }
 
 // none reports whether no task waits for task i (it is a sink).
 func (d dependents) none(i int32) bool { return len(d.g.Dependents(i)) == 0 }
-
-// lookup returns the outputs of task i's cached result, if the cache has a
-// successful one whose outputs are all still in the repository. An
-// output that only a worker holds (a resumed run's, whose killed driver
-// saw its task end there: repository.Located.Keep) is copied into the
-// repository first, as a flow's sink's is when it ends (see collect):
-// once cached, a task is not run again should that worker go, so its
-// outputs must outlive it; a holder that cannot give it leaves the task
-// to run.
-func (e *Eval) lookup(ctx context.Context, i int32) (map[string]digest.Digest, bool) {
-	if e.cfg.Cache == nil {
-		return nil, false
-	}
-	res, err := e.cfg.Cache.Get(ctx, e.digests[i])
-	if err != nil {
-		if !errors.Is(err, ebb.ErrNotExist) {
-			e.cfg.Logger.Warn("cache lookup failed; running the task", "task", e.g.Flow.Tasks[i].Name, "err", err)
-		}
-		return nil, false
-	}
-	if !res.OK() {
-		return nil, false
-	}
-	for _, name := range e.g.Flow.Tasks[i].Outputs {
-		d, ok := res.Outputs[name]
-		if !ok || e.cfg.Repository == nil {
-			return nil, false
-		}
-		if _, err := e.cfg.Repository.Stat(ctx, d); err != nil {
-			return nil, false
-		}
-		if p, ok := e.cfg.Repository.(puller); ok {
-			if err := p.Pull(ctx, d); err != nil {
-				e.cfg.Logger.Info("a cached output could not be copied from the worker that holds it; running its task",
-					"task", e.g.Flow.Tasks[i].Name, "output", name, "err", err)
-				return nil, false
-			}
-		}
-	}
-	return res.Outputs, true
-}
 
 // Done returns a channel closed when the eval has finished: every task done,
 // or one failed for good.
