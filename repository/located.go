@@ -142,9 +142,20 @@ func (l *Located) Probe(ctx context.Context, d digest.Digest) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		l.drop(d, h)
+		l.lost(d, h, err)
 	}
 	return fmt.Errorf("repository: blob %s: no holder has it: %w", d, ebb.ErrNotExist)
+}
+
+// lost drops holder from d's holders after err, and from every blob's
+// when err says it did not answer (ebb.ErrUnavailable): a holder that is
+// gone costs one wait for its answer, not one a blob.
+func (l *Located) lost(d digest.Digest, holder string, err error) {
+	if errors.Is(err, ebb.ErrUnavailable) {
+		l.Forget(holder)
+		return
+	}
+	l.drop(d, holder)
 }
 
 // drop removes holder from d's holders.
@@ -219,6 +230,9 @@ func (l *Located) pull(ctx context.Context, d digest.Digest) error {
 		}
 		if ctx.Err() != nil {
 			return err
+		}
+		if errors.Is(err, ebb.ErrUnavailable) {
+			l.Forget(h)
 		}
 		errs = append(errs, fmt.Errorf("from %s: %w", h, err))
 	}

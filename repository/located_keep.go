@@ -71,6 +71,24 @@ func (l *Located) Keep(path string) error {
 	return nil
 }
 
+// Clear drops every location, in the file of Keep too: the holders are
+// gone (a run's workers, all stopped at its end), and a later run over
+// the file must not wait on them.
+func (l *Located) Clear() error {
+	l.mu.Lock()
+	clear(l.where)
+	l.mu.Unlock()
+	l.journalMu.Lock()
+	defer l.journalMu.Unlock()
+	if l.journal == nil {
+		return nil
+	}
+	if err := l.journal.Truncate(0); err != nil {
+		return fmt.Errorf("repository: clearing the locations: %w", err)
+	}
+	return nil
+}
+
 // Close closes the file of Keep, if any. Holds after Close are kept in
 // memory only.
 func (l *Located) Close() error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ebbflow/ebb"
+	"github.com/opencontainers/go-digest"
 )
 
 // TestLocatedKeep: the holds of a Located that keeps its locations in a
@@ -77,5 +78,67 @@ func TestLocatedKeep(t *testing.T) {
 	}
 	if err := third.Hold(ctx, e, 10, "w\n3"); !errors.Is(err, ebb.ErrInvalid) {
 		t.Errorf("Hold by a holder with a line break: %v, want ErrInvalid", err)
+	}
+}
+
+// TestLocatedClear: after Clear, neither this Located nor one made later
+// over its file knows the holders it had; holds after it are kept.
+func TestLocatedClear(t *testing.T) {
+	ctx := t.Context()
+	peers := &fakePeers{}
+	d := peers.keep("w1", []byte("made by a run's worker"))
+	e := peers.keep("w2", []byte("made by the next run's"))
+	path := filepath.Join(t.TempDir(), "locations")
+	l := newLocated(t, peers)
+	if err := l.Keep(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Hold(ctx, d, 22, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	if holders, _ := l.Holders(d); len(holders) != 0 {
+		t.Errorf("holders after Clear: %q, want none", holders)
+	}
+	if err := l.Hold(ctx, e, 21, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	next := newLocated(t, peers)
+	if err := next.Keep(path); err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if holders, _ := next.Holders(d); len(holders) != 0 {
+		t.Errorf("holders of a cleared hold read back: %q, want none", holders)
+	}
+	if holders, _ := next.Holders(e); !slices.Equal(holders, []string{"w2"}) {
+		t.Errorf("holders of a hold after Clear read back: %q, want w2", holders)
+	}
+}
+
+// TestLocatedForgetsSilentHolder: a holder that does not answer is
+// dropped from every blob it held, so that it is waited on once.
+func TestLocatedForgetsSilentHolder(t *testing.T) {
+	ctx := t.Context()
+	peers := &fakePeers{}
+	d := peers.keep("w1", []byte("also on w1"))
+	e := digest.FromString("only on the silent one")
+	l := newLocated(t, peers)
+	for _, h := range []struct {
+		d      digest.Digest
+		holder string
+	}{{d, "silent"}, {e, "silent"}, {d, "w1"}} {
+		if err := l.Hold(ctx, h.d, 10, h.holder); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Pull(ctx, d); err != nil { // silent first, then w1
+		t.Fatal(err)
+	}
+	if holders, _ := l.Holders(e); len(holders) != 0 {
+		t.Errorf("holders of %s after its holder did not answer: %q, want none", e, holders)
 	}
 }

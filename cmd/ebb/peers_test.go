@@ -93,6 +93,13 @@ func TestRunPeersFanOutFanIn(t *testing.T) {
 			if !proctest.Eventually(10*time.Second, left) {
 				t.Errorf("worker processes left: %v", processesWith(bin))
 			}
+			if peers {
+				// The workers are stopped: where they kept blobs is
+				// forgotten, so that a later run does not wait on them.
+				if b, err := os.ReadFile(filepath.Join(dir, ".ebb", peerLocationsFile)); err != nil || len(b) != 0 {
+					t.Errorf("%s after the run: %q, %v; want it empty", peerLocationsFile, b, err)
+				}
+			}
 			checkStaging(t, filepath.Join(dir, "events.jsonl"), peers, size+2)
 			intermediates := int64(gens) * (size + 2)
 			m := throughEbb.FindStringSubmatch(errs)

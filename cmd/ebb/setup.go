@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -185,6 +186,9 @@ func execute(ctx context.Context, f runFlags, flow *ebb.Flow, flowPath string, s
 					serr := wp.stop(keep)
 					stopRecording()
 					rec.finish(keep)
+					if !keep {
+						serr = errors.Join(serr, peers.forgetHolders())
+					}
 					if err == nil && serr != nil {
 						err = fmt.Errorf("stopping the workers: %w", serr)
 					}

@@ -87,6 +87,16 @@ func (t *peerTransfer) summary() string {
 		t.counter.Sent(), t.counter.Received(), t.pulled.Load())
 }
 
+// forgetHolders drops where the run's workers keep blobs, in
+// peerLocationsFile too, once they are all stopped: a later run of the
+// -dir must not wait on them. t may be nil, or off.
+func (t *peerTransfer) forgetHolders() error {
+	if t == nil || t.located == nil {
+		return nil
+	}
+	return t.located.Clear()
+}
+
 func (t *peerTransfer) close() {
 	if t.peers != nil {
 		t.peers.Close()
