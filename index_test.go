@@ -1,9 +1,10 @@
 package ebb
 
 import (
-	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/ebbflow/ebb/internal/heaptest"
 )
 
 func TestGraphIndex(t *testing.T) {
@@ -43,17 +44,12 @@ func TestGraphHeldBytes(t *testing.T) {
 	for i := range f.Tasks {
 		f.Tasks[i] = Task{Name: "t" + strconv.Itoa(i), Argv: []string{"true"}}
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	mark := heaptest.Mark()
 	g, err := f.Graph()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(g)
-	perTask := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	perTask := heaptest.PerItem(mark, n, g)
 	t.Logf("a graph holds %.1f bytes a task", perTask)
 	if perTask > 40 {
 		t.Errorf("a graph holds %.1f bytes a task, want at most 40", perTask)

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/cluster"
 	"github.com/ebbflow/ebb/pool/local"
+
+	"github.com/ebbflow/ebb/internal/heaptest"
 )
 
 func noop(context.Context, ebb.FuncEnv) error { return nil }
@@ -45,9 +46,7 @@ func benchRunner(b *testing.B, chain bool) {
 		b.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	mark := heaptest.Mark()
 	flow := noopFlow(b.N, chain)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -67,11 +66,7 @@ func benchRunner(b *testing.B, chain bool) {
 	}
 	// What the finished run still holds: the flow, its graph and
 	// digests, the eval's record of every task.
-	var after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(r)
-	b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "held-B/task")
+	b.ReportMetric(heaptest.PerItem(mark, b.N, r), "held-B/task")
 }
 
 // BenchmarkRunnerIndependent runs b.N independent no-op tasks in one run

@@ -2,8 +2,9 @@ package runner
 
 import (
 	"context"
-	"runtime"
 	"testing"
+
+	"github.com/ebbflow/ebb/internal/heaptest"
 )
 
 // TestEvalHeldBytesPerTask guards what an Eval holds a task of a big flow
@@ -24,17 +25,12 @@ func TestEvalHeldBytesPerTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
+	mark := heaptest.Mark()
 	e, err := NewEval(context.Background(), g, digests, EvalConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(e)
-	held := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	held := heaptest.PerItem(mark, n, e)
 	t.Logf("an eval holds %.1f B a task", held)
 	if held > 72 {
 		t.Errorf("an eval holds %.1f B a task, want at most 72", held)

@@ -21,6 +21,7 @@ import (
 	_ "github.com/ebbflow/ebb/internal/counting"
 	_ "github.com/ebbflow/ebb/internal/doclinks"
 	_ "github.com/ebbflow/ebb/internal/enginebench"
+	_ "github.com/ebbflow/ebb/internal/heaptest"
 	_ "github.com/ebbflow/ebb/internal/kubetest"
 	_ "github.com/ebbflow/ebb/internal/proctest"
 	_ "github.com/ebbflow/ebb/internal/rankq"
@@ -59,6 +60,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/internal/counting",
 	"github.com/ebbflow/ebb/internal/doclinks",
 	"github.com/ebbflow/ebb/internal/enginebench",
+	"github.com/ebbflow/ebb/internal/heaptest",
 	"github.com/ebbflow/ebb/internal/proctest",
 	"github.com/ebbflow/ebb/internal/rankq",
 	"github.com/ebbflow/ebb/internal/regfile",
