@@ -52,6 +52,10 @@ func crashFlow(log string) *ebb.Flow {
 
 // TestCrashDriver is the driver the crash test runs and kills: it runs the
 // crash flow to its end, resuming from the state file when there is one.
+// It prints each of the run's events ("EVENT started produce-03"), so the
+// test can kill it at a chosen point. With $EBB_CRASH_HOLD set it prints
+// HELD when its run has ended and waits on its stdin for the kill, instead
+// of printing the result.
 func TestCrashDriver(t *testing.T) {
 	dir := os.Getenv("EBB_CRASH_DIR")
 	if dir == "" {
@@ -76,22 +80,47 @@ func TestCrashDriver(t *testing.T) {
 	if err != nil && !errors.Is(err, ebb.ErrNotExist) {
 		t.Fatal(err)
 	}
+	bus := NewEventBus()
+	sub := bus.Subscribe(0)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			fmt.Println("EVENT", ev.Kind, ev.Task)
+		}
+	}()
 	r, err := New(Config{
 		Flow: crashFlow(filepath.Join(dir, "exec.log")), Cluster: cluster.NewStatic(p),
-		Repository: repo, Cache: cache, Store: store, Program: "crash",
+		Repository: repo, Cache: cache, Store: store, Program: "crash", Events: bus,
 	}, state)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Run(ctx); err != nil {
+	err = r.Run(ctx)
+	sub.Close()
+	<-printed
+	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("EBB_CRASH_HOLD") != "" {
+		fmt.Println("HELD")
+		os.Stdin.Read(make([]byte, 1))
+		t.Fatal("stdin closed before the kill")
 	}
 	fmt.Println("RESULT", r.State().Result.Outputs["sum/total"])
 }
 
 // A driver killed with SIGKILL at random points of a run, and resumed from
 // its State in a new process each time, ends with the right result, and no
-// task whose result was in the cache when a driver died runs again.
+// task whose result was in the cache when a driver died runs again. The
+// first drivers are all killed: as they start, as a producer starts, or
+// once their run has ended; the last one runs unharmed. The first two are
+// killed as a producer that is not in the cache starts, so at least two
+// die mid-run whatever the machine's speed.
 func TestKilledDriverResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs driver processes")
@@ -114,6 +143,7 @@ func TestKilledDriverResumes(t *testing.T) {
 	type crash struct {
 		logLines int             // exec log lines when the driver was dead
 		cached   map[string]bool // tasks in the cache then
+		midRun   bool            // killed before its run ended
 	}
 	var crashes []crash
 	var result string
@@ -121,33 +151,68 @@ func TestKilledDriverResumes(t *testing.T) {
 		if round > 40 {
 			t.Fatalf("no driver finished in %d rounds", round)
 		}
+		const killed = 8
+		mode := noKill
+		switch {
+		case round < 2:
+			mode = killAtStart
+		case round < killed:
+			mode = []killMode{killAtLaunch, killAtStart, killAtStart, killAtEnd}[rng.IntN(4)]
+		}
+		// The producer start to kill at: one of those not in the cache,
+		// so the kill comes while the run still has work.
+		uncached := 12
+		if len(crashes) > 0 {
+			uncached = 0
+			for _, task := range flow.Tasks[:12] {
+				if !crashes[len(crashes)-1].cached[task.Name] {
+					uncached++
+				}
+			}
+		}
+		starts := 1 + rng.IntN(max(uncached, 1))
+
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDriver$", "-test.v")
 		cmd.Env = append(os.Environ(), "EBB_CRASH_DIR="+dir)
+		if mode != noKill {
+			cmd.Env = append(cmd.Env, "EBB_CRASH_HOLD=1")
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hold, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill the driver at a random point of its run: from before it
-		// has read its state to near its end. The last rounds run
-		// unharmed, so that the run ends.
-		var killer *time.Timer
-		if round < 8 {
-			killer = time.AfterFunc(time.Duration(rng.IntN(500))*time.Millisecond, func() { cmd.Process.Kill() })
-		}
+		midRun := false
 		lines := bufio.NewScanner(out)
 		for lines.Scan() {
-			if r, ok := strings.CutPrefix(lines.Text(), "RESULT "); ok {
-				result = r
+			line := lines.Text()
+			kill := false
+			switch {
+			case strings.HasPrefix(line, "RESULT "):
+				result = strings.TrimPrefix(line, "RESULT ")
+			case line == "HELD":
+				kill = true
+			case mode == killAtLaunch && strings.HasPrefix(line, "=== RUN"):
+				kill, midRun = true, true
+			case mode == killAtStart && strings.HasPrefix(line, "EVENT started produce-"):
+				if starts--; starts == 0 {
+					kill, midRun = true, true
+				}
+			}
+			if kill {
+				cmd.Process.Kill()
+				mode = noKill
 			}
 		}
 		err = cmd.Wait()
-		if killer != nil {
-			killer.Stop()
-		}
+		hold.Close()
 		var exit *exec.ExitError
 		if err != nil && (!errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL) {
 			t.Fatalf("driver round %d ended with %v, not killed", round, err)
@@ -155,11 +220,17 @@ func TestKilledDriverResumes(t *testing.T) {
 		if result != "" {
 			break // killed, if at all, after the run ended
 		}
-		crashes = append(crashes, crash{logLines: len(readLines(t, log)), cached: cachedTasks(t, dir, flow, digests)})
+		crashes = append(crashes, crash{logLines: len(readLines(t, log)), cached: cachedTasks(t, dir, flow, digests), midRun: midRun})
 	}
-	t.Logf("%d drivers killed before one finished", len(crashes))
-	if len(crashes) < 2 {
-		t.Errorf("only %d drivers killed mid-run; the test proves little", len(crashes))
+	mid := 0
+	for _, c := range crashes {
+		if c.midRun {
+			mid++
+		}
+	}
+	t.Logf("%d drivers killed before one finished, %d of them mid-run", len(crashes), mid)
+	if mid < 2 {
+		t.Errorf("only %d drivers killed mid-run; the test proves little", mid)
 	}
 
 	// The result is right: 1 + 2 + ... + 12.
@@ -195,6 +266,16 @@ func TestKilledDriverResumes(t *testing.T) {
 		}
 	}
 }
+
+// killMode says when the crash test kills a driver.
+type killMode int
+
+const (
+	noKill       killMode = iota
+	killAtLaunch          // as its process starts, before it reads its state
+	killAtStart           // as a chosen producer task starts
+	killAtEnd             // once its run has ended
+)
 
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
