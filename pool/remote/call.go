@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -106,6 +107,8 @@ func (c *Client) do(ctx context.Context, req *request) error {
 		wait := c.retry.Wait(req.tries - 1)
 		switch {
 		case !transient(err):
+			return err
+		case c.refusedIsGone && errors.Is(err, syscall.ECONNREFUSED):
 			return err
 		case req.body != nil && !rewind:
 			return err // the body is spent

@@ -122,6 +122,9 @@ type Client struct {
 	// waitQuery asks a wait poll to wait WaitPoll.
 	waitQuery url.Values
 	retry     backoff.Policy
+	// refusedIsGone makes a refused connection final: nobody listens
+	// at the address, and a peer's server does not come back there.
+	refusedIsGone bool
 }
 
 var _ pool.Pool = (*Client)(nil)

@@ -144,7 +144,9 @@
 // response cut short, a bare 502, 503 or 504. Answers of the server's own
 // are not retried, not even ebb.ErrUnavailable (a draining worker): the
 // caller's policy decides when to ask again. Neither is a refused
-// certificate or token (ErrAuth).
+// certificate or token (ErrAuth), nor, for Peers, a refused connection: a
+// worker's peer server that refuses has stopped, and the blobs it held
+// are looked for elsewhere at once.
 //
 // Every call is safe to retry, even when an attempt may have reached the
 // server: reads, Keepalive and Kill by their nature; Put because it is

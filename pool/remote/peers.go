@@ -93,6 +93,10 @@ func (p *Peers) client(holder string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A worker's peer server that refuses connections has stopped: its
+	// address is not served again, so a blob it held is asked of no
+	// one else for Timeout's retries (Located then forgets the holder).
+	c.refusedIsGone = true
 	p.clients[holder] = c
 	return c, nil
 }
@@ -119,7 +123,8 @@ func (p *Peers) Open(ctx context.Context, holder string, d digest.Digest) (io.Re
 
 // Stat asks holder whether it holds blob d, and its size; it fails with
 // ebb.ErrNotExist when the holder answers that it does not, and with
-// ebb.ErrUnavailable when it does not answer within Timeout.
+// ebb.ErrUnavailable when it does not answer within Timeout, or at once
+// when its address refuses the connection (no server listens there).
 func (p *Peers) Stat(ctx context.Context, holder string, d digest.Digest) (repository.Info, error) {
 	op := "stat blob " + string(d) + " at peer"
 	if err := checkDigest(op, d); err != nil {
