@@ -10,7 +10,9 @@ package ebb
 //
 // With weights from estimated durations, the rank is the estimated time
 // from the task's start to the end of the flow; with every weight 1 (no
-// estimates yet), it counts the tasks on that path.
+// estimates yet), it counts the tasks on that path. The runner and the
+// simulator compute the ranks again each time a kind's first duration is
+// learned, and reorder the ready tasks by them.
 func UpwardRanks(order []int32, dependents func(i int32) []int32, weight func(i int32) float64) []float64 {
 	rank := make([]float64, len(order))
 	for k := len(order) - 1; k >= 0; k-- {

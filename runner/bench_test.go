@@ -83,7 +83,14 @@ func BenchmarkRunnerChain(b *testing.B) { benchRunner(b, true) }
 // alone, in a fresh process, for a meaningful peak:
 //
 //	go test -run XXX -bench MillionTasks -benchtime 1x ./runner
-func BenchmarkMillionTasks(b *testing.B) {
+func BenchmarkMillionTasks(b *testing.B) { benchMillion(b, 1) }
+
+// BenchmarkMillionTasksKinds is BenchmarkMillionTasks with the tasks of
+// 64 kinds, the first of each to finish re-weighing every task's rank
+// (within rankq.Reranks): what learning durations costs a big flow.
+func BenchmarkMillionTasksKinds(b *testing.B) { benchMillion(b, 64) }
+
+func benchMillion(b *testing.B, kinds int) {
 	const n = 1_000_000
 	p, err := local.New(local.Config{Resources: ebb.Resources{ebb.CPU: 2, ebb.Mem: 4 << 30}})
 	if err != nil {
@@ -93,6 +100,11 @@ func BenchmarkMillionTasks(b *testing.B) {
 	cpu0 := cpuTime()
 	for b.Loop() {
 		flow := noopFlow(n, false)
+		if kinds > 1 {
+			for i := range flow.Tasks {
+				flow.Tasks[i].Kind = benchKinds[i%kinds]
+			}
+		}
 		r, err := New(Config{Flow: flow, Cluster: cluster.NewStatic(p)}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -111,3 +123,12 @@ func BenchmarkMillionTasks(b *testing.B) {
 		b.ReportMetric(float64(ru.Maxrss)/(1<<20), "peak-GiB")
 	}
 }
+
+// benchKinds are the kinds of BenchmarkMillionTasksKinds' tasks.
+var benchKinds = func() []string {
+	out := make([]string, 64)
+	for i := range out {
+		out[i] = fmt.Sprintf("kind-%c%c", 'a'+i/8, 'a'+i%8)
+	}
+	return out
+}()

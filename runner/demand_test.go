@@ -80,15 +80,7 @@ func TestDemandDurationByKind(t *testing.T) {
 			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Kind: "align", Func: block,
 				Resources: ebb.Resources{ebb.CPU: 1}, After: []string{"split"}, Estimate: time.Minute})
 		}
-		g, err := flow.Graph()
-		if err != nil {
-			t.Fatal(err)
-		}
-		digests, _ := g.Digests(nil)
-		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := evalOf(t, flow)
 		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -112,33 +104,84 @@ func TestDemandDurationByKind(t *testing.T) {
 	})
 }
 
+// evalOf returns a new Eval of flow, with no cache: every task runs.
+func evalOf(t *testing.T, flow *ebb.Flow) *runner.Eval {
+	t.Helper()
+	g, err := flow.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// workOnOneSlot runs flow to its end in an Eval working one alloc of 1
+// cpu, so that its tasks run one at a time in the Eval's order. It is
+// called inside a synctest bubble.
+func workOnOneSlot(t *testing.T, flow *ebb.Flow) {
+	t.Helper()
+	p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
+	defer p.Close()
+	e := evalOf(t, flow)
+	a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Free(context.Background())
+	if err := e.Work(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Of the ready tasks of one shape, the one that starts the longest chain
 // to the end of the flow runs first.
 func TestReadyByRank(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
-		defer p.Close()
 		var order []string
 		task := func(name string, after ...string) ebb.Task {
 			return ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: 1}, After: after,
 				Func: func(context.Context, ebb.FuncEnv) error { order = append(order, name); return nil }}
 		}
 		// "short" is listed first, but "long" heads a chain of three.
-		flow := &ebb.Flow{Tasks: []ebb.Task{task("short"), task("long"), task("long-2", "long"), task("long-3", "long-2")}}
-		g, _ := flow.Graph()
-		digests, _ := g.Digests(nil)
-		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, _ := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
-		if err := e.Work(t.Context(), a); err != nil {
-			t.Fatal(err)
-		}
-		if order[0] != "long" {
+		workOnOneSlot(t, &ebb.Flow{Tasks: []ebb.Task{task("short"), task("long"), task("long-2", "long"), task("long-3", "long-2")}})
+		if len(order) == 0 || order[0] != "long" {
 			t.Errorf("ran %v, want long first: it starts the longest chain", order)
 		}
-		a.Free(context.Background())
+	})
+}
+
+// Ready tasks take a new order when a kind's first duration is learned:
+// "first" (kind L, said to take 1 s) turns out to take 10 minutes, so the
+// chain of two L tasks behind y1 is now far longer than the chain of three
+// 1 s tasks behind x1, which ranked first when the run started.
+func TestReadyRerankedWhenAKindIsLearned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var order []string
+		task := func(name, kind string, took time.Duration, after ...string) ebb.Task {
+			return ebb.Task{Name: name, FuncKey: name, Kind: kind, Estimate: time.Second,
+				Resources: ebb.Resources{ebb.CPU: 1}, After: after,
+				Func: func(context.Context, ebb.FuncEnv) error {
+					order = append(order, name)
+					time.Sleep(took)
+					return nil
+				}}
+		}
+		workOnOneSlot(t, &ebb.Flow{Tasks: []ebb.Task{
+			task("first", "L", 10*time.Minute), task("g2", "S", time.Second, "first"),
+			task("g3", "S", time.Second, "g2"), task("g4", "S", time.Second, "g3"),
+			task("x1", "S", time.Second), task("x2", "S", time.Second, "x1"), task("x3", "S", time.Second, "x2"),
+			task("y1", "L", 10*time.Minute), task("y2", "L", 10*time.Minute, "y1"),
+		}})
+		if len(order) < 2 || order[0] != "first" || order[1] != "y1" {
+			t.Errorf("ran %v, want first, then y1: once L is seen to take 10 min, y1 starts the longest chain", order)
+		}
 	})
 }
 
@@ -162,18 +205,7 @@ func TestUpcomingTellsTheNextWave(t *testing.T) {
 		}
 		flow.Tasks = append(flow.Tasks, ebb.Task{Name: "merge", FuncKey: "merge", Func: block,
 			Resources: ebb.Resources{ebb.CPU: 2}, After: maps, Estimate: time.Minute})
-		g, err := flow.Graph()
-		if err != nil {
-			t.Fatal(err)
-		}
-		digests, err := g.Digests(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := evalOf(t, flow)
 		// Before anything runs the gather is ready: what it makes ready
 		// is upcoming, no sooner than its estimate from now (untimed:
 		// when it starts is not known).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/rankq"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository"
 	"github.com/ebbflow/ebb/stealer"
@@ -89,9 +90,10 @@ type Eval struct {
 	tasks   []taskState
 	waiting []int32 // per task: dependencies not yet done
 	ready   readyQueue
-	// ranksTimed is set when ready.rank weighs every kind by a known
-	// duration (see ranks).
+	// ranksTimed is set when ready.rank weighed every kind by a known
+	// duration as the run started (see ranks): a hint, or the History.
 	ranksTimed bool
+	reranks    int       // how many more times ranks may be computed again (see learned)
 	workers    []*worker // in the order they came
 	remaining  int       // tasks still to finish
 	counts     Progress
@@ -211,6 +213,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.ready.kindOf = e.kindOf
 	e.dependents = dependents{g}
 	e.ready.rank, e.ranksTimed = e.ranks()
+	e.reranks = rankq.Reranks(n)
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
 	needed := make([]bool, n)

@@ -363,7 +363,7 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 		st.state = done
 		st.outputs = res.Outputs
 		e.counts.Done++
-		e.durations.Observe(e.kinds[e.kindOf[t]].name, res.Duration())
+		e.learned(e.kindOf[t], res.Duration())
 		if d := res.Duration(); e.duration == 0 {
 			e.duration = d
 		} else {

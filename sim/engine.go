@@ -85,7 +85,9 @@ type engine struct {
 	taskAvg    time.Duration
 	kinds      []*simKind
 	taskRank   []float64         // per task: its upward rank (ebb.UpwardRanks)
-	ranksTimed bool              // every kind's duration was known when taskRank was set
+	ranksTimed bool              // every kind's duration was known when the run started
+	order      []int32           // every task after those it depends on
+	reranks    int               // how many more times taskRank may be computed again (see learned)
 	durs       stealer.Durations // by kind, as runner.Eval keeps them
 	timer      IdleTimer
 
@@ -221,7 +223,9 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			fill[d]++
 		}
 	}
+	e.order = order
 	e.taskRank, e.ranksTimed = e.ranks(order)
+	e.reranks = rankq.Reranks(n)
 	e.byArrival = make([]int32, n)
 	for i := range e.byArrival {
 		e.byArrival[i] = int32(i)

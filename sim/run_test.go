@@ -74,6 +74,29 @@ func TestPrimaryOnlyMakespan(t *testing.T) {
 	check(t, "work", m.Work, 40.0/60)
 }
 
+// Ready tasks take a new order when a kind's first duration is learned,
+// as runner.Eval's do. On a primary of 2 cpu, s0 (kind S, 1 s) and l0
+// (kind L, 100 s) start at 0, blk (kind M) holds the other slot from 1 s
+// to 151 s; x1 → x2 → x3 (S) and y1 → y2 (L) arrive at 2 s, when S is
+// known (1 s) and L is not (the mean of the known kinds, 1 s): x1's chain
+// ranks first. When l0 ends at 100 s, L is known to take 100 s, y1's chain
+// outranks x1's, and y1 starts: 300 s in all, where x1 first is 301 s.
+func TestLearnedKindReordersReadyTasks(t *testing.T) {
+	task := func(id, kind string, at, took time.Duration, deps ...int) Task {
+		return Task{ID: id, Kind: kind, Arrival: at, Duration: took, Resources: cpu(1), Deps: deps}
+	}
+	w := &Workload{Name: "learned", Tasks: []Task{
+		task("s0", "S", 0, time.Second), task("l0", "L", 0, 100*time.Second), task("blk", "M", 0, 150*time.Second),
+		task("x1", "S", 2*time.Second, time.Second), task("x2", "S", 2*time.Second, time.Second, 3),
+		task("x3", "S", 2*time.Second, time.Second, 4),
+		task("y1", "L", 2*time.Second, 100*time.Second), task("y2", "L", 2*time.Second, 100*time.Second, 6),
+	}}
+	c := handCluster(2, 2, 1000*time.Hour)
+	c.MaxWorkers = 1
+	m := run(t, w, NewStatic(StaticConfig{}, c), c)
+	check(t, "makespan", m.Makespan, 300)
+}
+
 func TestNeverUsedWaste(t *testing.T) {
 	// One task of 100 s runs on the primary from t=0; the static policy
 	// asks for a worker of 4 cpu at t=0, which arrives at t=10 and gets

@@ -117,7 +117,7 @@ func (e *engine) finish(i int32) bool {
 	}
 	e.progressAt = e.now
 	delete(e.kinds[t.kind].running, i)
-	e.durs.Observe(e.kinds[t.kind].name, t.dur)
+	e.learned(t.kind, t.dur)
 	if e.taskAvg == 0 {
 		e.taskAvg = t.dur
 	} else {

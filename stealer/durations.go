@@ -35,8 +35,11 @@ type kindDurations struct {
 	next   int
 }
 
-// Observe records that a task of kind ran for took.
-func (d *Durations) Observe(kind string, took time.Duration) {
+// Observe records that a task of kind ran for took, and reports whether
+// it is the first duration known for the kind (none observed nor seeded
+// before): the kind then weighs its own estimate in Weights, no longer
+// the other kinds' mean, and ranks built from Weights change.
+func (d *Durations) Observe(kind string, took time.Duration) (first bool) {
 	if d.kinds == nil {
 		d.kinds = make(map[string]*kindDurations)
 	}
@@ -45,13 +48,15 @@ func (d *Durations) Observe(kind string, took time.Duration) {
 		k = &kindDurations{}
 		d.kinds[kind] = k
 	}
+	first = len(k.recent) == 0
 	took = max(took, 0)
 	if len(k.recent) < keepDurations {
 		k.recent = append(k.recent, took)
-		return
+		return first
 	}
 	k.recent[k.next] = took
 	k.next = (k.next + 1) % keepDurations
+	return first
 }
 
 // Estimate returns how long a task of kind that has not started yet is

@@ -164,3 +164,19 @@ func TestRemainingEachAgreesWithRemaining(t *testing.T) {
 		}
 	}
 }
+
+// Observe reports the first duration known for a kind: not the second,
+// nor one after a seeded profile.
+func TestObserveReportsTheFirst(t *testing.T) {
+	var d Durations
+	if !d.Observe("align", time.Minute) {
+		t.Error("the first align: Observe said not first")
+	}
+	if d.Observe("align", time.Minute) {
+		t.Error("the second align: Observe said first")
+	}
+	d.Seed(Profile{"sort": {time.Second}})
+	if d.Observe("sort", time.Second) {
+		t.Error("a sort after a seeded profile: Observe said first")
+	}
+}

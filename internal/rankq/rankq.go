@@ -20,7 +20,7 @@ import (
 // whichever of the two comes first. The zero Queue is empty and ready to
 // use; it is not safe for concurrent use.
 type Queue struct {
-	run  []item // in Pop's order: ranks non-increasing, seqs increasing
+	run  []item // in Pop's order: ranks non-increasing, seqs increasing within a rank
 	head int    // the run's first item still held; those before it are popped
 	h    []item // a binary heap
 	seq  uint32 // the last item's seq
@@ -116,7 +116,14 @@ func (q *Queue) Pop() int32 {
 	n := len(q.h) - 1
 	q.h[0] = q.h[n]
 	q.h = q.h[:n]
-	for i := 0; ; {
+	q.down(0)
+	return top
+}
+
+// down moves the heap's item i down to its place.
+func (q *Queue) down(i int) {
+	n := len(q.h)
+	for {
 		m, l := i, 2*i+1
 		if l < n && before(q.h[l], q.h[m]) {
 			m = l
@@ -125,12 +132,11 @@ func (q *Queue) Pop() int32 {
 			m = r
 		}
 		if m == i {
-			break
+			return
 		}
 		q.h[i], q.h[m] = q.h[m], q.h[i]
 		i = m
 	}
-	return top
 }
 
 // Peek returns the task Pop would return, without removing it.
@@ -162,3 +168,25 @@ func (q *Queue) All() iter.Seq[int32] {
 		}
 	}
 }
+
+// Rerank gives every task held the rank rank(task) returns, each keeping
+// its place among equal ranks: the queue then pops what pushing the tasks
+// in their order of arrival with their new ranks would have. It makes one
+// heap of them, in O(n) for n tasks held (each Pop then costs O(log n)).
+func (q *Queue) Rerank(rank func(task int32) float64) {
+	h := append(q.h, q.run[q.head:]...)
+	for i := range h {
+		h[i].rank = rank(h[i].task)
+	}
+	q.run, q.head, q.h = q.run[:0], 0, h
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+// Reranks is how many times a run of n tasks computes its ranks again as
+// it learns durations (the runner's and the simulator's budget alike):
+// each time costs a walk of the whole graph and a sort of the ready tasks,
+// so a flow of many kinds and many tasks re-weighs at most 16 times, and
+// a smaller one as often as 2^24 task visits allow.
+func Reranks(n int) int { return max(16, (1<<24)/max(n, 1)) }

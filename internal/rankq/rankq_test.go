@@ -28,9 +28,9 @@ func TestOrder(t *testing.T) {
 }
 
 // The queue gives the order a sort by (rank desc, arrival) gives, for any
-// mix of pushes and pops: ranks at random, ranks mostly equal (the run),
-// and ranks that mostly fall with a rise now and then (run and heap
-// interleaved).
+// mix of pushes, pops and reranks: ranks at random, ranks mostly equal
+// (the run), and ranks that mostly fall with a rise now and then (run and
+// heap interleaved).
 func TestOrderRandom(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -66,6 +66,15 @@ func checkOrder(t *testing.T, rank func(i int, r uint64) float64) {
 	x := uint64(1)
 	next := func() uint64 { x = x*6364136223846793005 + 1442695040888963407; return x >> 33 }
 	for i := range 6000 {
+		if i%997 == 996 {
+			// Every task takes a new rank, keeping its arrival.
+			salt := next()
+			newRank := func(task int32) float64 { return float64((uint64(task)*2654435761 + salt) % 5) }
+			q.Rerank(newRank)
+			for j := range model {
+				model[j].rank = newRank(model[j].task)
+			}
+		}
 		if next()%3 != 0 || len(model) == 0 {
 			r := rank(i, next())
 			q.Push(int32(i), r)
@@ -184,5 +193,37 @@ func TestSeqWraps(t *testing.T) {
 func TestItemSize(t *testing.T) {
 	if n := unsafe.Sizeof(item{}); n != 16 {
 		t.Errorf("an item is %d bytes, want 16", n)
+	}
+}
+
+// Rerank reorders what the queue holds by the new ranks, first come within
+// a rank, whether the tasks sat in the run or the heap; pushes after it
+// take their places among them.
+func TestRerank(t *testing.T) {
+	var q Queue
+	for i, r := range []float64{3, 2, 2, 9, 1} { // 0, 1, 2 in the run; 3 in the heap; 4 in the run
+		q.Push(int32(i), r)
+	}
+	if len(q.h) == 0 {
+		t.Fatal("no task in the heap: the test covers less than it says")
+	}
+	q.Rerank(func(task int32) float64 { return []float64{1, 4, 1, 0, 4}[task] })
+	q.Push(5, 2)
+	var got []int32
+	for q.Len() > 0 {
+		got = append(got, q.Pop())
+	}
+	if want := []int32{1, 4, 5, 0, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("popped %v, want %v", got, want)
+	}
+}
+
+// A big flow re-weighs its ranks a few times; a small one as often as it
+// learns.
+func TestReranks(t *testing.T) {
+	for _, c := range []struct{ n, want int }{{0, 1 << 24}, {100, (1 << 24) / 100}, {1 << 20, 16}, {1 << 30, 16}} {
+		if got := Reranks(c.n); got != c.want {
+			t.Errorf("Reranks(%d) = %d, want %d", c.n, got, c.want)
+		}
 	}
 }
