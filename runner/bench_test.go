@@ -87,7 +87,7 @@ func BenchmarkMillionTasks(b *testing.B) { benchMillion(b, 1) }
 
 // BenchmarkMillionTasksKinds is BenchmarkMillionTasks with the tasks of
 // 64 kinds, the first of each to finish re-weighing every task's rank
-// (within rankq.Reranks): what learning durations costs a big flow.
+// (within rankq.Reweigh's budget): what learning durations costs a big flow.
 func BenchmarkMillionTasksKinds(b *testing.B) { benchMillion(b, 64) }
 
 func benchMillion(b *testing.B, kinds int) {

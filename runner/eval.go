@@ -93,9 +93,9 @@ type Eval struct {
 	// ranksTimed is set when ready.rank weighed every kind by a known
 	// duration as the run started (see ranks): a hint, or the History.
 	ranksTimed bool
-	reranks    int       // how many more times ranks may be computed again (see learned)
-	workers    []*worker // in the order they came
-	remaining  int       // tasks still to finish
+	reweigh    rankq.Reweigh // when ranks are computed again (see learned)
+	workers    []*worker     // in the order they came
+	remaining  int           // tasks still to finish
 	counts     Progress
 	duration   time.Duration // moving average of finished tasks' run time
 	kinds      []*kind
@@ -213,7 +213,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.ready.kindOf = e.kindOf
 	e.dependents = dependents{g}
 	e.ready.rank, e.ranksTimed = e.ranks()
-	e.reranks = rankq.Reranks(n)
+	e.reweigh = rankq.NewReweigh(n)
 	// From the sinks down: a task is needed when it is a sink or feeds a
 	// needed task that is not cached.
 	needed := make([]bool, n)

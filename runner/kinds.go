@@ -201,19 +201,16 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 	return w, true
 }
 
-// learned records that a task of kind k ran for took. The first duration
-// known for a kind changes what its tasks weigh (stealer.Durations.Observe),
-// so every task's rank is computed anew and the ready ones take their new
-// order: ready tasks start longest chain first by what the run has
-// learned, not only by what it knew at its start. A flow of one kind is
-// left alone: its tasks weigh alike whatever is learned; so is a flow
-// that has spent its budget (rankq.Reranks). ranksTimed keeps what the
-// start knew (see Eval.ranksTimed). The caller holds e.mu.
+// learned records that a task of kind k ran for took. When that is due
+// (rankq.Reweigh: the first duration known for a kind of several), every
+// task's rank is computed anew and the ready ones take their new order:
+// ready tasks start longest chain first by what the run has learned, not
+// only by what it knew at its start. ranksTimed keeps what the start knew
+// (see Eval.ranksTimed). The caller holds e.mu.
 func (e *Eval) learned(k int32, took time.Duration) {
-	if !e.durations.Observe(e.kinds[k].name, took) || len(e.kinds) < 2 || e.reranks == 0 {
+	if !e.reweigh.Due(e.durations.Observe(e.kinds[k].name, took), len(e.kinds)) {
 		return
 	}
-	e.reranks--
 	e.ready.rank, _ = e.ranks()
 	for _, s := range e.ready.shapes {
 		s.q.Rerank(func(t int32) float64 { return e.ready.rank[t] })

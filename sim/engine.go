@@ -87,7 +87,7 @@ type engine struct {
 	taskRank   []float64         // per task: its upward rank (ebb.UpwardRanks)
 	ranksTimed bool              // every kind's duration was known when the run started
 	order      []int32           // every task after those it depends on
-	reranks    int               // how many more times taskRank may be computed again (see learned)
+	reweigh    rankq.Reweigh     // when taskRank is computed again (see learned)
 	durs       stealer.Durations // by kind, as runner.Eval keeps them
 	timer      IdleTimer
 
@@ -225,7 +225,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	}
 	e.order = order
 	e.taskRank, e.ranksTimed = e.ranks(order)
-	e.reranks = rankq.Reranks(n)
+	e.reweigh = rankq.NewReweigh(n)
 	e.byArrival = make([]int32, n)
 	for i := range e.byArrival {
 		e.byArrival[i] = int32(i)

@@ -108,16 +108,12 @@ func (e *engine) lookahead() ([]stealer.Upcoming, stealer.Critical) {
 }
 
 // learned records that a task of kind k ran for took, and re-weighs the
-// ranks as runner.Eval does: the first duration known for a kind changes
-// what its tasks weigh (stealer.Durations.Observe), so every task's rank
-// is computed anew and the ready ones take their new order. A flow of one
-// kind is left alone: its tasks weigh alike whatever is learned; so is
-// one that has spent its budget (rankq.Reranks).
+// ranks as runner.Eval does: when that is due (rankq.Reweigh), every
+// task's rank is computed anew and the ready ones take their new order.
 func (e *engine) learned(k int32, took time.Duration) {
-	if !e.durs.Observe(e.kinds[k].name, took) || len(e.kinds) < 2 || e.reranks == 0 {
+	if !e.reweigh.Due(e.durs.Observe(e.kinds[k].name, took), len(e.kinds)) {
 		return
 	}
-	e.reranks--
 	e.taskRank, _ = e.ranks(e.order)
 	for _, s := range e.readyShapes {
 		s.q.Rerank(func(i int32) float64 { return e.taskRank[i] })

@@ -184,9 +184,26 @@ func (q *Queue) Rerank(rank func(task int32) float64) {
 	}
 }
 
-// Reranks is how many times a run of n tasks computes its ranks again as
-// it learns durations (the runner's and the simulator's budget alike):
-// each time costs a walk of the whole graph and a sort of the ready tasks,
-// so a flow of many kinds and many tasks re-weighs at most 16 times, and
-// a smaller one as often as 2^24 task visits allow.
-func Reranks(n int) int { return max(16, (1<<24)/max(n, 1)) }
+// A Reweigh says when a run computes its ranks again as it learns
+// durations: the runner's and the simulator's rule alike. The zero
+// Reweigh never says so; make one with NewReweigh.
+type Reweigh struct{ left int }
+
+// NewReweigh returns the Reweigh of a run of n tasks. Each re-weighing
+// walks the whole graph and heaps the ready tasks, so a flow of many kinds
+// and many tasks re-weighs at most 16 times, and a smaller one as often
+// as 2^24 task visits allow.
+func NewReweigh(n int) Reweigh { return Reweigh{left: max(16, (1<<24)/max(n, 1))} }
+
+// Due reports whether the ranks are to be computed again now that a task
+// has finished: when its duration is the first known for its kind (first,
+// see stealer.Durations.Observe), so that the kind no longer weighs the
+// other kinds' mean; never in a flow of one kind, whose tasks weigh alike
+// whatever is learned; and not once the budget is spent.
+func (r *Reweigh) Due(first bool, kinds int) bool {
+	if !first || kinds < 2 || r.left == 0 {
+		return false
+	}
+	r.left--
+	return true
+}

@@ -218,12 +218,25 @@ func TestRerank(t *testing.T) {
 	}
 }
 
-// A big flow re-weighs its ranks a few times; a small one as often as it
-// learns.
-func TestReranks(t *testing.T) {
-	for _, c := range []struct{ n, want int }{{0, 1 << 24}, {100, (1 << 24) / 100}, {1 << 20, 16}, {1 << 30, 16}} {
-		if got := Reranks(c.n); got != c.want {
-			t.Errorf("Reranks(%d) = %d, want %d", c.n, got, c.want)
+// A run re-weighs when a kind's first duration is learned in a flow of
+// several kinds, within its budget: 16 times for a big flow, as often as
+// 2^24 task visits allow for a smaller one.
+func TestReweigh(t *testing.T) {
+	for _, c := range []struct{ n, budget int }{{0, 1 << 24}, {100, (1 << 24) / 100}, {1 << 20, 16}, {1 << 30, 16}} {
+		r := NewReweigh(c.n)
+		if r.Due(false, 3) || r.Due(true, 1) {
+			t.Errorf("n %d: due for a kind already known, or in a flow of one kind", c.n)
 		}
+		due := 0
+		for due < c.budget+1 && r.Due(true, 2) {
+			due++
+		}
+		if due != c.budget {
+			t.Errorf("n %d: due %d times, want %d", c.n, due, c.budget)
+		}
+	}
+	var zero Reweigh
+	if zero.Due(true, 2) {
+		t.Error("the zero Reweigh is due")
 	}
 }
