@@ -32,7 +32,8 @@ import (
 //     which buying back counts as a re-buy, see rebuyWindow) keeps the
 //     allocs it would otherwise buy back, and work whose time nobody can
 //     tell yet, due within that horizon too, keeps those it fits on
-//     until they have been idle as long as an allocation takes;
+//     until they have been idle as long as an allocation takes (twice
+//     that when it is likely due within the latency, Upcoming.Likely);
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -40,7 +41,10 @@ import (
 //     for its tasks' kinds (see [Durations]) when it has one, plus, for
 //     the ready tasks that head a chain of steps each depending on the
 //     one before alone (Upcoming.Follows), the chain's work, which holds
-//     their slot after them; shapes are taken largest first;
+//     their slot after them; shapes are taken largest first; before
+//     any task has finished, the running ones are taken to run the
+//     configured TaskDuration, so that tasks just begun free no slot
+//     for that long (Snapshot.Remaining saying how far along they are);
 //  5. buys only the part of the backlog that would still be waiting when a
 //     new alloc arrives (after the latency estimate) and, once task
 //     durations are known, a while longer (see Patience): when the backlog
@@ -334,8 +338,9 @@ type purchase struct {
 // drained by this plan, the primary included), a shape's tasks starting
 // at the rate its slots free up (slots ÷ task duration: the demand's own
 // estimate for its tasks' kinds when it has one, else the snapshot's
-// TaskDuration, else the configured guess), largest shapes first, and
-// returns the part that would still wait when a new alloc
+// TaskDuration, else the configured guess), largest shapes first, the
+// first once held capacity's running tasks leave a slot (see step 4 of
+// Default), and returns the part that would still wait when a new alloc
 // arrives (after the latency estimate, plus the patience once task
 // durations are known).
 func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency time.Duration) purchase {
@@ -395,11 +400,21 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			chainSecs += float64(heads) * c.Duration.Seconds() / float64(n)
 		}
 		t := float64(g.count) * perTask / float64(n)
+		wait := 0.0
 		if first {
 			// Held capacity comes free as its running tasks end: on
 			// average in half a task's time when they are as far along
 			// as a steady flow's, later when they have just begun.
-			t += max(0, s.Remaining.Seconds()-dur.Seconds()/2)
+			left := s.Remaining.Seconds()
+			if s.TaskDuration <= 0 && n < maxSlots {
+				// No task has finished: the running ones are taken
+				// to run the guess, Remaining (half their age again
+				// while nothing is known) saying how far along
+				// they are, and no slot frees before they end.
+				left = max(left, taskDur.Seconds()-2*left)
+				wait = max(0, left-dur.Seconds()/2)
+			}
+			t += max(0, left-dur.Seconds()/2)
 			first = false
 		}
 		drainSecs += t
@@ -407,7 +422,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			budget -= t
 			continue
 		}
-		started := int(math.Floor(budget * float64(n) / perTask))
+		started := int(math.Floor(max(0, budget-wait) * float64(n) / perTask))
 		budget = 0
 		if left := g.count - started; left > 0 {
 			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur, bound: g.bound})

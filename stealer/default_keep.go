@@ -19,9 +19,13 @@ import (
 // allocs cannot take keeps each alloc it fits on as long as the alloc has
 // been idle less than the latency, however fast held capacity would run
 // it (its durations are not known either): the ski-rental rule, which
-// never pays more than twice what knowing the moment would have. Work,
-// timed or not, due past the latency by more than the window in which
-// buying it back counts as a re-buy (see rebuyWindow) keeps nothing.
+// never pays more than twice what knowing the moment would have. Such
+// work likely due within the latency (Upcoming.Likely: what it waits on
+// has run only a little while, and is guessed to run half as long
+// again) keeps the allocs it fits on twice as long, as buying them back
+// would bring them no sooner than it comes. Work, timed or not, due past
+// the latency by more than the window in which buying it back counts as
+// a re-buy (see rebuyWindow) keeps nothing.
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
 	if len(drains) == 0 {
 		return drains
@@ -34,32 +38,44 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	// window is the re-buy window (see rebuyWindow), not a margin of
 	// the idle timeout. Work due past that horizon keeps nothing.
 	horizon := latency + rebuyWindow(d.baseIdle(), latency)
-	var later, untimed []ebb.Demand
+	var later, untimed, soon []ebb.Demand
 	for _, u := range s.Upcoming {
 		switch {
 		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
 		case u.In > horizon:
 		case u.Untimed:
 			untimed = append(untimed, u.Demand)
+			if u.Likely <= latency {
+				soon = append(soon, u.Demand)
+			}
 		case u.In > latency:
 			later = append(later, u.Demand)
 		}
 	}
 	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
-	if len(untimed) == 0 || len(drains) == 0 {
-		return drains
+	// Untimed work keeps the allocs idle less than the latency, and the
+	// part likely due within it those idle less than twice that.
+	for _, w := range []struct {
+		work []ebb.Demand
+		idle time.Duration // kept when idle at least this long
+		upTo time.Duration // and less than this
+	}{{untimed, 0, latency}, {soon, latency, 2 * latency}} {
+		if len(w.work) == 0 || len(drains) == 0 {
+			continue
+		}
+		idleSince := make(map[string]time.Time, len(s.Held))
+		for _, h := range s.Held {
+			idleSince[h.ID] = h.IdleSince
+		}
+		candidates := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
+			idle := s.Now.Sub(idleSince[dr.AllocID])
+			return idle < w.idle || idle >= w.upTo
+		})
+		if len(candidates) > 0 {
+			drains = takeYoung(s, netOfBusy(s, w.work), drains, candidates)
+		}
 	}
-	idleSince := make(map[string]time.Time, len(s.Held))
-	for _, h := range s.Held {
-		idleSince[h.ID] = h.IdleSince
-	}
-	young := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
-		return s.Now.Sub(idleSince[dr.AllocID]) >= latency
-	})
-	if len(young) == 0 {
-		return drains
-	}
-	return takeYoung(s, netOfBusy(s, untimed), drains, young)
+	return drains
 }
 
 // withDemand returns backlog with more demand merged in (see groups).

@@ -129,3 +129,23 @@ func TestDefaultRequestsWithinNodes(t *testing.T) {
 		t.Errorf("without nodes: %s, want 3 requests of 16 units", formatPlan(p))
 	}
 }
+
+// Before any task has finished, the running ones are taken to run the
+// configured guess: eight that have just begun (Remaining 0, half their
+// age of 0) free no slot for a minute, so none of 14 waiting tasks starts
+// within the 30 s an alloc takes, and all 14 are bought. Eight that have
+// run 50 s on average (Remaining 25 s) free their slots about when an
+// alloc would come, and the 4 that start within the latency at the rate
+// of 8 slots a minute are not bought.
+func TestDefaultToBuyBeforeAnyTaskEnds(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{TaskDuration: time.Minute})
+	s := Snapshot{Others: []Held{primary(8)}}
+	backlog := []group{{shape: cpus(1), count: 14}}
+	if b := d.toBuy(s, backlog, nil, 30*time.Second); tasks(b.buy) != 14 {
+		t.Errorf("8 tasks just begun, nothing finished: bought for %d of 14, want 14 (%s)", tasks(b.buy), b.why)
+	}
+	s.Remaining = 25 * time.Second
+	if b := d.toBuy(s, backlog, nil, 30*time.Second); tasks(b.buy) != 10 {
+		t.Errorf("8 tasks 50 s along, nothing finished: bought for %d of 14, want 10 (%s)", tasks(b.buy), b.why)
+	}
+}

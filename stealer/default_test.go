@@ -123,9 +123,10 @@ func TestDefaultPlan(t *testing.T) {
 		wantAcquire: []ebb.Requirements{req(cpus(1), 16), req(cpus(1), 16), req(cpus(1), 8)},
 	}, {
 		name: "burst on a busy primary buys what would still wait",
-		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 48)}, Others: []Held{primary(2)}},
-		// 48 tasks of 1 min on 2 cpus start over 24 min; in the 30 s an
-		// alloc takes, one of them starts: buy 47.
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 48)}, Others: []Held{primary(2)}, Remaining: 30 * time.Second},
+		// 48 tasks of 1 min on 2 cpus (their running ones half done)
+		// start over 24 min; in the 30 s an alloc takes, one of them
+		// starts: buy 47.
 		wantAcquire: []ebb.Requirements{req(cpus(1), 16), req(cpus(1), 16), req(cpus(1), 15)},
 		wantReasons: []string{"for 16 waiting tasks: backlog drains in 24m0s on held capacity, allocation takes 30s"},
 	}, {
@@ -135,14 +136,15 @@ func TestDefaultPlan(t *testing.T) {
 	}, {
 		name:     "short tasks from the config make it patient",
 		cfg:      DefaultConfig{TaskDuration: time.Second},
-		snap:     Snapshot{Demand: []ebb.Demand{dem(cpus(1), 20)}, Others: []Held{primary(2)}},
+		snap:     Snapshot{Demand: []ebb.Demand{dem(cpus(1), 20)}, Others: []Held{primary(2)}, Remaining: 500 * time.Millisecond},
 		wantHold: "backlog drains in 10s",
 	}, {
 		name: "learned latency makes it patient",
 		snap: Snapshot{
-			Demand:  []ebb.Demand{dem(cpus(1), 10)},
-			Others:  []Held{primary(2)},
-			Latency: []time.Duration{5 * time.Minute, 4 * time.Minute, 6 * time.Minute},
+			Demand:    []ebb.Demand{dem(cpus(1), 10)},
+			Others:    []Held{primary(2)},
+			Latency:   []time.Duration{5 * time.Minute, 4 * time.Minute, 6 * time.Minute},
+			Remaining: 30 * time.Second,
 		},
 		wantHold: "backlog drains in 5m0s on held capacity, allocation takes 5m0s",
 	}, {
@@ -533,7 +535,7 @@ func TestDefaultPlan(t *testing.T) {
 	}, {
 		name: "no word of chains before any task has finished",
 		snap: Snapshot{
-			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)},
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, Remaining: 30 * time.Second,
 			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}},
 		},
 		wantAcquire: []ebb.Requirements{req(cpus(1), 8)},
@@ -547,10 +549,18 @@ func TestDefaultPlan(t *testing.T) {
 		wantReasons: []string{"nothing held can run them"},
 	}, {
 		name: "no patience on the task duration guess",
-		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}},
-		// In 30 s, 4 of the 12 start on the primary: buy for 8.
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, Remaining: 30 * time.Second},
+		// In 30 s, 4 of the 12 start on the primary (its tasks half
+		// done): buy for 8.
 		wantAcquire: []ebb.Requirements{req(cpus(1), 8)},
 		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s"},
+	}, {
+		name: "before any task ends, tasks just begun free no slot within the latency",
+		snap: Snapshot{Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}},
+		// The primary's 8 tasks have just begun (Remaining 0) and are
+		// guessed to take 1 min: none of the 12 starts in 30 s.
+		wantAcquire: []ebb.Requirements{req(cpus(1), 12)},
+		wantReasons: []string{"backlog drains in 2m0s on held capacity, allocation takes 30s"},
 	}, {
 		name: "patience follows the typical latency",
 		snap: Snapshot{

@@ -87,7 +87,7 @@ func ExampleDefault_Plan() {
 		fmt.Println(r.Requirements, "-", r.Reason)
 	}
 	// Output:
-	// 1 cpu ×16 - requested 16 cpu for 16 waiting tasks: backlog drains in 24m0s on held capacity, allocation takes 30s
-	// 1 cpu ×16 - requested 16 cpu for 16 waiting tasks: backlog drains in 24m0s on held capacity, allocation takes 30s
-	// 1 cpu ×15 - requested 15 cpu for 15 waiting tasks: backlog drains in 24m0s on held capacity, allocation takes 30s
+	// 1 cpu ×16 - requested 16 cpu for 16 waiting tasks: backlog drains in 24m30s on held capacity, allocation takes 30s
+	// 1 cpu ×16 - requested 16 cpu for 16 waiting tasks: backlog drains in 24m30s on held capacity, allocation takes 30s
+	// 1 cpu ×16 - requested 16 cpu for 16 waiting tasks: backlog drains in 24m30s on held capacity, allocation takes 30s
 }

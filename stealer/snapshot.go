@@ -61,6 +61,9 @@ type Snapshot struct {
 	// Remaining is how much longer, on average, the tasks running on the
 	// evaluation's allocs are expected to run, when the evaluator knows
 	// (see [RemainingEstimator]); zero when it does not or none runs.
+	// Before any task has finished (TaskDuration zero) it is only half
+	// the running tasks' mean age, and the default policy reads it so:
+	// zero says they have just begun.
 	Remaining time.Duration
 
 	// Upcoming is the work that waits only on running and ready tasks,

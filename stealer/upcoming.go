@@ -18,6 +18,12 @@ import (
 // than any task of its kind was seen to (or none has finished yet), so
 // when it ends is a guess.
 //
+// Likely is when the work is likely ready: In, but with each end that is
+// only a guess counted at that guess (a running task that outlived what
+// is known of its kind runs half its age again, see Durations.Remaining)
+// rather than at now. It equals In for timed work, and is zero for
+// Follows entries.
+//
 // Follows marks work that needs no capacity of its own: Count ready tasks
 // that need Resources each head a chain (a task that alone depends on
 // one, and so on: no fan-out, no fan-in), whose steps run in the slot of
@@ -29,6 +35,7 @@ import (
 type Upcoming struct {
 	ebb.Demand
 	In      time.Duration `json:"in"`
+	Likely  time.Duration `json:"likely,omitempty"`
 	Untimed bool          `json:"untimed,omitempty"`
 	Follows bool          `json:"follows,omitempty"`
 }
@@ -126,6 +133,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	type cand struct {
 		deps    int           // dependencies seen among sources and earlier waves
 		in      time.Duration // the latest moment one of them ends
+		likely  time.Duration // the same, guesses counted (Upcoming.Likely)
 		unknown bool          // one of them has no timed end
 		wave    int           // its wave once it qualified, else 0
 		round   int           // the last round that saw it, plus one
@@ -135,10 +143,10 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	var order []int32   // candidates in the order first seen
 	var touched []int32 // candidates seen in this round
 	round := 0
-	// see counts one dependency of c ending at end; head is the ready
-	// task whose chain c would continue (its dependency has no other
-	// dependent), or -1.
-	see := func(c int32, end time.Duration, known bool, head int32) {
+	// see counts one dependency of c ending at end, or likely at
+	// likely; head is the ready task whose chain c would continue (its
+	// dependency has no other dependent), or -1.
+	see := func(c int32, end, likely time.Duration, known bool, head int32) {
 		e := cands[c]
 		if e == nil {
 			e = &cand{head: -1}
@@ -155,6 +163,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			e.head = -1 // a fan-in: the end of no one chain
 		}
 		e.in = max(e.in, end)
+		e.likely = max(e.likely, likely)
 		e.unknown = e.unknown || !known
 		if e.round != round+1 {
 			e.round = round + 1
@@ -196,12 +205,13 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			// finish (or whose kind none has) may end at any moment:
 			// Remaining's guess for it (half its age again) is no
 			// bound, so what waits on it is due no sooner than now.
-			end := time.Duration(left[i])
+			likely := time.Duration(left[i])
+			end := likely
 			if !timed[i] {
 				end = 0
 			}
 			for _, c := range w.Dependents(t) {
-				see(c, end, timed[i], -1)
+				see(c, end, likely, timed[i], -1)
 			}
 		}
 	}
@@ -226,7 +236,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				head = t
 			}
 			for _, c := range deps {
-				see(c, est.est, false, head)
+				see(c, est.est, est.est, false, head)
 			}
 		}
 	}
@@ -266,7 +276,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				head = e.head
 			}
 			for _, c2 := range deps {
-				see(c2, e.in+est.est, !e.unknown && est.timed, head)
+				see(c2, e.in+est.est, e.likely+est.est, !e.unknown && est.timed, head)
 			}
 		}
 	}
@@ -289,9 +299,10 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	}
 	type acc struct {
 		key
-		res   ebb.Resources
-		count int
-		in    time.Duration
+		res    ebb.Resources
+		count  int
+		in     time.Duration
+		likely time.Duration
 	}
 	var accs []acc
 	index := make(map[key]int)
@@ -313,6 +324,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		}
 		accs[j].count++
 		accs[j].in = max(accs[j].in, e.in)
+		accs[j].likely = max(accs[j].likely, e.likely)
 	}
 	// The chains behind ready tasks: each step's estimate, summed by
 	// head, then by the heads' shape.
@@ -355,7 +367,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	for _, a := range accs {
 		kw := w.Kinds[a.kind]
 		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
-		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast}, In: a.in, Untimed: a.untimed})
+		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast}, In: a.in, Likely: max(a.in, a.likely), Untimed: a.untimed})
 	}
 	slices.SortStableFunc(out, func(a, b Upcoming) int {
 		if c := cmpSize(a.Resources, b.Resources); c != 0 {

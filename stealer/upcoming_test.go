@@ -137,6 +137,30 @@ func TestNextWaveUnknownKind(t *testing.T) {
 	}
 }
 
+// A gather of a kind none of which has finished, running for 40 s: what
+// waits on it may come at any moment (In 0), and likely in 20 s, the
+// half-again guess of its end. Once a gather was seen to take a minute,
+// its wave is timed, and Likely is In.
+func TestNextWaveLikely(t *testing.T) {
+	var d Durations
+	f := newWaveFlow()
+	got := d.NextWave(f.wave([]time.Duration{40 * time.Second}))
+	if len(got) == 0 {
+		t.Fatal("NextWave = nil, want the untimed wave")
+	}
+	for _, u := range got {
+		if u.Untimed && (u.In != 0 || u.Likely != 20*time.Second) {
+			t.Errorf("upcoming %+v behind a gather of unknown kind running 40 s: want In 0, Likely 20s", u)
+		}
+	}
+	d.Observe("gather", time.Minute)
+	for _, u := range d.NextWave(f.wave([]time.Duration{40 * time.Second})) {
+		if !u.Untimed && u.Likely != u.In {
+			t.Errorf("timed upcoming %+v: want Likely = In", u)
+		}
+	}
+}
+
 // upcoming is n one-cpu tasks of 30 s, ready in in.
 func upcoming(n int, in time.Duration, untimed bool) Upcoming {
 	return Upcoming{Demand: ebb.Demand{Resources: cpus(1), Count: n, Duration: 30 * time.Second}, In: in, Untimed: untimed}
@@ -216,6 +240,28 @@ func TestDefaultKeepsForUntimedWaveUpToTheLatency(t *testing.T) {
 	s.Held = nil
 	if p := d.Plan(s); len(p.Acquire) != 0 {
 		t.Errorf("untimed wave, nothing held: plan %s, want nothing bought", formatPlan(p))
+	}
+}
+
+// An untimed wave likely due within the latency (what it waits on has
+// run only a little while) keeps the allocs it fits on until they have
+// been idle twice the latency, as a re-buy would come no sooner than
+// the wave; one likely due later keeps them only up to the latency.
+func TestDefaultKeepsForAnUntimedWaveLikelySoon(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
+	soon := upcoming(64, 0, true)
+	soon.Likely = 10 * time.Second
+	s := gatherSnapshot(soon)
+	s.Held = []Held{working("idle90s", 8, 0, 90*time.Second), working("idle2m", 8, 0, 2*time.Minute)}
+	p := d.Plan(s)
+	if drained(p, "idle90s") || !drained(p, "idle2m") {
+		t.Errorf("untimed wave likely in 10 s: plan %s, want the alloc idle 90 s kept and the one idle twice the 1 min latency drained", formatPlan(p))
+	}
+	late := soon
+	late.Likely = 5 * time.Minute
+	s.Upcoming = []Upcoming{late}
+	if p := d.Plan(s); !drained(p, "idle90s") {
+		t.Errorf("untimed wave likely in 5 min: plan %s, want the alloc idle 90 s drained", formatPlan(p))
 	}
 }
 
