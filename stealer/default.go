@@ -400,21 +400,25 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			chainSecs += float64(heads) * c.Duration.Seconds() / float64(n)
 		}
 		t := float64(g.count) * perTask / float64(n)
-		wait := 0.0
+		ahead := 0.0 // of the budget, gone before a slot frees
 		if first {
 			// Held capacity comes free as its running tasks end: on
 			// average in half a task's time when they are as far along
 			// as a steady flow's, later when they have just begun.
 			left := s.Remaining.Seconds()
-			if s.TaskDuration <= 0 && n < maxSlots {
+			fresh := s.TaskDuration <= 0 && n < maxSlots
+			if fresh {
 				// No task has finished: the running ones are taken
 				// to run the guess, Remaining (half their age again
 				// while nothing is known) saying how far along
 				// they are, and no slot frees before they end.
 				left = max(left, taskDur.Seconds()-2*left)
-				wait = max(0, left-dur.Seconds()/2)
 			}
-			t += max(0, left-dur.Seconds()/2)
+			wait := max(0, left-dur.Seconds()/2)
+			t += wait
+			if fresh {
+				ahead = wait
+			}
 			first = false
 		}
 		drainSecs += t
@@ -422,7 +426,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			budget -= t
 			continue
 		}
-		started := int(math.Floor(max(0, budget-wait) * float64(n) / perTask))
+		started := int(math.Floor(max(0, budget-ahead) * float64(n) / perTask))
 		budget = 0
 		if left := g.count - started; left > 0 {
 			p.buy = append(p.buy, group{shape: g.shape, count: left, dur: g.dur, bound: g.bound})

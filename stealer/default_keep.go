@@ -55,6 +55,10 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
 	// Untimed work keeps the allocs idle less than the latency, and the
 	// part likely due within it those idle less than twice that.
+	idleSince := make(map[string]time.Time, len(s.Held))
+	for _, h := range s.Held {
+		idleSince[h.ID] = h.IdleSince
+	}
 	for _, w := range []struct {
 		work []ebb.Demand
 		idle time.Duration // kept when idle at least this long
@@ -62,10 +66,6 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	}{{untimed, 0, latency}, {soon, latency, 2 * latency}} {
 		if len(w.work) == 0 || len(drains) == 0 {
 			continue
-		}
-		idleSince := make(map[string]time.Time, len(s.Held))
-		for _, h := range s.Held {
-			idleSince[h.ID] = h.IdleSince
 		}
 		candidates := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
 			idle := s.Now.Sub(idleSince[dr.AllocID])
