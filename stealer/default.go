@@ -20,7 +20,11 @@ import (
 //     then as many of its units as such an alloc holds; only what is
 //     left counts as backlog;
 //  2. cancels every request in flight that got none of the demand: its
-//     demand is gone (done, or taken by capacity that came first);
+//     demand is gone (done, or taken by capacity that came first); work
+//     whose moment nobody can tell but that is likely ready within the
+//     latency (Upcoming.Likely) keeps the requests it fits on, after
+//     the demand, though it buys nothing: cancelled, they would be
+//     asked for again when it comes, a latency later;
 //  3. drains every held alloc that works, runs nothing, and has been idle
 //     for the idle timeout (see MinIdleTimeout), unless the next wave of
 //     the flow needs it (Snapshot.Upcoming: tasks that wait only on
@@ -127,7 +131,7 @@ func (d *Default) Plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
 	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), d.drainIdle(s, latency))
-	c := d.creditPending(s, next)
+	c := d.creditPending(s, next, netOfBusy(s, likelySoon(s, latency)))
 	p.Cancel = c.cancel
 	p.Drain = d.keepIdle(s, c.backlog, drains, latency)
 	if len(c.backlog) == 0 {
@@ -183,6 +187,18 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 		}
 	}
 	return netOfBusy(s, next)
+}
+
+// likelySoon returns the untimed upcoming work likely ready within
+// latency (Upcoming.Likely).
+func likelySoon(s Snapshot, latency time.Duration) []ebb.Demand {
+	var out []ebb.Demand
+	for _, u := range s.Upcoming {
+		if u.Count > 0 && u.Untimed && !u.Follows && u.Likely <= latency {
+			out = append(out, u.Demand)
+		}
+	}
+	return out
 }
 
 // netOfBusy returns the demand less what the free capacity of busy allocs
@@ -268,8 +284,9 @@ type credited struct {
 // granted (held, not working yet), then on the requests in flight, oldest
 // first, each counted at what the cluster is expected to grant it (see
 // credit); what is left is the backlog, and a request that got none of the
-// demand is cancelled.
-func (d *Default) creditPending(s Snapshot, next []ebb.Demand) credited {
+// demand, nor of the untimed work likely due (likely, see likelySoon,
+// net of what busy allocs leave free), is cancelled.
+func (d *Default) creditPending(s Snapshot, next, likely []ebb.Demand) credited {
 	demand := s.Demand
 	if len(next) > 0 {
 		demand = append(slices.Clone(demand), next...)
@@ -304,6 +321,12 @@ func (d *Default) creditPending(s Snapshot, next []ebb.Demand) credited {
 	}
 	backlog, placed := placeBins(rest, bins)
 	c.backlog = backlog
+	if len(likely) > 0 {
+		// Untimed work likely due before the requests come keeps them
+		// too, after the demand: it buys nothing new, but a request
+		// cancelled for it would be asked for again, a latency later.
+		_, placed = placeBins(append(slices.Clone(rest), groups(likely)...), bins)
+	}
 	k := 0 // index in pending
 	for _, b := range placed {
 		for range b.n {

@@ -38,16 +38,13 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	// window is the re-buy window (see rebuyWindow), not a margin of
 	// the idle timeout. Work due past that horizon keeps nothing.
 	horizon := latency + rebuyWindow(d.baseIdle(), latency)
-	var later, untimed, soon []ebb.Demand
+	var later, untimed []ebb.Demand
 	for _, u := range s.Upcoming {
 		switch {
 		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
 		case u.In > horizon:
 		case u.Untimed:
 			untimed = append(untimed, u.Demand)
-			if u.Likely <= latency {
-				soon = append(soon, u.Demand)
-			}
 		case u.In > latency:
 			later = append(later, u.Demand)
 		}
@@ -63,7 +60,7 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		work []ebb.Demand
 		idle time.Duration // kept when idle at least this long
 		upTo time.Duration // and less than this
-	}{{untimed, 0, latency}, {soon, latency, 2 * latency}} {
+	}{{untimed, 0, latency}, {likelySoon(s, latency), latency, 2 * latency}} {
 		if len(w.work) == 0 || len(drains) == 0 {
 			continue
 		}

@@ -39,7 +39,7 @@ func TestDefaultCreditPending(t *testing.T) {
 			{ID: "gpu", Requirements: req(ebb.Resources{ebb.GPU: 1}, 1), Since: now}, // no task fits it
 		},
 	}
-	c := d.creditPending(s, nil)
+	c := d.creditPending(s, nil, nil)
 	if c.starting != 1 || c.kept != 2 || tasks(c.backlog) != 1 {
 		t.Errorf("credited %+v, want 1 starting, 2 kept, 1 task of backlog", c)
 	}

@@ -560,3 +560,25 @@ func TestDefaultKeepsForAWaveDueWithinTheRebuyWindow(t *testing.T) {
 		}
 	}
 }
+
+// A request in flight is kept for untimed work likely due before it
+// comes, though such work buys nothing: cancelled, it would be asked for
+// again when the work is ready, a latency later. Work likely due long
+// after it comes keeps nothing.
+func TestDefaultKeepsARequestForAnUntimedWaveLikelySoon(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	soon := upcoming(8, 0, true)
+	soon.Likely = 10 * time.Second
+	s := gatherSnapshot(soon)
+	s.Held = nil
+	s.Pending = []Pending{pending("r1", req(cpus(1), 8), 20*time.Second)}
+	if p := d.Plan(s); len(p.Cancel) != 0 || len(p.Acquire) != 0 {
+		t.Errorf("untimed wave likely in 10 s, a request in flight: plan %s, want it kept and nothing bought", formatPlan(p))
+	}
+	late := soon
+	late.Likely = 10 * time.Minute
+	s.Upcoming = []Upcoming{late}
+	if p := d.Plan(s); len(p.Cancel) != 1 {
+		t.Errorf("untimed wave likely in 10 min: plan %s, want the request cancelled", formatPlan(p))
+	}
+}
