@@ -72,7 +72,10 @@ import (
 // already, in steps 1, 2, 4 and 5, less what busy allocs leave free: an
 // alloc asked for now comes no sooner, so the policy buys ahead of a wave
 // it can time (a stage behind a serial gather), and keeps what it bought
-// while the wave is still to come.
+// while the wave is still to come. Once every kind's duration is known
+// (Critical.Ranked), untimed work likely ready within the latency
+// (Upcoming.Likely) counts so too: what it waits on is timed by known
+// durations, only its start is not.
 //
 // The idle timeout starts short and widens when the policy sees itself
 // re-buying what it released (see MinIdleTimeout and ThrashMemory), and
@@ -177,12 +180,17 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 
 // nextWave returns the upcoming work (Snapshot.Upcoming) that is expected
 // ready within latency, so that it counts as waiting already: an alloc
-// asked for now would arrive no sooner. It is net of the capacity that
-// busy allocs leave free now, which the wave takes first when it comes.
+// asked for now would arrive no sooner; untimed work only once every
+// kind's duration is known (Critical.Ranked), and when it is likely
+// ready within latency. It is net of the capacity that busy allocs
+// leave free now, which the wave takes first when it comes.
 func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 	var next []ebb.Demand
 	for _, u := range s.Upcoming {
-		if u.Count > 0 && !u.Untimed && !u.Follows && u.In <= latency {
+		if u.Count <= 0 || u.Follows {
+			continue
+		}
+		if !u.Untimed && u.In <= latency || u.Untimed && s.Critical.Ranked && u.Likely <= latency {
 			next = append(next, u.Demand)
 		}
 	}

@@ -265,6 +265,33 @@ func TestDefaultKeepsForAnUntimedWaveLikelySoon(t *testing.T) {
 	}
 }
 
+// Once every kind's duration is known, an untimed wave likely due
+// within the latency is bought ahead like a timed one: what it waits on
+// is timed by known durations, only its start is not. One likely due
+// past the latency, or while some kind is unknown, buys nothing.
+func TestDefaultBuysAheadOfAnUntimedWaveOnceDurationsAreKnown(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	soon := upcoming(64, 0, true)
+	soon.Likely = 20 * time.Second
+	s := gatherSnapshot(soon)
+	s.Held = nil
+	s.Critical = Critical{End: 30 * time.Second, Ranked: true}
+	if p := d.Plan(s); len(p.Acquire) == 0 {
+		t.Errorf("untimed wave likely in 20 s, every duration known: plan %s, want it bought ahead", formatPlan(p))
+	}
+	s.Critical.Ranked = false
+	if p := d.Plan(s); len(p.Acquire) != 0 {
+		t.Errorf("untimed wave likely in 20 s, a kind unknown: plan %s, want nothing bought", formatPlan(p))
+	}
+	late := soon
+	late.Likely = 10 * time.Minute
+	s.Upcoming = []Upcoming{late}
+	s.Critical.Ranked = true
+	if p := d.Plan(s); len(p.Acquire) != 0 {
+		t.Errorf("untimed wave likely in 10 min: plan %s, want nothing bought", formatPlan(p))
+	}
+}
+
 func TestDefaultBuysAheadOfTheNextWave(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{})
 	s := gatherSnapshot(upcoming(64, 20*time.Second, false))
