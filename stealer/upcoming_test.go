@@ -166,6 +166,14 @@ func upcoming(n int, in time.Duration, untimed bool) Upcoming {
 	return Upcoming{Demand: ebb.Demand{Resources: cpus(1), Count: n, Duration: 30 * time.Second}, In: in, Untimed: untimed}
 }
 
+// likelyIn is n one-cpu tasks of 30 s, untimed (ready no sooner than
+// now), likely ready in likely.
+func likelyIn(n int, likely time.Duration) Upcoming {
+	u := upcoming(n, 0, true)
+	u.Likely = likely
+	return u
+}
+
 func drained(p Plan, id string) bool {
 	for _, d := range p.Drain {
 		if d.AllocID == id {
@@ -249,17 +257,13 @@ func TestDefaultKeepsForUntimedWaveUpToTheLatency(t *testing.T) {
 // the wave; one likely due later keeps them only up to the latency.
 func TestDefaultKeepsForAnUntimedWaveLikelySoon(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
-	soon := upcoming(64, 0, true)
-	soon.Likely = 10 * time.Second
-	s := gatherSnapshot(soon)
+	s := gatherSnapshot(likelyIn(64, 10*time.Second))
 	s.Held = []Held{working("idle90s", 8, 0, 90*time.Second), working("idle2m", 8, 0, 2*time.Minute)}
 	p := d.Plan(s)
 	if drained(p, "idle90s") || !drained(p, "idle2m") {
 		t.Errorf("untimed wave likely in 10 s: plan %s, want the alloc idle 90 s kept and the one idle twice the 1 min latency drained", formatPlan(p))
 	}
-	late := soon
-	late.Likely = 5 * time.Minute
-	s.Upcoming = []Upcoming{late}
+	s.Upcoming = []Upcoming{likelyIn(64, 5*time.Minute)}
 	if p := d.Plan(s); !drained(p, "idle90s") {
 		t.Errorf("untimed wave likely in 5 min: plan %s, want the alloc idle 90 s drained", formatPlan(p))
 	}
@@ -271,9 +275,7 @@ func TestDefaultKeepsForAnUntimedWaveLikelySoon(t *testing.T) {
 // past the latency, or while some kind is unknown, buys nothing.
 func TestDefaultBuysAheadOfAnUntimedWaveOnceDurationsAreKnown(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{})
-	soon := upcoming(64, 0, true)
-	soon.Likely = 20 * time.Second
-	s := gatherSnapshot(soon)
+	s := gatherSnapshot(likelyIn(64, 20*time.Second))
 	s.Held = nil
 	s.Critical = Critical{End: 30 * time.Second, Ranked: true}
 	if p := d.Plan(s); len(p.Acquire) == 0 {
@@ -283,9 +285,7 @@ func TestDefaultBuysAheadOfAnUntimedWaveOnceDurationsAreKnown(t *testing.T) {
 	if p := d.Plan(s); len(p.Acquire) != 0 {
 		t.Errorf("untimed wave likely in 20 s, a kind unknown: plan %s, want nothing bought", formatPlan(p))
 	}
-	late := soon
-	late.Likely = 10 * time.Minute
-	s.Upcoming = []Upcoming{late}
+	s.Upcoming = []Upcoming{likelyIn(64, 10*time.Minute)}
 	s.Critical.Ranked = true
 	if p := d.Plan(s); len(p.Acquire) != 0 {
 		t.Errorf("untimed wave likely in 10 min: plan %s, want nothing bought", formatPlan(p))
@@ -594,17 +594,13 @@ func TestDefaultKeepsForAWaveDueWithinTheRebuyWindow(t *testing.T) {
 // after it comes keeps nothing.
 func TestDefaultKeepsARequestForAnUntimedWaveLikelySoon(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{})
-	soon := upcoming(8, 0, true)
-	soon.Likely = 10 * time.Second
-	s := gatherSnapshot(soon)
+	s := gatherSnapshot(likelyIn(8, 10*time.Second))
 	s.Held = nil
 	s.Pending = []Pending{pending("r1", req(cpus(1), 8), 20*time.Second)}
 	if p := d.Plan(s); len(p.Cancel) != 0 || len(p.Acquire) != 0 {
 		t.Errorf("untimed wave likely in 10 s, a request in flight: plan %s, want it kept and nothing bought", formatPlan(p))
 	}
-	late := soon
-	late.Likely = 10 * time.Minute
-	s.Upcoming = []Upcoming{late}
+	s.Upcoming = []Upcoming{likelyIn(8, 10*time.Minute)}
 	if p := d.Plan(s); len(p.Cancel) != 1 {
 		t.Errorf("untimed wave likely in 10 min: plan %s, want the request cancelled", formatPlan(p))
 	}
