@@ -48,7 +48,9 @@ import (
 //     their slot after them; shapes are taken largest first; before
 //     any task has finished, the running ones are taken to run the
 //     configured TaskDuration, so that tasks just begun free no slot
-//     for that long (Snapshot.Remaining saying how far along they are);
+//     for that long (Snapshot.Remaining saying how far along they are),
+//     and once every kind's duration is known (Critical.Ranked), no slot
+//     frees before the running tasks' expected remaining time;
 //  5. buys only the part of the backlog that would still be waiting when a
 //     new alloc arrives (after the latency estimate) and, once task
 //     durations are known, a while longer (see Patience): when the backlog
@@ -431,7 +433,11 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			chainSecs += float64(heads) * c.Duration.Seconds() / float64(n)
 		}
 		t := float64(g.count) * perTask / float64(n)
-		ahead := 0.0 // of the budget, gone before a slot frees
+		// ahead is the part of the budget gone before a slot frees,
+		// counted where the running tasks' end is a number: by the
+		// guess before any task ends, or by every kind's known
+		// duration (else it is only the drain time's).
+		ahead := 0.0
 		if first {
 			// Held capacity comes free as its running tasks end: on
 			// average in half a task's time when they are as far along
@@ -447,7 +453,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			}
 			wait := max(0, left-dur.Seconds()/2)
 			t += wait
-			if fresh {
+			if fresh || s.Critical.Ranked && n < maxSlots {
 				ahead = wait
 			}
 			first = false

@@ -149,3 +149,22 @@ func TestDefaultToBuyBeforeAnyTaskEnds(t *testing.T) {
 		t.Errorf("8 tasks 50 s along, nothing finished: bought for %d of 14, want 10 (%s)", tasks(b.buy), b.why)
 	}
 }
+
+// Once every kind's duration is known, held capacity frees its slots when
+// its running tasks are expected to end: 8 tasks of 52 s that have just
+// begun (Remaining 52 s) start none of 14 waiting ones within the 30 s
+// an alloc takes, and all 14 are bought. Without that knowledge the
+// wait is only the drain time's, and the rate counts 4 as started.
+func TestDefaultToBuyWhenEveryDurationIsKnown(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{Patience: time.Nanosecond})
+	s := Snapshot{Others: []Held{primary(8)}, TaskDuration: 52 * time.Second, Remaining: 52 * time.Second,
+		Critical: Critical{End: 4 * time.Minute, Ranked: true}}
+	backlog := []group{{shape: cpus(1), count: 14, dur: 52 * time.Second}}
+	if b := d.toBuy(s, backlog, nil, 30*time.Second); tasks(b.buy) != 14 {
+		t.Errorf("8 tasks just begun, durations known: bought for %d of 14, want 14 (%s)", tasks(b.buy), b.why)
+	}
+	s.Critical.Ranked = false
+	if b := d.toBuy(s, backlog, nil, 30*time.Second); tasks(b.buy) != 10 {
+		t.Errorf("8 tasks just begun, a kind unknown: bought for %d of 14, want 10 (%s)", tasks(b.buy), b.why)
+	}
+}
