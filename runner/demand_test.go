@@ -29,18 +29,7 @@ func TestDemandHonoursMaxExecs(t *testing.T) {
 			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Func: block,
 				Resources: ebb.Resources{ebb.CPU: 1}})
 		}
-		g, err := flow.Graph()
-		if err != nil {
-			t.Fatal(err)
-		}
-		digests, err := g.Digests(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{MaxExecs: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := evalOf(t, flow, runner.EvalConfig{MaxExecs: 2})
 		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 8}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -80,7 +69,7 @@ func TestDemandDurationByKind(t *testing.T) {
 			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Kind: "align", Func: block,
 				Resources: ebb.Resources{ebb.CPU: 1}, After: []string{"split"}, Estimate: time.Minute})
 		}
-		e := evalOf(t, flow)
+		e := evalOf(t, flow, runner.EvalConfig{})
 		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -104,8 +93,9 @@ func TestDemandDurationByKind(t *testing.T) {
 	})
 }
 
-// evalOf returns a new Eval of flow, with no cache: every task runs.
-func evalOf(t *testing.T, flow *ebb.Flow) *runner.Eval {
+// evalOf returns a new Eval of flow configured by cfg (with no cache,
+// every task runs).
+func evalOf(t *testing.T, flow *ebb.Flow, cfg runner.EvalConfig) *runner.Eval {
 	t.Helper()
 	g, err := flow.Graph()
 	if err != nil {
@@ -115,7 +105,7 @@ func evalOf(t *testing.T, flow *ebb.Flow) *runner.Eval {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := runner.NewEval(t.Context(), g, digests, runner.EvalConfig{})
+	e, err := runner.NewEval(t.Context(), g, digests, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +119,7 @@ func workOnOneSlot(t *testing.T, flow *ebb.Flow) {
 	t.Helper()
 	p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
 	defer p.Close()
-	e := evalOf(t, flow)
+	e := evalOf(t, flow, runner.EvalConfig{})
 	a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +195,7 @@ func TestUpcomingTellsTheNextWave(t *testing.T) {
 		}
 		flow.Tasks = append(flow.Tasks, ebb.Task{Name: "merge", FuncKey: "merge", Func: block,
 			Resources: ebb.Resources{ebb.CPU: 2}, After: maps, Estimate: time.Minute})
-		e := evalOf(t, flow)
+		e := evalOf(t, flow, runner.EvalConfig{})
 		// Before anything runs the gather is ready: what it makes ready
 		// is upcoming, no sooner than its estimate from now (untimed:
 		// when it starts is not known).
