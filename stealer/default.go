@@ -443,8 +443,9 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			// average in half a task's time when they are as far along
 			// as a steady flow's, later when they have just begun.
 			left := s.Remaining.Seconds()
-			fresh := s.TaskDuration <= 0 && n < maxSlots
-			if fresh {
+			guessed := s.TaskDuration <= 0 // no task has finished
+			slotted := n < maxSlots        // its tasks wait for a slot
+			if guessed && slotted {
 				// No task has finished: the running ones are taken
 				// to run the guess, Remaining (half their age again
 				// while nothing is known) saying how far along
@@ -453,7 +454,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			}
 			wait := max(0, left-dur.Seconds()/2)
 			t += wait
-			if fresh || s.Critical.Ranked && n < maxSlots {
+			if slotted && (guessed || s.Critical.Ranked) {
 				ahead = wait
 			}
 			first = false
