@@ -116,7 +116,8 @@ func ReadWfFormat(r io.Reader, name string) (*Workload, error) {
 // memoryInBytes (mem). Schema 1.4: workflow.tasks[] holds both, each
 // task named by name (parents and children refer to names), its cores
 // in cores. A task's Kind is its category (1.4) or its name without a
-// Pegasus "_ID0000001" suffix.
+// Pegasus "_ID0000001" suffix and its trailing number, as ebb names a
+// task's kind.
 //
 // Missing or null figures of a task are defaulted, never fatal, and
 // counted in Workload.Defaulted: no core count → 1 cpu; no memory → none
@@ -187,11 +188,19 @@ type wfRecord struct {
 
 var pegasusID = regexp.MustCompile(`_ID[0-9]+$`)
 
+// kindOf returns the kind of a task named name (id when it has no name):
+// the name without Pegasus's "_ID0000042" suffix, then without its
+// trailing number, as ebb names the kind of a task that gives none (see
+// ebb.Task.KindName): "filterContams_s_1_sequence_3_ID0000042" is of
+// kind "filterContams_s_1_sequence", as are the lane's other chunks. The
+// trace's program is left out: some workflow systems record a whole
+// script there.
 func kindOf(name, id string) string {
 	if name == "" {
 		name = id
 	}
-	return pegasusID.ReplaceAllString(name, "")
+	task := ebb.Task{Name: pegasusID.ReplaceAllString(name, "")}
+	return strings.TrimPrefix(task.KindName(), ":")
 }
 
 func readWf15(name string, spec, exec []json.RawMessage) ([]wfRecord, error) {

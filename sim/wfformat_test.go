@@ -40,6 +40,38 @@ func TestReadWfFormat(t *testing.T) {
 	}
 }
 
+// A task's kind is its name without Pegasus's ID suffix and without its
+// trailing number, as ebb names a task's kind: a workflow that numbers
+// its tasks by input (one split per lane, one filter per chunk) groups
+// them by step, not one kind per task.
+func TestReadWfFormatKinds(t *testing.T) {
+	const doc = `{"schemaVersion": "1.5", "workflow": {
+	  "specification": {"tasks": [
+	    {"name": "fastqSplit_s_1_sequence_ID0000001", "id": "a", "parents": [], "children": ["b", "c"]},
+	    {"name": "filter_s_1_sequence_1_ID0000002", "id": "b", "parents": ["a"], "children": ["d"]},
+	    {"name": "filter_s_1_sequence_2_ID0000003", "id": "c", "parents": ["a"], "children": ["d"]},
+	    {"name": "NFCORE_RNASEQ.RNASEQ.MULTIQC", "id": "d", "parents": ["b", "c"], "children": []},
+	    {"id": "merge_7", "parents": [], "children": []}
+	  ]},
+	  "execution": {"tasks": [
+	    {"id": "a", "runtimeInSeconds": 1}, {"id": "b", "runtimeInSeconds": 1},
+	    {"id": "c", "runtimeInSeconds": 1}, {"id": "d", "runtimeInSeconds": 1},
+	    {"id": "merge_7", "runtimeInSeconds": 1}
+	  ]}}}`
+	w, err := ReadWfFormat(strings.NewReader(doc), "lanes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, task := range w.Tasks {
+		kinds = append(kinds, task.Kind)
+	}
+	want := []string{"fastqSplit_s_1_sequence", "filter_s_1_sequence", "filter_s_1_sequence", "NFCORE_RNASEQ.RNASEQ.MULTIQC", "merge"}
+	if !reflect.DeepEqual(kinds, want) {
+		t.Errorf("kinds %q, want %q", kinds, want)
+	}
+}
+
 func TestReadWfFormatErrors(t *testing.T) {
 	base, err := os.ReadFile("testdata/forkjoin-wf.json")
 	if err != nil {
