@@ -36,8 +36,7 @@ import (
 //     which buying back counts as a re-buy, see rebuyWindow) keeps the
 //     allocs it would otherwise buy back, and work whose time nobody can
 //     tell yet, due within that horizon too, keeps those it fits on
-//     until they have been idle as long as an allocation takes (twice
-//     that when it is likely due within the latency, Upcoming.Likely);
+//     until they have been idle twice as long as an allocation takes;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,

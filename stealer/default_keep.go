@@ -17,15 +17,14 @@ import (
 // keeping them costs at most that latency idle. Work upcoming at a moment
 // nobody can tell yet (Upcoming.Untimed) that the free capacity of busy
 // allocs cannot take keeps each alloc it fits on as long as the alloc has
-// been idle less than the latency, however fast held capacity would run
-// it (its durations are not known either): the ski-rental rule, which
-// never pays more than twice what knowing the moment would have. Such
-// work likely due within the latency (Upcoming.Likely: what it waits on
-// has run only a little while, and is guessed to run half as long
-// again) keeps the allocs it fits on twice as long, as buying them back
-// would bring them no sooner than it comes. Work, timed or not, due past
-// the latency by more than the window in which buying it back counts as
-// a re-buy (see rebuyWindow) keeps nothing.
+// been idle less than twice the latency, however fast held capacity
+// would run it (its durations are not known either): the ski-rental
+// rule, which never pays more than twice what knowing the moment would
+// have, where buying back costs twice the latency: the boot paid for
+// nothing, and the wait of the work that comes meanwhile, which holds
+// the alloc's capacity idle as long. Work, timed or not, due past the
+// latency by more than the window in which buying it back counts as a
+// re-buy (see rebuyWindow) keeps nothing.
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
 	if len(drains) == 0 {
 		return drains
@@ -50,27 +49,19 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		}
 	}
 	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
-	// Untimed work keeps the allocs idle less than the latency, and the
-	// part likely due within it those idle less than twice that.
+	// Untimed work keeps the allocs idle less than twice the latency.
+	if len(untimed) == 0 || len(drains) == 0 {
+		return drains
+	}
 	idleSince := make(map[string]time.Time, len(s.Held))
 	for _, h := range s.Held {
 		idleSince[h.ID] = h.IdleSince
 	}
-	for _, w := range []struct {
-		work []ebb.Demand
-		idle time.Duration // kept when idle at least this long
-		upTo time.Duration // and less than this
-	}{{untimed, 0, latency}, {likelySoon(s, latency), latency, 2 * latency}} {
-		if len(w.work) == 0 || len(drains) == 0 {
-			continue
-		}
-		candidates := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
-			idle := s.Now.Sub(idleSince[dr.AllocID])
-			return idle < w.idle || idle >= w.upTo
-		})
-		if len(candidates) > 0 {
-			drains = takeYoung(s, netOfBusy(s, w.work), drains, candidates)
-		}
+	candidates := slices.DeleteFunc(slices.Clone(drains), func(dr Drain) bool {
+		return s.Now.Sub(idleSince[dr.AllocID]) >= 2*latency
+	})
+	if len(candidates) > 0 {
+		drains = takeYoung(s, netOfBusy(s, untimed), drains, candidates)
 	}
 	return drains
 }

@@ -236,36 +236,26 @@ func TestDefaultKeepsIdleAllocsForTheNextWave(t *testing.T) {
 	}
 }
 
-func TestDefaultKeepsForUntimedWaveUpToTheLatency(t *testing.T) {
+// An untimed wave keeps the idle allocs it fits on until they have been
+// idle twice the latency: buying one back costs its boot and the wave's
+// wait for it, a latency each.
+func TestDefaultKeepsForUntimedWaveUpToTwiceTheLatency(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
 	s := gatherSnapshot(upcoming(64, 10*time.Second, true))
-	s.Held = []Held{working("young", 8, 0, 30*time.Second), working("old", 8, 0, 2*time.Minute)}
+	s.Held = []Held{working("young", 8, 0, 30*time.Second), working("idle90s", 8, 0, 90*time.Second), working("old", 8, 0, 2*time.Minute)}
 	p := d.Plan(s)
-	if drained(p, "young") || !drained(p, "old") {
-		t.Errorf("untimed wave: plan %s, want the alloc idle 30 s kept and the one idle past the 1 min latency drained", formatPlan(p))
+	if drained(p, "young") || drained(p, "idle90s") || !drained(p, "old") {
+		t.Errorf("untimed wave: plan %s, want the allocs idle 30 s and 90 s kept and the one idle twice the 1 min latency drained", formatPlan(p))
+	}
+	// However late it is likely to come.
+	s.Upcoming = []Upcoming{likelyIn(64, 5*time.Minute)}
+	if p := d.Plan(s); drained(p, "idle90s") || !drained(p, "old") {
+		t.Errorf("untimed wave likely in 5 min: plan %s, want the alloc idle 90 s kept and the one idle 2 min drained", formatPlan(p))
 	}
 	// An untimed wave is no reason to buy.
 	s.Held = nil
 	if p := d.Plan(s); len(p.Acquire) != 0 {
 		t.Errorf("untimed wave, nothing held: plan %s, want nothing bought", formatPlan(p))
-	}
-}
-
-// An untimed wave likely due within the latency (what it waits on has
-// run only a little while) keeps the allocs it fits on until they have
-// been idle twice the latency, as a re-buy would come no sooner than
-// the wave; one likely due later keeps them only up to the latency.
-func TestDefaultKeepsForAnUntimedWaveLikelySoon(t *testing.T) {
-	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
-	s := gatherSnapshot(likelyIn(64, 10*time.Second))
-	s.Held = []Held{working("idle90s", 8, 0, 90*time.Second), working("idle2m", 8, 0, 2*time.Minute)}
-	p := d.Plan(s)
-	if drained(p, "idle90s") || !drained(p, "idle2m") {
-		t.Errorf("untimed wave likely in 10 s: plan %s, want the alloc idle 90 s kept and the one idle twice the 1 min latency drained", formatPlan(p))
-	}
-	s.Upcoming = []Upcoming{likelyIn(64, 5*time.Minute)}
-	if p := d.Plan(s); !drained(p, "idle90s") {
-		t.Errorf("untimed wave likely in 5 min: plan %s, want the alloc idle 90 s drained", formatPlan(p))
 	}
 }
 
