@@ -105,7 +105,7 @@ func TestDefaultBuysForTheChainsBehindReadyTasks(t *testing.T) {
 	if len(plan.Acquire) == 0 {
 		t.Fatalf("48 ready filters heading 70 s chains on 8 busy cpus, allocation 90 s: plan %s, want allocs bought", formatPlan(plan))
 	}
-	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its ready tasks head") {
+	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its tasks head") {
 		t.Errorf("request reason %q: want the chains' part of the drain time named", r)
 	}
 	// Without their chains, the same backlog drains in time: nothing.
@@ -119,5 +119,78 @@ func TestDefaultBuysForTheChainsBehindReadyTasks(t *testing.T) {
 	s.Upcoming = []Upcoming{{Demand: ebb.Demand{Resources: cpus(1), Count: 48, Duration: 70 * time.Second}, Untimed: true, Follows: true}}
 	if plan := pol.Plan(s); len(plan.Acquire) != 0 {
 		t.Errorf("chains reported, nothing ready: plan %s, want nothing bought", formatPlan(plan))
+	}
+}
+
+// splitFlow is chainFlow behind a running split: the split (60 s, run
+// 30 s) fans out to n filters, each the head of a chain convert → index
+// → align, the aligns gathered by one merge.
+func splitFlow(n int) *dag {
+	g := &dag{kinds: []string{"filter", "convert", "index", "align", "merge", "split"}, done: map[int32]bool{}, running: map[int32]time.Duration{}}
+	split := g.add(5)
+	g.running[split] = 30 * time.Second
+	var ends []int32
+	for range n {
+		f := g.add(0, split)
+		c := g.add(1, f)
+		i := g.add(2, c)
+		ends = append(ends, g.add(3, i))
+	}
+	g.add(4, ends...)
+	return g
+}
+
+// The filters a running split makes ready each head a chain: their
+// group reports the chains' 70 s (Upcoming.Chain). The filter that takes
+// the split's slot asks for none, and neither does its chain.
+func TestNextWaveReportsChainsBehindUpcomingTasks(t *testing.T) {
+	d := chainDurations()
+	for range 3 {
+		d.Observe("split", time.Minute)
+	}
+	w, _ := splitFlow(48).wave()
+	got := d.NextWave(w)
+	if len(got) != 1 {
+		t.Fatalf("NextWave = %+v, want the filters alone", got)
+	}
+	if u := got[0]; u.Count != 47 || u.In != 30*time.Second || u.Duration != 7*time.Second || u.Chain != 70*time.Second || u.Untimed || u.Follows {
+		t.Errorf("NextWave = %+v, want 47 filters in 30 s, each heading 70 s of chain", u)
+	}
+}
+
+// Filters due in 30 s, before a new alloc comes (90 s), count as
+// waiting. By their own 7 s the primary's 8 slots start them all in
+// time, but each holds its slot for its chain's 70 s more: the policy
+// buys ahead of them.
+func TestDefaultBuysForTheChainsBehindUpcomingTasks(t *testing.T) {
+	d := chainDurations()
+	for range 3 {
+		d.Observe("split", time.Minute)
+	}
+	w, _ := splitFlow(48).wave()
+	p := primary(8)
+	p.Running, p.Busy, p.Free = 1, cpus(1), cpus(7)
+	s := Snapshot{
+		Now:          t0,
+		Others:       []Held{p},
+		Latency:      []time.Duration{90 * time.Second},
+		TaskDuration: 7 * time.Second,
+		Remaining:    30 * time.Second,
+		Upcoming:     d.NextWave(w),
+	}
+	pol, _ := NewDefault(DefaultConfig{})
+	plan := pol.Plan(s)
+	if len(plan.Acquire) == 0 {
+		t.Fatalf("47 filters due in 30 s heading 70 s chains, 8 cpus held, allocation 90 s: plan %s, want allocs bought", formatPlan(plan))
+	}
+	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its tasks head") {
+		t.Errorf("request reason %q: want the chains' part of the drain time named", r)
+	}
+	// Without their chains, the same wave starts in time: nothing.
+	for i := range s.Upcoming {
+		s.Upcoming[i].Chain = 0
+	}
+	if plan := pol.Plan(s); len(plan.Acquire) != 0 {
+		t.Errorf("47 filters of 7 s due in 30 s, no chains: plan %s, want nothing bought", formatPlan(plan))
 	}
 }

@@ -43,7 +43,8 @@ import (
 //     slots ÷ task duration, the duration being the demand's own estimate
 //     for its tasks' kinds (see [Durations]) when it has one, plus, for
 //     the ready tasks that head a chain of steps each depending on the
-//     one before alone (Upcoming.Follows), the chain's work, which holds
+//     one before alone (Upcoming.Follows), and for the upcoming ones
+//     counted as waiting (Upcoming.Chain), the chain's work, which holds
 //     their slot after them; shapes are taken largest first; before
 //     any task has finished, the running ones are taken to run the
 //     configured TaskDuration, so that tasks just begun free no slot
@@ -191,11 +192,18 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) []ebb.Demand {
 		if u.Count <= 0 || u.Follows {
 			continue
 		}
-		if !u.Untimed && u.In <= latency || u.Untimed && s.Critical.Ranked && u.Likely <= latency {
+		if dueWithin(s, u, latency) {
 			next = append(next, u.Demand)
 		}
 	}
 	return netOfBusy(s, next)
+}
+
+// dueWithin reports whether upcoming work u counts as waiting already
+// (see nextWave): timed and due within latency, or, once every kind's
+// duration is known, likely due within it.
+func dueWithin(s Snapshot, u Upcoming, latency time.Duration) bool {
+	return !u.Untimed && u.In <= latency || u.Untimed && s.Critical.Ranked && u.Likely <= latency
 }
 
 // likelySoon returns the untimed upcoming work likely ready within
@@ -401,7 +409,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		patience, wide = d.patience(s)
 	}
 	budget := (latency + patience).Seconds()
-	chained := chainWork(s)
+	chained := chainWork(s, latency)
 	drainSecs := 0.0 // to start the runnable backlog on held capacity
 	chainSecs := 0.0 // of which the chains behind ready tasks
 	p := purchase{runnable: make(map[string]bool)}
@@ -472,7 +480,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	secs := func(x float64) string { return fmtDur(time.Duration(min(x, maxSecs) * float64(time.Second))) }
 	chains := ""
 	if chainSecs > 0 {
-		chains = fmt.Sprintf(" (%s of it the chains its ready tasks head)", secs(chainSecs))
+		chains = fmt.Sprintf(" (%s of it the chains its tasks head)", secs(chainSecs))
 	}
 	p.why = fmt.Sprintf("backlog drains in %s on held capacity%s, allocation takes %s", secs(drainSecs), chains, fmtDur(latency))
 	if patience > 0 {
@@ -483,12 +491,23 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	return p
 }
 
-// chainWork returns the chains behind ready tasks (Upcoming.Follows) by
-// the text of their heads' shape.
-func chainWork(s Snapshot) map[string]Upcoming {
+// chainWork returns the chains behind ready tasks (Upcoming.Follows),
+// and behind upcoming ones that count as waiting (Upcoming.Chain, see
+// nextWave), by the text of their heads' shape, each as an entry whose
+// Count tasks head chains of Duration on average.
+func chainWork(s Snapshot, latency time.Duration) map[string]Upcoming {
 	var out map[string]Upcoming
 	for _, u := range s.Upcoming {
-		if !u.Follows || u.Count <= 0 || u.Duration <= 0 {
+		switch {
+		case u.Count <= 0:
+			continue
+		case u.Follows:
+			if u.Duration <= 0 {
+				continue
+			}
+		case u.Chain > 0 && dueWithin(s, u, latency):
+			u = Upcoming{Demand: ebb.Demand{Resources: u.Resources, Count: u.Count, Duration: u.Chain}}
+		default:
 			continue
 		}
 		if out == nil {

@@ -24,6 +24,11 @@ import (
 // rather than at now. It equals In for timed work, and is zero for
 // Follows entries.
 //
+// Chain is how much longer, on average, each of the Count tasks holds
+// its slot after it ends: the steps of the chains it heads (a task that
+// alone depends on it, and so on, as for Follows), run in its slot one
+// after the other. Zero for tasks that head none.
+//
 // Follows marks work that needs no capacity of its own: Count ready tasks
 // that need Resources each head a chain (a task that alone depends on
 // one, and so on: no fan-out, no fan-in), whose steps run in the slot of
@@ -36,6 +41,7 @@ type Upcoming struct {
 	ebb.Demand
 	In      time.Duration `json:"in"`
 	Likely  time.Duration `json:"likely,omitempty"`
+	Chain   time.Duration `json:"chain,omitempty"`
 	Untimed bool          `json:"untimed,omitempty"`
 	Follows bool          `json:"follows,omitempty"`
 }
@@ -124,7 +130,9 @@ const (
 // one it waits on when one ends (the next step of a chain runs where the
 // step before ran), so only the rest asks for new capacity. What a ready
 // task's chain holds its slot for is summed, step by step within the
-// waves followed, and reported by the shape of the ready task (Follows).
+// waves followed, and reported by the shape of the ready task (Follows);
+// what an upcoming task's chain holds its slot for is reported with its
+// group (Chain).
 //
 // Its cost is in the running tasks, the ready ones it reads (at most
 // maxReadySources) and their dependents a few waves down, never in the
@@ -137,7 +145,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		unknown bool          // one of them has no timed end
 		wave    int           // its wave once it qualified, else 0
 		round   int           // the last round that saw it, plus one
-		head    int32         // the ready task whose chain it is a step of, else -1
+		head    int32         // the ready or upcoming task whose chain it is a step of, else -1
 	}
 	cands := make(map[int32]*cand)
 	var order []int32   // candidates in the order first seen
@@ -273,7 +281,12 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			}
 			head := int32(-1)
 			if len(deps) == 1 {
+				// Its lone dependent continues its chain, or the
+				// one it is a step of.
 				head = e.head
+				if head < 0 {
+					head = c
+				}
 			}
 			for _, c2 := range deps {
 				see(c2, e.in+est.est, e.likely+est.est, !e.unknown && est.timed, head)
@@ -303,9 +316,11 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		count  int
 		in     time.Duration
 		likely time.Duration
+		chain  time.Duration // summed over its tasks
 	}
 	var accs []acc
 	index := make(map[key]int)
+	accOf := make(map[int32]int) // a task asking for a slot → its group
 	for _, c := range order {
 		e := cands[c]
 		if e.wave == 0 {
@@ -322,12 +337,13 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			index[k] = j
 			accs = append(accs, acc{key: k, res: res.Clone()})
 		}
+		accOf[c] = j
 		accs[j].count++
 		accs[j].in = max(accs[j].in, e.in)
 		accs[j].likely = max(accs[j].likely, e.likely)
 	}
-	// The chains behind ready tasks: each step's estimate, summed by
-	// head, then by the heads' shape.
+	// The chains: each step's estimate, summed by head; an upcoming
+	// head's goes with its group, a ready head's by the heads' shape.
 	work := make(map[int32]time.Duration)
 	var heads []int32
 	for _, c := range order {
@@ -344,6 +360,15 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	byShape := make(map[string]int)
 	for _, h := range heads {
 		if work[h] <= 0 {
+			continue
+		}
+		if e := cands[h]; e != nil && e.wave > 0 {
+			// An upcoming head: one that takes a running task's
+			// slot leaves that slot busy longer, which no one asks
+			// for.
+			if j, ok := accOf[h]; ok {
+				accs[j].chain += work[h]
+			}
 			continue
 		}
 		res := w.Resources(h)
@@ -367,7 +392,8 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	for _, a := range accs {
 		kw := w.Kinds[a.kind]
 		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
-		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast}, In: a.in, Likely: max(a.in, a.likely), Untimed: a.untimed})
+		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast},
+			In: a.in, Likely: max(a.in, a.likely), Chain: a.chain / time.Duration(a.count), Untimed: a.untimed})
 	}
 	slices.SortStableFunc(out, func(a, b Upcoming) int {
 		if c := cmpSize(a.Resources, b.Resources); c != 0 {
