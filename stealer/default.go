@@ -411,7 +411,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	budget := (latency + patience).Seconds()
 	chained := chainWork(s, latency)
 	drainSecs := 0.0 // to start the runnable backlog on held capacity
-	chainSecs := 0.0 // of which the chains behind ready tasks
+	chainSecs := 0.0 // of which the chains its tasks head
 	p := purchase{runnable: make(map[string]bool)}
 	first := true
 	for _, g := range backlog {
