@@ -100,14 +100,7 @@ func TestDefaultBuysForTheChainsBehindReadyTasks(t *testing.T) {
 		Demand:       []ebb.Demand{{Resources: cpus(1), Count: 48, Duration: 7 * time.Second}},
 		Upcoming:     d.NextWave(w),
 	}
-	pol, _ := NewDefault(DefaultConfig{})
-	plan := pol.Plan(s)
-	if len(plan.Acquire) == 0 {
-		t.Fatalf("48 ready filters heading 70 s chains on 8 busy cpus, allocation 90 s: plan %s, want allocs bought", formatPlan(plan))
-	}
-	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its tasks head") {
-		t.Errorf("request reason %q: want the chains' part of the drain time named", r)
-	}
+	pol := wantChainsBought(t, s, "48 ready filters heading 70 s chains on 8 busy cpus, allocation 90 s")
 	// Without their chains, the same backlog drains in time: nothing.
 	s.Upcoming = nil
 	if plan := pol.Plan(s); len(plan.Acquire) != 0 {
@@ -178,14 +171,7 @@ func TestDefaultBuysForTheChainsBehindUpcomingTasks(t *testing.T) {
 		Remaining:    30 * time.Second,
 		Upcoming:     d.NextWave(w),
 	}
-	pol, _ := NewDefault(DefaultConfig{})
-	plan := pol.Plan(s)
-	if len(plan.Acquire) == 0 {
-		t.Fatalf("47 filters due in 30 s heading 70 s chains, 8 cpus held, allocation 90 s: plan %s, want allocs bought", formatPlan(plan))
-	}
-	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its tasks head") {
-		t.Errorf("request reason %q: want the chains' part of the drain time named", r)
-	}
+	pol := wantChainsBought(t, s, "47 filters due in 30 s heading 70 s chains, 8 cpus held, allocation 90 s")
 	// Without their chains, the same wave starts in time: nothing.
 	for i := range s.Upcoming {
 		s.Upcoming[i].Chain = 0
@@ -193,4 +179,19 @@ func TestDefaultBuysForTheChainsBehindUpcomingTasks(t *testing.T) {
 	if plan := pol.Plan(s); len(plan.Acquire) != 0 {
 		t.Errorf("47 filters of 7 s due in 30 s, no chains: plan %s, want nothing bought", formatPlan(plan))
 	}
+}
+
+// wantChainsBought checks that the default policy buys for what s
+// holds, the chains named in its reason, and returns the policy.
+func wantChainsBought(t *testing.T, s Snapshot, what string) *Default {
+	t.Helper()
+	pol, _ := NewDefault(DefaultConfig{})
+	plan := pol.Plan(s)
+	if len(plan.Acquire) == 0 {
+		t.Fatalf("%s: plan %s, want allocs bought", what, formatPlan(plan))
+	}
+	if r := plan.Acquire[0].Reason; !strings.Contains(r, "of it the chains its tasks head") {
+		t.Errorf("%s: request reason %q, want the chains' part of the drain time named", what, r)
+	}
+	return pol
 }
