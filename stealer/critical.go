@@ -17,14 +17,17 @@ import (
 // tasks has finished counts at its lower bound), along the longest path
 // of dependents: a task's upward rank, from what is known now.
 type Critical struct {
-	// End is how long from now the longest chain through a running task
-	// is expected to end: the task's expected remaining time plus the
-	// longest chain behind it. A running task that has run longer than
-	// any of its kind seen to finish is expected to run half as long
-	// again (see Durations.Remaining); one of a kind none of which has
-	// finished counts as ending now, so that End is no later than what
-	// is known. Zero when nothing runs or the flow was too large to
-	// walk.
+	// End is how long from now the chains through running tasks are
+	// expected to have ended, the latest of them: each ends when its
+	// task does plus the longest chain behind it, and of many running
+	// tasks the last ends later than any one is expected to, so each
+	// task's remaining time counts as the spread its kind's durations
+	// beyond its age give (Durations.Remaining is its mean). A running
+	// task that has run longer than any of its kind seen to finish is
+	// expected to run half as long again; one of a kind none of which
+	// has finished counts as ending now, so that End is no later than
+	// what is known. Zero when nothing runs or the flow was too large
+	// to walk.
 	End time.Duration `json:"end,omitempty"`
 	// Chains are the chains that start from ready tasks (In zero) and
 	// behind running ones (In their expected end, as in End): each one's earliest start and its length, its first task's
@@ -68,10 +71,12 @@ const criticalBudget = 1 << 15
 // task behind a running or ready one weighs its kind's Estimate (its
 // running tasks' ages counted, a kind with none finished at its lower
 // bound), each running task its expected remaining time (see
-// Durations.Remaining; zero when no task of its kind has finished), and a chain is the longest
-// path of dependents. It walks every task behind the running and ready
-// ones once, up to criticalBudget of them; past that, or when nothing
-// runs, it returns the zero value. Work sums what it walked.
+// Durations.Remaining; zero when no task of its kind has finished), and
+// a chain is the longest path of dependents; End weighs the latestOf
+// running chains expected to end last by the spread of their remaining
+// times (see expectedLatest). It walks every task behind the running
+// and ready ones once, up to criticalBudget of them; past that, or when
+// nothing runs, it returns the zero value. Work sums what it walked.
 func (d *Durations) Critical(w Wave) Critical {
 	weight := make([]float64, len(w.Kinds))
 	for k, kw := range w.Kinds {
@@ -106,12 +111,24 @@ func (d *Durations) Critical(w Wave) Critical {
 		return r + longest
 	}
 	var chains []Chain
-	var end float64
+	// Each running chain's end: its task's expected remaining time
+	// plus the chain behind it, in seconds.
+	type running struct {
+		kind, i     int
+		in, longest float64
+		uncertain   bool // its remaining time is a distribution
+	}
+	var runs []running
+	curves := make([]*survival, len(w.Kinds))
 	for k, kw := range w.Kinds {
 		if k >= len(w.Tasks) {
 			break
 		}
-		left, timed := d.remainingEach(kw.Kind, kw.Running, kw.Hint)
+		if len(kw.Running) == 0 {
+			continue
+		}
+		curves[k] = d.survival(kw.Kind, kw.Running)
+		left, timed := curves[k].remaining(len(kw.Running), kw.Hint)
 		// A task that outlived every one of its kind seen to finish
 		// is expected to run half as long again (see Remaining); one
 		// of a kind none of which has finished may end at any moment.
@@ -128,12 +145,49 @@ func (d *Durations) Critical(w Wave) Critical {
 			for _, dep := range w.Dependents(t) {
 				longest = max(longest, rankOf(dep))
 			}
-			end = max(end, in+longest)
+			runs = append(runs, running{k, i, in, longest, timed[i] && kw.Hint <= 0})
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
 			}
 		}
 	}
+	// The latest to end is likely among those expected to end last:
+	// their remaining times as distributions (see remainingMasses),
+	// the rest as expected.
+	slices.SortFunc(runs, func(a, b running) int { return cmp.Compare(b.in+b.longest, a.in+a.longest) })
+	want := make([][]bool, len(w.Kinds))
+	for _, r := range runs[:min(len(runs), latestOf)] {
+		if r.uncertain {
+			if want[r.kind] == nil {
+				want[r.kind] = make([]bool, len(w.Kinds[r.kind].Running))
+			}
+			want[r.kind][r.i] = true
+		}
+	}
+	masses := make([][][]mass, len(w.Kinds))
+	for k, sel := range want {
+		if sel != nil {
+			masses[k] = curves[k].masses(sel)
+		}
+	}
+	ends := make([][]mass, 0, min(len(runs), latestOf))
+	for _, r := range runs[:min(len(runs), latestOf)] {
+		if ms := masses[r.kind]; ms != nil && len(ms[r.i]) > 0 {
+			e := make([]mass, len(ms[r.i]))
+			for j, m := range ms[r.i] {
+				e[j] = mass{At: m.At + r.longest, P: m.P}
+			}
+			ends = append(ends, e)
+			continue
+		}
+		ends = append(ends, []mass{{At: r.in + r.longest, P: 1}})
+	}
+	if len(runs) > latestOf {
+		// The rest end as expected, the latest of them first.
+		r := runs[latestOf]
+		ends = append(ends, []mass{{At: r.in + r.longest, P: 1}})
+	}
+	end := expectedLatest(ends)
 	if end == 0 {
 		return Critical{}
 	}

@@ -303,53 +303,78 @@ func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.D
 // are given, what Remaining says of it, in nanoseconds, and whether that
 // is timed (see remaining), in one pass over the kind's observations.
 func (d *Durations) remainingEach(kind string, ages []time.Duration, hint time.Duration) (left []float64, timed []bool) {
-	left = make([]float64, len(ages))
-	timed = make([]bool, len(ages))
 	if len(ages) == 0 {
-		return left, timed
+		return nil, nil
 	}
+	return d.survival(kind, ages).remaining(len(ages), hint)
+}
+
+// A survival is the Kaplan–Meier curve of a kind's durations, its
+// running tasks' ages counted as censored: obs sorted by duration,
+// surv[i] the survival just before obs[i] (surv[m] after the last),
+// area[i] the area under the curve from obs[i] to the last observation,
+// finishedAfter[i] whether a finished observation lies at or after i.
+type survival struct {
+	obs           []observation
+	surv, area    []float64
+	finishedAfter []bool
+}
+
+// survival returns the curve of kind's durations and of the running
+// tasks whose ages are given.
+func (d *Durations) survival(kind string, ages []time.Duration) *survival {
 	obs := d.observations(kind, ages)
 	sortObservations(obs)
-	// S[i] is the survival just before obs[i]; area[i] the area under the
-	// curve from obs[i] to the last observation; finishedFrom[i] whether
-	// a finished observation lies at or after i.
 	m := len(obs)
-	surv := make([]float64, m)
+	c := &survival{obs: obs, surv: make([]float64, m+1), area: make([]float64, m+1), finishedAfter: make([]bool, m+1)}
 	atRisk := 0.0
 	for _, o := range obs {
 		atRisk += o.weight
 	}
 	s := 1.0
 	for i, o := range obs {
-		surv[i] = s
+		c.surv[i] = s
 		if o.finished && atRisk > 0 {
 			s *= max(0, 1-o.weight/atRisk)
 		}
 		atRisk -= o.weight
 	}
-	area := make([]float64, m+1)
-	finishedAfter := make([]bool, m+1)
+	c.surv[m] = s
 	for i := m - 1; i >= 0; i-- {
-		area[i] = area[i+1]
+		c.area[i] = c.area[i+1]
 		if i+1 < m {
 			// Between obs[i] and obs[i+1] the curve is what it is after i.
-			after := surv[i+1]
-			area[i] += after * float64(obs[i+1].took-obs[i].took)
+			c.area[i] += c.surv[i+1] * float64(obs[i+1].took-obs[i].took)
 		}
-		finishedAfter[i] = finishedAfter[i+1] || obs[i].finished
+		c.finishedAfter[i] = c.finishedAfter[i+1] || obs[i].finished
 	}
-	for i, o := range obs {
+	return c
+}
+
+// beyond returns, for the running observation at i, the index of the
+// first observation past its age, and whether what lies there times its
+// remaining time: a finished one at or after it, and a survival above
+// zero at its age.
+func (c *survival) beyond(i int) (int, bool) {
+	next := i + 1
+	for next < len(c.obs) && c.obs[next].took == c.obs[i].took {
+		next++
+	}
+	return next, next < len(c.obs) && c.finishedAfter[next] && c.surv[i] > 0
+}
+
+// remaining is remainingEach for the n running tasks the curve counts.
+func (c *survival) remaining(n int, hint time.Duration) (left []float64, timed []bool) {
+	left = make([]float64, n)
+	timed = make([]bool, n)
+	for i, o := range c.obs {
 		if o.finished {
 			continue
 		}
 		// A running task: what lies beyond its age, given it got there.
 		// Its own step counts from the next observation on.
-		next := i + 1
-		for next < m && obs[next].took == o.took {
-			next++
-		}
-		if next < m && finishedAfter[next] && surv[i] > 0 {
-			left[o.running] = area[i] / surv[i] // from its age to the last observation
+		if _, ok := c.beyond(i); ok {
+			left[o.running] = c.area[i] / c.surv[i] // from its age to the last observation
 			timed[o.running] = true
 			continue
 		}

@@ -1,0 +1,120 @@
+package stealer
+
+// When the latest of several running chains is expected to end: each
+// chain's end is uncertain, and the latest of many is later than the
+// latest of their means (of ten tasks of a kind whose durations spread
+// 400–900 s, the last ends near 900 s, not at their mean).
+
+// latestOf is how many running chains, those expected to end last,
+// Durations.Critical weighs as uncertain: a bound on its cost. The
+// others are taken to end when expected, which they do long before the
+// latest of these is likely to.
+const latestOf = 16
+
+// A mass is a probability P that a running task has At seconds left.
+type mass struct {
+	At, P float64
+}
+
+// masses returns, for each running task the curve counts that want
+// selects, the distribution of its remaining time that Remaining is the
+// mean of: the Kaplan–Meier masses of the kind's durations beyond its
+// age, the mass left past the longest observation at the longest, in
+// increasing time. It returns nil for a task not selected, or whose
+// remaining time is not timed by durations seen beyond its age (see
+// remaining).
+func (c *survival) masses(want []bool) [][]mass {
+	out := make([][]mass, len(want))
+	m := len(c.obs)
+	for i, o := range c.obs {
+		if o.finished || !want[o.running] {
+			continue
+		}
+		next, ok := c.beyond(i)
+		if !ok {
+			continue
+		}
+		var ms []mass
+		for j := next; j < m; j++ {
+			p := c.surv[j] - c.surv[j+1]
+			if j == m-1 {
+				p = c.surv[j] // what is left past the last, at the last
+			}
+			if p > 0 {
+				ms = append(ms, mass{At: (c.obs[j].took - o.took).Seconds(), P: p / c.surv[i]})
+			}
+		}
+		out[o.running] = ms
+	}
+	return out
+}
+
+// expectedLatest returns the expected latest of independent ends, each
+// given by its masses in increasing At (a sure end is one mass of 1),
+// all at or after zero: the integral from zero of 1 − Π F_i(t), F_i
+// the chance that end i has come by t. It walks the masses of all ends
+// in order, merging them.
+func expectedLatest(ends [][]mass) float64 {
+	// next[h] is an end whose masses from pos[end] on are still to
+	// come, kept as a min-heap on the At of its next mass.
+	pos := make([]int, len(ends))
+	var next []int
+	at := func(h int) float64 { e := next[h]; return ends[e][pos[e]].At }
+	down := func(h int) {
+		for {
+			l, m := 2*h+1, h
+			if l < len(next) && at(l) < at(m) {
+				m = l
+			}
+			if r := l + 1; r < len(next) && at(r) < at(m) {
+				m = r
+			}
+			if m == h {
+				return
+			}
+			next[h], next[m] = next[m], next[h]
+			h = m
+		}
+	}
+	for i, e := range ends {
+		if len(e) > 0 {
+			next = append(next, i)
+		}
+	}
+	for h := len(next)/2 - 1; h >= 0; h-- {
+		down(h)
+	}
+	const tiny = 1e-12
+	done := make([]float64, len(ends)) // F_i at the point reached
+	zeros, prod := len(ends), 1.0
+	t, sum := 0.0, 0.0
+	for len(next) > 0 {
+		e := next[0]
+		q := ends[e][pos[e]]
+		all := 0.0
+		if zeros == 0 {
+			all = prod
+		}
+		sum += (1 - all) * (max(q.At, 0) - t)
+		t = max(q.At, 0)
+		old := done[e]
+		now := min(1, old+q.P)
+		if old <= tiny {
+			zeros--
+		} else {
+			prod /= min(old, 1)
+		}
+		if now <= tiny {
+			zeros++
+		} else {
+			prod *= now
+		}
+		done[e] = now
+		if pos[e]++; pos[e] == len(ends[e]) {
+			next[0] = next[len(next)-1]
+			next = next[:len(next)-1]
+		}
+		down(0)
+	}
+	return sum
+}
