@@ -152,7 +152,7 @@ func (d *Durations) Critical(w Wave) Critical {
 		}
 	}
 	// The latest to end is likely among those expected to end last:
-	// their remaining times as distributions (see remainingMasses),
+	// their remaining times as distributions (see survival.masses),
 	// the rest as expected.
 	slices.SortFunc(runs, func(a, b running) int { return cmp.Compare(b.in+b.longest, a.in+a.longest) })
 	want := make([][]bool, len(w.Kinds))
