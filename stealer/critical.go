@@ -111,14 +111,8 @@ func (d *Durations) Critical(w Wave) Critical {
 		return r + longest
 	}
 	var chains []Chain
-	// Each running chain's end: its task's expected remaining time
-	// plus the chain behind it, in seconds.
-	type running struct {
-		kind, i     int
-		in, longest float64
-		uncertain   bool // its remaining time is a distribution
-	}
-	var runs []running
+	// The latestOf+1 running chains expected to end last, latest first.
+	top := make([]chainEnd, 0, latestOf+1)
 	curves := make([]*survival, len(w.Kinds))
 	for k, kw := range w.Kinds {
 		if k >= len(w.Tasks) {
@@ -145,24 +139,22 @@ func (d *Durations) Critical(w Wave) Critical {
 			for _, dep := range w.Dependents(t) {
 				longest = max(longest, rankOf(dep))
 			}
-			runs = append(runs, running{k, i, in, longest, timed[i] && kw.Hint <= 0})
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
 			}
+			top = insertLatest(top, chainEnd{k, i, in, longest})
 		}
 	}
 	// The latest to end is likely among those expected to end last:
 	// their remaining times as distributions (see survival.masses),
 	// the rest as expected.
-	slices.SortFunc(runs, func(a, b running) int { return cmp.Compare(b.in+b.longest, a.in+a.longest) })
+	latest := top[:min(len(top), latestOf)]
 	want := make([][]bool, len(w.Kinds))
-	for _, r := range runs[:min(len(runs), latestOf)] {
-		if r.uncertain {
-			if want[r.kind] == nil {
-				want[r.kind] = make([]bool, len(w.Kinds[r.kind].Running))
-			}
-			want[r.kind][r.i] = true
+	for _, r := range latest {
+		if want[r.kind] == nil {
+			want[r.kind] = make([]bool, len(w.Kinds[r.kind].Running))
 		}
+		want[r.kind][r.i] = true
 	}
 	masses := make([][][]mass, len(w.Kinds))
 	for k, sel := range want {
@@ -170,8 +162,8 @@ func (d *Durations) Critical(w Wave) Critical {
 			masses[k] = curves[k].masses(sel)
 		}
 	}
-	ends := make([][]mass, 0, min(len(runs), latestOf))
-	for _, r := range runs[:min(len(runs), latestOf)] {
+	ends := make([][]mass, 0, len(top))
+	for _, r := range latest {
 		if ms := masses[r.kind]; ms != nil && len(ms[r.i]) > 0 {
 			e := make([]mass, len(ms[r.i]))
 			for j, m := range ms[r.i] {
@@ -180,12 +172,11 @@ func (d *Durations) Critical(w Wave) Critical {
 			ends = append(ends, e)
 			continue
 		}
-		ends = append(ends, []mass{{At: r.in + r.longest, P: 1}})
+		ends = append(ends, []mass{{At: r.end(), P: 1}})
 	}
-	if len(runs) > latestOf {
+	if len(top) > latestOf {
 		// The rest end as expected, the latest of them first.
-		r := runs[latestOf]
-		ends = append(ends, []mass{{At: r.in + r.longest, P: 1}})
+		ends = append(ends, []mass{{At: top[latestOf].end(), P: 1}})
 	}
 	end := expectedLatest(ends)
 	if end == 0 {

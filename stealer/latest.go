@@ -11,6 +11,34 @@ package stealer
 // latest of these is likely to.
 const latestOf = 16
 
+// A chainEnd is a running chain of Durations.Critical: its task's kind
+// and index among the kind's running ones, the task's expected
+// remaining time and the chain behind it, in seconds.
+type chainEnd struct {
+	kind, i     int
+	in, longest float64
+}
+
+func (c chainEnd) end() float64 { return c.in + c.longest }
+
+// insertLatest puts c into top, kept latest end first, when it ends
+// later than top's last or top has room (up to its capacity): the
+// chains expected to end last, the earliest seen first among equals.
+func insertLatest(top []chainEnd, c chainEnd) []chainEnd {
+	if len(top) == cap(top) && c.end() <= top[len(top)-1].end() {
+		return top
+	}
+	if len(top) < cap(top) {
+		top = append(top, c)
+	}
+	j := len(top) - 1
+	for ; j > 0 && top[j-1].end() < c.end(); j-- {
+		top[j] = top[j-1]
+	}
+	top[j] = c
+	return top
+}
+
 // A mass is a probability P that a running task has At seconds left.
 type mass struct {
 	At, P float64
