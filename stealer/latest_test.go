@@ -62,3 +62,16 @@ func TestCriticalEndsWithTheLatestOfParallelTasks(t *testing.T) {
 		t.Errorf("Critical.End of ten dumps just begun = %v, want 850–900 s, near the longest", got)
 	}
 }
+
+// insertLatest keeps the chains that end last, latest first, the
+// earliest seen first among equals.
+func TestInsertLatest(t *testing.T) {
+	top := make([]chainEnd, 0, 3)
+	for i, end := range []float64{1, 5, 3, 5, 2, 7} {
+		top = insertLatest(top, chainEnd{i: i, in: end})
+	}
+	want := []chainEnd{{i: 5, in: 7}, {i: 1, in: 5}, {i: 3, in: 5}}
+	if !slices.Equal(top, want) {
+		t.Errorf("insertLatest kept %+v, want %+v", top, want)
+	}
+}
