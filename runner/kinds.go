@@ -176,8 +176,9 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 			}
 			return int(e.waiting[i])
 		},
-		Resources: func(i int32) ebb.Resources { return e.shapes[i].res },
-		Ranked:    e.ranksTimed,
+		Resources:  func(i int32) ebb.Resources { return e.shapes[i].res },
+		Ranked:     e.ranksTimed,
+		ReadyCount: e.ready.n,
 		Ready: func(yield func(int32) bool) {
 			for _, s := range e.ready.shapes {
 				for i := range s.q.All() {

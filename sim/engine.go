@@ -48,6 +48,7 @@ type engine struct {
 	remaining    int     // tasks not finished
 	running      int
 	readyN       int
+	runningSet   []uint64  // bit i: task i runs
 	readyShapes  []*tshape // shapes with ready tasks, by rank
 	busyCPU      float64
 	waitingCPU   float64
@@ -105,7 +106,8 @@ type task struct {
 	readyAt      time.Duration
 	shape        *tshape
 	on           *alloc
-	kind         int32 // index in engine.kinds
+	kind         int32         // index in engine.kinds
+	started      time.Duration // when it started, while on is set
 }
 
 // A tshape is a task shape: the tasks that need exactly the same
@@ -159,6 +161,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	// Shapes, interned by their exact text.
 	n := len(w.Tasks)
 	e.tasks = make([]task, n)
+	e.runningSet = make([]uint64, (n+63)/64)
 	byKey := map[string]*tshape{}
 	kindIndex := map[string]int32{}
 	for i, t := range w.Tasks {
@@ -172,7 +175,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 		if !ok {
 			kind = int32(len(e.kinds))
 			kindIndex[name] = kind
-			e.kinds = append(e.kinds, &simKind{name: name, running: map[int32]time.Duration{}})
+			e.kinds = append(e.kinds, &simKind{name: name})
 		}
 		k := t.Resources.Format()
 		s, ok := byKey[k]

@@ -1,37 +1,62 @@
 package sim
 
 import (
-	"slices"
+	"math/bits"
 	"time"
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/stealer"
 )
 
-// A simKind is the tasks of one Task.Kind: when each of them that runs
-// was started.
+// A simKind is the tasks of one Task.Kind: its name and how many of
+// them run.
 type simKind struct {
 	name    string
-	running map[int32]time.Duration // task → start
+	running int
 }
 
 // shapeDuration returns how long a ready task of s is expected to run,
 // and whether that is only a lower bound, as runner.Eval's Demand says
 // (stealer.Durations.Mean over the kinds of its ready tasks).
-func (e *engine) shapeDuration(s *tshape) (time.Duration, bool) {
+func (e *engine) shapeDuration(s *tshape, r running) (time.Duration, bool) {
 	work := make([]stealer.KindWork, 0, len(s.kinds))
 	for k, c := range s.kinds {
 		if c <= 0 {
 			continue
 		}
-		kd := e.kinds[k]
-		w := stealer.KindWork{Kind: kd.name, Count: c, Running: make([]time.Duration, 0, len(kd.running))}
-		for _, at := range kd.running {
-			w.Running = append(w.Running, e.now-at)
-		}
-		work = append(work, w)
+		work = append(work, stealer.KindWork{Kind: e.kinds[k].name, Count: c, Running: r.ages[k]})
 	}
 	return e.durs.Mean(work)
+}
+
+// running is the tasks that run, kind by kind, in order of their
+// indexes, and their ages: what a snapshot's estimates read, gathered
+// once for all of them.
+type running struct {
+	tasks [][]int32
+	ages  [][]time.Duration
+}
+
+// runningNow returns the tasks that run now and their ages.
+func (e *engine) runningNow() running {
+	r := running{tasks: make([][]int32, len(e.kinds)), ages: make([][]time.Duration, len(e.kinds))}
+	if e.running == 0 {
+		return r
+	}
+	for k, kd := range e.kinds {
+		r.tasks[k] = make([]int32, 0, kd.running)
+		r.ages[k] = make([]time.Duration, 0, kd.running)
+	}
+	for w, word := range e.runningSet {
+		for word != 0 {
+			i := int32(w*64 + bits.TrailingZeros64(word))
+			word &= word - 1
+			t := &e.tasks[i]
+			r.tasks[t.kind] = append(r.tasks[t.kind], i)
+			r.ages[t.kind] = append(r.ages[t.kind], e.now-t.started)
+		}
+	}
+	return r
 }
 
 // ranks returns each task's upward rank as runner.Eval computes it: each
@@ -53,14 +78,10 @@ func (e *engine) ranks(order []int32) ([]float64, bool) {
 // runningLeft returns how much longer, on average, the running tasks are
 // expected to run, as runner.Eval's Remaining says (from what is known,
 // never their true durations).
-func (e *engine) runningLeft() time.Duration {
-	work := make([]stealer.KindWork, 0, len(e.kinds))
-	for _, kd := range e.kinds {
-		w := stealer.KindWork{Kind: kd.name}
-		for _, at := range kd.running {
-			w.Running = append(w.Running, e.now-at)
-		}
-		work = append(work, w)
+func (e *engine) runningLeft(r running) time.Duration {
+	work := make([]stealer.KindWork, len(e.kinds))
+	for k, kd := range e.kinds {
+		work[k] = stealer.KindWork{Kind: kd.name, Running: r.ages[k]}
 	}
 	return e.durs.RunningLeft(work)
 }
@@ -69,7 +90,7 @@ func (e *engine) runningLeft() time.Duration {
 // the ready tasks, and the flow's longest chains, as runner.Eval's
 // Upcoming and Critical say (stealer.Durations.NextWave and Critical,
 // from what is known, never the true durations).
-func (e *engine) lookahead() ([]stealer.Upcoming, stealer.Critical) {
+func (e *engine) lookahead(r running) ([]stealer.Upcoming, stealer.Critical) {
 	if e.running == 0 && e.readyN == 0 {
 		return nil, stealer.Critical{}
 	}
@@ -81,6 +102,7 @@ func (e *engine) lookahead() ([]stealer.Upcoming, stealer.Critical) {
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
 		Ranked:     e.ranksTimed,
+		ReadyCount: e.readyN,
 		Ready: func(yield func(int32) bool) {
 			for _, s := range e.readyShapes {
 				for i := range s.q.All() {
@@ -92,17 +114,8 @@ func (e *engine) lookahead() ([]stealer.Upcoming, stealer.Critical) {
 		},
 	}
 	for k, kd := range e.kinds {
-		ts := make([]int32, 0, len(kd.running))
-		for i := range kd.running {
-			ts = append(ts, i)
-		}
-		slices.Sort(ts)
-		ages := make([]time.Duration, len(ts))
-		for j, i := range ts {
-			ages[j] = e.now - kd.running[i]
-		}
-		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Running: ages}
-		w.Tasks[k] = ts
+		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Running: r.ages[k]}
+		w.Tasks[k] = r.tasks[k]
 	}
 	return e.durs.NextWave(w), e.durs.Critical(w)
 }

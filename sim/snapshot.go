@@ -48,7 +48,8 @@ func (e *engine) snapshot() stealer.Snapshot {
 		}
 	}
 	e.dirty = e.dirty[:0]
-	upcoming, critical := e.lookahead()
+	r := e.runningNow()
+	upcoming, critical := e.lookahead(r)
 	s := stealer.Snapshot{
 		Now:          epoch.Add(e.now),
 		Held:         e.heldSnap,
@@ -56,7 +57,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Pending:      e.pendingSnap,
 		Latency:      e.latency,
 		TaskDuration: e.taskAvg,
-		Remaining:    e.runningLeft(),
+		Remaining:    e.runningLeft(r),
 		Upcoming:     upcoming,
 		Critical:     critical,
 		Nodes:        e.cl.Shapes,
@@ -65,7 +66,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 	if len(e.readyShapes) > 0 {
 		s.Demand = make([]ebb.Demand, len(e.readyShapes))
 		for i, sh := range e.readyShapes {
-			d, atLeast := e.shapeDuration(sh)
+			d, atLeast := e.shapeDuration(sh, r)
 			s.Demand[i] = ebb.Demand{Resources: sh.res, Count: sh.len(), Duration: d, AtLeast: atLeast}
 		}
 	}

@@ -72,7 +72,9 @@ func (e *engine) start(i int32, a *alloc) {
 	s := t.shape
 	t.on = a
 	s.kinds[t.kind]--
-	e.kinds[t.kind].running[i] = e.now
+	t.started = e.now
+	e.kinds[t.kind].running++
+	e.runningSet[i/64] |= 1 << (i % 64)
 	for d, q := range s.vec {
 		a.free[d] = snap(a.free[d] - q)
 	}
@@ -116,7 +118,8 @@ func (e *engine) finish(i int32) bool {
 		e.nextRun()
 	}
 	e.progressAt = e.now
-	delete(e.kinds[t.kind].running, i)
+	e.kinds[t.kind].running--
+	e.runningSet[i/64] &^= 1 << (i % 64)
 	e.learned(t.kind, t.dur)
 	if e.taskAvg == 0 {
 		e.taskAvg = t.dur

@@ -75,29 +75,40 @@ const criticalBudget = 1 << 15
 // a chain is the longest path of dependents; End weighs the latestOf
 // running chains expected to end last by the spread of their remaining
 // times (see expectedLatest). It walks every task behind the running
-// and ready ones once, up to criticalBudget of them; past that, or when
-// nothing runs, it returns the zero value. Work sums what it walked.
+// and ready ones once, up to criticalBudget of them; past that (at once
+// when w.ReadyCount says the ready ones alone are more), or when nothing
+// runs, it returns the zero value. Work sums what it walked.
 func (d *Durations) Critical(w Wave) Critical {
+	if w.ReadyCount > criticalBudget {
+		return Critical{} // each ready task would be walked
+	}
+	// One curve per kind, for its estimate and its running tasks'.
+	curves := make([]*survival, len(w.Kinds))
 	weight := make([]float64, len(w.Kinds))
 	for k, kw := range w.Kinds {
-		est, _ := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		curves[k] = d.survival(kw.Kind, kw.Running)
+		est, _ := curves[k].estimate(kw.Hint)
 		weight[k] = est.Seconds()
 	}
 	rank := make(map[int32]float64)
-	over := false
+	walked, over := 0, false
 	work := 0.0
 	// rankOf is t's upward rank: its weight plus the longest rank of
-	// what depends on it, each task walked once.
-	var rankOf func(t int32) float64
-	rankOf = func(t int32) float64 {
+	// what depends on it, each task walked once. A ready task is no
+	// running or ready task's dependent, so its rank is not kept.
+	var rankOf func(t int32, keep bool) float64
+	rankOf = func(t int32, keep bool) float64 {
 		if r, ok := rank[t]; ok {
 			return r
 		}
-		if over || len(rank) >= criticalBudget {
+		if over || walked >= criticalBudget {
 			over = true
 			return 0
 		}
-		rank[t] = 0 // a cycle cannot be; this only bounds a broken graph
+		walked++
+		if keep {
+			rank[t] = 0 // a cycle cannot be; this only bounds a broken graph
+		}
 		r := 0.0
 		if k := w.Kind(t); k >= 0 && k < len(weight) {
 			r = weight[k]
@@ -105,15 +116,16 @@ func (d *Durations) Critical(w Wave) Critical {
 		work += r * w.Resources(t)[ebb.CPU]
 		longest := 0.0
 		for _, dep := range w.Dependents(t) {
-			longest = max(longest, rankOf(dep))
+			longest = max(longest, rankOf(dep, true))
 		}
-		rank[t] = r + longest
+		if keep {
+			rank[t] = r + longest
+		}
 		return r + longest
 	}
 	var chains []Chain
 	// The latestOf+1 running chains expected to end last, latest first.
 	top := make([]chainEnd, 0, latestOf+1)
-	curves := make([]*survival, len(w.Kinds))
 	for k, kw := range w.Kinds {
 		if k >= len(w.Tasks) {
 			break
@@ -121,8 +133,7 @@ func (d *Durations) Critical(w Wave) Critical {
 		if len(kw.Running) == 0 {
 			continue
 		}
-		curves[k] = d.survival(kw.Kind, kw.Running)
-		left, timed := curves[k].remaining(len(kw.Running), kw.Hint)
+		left, timed := curves[k].remaining(kw.Hint)
 		// A task that outlived every one of its kind seen to finish
 		// is expected to run half as long again (see Remaining); one
 		// of a kind none of which has finished may end at any moment.
@@ -137,7 +148,7 @@ func (d *Durations) Critical(w Wave) Critical {
 			}
 			longest := 0.0
 			for _, dep := range w.Dependents(t) {
-				longest = max(longest, rankOf(dep))
+				longest = max(longest, rankOf(dep, true))
 			}
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
@@ -185,7 +196,7 @@ func (d *Durations) Critical(w Wave) Critical {
 	ready := 0.0
 	if w.Ready != nil {
 		for t := range w.Ready {
-			ready = max(ready, rankOf(t))
+			ready = max(ready, rankOf(t, false))
 			if over {
 				break
 			}

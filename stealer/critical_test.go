@@ -111,3 +111,45 @@ func TestWeightsTimed(t *testing.T) {
 		t.Errorf("Weights with a kind never seen = %v, %v; want it at the others' mean, untimed", w, timed)
 	}
 }
+
+// Critical walks at most criticalBudget tasks: a wave with more ready
+// tasks than that gets the zero value, whether they are walked one by
+// one or their count is told (Wave.ReadyCount), which spares the walk.
+func TestCriticalGivesUpPastItsBudget(t *testing.T) {
+	var d Durations
+	d.Observe("long", 5*time.Minute)
+	d.Observe("minute", time.Minute)
+	w := Wave{
+		Kinds:      []KindWork{{Kind: "long", Running: []time.Duration{time.Minute}}, {Kind: "minute"}},
+		Tasks:      [][]int32{{0}},
+		Kind:       func(t int32) int { return min(int(t), 1) },
+		Dependents: func(int32) []int32 { return nil },
+		Waiting:    func(int32) int { return 0 },
+		Resources:  func(int32) ebb.Resources { return cpus(1) },
+	}
+	few := func(n int) func(func(int32) bool) {
+		return func(yield func(int32) bool) {
+			for i := range int32(n) {
+				if !yield(1 + i) {
+					return
+				}
+			}
+		}
+	}
+	w.Ready = few(3)
+	if got := d.Critical(w); got.End != 4*time.Minute || got.Work != 3*time.Minute {
+		t.Errorf("3 ready: %+v, want End 4m, Work 3m", got)
+	}
+	w.ReadyCount = 3
+	if got := d.Critical(w); got.End != 4*time.Minute || got.Work != 3*time.Minute {
+		t.Errorf("3 ready, told: %+v, want End 4m, Work 3m", got)
+	}
+	w.Ready, w.ReadyCount = few(criticalBudget+1), 0
+	if got := d.Critical(w); got.End != 0 || got.Work != 0 || got.Chains != nil {
+		t.Errorf("%d ready: %+v, want the zero value", criticalBudget+1, got)
+	}
+	w.Ready, w.ReadyCount = few(3), criticalBudget+1
+	if got := d.Critical(w); got.End != 0 || got.Work != 0 || got.Chains != nil {
+		t.Errorf("3 ready, told %d: %+v, want the zero value", criticalBudget+1, got)
+	}
+}

@@ -70,14 +70,7 @@ func (d *Durations) Observe(kind string, took time.Duration) (first bool) {
 // reports that it is only a lower bound. With nothing observed and
 // nothing running, it returns hint, also as a bound.
 func (d *Durations) Estimate(kind string, running []time.Duration, hint time.Duration) (est time.Duration, atLeast bool) {
-	obs := d.observations(kind, running)
-	if !anyFinished(obs) {
-		for _, o := range obs {
-			hint = max(hint, o.took)
-		}
-		return hint, true
-	}
-	return meanFrom(obs, 0), false
+	return d.survival(kind, running).estimate(hint)
 }
 
 // Remaining returns how much longer a task of kind that has run for age
@@ -86,36 +79,8 @@ func (d *Durations) Estimate(kind string, running []time.Duration, hint time.Dur
 // expects the task to run half as long again as it has (the longer a task
 // has run, the longer it is likely to go on), and at least until hint.
 func (d *Durations) Remaining(kind string, age time.Duration, running []time.Duration, hint time.Duration) time.Duration {
-	left, _ := d.remaining(kind, age, running, hint)
-	return left
-}
-
-// remaining is Remaining, and whether it is timed: false when no task of
-// the kind was seen to finish past age and there is no hint beyond it, so
-// that the figure is only the half-again guess.
-func (d *Durations) remaining(kind string, age time.Duration, running []time.Duration, hint time.Duration) (time.Duration, bool) {
-	var beyond []observation
-	for _, o := range d.observations(kind, running) {
-		if o.took > age {
-			beyond = append(beyond, o)
-		}
-	}
-	if anyFinished(beyond) {
-		return meanFrom(beyond, age), true
-	}
-	if hint > age {
-		return max(age/2, hint-age), age/2 <= hint-age
-	}
-	return age / 2, false
-}
-
-// An observation is a finished task's duration, or a running task's age
-// (censored: it will run at least that long).
-type observation struct {
-	took     time.Duration
-	finished bool
-	weight   float64
-	running  int // a running one's index in the ages given; -1 for a finished one
+	left, _ := d.survival(kind, running).left(max(age, 0), hint)
+	return time.Duration(left)
 }
 
 // recency is the weight of a finished duration relative to the next newer
@@ -124,52 +89,6 @@ type observation struct {
 // kind whose tasks change as the run goes (a stage of short tasks after
 // one of long ones). Running tasks weigh 1: they are news.
 const recency = 7.0 / 8
-
-func (d *Durations) observations(kind string, running []time.Duration) []observation {
-	var obs []observation
-	if k := d.kinds[kind]; k != nil {
-		n := len(k.recent)
-		obs = make([]observation, 0, n+len(running))
-		w := 1.0
-		// Newest first: the ring's newest is just before next.
-		for i := range n {
-			t := k.recent[(k.next-1-i+2*n)%n]
-			obs = append(obs, observation{t, true, w, -1})
-			w *= recency
-		}
-	}
-	for i, a := range running {
-		obs = append(obs, observation{max(a, 0), false, 1, i})
-	}
-	return obs
-}
-
-// meanFrom returns the Kaplan–Meier restricted mean of obs beyond from,
-// each observation counted by its weight,
-// all of which are longer than from: the area under the estimated
-// survival curve from from to the longest observation. obs is sorted in
-// place.
-func meanFrom(obs []observation, from time.Duration) time.Duration {
-	sortObservations(obs)
-	atRisk := 0.0
-	for _, o := range obs {
-		atRisk += o.weight
-	}
-	surv, area, prev := 1.0, 0.0, from
-	for _, o := range obs {
-		area += surv * float64(o.took-prev)
-		prev = o.took
-		if o.finished && atRisk > 0 {
-			surv *= max(0, 1-o.weight/atRisk)
-		}
-		atRisk -= o.weight
-	}
-	return time.Duration(area)
-}
-
-func anyFinished(obs []observation) bool {
-	return slices.ContainsFunc(obs, func(o observation) bool { return o.finished })
-}
 
 // KindWork is ready work of one kind, as an evaluation sees it: Count
 // tasks not started, the ages of the kind's running tasks, and the kind's
@@ -301,104 +220,12 @@ func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.D
 
 // remainingEach returns, for each of the running tasks of kind whose ages
 // are given, what Remaining says of it, in nanoseconds, and whether that
-// is timed (see remaining), in one pass over the kind's observations.
+// is timed (see survival.left), in one pass over the kind's observations.
 func (d *Durations) remainingEach(kind string, ages []time.Duration, hint time.Duration) (left []float64, timed []bool) {
 	if len(ages) == 0 {
 		return nil, nil
 	}
-	return d.survival(kind, ages).remaining(len(ages), hint)
-}
-
-// A survival is the Kaplan–Meier curve of a kind's durations, its
-// running tasks' ages counted as censored: obs sorted by duration,
-// surv[i] the survival just before obs[i] (surv[m] after the last),
-// area[i] the area under the curve from obs[i] to the last observation,
-// finishedAfter[i] whether a finished observation lies at or after i.
-type survival struct {
-	obs           []observation
-	surv, area    []float64
-	finishedAfter []bool
-}
-
-// survival returns the curve of kind's durations and of the running
-// tasks whose ages are given.
-func (d *Durations) survival(kind string, ages []time.Duration) *survival {
-	obs := d.observations(kind, ages)
-	sortObservations(obs)
-	m := len(obs)
-	c := &survival{obs: obs, surv: make([]float64, m+1), area: make([]float64, m+1), finishedAfter: make([]bool, m+1)}
-	atRisk := 0.0
-	for _, o := range obs {
-		atRisk += o.weight
-	}
-	s := 1.0
-	for i, o := range obs {
-		c.surv[i] = s
-		if o.finished && atRisk > 0 {
-			s *= max(0, 1-o.weight/atRisk)
-		}
-		atRisk -= o.weight
-	}
-	c.surv[m] = s
-	for i := m - 1; i >= 0; i-- {
-		c.area[i] = c.area[i+1]
-		if i+1 < m {
-			// Between obs[i] and obs[i+1] the curve is what it is after i.
-			c.area[i] += c.surv[i+1] * float64(obs[i+1].took-obs[i].took)
-		}
-		c.finishedAfter[i] = c.finishedAfter[i+1] || obs[i].finished
-	}
-	return c
-}
-
-// beyond returns, for the running observation at i, the index of the
-// first observation past its age, and whether what lies there times its
-// remaining time: a finished one at or after it, and a survival above
-// zero at its age.
-func (c *survival) beyond(i int) (int, bool) {
-	next := i + 1
-	for next < len(c.obs) && c.obs[next].took == c.obs[i].took {
-		next++
-	}
-	return next, next < len(c.obs) && c.finishedAfter[next] && c.surv[i] > 0
-}
-
-// remaining is remainingEach for the n running tasks the curve counts.
-func (c *survival) remaining(n int, hint time.Duration) (left []float64, timed []bool) {
-	left = make([]float64, n)
-	timed = make([]bool, n)
-	for i, o := range c.obs {
-		if o.finished {
-			continue
-		}
-		// A running task: what lies beyond its age, given it got there.
-		// Its own step counts from the next observation on.
-		if _, ok := c.beyond(i); ok {
-			left[o.running] = c.area[i] / c.surv[i] // from its age to the last observation
-			timed[o.running] = true
-			continue
-		}
-		left[o.running] = float64(max(o.took/2, hint-o.took))
-		timed[o.running] = hint > o.took && hint-o.took >= o.took/2
-	}
-	return left, timed
-}
-
-// sortObservations sorts obs by duration, a finished one before a running
-// one of the same duration.
-func sortObservations(obs []observation) {
-	slices.SortFunc(obs, func(a, b observation) int {
-		if c := cmp.Compare(a.took, b.took); c != 0 {
-			return c
-		}
-		switch {
-		case a.finished && !b.finished:
-			return -1
-		case !a.finished && b.finished:
-			return 1
-		}
-		return 0
-	})
+	return d.survival(kind, ages).remaining(hint)
 }
 
 // RunningLeft returns how much longer, on average, the running tasks of

@@ -1,7 +1,6 @@
 package stealer
 
 import (
-	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -137,31 +136,6 @@ func TestDurationsMeanRemaining(t *testing.T) {
 	var e Durations // nothing known: half the age, or the hint
 	if got := e.MeanRemaining("x", []time.Duration{10 * time.Minute, 2 * time.Minute}, 12*time.Minute); got != 7*time.Minute+30*time.Second {
 		t.Errorf("nothing finished: %v, want (5m + 10m)/2", got)
-	}
-}
-
-// remainingEach, the one pass NextWave and MeanRemaining make over a
-// kind's running tasks, says what Remaining says of each, to rounding.
-func TestRemainingEachAgreesWithRemaining(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for trial := range 500 {
-		var d Durations
-		for range r.IntN(10) {
-			d.Observe("k", time.Duration(r.IntN(100))*time.Second)
-		}
-		ages := []time.Duration{0} // just started
-		for range r.IntN(6) {
-			ages = append(ages, time.Duration(r.IntN(100))*time.Second)
-		}
-		hint := time.Duration(r.IntN(3)) * time.Minute
-		left, timed := d.remainingEach("k", ages, hint)
-		for i, a := range ages {
-			want, wantTimed := d.remaining("k", a, ages, hint)
-			if got := time.Duration(left[i]); got < want-time.Microsecond || got > want+time.Microsecond || timed[i] != wantTimed {
-				t.Errorf("trial %d: task aged %v among %v (hint %v): %v timed %v, Remaining says %v timed %v",
-					trial, a, ages, hint, got, timed[i], want, wantTimed)
-			}
-		}
 	}
 }
 

@@ -44,39 +44,6 @@ type mass struct {
 	At, P float64
 }
 
-// masses returns, for each running task the curve counts that want
-// selects, the distribution of its remaining time that Remaining is the
-// mean of: the Kaplan–Meier masses of the kind's durations beyond its
-// age, the mass left past the longest observation at the longest, in
-// increasing time. It returns nil for a task not selected, or whose
-// remaining time is not timed by durations seen beyond its age (see
-// remaining).
-func (c *survival) masses(want []bool) [][]mass {
-	out := make([][]mass, len(want))
-	m := len(c.obs)
-	for i, o := range c.obs {
-		if o.finished || !want[o.running] {
-			continue
-		}
-		next, ok := c.beyond(i)
-		if !ok {
-			continue
-		}
-		var ms []mass
-		for j := next; j < m; j++ {
-			p := c.surv[j] - c.surv[j+1]
-			if j == m-1 {
-				p = c.surv[j] // what is left past the last, at the last
-			}
-			if p > 0 {
-				ms = append(ms, mass{At: (c.obs[j].took - o.took).Seconds(), P: p / c.surv[i]})
-			}
-		}
-		out[o.running] = ms
-	}
-	return out
-}
-
 // expectedLatest returns the expected latest of independent ends, each
 // given by its masses in increasing At (a sure end is one mass of 1),
 // all at or after zero: the integral from zero of 1 − Π F_i(t), F_i

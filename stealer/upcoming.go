@@ -86,6 +86,10 @@ type Wave struct {
 	// to start soonest first as far as the caller can tell, or is nil.
 	// NextWave reads at most maxReadySources of them.
 	Ready iter.Seq[int32]
+	// ReadyCount is how many tasks Ready yields, when the caller knows
+	// it; zero says nothing. Critical, whose walk these alone would
+	// take past its budget, then gives up without walking them.
+	ReadyCount int
 }
 
 // maxReadySources is how many ready tasks NextWave reads: a bound on its
@@ -178,6 +182,15 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			touched = append(touched, c)
 		}
 	}
+	// Each kind's curve, made once, for its estimate and its running
+	// tasks'.
+	curves := make([]*survival, len(w.Kinds))
+	curveOf := func(k int) *survival {
+		if curves[k] == nil {
+			curves[k] = d.survival(w.Kinds[k].Kind, w.Kinds[k].Running)
+		}
+		return curves[k]
+	}
 	// Each kind's estimate, made once.
 	type estimate struct {
 		est   time.Duration
@@ -193,7 +206,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			return e
 		}
 		kw := w.Kinds[k]
-		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		est, atLeast := curveOf(k).estimate(kw.Hint)
 		ests[k] = estimate{est, est > 0 && (!atLeast || kw.Hint >= est), true}
 		return ests[k]
 	}
@@ -203,7 +216,10 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		if k >= len(w.Tasks) {
 			break
 		}
-		left, timed := d.remainingEach(kw.Kind, kw.Running, kw.Hint)
+		if len(kw.Running) == 0 {
+			continue
+		}
+		left, timed := curveOf(k).remaining(kw.Hint)
 		for i, t := range w.Tasks[k] {
 			if i >= len(left) {
 				break
@@ -390,8 +406,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	}
 	out := make([]Upcoming, 0, len(accs)+len(chains))
 	for _, a := range accs {
-		kw := w.Kinds[a.kind]
-		est, atLeast := d.Estimate(kw.Kind, kw.Running, kw.Hint)
+		est, atLeast := curveOf(a.kind).estimate(w.Kinds[a.kind].Hint)
 		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast},
 			In: a.in, Likely: max(a.in, a.likely), Chain: a.chain / time.Duration(a.count), Untimed: a.untimed})
 	}
