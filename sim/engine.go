@@ -79,6 +79,7 @@ type engine struct {
 
 	// What a stealer remembers.
 	latency    []time.Duration
+	waited     []time.Duration // by requests the policy cancelled
 	recent     []stealer.Change
 	failures   int
 	retryAt    time.Duration
@@ -145,6 +146,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	e.workerShapes = cl.packShapes()
 	if m := cfg.Memory; m != nil {
 		e.latency = slices.Clone(m.Latency)
+		e.waited = slices.Clone(m.Cancelled)
 		e.taskAvg = m.TaskDuration
 		e.durs.Seed(m.Durations)
 		e.recent = slices.Clone(m.Recent)
@@ -334,6 +336,7 @@ func (e *engine) run(ctx context.Context) error {
 	}
 	if m := e.cfg.Memory; m != nil {
 		m.Latency = slices.Clone(e.latency)
+		m.Cancelled = slices.Clone(e.waited)
 		m.TaskDuration = e.taskAvg
 		m.Durations = e.durs.Profile()
 		m.Recent = slices.Clone(e.recent)

@@ -51,7 +51,8 @@ type Config struct {
 }
 
 // A Memory is what a stealer learns in a run and keeps for the next on
-// the same cluster: the allocation latencies it observed (the last 32),
+// the same cluster: the allocation latencies it observed and how long
+// the requests it cancelled had waited (the last 32 of each),
 // the typical task duration (Snapshot.TaskDuration), its recent changes,
 // and the durations of each kind of task (what runner.Eval keeps in its
 // history and reports in Demand), all of which a policy reads from its
@@ -60,6 +61,7 @@ type Config struct {
 // Memory knows nothing.
 type Memory struct {
 	Latency      []time.Duration
+	Cancelled    []time.Duration
 	TaskDuration time.Duration
 	// Durations is what was learned of each kind of task's durations.
 	Durations stealer.Profile

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -344,6 +345,36 @@ func TestCancelBootingIsBilled(t *testing.T) {
 	check(t, "cost", m.Cost, 2.0/60)
 	if m.Cancels != 1 || m.Acquisitions != 0 {
 		t.Errorf("cancels %d, acquisitions %d; want 1, 0", m.Cancels, m.Acquisitions)
+	}
+}
+
+// How long a cancelled request waited is in the snapshots after it, as a
+// Stealer's (Snapshot.Cancelled), and in the Memory for the next run.
+func TestCancelledWaitRemembered(t *testing.T) {
+	w := &Workload{Name: "c", Tasks: tasks(cpu(1), 10*time.Second)}
+	var last stealer.Snapshot
+	p := stealer.PolicyFunc(func(s stealer.Snapshot) stealer.Plan {
+		last = s
+		var plan stealer.Plan
+		switch {
+		case s.Now.Equal(epoch):
+			plan.Acquire = []stealer.Request{{Requirements: ebb.Requirements{Min: cpu(1)}}}
+		case s.Now.Equal(epoch.Add(3 * time.Second)):
+			for _, r := range s.Pending {
+				plan.Cancel = append(plan.Cancel, stealer.Cancel{ID: r.ID})
+			}
+		}
+		return plan
+	})
+	var mem Memory
+	if _, err := Run(t.Context(), Config{Workload: w, Policy: p, Cluster: handCluster(1, 4, time.Minute), Seed: 1, Memory: &mem}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(last.Cancelled, []time.Duration{3 * time.Second}) {
+		t.Errorf("the last snapshot: cancelled after %v, want [3s]", last.Cancelled)
+	}
+	if !slices.Equal(mem.Cancelled, []time.Duration{3 * time.Second}) {
+		t.Errorf("Memory: cancelled after %v, want [3s]", mem.Cancelled)
 	}
 }
 

@@ -56,6 +56,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Others:       []stealer.Held{e.heldOf(e.primary)},
 		Pending:      e.pendingSnap,
 		Latency:      e.latency,
+		Cancelled:    e.waited,
 		TaskDuration: e.taskAvg,
 		Remaining:    e.runningLeft(r),
 		Upcoming:     upcoming,
@@ -95,7 +96,9 @@ func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
 	}
 	e.acc.rejected += len(a.Rejected)
 	for _, c := range a.Cancel {
-		e.cancel(e.pendingByID[c.ID])
+		r := e.pendingByID[c.ID]
+		e.waited = keep(e.waited, e.now-r.since, 32)
+		e.cancel(r)
 	}
 	for _, d := range a.Drain {
 		h := e.heldByID[d.AllocID]

@@ -9,8 +9,9 @@ import (
 )
 
 // Latency returns how long the policy expects an allocation to take, given
-// s: the median of s.Latency (LatencyPrior when empty), raised to the age
-// of the oldest request in flight.
+// s: the median latency of the recent requests, granted and cancelled
+// (see typicalLatency), raised to the age of the oldest request in
+// flight.
 func (d *Default) Latency(s Snapshot) time.Duration {
 	est := d.typicalLatency(s)
 	for _, p := range s.Pending {
@@ -19,20 +20,83 @@ func (d *Default) Latency(s Snapshot) time.Duration {
 	return est
 }
 
-// typicalLatency returns the median of s.Latency, or LatencyPrior when
-// it is empty.
+// typicalLatency returns the median allocation latency of the recent
+// requests. A request cancelled before its grant is a censored
+// observation (its allocation would have taken longer than it waited),
+// so the median is the Kaplan–Meier one of s.Latency and s.Cancelled: a
+// request cancelled after waiting two minutes says as much as one
+// granted after two minutes or more. With no grant seen, it is
+// LatencyPrior, or the longest wait of a cancelled request when that is
+// longer; when the cancelled requests waited so long that fewer than
+// half the requests were granted sooner, it is the longest latency seen
+// (the median lies beyond it).
 func (d *Default) typicalLatency(s Snapshot) time.Duration {
 	if len(s.Latency) == 0 {
-		return d.cfg.LatencyPrior
+		est := d.cfg.LatencyPrior
+		for _, c := range s.Cancelled {
+			est = max(est, c)
+		}
+		return est
 	}
-	xs := slices.Clone(s.Latency)
-	slices.Sort(xs)
-	n := len(xs)
-	est := xs[n/2]
-	if n%2 == 0 {
-		est = xs[n/2-1] + (xs[n/2]-xs[n/2-1])/2
+	return max(medianLatency(s.Latency, s.Cancelled), 0)
+}
+
+// medianLatency is the Kaplan–Meier median of the latencies granted and
+// of the cancelled requests' waits (censored), granted is not empty.
+// Where the curve is one half over an interval, as with an even number
+// of grants and nothing cancelled, it is the interval's middle, the
+// interval ending at the longest wait seen when no grant ends it.
+func medianLatency(granted, cancelled []time.Duration) time.Duration {
+	type obs struct {
+		at      time.Duration
+		granted bool
 	}
-	return max(est, 0)
+	all := make([]obs, 0, len(granted)+len(cancelled))
+	for _, g := range granted {
+		all = append(all, obs{g, true})
+	}
+	for _, c := range cancelled {
+		all = append(all, obs{c, false})
+	}
+	// A grant before a cancel of the same wait: the cancelled request
+	// was still at risk of its grant then.
+	slices.SortFunc(all, func(a, b obs) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		if a.granted == b.granted {
+			return 0
+		}
+		if a.granted {
+			return -1
+		}
+		return 1
+	})
+	const half, eps = 0.5, 1e-9
+	surv := 1.0
+	for i, o := range all {
+		if !o.granted {
+			continue
+		}
+		surv *= 1 - 1/float64(len(all)-i)
+		if surv > half+eps {
+			continue
+		}
+		if surv < half-eps {
+			return o.at
+		}
+		// One half from here to the next grant, or past the longest
+		// wait seen when none came: the middle.
+		next := all[len(all)-1].at
+		for _, n := range all[i+1:] {
+			if n.granted {
+				next = n.at
+				break
+			}
+		}
+		return o.at + (next-o.at)/2
+	}
+	return all[len(all)-1].at
 }
 
 // patience returns how much longer than an allocation takes a task may

@@ -756,3 +756,52 @@ func BenchmarkDefaultPlan(b *testing.B) {
 		}
 	})
 }
+
+// A request cancelled before its grant says its allocation would have
+// taken longer than it waited: the latency estimate counts it as a
+// censored latency (the Kaplan–Meier median), and with no grant seen it
+// is the longest such wait when that is past the prior.
+func TestDefaultLatencyCountsCancelledRequests(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{LatencyPrior: 30 * time.Second})
+	s := func(granted, cancelled []time.Duration) Snapshot {
+		return Snapshot{Now: t0, Latency: granted, Cancelled: cancelled}
+	}
+	sec := func(xs ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range xs {
+			out = append(out, time.Duration(x)*time.Second)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name               string
+		granted, cancelled []time.Duration
+		want               time.Duration
+	}{
+		{"nothing seen: the prior", nil, nil, 30 * time.Second},
+		{"cancelled sooner than the prior", nil, sec(2, 5), 30 * time.Second},
+		{"cancelled after 45s, nothing granted", nil, sec(2, 45), 45 * time.Second},
+		{"odd grants: the middle one", sec(40, 10, 20), nil, 20 * time.Second},
+		{"even grants: between the middle two", sec(10, 20, 30, 40), nil, 25 * time.Second},
+		// Three granted within 20s, three cancelled past a minute:
+		// from 20s on, half the requests are still waiting; the
+		// middle of 20s and the longest wait seen.
+		{"half still waiting past the grants", sec(10, 15, 20), sec(60, 70, 80), 50 * time.Second},
+		// Fewer than half granted before the others were cancelled:
+		// the median lies past what was seen.
+		{"most still waiting", sec(10), sec(60, 70), 70 * time.Second},
+		// Cancelled after 5s: out of the risk set from then on, the
+		// curve falls 1/3 at each later grant: 2/3, 1/3.
+		{"cancelled early", sec(10, 20, 30), sec(5), 20 * time.Second},
+		// 10s (4 at risk): 3/4; 20s cancelled; 30s (2 at risk): 3/8.
+		{"cancelled between", sec(10, 30, 40), sec(20), 30 * time.Second},
+		// A grant and a cancel at the same wait: the cancelled one was
+		// at risk then. 10s: 3/4 ... 1/2 exactly at 20s, then the
+		// middle to the next grant at 40s.
+		{"tie", sec(10, 20, 40), sec(20), 30 * time.Second},
+	} {
+		if got := d.Latency(s(c.granted, c.cancelled)); got != c.want {
+			t.Errorf("%s: granted %v, cancelled after %v: latency %v, want %v", c.name, c.granted, c.cancelled, got, c.want)
+		}
+	}
+}

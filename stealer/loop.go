@@ -41,6 +41,7 @@ type loop struct {
 	pending  map[RequestID]*request // in flight, not cancelled
 	held     map[string]*holding    // granted or taken over, not released
 	latency  []time.Duration        // oldest first
+	waited   []time.Duration        // by requests cancelled, oldest first
 	recent   []Change               // oldest first
 	failures int                    // Allocate failures in a row
 	retryAt  time.Time              // no new request before
@@ -213,10 +214,11 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	// working alloc's free capacity, and the policy could buy for them.
 	loads := l.ev.Load()
 	s := Snapshot{
-		Now:     now,
-		Demand:  l.ev.Demand(),
-		Latency: slices.Clone(l.latency),
-		Recent:  make([]Change, len(l.recent)),
+		Now:       now,
+		Demand:    l.ev.Demand(),
+		Latency:   slices.Clone(l.latency),
+		Cancelled: slices.Clone(l.waited),
+		Recent:    make([]Change, len(l.recent)),
 	}
 	for i, c := range l.recent {
 		s.Recent[i] = Change{Time: c.Time, Kind: c.Kind, Resources: c.Resources.Clone(), Asked: c.Asked.Clone()}
@@ -311,6 +313,7 @@ func (l *loop) apply(ctx context.Context, now time.Time, s Snapshot, plan Plan) 
 			continue
 		}
 		delete(l.pending, c.ID)
+		l.waited = appendKeep(l.waited, now.Sub(r.since), keepLatencies)
 		l.emit(ctx, Event{Kind: EventCancelled, RequestID: c.ID, Resources: r.req.Max(), Reason: c.Reason})
 	}
 	for _, d := range a.Drain {

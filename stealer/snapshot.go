@@ -47,6 +47,12 @@ type Snapshot struct {
 	// grant. A Stealer keeps the last 32.
 	Latency []time.Duration
 
+	// Cancelled holds how long recent requests had waited when they
+	// were cancelled, never granted, oldest first: each says that its
+	// allocation would have taken longer than that (a censored
+	// latency). A Stealer keeps the last 32.
+	Cancelled []time.Duration
+
 	// TaskDuration is how long a task typically runs, when the evaluator
 	// knows (see [DurationEstimator]) or a simulator does; zero when
 	// unknown, and then a policy falls back on its own guess.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -100,7 +101,8 @@ func TestWake(t *testing.T) {
 }
 
 // A request whose demand goes away while Allocate waits is cancelled at
-// the next tick, and leaves nothing behind in the pool.
+// the next tick, and leaves nothing behind in the pool; the snapshots
+// after it say how long it waited (Snapshot.Cancelled).
 func TestVanishedDemandCancelsRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := memPool(t, cpus(4))
@@ -108,7 +110,19 @@ func TestVanishedDemandCancelsRequest(t *testing.T) {
 		ev := newFakeEval()
 		ev.Ready(dem(cpus(1), 2))
 		var rec recorder
-		s, _ := New(rec.config(cluster.NewStatic(p)))
+		cfg := rec.config(cluster.NewStatic(p))
+		var (
+			mu   sync.Mutex
+			last Snapshot
+		)
+		def := mustPolicy(t, DefaultConfig{})
+		cfg.Policy = PolicyFunc(func(s Snapshot) Plan {
+			mu.Lock()
+			defer mu.Unlock()
+			last = s
+			return def.Plan(s)
+		})
+		s, _ := New(cfg)
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := start(ctx, s, ev)
 		if err := gate.Arrived(ctx, 1); err != nil {
@@ -120,6 +134,12 @@ func TestVanishedDemandCancelsRequest(t *testing.T) {
 		if len(got) != 1 || got[0].RequestID != "r1" || !strings.Contains(got[0].Reason, "demand gone") {
 			t.Errorf("cancelled %v, want r1 cancelled because its demand is gone\n%s", got, &rec)
 		}
+		advance(time.Second)
+		mu.Lock()
+		if !slices.Equal(last.Cancelled, []time.Duration{time.Second}) || len(last.Latency) != 0 {
+			t.Errorf("after the cancel: cancelled after %v, latencies %v; want [1s] and none", last.Cancelled, last.Latency)
+		}
+		mu.Unlock()
 		gate.Open()
 		synctest.Wait()
 		if st := p.Stats(); st.Allocs != 0 || len(liveAllocs(t, p)) != 0 {

@@ -73,6 +73,9 @@ func RandomSnapshot(r *rand.Rand, now time.Time) stealer.Snapshot {
 	for range r.IntN(4) {
 		s.Latency = append(s.Latency, time.Duration(r.Int64N(int64(3*time.Minute))))
 	}
+	for range r.IntN(3) {
+		s.Cancelled = append(s.Cancelled, time.Duration(r.Int64N(int64(5*time.Minute))))
+	}
 	if r.IntN(2) == 0 {
 		s.TaskDuration = time.Duration(1+r.IntN(600)) * time.Second
 	}
@@ -122,6 +125,7 @@ func cloneSnapshot(s stealer.Snapshot) stealer.Snapshot {
 		}
 	}
 	c.Latency = slices.Clone(s.Latency)
+	c.Cancelled = slices.Clone(s.Cancelled)
 	if s.Recent != nil {
 		c.Recent = make([]stealer.Change, len(s.Recent))
 		for i, r := range s.Recent {
@@ -136,7 +140,7 @@ func cloneSnapshot(s stealer.Snapshot) stealer.Snapshot {
 // a failure message.
 func FormatSnapshot(s stealer.Snapshot) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "  now %s, task duration %v, latency %v\n", s.Now.Format(time.TimeOnly), s.TaskDuration, s.Latency)
+	fmt.Fprintf(&b, "  now %s, task duration %v, latency %v, cancelled after %v\n", s.Now.Format(time.TimeOnly), s.TaskDuration, s.Latency, s.Cancelled)
 	for _, d := range s.Demand {
 		fmt.Fprintf(&b, "  demand %d × %s\n", d.Count, d.Resources)
 	}
