@@ -319,3 +319,25 @@ func runKeeping(t *testing.T, p *pooltest.Pool, ev Evaluator) (*recorder, func()
 		<-errc
 	}
 }
+
+// A keeper is a policy that plans as p does and keeps the last snapshot
+// it was given, for a test to read while the stealer runs.
+type keeper struct {
+	p    Policy
+	mu   sync.Mutex
+	snap Snapshot
+}
+
+func (k *keeper) Plan(s Snapshot) Plan {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.snap = s
+	return k.p.Plan(s)
+}
+
+// last returns the last snapshot planned for.
+func (k *keeper) last() Snapshot {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.snap
+}

@@ -32,24 +32,11 @@ func TestSnapshots(t *testing.T) {
 		synctest.Wait()
 		ev.SetBusy(prim.ID(), 2, cpus(2))
 
-		var (
-			mu   sync.Mutex
-			snap Snapshot // the last one
-		)
-		lastSnap := func() Snapshot {
-			mu.Lock()
-			defer mu.Unlock()
-			return snap
-		}
-		def := mustPolicy(t, DefaultConfig{IdleTimeout: time.Minute})
+		k := &keeper{p: mustPolicy(t, DefaultConfig{IdleTimeout: time.Minute})}
+		lastSnap := k.last
 		var rec recorder
 		cfg := rec.config(cluster.NewStatic(p))
-		cfg.Policy = PolicyFunc(func(s Snapshot) Plan {
-			mu.Lock()
-			defer mu.Unlock()
-			snap = s
-			return def.Plan(s)
-		})
+		cfg.Policy = k
 		s, _ := New(cfg)
 		p.SetDelay(pooltest.OpAccept, 3*time.Second)
 		ev.Ready(dem(cpus(1), 4))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -111,17 +110,8 @@ func TestVanishedDemandCancelsRequest(t *testing.T) {
 		ev.Ready(dem(cpus(1), 2))
 		var rec recorder
 		cfg := rec.config(cluster.NewStatic(p))
-		var (
-			mu   sync.Mutex
-			last Snapshot
-		)
-		def := mustPolicy(t, DefaultConfig{})
-		cfg.Policy = PolicyFunc(func(s Snapshot) Plan {
-			mu.Lock()
-			defer mu.Unlock()
-			last = s
-			return def.Plan(s)
-		})
+		k := &keeper{p: mustPolicy(t, DefaultConfig{})}
+		cfg.Policy = k
 		s, _ := New(cfg)
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := start(ctx, s, ev)
@@ -135,11 +125,9 @@ func TestVanishedDemandCancelsRequest(t *testing.T) {
 			t.Errorf("cancelled %v, want r1 cancelled because its demand is gone\n%s", got, &rec)
 		}
 		advance(time.Second)
-		mu.Lock()
-		if !slices.Equal(last.Cancelled, []time.Duration{time.Second}) || len(last.Latency) != 0 {
+		if last := k.last(); !slices.Equal(last.Cancelled, []time.Duration{time.Second}) || len(last.Latency) != 0 {
 			t.Errorf("after the cancel: cancelled after %v, latencies %v; want [1s] and none", last.Cancelled, last.Latency)
 		}
-		mu.Unlock()
 		gate.Open()
 		synctest.Wait()
 		if st := p.Stats(); st.Allocs != 0 || len(liveAllocs(t, p)) != 0 {
