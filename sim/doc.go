@@ -30,6 +30,8 @@
 //   - Bound: the oracle lower bound on the makespan (LowerBound).
 //   - Metrics, Report: what a run measured, and a suite's results with
 //     the table, the Pareto fronts and the plots.
+//   - Summary: one policy set against the best of the elastic baselines
+//     over the reports of several seeds (Summarize).
 //
 // # The clock
 //
@@ -102,6 +104,9 @@
 // aligned table, each workload's Pareto front on the (makespan, waste)
 // plane, judged with DominanceTolerance (1 %: figures closer than that
 // count as equal), and SVG plots (capacity held against demand over
-// time, panels on shared axes; the plane). The ebb command's "sim"
-// subcommand drives it.
+// time, panels on shared axes; the plane). One seed is one draw of boot
+// latencies and failures, on which a short flow's figures can turn:
+// Summarize sets a policy against the best elastic baseline over the
+// reports of several seeds. The ebb command's "sim" subcommand drives
+// both (-seeds).
 package sim

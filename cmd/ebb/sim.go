@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +29,10 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 // simCmd runs workloads × policies through the simulator (package sim) and
 // prints the table and the comparison; with -out it also writes
-// report.json, table.txt (what it printed) and the SVG plots.
+// report.json, table.txt (what it printed) and the SVG plots. With
+// -seeds above 1 it runs them once per seed, writes each seed's files
+// into -out/seed-N, and prints (and writes into -out) a summary of the
+// -compare policy against the best elastic baseline over the seeds.
 func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sim", "", stderr)
 	var (
@@ -38,6 +43,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		tracesDir = fs.String("traces", "auto",
 			`directory of real WfFormat traces to add; "auto" looks for ../shared/traces from the current directory up to the module root; "none" skips them`)
 		seed     = fs.Uint64("seed", 1, "seed of the standard workloads and of the cluster's draws")
+		seeds    = fs.Int("seeds", 1, "how many seeds to run, from -seed on: above 1, each seed's report goes into -out/seed-N, and a summary of the -compare policy against the best elastic baseline (spark, dask, ray, partek, reflow) over the seeds is printed and written")
 		out      = fs.String("out", "", "directory to write report.json, table.txt and SVG plots into (none: print the table only)")
 		replay   = fs.Int("replay", 1, "replay each workload this many times as one stream of runs")
 		gap      = fs.Duration("gap", 10*time.Minute, "with -replay or -history: quiet time between the end of a run (its last task finished) and the start of the next")
@@ -115,6 +121,10 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usage(fmt.Errorf("-tasks %d: must not be negative", *tasks))
 	case *parallel < 1:
 		return usage(fmt.Errorf("-parallel %d: must be at least 1", *parallel))
+	case *seeds < 1:
+		return usage(fmt.Errorf("-seeds %d: must be at least 1", *seeds))
+	case *seeds > 1 && *compare == "":
+		return usage(errors.New("-seeds above 1 summarizes the -compare policy: name one"))
 	}
 	if cl, err = cl.WithDefaults(); err != nil {
 		return usage(err)
@@ -137,8 +147,8 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usage(errors.New("no policies"))
 	}
 
-	// The workloads.
-	var ws []*sim.Workload
+	// The workloads: the standard ones are drawn from the seed, the
+	// traces read once.
 	wnames := splitList(*workloads)
 	switch {
 	case len(wnames) == 1 && wnames[0] == "standard":
@@ -146,20 +156,30 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case len(wnames) == 1 && wnames[0] == "none":
 		wnames = nil
 	}
-	for _, n := range wnames {
-		name, size, _ := strings.Cut(n, ":")
-		cfg := sim.StdConfig{Tasks: *tasks, Seed: *seed, PrimaryCPU: cl.Primary[ebb.CPU]}
-		if size != "" {
-			if cfg.Tasks, err = strconv.Atoi(size); err != nil || cfg.Tasks <= 0 {
-				return usage(fmt.Errorf("-workloads: %q: want NAME or NAME:TASKS", n))
+	standard := func(seed uint64) ([]*sim.Workload, error) {
+		var ws []*sim.Workload
+		for _, n := range wnames {
+			name, size, _ := strings.Cut(n, ":")
+			cfg := sim.StdConfig{Tasks: *tasks, Seed: seed, PrimaryCPU: cl.Primary[ebb.CPU]}
+			if size != "" {
+				var err error
+				if cfg.Tasks, err = strconv.Atoi(size); err != nil || cfg.Tasks <= 0 {
+					return nil, usage(fmt.Errorf("-workloads: %q: want NAME or NAME:TASKS", n))
+				}
 			}
+			w, err := sim.Standard(name, cfg)
+			if err != nil {
+				return nil, usage(fmt.Errorf("-workloads: %w", err))
+			}
+			ws = append(ws, w)
 		}
-		w, err := sim.Standard(name, cfg)
-		if err != nil {
-			return usage(fmt.Errorf("-workloads: %w", err))
-		}
-		ws = append(ws, w)
+		return ws, nil
 	}
+	// Checked before any trace is read.
+	if _, err := standard(*seed); err != nil {
+		return err
+	}
+	var traces []*sim.Workload
 	cores, err := sim.ParseCoreSource(*tcores)
 	if err != nil {
 		return usage(fmt.Errorf("-trace-cores: %w", err))
@@ -170,7 +190,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return err
 		}
-		ws = append(ws, w)
+		traces = append(traces, w)
 	}
 	switch dir := *tracesDir; dir {
 	case "none":
@@ -190,14 +210,33 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(real) == 0 {
 			fmt.Fprintf(stderr, "ebb sim: no *.json traces in %s\n", dir)
 		}
-		ws = append(ws, real...)
+		traces = append(traces, real...)
 	}
-	if len(ws) == 0 {
+	if len(wnames) == 0 && len(traces) == 0 {
 		return usage(errors.New("no workloads"))
 	}
-	if *replay > 1 {
-		for i, w := range ws {
-			ws[i] = sim.Replay(w, *replay, *gap)
+	workloadsOf := func(seed uint64) ([]*sim.Workload, error) {
+		ws, err := standard(seed)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, traces...)
+		if *replay > 1 {
+			for i, w := range ws {
+				ws[i] = sim.Replay(w, *replay, *gap)
+			}
+		}
+		return ws, nil
+	}
+
+	if *seeds > 1 {
+		// The summary needs the policy and an elastic baseline to set
+		// it against.
+		has := func(names ...string) bool {
+			return slices.ContainsFunc(specs, func(ps sim.PolicySpec) bool { return slices.Contains(names, ps.Name) })
+		}
+		if !has(*compare) || !has(sim.ElasticBaselines()...) {
+			return usage(fmt.Errorf("-seeds %d: the policies must include -compare's %q and one of %s", *seeds, *compare, strings.Join(sim.ElasticBaselines(), ", ")))
 		}
 	}
 
@@ -207,52 +246,96 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	group := progress.group("sim")
 	running := map[string]*status.Task{} // by workload and policy
 	suite := sim.Suite{
-		Workloads: ws, Policies: specs, Cluster: cl, Seed: *seed,
+		Policies: specs, Cluster: cl,
 		Timeline: *out != "", Parallel: *parallel, History: *history, Gap: *gap,
-		Log: log, // each policy decision at INFO (-v)
 	}
-	suite.OnResult = func(done, total int, r *sim.Result) {
-		log.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
-	}
-	if !*quiet {
-		suite.OnResult = func(done, total int, r *sim.Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			log.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
-			if t := running[r.Workload+"\x00"+r.Policy]; t != nil {
-				t.Done()
-				delete(running, r.Workload+"\x00"+r.Policy)
-			}
-			group.Printf("%d of %d simulations done", done, total)
-			progress.event(fmt.Sprintf("ebb sim: [%d/%d] %s (%.1fs)", done, total, r.Summary(), time.Since(start).Seconds()))
-		}
-		suite.OnProgress = func(w, p string, pr sim.Progress) {
-			mu.Lock()
-			defer mu.Unlock()
-			k := w + "\x00" + p
-			t := running[k]
-			if t == nil {
-				t = group.Startf("%s × %s", w, p)
-				running[k] = t
-			}
-			t.Printf("%d of %d tasks done, at %v", pr.Done, pr.Tasks, pr.Now.Round(time.Second))
-		}
-	}
-	rep, err := suite.Run(ctx)
-	if err != nil {
-		return err
-	}
-	rep.Against = *compare
-	if err := rep.WriteText(stdout); err != nil {
-		return err
-	}
-	if *out != "" {
-		paths, err := rep.WriteFiles(*out)
+	var reports []*sim.Report
+	for k := range *seeds {
+		sd := *seed + uint64(k)
+		ws, err := workloadsOf(sd)
 		if err != nil {
 			return err
 		}
+		suite.Workloads, suite.Seed = ws, sd
+		lg := log
+		if *seeds > 1 {
+			lg = log.With("seed", sd)
+		}
+		suite.Log = lg // each policy decision at INFO (-v)
+		suite.OnResult = func(done, total int, r *sim.Result) {
+			lg.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
+		}
 		if !*quiet {
-			fmt.Fprintf(stderr, "ebb sim: wrote %d files to %s\n", len(paths), *out)
+			suite.OnResult = func(done, total int, r *sim.Result) {
+				mu.Lock()
+				defer mu.Unlock()
+				lg.Info("simulation done", "done", done, "total", total, "result", r.Summary(), "elapsed", time.Since(start))
+				if t := running[r.Workload+"\x00"+r.Policy]; t != nil {
+					t.Done()
+					delete(running, r.Workload+"\x00"+r.Policy)
+				}
+				of := ""
+				if *seeds > 1 {
+					of = fmt.Sprintf(" of seed %d (%d of %d)", sd, k+1, *seeds)
+				}
+				group.Printf("%d of %d simulations done%s", done, total, of)
+				progress.event(fmt.Sprintf("ebb sim: [%d/%d]%s %s (%.1fs)", done, total, of, r.Summary(), time.Since(start).Seconds()))
+			}
+			suite.OnProgress = func(w, p string, pr sim.Progress) {
+				mu.Lock()
+				defer mu.Unlock()
+				key := w + "\x00" + p
+				t := running[key]
+				if t == nil {
+					t = group.Startf("%s × %s", w, p)
+					running[key] = t
+				}
+				t.Printf("%d of %d tasks done, at %v", pr.Done, pr.Tasks, pr.Now.Round(time.Second))
+			}
+		}
+		rep, err := suite.Run(ctx)
+		if err != nil {
+			return err
+		}
+		rep.Against = *compare
+		dir := *out
+		if *seeds == 1 {
+			if err := rep.WriteText(stdout); err != nil {
+				return err
+			}
+		} else if dir != "" {
+			dir = filepath.Join(dir, fmt.Sprintf("seed-%d", sd))
+		}
+		if dir != "" {
+			paths, err := rep.WriteFiles(dir)
+			if err != nil {
+				return err
+			}
+			if !*quiet {
+				fmt.Fprintf(stderr, "ebb sim: wrote %d files to %s\n", len(paths), dir)
+			}
+		}
+		reports = append(reports, rep)
+	}
+	if *seeds == 1 {
+		return nil
+	}
+	sum, err := sim.Summarize(reports, *compare, sim.ElasticBaselines())
+	if err != nil {
+		return err
+	}
+	if err := sum.WriteText(stdout); err != nil {
+		return err
+	}
+	if *out != "" {
+		for name, write := range map[string]func(io.Writer) error{"summary.txt": sum.WriteText, "summary.json": sum.WriteJSON} {
+			var b strings.Builder
+			if err := write(&b); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(*out, name), []byte(b.String()), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -108,6 +108,83 @@ func TestSimCommandUsage(t *testing.T) {
 	}
 }
 
+// With -seeds, each seed's report goes into its own directory and the
+// summary of the -compare policy over the seeds is printed and written;
+// the standard workloads are drawn anew for each seed.
+func TestSimCommandSeeds(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	code := mainCode(context.Background(), []string{"sim", "-q",
+		"-workloads", "burst:40", "-policies", "default,static,spark", "-traces", "none",
+		"-seed", "4", "-seeds", "2", "-max-workers", "4", "-out", out,
+	}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	text := stdout.String()
+	for _, want := range []string{"default's makespan over the best of spark, dask, ray, partek, reflow, seeds 4, 5", "burst", "dominated in"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "waste%") {
+		t.Errorf("with -seeds, the seeds' tables are printed; want only the summary:\n%s", text)
+	}
+	var (
+		seeds []uint64
+		works []float64
+	)
+	for _, d := range []string{"seed-4", "seed-5"} {
+		b, err := os.ReadFile(filepath.Join(out, d, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Seed      uint64
+			Workloads []struct {
+				Work float64 `json:"work_cpu_min"`
+			}
+		}
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Workloads) != 1 {
+			t.Fatalf("%s: %d workloads, want 1", d, len(rep.Workloads))
+		}
+		seeds = append(seeds, rep.Seed)
+		works = append(works, rep.Workloads[0].Work)
+	}
+	if seeds[0] != 4 || seeds[1] != 5 || works[0] == works[1] {
+		t.Errorf("the reports' seeds %v and burst's work %v: want seeds 4 and 5, each with a burst of its own", seeds, works)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.txt"))
+	if err != nil || string(b) != text {
+		t.Errorf("summary.txt (%v) is not what was printed:\n%s", err, b)
+	}
+	var sum struct {
+		Seeds     []uint64
+		Workloads []struct{ Ratios []float64 }
+	}
+	if b, err = os.ReadFile(filepath.Join(out, "summary.json")); err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	if len(sum.Seeds) != 2 || len(sum.Workloads) != 1 || len(sum.Workloads[0].Ratios) != 2 {
+		t.Errorf("summary.json: %+v", sum)
+	}
+
+	for _, args := range [][]string{
+		{"-seeds", "0"},
+		{"-seeds", "2", "-compare", ""},
+		{"-seeds", "2", "-policies", "default,static"}, // nothing elastic to set it against
+	} {
+		var stderr bytes.Buffer
+		code := mainCode(context.Background(), append([]string{"sim", "-traces", "none", "-q", "-workloads", "burst:10"}, args...), &bytes.Buffer{}, &stderr)
+		if code != 2 {
+			t.Errorf("ebb sim %v: exit %d, want 2\n%s", args, code, stderr.String())
+		}
+	}
+}
+
 func TestSimCommandRealTraces(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := mainCode(context.Background(), []string{"sim", "-workloads", "none", "-policies", "default", "-q"}, &stdout, &stderr)
