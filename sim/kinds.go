@@ -18,7 +18,7 @@ type simKind struct {
 // shapeDuration returns how long a ready task of s is expected to run,
 // and whether that is only a lower bound, as runner.Eval's Demand says
 // (stealer.Durations.Mean over the kinds of its ready tasks).
-func (e *engine) shapeDuration(s *tshape, r running) (time.Duration, bool) {
+func (e *engine) shapeDuration(s *tshape, r runningTasks) (time.Duration, bool) {
 	work := make([]stealer.KindWork, 0, len(s.kinds))
 	for k, c := range s.kinds {
 		if c <= 0 {
@@ -29,17 +29,17 @@ func (e *engine) shapeDuration(s *tshape, r running) (time.Duration, bool) {
 	return e.durs.Mean(work)
 }
 
-// running is the tasks that run, kind by kind, in order of their
+// runningTasks is the tasks that run, kind by kind, in order of their
 // indexes, and their ages: what a snapshot's estimates read, gathered
 // once for all of them.
-type running struct {
+type runningTasks struct {
 	tasks [][]int32
 	ages  [][]time.Duration
 }
 
 // runningNow returns the tasks that run now and their ages.
-func (e *engine) runningNow() running {
-	r := running{tasks: make([][]int32, len(e.kinds)), ages: make([][]time.Duration, len(e.kinds))}
+func (e *engine) runningNow() runningTasks {
+	r := runningTasks{tasks: make([][]int32, len(e.kinds)), ages: make([][]time.Duration, len(e.kinds))}
 	if e.running == 0 {
 		return r
 	}
@@ -78,7 +78,7 @@ func (e *engine) ranks(order []int32) ([]float64, bool) {
 // runningLeft returns how much longer, on average, the running tasks are
 // expected to run, as runner.Eval's Remaining says (from what is known,
 // never their true durations).
-func (e *engine) runningLeft(r running) time.Duration {
+func (e *engine) runningLeft(r runningTasks) time.Duration {
 	work := make([]stealer.KindWork, len(e.kinds))
 	for k, kd := range e.kinds {
 		work[k] = stealer.KindWork{Kind: kd.name, Running: r.ages[k]}
@@ -90,7 +90,7 @@ func (e *engine) runningLeft(r running) time.Duration {
 // the ready tasks, and the flow's longest chains, as runner.Eval's
 // Upcoming and Critical say (stealer.Durations.NextWave and Critical,
 // from what is known, never the true durations).
-func (e *engine) lookahead(r running) ([]stealer.Upcoming, stealer.Critical) {
+func (e *engine) lookahead(r runningTasks) ([]stealer.Upcoming, stealer.Critical) {
 	if e.running == 0 && e.readyN == 0 {
 		return nil, stealer.Critical{}
 	}
