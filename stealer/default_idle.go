@@ -27,9 +27,9 @@ func (d *Default) Latency(s Snapshot) time.Duration {
 // request cancelled after waiting two minutes says as much as one
 // granted after two minutes or more. With no grant seen, it is
 // LatencyPrior, or the longest wait of a cancelled request when that is
-// longer; when the cancelled requests waited so long that fewer than
-// half the requests were granted sooner, it is the longest latency seen
-// (the median lies beyond it).
+// longer; when fewer than half the requests were granted before the
+// others were cancelled, it is the longest wait seen (the median lies
+// beyond it).
 func (d *Default) typicalLatency(s Snapshot) time.Duration {
 	if len(s.Latency) == 0 {
 		est := d.cfg.LatencyPrior
