@@ -194,8 +194,8 @@ func (e *engine) launchDone(ref int32) bool {
 	a := e.newAlloc(r.grant, true)
 	a.launchAt, a.shape = r.launchAt, r.shape
 	e.acc.wasteBoot += a.cpu * (e.now - r.launchAt).Seconds()
-	e.latency = keep(e.latency, e.now-r.since, 32)
-	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(r.since), Kind: stealer.Acquired, Resources: a.resMap, Asked: r.req.Max()}, 256)
+	e.latency = keep(e.latency, e.now-r.since, keepLatencies)
+	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(r.since), Kind: stealer.Acquired, Resources: a.resMap, Asked: r.req.Max()}, keepChanges)
 	e.failures, e.retryAt = 0, -1
 	e.acc.acquisitions++
 	if e.rebuy(r.since, r.window) {
@@ -293,11 +293,18 @@ func (e *engine) release(a *alloc) {
 	}
 	e.acc.cost += e.bill(e.now-a.launchAt, a.cpu)
 	e.acc.releases++
-	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(e.now), Kind: stealer.Released, Resources: a.resMap}, 256)
+	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(e.now), Kind: stealer.Released, Resources: a.resMap}, keepChanges)
 	e.releases = append(e.releases, e.now)
 	e.rebought = append(e.rebought, false)
 	e.launchQueued()
 }
+
+// History sizes: how much of the past a snapshot carries, as a
+// stealer.Stealer's does.
+const (
+	keepLatencies = 32  // granted latencies, and cancelled requests' waits
+	keepChanges   = 256 // acquisitions and releases
+)
 
 // keep appends v to s and keeps the last n.
 func keep[T any](s []T, v T, n int) []T {

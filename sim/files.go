@@ -31,16 +31,11 @@ func (r *Report) WriteFiles(dir string) ([]string, error) {
 	}
 	var paths []string
 	write := func(name string, f func(io.Writer) error) error {
-		p := filepath.Join(dir, name)
-		var b strings.Builder
-		if err := f(&b); err != nil {
-			return err
+		p, err := writeFile(dir, name, f)
+		if err == nil {
+			paths = append(paths, p)
 		}
-		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-			return err
-		}
-		paths = append(paths, p)
-		return nil
+		return err
 	}
 	if err := write("report.json", r.WriteJSON); err != nil {
 		return paths, err
@@ -73,4 +68,34 @@ func (r *Report) highlight() string {
 		return r.Against
 	}
 	return "default"
+}
+
+// WriteFiles writes the summary into dir (made if missing): summary.txt
+// (WriteText) and summary.json (WriteJSON). It returns the paths written.
+func (s *Summary) WriteFiles(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"summary.txt", s.WriteText}, {"summary.json", s.WriteJSON}} {
+		p, err := writeFile(dir, f.name, f.write)
+		if err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// writeFile writes what f writes into dir/name and returns its path.
+func writeFile(dir, name string, f func(io.Writer) error) (string, error) {
+	p := filepath.Join(dir, name)
+	var b strings.Builder
+	if err := f(&b); err != nil {
+		return "", err
+	}
+	return p, os.WriteFile(p, []byte(b.String()), 0o644)
 }

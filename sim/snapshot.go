@@ -97,7 +97,7 @@ func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
 	e.acc.rejected += len(a.Rejected)
 	for _, c := range a.Cancel {
 		r := e.pendingByID[c.ID]
-		e.waited = keep(e.waited, e.now-r.since, 32)
+		e.waited = keep(e.waited, e.now-r.since, keepLatencies)
 		e.cancel(r)
 	}
 	for _, d := range a.Drain {

@@ -328,14 +328,12 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *out != "" {
-		for name, write := range map[string]func(io.Writer) error{"summary.txt": sum.WriteText, "summary.json": sum.WriteJSON} {
-			var b strings.Builder
-			if err := write(&b); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(*out, name), []byte(b.String()), 0o644); err != nil {
-				return err
-			}
+		paths, err := sum.WriteFiles(*out)
+		if err != nil {
+			return err
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "ebb sim: wrote %d files to %s\n", len(paths), *out)
 		}
 	}
 	return nil
