@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -23,6 +24,7 @@ type alloc struct {
 	idleSince time.Duration // valid while running == 0
 	everRan   bool
 	draining  bool
+	window    time.Duration // once drained: twice the policy's idle timeout then (see rebuy)
 	launchAt  time.Duration // auxiliary: when its worker was launched
 	grantAt   time.Duration
 	shape     int // auxiliary: index in Cluster.Shapes
@@ -82,7 +84,6 @@ type request struct {
 	req      ebb.Requirements
 	since    time.Duration
 	serves   []ebb.Demand
-	window   time.Duration // twice the policy's idle timeout when asked for
 	state    reqState
 	shape    int
 	grant    ebb.Resources
@@ -94,15 +95,14 @@ type request struct {
 }
 
 // ask makes a request for what a plan asked for.
-func (e *engine) ask(a stealer.Request, window time.Duration) {
+func (e *engine) ask(a stealer.Request) {
 	e.nreqs++
 	r := &request{
-		id:     stealer.RequestID(fmt.Sprintf("r%d", e.nreqs)),
-		req:    ebb.Requirements{Min: e.intern(a.Requirements.Min), Width: a.Requirements.Width},
-		since:  e.now,
-		window: window,
-		idx:    len(e.pending),
-		num:    int32(len(e.reqs)),
+		id:    stealer.RequestID(fmt.Sprintf("r%d", e.nreqs)),
+		req:   ebb.Requirements{Min: e.intern(a.Requirements.Min), Width: a.Requirements.Width},
+		since: e.now,
+		idx:   len(e.pending),
+		num:   int32(len(e.reqs)),
 	}
 	e.reqs = append(e.reqs, r)
 	for _, d := range a.For {
@@ -198,7 +198,7 @@ func (e *engine) launchDone(ref int32) bool {
 	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(r.since), Kind: stealer.Acquired, Resources: a.resMap, Asked: r.req.Max()}, keepChanges)
 	e.failures, e.retryAt = 0, -1
 	e.acc.acquisitions++
-	if e.rebuy(r.since, r.window) {
+	if e.rebuy(r.since) {
 		e.acc.rebuys++
 	}
 	a.heldIdx = len(e.held)
@@ -211,16 +211,27 @@ func (e *engine) launchDone(ref int32) bool {
 	return true
 }
 
+// A release is an auxiliary alloc given back, for the thrash index.
+type release struct {
+	at       time.Duration
+	window   time.Duration // the alloc's window (see alloc.window)
+	rebought bool          // an acquisition re-bought it
+}
+
 // rebuy reports whether an acquisition asked for at since re-buys
-// capacity released less than window before: the latest release at or
-// before since, within window, that no earlier acquisition re-bought. A
-// release is re-bought at most once, so that a burst of acquisitions after
-// one release counts one re-buy, not one per acquisition.
-func (e *engine) rebuy(since, window time.Duration) bool {
-	i, _ := slices.BinarySearch(e.releases, since+1)
-	for i--; i >= 0 && since-e.releases[i] < window; i-- {
-		if !e.rebought[i] {
-			e.rebought[i] = true
+// capacity released before it: the latest release at or before since,
+// less than its window before, that no earlier acquisition re-bought. A
+// release's window is twice the idle timeout under which the policy
+// gave the alloc up, so a release is judged by the rule that made it:
+// an alloc kept idle 2 s and bought back a minute later was not
+// thrashing for a policy that then keeps allocs two minutes. A release
+// is re-bought at most once, so that a burst of acquisitions after one
+// release counts one re-buy, not one per acquisition.
+func (e *engine) rebuy(since time.Duration) bool {
+	i, _ := slices.BinarySearchFunc(e.releases, since+1, func(r release, t time.Duration) int { return cmp.Compare(r.at, t) })
+	for i--; i >= 0 && since-e.releases[i].at < e.maxWindow; i-- {
+		if r := &e.releases[i]; !r.rebought && since-r.at < r.window {
+			r.rebought = true
 			return true
 		}
 	}
@@ -294,8 +305,8 @@ func (e *engine) release(a *alloc) {
 	e.acc.cost += e.bill(e.now-a.launchAt, a.cpu)
 	e.acc.releases++
 	e.recent = keep(e.recent, stealer.Change{Time: epoch.Add(e.now), Kind: stealer.Released, Resources: a.resMap}, keepChanges)
-	e.releases = append(e.releases, e.now)
-	e.rebought = append(e.rebought, false)
+	e.releases = append(e.releases, release{at: e.now, window: a.window})
+	e.maxWindow = max(e.maxWindow, a.window)
 	e.launchQueued()
 }
 

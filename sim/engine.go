@@ -95,10 +95,11 @@ type engine struct {
 
 	acc      acc
 	waits    []float64
-	releases []time.Duration // in order
-	rebought []bool          // per release: an acquisition re-bought it
-	timeline []Sample
-	stalled  string
+	releases []release // in order
+	// maxWindow is the widest re-buy window of a release so far.
+	maxWindow time.Duration
+	timeline  []Sample
+	stalled   string
 }
 
 type task struct {

@@ -90,8 +90,9 @@ type Metrics struct {
 	Releases     int `json:"releases"`
 	ScaleEvents  int `json:"scale_events"`
 	// Rebuys counts the acquisitions asked for less than twice the idle
-	// timeout (as the policy said when it asked, see IdleTimer) after a
-	// release, each release matched to one acquisition at most (ten
+	// timeout after a release, the timeout the policy said when it
+	// drained the alloc released (see IdleTimer), each release matched
+	// to one acquisition at most (ten
 	// acquisitions after three releases are three re-buys); Thrash is
 	// their share of Acquisitions, in percent.
 	Rebuys int     `json:"rebuys"`

@@ -86,8 +86,8 @@ type Progress struct {
 // An IdleTimer is a policy that says how long it keeps an idle alloc
 // before draining it, as stealer.Default.IdleTimeout does; the thrash
 // index counts an acquisition as a re-buy when it was asked for less than
-// twice that timeout (as the policy said at that moment) after a release.
-// Every baseline of this package is one.
+// twice that timeout after a release, the timeout the policy said when it
+// drained the alloc released. Every baseline of this package is one.
 type IdleTimer interface {
 	IdleTimeout(s stealer.Snapshot) (timeout time.Duration, rebuys int)
 }

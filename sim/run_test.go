@@ -172,6 +172,41 @@ func TestThrashMatchesEachReleaseOnce(t *testing.T) {
 	}
 }
 
+// changingTimer is a reflow policy that tells an idle timeout of before
+// until 36 s into the run and of after from then on.
+type changingTimer struct {
+	*Reflow
+	before, after time.Duration
+}
+
+func (p changingTimer) IdleTimeout(s stealer.Snapshot) (time.Duration, int) {
+	if s.Now.Sub(epoch) < 36*time.Second {
+		return p.before, 0
+	}
+	return p.after, 0
+}
+
+func TestThrashJudgesAReleaseByItsOwnTimeout(t *testing.T) {
+	// As TestThrash: the worker is drained and freed at 35 s and bought
+	// again at 40 s, 5 s later. The idle timeout the policy tells when
+	// it drains decides, not the one it tells when it asks again.
+	w, c := thrashWorkload()
+	for _, tc := range []struct {
+		before, after time.Duration
+		rebuys        int
+	}{
+		{2 * time.Second, 100 * time.Second, 0}, // released under 2 s: 5 s later is not soon
+		{10 * time.Second, time.Second, 1},      // released under 10 s: 5 s later is
+	} {
+		p := changingTimer{NewReflow(ReflowConfig{IdleTimeout: 10 * time.Second}), tc.before, tc.after}
+		m := run(t, w, p, c)
+		if m.Acquisitions != 2 || m.Rebuys != tc.rebuys {
+			t.Errorf("idle timeout %v at the release, %v at the re-buy: acquisitions %d, re-buys %d; want 2, %d",
+				tc.before, tc.after, m.Acquisitions, m.Rebuys, tc.rebuys)
+		}
+	}
+}
+
 func TestThrashFallsBackOnConfigIdleTimeout(t *testing.T) {
 	w, c := thrashWorkload()
 	inner := NewReflow(ReflowConfig{IdleTimeout: 10 * time.Second})

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"time"
+
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/stealer"
 )
@@ -100,9 +102,13 @@ func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
 		e.waited = keep(e.waited, e.now-r.since, keepLatencies)
 		e.cancel(r)
 	}
+	window := time.Duration(0)
+	if len(a.Drain) > 0 {
+		window = 2 * e.idleTimeout(s)
+	}
 	for _, d := range a.Drain {
 		h := e.heldByID[d.AllocID]
-		h.draining = true
+		h.draining, h.window = true, window
 		e.acc.drains++
 		e.free.remove(h)
 		e.touch(h)
@@ -112,14 +118,17 @@ func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
 		}
 		e.release(h)
 	}
-	if len(a.Acquire) == 0 {
-		return
-	}
-	idle := e.cfg.IdleTimeout
-	if e.timer != nil {
-		idle, _ = e.timer.IdleTimeout(s)
-	}
 	for _, r := range a.Acquire {
-		e.ask(r, 2*idle)
+		e.ask(r)
 	}
+}
+
+// idleTimeout is the policy's idle timeout given s, as it tells it (see
+// IdleTimer), or Config.IdleTimeout.
+func (e *engine) idleTimeout(s stealer.Snapshot) time.Duration {
+	if e.timer == nil {
+		return e.cfg.IdleTimeout
+	}
+	idle, _ := e.timer.IdleTimeout(s)
+	return idle
 }
