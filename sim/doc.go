@@ -88,8 +88,9 @@
 // the billing quantum; task waits (ready to start) at p50, p95, p99; scale
 // events (acquisitions and releases); the thrash index (the share of
 // acquisitions asked for less than twice the policy's idle timeout after
-// a release, the timeout under which it drained the alloc); busy drains, and busy kills, which must be (and are) 0: the
-// simulator, like a Stealer, frees an alloc only once its tasks are done.
+// a release, the timeout under which it drained the alloc); busy drains,
+// and busy kills, which must be (and are) 0: the simulator, like a
+// Stealer, frees an alloc only once its tasks are done.
 // Resource-minutes are cpu-minutes; memory and other keys constrain
 // placement only.
 //

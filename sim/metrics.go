@@ -92,9 +92,9 @@ type Metrics struct {
 	// Rebuys counts the acquisitions asked for less than twice the idle
 	// timeout after a release, the timeout the policy said when it
 	// drained the alloc released (see IdleTimer), each release matched
-	// to one acquisition at most (ten
-	// acquisitions after three releases are three re-buys); Thrash is
-	// their share of Acquisitions, in percent.
+	// to one acquisition at most (ten acquisitions after three releases
+	// are three re-buys); Thrash is their share of Acquisitions, in
+	// percent.
 	Rebuys int     `json:"rebuys"`
 	Thrash float64 `json:"thrash_pct"`
 	// Drains counts the allocs drained, BusyDrains those drained while

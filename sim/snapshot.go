@@ -102,7 +102,7 @@ func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
 		e.waited = keep(e.waited, e.now-r.since, keepLatencies)
 		e.cancel(r)
 	}
-	window := time.Duration(0)
+	var window time.Duration // of the allocs drained (see rebuy)
 	if len(a.Drain) > 0 {
 		window = 2 * e.idleTimeout(s)
 	}
