@@ -117,10 +117,17 @@ func evalOf(t *testing.T, flow *ebb.Flow, cfg runner.EvalConfig) *runner.Eval {
 // called inside a synctest bubble.
 func workOnOneSlot(t *testing.T, flow *ebb.Flow) {
 	t.Helper()
-	p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
+	workOn(t, flow, 1)
+}
+
+// workOn runs flow to its end in an Eval working one alloc of cpus cpu.
+// It is called inside a synctest bubble.
+func workOn(t *testing.T, flow *ebb.Flow, cpus float64) {
+	t.Helper()
+	p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: cpus}}})
 	defer p.Close()
 	e := evalOf(t, flow, runner.EvalConfig{})
-	a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpus}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +152,29 @@ func TestReadyByRank(t *testing.T) {
 			t.Errorf("ran %v, want long first: it starts the longest chain", order)
 		}
 	})
+}
+
+// Once every kind's duration is known, the task that starts the longest
+// chain runs first across shapes too: a small task heading a chain of
+// three starts before a bigger one that only ends the flow. While the
+// ranks only count tasks, the larger shape goes first.
+func TestReadyByRankAcrossShapesOnceTimed(t *testing.T) {
+	for _, tc := range []struct {
+		estimate time.Duration
+		first    string
+	}{{time.Second, "small"}, {0, "big"}} {
+		synctest.Test(t, func(t *testing.T) {
+			var order []string
+			task := func(name string, cpu float64, after ...string) ebb.Task {
+				return ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: cpu}, After: after, Estimate: tc.estimate,
+					Func: func(context.Context, ebb.FuncEnv) error { order = append(order, name); return nil }}
+			}
+			workOn(t, &ebb.Flow{Tasks: []ebb.Task{task("big", 4), task("small", 1), task("small-2", 1, "small"), task("small-3", 1, "small-2")}}, 4)
+			if len(order) == 0 || order[0] != tc.first {
+				t.Errorf("estimates %v: ran %v, want %s first", tc.estimate, order, tc.first)
+			}
+		})
+	}
 }
 
 // Ready tasks take a new order when a kind's first duration is learned:

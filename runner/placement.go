@@ -13,8 +13,10 @@ type bin struct {
 	execs int
 }
 
-// placeReady decides which ready tasks the working allocs take: the
-// largest shapes first, each to the bin with the least free capacity that
+// placeReady decides which ready tasks the working allocs take: shapes in
+// the order given (readyQueue.ordered: the largest first, or, once the
+// ranks are times, the highest-ranked next task first), each to the bin
+// with the least free capacity that
 // holds it and may start another task (best fit), as many at once as fit
 // there and its exec limit allows, so that big allocs stay free for big
 // tasks, small allocs fill up, and the rest go idle. For each decision it
@@ -82,7 +84,7 @@ func (e *Eval) placeLocked(now time.Time) (placed int) {
 		}
 	}()
 	ws, bins := e.bins(false)
-	placeReady(e.ready.shapes, bins, func(s *shape, b, n int) {
+	placeReady(e.ready.ordered(e.ranksTimed), bins, func(s *shape, b, n int) {
 		w := ws[b]
 		if w.running == 0 {
 			w.idleSince = time.Time{}
@@ -142,7 +144,7 @@ func (e *Eval) Demand() []ebb.Demand {
 	}
 	_, bins := e.bins(true)
 	placed := map[*shape]int{}
-	placeReady(e.ready.shapes, bins, func(s *shape, _, n int) { placed[s] += n })
+	placeReady(e.ready.ordered(e.ranksTimed), bins, func(s *shape, _, n int) { placed[s] += n })
 	var out []ebb.Demand
 	now := time.Now()
 	for _, s := range e.ready.shapes {

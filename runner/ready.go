@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"unsafe"
@@ -14,15 +15,19 @@ import (
 // not of tasks. Shapes are kept largest first: an alloc takes the largest
 // tasks that fit before smaller ones, so that when capacity is short the
 // big tasks, which fit in fewer places, are not starved by small ones.
-// Each shape's tasks come out highest upward rank first (they start the
-// longest chains to the end of the flow), in the order they became ready
-// within a rank.
+// Once every kind's duration is known the ranks are times, and placement
+// takes the shape whose next task has the highest rank first (see
+// ordered): a small task heading a long chain no longer waits behind
+// bigger ones that only end the flow. Each shape's tasks come out highest
+// upward rank first (they start the longest chains to the end of the
+// flow), in the order they became ready within a rank.
 //
 // A readyQueue is not safe for concurrent use; the Eval's mutex guards it.
 type readyQueue struct {
 	kindOf []int32   // per task: its kind (see kinds.go)
 	rank   []float64 // per task: its upward rank (see ebb.UpwardRanks)
 	shapes []*shape  // largest first
+	byRank []*shape  // scratch for ordered
 	byKey  map[string]*shape
 	last   *shape // the shape shapeOf returned last
 	// lastRes is the map shapeOf was last given: tasks built in Go
@@ -161,4 +166,25 @@ func sameMap(a, b ebb.Resources) bool {
 	// A map value is one pointer (what reflect.Value.UnsafePointer
 	// reads, at a call's cost).
 	return *(*unsafe.Pointer)(unsafe.Pointer(&a)) == *(*unsafe.Pointer)(unsafe.Pointer(&b))
+}
+
+// ordered returns the shapes in the order placement takes them: largest
+// first, or, when the ranks are times (every kind's duration known, see
+// Eval.ranksTimed), the shape whose next task has the highest upward rank
+// first, the larger among equal ranks. The slice is scratch, valid until
+// the next call.
+func (q *readyQueue) ordered(timed bool) []*shape {
+	if !timed {
+		return q.shapes
+	}
+	q.byRank = q.byRank[:0]
+	for _, s := range q.shapes {
+		if s.len() > 0 {
+			q.byRank = append(q.byRank, s)
+		}
+	}
+	slices.SortStableFunc(q.byRank, func(a, b *shape) int {
+		return cmp.Compare(q.rank[b.q.Peek()], q.rank[a.q.Peek()])
+	})
+	return q.byRank
 }

@@ -54,9 +54,10 @@
 //	(an alloc that works at once) or fail (backoff before new requests)
 //	                  │
 //	                  ▼
-//	place ready tasks: shapes largest first, each on the alloc with the
-//	least free capacity that holds it (best fit), FIFO within a shape,
-//	primary and auxiliary allocs alike (as runner.Eval places)
+//	place ready tasks: shapes largest first (once every kind's duration
+//	is known, the highest-ranked next task first), each on the alloc
+//	with the least free capacity that holds it (best fit), by rank within
+//	a shape, primary and auxiliary allocs alike (as runner.Eval places)
 //	                  │  when a tick, a grant, a failure, a release,
 //	                  │  a backoff's end or new demand calls for it
 //	                  ▼

@@ -269,6 +269,37 @@ func TestLargestFirstBestFit(t *testing.T) {
 	check(t, "wait p50", m.WaitP50, 30)
 }
 
+func TestRankBeforeSizeOnceTimed(t *testing.T) {
+	// A primary of 4 cpu; a 4-cpu task that ends the flow, and a 1-cpu
+	// task heading a chain of three, all of 10 s. With every kind's
+	// duration known (from Memory), the chain starts first (it is the
+	// longest path to the end); at 20 s its last task ranks as the big
+	// one does, and the larger goes first: the big task waits 20 s.
+	// Without, the largest shape goes first: the big task runs at once
+	// and the chain's head waits 10 s.
+	w := &Workload{Name: "ranks", Tasks: tasks(cpu(1), 10*time.Second, 10*time.Second, 10*time.Second)}
+	for i := range w.Tasks {
+		w.Tasks[i].Kind = "chain"
+	}
+	w.Tasks[1].Deps, w.Tasks[2].Deps = []int{0}, []int{1}
+	w.Tasks = append(w.Tasks, Task{ID: "big", Kind: "big", Duration: 10 * time.Second, Resources: cpu(4)})
+	c := handCluster(4, 4, time.Hour)
+	for _, tc := range []struct {
+		mem  *Memory
+		wait float64
+	}{
+		{&Memory{Durations: stealer.Profile{"chain": {10 * time.Second}, "big": {10 * time.Second}}}, 20},
+		{nil, 10},
+	} {
+		r, err := Run(context.Background(), Config{Workload: w, Policy: NewStatic(StaticConfig{}, c), Cluster: c, Seed: 1, Memory: tc.mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "makespan", r.Metrics.Makespan, 40)
+		check(t, "wait p99", r.Metrics.WaitP99, tc.wait)
+	}
+}
+
 func TestFreeIndexBestFit(t *testing.T) {
 	sp := newSpace()
 	sp.add(ebb.Resources{ebb.CPU: 1, ebb.Mem: 1})

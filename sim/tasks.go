@@ -35,16 +35,25 @@ func (e *engine) ready(i int32) {
 }
 
 // place starts ready tasks on the allocs that hold them, as runner.Eval
-// does: shapes largest first, each task to the alloc with the least free
-// capacity that holds it (best fit), as many at once as fit there, and
-// within a shape in the order the tasks became ready.
+// does: shapes largest first, or, when every kind's duration was known at
+// the start (ranksTimed), the shape whose next task has the highest
+// upward rank first, the larger among equal ranks; each task to the alloc
+// with the least free capacity that holds it (best fit), as many at once
+// as fit there, and within a shape by rank.
 func (e *engine) place() {
 	if !e.placeDirty {
 		return
 	}
 	e.placeDirty = false
-	for k := 0; k < len(e.readyShapes); {
-		s := e.readyShapes[k]
+	order := e.readyShapes
+	if e.ranksTimed {
+		e.byRank = append(e.byRank[:0], e.readyShapes...)
+		slices.SortStableFunc(e.byRank, func(a, b *tshape) int {
+			return cmp.Compare(e.taskRank[b.q.Peek()], e.taskRank[a.q.Peek()])
+		})
+		order = e.byRank
+	}
+	for _, s := range order {
 		for s.len() > 0 {
 			a := e.free.bestFit(s.vec, s.size)
 			if a == nil {
@@ -57,13 +66,14 @@ func (e *engine) place() {
 			}
 			e.free.insert(a)
 		}
-		if s.len() == 0 {
-			s.listed = false
-			e.readyShapes = slices.Delete(e.readyShapes, k, k+1)
-			continue
-		}
-		k++
 	}
+	e.readyShapes = slices.DeleteFunc(e.readyShapes, func(s *tshape) bool {
+		if s.len() > 0 {
+			return false
+		}
+		s.listed = false
+		return true
+	})
 }
 
 // start runs task i on a, which is out of the free index.
