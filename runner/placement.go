@@ -16,12 +16,12 @@ type bin struct {
 // placeReady decides which ready tasks the working allocs take: shapes in
 // the order given (readyQueue.ordered: the largest first, or, once the
 // ranks are times, the highest-ranked next task first), each to the bin
-// with the least free capacity that
-// holds it and may start another task (best fit), as many at once as fit
-// there and its exec limit allows, so that big allocs stay free for big
-// tasks, small allocs fill up, and the rest go idle. For each decision it
-// takes n tasks of s out of bins[b] (free and execs) and then calls
-// take(s, b, n); the tasks of a shape are taken in queue order.
+// with the least free capacity that holds it and may start another task
+// (best fit), as many at once as fit there and its exec limit allows, so
+// that big allocs stay free for big tasks, small allocs fill up, and the
+// rest go idle. For each decision it takes n tasks of s out of bins[b]
+// (free and execs) and then calls take(s, b, n); the tasks of a shape are
+// taken in queue order.
 //
 // It is the one placement of the runner: Eval.place runs it on the real
 // bins and starts what it decides, and Demand runs it on copies and
