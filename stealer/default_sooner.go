@@ -37,11 +37,13 @@ func notSooner(s Snapshot, b purchase) purchase {
 // once its running tasks are done, in Snapshot.Remaining): chains say how
 // deep the flow is, work how wide. A chain starts when it can (In) and
 // the backlog has started; but when ready tasks start longest chain
-// first (Critical.Ranked), the longest chain behind a running task
-// starts as soon as it can, in the slot of the task it waits on, ahead
-// of the backlog. It holds only once task durations are known
-// (Snapshot.TaskDuration): before any task has finished, every chain is
-// a guess. It returns the reason's tail.
+// first (Critical.Ranked), a chain behind a running task starts as soon
+// as it can, in the slot of the task it waits on, ahead of the backlog:
+// it is longer than any chain a ready task heads (Chains lists none that
+// a chain starting no later makes moot), and the longer ones listed
+// after it are not ready yet. It holds only once task durations are
+// known (Snapshot.TaskDuration): before any task has finished, every
+// chain is a guess. It returns the reason's tail.
 func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
 	c := s.Critical
 	if s.TaskDuration <= 0 || c.End <= 0 {
@@ -49,9 +51,9 @@ func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
 	}
 	drain := time.Duration(min(drainSecs, maxSecs) * float64(time.Second))
 	ends := drain
-	for i, ch := range c.Chains {
+	for _, ch := range c.Chains {
 		start := max(ch.In, drain)
-		if c.Ranked && i == len(c.Chains)-1 && ch.In > 0 {
+		if c.Ranked && ch.In > 0 {
 			start = ch.In
 		}
 		ends = max(ends, start+ch.Length)

@@ -523,15 +523,16 @@ func TestDefaultPlan(t *testing.T) {
 		},
 		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
 	}, {
-		name: "a shorter chain behind a running task waits for the backlog",
+		name: "every chain behind a running task starts in its slot when ready tasks start longest first",
 		snap: Snapshot{
 			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
-			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{In: time.Minute, Length: 9 * time.Minute}, {In: 2 * time.Minute, Length: 9*time.Minute + 30*time.Second}}, Ranked: true},
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{In: 10 * time.Second, Length: 9 * time.Minute}, {In: 20 * time.Second, Length: 9*time.Minute + 30*time.Second}}, Ranked: true},
 		},
-		// The first chain is not the longest: a task of the second
-		// may take its slot, and it starts when the backlog has, in
-		// 90 s, to end 30 s after the running chain.
-		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+		// The first chain is not the longest, but no task of the
+		// second is ready when it starts, in 10 s: it takes the slot
+		// of the task it waits on, ahead of the backlog, and ends in
+		// 9m10s, not 90 s + 9 min, after the running chain.
+		wantHold: "its chains end within 9m50s and held capacity runs all the work left in 0s, the longest running chain ends in 10m0s: buying ends nothing sooner",
 	}, {
 		name: "no word of chains before any task has finished",
 		snap: Snapshot{
