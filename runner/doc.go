@@ -24,7 +24,10 @@
 //     skipped (and so are the tasks that only feed them), ready tasks wait
 //     in a queue grouped by shape, and allocs take part through Work,
 //     which runs the largest ready tasks that fit (best fit, at most
-//     MaxExecs at a time). Demand is a dry run of that same placement:
+//     MaxExecs at a time); once every kind's duration is known, the
+//     highest-ranked first, and a long task that would keep an auxiliary
+//     alloc alive alone goes to the primary, or waits a little for it.
+//     Demand is a dry run of that same placement:
 //     the ready tasks the working allocs will not run, which a stealer
 //     turns into auxiliary allocs.
 //   - A task's identity is its digest (see ebb.Graph.Digests): its exec

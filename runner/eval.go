@@ -93,12 +93,18 @@ type Eval struct {
 	// ranksTimed is set when ready.rank weighed every kind by a known
 	// duration as the run started (see ranks): a hint, or the History.
 	ranksTimed bool
-	reweigh    rankq.Reweigh // when ranks are computed again (see learned)
-	workers    []*worker     // in the order they came
-	remaining  int           // tasks still to finish
-	counts     Progress
-	duration   time.Duration // moving average of finished tasks' run time
-	kinds      []*kind
+	// kindRun is each kind's weight in ready.rank, in seconds: how long
+	// a task of it is expected to run (see ranks).
+	kindRun []float64
+	// waitSince holds when each ready task that waits for the primary
+	// began to (see longTasks); a task leaves it when it starts.
+	waitSince map[int32]time.Time
+	reweigh   rankq.Reweigh // when ranks are computed again (see learned)
+	workers   []*worker     // in the order they came
+	remaining int           // tasks still to finish
+	counts    Progress
+	duration  time.Duration // moving average of finished tasks' run time
+	kinds     []*kind
 	// scratchWs and scratchBins are place's, reused from call to call.
 	scratchWs   []*worker
 	scratchBins []bin

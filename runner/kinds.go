@@ -18,9 +18,11 @@ type kind struct {
 	running []runningTask // in no particular order (see Eval.started)
 }
 
-// A runningTask is a task handed to an alloc and when.
+// A runningTask is a task handed to an alloc, the worker of that alloc,
+// and when.
 type runningTask struct {
 	t  int32
+	w  *worker
 	at time.Time
 }
 
@@ -49,13 +51,13 @@ func kindsOf(tasks []ebb.Task) ([]int32, []*kind) {
 	return of, kinds
 }
 
-// started records that task t was handed to an alloc now: it joins its
+// started records that task t was handed to w's alloc now: it joins its
 // kind's running tasks, and its taskState.pos says where, so that
 // stopped takes it out without a search or a map. e.mu is held.
-func (e *Eval) started(t int32, now time.Time) {
+func (e *Eval) started(t int32, w *worker, now time.Time) {
 	kd := e.kinds[e.kindOf[t]]
 	e.tasks[t].pos = int32(len(kd.running))
-	kd.running = append(kd.running, runningTask{t, now})
+	kd.running = append(kd.running, runningTask{t, w, now})
 }
 
 // stopped records that task t runs no more: the last of its kind's
@@ -104,12 +106,14 @@ func (e *Eval) History() stealer.Profile {
 // ranks returns each task's upward rank (ebb.UpwardRanks), each task
 // weighing what its kind is expected to take (see stealer.Durations.Weights),
 // and whether every kind's duration was known, so that the ranks are times.
+// It keeps those weights in e.kindRun.
 func (e *Eval) ranks() ([]float64, bool) {
 	est := make([]stealer.KindWork, len(e.kinds))
 	for k, kd := range e.kinds {
 		est[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint}
 	}
 	w, timed := e.durations.Weights(est)
+	e.kindRun = w
 	return ebb.UpwardRanks(e.g.Order,
 		func(i int32) []int32 { return e.dependents.of(i) },
 		func(i int32) float64 { return w[e.kindOf[i]] }), timed

@@ -41,7 +41,7 @@ func TestRunningOfKind(t *testing.T) {
 	defer e.mu.Unlock()
 	for i := range int32(n - 1) { // the last never starts
 		at := base.Add(time.Duration(i) * time.Second)
-		e.started(i, at)
+		e.started(i, nil, at)
 		want[i] = at
 	}
 	check("starting")
@@ -50,7 +50,7 @@ func TestRunningOfKind(t *testing.T) {
 		delete(want, i)
 		check("stopping task " + string(rune('0'+i)))
 	}
-	e.started(3, base)
+	e.started(3, nil, base)
 	want[3] = base
 	check("starting task 3 again")
 }

@@ -21,14 +21,18 @@ type bin struct {
 // that big allocs stay free for big tasks, small allocs fill up, and the
 // rest go idle. For each decision it takes n tasks of s out of bins[b]
 // (free and execs) and then calls take(s, b, n); the tasks of a shape are
-// taken in queue order.
+// taken in queue order. When pick is set, it may send the shape's next
+// task elsewhere: pick(s, b) returns the bin to use instead of the best
+// fit b, or -1 when the shape's tasks wait, and then placeReady calls
+// take(s, -1, n) with the n tasks of s it did not place, and goes on with
+// the next shape.
 //
 // It is the one placement of the runner: Eval.place runs it on the real
 // bins and starts what it decides, and Demand runs it on copies and
 // reports what is left, so Demand is exactly the ready tasks that held
 // capacity will not run. It reads the shapes' lengths but changes no
 // shape; bins are the caller's, and only their fields change.
-func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
+func placeReady(shapes []*shape, bins []bin, pick func(s *shape, b int) int, take func(s *shape, b, n int)) {
 	for _, s := range shapes {
 		left := s.len()
 		for left > 0 {
@@ -48,6 +52,12 @@ func placeReady(shapes []*shape, bins []bin, take func(s *shape, b, n int)) {
 			}
 			if best < 0 {
 				break
+			}
+			if pick != nil && left == s.len() {
+				if best = pick(s, best); best < 0 {
+					take(s, -1, left)
+					break
+				}
 			}
 			b := &bins[best]
 			n := max(1, s.unitsIn(b.free, min(left, b.execs)))
@@ -84,15 +94,22 @@ func (e *Eval) placeLocked(now time.Time) (placed int) {
 		}
 	}()
 	ws, bins := e.bins(false)
-	placeReady(e.ready.ordered(e.ranksTimed), bins, func(s *shape, b, n int) {
+	placeReady(e.ready.ordered(e.ranksTimed), bins, e.longTasks(ws, bins, now), func(s *shape, b, n int) {
+		if b < 0 {
+			e.waitsForPrimary(s.q.Peek(), now)
+			return
+		}
 		w := ws[b]
 		if w.running == 0 {
 			w.idleSince = time.Time{}
 		}
 		for range n {
 			t := e.ready.pop(s)
+			if len(e.waitSince) > 0 {
+				delete(e.waitSince, t)
+			}
 			e.tasks[t].state = running
-			e.started(t, now)
+			e.started(t, w, now)
 			e.reportPlaced(t, w.alloc.ID())
 			w.assigned = append(w.assigned, t)
 		}
@@ -142,11 +159,13 @@ func (e *Eval) Demand() []ebb.Demand {
 	if e.ready.n == 0 {
 		return nil
 	}
-	_, bins := e.bins(true)
-	placed := map[*shape]int{}
-	placeReady(e.ready.ordered(e.ranksTimed), bins, func(s *shape, _, n int) { placed[s] += n })
-	var out []ebb.Demand
+	ws, bins := e.bins(true)
 	now := time.Now()
+	placed := map[*shape]int{}
+	// A shape whose tasks wait for the primary (b < 0) is no demand:
+	// held capacity will run it.
+	placeReady(e.ready.ordered(e.ranksTimed), bins, e.longTasks(ws, bins, now), func(s *shape, _, n int) { placed[s] += n })
+	var out []ebb.Demand
 	for _, s := range e.ready.shapes {
 		if n := s.len() - placed[s]; n > 0 {
 			d, atLeast := e.shapeDuration(s, now)

@@ -172,7 +172,7 @@ func (e *Eval) attachLocked(w *worker) {
 	now := time.Now()
 	for _, t := range ts {
 		e.tasks[t].state = running
-		e.started(t, now)
+		e.started(t, w, now)
 		subInPlace(w.free, e.g.Flow.Tasks[t].Resources)
 		w.assigned = append(w.assigned, t)
 	}

@@ -87,11 +87,13 @@ type engine struct {
 	onAdmit    func(stealer.Admitted) // for tests: sees every admission
 	taskAvg    time.Duration
 	kinds      []*simKind
-	taskRank   []float64         // per task: its upward rank (ebb.UpwardRanks)
-	ranksTimed bool              // every kind's duration was known when the run started
-	order      []int32           // every task after those it depends on
-	reweigh    rankq.Reweigh     // when taskRank is computed again (see learned)
-	durs       stealer.Durations // by kind, as runner.Eval keeps them
+	taskRank   []float64               // per task: its upward rank (ebb.UpwardRanks)
+	ranksTimed bool                    // every kind's duration was known when the run started
+	kindRun    []float64               // per kind: its weight in taskRank, in seconds (see ranks)
+	heldSince  map[int32]time.Duration // ready tasks waiting for the primary: since when (see longTask)
+	order      []int32                 // every task after those it depends on
+	reweigh    rankq.Reweigh           // when taskRank is computed again (see learned)
+	durs       stealer.Durations       // by kind, as runner.Eval keeps them
 	timer      IdleTimer
 
 	acc      acc
@@ -123,6 +125,7 @@ type tshape struct {
 	rank   int
 	q      rankq.Queue   // ready tasks, as runner.Eval orders them
 	listed bool          // in readyShapes
+	held   bool          // its next task waits for the primary (see longTask): no demand
 	kinds  map[int32]int // ready tasks by kind
 }
 

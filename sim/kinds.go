@@ -63,13 +63,14 @@ func (e *engine) runningNow() runningTasks {
 // task weighing what its kind is expected to take by what is known when
 // the run starts (stealer.Durations.Weights), never its true duration;
 // and whether every kind's duration was known, so that the ranks are
-// times.
+// times. It keeps each kind's weight in e.kindRun.
 func (e *engine) ranks(order []int32) ([]float64, bool) {
 	est := make([]stealer.KindWork, len(e.kinds))
 	for k, kd := range e.kinds {
 		est[k] = stealer.KindWork{Kind: kd.name}
 	}
 	w, timed := e.durs.Weights(est)
+	e.kindRun = w
 	return ebb.UpwardRanks(order,
 		func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		func(i int32) float64 { return w[e.tasks[i].kind] }), timed

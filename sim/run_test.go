@@ -566,3 +566,36 @@ func TestSnapshotIsTheStealers(t *testing.T) {
 		t.Errorf("t=2.5s: Demand %v, want none", at.Demand)
 	}
 }
+
+func TestLongTaskWaitsForThePrimary(t *testing.T) {
+	// A primary of 1 cpu runs x (60 s) from 0 s; an auxiliary alloc
+	// of 1 cpu, asked for at 0 s, comes at 1 s and runs g (10 s) from
+	// 5 s. At 15 s "long" (an hour, behind g) is ready, its best fit
+	// the idle auxiliary alloc. With every kind's duration known, it
+	// would keep that alloc alive alone for an hour, and the primary's
+	// slot frees in 45 s, within a 32nd of its run: it waits for it,
+	// and starts on the primary at 60 s. Without, it starts at 15 s.
+	w := &Workload{Name: "long", Tasks: []Task{
+		{ID: "x", Kind: "x", Duration: time.Minute, Resources: cpu(1)},
+		{ID: "g", Kind: "g", Duration: 10 * time.Second, Resources: cpu(1), Arrival: 5 * time.Second},
+		{ID: "long", Kind: "long", Duration: time.Hour, Resources: cpu(1), Deps: []int{1}},
+	}}
+	p := stealer.PolicyFunc(func(s stealer.Snapshot) stealer.Plan {
+		if len(s.Held)+len(s.Pending) > 0 || !s.Now.Equal(epoch) {
+			return stealer.Plan{}
+		}
+		return stealer.Plan{Acquire: []stealer.Request{{Requirements: ebb.Requirements{Min: cpu(1)}}}}
+	})
+	c := handCluster(1, 1, time.Second)
+	known := &Memory{Durations: stealer.Profile{"x": {time.Minute}, "g": {10 * time.Second}, "long": {time.Hour}}}
+	for _, tc := range []struct {
+		mem      *Memory
+		makespan float64
+	}{{known, 3660}, {nil, 3615}} {
+		r, err := Run(context.Background(), Config{Workload: w, Policy: p, Cluster: c, Seed: 1, Memory: tc.mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "makespan", r.Metrics.Makespan, tc.makespan)
+	}
+}

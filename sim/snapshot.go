@@ -67,10 +67,16 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Recent:       e.recent,
 	}
 	if len(e.readyShapes) > 0 {
-		s.Demand = make([]ebb.Demand, len(e.readyShapes))
-		for i, sh := range e.readyShapes {
+		s.Demand = make([]ebb.Demand, 0, len(e.readyShapes))
+		for _, sh := range e.readyShapes {
+			if sh.held {
+				continue
+			}
 			d, atLeast := e.shapeDuration(sh, r)
-			s.Demand[i] = ebb.Demand{Resources: sh.res, Count: sh.len(), Duration: d, AtLeast: atLeast}
+			s.Demand = append(s.Demand, ebb.Demand{Resources: sh.res, Count: sh.len(), Duration: d, AtLeast: atLeast})
+		}
+		if len(s.Demand) == 0 {
+			s.Demand = nil
 		}
 	}
 	return s

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/ebbflow/ebb/internal/placement"
 )
 
 // arrive records that task i has arrived.
@@ -39,7 +41,10 @@ func (e *engine) ready(i int32) {
 // the start (ranksTimed), the shape whose next task has the highest
 // upward rank first, the larger among equal ranks; each task to the alloc
 // with the least free capacity that holds it (best fit), as many at once
-// as fit there, and within a shape by rank.
+// as fit there, and within a shape by rank; once ranksTimed, a shape's
+// next task whose best fit is an auxiliary alloc it would keep alive
+// alone goes to the primary, or waits for it, and then so does the rest
+// of its shape, which is no demand meanwhile (see longTask).
 func (e *engine) place() {
 	if !e.placeDirty {
 		return
@@ -54,10 +59,22 @@ func (e *engine) place() {
 		order = e.byRank
 	}
 	for _, s := range order {
-		for s.len() > 0 {
+		s.held = false
+		for head := true; s.len() > 0; head = false {
 			a := e.free.bestFit(s.vec, s.size)
 			if a == nil {
 				break
+			}
+			if e.ranksTimed && a.aux && head {
+				switch e.longTask(s.q.Peek(), a) {
+				case placement.OnPrimary:
+					a = e.primary
+				case placement.Wait:
+					s.held = true
+				}
+				if s.held {
+					break
+				}
 			}
 			n := max(1, count(s.vec, a.free, s.len()))
 			e.free.remove(a)
@@ -81,6 +98,9 @@ func (e *engine) start(i int32, a *alloc) {
 	t := &e.tasks[i]
 	s := t.shape
 	t.on = a
+	if len(e.heldSince) > 0 {
+		delete(e.heldSince, i)
+	}
 	s.kinds[t.kind]--
 	t.started = e.now
 	e.kinds[t.kind].running++

@@ -23,6 +23,7 @@ import (
 	_ "github.com/ebbflow/ebb/internal/enginebench"
 	_ "github.com/ebbflow/ebb/internal/heaptest"
 	_ "github.com/ebbflow/ebb/internal/kubetest"
+	_ "github.com/ebbflow/ebb/internal/placement"
 	_ "github.com/ebbflow/ebb/internal/proctest"
 	_ "github.com/ebbflow/ebb/internal/rankq"
 	_ "github.com/ebbflow/ebb/internal/regfile"
@@ -62,6 +63,7 @@ var imported = []string{
 	"github.com/ebbflow/ebb/internal/enginebench",
 	"github.com/ebbflow/ebb/internal/heaptest",
 	"github.com/ebbflow/ebb/internal/proctest",
+	"github.com/ebbflow/ebb/internal/placement",
 	"github.com/ebbflow/ebb/internal/rankq",
 	"github.com/ebbflow/ebb/internal/regfile",
 	"github.com/ebbflow/ebb/internal/statusview",

@@ -1,0 +1,100 @@
+package runner
+
+import (
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/placement"
+)
+
+// longTasks returns placeReady's pick for a placement on bins (of workers
+// ws) at now: once the ranks are times (every kind's duration known, see
+// Eval.ranksTimed), a shape's next task whose best fit is an auxiliary
+// alloc it would keep alive alone goes to the primary or waits for it,
+// as placement.Decide says; nil otherwise. It reads the bins as they are
+// when it is called, so the ready cpus placed meanwhile count out. e.mu
+// is held while it runs.
+func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape, b int) int {
+	if !e.ranksTimed {
+		return nil
+	}
+	// The ready cpus left are those ready now less those placed since,
+	// which the bins' free cpus lost.
+	var readyCPU, free0 float64
+	for _, s := range e.ready.shapes {
+		readyCPU += float64(s.len()) * s.res[ebb.CPU]
+	}
+	primary := -1
+	var pw *worker
+	for i, w := range ws {
+		free0 += bins[i].free[ebb.CPU]
+		if w.primary {
+			primary = i
+		}
+	}
+	for _, w := range e.workers {
+		if w.primary {
+			pw = w
+		}
+	}
+	return func(s *shape, b int) int {
+		if ws[b].primary {
+			return b
+		}
+		c := placement.Case{ReadyCPU: readyCPU, PrimaryFrees: -1}
+		var free float64
+		for i := range bins {
+			free += bins[i].free[ebb.CPU]
+			if !ws[i].primary {
+				c.FreeAuxCPU += bins[i].free[ebb.CPU]
+			}
+		}
+		c.ReadyCPU -= free0 - free
+		t := s.q.Peek()
+		if k := e.kindOf[t]; int(k) < len(e.kindRun) {
+			c.Run = time.Duration(e.kindRun[k] * float64(time.Second))
+		}
+		if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
+			return b
+		}
+		if since, ok := e.waitSince[t]; ok {
+			c.Waited = now.Sub(since)
+		}
+		if pw != nil {
+			c.PrimaryHolds = s.fits(pw.alloc.Resources())
+		}
+		if primary >= 0 {
+			c.PrimaryRoom = bins[primary].execs > 0 && s.fits(bins[primary].free)
+		}
+		for _, kd := range e.kinds {
+			for _, r := range kd.running {
+				left := e.durations.Remaining(kd.name, now.Sub(r.at), nil, kd.hint)
+				c.Longest = max(c.Longest, left)
+				if r.w == ws[b] {
+					c.AuxBusy = max(c.AuxBusy, left)
+				} else if r.w != nil && r.w.primary && (c.PrimaryFrees < 0 || left < c.PrimaryFrees) {
+					c.PrimaryFrees = left
+				}
+			}
+		}
+		switch placement.Decide(c) {
+		case placement.OnPrimary:
+			return primary
+		case placement.Wait:
+			return -1
+		}
+		return b
+	}
+}
+
+// waitsForPrimary records that ready task t waits for the primary since now,
+// unless it did already. e.mu is held.
+func (e *Eval) waitsForPrimary(t int32, now time.Time) {
+	if _, ok := e.waitSince[t]; ok {
+		return
+	}
+	if e.waitSince == nil {
+		e.waitSince = map[int32]time.Time{}
+	}
+	e.waitSince[t] = now
+}

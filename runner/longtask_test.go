@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/pool"
+)
+
+// Once every kind's duration is known, a long task whose best fit is an
+// auxiliary alloc it would keep alive alone waits for the primary's slot
+// when that frees within a 32nd of its run: "long" (an hour) becomes
+// ready at 10 s on an idle auxiliary alloc, the primary's "x" ends at
+// 1 min, and "long" starts then, on the primary, and is no demand
+// meanwhile. Without estimates, it starts at once on the auxiliary alloc.
+func TestLongTaskWaitsForThePrimary(t *testing.T) {
+	for _, tc := range []struct {
+		estimates bool
+		start     time.Duration
+		on        string
+	}{{true, time.Minute, "primary"}, {false, 10 * time.Second, "aux"}} {
+		synctest.Test(t, func(t *testing.T) {
+			t0 := time.Now()
+			var mu sync.Mutex
+			var longAt time.Duration
+			longOn := "none"
+			task := func(name string, run time.Duration, after ...string) ebb.Task {
+				tk := ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: 1}, After: after,
+					Func: func(ctx context.Context, _ ebb.FuncEnv) error {
+						if name == "long" {
+							mu.Lock()
+							longAt = time.Since(t0)
+							mu.Unlock()
+						}
+						select {
+						case <-time.After(run):
+						case <-ctx.Done():
+							return ctx.Err()
+						}
+						return nil
+					}}
+				if tc.estimates {
+					tk.Estimate = run
+				}
+				return tk
+			}
+			flow := &ebb.Flow{Tasks: []ebb.Task{task("g", 10*time.Second), task("x", time.Minute), task("long", time.Hour, "g")}}
+			g, err := flow.Graph()
+			if err != nil {
+				t.Fatal(err)
+			}
+			digests, err := g.Digests(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := NewEval(t.Context(), g, digests, EvalConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := memPool(t, ebb.Resources{ebb.CPU: 1}, ebb.Resources{ebb.CPU: 1})
+			alloc := func() pool.Alloc {
+				a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { a.Free(context.Background()) })
+				return a
+			}
+			aux, primary := alloc(), alloc()
+			var wg sync.WaitGroup
+			// The auxiliary alloc works first and takes "g", the
+			// highest-ranked; the primary then takes "x".
+			wg.Go(func() { e.work(t.Context(), aux, false, nil) })
+			synctest.Wait()
+			wg.Go(func() { e.work(t.Context(), primary, true, nil) })
+			time.Sleep(30 * time.Second)
+			synctest.Wait()
+			if tc.estimates {
+				if d := e.Demand(); len(d) > 0 {
+					t.Errorf("at 30 s, demand %v, want none: long waits for the primary", d)
+				}
+			}
+			time.Sleep(time.Minute) // "long" runs now, "g" and "x" have ended
+			synctest.Wait()
+			e.mu.Lock()
+			for _, w := range e.workers {
+				if w.running > 0 {
+					longOn = map[bool]string{true: "primary", false: "aux"}[w.primary]
+				}
+			}
+			e.mu.Unlock()
+			wg.Wait()
+			if longOn != tc.on {
+				t.Errorf("estimates %v: long ran on the %s alloc, want the %s", tc.estimates, longOn, tc.on)
+			}
+			if longAt != tc.start {
+				t.Errorf("estimates %v: long started at %v, want %v", tc.estimates, longAt, tc.start)
+			}
+		})
+	}
+}

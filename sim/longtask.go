@@ -1,0 +1,60 @@
+package sim
+
+import (
+	"math/bits"
+	"time"
+
+	"github.com/ebbflow/ebb/internal/placement"
+)
+
+// longTask decides where ready task i, the next of its shape, goes when
+// its best fit is the auxiliary alloc a, as runner.Eval's placement does
+// (placement.Decide): a task that would keep a alive alone goes to the
+// primary, or waits for it. Durations are what is known (its kind's
+// weight in the ranks, Durations.Remaining for the running tasks), never
+// the true ones.
+func (e *engine) longTask(i int32, a *alloc) placement.Choice {
+	t := &e.tasks[i]
+	c := placement.Case{
+		Run:          time.Duration(e.kindRun[t.kind] * float64(time.Second)),
+		PrimaryRoom:  fits(t.shape.vec, e.primary.free),
+		PrimaryHolds: fits(t.shape.vec, e.primary.res),
+		PrimaryFrees: -1,
+		ReadyCPU:     e.waitingCPU,
+	}
+	for _, h := range e.held {
+		if !h.draining {
+			c.FreeAuxCPU += e.sp.cpuOf(h.free)
+		}
+	}
+	if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
+		return placement.OnAux
+	}
+	if since, ok := e.heldSince[i]; ok {
+		c.Waited = e.now - since
+	}
+	for wd, word := range e.runningSet {
+		for word != 0 {
+			j := int32(wd*64 + bits.TrailingZeros64(word))
+			word &= word - 1
+			rt := &e.tasks[j]
+			left := e.durs.Remaining(e.kinds[rt.kind].name, e.now-rt.started, nil, 0)
+			c.Longest = max(c.Longest, left)
+			if rt.on == a {
+				c.AuxBusy = max(c.AuxBusy, left)
+			} else if rt.on == e.primary && (c.PrimaryFrees < 0 || left < c.PrimaryFrees) {
+				c.PrimaryFrees = left
+			}
+		}
+	}
+	ch := placement.Decide(c)
+	if ch == placement.Wait {
+		if e.heldSince == nil {
+			e.heldSince = map[int32]time.Duration{}
+		}
+		if _, ok := e.heldSince[i]; !ok {
+			e.heldSince[i] = e.now
+		}
+	}
+	return ch
+}
