@@ -51,9 +51,7 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		}
 		c.ReadyCPU -= free0 - free
 		t := s.q.Peek()
-		if k := e.kindOf[t]; int(k) < len(e.kindRun) {
-			c.Run = time.Duration(e.kindRun[k] * float64(time.Second))
-		}
+		c.Run = e.taskRun(t)
 		if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
 			return b
 		}
@@ -97,4 +95,24 @@ func (e *Eval) waitsForPrimary(t int32, now time.Time) {
 		e.waitSince = map[int32]time.Time{}
 	}
 	e.waitSince[t] = now
+}
+
+// taskRun returns how long task t is expected to run: its kind's weight
+// in the ranks (0 before they are computed). e.mu is held.
+func (e *Eval) taskRun(t int32) time.Duration {
+	if k := e.kindOf[t]; int(k) < len(e.kindRun) {
+		return time.Duration(e.kindRun[k] * float64(time.Second))
+	}
+	return 0
+}
+
+// waitOver reports whether a task that waits for the primary has waited
+// as long as it may (placement.WaitOver). e.mu is held.
+func (e *Eval) waitOver(now time.Time) bool {
+	for t, since := range e.waitSince {
+		if placement.WaitOver(e.taskRun(t), now.Sub(since)) {
+			return true
+		}
+	}
+	return false
 }

@@ -17,18 +17,26 @@ import (
 // ready at 10 s on an idle auxiliary alloc, the primary's "x" ends at
 // 1 min, and "long" starts then, on the primary, and is no demand
 // meanwhile. Without estimates, it starts at once on the auxiliary alloc.
+// When "x" runs an hour instead of its minute, "long" waits no more than
+// a 32nd of its run: the stealer's next call of Demand after that, at
+// 3 min, starts it on the auxiliary alloc.
 func TestLongTaskWaitsForThePrimary(t *testing.T) {
 	for _, tc := range []struct {
 		estimates bool
+		xRuns     time.Duration
 		start     time.Duration
 		on        string
-	}{{true, time.Minute, "primary"}, {false, 10 * time.Second, "aux"}} {
+	}{
+		{true, time.Minute, time.Minute, "primary"},
+		{false, time.Minute, 10 * time.Second, "aux"},
+		{true, time.Hour, 3 * time.Minute, "aux"},
+	} {
 		synctest.Test(t, func(t *testing.T) {
 			t0 := time.Now()
 			var mu sync.Mutex
 			var longAt time.Duration
 			longOn := "none"
-			task := func(name string, run time.Duration, after ...string) ebb.Task {
+			task := func(name string, est, run time.Duration, after ...string) ebb.Task {
 				tk := ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: 1}, After: after,
 					Func: func(ctx context.Context, _ ebb.FuncEnv) error {
 						if name == "long" {
@@ -44,11 +52,11 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 						return nil
 					}}
 				if tc.estimates {
-					tk.Estimate = run
+					tk.Estimate = est
 				}
 				return tk
 			}
-			flow := &ebb.Flow{Tasks: []ebb.Task{task("g", 10*time.Second), task("x", time.Minute), task("long", time.Hour, "g")}}
+			flow := &ebb.Flow{Tasks: []ebb.Task{task("g", 10*time.Second, 10*time.Second), task("x", time.Minute, tc.xRuns), task("long", time.Hour, time.Hour, "g")}}
 			g, err := flow.Graph()
 			if err != nil {
 				t.Fatal(err)
@@ -84,11 +92,15 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 					t.Errorf("at 30 s, demand %v, want none: long waits for the primary", d)
 				}
 			}
-			time.Sleep(time.Minute) // "long" runs now, "g" and "x" have ended
+			time.Sleep(2*time.Minute + 30*time.Second) // at 3 min: "long" runs now
+			synctest.Wait()
+			e.Demand() // the stealer's tick
+			synctest.Wait()
+			time.Sleep(time.Second)
 			synctest.Wait()
 			e.mu.Lock()
 			for _, w := range e.workers {
-				if w.running > 0 {
+				if w.running > 0 && (tc.xRuns == time.Minute || !w.primary) {
 					longOn = map[bool]string{true: "primary", false: "aux"}[w.primary]
 				}
 			}

@@ -152,15 +152,20 @@ func (e *Eval) bins(clone bool) ([]*worker, []bin) {
 // are used: the work that needs more allocs. It is a dry run of the
 // placement that Work does. Shapes come largest first, each with the mean
 // estimate of its tasks' kinds (see stealer.Durations); the result is the
-// caller's.
+// caller's. A stealer calls it at every tick, and so it first places anew
+// when a task that waits for the primary has waited as long as it may
+// (see longTasks), without waiting for a task to end.
 func (e *Eval) Demand() []ebb.Demand {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ready.n == 0 {
 		return nil
 	}
-	ws, bins := e.bins(true)
 	now := time.Now()
+	if e.waitOver(now) && e.placeLocked(now) > 0 {
+		e.broadcast()
+	}
+	ws, bins := e.bins(true)
 	placed := map[*shape]int{}
 	// A shape whose tasks wait for the primary (b < 0) is no demand:
 	// held capacity will run it.

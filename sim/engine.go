@@ -310,6 +310,9 @@ func (e *engine) run(ctx context.Context) error {
 			case evTick:
 				tick, wake = true, true
 				e.q.push(t+e.cl.Tick, evTick, 0)
+				if len(e.heldSince) > 0 && e.waitOver() {
+					e.placeDirty = true
+				}
 			case evWake:
 				wake = true
 			}

@@ -16,7 +16,7 @@ import (
 func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 	t := &e.tasks[i]
 	c := placement.Case{
-		Run:          time.Duration(e.kindRun[t.kind] * float64(time.Second)),
+		Run:          e.taskRun(i),
 		PrimaryRoom:  fits(t.shape.vec, e.primary.free),
 		PrimaryHolds: fits(t.shape.vec, e.primary.res),
 		PrimaryFrees: -1,
@@ -57,4 +57,22 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 		}
 	}
 	return ch
+}
+
+// waitOver reports whether a task waiting for the primary has waited as
+// long as it may (placement.WaitOver), so that the stealer's tick places
+// again, as runner.Eval's Demand does.
+func (e *engine) waitOver() bool {
+	for i, since := range e.heldSince {
+		if placement.WaitOver(e.taskRun(i), e.now-since) {
+			return true
+		}
+	}
+	return false
+}
+
+// taskRun returns how long task i is expected to run: its kind's weight
+// in the ranks.
+func (e *engine) taskRun(i int32) time.Duration {
+	return time.Duration(e.kindRun[e.tasks[i].kind] * float64(time.Second))
 }

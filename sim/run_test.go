@@ -587,15 +587,26 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 		return stealer.Plan{Acquire: []stealer.Request{{Requirements: ebb.Requirements{Min: cpu(1)}}}}
 	})
 	c := handCluster(1, 1, time.Second)
-	known := &Memory{Durations: stealer.Profile{"x": {time.Minute}, "g": {10 * time.Second}, "long": {time.Hour}}}
+	known := func() *Memory { // a run starts at its Memory's Clock: a fresh one each
+		return &Memory{Durations: stealer.Profile{"x": {time.Minute}, "g": {10 * time.Second}, "long": {time.Hour}}}
+	}
 	for _, tc := range []struct {
 		mem      *Memory
 		makespan float64
-	}{{known, 3660}, {nil, 3615}} {
+	}{{known(), 3660}, {nil, 3615}} {
 		r, err := Run(context.Background(), Config{Workload: w, Policy: p, Cluster: c, Seed: 1, Memory: tc.mem})
 		if err != nil {
 			t.Fatal(err)
 		}
 		check(t, "makespan", r.Metrics.Makespan, tc.makespan)
 	}
+	// When x runs an hour instead of its minute, "long" waits no more
+	// than a 32nd of its run (112.5 s): the stealer's first tick after
+	// that, at 128 s, starts it on the auxiliary alloc.
+	w.Tasks[0].Duration = time.Hour
+	r, err := Run(context.Background(), Config{Workload: w, Policy: p, Cluster: c, Seed: 1, Memory: known()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "makespan", r.Metrics.Makespan, 128+3600)
 }

@@ -72,8 +72,16 @@ func Decide(c Case) Choice {
 	if c.PrimaryRoom {
 		return OnPrimary
 	}
-	if !c.PrimaryHolds || c.PrimaryFrees < 0 || c.PrimaryFrees > w || c.Waited >= w {
+	if !c.PrimaryHolds || c.PrimaryFrees < 0 || c.PrimaryFrees > w || WaitOver(c.Run, c.Waited) {
 		return OnAux
 	}
 	return Wait
+}
+
+// WaitOver reports whether a task expected to run run has waited for the
+// primary as long as Decide lets it: a WaitShare-th of its run. A
+// placement looks again at the tasks that wait, at the latest at its
+// next tick after that, so that a primary slow to free none keeps them.
+func WaitOver(run, waited time.Duration) bool {
+	return waited >= run/WaitShare
 }
