@@ -79,9 +79,10 @@ func Decide(c Case) Choice {
 }
 
 // WaitOver reports whether a task expected to run run has waited for the
-// primary as long as Decide lets it: a WaitShare-th of its run. A
-// placement looks again at the tasks that wait, at the latest at its
-// next tick after that, so that a primary slow to free none keeps them.
+// primary as long as Decide lets it: a WaitShare-th of its run. Placement
+// looks again at a waiting task by the stealer's first tick after that,
+// so that a primary slower to free a slot than expected does not keep it
+// waiting.
 func WaitOver(run, waited time.Duration) bool {
 	return waited >= run/WaitShare
 }
