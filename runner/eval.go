@@ -36,8 +36,9 @@ type EvalConfig struct {
 	MaxExecs int
 	// Keepalive configures the lease renewals of the allocs that Work.
 	Keepalive pool.KeepaliveConfig
-	// Logger receives a record per task failure and lost alloc.
-	// Default: discard.
+	// Logger receives a record per task failure and lost alloc, and,
+	// at DEBUG, one when a long task waits for a slot on the primary
+	// rather than keep an auxiliary alloc alive alone. Default: discard.
 	Logger *slog.Logger
 	// Runs, when set, records a span per task run and a mark per task
 	// found in the cache.

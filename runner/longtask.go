@@ -85,8 +85,8 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 	}
 }
 
-// waitsForPrimary records that ready task t waits for the primary since now,
-// unless it did already. e.mu is held.
+// waitsForPrimary records that ready task t waits for the primary since
+// now, unless it did already, and logs it the first time. e.mu is held.
 func (e *Eval) waitsForPrimary(t int32, now time.Time) {
 	if _, ok := e.waitSince[t]; ok {
 		return
@@ -95,6 +95,9 @@ func (e *Eval) waitsForPrimary(t int32, now time.Time) {
 		e.waitSince = map[int32]time.Time{}
 	}
 	e.waitSince[t] = now
+	run := e.taskRun(t)
+	e.cfg.Logger.Debug("task waits for a slot on the primary rather than keep an auxiliary alloc alive alone",
+		"task", e.g.Flow.Tasks[t].Name, "expected", run.Round(time.Second), "at_most", (run / placement.WaitShare).Round(time.Second))
 }
 
 // taskRun returns how long task t is expected to run: its kind's weight

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -65,7 +68,9 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := NewEval(t.Context(), g, digests, EvalConfig{})
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			e, err := NewEval(t.Context(), g, digests, EvalConfig{Logger: logger})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,6 +113,9 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 			wg.Wait()
 			if longOn != tc.on {
 				t.Errorf("estimates %v: long ran on the %s alloc, want the %s", tc.estimates, longOn, tc.on)
+			}
+			if waited := strings.Contains(logs.String(), "task waits for a slot on the primary"); waited != tc.estimates {
+				t.Errorf("estimates %v: logged a wait %v, want %v; log:\n%s", tc.estimates, waited, tc.estimates, logs.String())
 			}
 			if longAt != tc.start {
 				t.Errorf("estimates %v: long started at %v, want %v", tc.estimates, longAt, tc.start)
