@@ -67,7 +67,7 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		for _, kd := range e.kinds {
 			for _, r := range kd.running {
 				left := e.durations.Remaining(kd.name, now.Sub(r.at), nil, kd.hint)
-				c.Longest = max(c.Longest, left)
+				c.Longest = max(c.Longest, left, e.taskRun(r.t))
 				if r.w == ws[b] {
 					c.AuxBusy = max(c.AuxBusy, left)
 				} else if r.w != nil && r.w.primary && (c.PrimaryFrees < 0 || left < c.PrimaryFrees) {

@@ -39,7 +39,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 			word &= word - 1
 			rt := &e.tasks[j]
 			left := e.durs.Remaining(e.kinds[rt.kind].name, e.now-rt.started, nil, 0)
-			c.Longest = max(c.Longest, left)
+			c.Longest = max(c.Longest, left, e.taskRun(j))
 			if rt.on == a {
 				c.AuxBusy = max(c.AuxBusy, left)
 			} else if rt.on == e.primary && (c.PrimaryFrees < 0 || left < c.PrimaryFrees) {

@@ -610,3 +610,28 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 	}
 	check(t, "makespan", r.Metrics.Makespan, 128+3600)
 }
+
+func TestTaskOfTheUsualLengthTakesTheAux(t *testing.T) {
+	// A primary of 1 cpu runs a (a minute) from 0 s; an auxiliary
+	// alloc of 1 cpu comes at 1 s and idles. b, of a's kind, arrives at
+	// 59 s, a second before the primary's slot frees: it is no longer
+	// than what runs, and starts at once on the auxiliary alloc, not a
+	// second later on the primary.
+	w := &Workload{Name: "usual", Tasks: []Task{
+		{ID: "a", Kind: "k", Duration: time.Minute, Resources: cpu(1)},
+		{ID: "b", Kind: "k", Duration: time.Minute, Resources: cpu(1), Arrival: 59 * time.Second},
+	}}
+	p := stealer.PolicyFunc(func(s stealer.Snapshot) stealer.Plan {
+		if len(s.Held)+len(s.Pending) > 0 || !s.Now.Equal(epoch) {
+			return stealer.Plan{}
+		}
+		return stealer.Plan{Acquire: []stealer.Request{{Requirements: ebb.Requirements{Min: cpu(1)}}}}
+	})
+	c := handCluster(1, 1, time.Second)
+	r, err := Run(context.Background(), Config{Workload: w, Policy: p, Cluster: c, Seed: 1,
+		Memory: &Memory{Durations: stealer.Profile{"k": {time.Minute}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "makespan", r.Metrics.Makespan, 119)
+}

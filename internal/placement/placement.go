@@ -9,9 +9,9 @@ import "time"
 // most that share later.
 const WaitShare = 32
 
-// Outlasts is how many times longer than every running task's expected
-// rest a task must be expected to run for Decide to weigh where it goes:
-// a task of the flow's usual length takes the capacity it was bought for.
+// Outlasts is how many times longer than every running task a task must
+// be expected to run for Decide to weigh where it goes: a task of the
+// usual length of what runs takes the capacity it was bought for.
 const Outlasts = 2
 
 // A Case is what Decide reads of one ready task whose best fit is an
@@ -24,8 +24,9 @@ type Case struct {
 	// AuxBusy is how much longer the auxiliary alloc's running tasks
 	// are expected to run, the longest of them; 0 when it runs none.
 	AuxBusy time.Duration
-	// Longest is how much longer the running tasks of every alloc are
-	// expected to run, the longest of them; 0 when none runs.
+	// Longest is the longest that any running task of any alloc is
+	// expected to run, as a whole (its kind's estimate) or from now on,
+	// whichever is longer; 0 when none runs.
 	Longest time.Duration
 	// PrimaryRoom says the primary has room for the task now.
 	PrimaryRoom bool
@@ -53,7 +54,7 @@ const (
 
 // Decide says where a ready task whose best fit is an auxiliary alloc
 // goes. A task expected to run at least Outlasts times as long as any
-// running task still will, and that would keep that alloc alive long
+// running task (Longest), and that would keep that alloc alive long
 // after its other tasks end (by more than a WaitShare-th of its run),
 // goes to the primary, which the run holds anyway, when the primary has
 // room for it, or waits for the primary's next free slot when that is
