@@ -103,7 +103,7 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 			wg.Go(func() { e.work(t.Context(), aux, false, nil) })
 			synctest.Wait()
 			wg.Go(func() { e.work(t.Context(), primary, true, nil) })
-			time.Sleep(30 * time.Second)
+			time.Sleep(30 * time.Second) // synctest's clock: at 30 s
 			synctest.Wait()
 			waits := tc.estimates && tc.long == time.Hour
 			if waits {
@@ -111,11 +111,11 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 					t.Errorf("at 30 s, demand %v, want none: long waits for the primary", d)
 				}
 			}
-			time.Sleep(2*time.Minute + 30*time.Second) // at 3 min: "long" runs now
+			time.Sleep(2*time.Minute + 30*time.Second) // synctest's clock: at 3 min, "long" runs now
 			synctest.Wait()
 			e.Demand() // the stealer's tick
 			synctest.Wait()
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // synctest's clock: the workers take what Demand placed
 			synctest.Wait()
 			e.mu.Lock()
 			for _, w := range e.workers {

@@ -90,7 +90,7 @@ type engine struct {
 	taskRank   []float64               // per task: its upward rank (ebb.UpwardRanks)
 	ranksTimed bool                    // every kind's duration was known when the run started
 	kindRun    []float64               // per kind: its weight in taskRank, in seconds (see ranks)
-	heldSince  map[int32]time.Duration // ready tasks waiting for the primary: since when (see longTask)
+	waitSince  map[int32]time.Duration // ready tasks waiting for the primary: since when (see longTask)
 	order      []int32                 // every task after those it depends on
 	reweigh    rankq.Reweigh           // when taskRank is computed again (see learned)
 	durs       stealer.Durations       // by kind, as runner.Eval keeps them
@@ -118,15 +118,15 @@ type task struct {
 // A tshape is a task shape: the tasks that need exactly the same
 // resources, with a FIFO queue of those that are ready.
 type tshape struct {
-	res    ebb.Resources
-	vec    []float64
-	size   float64
-	cpu    float64
-	rank   int
-	q      rankq.Queue   // ready tasks, as runner.Eval orders them
-	listed bool          // in readyShapes
-	held   bool          // its next task waits for the primary (see longTask): no demand
-	kinds  map[int32]int // ready tasks by kind
+	res        ebb.Resources
+	vec        []float64
+	size       float64
+	cpu        float64
+	rank       int
+	q          rankq.Queue   // ready tasks, as runner.Eval orders them
+	listed     bool          // in readyShapes
+	forPrimary bool          // its next task waits for the primary (see longTask): no demand
+	kinds      map[int32]int // ready tasks by kind
 }
 
 func (s *tshape) len() int { return s.q.Len() }
@@ -310,7 +310,7 @@ func (e *engine) run(ctx context.Context) error {
 			case evTick:
 				tick, wake = true, true
 				e.q.push(t+e.cl.Tick, evTick, 0)
-				if len(e.heldSince) > 0 && e.waitOver() {
+				if len(e.waitSince) > 0 && e.waitOver() {
 					e.placeDirty = true
 				}
 			case evWake:

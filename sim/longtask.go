@@ -30,7 +30,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 	if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
 		return placement.OnAux
 	}
-	if since, ok := e.heldSince[i]; ok {
+	if since, ok := e.waitSince[i]; ok {
 		c.Waited = e.now - since
 	}
 	for wd, word := range e.runningSet {
@@ -49,11 +49,11 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 	}
 	ch := placement.Decide(c)
 	if ch == placement.Wait {
-		if e.heldSince == nil {
-			e.heldSince = map[int32]time.Duration{}
+		if e.waitSince == nil {
+			e.waitSince = map[int32]time.Duration{}
 		}
-		if _, ok := e.heldSince[i]; !ok {
-			e.heldSince[i] = e.now
+		if _, ok := e.waitSince[i]; !ok {
+			e.waitSince[i] = e.now
 		}
 	}
 	return ch
@@ -63,7 +63,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 // long as it may (placement.WaitOver), so that the stealer's tick places
 // again, as runner.Eval's Demand does.
 func (e *engine) waitOver() bool {
-	for i, since := range e.heldSince {
+	for i, since := range e.waitSince {
 		if placement.WaitOver(e.taskRun(i), e.now-since) {
 			return true
 		}

@@ -69,7 +69,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 	if len(e.readyShapes) > 0 {
 		s.Demand = make([]ebb.Demand, 0, len(e.readyShapes))
 		for _, sh := range e.readyShapes {
-			if sh.held {
+			if sh.forPrimary {
 				continue
 			}
 			d, atLeast := e.shapeDuration(sh, r)

@@ -59,7 +59,7 @@ func (e *engine) place() {
 		order = e.byRank
 	}
 	for _, s := range order {
-		s.held = false
+		s.forPrimary = false
 		for head := true; s.len() > 0; head = false {
 			a := e.free.bestFit(s.vec, s.size)
 			if a == nil {
@@ -70,9 +70,9 @@ func (e *engine) place() {
 				case placement.OnPrimary:
 					a = e.primary
 				case placement.Wait:
-					s.held = true
+					s.forPrimary = true
 				}
-				if s.held {
+				if s.forPrimary {
 					break
 				}
 			}
@@ -98,8 +98,8 @@ func (e *engine) start(i int32, a *alloc) {
 	t := &e.tasks[i]
 	s := t.shape
 	t.on = a
-	if len(e.heldSince) > 0 {
-		delete(e.heldSince, i)
+	if len(e.waitSince) > 0 {
+		delete(e.waitSince, i)
 	}
 	s.kinds[t.kind]--
 	t.started = e.now
