@@ -18,7 +18,8 @@ import (
 
 // Role is the manifest of the RBAC Role the provider needs in its
 // namespace, and nothing more (deploy/role.yaml): pods (get, list, watch,
-// create, delete), pods/log (get), secrets (get, create, patch, delete).
+// create, delete), pods/log (get), secrets (get, list, create, patch,
+// delete).
 // Bind it to the driver's account with a RoleBinding; no ClusterRole is
 // needed.
 //
@@ -42,7 +43,7 @@ func (m permission) String() string {
 var permissions = []permission{
 	{"get", "pods", ""}, {"list", "pods", ""}, {"watch", "pods", ""}, {"create", "pods", ""}, {"delete", "pods", ""},
 	{"get", "pods", "log"},
-	{"get", "secrets", ""}, {"create", "secrets", ""}, {"patch", "secrets", ""}, {"delete", "secrets", ""},
+	{"get", "secrets", ""}, {"list", "secrets", ""}, {"create", "secrets", ""}, {"patch", "secrets", ""}, {"delete", "secrets", ""},
 }
 
 // checkAccess asks the API server (SelfSubjectAccessReview) whether the
@@ -81,6 +82,9 @@ func checkAccess(ctx context.Context, client kubernetes.Interface, ns string) er
 // anything else (ebb.ErrUnavailable).
 func (p *Provider) apiError(err error, verb, resource, name string) error {
 	what := fmt.Sprintf("%s %s %s in namespace %s", verb, resource, name, p.cfg.Namespace)
+	if name == "" {
+		what = fmt.Sprintf("%s %s in namespace %s", verb, resource, p.cfg.Namespace)
+	}
 	var status apierrors.APIStatus
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):

@@ -57,7 +57,9 @@
 //     Elastic over the new provider re-attaches to their allocs, and
 //     terminates those it does not need. A worker whose driver died stops
 //     itself anyway, once nobody renewed a lease of it for the
-//     bootstrap's LeaseTimeout; its pod then ends as Succeeded.
+//     bootstrap's LeaseTimeout; its pod then ends as Succeeded. A Secret
+//     of the Name that belongs to no pod (its driver died between
+//     creating the two) is deleted by Workers.
 //
 // The provider needs the Role in Role (deploy/role.yaml) in its
 // namespace, and nothing cluster-wide; New checks it with

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -259,10 +260,22 @@ func TestAdopt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A driver that died between creating a worker's Secret and its pod
+	// left this one.
+	orphan := first.cfg.secret(cluster.WorkerID(first.cfg.Name+"-dead-1"), "small", "token")
+	if _, err := first.cfg.Client.CoreV1().Secrets(first.cfg.Namespace).Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	second := newProvider(t, Config{Name: first.cfg.Name})
 	ws, err := second.Workers(ctx)
 	if err != nil || len(ws) != 1 || ws[0].ID != w.ID || ws[0].Shape.Name != "large" || ws[0].Labels["run"] != "adopted" {
 		t.Fatalf("the second provider's Workers = %+v, %v; want %s, large, labelled run=adopted", ws, err, w.ID)
+	}
+	if _, err := first.cfg.Client.CoreV1().Secrets(first.cfg.Namespace).Get(ctx, orphan.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Secret that belongs to no pod is still there after Workers (Get: %v)", err)
+	}
+	if _, err := first.cfg.Client.CoreV1().Secrets(first.cfg.Namespace).Get(ctx, string(w.ID), metav1.GetOptions{}); err != nil {
+		t.Errorf("the adopted worker's Secret: %v", err)
 	}
 	a, err := pool.Allocate(ctx, ws[0].Pool, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 0.5}}, nil)
 	if err != nil {

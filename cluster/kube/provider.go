@@ -137,8 +137,9 @@ func (p *Provider) Shapes() []cluster.Shape { return cluster.CloneShapes(p.cfg.S
 // and the running pods of an earlier provider with the same Name (in the
 // same namespace), which it reconnects to with the URL, pin and token in
 // each pod's Secret and adopts from then on. A pod whose worker never
-// announced itself, or does not answer, is left out. It fails with
-// ebb.ErrClosed once the provider is closed.
+// announced itself, or does not answer, is left out. The Secrets of
+// the provider's Name that belong to no pod go (deleteOrphanSecrets). It
+// fails with ebb.ErrClosed once the provider is closed.
 func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 	pods, err := p.pods.List(selector(p.cfg.Name))
 	if err != nil {
@@ -185,6 +186,7 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 			}
 		}
 	}
+	p.deleteOrphanSecrets(ctx, pods)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -197,6 +199,44 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 		}
 	}
 	return out, nil
+}
+
+// deleteOrphanSecrets deletes the Secrets of the provider's Name that
+// belong to no pod: neither one of pods (the informer's, listed before
+// the Secrets) nor a worker of this provider's. An earlier driver that
+// died after creating a worker's Secret and before its pod leaves one,
+// with the worker's token in it, that no garbage collector deletes: it
+// has no owner yet. A Launch of this provider's is among its workers
+// from before it creates the Secret. Failures are logged: the next call
+// tries again.
+func (p *Provider) deleteOrphanSecrets(ctx context.Context, pods []*corev1.Pod) {
+	secrets := p.cfg.Client.CoreV1().Secrets(p.cfg.Namespace)
+	list, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: selector(p.cfg.Name).String()})
+	if err != nil {
+		p.cfg.Logger.Warn("kube: listing the provider's Secrets", "err", p.apiError(err, "list", "secrets", ""))
+		return
+	}
+	hasPod := make(map[string]bool, len(pods))
+	for _, pod := range pods {
+		hasPod[pod.Name] = true
+	}
+	var orphans []string
+	p.mu.Lock()
+	for _, s := range list.Items {
+		if !hasPod[s.Name] && p.workers[cluster.WorkerID(s.Name)] == nil {
+			orphans = append(orphans, s.Name)
+		}
+	}
+	p.mu.Unlock()
+	for _, name := range orphans {
+		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
+		switch {
+		case err == nil:
+			p.cfg.Logger.Info("kube: deleted a Secret of an earlier driver's that belongs to no pod", "secret", name)
+		case !apierrors.IsNotFound(err):
+			p.cfg.Logger.Warn("kube: deleting a Secret that belongs to no pod", "secret", name, "err", p.apiError(err, "delete", "secrets", name))
+		}
+	}
 }
 
 // Close deletes every pod (and Secret) of the provider's, launched or
