@@ -57,9 +57,11 @@
 //     Elastic over the new provider re-attaches to their allocs, and
 //     terminates those it does not need. A worker whose driver died stops
 //     itself anyway, once nobody renewed a lease of it for the
-//     bootstrap's LeaseTimeout; its pod then ends as Succeeded. A Secret
-//     of the Name that belongs to no pod (its driver died between
-//     creating the two) is deleted by Workers.
+//     bootstrap's LeaseTimeout; its pod then ends as Succeeded. Workers
+//     deletes the earlier driver's pods that ended, or that do not run
+//     yet (their workers could announce themselves only to the driver
+//     that is gone), and the Secrets of the Name that belong to no pod
+//     (their driver died between creating the two).
 //
 // The provider needs the Role in Role (deploy/role.yaml) in its
 // namespace, and nothing cluster-wide; New checks it with

@@ -301,3 +301,47 @@ func TestAdopt(t *testing.T) {
 		t.Error("the second provider lists the worker it terminated")
 	}
 }
+
+// TestAdoptDeletesPending makes a provider while a pod of an earlier one
+// with the same Name pends (its shape fits no node): Workers deletes it,
+// since its worker could only ever announce itself to the earlier
+// provider, and the earlier provider's Launch fails.
+func TestAdoptDeletesPending(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	huge := cluster.Shape{Name: "huge", Resources: ebb.Resources{ebb.CPU: 64, ebb.Mem: 1 << 40}, Price: 1}
+	// The pod pends longer than the test waits for it to go.
+	first := newProvider(t, Config{Shapes: []cluster.Shape{huge}, PendingTimeout: 5 * time.Minute})
+	launched := make(chan error, 1)
+	go func() {
+		_, err := first.Launch(ctx, huge, nil)
+		launched <- err
+	}()
+	client, ns := first.cfg.Client, first.cfg.Namespace
+	sel := metav1.ListOptions{LabelSelector: selector(first.cfg.Name).String()}
+	var pod string
+	if !proctest.Eventually(time.Minute, func() bool {
+		pods, err := client.CoreV1().Pods(ns).List(ctx, sel)
+		if err != nil || len(pods.Items) == 0 {
+			return false
+		}
+		pod = pods.Items[0].Name
+		return true
+	}) {
+		t.Fatal("the first provider's pod never showed")
+	}
+	second := newProvider(t, Config{Name: first.cfg.Name, Shapes: []cluster.Shape{huge}})
+	if ws, err := second.Workers(ctx); err != nil || len(ws) != 0 {
+		t.Errorf("the second provider's Workers = %v, %v; want none", ws, err)
+	}
+	if !proctest.Eventually(30*time.Second, func() bool {
+		_, err := client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}) {
+		t.Errorf("the earlier provider's pending pod %s is still there after Workers", pod)
+		cancel() // ends the first provider's Launch
+	}
+	if err := <-launched; err == nil {
+		t.Error("the first provider's Launch succeeded, though its pod was deleted")
+	}
+}

@@ -136,8 +136,9 @@ func (p *Provider) Shapes() []cluster.Shape { return cluster.CloneShapes(p.cfg.S
 // Workers lists the provider's workers that are up: those it launched,
 // and the running pods of an earlier provider with the same Name (in the
 // same namespace), which it reconnects to with the URL, pin and token in
-// each pod's Secret and adopts from then on. A pod whose worker never
-// announced itself, or does not answer, is left out. The Secrets of
+// each pod's Secret and adopts from then on. A pod of an earlier
+// provider that is not running yet, or whose worker never announced
+// itself or does not answer, is deleted, and so is one that ended. The Secrets of
 // the provider's Name that belong to no pod go (deleteOrphanSecrets). It
 // fails with ebb.ErrClosed once the provider is closed.
 func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
@@ -150,7 +151,7 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 		p.mu.Unlock()
 		return nil, p.errClosed("workers")
 	}
-	var others, ended []*corev1.Pod
+	var others, ended, pending []*corev1.Pod
 	for _, pod := range pods {
 		if p.workers[cluster.WorkerID(pod.Name)] != nil || pod.DeletionTimestamp != nil {
 			continue
@@ -160,6 +161,8 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 			others = append(others, pod)
 		case podEnded(pod):
 			ended = append(ended, pod)
+		default:
+			pending = append(pending, pod)
 		}
 	}
 	p.mu.Unlock()
@@ -169,6 +172,17 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 		w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
 		if err := p.stop(ctx, w, time.Second); err != nil {
 			p.cfg.Logger.Warn("kube: deleting an earlier driver's ended pod", "pod", pod.Name, "err", err)
+		}
+	}
+	// So do those not running yet: their workers would announce
+	// themselves to the driver that launched them, which is gone, so
+	// none can be adopted, and each would hold its node until its lease
+	// ran out.
+	for _, pod := range pending {
+		p.cfg.Logger.Warn("kube: deleting a pod of an earlier driver that never ran its worker", "pod", pod.Name, "phase", pod.Status.Phase)
+		w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
+		if err := p.stop(ctx, w, time.Second); err != nil {
+			p.cfg.Logger.Warn("kube: deleting an earlier driver's pending pod", "pod", pod.Name, "err", err)
 		}
 	}
 	for _, pod := range others {
