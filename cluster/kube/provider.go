@@ -136,10 +136,10 @@ func (p *Provider) Shapes() []cluster.Shape { return cluster.CloneShapes(p.cfg.S
 // Workers lists the provider's workers that are up: those it launched,
 // and the running pods of an earlier provider with the same Name (in the
 // same namespace), which it reconnects to with the URL, pin and token in
-// each pod's Secret and adopts from then on. A pod of an earlier
-// provider that is not running yet, or whose worker never announced
-// itself or does not answer, is deleted, and so is one that ended. The Secrets of
-// the provider's Name that belong to no pod go (deleteOrphanSecrets). It
+// each pod's Secret and adopts from then on. An earlier provider's pod
+// that is not running (it ended, or does not run yet), or whose worker
+// never announced itself or does not answer, is deleted, and so are the
+// Secrets of the Name that belong to no pod (deleteOrphanSecrets). It
 // fails with ebb.ErrClosed once the provider is closed.
 func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 	pods, err := p.pods.List(selector(p.cfg.Name))
@@ -151,39 +151,28 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 		p.mu.Unlock()
 		return nil, p.errClosed("workers")
 	}
-	var others, ended, pending []*corev1.Pod
+	var others, stale []*corev1.Pod
 	for _, pod := range pods {
 		if p.workers[cluster.WorkerID(pod.Name)] != nil || pod.DeletionTimestamp != nil {
 			continue
 		}
-		switch {
-		case pod.Status.Phase == corev1.PodRunning:
+		if pod.Status.Phase == corev1.PodRunning {
 			others = append(others, pod)
-		case podEnded(pod):
-			ended = append(ended, pod)
-		default:
-			pending = append(pending, pod)
+		} else {
+			stale = append(stale, pod)
 		}
 	}
 	p.mu.Unlock()
 	// An earlier driver's pods that ended (their workers stopped once
-	// nobody renewed a lease) go, with their Secrets.
-	for _, pod := range ended {
-		w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
-		if err := p.stop(ctx, w, time.Second); err != nil {
-			p.cfg.Logger.Warn("kube: deleting an earlier driver's ended pod", "pod", pod.Name, "err", err)
+	// nobody renewed a lease) go, with their Secrets; so do those that
+	// do not run yet: their workers would announce themselves only to
+	// the driver that launched them, which is gone, so none can be
+	// adopted, and each would hold its node until its lease ran out.
+	for _, pod := range stale {
+		if !podEnded(pod) {
+			p.cfg.Logger.Warn("kube: deleting a pod of an earlier driver that never ran its worker", "pod", pod.Name, "phase", pod.Status.Phase)
 		}
-	}
-	// So do those not running yet: their workers would announce
-	// themselves to the driver that launched them, which is gone, so
-	// none can be adopted, and each would hold its node until its lease
-	// ran out.
-	for _, pod := range pending {
-		p.cfg.Logger.Warn("kube: deleting a pod of an earlier driver that never ran its worker", "pod", pod.Name, "phase", pod.Status.Phase)
-		w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
-		if err := p.stop(ctx, w, time.Second); err != nil {
-			p.cfg.Logger.Warn("kube: deleting an earlier driver's pending pod", "pod", pod.Name, "err", err)
-		}
+		p.deleteEarlier(ctx, pod)
 	}
 	for _, pod := range others {
 		if err := p.adopt(ctx, pod); err != nil {
@@ -194,10 +183,7 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 			// it announced itself, or it does not answer) is stopped:
 			// no task of the run may go on there unseen.
 			p.cfg.Logger.Warn("kube: not adopting a pod of an earlier driver; deleting it", "pod", pod.Name, "err", err)
-			w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
-			if err := p.stop(ctx, w, time.Second); err != nil {
-				p.cfg.Logger.Warn("kube: deleting an earlier driver's pod", "pod", pod.Name, "err", err)
-			}
+			p.deleteEarlier(ctx, pod)
 		}
 	}
 	p.deleteOrphanSecrets(ctx, pods)
@@ -213,6 +199,14 @@ func (p *Provider) Workers(ctx context.Context) ([]cluster.Worker, error) {
 		}
 	}
 	return out, nil
+}
+
+// deleteEarlier deletes a pod of an earlier driver's, and its Secret.
+func (p *Provider) deleteEarlier(ctx context.Context, pod *corev1.Pod) {
+	w := newWorker(cluster.WorkerID(pod.Name), cluster.Shape{Name: pod.Labels[LabelShape]}, nil, nil)
+	if err := p.stop(ctx, w, time.Second); err != nil {
+		p.cfg.Logger.Warn("kube: deleting a pod of an earlier driver", "pod", pod.Name, "err", err)
+	}
 }
 
 // deleteOrphanSecrets deletes the Secrets of the provider's Name that
