@@ -52,7 +52,7 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		c.ReadyCPU -= free0 - free
 		t := s.q.Peek()
 		c.Run = e.taskRun(t)
-		if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
+		if !placement.Weighs(c) {
 			return b
 		}
 		if since, ok := e.waitSince[t]; ok {

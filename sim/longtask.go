@@ -27,7 +27,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 			c.FreeAuxCPU += e.sp.cpuOf(h.free)
 		}
 	}
-	if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
+	if !placement.Weighs(c) {
 		return placement.OnAux
 	}
 	if since, ok := e.waitSince[i]; ok {

@@ -63,7 +63,7 @@ const (
 // ready work needs more cpus than the auxiliary allocs have free (they
 // stay busy then), and when its run is unknown.
 func Decide(c Case) Choice {
-	if c.Run <= 0 || c.ReadyCPU > c.FreeAuxCPU {
+	if !Weighs(c) {
 		return OnAux
 	}
 	w := c.Run / WaitShare
@@ -77,6 +77,14 @@ func Decide(c Case) Choice {
 		return OnAux
 	}
 	return Wait
+}
+
+// Weighs reports whether Decide weighs where the task of c goes at all,
+// by the fields a caller fills without looking at the running tasks (Run,
+// ReadyCPU, FreeAuxCPU): when it does not, Decide says OnAux whatever
+// the rest, and a caller may skip filling it.
+func Weighs(c Case) bool {
+	return c.Run > 0 && c.ReadyCPU <= c.FreeAuxCPU
 }
 
 // WaitOver reports whether a task expected to run run has waited for the

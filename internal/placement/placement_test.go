@@ -35,5 +35,13 @@ func TestDecide(t *testing.T) {
 		if got := Decide(c); got != tc.want {
 			t.Errorf("%s: Decide(%+v) = %v, want %v", tc.name, c, got, tc.want)
 		}
+		// A caller that skips a case Weighs leaves out skips nothing
+		// Decide would do otherwise.
+		if !Weighs(c) && tc.want != OnAux {
+			t.Errorf("%s: Weighs(%+v) = false, but Decide says %v", tc.name, c, tc.want)
+		}
+	}
+	if !Weighs(base) {
+		t.Error("Weighs of a task of known run whose ready work fits the auxiliary allocs = false")
 	}
 }
