@@ -153,6 +153,41 @@ func TestFakeAPIFails(t *testing.T) {
 	}
 }
 
+// TestFakeOrphanSecrets leaves a Secret of the provider's Name without a
+// pod, as a driver killed between creating the two does: Workers deletes
+// it, after a failed list on the next call, and once that is done lists
+// Secrets no more.
+func TestFakeOrphanSecrets(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	client := newFakeClient()
+	p := newFakeProvider(t, client)
+	orphan := p.cfg.secret(cluster.WorkerID(p.cfg.Name+"-dead-1"), "small", "token")
+	if _, err := client.CoreV1().Secrets(fakeNamespace).Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	client.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		lists++
+		return false, nil, nil
+	})
+	left := func() bool {
+		_, err := client.CoreV1().Secrets(fakeNamespace).Get(ctx, orphan.Name, metav1.GetOptions{})
+		return err == nil
+	}
+	failOnce(client, "list", "secrets")
+	if _, err := p.Workers(ctx); err != nil || !left() {
+		t.Fatalf("Workers whose list of Secrets failed: %v, the Secret left: %v; want no error, the Secret left", err, left())
+	}
+	if _, err := p.Workers(ctx); err != nil || left() {
+		t.Fatalf("Workers again: %v, the Secret left: %v; want it gone", err, left())
+	}
+	before := lists
+	if _, err := p.Workers(ctx); err != nil || lists != before {
+		t.Errorf("Workers once the Secrets were swept: %v, %d more lists of Secrets; want none", err, lists-before)
+	}
+}
+
 // failOnce makes the next verb on resource fail as an API server that
 // is overloaded does.
 func failOnce(client *fake.Clientset, verb, resource string) {

@@ -50,6 +50,9 @@ type Provider struct {
 	workers map[cluster.WorkerID]*worker // launched or adopted, until their pod is seen deleted
 	seq     int
 	closed  bool
+	// swept is set once deleteOrphanSecrets has deleted every Secret
+	// that belonged to no pod: only an earlier driver leaves one.
+	swept bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -215,9 +218,16 @@ func (p *Provider) deleteEarlier(ctx context.Context, pod *corev1.Pod) {
 // died after creating a worker's Secret and before its pod leaves one,
 // with the worker's token in it, that no garbage collector deletes: it
 // has no owner yet. A Launch of this provider's is among its workers
-// from before it creates the Secret. Failures are logged: the next call
-// tries again.
+// from before it creates the Secret. Only an earlier driver leaves such
+// a Secret, so once a call has deleted them all, later calls do nothing;
+// after a failure, which is logged, the next call tries again.
 func (p *Provider) deleteOrphanSecrets(ctx context.Context, pods []*corev1.Pod) {
+	p.mu.Lock()
+	swept := p.swept
+	p.mu.Unlock()
+	if swept {
+		return
+	}
 	secrets := p.cfg.Client.CoreV1().Secrets(p.cfg.Namespace)
 	list, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: selector(p.cfg.Name).String()})
 	if err != nil {
@@ -236,14 +246,21 @@ func (p *Provider) deleteOrphanSecrets(ctx context.Context, pods []*corev1.Pod) 
 		}
 	}
 	p.mu.Unlock()
+	failed := false
 	for _, name := range orphans {
 		err := secrets.Delete(ctx, name, metav1.DeleteOptions{})
 		switch {
 		case err == nil:
 			p.cfg.Logger.Info("kube: deleted a Secret of an earlier driver's that belongs to no pod", "secret", name)
 		case !apierrors.IsNotFound(err):
+			failed = true
 			p.cfg.Logger.Warn("kube: deleting a Secret that belongs to no pod", "secret", name, "err", p.apiError(err, "delete", "secrets", name))
 		}
+	}
+	if !failed {
+		p.mu.Lock()
+		p.swept = true
+		p.mu.Unlock()
 	}
 }
 
