@@ -11,7 +11,8 @@ type Demand struct {
 	// Duration is how long one of these tasks is expected to run (the
 	// mean of their kinds' estimates), or 0 when the evaluation does not
 	// know. AtLeast says it is only a lower bound: no task of some kind
-	// among them has finished yet, and those running have run this long.
+	// among them has finished yet, and those running have run this long;
+	// a Duration of 0 with AtLeast says they have just begun.
 	Duration time.Duration `json:"duration,omitempty"`
 	AtLeast  bool          `json:"at_least,omitempty"`
 }

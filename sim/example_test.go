@@ -93,7 +93,7 @@ func ExampleSuite() {
 	// Output:
 	// burst default dominates [] dominated by []
 	// trickle default dominates [] dominated by []
-	// burst × default: ratio 1.12, busy kills 0
+	// burst × default: ratio 1.13, busy kills 0
 	// burst × static: ratio 5.57, busy kills 0
 	// burst × reflow: ratio 1.77, busy kills 0
 	// trickle × default: ratio 1.04, busy kills 0

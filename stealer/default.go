@@ -59,7 +59,12 @@ import (
 //     cannot end the flow sooner (Snapshot.Critical): the longest chain
 //     through a running task ends after the backlog has started on held
 //     capacity and run its own chains out, and after held capacity has
-//     run all the work left (see runningChainLonger); what held capacity
+//     run all the work left (see runningChainLonger); nor, for a shape,
+//     while more of its tasks wait than held capacity has slots for and
+//     their kinds have just begun (some run, none has finished, and
+//     those running have run less than a 16th of the latency: watched a
+//     moment, they tell a second's task from an hour's before a purchase
+//     larger than what is held is made on the guess); what held capacity
 //     cannot run at all is bought still;
 //  6. packs what it buys into requests, largest shapes first: a request's
 //     Min is one task shape, its Width how many such units it wants (at
@@ -373,6 +378,13 @@ type purchase struct {
 	drainSecs float64
 }
 
+// watchShare is the share of the latency for which tasks of a kind just
+// begun (running, none finished) are watched before they are bought for:
+// a purchase made on the guess for tasks that take a second is cancelled
+// within seconds and costs a boot each, while one made a 16th of a
+// latency late for tasks that take a minute comes that much later.
+const watchShare = 16
+
 // toBuy is steps 4 and 5: it estimates how long the backlog takes to
 // start on held capacity (the allocs that work and are not draining nor
 // drained by this plan, the primary included), a shape's tasks starting
@@ -414,6 +426,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	chainSecs := 0.0 // of which the chains its tasks head
 	p := purchase{runnable: make(map[string]bool)}
 	first := true
+	watched := 0 // tasks of kinds just begun
 	for _, g := range backlog {
 		n := slots(g.shape, caps)
 		if n == 0 {
@@ -421,6 +434,15 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			continue
 		}
 		p.runnable[g.shape.String()] = true
+		if g.bound && g.dur < latency/watchShare && g.count > n {
+			// Tasks of their kinds have just begun and none has
+			// finished, and more wait than held capacity has slots
+			// for: watched a moment, they tell a second's task from
+			// an hour's, which the guess cannot, before a purchase
+			// larger than what is held is made on it.
+			watched += g.count
+			continue
+		}
 		dur := taskDur
 		switch {
 		case g.dur > 0 && !g.bound:
@@ -487,6 +509,10 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 		p.why += fmt.Sprintf(", patience %s", fmtDur(patience))
 	}
 	p.why += wide
+	if watched > 0 {
+		p.why += fmt.Sprintf("; %s of kinds just begun wait %s for their first times",
+			plural(watched, "task"), fmtDur(latency/watchShare))
+	}
 	p.drainSecs = drainSecs
 	return p
 }

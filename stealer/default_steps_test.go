@@ -168,3 +168,34 @@ func TestDefaultToBuyWhenEveryDurationIsKnown(t *testing.T) {
 		t.Errorf("8 tasks just begun, a kind unknown: bought for %d of 14, want 10 (%s)", tasks(b.buy), b.why)
 	}
 }
+
+// Tasks of a kind just begun (running, none finished) that outnumber
+// held capacity's slots are watched for a 16th of the latency before
+// they are bought for on the guess: a purchase for tasks that take a
+// second costs a boot each, cancelled. After that, for fewer tasks than
+// the slots, and for tasks that nothing held runs, the guess buys.
+func TestDefaultWatchesKindsJustBegun(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{TaskDuration: time.Minute})
+	s := Snapshot{Others: []Held{primary(8)}}
+	latency := 32 * time.Second
+	for _, c := range []struct {
+		name    string
+		backlog []group
+		want    int
+	}{
+		{"just begun", []group{{shape: cpus(1), count: 14, bound: true}}, 0},
+		{"run a second", []group{{shape: cpus(1), count: 14, dur: time.Second, bound: true}}, 0},
+		{"run two seconds", []group{{shape: cpus(1), count: 14, dur: 2 * time.Second, bound: true}}, 14},
+		{"nothing tells", []group{{shape: cpus(1), count: 14}}, 14},
+		{"fewer than the slots", []group{{shape: cpus(1), count: 4, bound: true}}, 4},
+		{"too wide for held capacity", []group{{shape: cpus(16), count: 1, bound: true}}, 1},
+	} {
+		b := d.toBuy(s, c.backlog, nil, latency)
+		if got := tasks(b.buy); got != c.want {
+			t.Errorf("%s: bought for %d of the backlog, want %d (%s)", c.name, got, c.want, b.why)
+		}
+		if c.want == 0 && !strings.Contains(b.why, "14 tasks of kinds just begun wait 2s") {
+			t.Errorf("%s: reason %q does not say the tasks are watched", c.name, b.why)
+		}
+	}
+}

@@ -103,9 +103,13 @@ type KindWork struct {
 // Mean returns how long one task of work is expected to run: the mean of
 // its kinds' estimates (see Estimate), weighed by their counts, and
 // whether that is only a lower bound (some kind among them has no
-// finished task yet). It returns 0 and false when work holds no task, or
-// when a kind among them has no estimate at all. An evaluation reports
-// this for each shape of its demand (ebb.Demand.Duration).
+// finished task yet). A kind whose tasks have just begun (they run, none
+// has finished, and none has run any time) counts as 0, a bound: the
+// mean is then a bound that may be 0, which says "just begun". It
+// returns 0 and false when work holds no task, or when a kind among them
+// has no estimate at all (nothing of it runs or has finished). An
+// evaluation reports this for each shape of its demand
+// (ebb.Demand.Duration).
 func (d *Durations) Mean(work []KindWork) (time.Duration, bool) {
 	var sum time.Duration
 	n, bound := 0, false
@@ -114,7 +118,7 @@ func (d *Durations) Mean(work []KindWork) (time.Duration, bool) {
 			continue
 		}
 		est, atLeast := d.Estimate(w.Kind, w.Running, w.Hint)
-		if est <= 0 {
+		if est <= 0 && (!atLeast || len(w.Running) == 0) {
 			return 0, false
 		}
 		bound = bound || atLeast

@@ -154,3 +154,35 @@ func TestObserveReportsTheFirst(t *testing.T) {
 		t.Error("a sort after a seeded profile: Observe said first")
 	}
 }
+
+// TestDurationsMeanJustBegun checks that a kind whose tasks have just
+// begun reads as a bound of 0 ("just begun"), apart from a kind that
+// nothing tells of, which has no mean at all.
+func TestDurationsMeanJustBegun(t *testing.T) {
+	var d Durations
+	d.Observe("split", 3*time.Second)
+	cases := []struct {
+		name  string
+		work  []KindWork
+		want  time.Duration
+		bound bool
+	}{
+		{"just begun", []KindWork{{Kind: "align", Count: 4, Running: []time.Duration{0, 0}}}, 0, true},
+		{"nothing runs", []KindWork{{Kind: "align", Count: 4}}, 0, false},
+		{"run a while", []KindWork{{Kind: "align", Count: 4, Running: []time.Duration{2 * time.Second}}}, 2 * time.Second, true},
+		{"beside a known kind", []KindWork{
+			{Kind: "split", Count: 1},
+			{Kind: "align", Count: 1, Running: []time.Duration{0}},
+		}, 1500 * time.Millisecond, true},
+		{"beside a kind nothing tells of", []KindWork{
+			{Kind: "align", Count: 1, Running: []time.Duration{0}},
+			{Kind: "sort", Count: 1},
+		}, 0, false},
+	}
+	for _, c := range cases {
+		got, bound := d.Mean(c.work)
+		if got != c.want || bound != c.bound {
+			t.Errorf("%s: Mean = %v, %v; want %v, %v", c.name, got, bound, c.want, c.bound)
+		}
+	}
+}

@@ -15,13 +15,18 @@ type group struct {
 	shape ebb.Resources
 	count int
 	dur   time.Duration // expected run time of one task; 0: unknown
-	bound bool          // dur is only a lower bound
+	bound bool          // dur is only a lower bound (0: just begun)
 }
 
+// timed reports whether g says anything of its tasks' run time: an
+// estimate, or a bound (which may be 0, for kinds just begun).
+func (g group) timed() bool { return g.dur > 0 || g.bound }
+
 // groups returns the demand as groups: counts above 0 only, shapes merged
-// when equal (their durations averaged by count, an unknown one counting
-// as unknown), largest first (by Size, ties broken by the shape's text so
-// that the order never depends on the input's). The shapes are copies.
+// when equal (their durations averaged by count, a bound making the mean
+// a bound, an unknown one counting as unknown), largest first (by Size,
+// ties broken by the shape's text so that the order never depends on the
+// input's). The shapes are copies.
 func groups(demand []ebb.Demand) []group {
 	var out []group
 	for _, d := range demand {
@@ -31,12 +36,12 @@ func groups(demand []ebb.Demand) []group {
 		i := slices.IndexFunc(out, func(g group) bool { return g.shape.Equal(d.Resources) })
 		if i >= 0 {
 			g := &out[i]
-			if g.dur > 0 && d.Duration > 0 {
-				g.dur = (g.dur*time.Duration(g.count) + d.Duration*time.Duration(d.Count)) / time.Duration(g.count+d.Count)
+			if g.timed() && (d.Duration > 0 || d.AtLeast) {
+				g.dur = (g.dur*time.Duration(g.count) + max(0, d.Duration)*time.Duration(d.Count)) / time.Duration(g.count+d.Count)
+				g.bound = g.bound || d.AtLeast
 			} else {
-				g.dur = 0
+				g.dur, g.bound = 0, false
 			}
-			g.bound = g.bound || d.AtLeast
 			g.count += d.Count
 			continue
 		}

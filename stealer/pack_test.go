@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ebbflow/ebb"
 )
@@ -74,6 +75,34 @@ func TestPlaceBinsMatchesOneByOne(t *testing.T) {
 		if fmt.Sprint(rest) != fmt.Sprint(wantRest) || !slices.Equal(placed, wantPlaced) || fmt.Sprint(bins) != before {
 			t.Fatalf("seed %d: demand %v into %v:\nrest %v, placed %v\nwant rest %v, placed %v\nbins after: %v",
 				seed, demand, before, rest, placed, wantRest, wantPlaced, bins)
+		}
+	}
+}
+
+// TestGroupsMergeBounds checks how demands of one shape merge: a bound
+// (0 included, for tasks just begun) makes the mean a bound, and a
+// demand of no estimate makes the whole group unknown.
+func TestGroupsMergeBounds(t *testing.T) {
+	one := ebb.Resources{"cpu": 1}
+	cases := []struct {
+		name  string
+		in    []ebb.Demand
+		dur   time.Duration
+		bound bool
+	}{
+		{"timed and just begun", []ebb.Demand{{Resources: one, Count: 1, Duration: 10 * time.Second}, {Resources: one, Count: 1, AtLeast: true}}, 5 * time.Second, true},
+		{"just begun and unknown", []ebb.Demand{{Resources: one, Count: 1, AtLeast: true}, {Resources: one, Count: 1}}, 0, false},
+		{"bound and unknown", []ebb.Demand{{Resources: one, Count: 1, Duration: 10 * time.Second, AtLeast: true}, {Resources: one, Count: 1}}, 0, false},
+		{"unknown and timed", []ebb.Demand{{Resources: one, Count: 1}, {Resources: one, Count: 1, Duration: 10 * time.Second}}, 0, false},
+		{"timed twice", []ebb.Demand{{Resources: one, Count: 1, Duration: 10 * time.Second}, {Resources: one, Count: 3, Duration: 30 * time.Second}}, 25 * time.Second, false},
+	}
+	for _, c := range cases {
+		gs := groups(c.in)
+		if len(gs) != 1 {
+			t.Fatalf("%s: groups = %+v, want one", c.name, gs)
+		}
+		if gs[0].dur != c.dur || gs[0].bound != c.bound {
+			t.Errorf("%s: merged as %v, bound %v; want %v, %v", c.name, gs[0].dur, gs[0].bound, c.dur, c.bound)
 		}
 	}
 }
