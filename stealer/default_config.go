@@ -17,7 +17,10 @@ type DefaultConfig struct {
 	// and a VM (~90 s). Once allocations have been granted, the median
 	// of the observed latencies is used instead, raised to the age of
 	// the oldest request still in flight (a request that has waited that
-	// long says the cluster is slower than the samples).
+	// long says the cluster is slower than the samples). Requests
+	// cancelled before their grant count as latencies of at least their
+	// wait; with none granted, a wait past the prior is taken half as
+	// long again.
 	LatencyPrior time.Duration
 
 	// TaskDuration is how long a task is assumed to run when the snapshot

@@ -26,17 +26,22 @@ func (d *Default) Latency(s Snapshot) time.Duration {
 // so the median is the Kaplan–Meier one of s.Latency and s.Cancelled: a
 // request cancelled after waiting two minutes says as much as one
 // granted after two minutes or more. With no grant seen, it is
-// LatencyPrior, or the longest wait of a cancelled request when that is
-// longer; when fewer than half the requests were granted before the
-// others were cancelled, it is the longest wait seen (the median lies
-// beyond it).
+// LatencyPrior, or, when a cancelled request waited longer than that,
+// half as long again as the longest wait: a wait is only a lower bound,
+// and the longer requests have waited, the longer they are likely to
+// take, as Durations.Remaining says of tasks. When fewer than half the
+// requests were granted before the others were cancelled, it is the
+// longest wait seen (the median lies beyond it).
 func (d *Default) typicalLatency(s Snapshot) time.Duration {
 	if len(s.Latency) == 0 {
-		est := d.cfg.LatencyPrior
+		longest := time.Duration(0)
 		for _, c := range s.Cancelled {
-			est = max(est, c)
+			longest = max(longest, c)
 		}
-		return est
+		if longest > d.cfg.LatencyPrior {
+			return longest + longest/2
+		}
+		return d.cfg.LatencyPrior
 	}
 	return max(medianLatency(s.Latency, s.Cancelled), 0)
 }
