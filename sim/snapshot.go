@@ -54,6 +54,7 @@ func (e *engine) snapshot() stealer.Snapshot {
 	upcoming, critical := e.lookahead(r)
 	s := stealer.Snapshot{
 		Now:          epoch.Add(e.now),
+		Tick:         e.cl.Tick,
 		Held:         e.heldSnap,
 		Others:       []stealer.Held{e.heldOf(e.primary)},
 		Pending:      e.pendingSnap,

@@ -64,7 +64,8 @@ import (
 //     their kinds have just begun (some run, none has finished, and
 //     those running have run less than a 16th of the latency: watched a
 //     moment, they tell a second's task from an hour's before a purchase
-//     larger than what is held is made on the guess); what held capacity
+//     larger than what is held is made on the guess), when the policy is
+//     asked again within that 16th (Snapshot.Tick); what held capacity
 //     cannot run at all is bought still;
 //  6. packs what it buys into requests, largest shapes first: a request's
 //     Min is one task shape, its Width how many such units it wants (at
@@ -382,7 +383,10 @@ type purchase struct {
 // begun (running, none finished) are watched before they are bought for:
 // a purchase made on the guess for tasks that take a second is cancelled
 // within seconds and costs a boot each, while one made a 16th of a
-// latency late for tasks that take a minute comes that much later.
+// latency late for tasks that take a minute comes that much later. A
+// hold lasts until the policy is asked again, so there is no watch when
+// that is later (Snapshot.Tick): with a tick of a second, allocations
+// must take 16 s or more.
 const watchShare = 16
 
 // toBuy is steps 4 and 5: it estimates how long the backlog takes to
@@ -427,6 +431,12 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	p := purchase{runnable: make(map[string]bool)}
 	first := true
 	watched := 0 // tasks of kinds just begun
+	// The watch holds until the policy is asked again: only when that
+	// comes within it (Snapshot.Tick) does a hold cost no more.
+	watch := latency / watchShare
+	if s.Tick <= 0 || s.Tick > watch {
+		watch = 0
+	}
 	for _, g := range backlog {
 		n := slots(g.shape, caps)
 		if n == 0 {
@@ -434,7 +444,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 			continue
 		}
 		p.runnable[g.shape.String()] = true
-		if g.bound && g.dur < latency/watchShare && g.count > n {
+		if g.bound && g.dur < watch && g.count > n {
 			// Tasks of their kinds have just begun and none has
 			// finished, and more wait than held capacity has slots
 			// for: watched a moment, they tell a second's task from
@@ -511,7 +521,7 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 	p.why += wide
 	if watched > 0 {
 		p.why += fmt.Sprintf("; %s of kinds just begun wait %s for their first times",
-			plural(watched, "task"), fmtDur(latency/watchShare))
+			plural(watched, "task"), fmtDur(watch))
 	}
 	p.drainSecs = drainSecs
 	return p

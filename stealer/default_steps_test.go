@@ -173,23 +173,29 @@ func TestDefaultToBuyWhenEveryDurationIsKnown(t *testing.T) {
 // held capacity's slots are watched for a 16th of the latency before
 // they are bought for on the guess: a purchase for tasks that take a
 // second costs a boot each, cancelled. After that, for fewer tasks than
-// the slots, and for tasks that nothing held runs, the guess buys.
+// the slots, for tasks that nothing held runs, and when the policy is
+// not asked again within the watch (Snapshot.Tick: a hold lasts that
+// long), the guess buys.
 func TestDefaultWatchesKindsJustBegun(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{TaskDuration: time.Minute})
-	s := Snapshot{Others: []Held{primary(8)}}
 	latency := 32 * time.Second
+	justBegun := []group{{shape: cpus(1), count: 14, bound: true}}
 	for _, c := range []struct {
 		name    string
+		tick    time.Duration
 		backlog []group
 		want    int
 	}{
-		{"just begun", []group{{shape: cpus(1), count: 14, bound: true}}, 0},
-		{"run a second", []group{{shape: cpus(1), count: 14, dur: time.Second, bound: true}}, 0},
-		{"run two seconds", []group{{shape: cpus(1), count: 14, dur: 2 * time.Second, bound: true}}, 14},
-		{"nothing tells", []group{{shape: cpus(1), count: 14}}, 14},
-		{"fewer than the slots", []group{{shape: cpus(1), count: 4, bound: true}}, 4},
-		{"too wide for held capacity", []group{{shape: cpus(16), count: 1, bound: true}}, 1},
+		{"just begun", time.Second, justBegun, 0},
+		{"run a second", time.Second, []group{{shape: cpus(1), count: 14, dur: time.Second, bound: true}}, 0},
+		{"run two seconds", time.Second, []group{{shape: cpus(1), count: 14, dur: 2 * time.Second, bound: true}}, 14},
+		{"nothing tells", time.Second, []group{{shape: cpus(1), count: 14}}, 14},
+		{"fewer than the slots", time.Second, []group{{shape: cpus(1), count: 4, bound: true}}, 4},
+		{"too wide for held capacity", time.Second, []group{{shape: cpus(16), count: 1, bound: true}}, 1},
+		{"asked again past the watch", 3 * time.Second, justBegun, 14},
+		{"tick unknown", 0, justBegun, 14},
 	} {
+		s := Snapshot{Others: []Held{primary(8)}, Tick: c.tick}
 		b := d.toBuy(s, c.backlog, nil, latency)
 		if got := tasks(b.buy); got != c.want {
 			t.Errorf("%s: bought for %d of the backlog, want %d (%s)", c.name, got, c.want, b.why)

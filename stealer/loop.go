@@ -215,6 +215,7 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	loads := l.ev.Load()
 	s := Snapshot{
 		Now:       now,
+		Tick:      l.cfg.Tick,
 		Demand:    l.ev.Demand(),
 		Latency:   slices.Clone(l.latency),
 		Cancelled: slices.Clone(l.waited),

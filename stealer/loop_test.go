@@ -55,6 +55,9 @@ func TestSnapshots(t *testing.T) {
 		if last.TaskDuration != 10*time.Minute {
 			t.Errorf("task duration %v, want the evaluator's 10m", last.TaskDuration)
 		}
+		if last.Tick != time.Second {
+			t.Errorf("tick %v, want the default Config.Tick, 1s", last.Tick)
+		}
 		advance(3 * time.Second)
 		last = lastSnap()
 		if len(last.Held) != 1 || !last.Held[0].Working || !last.Held[0].Resources.Equal(cpus(4)) || len(last.Pending) != 0 {

@@ -20,6 +20,11 @@ type Snapshot struct {
 	// from here and never from the clock.
 	Now time.Time
 
+	// Tick is the longest the policy waits before it is asked again (a
+	// Stealer's Config.Tick; it asks sooner when something changes);
+	// zero when unknown. A plan that holds costs at most that long.
+	Tick time.Duration
+
 	// Demand is the ready work that no working alloc can place, largest
 	// shapes first, as [Evaluator.Demand] reports it: it is already net of
 	// the Free capacity of every alloc that works for the evaluation and
