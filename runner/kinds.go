@@ -150,15 +150,17 @@ func (e *Eval) Upcoming() []stealer.Upcoming {
 }
 
 // Critical returns the flow's longest chains from its running tasks, its
-// ready ones and its next wave (stealer.Durations.Critical), so that a
-// policy does not buy what cannot end the flow sooner.
-func (e *Eval) Critical() stealer.Critical {
+// ready ones and its next wave, and the work left list-scheduled on cpus
+// (stealer.Durations.Critical), so that a policy does not buy what cannot
+// end the flow sooner.
+func (e *Eval) Critical(cpus float64) stealer.Critical {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	w, ok := e.wave(time.Now())
 	if !ok {
 		return stealer.Critical{}
 	}
+	w.Cpus = cpus
 	return e.durations.Critical(w)
 }
 

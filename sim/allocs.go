@@ -204,6 +204,7 @@ func (e *engine) launchDone(ref int32) bool {
 	a.heldIdx = len(e.held)
 	e.held = append(e.held, a)
 	e.heldSnap = append(e.heldSnap, e.heldOf(a))
+	e.heldUp += e.heldSnap[len(e.heldSnap)-1].HeldCPU()
 	e.heldByID[a.id] = a
 	e.heldCPU += a.cpu
 	e.free.insert(a)
@@ -282,6 +283,7 @@ func (e *engine) bill(life time.Duration, cpu float64) float64 {
 func (e *engine) release(a *alloc) {
 	i := a.heldIdx
 	e.held = slices.Delete(e.held, i, i+1)
+	e.heldUp -= e.heldSnap[i].HeldCPU()
 	e.heldSnap = slices.Delete(e.heldSnap, i, i+1)
 	for _, h := range e.held[i:] {
 		h.heldIdx--

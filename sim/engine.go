@@ -64,6 +64,7 @@ type engine struct {
 	heldSnap []stealer.Held
 	heldByID map[string]*alloc
 	heldCPU  float64
+	heldUp   float64 // the cpus heldSnap adds to the capacity held (stealer.Held.HeldCPU)
 	dirty    []*alloc
 	free     *freeIndex
 	resMaps  map[string]ebb.Resources // see intern

@@ -88,10 +88,11 @@ func (e *engine) runningLeft(r runningTasks) time.Duration {
 }
 
 // lookahead returns the work about to become ready behind the running and
-// the ready tasks, and the flow's longest chains, as runner.Eval's
-// Upcoming and Critical say (stealer.Durations.NextWave and Critical,
-// from what is known, never the true durations).
-func (e *engine) lookahead(r runningTasks) ([]stealer.Upcoming, stealer.Critical) {
+// the ready tasks, and the flow's longest chains with the work left
+// list-scheduled on cpus, as runner.Eval's Upcoming and Critical say
+// (stealer.Durations.NextWave and Critical, from what is known, never the
+// true durations).
+func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, stealer.Critical) {
 	if e.running == 0 && e.readyN == 0 {
 		return nil, stealer.Critical{}
 	}
@@ -104,6 +105,7 @@ func (e *engine) lookahead(r runningTasks) ([]stealer.Upcoming, stealer.Critical
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.readyN,
+		Cpus:       cpus,
 		Ready: func(yield func(int32) bool) {
 			for _, s := range e.readyShapes {
 				for i := range s.q.All() {

@@ -46,12 +46,13 @@ func (e *engine) snapshot() stealer.Snapshot {
 	for _, a := range e.dirty {
 		a.dirty = false
 		if a.heldIdx >= 0 {
-			e.heldSnap[a.heldIdx] = e.heldOf(a)
+			h := e.heldOf(a)
+			e.heldUp += h.HeldCPU() - e.heldSnap[a.heldIdx].HeldCPU()
+			e.heldSnap[a.heldIdx] = h
 		}
 	}
 	e.dirty = e.dirty[:0]
 	r := e.runningNow()
-	upcoming, critical := e.lookahead(r)
 	s := stealer.Snapshot{
 		Now:          epoch.Add(e.now),
 		Tick:         e.cl.Tick,
@@ -62,11 +63,11 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Cancelled:    e.waited,
 		TaskDuration: e.taskAvg,
 		Remaining:    e.runningLeft(r),
-		Upcoming:     upcoming,
-		Critical:     critical,
 		Nodes:        e.cl.Shapes,
 		Recent:       e.recent,
 	}
+	// The capacity held, as s.HeldCPU says, kept as allocs change.
+	s.Upcoming, s.Critical = e.lookahead(r, e.heldUp+s.Others[0].HeldCPU())
 	if len(e.readyShapes) > 0 {
 		s.Demand = make([]ebb.Demand, 0, len(e.readyShapes))
 		for _, sh := range e.readyShapes {

@@ -42,6 +42,22 @@ type Critical struct {
 	// Ranked says that ready tasks start longest chain first, by
 	// durations known for every kind (Wave.Ranked).
 	Ranked bool `json:"ranked,omitempty"`
+	// Packed is how long from now the capacity held (Wave.Cpus) takes
+	// to run all the work left, list-scheduled: each running task keeps
+	// its cpus for its expected remaining time (its mean; none for a
+	// kind none of which has finished, as in End), a task behind starts
+	// no sooner than the last of its dependencies ends, and ready tasks
+	// take the cpus that free up longest chain first, each running its
+	// kind's Estimate. Where Work over the cpus says how wide the rest
+	// of the flow is and End how deep, Packed says both at once: a
+	// stage that fans out behind a running task and joins again waits
+	// for the task, and then for all of its branches on what is held.
+	// When the work alone (Work's share that fits, the running tasks'
+	// remaining cpu time added) over the cpus ends after End, Packed is
+	// that figure: the schedule ends no sooner. Zero when Wave.Cpus is,
+	// or when the running, ready and waiting tasks are more than
+	// Critical looks at.
+	Packed time.Duration `json:"packed,omitempty"`
 }
 
 // A Chain is a path of tasks of a flow that can start In from now at the
@@ -56,9 +72,10 @@ type Chain struct {
 // checks for it with a type assertion and puts what it returns in
 // Snapshot.Critical.
 type CriticalEstimator interface {
-	// Critical returns the flow's longest chains, or the zero value.
-	// It must not block for long.
-	Critical() Critical
+	// Critical returns the flow's longest chains, or the zero value,
+	// with the work left list-scheduled on cpus (Critical.Packed; none
+	// when cpus is zero). It must not block for long.
+	Critical(cpus float64) Critical
 }
 
 // criticalBudget is how many tasks Durations.Critical looks at: a bound
@@ -77,7 +94,9 @@ const criticalBudget = 1 << 15
 // times (see expectedLatest). It walks every task behind the running
 // and ready ones once, up to criticalBudget of them; past that (at once
 // when w.ReadyCount says the ready ones alone are more), or when nothing
-// runs, it returns the zero value. Work sums what it walked.
+// runs, it returns the zero value. Work sums what it walked; with
+// w.Cpus, Packed list-schedules it on them (see packed), when the
+// running, ready and walked tasks together are within criticalBudget.
 func (d *Durations) Critical(w Wave) Critical {
 	if w.ReadyCount > criticalBudget {
 		return Critical{} // each ready task would be walked
@@ -90,40 +109,52 @@ func (d *Durations) Critical(w Wave) Critical {
 		est, _ := curves[k].estimate(kw.Hint)
 		weight[k] = est.Seconds()
 	}
-	rank := make(map[int32]float64)
+	rank := make(map[int32]walkedTask)
 	walked, over := 0, false
-	work := 0.0
+	work, cpuSum := 0.0, 0.0 // cpuSum: the cpus of every task walked and running
+	workFit := 0.0           // the work of the tasks that fit on w.Cpus, running ones' included
 	// rankOf is t's upward rank: its weight plus the longest rank of
 	// what depends on it, each task walked once. A ready task is no
 	// running or ready task's dependent, so its rank is not kept.
-	var rankOf func(t int32, keep bool) float64
-	rankOf = func(t int32, keep bool) float64 {
+	var rankOf func(t int32, keep bool) walkedTask
+	rankOf = func(t int32, keep bool) walkedTask {
 		if r, ok := rank[t]; ok {
 			return r
 		}
 		if over || walked >= criticalBudget {
 			over = true
-			return 0
+			return walkedTask{}
 		}
 		walked++
 		if keep {
-			rank[t] = 0 // a cycle cannot be; this only bounds a broken graph
+			rank[t] = walkedTask{} // a cycle cannot be; this only bounds a broken graph
 		}
-		r := 0.0
-		if k := w.Kind(t); k >= 0 && k < len(weight) {
-			r = weight[k]
+		r := walkOf(w, t, weight)
+		work += r.dur * r.cpu
+		cpuSum += r.cpu
+		if r.cpu <= w.Cpus+cpuSlack {
+			workFit += r.dur * r.cpu
 		}
-		work += r * w.Resources(t)[ebb.CPU]
 		longest := 0.0
 		for _, dep := range w.Dependents(t) {
-			longest = max(longest, rankOf(dep, true))
+			longest = max(longest, rankOf(dep, true).rank)
 		}
+		r.rank = r.dur + longest
 		if keep {
-			rank[t] = r + longest
+			rank[t] = r
 		}
-		return r + longest
+		return r
 	}
 	var chains []Chain
+	var runs []started // every running task, ending as in End, for Packed
+	if w.Cpus > 0 {
+		n := 0
+		for _, ts := range w.Tasks {
+			n += len(ts)
+		}
+		runs = make([]started, 0, n)
+	}
+	latestChain := 0.0 // the latest a running task's chain ends, each at its mean
 	// The latestOf+1 running chains expected to end last, latest first.
 	top := make([]chainEnd, 0, latestOf+1)
 	for k, kw := range w.Kinds {
@@ -148,12 +179,19 @@ func (d *Durations) Critical(w Wave) Critical {
 			}
 			longest := 0.0
 			for _, dep := range w.Dependents(t) {
-				longest = max(longest, rankOf(dep, true))
+				longest = max(longest, rankOf(dep, true).rank)
 			}
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
 			}
 			top = insertLatest(top, chainEnd{k, i, in, longest})
+			if w.Cpus > 0 {
+				c := w.Resources(t)[ebb.CPU]
+				cpuSum += c
+				workFit += c * in
+				latestChain = max(latestChain, in+longest)
+				runs = append(runs, started{end: in, cpus: c, task: t})
+			}
 		}
 	}
 	// The latest to end is likely among those expected to end last:
@@ -193,13 +231,14 @@ func (d *Durations) Critical(w Wave) Critical {
 	if end == 0 {
 		return Critical{}
 	}
-	ready := 0.0
+	ready, readyN := 0.0, 0
 	if w.Ready != nil {
 		for t := range w.Ready {
-			ready = max(ready, rankOf(t, false))
+			ready = max(ready, rankOf(t, false).rank)
 			if over {
 				break
 			}
+			readyN++
 		}
 	}
 	if over {
@@ -208,7 +247,21 @@ func (d *Durations) Critical(w Wave) Critical {
 	if ready > 0 {
 		chains = append(chains, Chain{Length: secondsDur(ready)})
 	}
-	return Critical{End: secondsDur(end), Chains: frontier(chains), Work: secondsDur(work), Ranked: w.Ranked}
+	c := Critical{End: secondsDur(end), Chains: frontier(chains), Work: secondsDur(work), Ranked: w.Ranked}
+	switch {
+	case w.Cpus <= 0:
+	case cpuSum <= w.Cpus+cpuSlack:
+		// Every task left fits at once: none waits for cpus, and the
+		// schedule is the longest chain, each at its mean.
+		c.Packed = secondsDur(max(latestChain, ready))
+	case workFit/w.Cpus > end:
+		// The work alone ends past End on the cpus: so does the
+		// schedule, which is spared.
+		c.Packed = secondsDur(workFit / w.Cpus)
+	case len(runs)+readyN+len(rank) <= criticalBudget:
+		c.Packed = secondsDur(packed(w, w.Cpus, runs, rank, weight))
+	}
+	return c
 }
 
 // finished reports whether a task of kind was seen to finish.

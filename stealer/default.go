@@ -36,7 +36,10 @@ import (
 //     which buying back counts as a re-buy, see rebuyWindow) keeps the
 //     allocs it would otherwise buy back, and work whose time nobody can
 //     tell yet, due within that horizon too, keeps those it fits on
-//     until they have been idle twice as long as an allocation takes;
+//     until they have been idle twice as long as an allocation takes,
+//     and as long as the work left, list-scheduled on what is held,
+//     ends after the longest running chain (Critical.Packed past
+//     Critical.End: the flow needs more than is held);
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -59,7 +62,8 @@ import (
 //     cannot end the flow sooner (Snapshot.Critical): the longest chain
 //     through a running task ends after the backlog has started on held
 //     capacity and run its own chains out, and after held capacity has
-//     run all the work left (see runningChainLonger); nor, for a shape,
+//     run all the work left, its cpus shared and list-scheduled too
+//     (Critical.Packed; see runningChainLonger); nor, for a shape,
 //     while more of its tasks wait than held capacity has slots for and
 //     their kinds have just begun (some run, none has finished, and
 //     those running have run less than a 16th of the latency: watched a

@@ -24,7 +24,11 @@ import (
 // nothing, and the wait of the work that comes meanwhile, which holds
 // the alloc's capacity idle as long. Work, timed or not, due past the
 // latency by more than the window in which buying it back counts as a
-// re-buy (see rebuyWindow) keeps nothing.
+// re-buy (see rebuyWindow) keeps nothing. While the work left,
+// list-scheduled on what is held, ends after the longest running chain
+// (Critical.Packed past Critical.End), work due within that horizon
+// keeps every alloc it fits on, less what busy allocs take: the flow
+// needs more than is held.
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
 	if len(drains) == 0 {
 		return drains
@@ -49,6 +53,13 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		}
 	}
 	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
+	if c := s.Critical; c.End > 0 && c.Packed > c.End {
+		// The work left packs past the longest running chain's end on
+		// what is held: the flow needs more than is held, so every
+		// alloc the work due within the horizon fits on is kept, not
+		// bought back for it a latency before it comes.
+		drains = takeYoung(s, netOfBusy(s, append(slices.Clone(later), untimed...)), drains, drains)
+	}
 	// Untimed work keeps the allocs idle less than twice the latency.
 	if len(untimed) == 0 || len(drains) == 0 {
 		return drains

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/ebbflow/ebb"
 )
 
 // The default policy's step 5, last part: a purchase that cannot end the
@@ -34,14 +32,16 @@ func notSooner(s Snapshot, b purchase) purchase {
 // ends after every chain that the backlog starts (Critical.Chains) would
 // end, the backlog started on held capacity within drainSecs, and after
 // held capacity has run all the work left (Critical.Work over its cpus,
-// once its running tasks are done, in Snapshot.Remaining): chains say how
-// deep the flow is, work how wide. A chain starts when it can (In) and
-// the backlog has started; but when ready tasks start longest chain
-// first (Critical.Ranked), a chain behind a running task starts as soon
-// as it can, in the slot of the task it waits on, ahead of the backlog:
-// it is longer than any chain a ready task heads (Chains lists none that
-// a chain starting no later makes moot), and the longer ones listed
-// after it are not ready yet. It holds only once task durations are
+// once its running tasks are done, in Snapshot.Remaining), and after
+// held capacity has run it list-scheduled (Critical.Packed, when known):
+// chains say how deep the flow is, work how wide, and the schedule both,
+// a stage that fans out behind a running task and joins again included.
+// A chain starts when it can (In) and the backlog has started; but when
+// ready tasks start longest chain first (Critical.Ranked), a chain
+// behind a running task starts as soon as it can, in the slot of the
+// task it waits on, ahead of the backlog: it is longer than any chain a
+// ready task heads (Chains lists none that a chain starting no later
+// makes moot), and the longer ones listed after it are not ready yet. It holds only once task durations are
 // known (Snapshot.TaskDuration): before any task has finished, every
 // chain is a guess. It returns the reason's tail.
 func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
@@ -59,7 +59,7 @@ func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
 		ends = max(ends, start+ch.Length)
 	}
 	area, ok := workLeft(s)
-	if !ok || ends > c.End || area > c.End {
+	if !ok || ends > c.End || area > c.End || c.Packed > c.End {
 		return "", false
 	}
 	return fmt.Sprintf("; its chains end within %s and held capacity runs all the work left in %s, the longest running chain ends in %s: buying ends nothing sooner",
@@ -73,15 +73,7 @@ func workLeft(s Snapshot) (time.Duration, bool) {
 	if s.Critical.End <= 0 {
 		return 0, false
 	}
-	var held, busy float64
-	for _, hs := range [][]Held{s.Held, s.Others} {
-		for _, h := range hs {
-			if !h.Draining {
-				held += h.Resources[ebb.CPU]
-				busy += h.Busy[ebb.CPU]
-			}
-		}
-	}
+	held, busy := s.HeldCPU()
 	if held <= 0 {
 		return 0, false
 	}

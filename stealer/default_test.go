@@ -469,6 +469,17 @@ func TestDefaultPlan(t *testing.T) {
 		wantHold: "held: 12 tasks waiting: backlog drains in 1m30s on held capacity, allocation takes 30s, patience 30s; " +
 			"its chains end within 3m30s and held capacity runs all the work left in 1m30s, the longest running chain ends in 10m0s: buying ends nothing sooner",
 	}, {
+		name: "work that packs past the running chain's end on held capacity is bought for",
+		snap: Snapshot{
+			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,
+			// As above, but the work behind the running task fans out
+			// when it ends and joins again: list-scheduled on the
+			// primary, it ends in 12 min, past the chain's 10.
+			Critical: Critical{End: 10 * time.Minute, Chains: []Chain{{Length: 2 * time.Minute}}, Work: 12 * time.Minute, Packed: 12 * time.Minute},
+		},
+		wantAcquire: []ebb.Requirements{req(cpus(1), 4)},
+		wantReasons: []string{"backlog drains in 1m30s on held capacity, allocation takes 30s, patience 30s"},
+	}, {
 		name: "a waiting chain that ends after the running one is bought for",
 		snap: Snapshot{
 			Demand: []ebb.Demand{dem(cpus(1), 12)}, Others: []Held{primary(8)}, TaskDuration: time.Minute,

@@ -196,6 +196,14 @@ type estimating struct {
 
 func (e estimating) TaskDuration() time.Duration { return e.d }
 
+// heldEcho is an evaluator whose Critical says, in Packed, how many cpus
+// it was asked to schedule on, a second each.
+type heldEcho struct{ estimating }
+
+func (e heldEcho) Critical(cpus float64) Critical {
+	return Critical{Packed: time.Duration(cpus * float64(time.Second))}
+}
+
 // recorder collects a stealer's events and its OnAcquire and OnRelease
 // calls.
 type recorder struct {

@@ -233,9 +233,6 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 	if u, ok := l.ev.(UpcomingEstimator); ok {
 		s.Upcoming = u.Upcoming()
 	}
-	if c, ok := l.ev.(CriticalEstimator); ok {
-		s.Critical = c.Critical()
-	}
 	if z, ok := l.cfg.Cluster.(Sizer); ok {
 		s.Nodes = z.Sizes()
 	}
@@ -274,6 +271,10 @@ func (l *loop) snapshot(now time.Time) Snapshot {
 			ID: r.id, Since: r.since, For: cloneDemand(r.serves),
 			Requirements: ebb.Requirements{Min: r.req.Min.Clone(), Width: r.req.Width},
 		})
+	}
+	if c, ok := l.ev.(CriticalEstimator); ok {
+		held, _ := s.HeldCPU()
+		s.Critical = c.Critical(held)
 	}
 	return s
 }

@@ -43,7 +43,7 @@ func TestSnapshots(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		// Tasks of 10 min: all 4 waiting would still wait when an
 		// alloc came, so all 4 are bought.
-		errc := start(ctx, s, estimating{ev, 10 * time.Minute})
+		errc := start(ctx, s, heldEcho{estimating{ev, 10 * time.Minute}})
 		advance(time.Second)
 		last := lastSnap()
 		if len(last.Others) != 1 || last.Others[0].ID != prim.ID() || last.Others[0].Running != 2 {
@@ -58,6 +58,9 @@ func TestSnapshots(t *testing.T) {
 		if last.Tick != time.Second {
 			t.Errorf("tick %v, want the default Config.Tick, 1s", last.Tick)
 		}
+		if last.Critical.Packed != 2*time.Second {
+			t.Errorf("critical path asked of %v cpus, want the primary's 2", last.Critical.Packed.Seconds())
+		}
 		advance(3 * time.Second)
 		last = lastSnap()
 		if len(last.Held) != 1 || !last.Held[0].Working || !last.Held[0].Resources.Equal(cpus(4)) || len(last.Pending) != 0 {
@@ -65,6 +68,9 @@ func TestSnapshots(t *testing.T) {
 		}
 		if !slices.Equal(last.Latency, []time.Duration{3 * time.Second}) {
 			t.Errorf("latency %v, want [3s]", last.Latency)
+		}
+		if last.Critical.Packed != 6*time.Second {
+			t.Errorf("critical path asked of %v cpus, want the primary's 2 and the alloc's 4", last.Critical.Packed.Seconds())
 		}
 		ev.Ready()
 		advance(time.Minute + time.Second)

@@ -86,7 +86,8 @@ type Snapshot struct {
 	// Critical is how long the flow's longest chains are, from its
 	// running tasks, its ready ones and its next wave, when the
 	// evaluator can tell (see [CriticalEstimator] and
-	// Durations.Critical); the zero value when it cannot.
+	// Durations.Critical); the zero value when it cannot. Its Packed
+	// schedules the work left on HeldCPU's cpus.
 	Critical Critical
 
 	// Recent lists the stealer's recent acquisitions and releases, in no
@@ -127,6 +128,30 @@ type Pending struct {
 	Since time.Time
 	// For is the demand the request was made for, as its plan said.
 	For []ebb.Demand
+}
+
+// HeldCPU returns the cpus of the capacity held, the allocs in Held and
+// Others that are not draining, and how many of them are busy: what the
+// work left runs on if nothing is bought (see Critical.Packed).
+func (s Snapshot) HeldCPU() (held, busy float64) {
+	for _, hs := range [][]Held{s.Held, s.Others} {
+		for _, h := range hs {
+			if c := h.HeldCPU(); c > 0 {
+				held += c
+				busy += h.Busy[ebb.CPU]
+			}
+		}
+	}
+	return held, busy
+}
+
+// HeldCPU returns the cpus h adds to the capacity held (see
+// Snapshot.HeldCPU): its cpus, unless it is draining.
+func (h Held) HeldCPU() float64 {
+	if h.Draining {
+		return 0
+	}
+	return h.Resources[ebb.CPU]
 }
 
 // ChangeKind says whether a [Change] acquired or released capacity.

@@ -90,6 +90,9 @@ type Wave struct {
 	// it; zero says nothing. Critical, whose walk these alone would
 	// take past its budget, then gives up without walking them.
 	ReadyCount int
+	// Cpus is the capacity held, on which Critical list-schedules the
+	// work left (Critical.Packed); zero for none.
+	Cpus float64
 }
 
 // maxReadySources is how many ready tasks NextWave reads: a bound on its

@@ -578,6 +578,35 @@ func TestDefaultKeepsForAWaveDueWithinTheRebuyWindow(t *testing.T) {
 	}
 }
 
+// While the work left packs past the longest running chain's end on
+// what is held (Critical.Packed), the flow needs more than is held: an
+// idle alloc that work due within the horizon fits on is kept, though
+// held capacity would start that work soon enough once it comes.
+func TestDefaultKeepsWhileTheWorkPacksPastTheEnd(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 1})
+	s := gatherSnapshot(upcoming(10, 2*time.Minute, false))
+	// Ten tasks of 30 s in 2 min: the primary starts them within the
+	// latency of their coming; both idle allocs go.
+	if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("10 tasks upcoming in 2 min: plan %s, want both idle allocs drained", formatPlan(p))
+	}
+	s.Critical = Critical{End: 3 * time.Minute, Packed: 3 * time.Minute, Ranked: true}
+	if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("the work packs by the end on what is held: plan %s, want both idle allocs drained", formatPlan(p))
+	}
+	// Packed past the end: the primary's 7 free cpus take 7 of the
+	// ten, a1 the other 3; a2 goes.
+	s.Critical.Packed = 4 * time.Minute
+	if p := d.Plan(s); drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("the work packs past the end on what is held: plan %s, want a1 kept and a2 drained", formatPlan(p))
+	}
+	// Due past the horizon: nothing kept.
+	s.Upcoming = []Upcoming{upcoming(10, time.Hour, false)}
+	if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("packed past the end, 10 tasks upcoming in an hour: plan %s, want both idle allocs drained", formatPlan(p))
+	}
+}
+
 // A request in flight is kept for untimed work likely due before it
 // comes, though such work buys nothing: cancelled, it would be asked for
 // again when the work is ready, a latency later. Work likely due long
