@@ -48,9 +48,10 @@ type engine struct {
 	remaining    int     // tasks not finished
 	running      int
 	readyN       int
-	runningSet   []uint64  // bit i: task i runs
-	readyShapes  []*tshape // shapes with ready tasks, by rank
-	byRank       []*tshape // scratch for place: readyShapes by their next task's rank
+	runningSet   []uint64     // bit i: task i runs
+	runBuf       runningTasks // runningNow's slices, reused
+	readyShapes  []*tshape    // shapes with ready tasks, by rank
+	byRank       []*tshape    // scratch for place: readyShapes by their next task's rank
 	busyCPU      float64
 	waitingCPU   float64
 	demanded     bool // the stealer was woken for the current backlog

@@ -37,15 +37,21 @@ type runningTasks struct {
 	ages  [][]time.Duration
 }
 
-// runningNow returns the tasks that run now and their ages.
+// runningNow returns the tasks that run now and their ages, in slices
+// the engine reuses from one snapshot to the next (a snapshot's
+// estimates read them while it is made, and keep none of them).
 func (e *engine) runningNow() runningTasks {
-	r := runningTasks{tasks: make([][]int32, len(e.kinds)), ages: make([][]time.Duration, len(e.kinds))}
-	if e.running == 0 {
-		return r
+	r := &e.runBuf
+	if len(r.tasks) != len(e.kinds) {
+		r.tasks = make([][]int32, len(e.kinds))
+		r.ages = make([][]time.Duration, len(e.kinds))
 	}
-	for k, kd := range e.kinds {
-		r.tasks[k] = make([]int32, 0, kd.running)
-		r.ages[k] = make([]time.Duration, 0, kd.running)
+	for k := range e.kinds {
+		r.tasks[k] = r.tasks[k][:0]
+		r.ages[k] = r.ages[k][:0]
+	}
+	if e.running == 0 {
+		return *r
 	}
 	for w, word := range e.runningSet {
 		for word != 0 {
@@ -56,7 +62,7 @@ func (e *engine) runningNow() runningTasks {
 			r.ages[t.kind] = append(r.ages[t.kind], e.now-t.started)
 		}
 	}
-	return r
+	return *r
 }
 
 // ranks returns each task's upward rank as runner.Eval computes it: each

@@ -70,9 +70,17 @@ type Rejection struct {
 // stopped working); it reports those as rejected events too.
 func Admit(s Snapshot, p Plan, lim AdmitLimits) Admitted {
 	var a Admitted
-	inFlight := make(map[RequestID]bool, len(s.Pending))
-	for _, r := range s.Pending {
-		inFlight[r.ID] = true
+	// The requests in flight, and the allocs held, are looked up by ID
+	// only for the plan's cancels and drains: the maps are made only
+	// when there are some (a plan at 10,000 allocs seldom has any).
+	n := len(s.Pending) // in flight, less the cancels admitted
+	var inFlight map[RequestID]bool
+	if len(p.Cancel) > 0 {
+		inFlight = make(map[RequestID]bool, len(s.Pending))
+		for _, r := range s.Pending {
+			inFlight[r.ID] = true
+		}
+		n = len(inFlight)
 	}
 	for _, c := range p.Cancel {
 		if !inFlight[c.ID] {
@@ -81,12 +89,16 @@ func Admit(s Snapshot, p Plan, lim AdmitLimits) Admitted {
 			continue
 		}
 		delete(inFlight, c.ID)
+		n--
 		a.Cancel = append(a.Cancel, c)
 	}
 
-	held := make(map[string]*Held, len(s.Held))
-	for i := range s.Held {
-		held[s.Held[i].ID] = &s.Held[i]
+	var held map[string]*Held
+	if len(p.Drain) > 0 {
+		held = make(map[string]*Held, len(s.Held))
+		for i := range s.Held {
+			held[s.Held[i].ID] = &s.Held[i]
+		}
 	}
 	drained := make(map[string]bool)
 	for _, d := range p.Drain {
@@ -110,7 +122,6 @@ func Admit(s Snapshot, p Plan, lim AdmitLimits) Admitted {
 		a.BackingOff = true
 		return a
 	}
-	n := len(inFlight)
 	for _, r := range p.Acquire {
 		switch err := r.Requirements.Validate(); {
 		case n >= lim.MaxPending:

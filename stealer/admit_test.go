@@ -64,4 +64,11 @@ func TestAdmit(t *testing.T) {
 	if a.BackingOff || len(a.Acquire) != 1 {
 		t.Errorf("backoff over at Now: %+v", a)
 	}
+
+	// Without cancels, the requests in flight still count against
+	// MaxPending: r1 and r2 leave room for one of three.
+	a = stealer.Admit(s, stealer.Plan{Acquire: []stealer.Request{one, one, one}}, stealer.AdmitLimits{MaxPending: 3})
+	if len(a.Acquire) != 1 || len(a.Rejected) != 2 {
+		t.Errorf("no cancels, 2 in flight, MaxPending 3: %d admitted, %d refused; want 1 and 2", len(a.Acquire), len(a.Rejected))
+	}
 }

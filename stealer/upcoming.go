@@ -214,7 +214,11 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		return ests[k]
 	}
 	// The sources: running tasks, then ready ones.
-	var sources []int32
+	nsources := min(max(0, w.ReadyCount), maxReadySources)
+	for _, ts := range w.Tasks {
+		nsources += len(ts)
+	}
+	sources := make([]int32, 0, nsources)
 	for k, kw := range w.Kinds {
 		if k >= len(w.Tasks) {
 			break
