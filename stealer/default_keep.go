@@ -26,9 +26,11 @@ import (
 // latency by more than the window in which buying it back counts as a
 // re-buy (see rebuyWindow) keeps nothing. While the work left,
 // list-scheduled on what is held, ends after the longest running chain
-// (Critical.Packed past Critical.End), work due within that horizon
-// keeps every alloc it fits on, less what busy allocs take: the flow
-// needs more than is held.
+// (Critical.Packed past Critical.End), the flow needs more than is held
+// and every held cpu has work to come: work due within that horizon,
+// within the latency too, keeps every alloc it fits on, the free
+// capacity of busy allocs counted on for none of it (the chains behind
+// the work, and the work behind them, come for that capacity).
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
 	if len(drains) == 0 {
 		return drains
@@ -41,7 +43,7 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	// window is the re-buy window (see rebuyWindow), not a margin of
 	// the idle timeout. Work due past that horizon keeps nothing.
 	horizon := latency + rebuyWindow(d.baseIdle(), latency)
-	var later, untimed []ebb.Demand
+	var later, untimed, due []ebb.Demand
 	for _, u := range s.Upcoming {
 		switch {
 		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
@@ -50,6 +52,8 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 			untimed = append(untimed, u.Demand)
 		case u.In > latency:
 			later = append(later, u.Demand)
+		default:
+			due = append(due, u.Demand)
 		}
 	}
 	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
@@ -57,8 +61,11 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		// The work left packs past the longest running chain's end on
 		// what is held: the flow needs more than is held, so every
 		// alloc the work due within the horizon fits on is kept, not
-		// bought back for it a latency before it comes.
-		drains = takeYoung(s, netOfBusy(s, append(slices.Clone(later), untimed...)), drains, drains)
+		// bought back for it a latency before it comes. Busy allocs'
+		// free capacity is not counted on: work that it would take
+		// when it comes makes more ready behind it, for which a
+		// drained alloc would be bought back.
+		drains = takeYoung(s, append(append(slices.Clone(due), later...), untimed...), drains, drains)
 	}
 	// Untimed work keeps the allocs idle less than twice the latency.
 	if len(untimed) == 0 || len(drains) == 0 {

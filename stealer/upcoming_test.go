@@ -594,11 +594,26 @@ func TestDefaultKeepsWhileTheWorkPacksPastTheEnd(t *testing.T) {
 	if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
 		t.Errorf("the work packs by the end on what is held: plan %s, want both idle allocs drained", formatPlan(p))
 	}
-	// Packed past the end: the primary's 7 free cpus take 7 of the
-	// ten, a1 the other 3; a2 goes.
+	// Packed past the end: every cpu held has work to come, so the
+	// primary's 7 free cpus are not counted on; the ten keep a1 (8) and
+	// a2 (2).
 	s.Critical.Packed = 4 * time.Minute
+	if p := d.Plan(s); len(p.Drain) != 0 {
+		t.Errorf("the work packs past the end on what is held: plan %s, want a1 and a2 kept", formatPlan(p))
+	}
+	// Five keep a1 only.
+	s.Upcoming = []Upcoming{upcoming(5, 2*time.Minute, false)}
 	if p := d.Plan(s); drained(p, "a1") || !drained(p, "a2") {
-		t.Errorf("the work packs past the end on what is held: plan %s, want a1 kept and a2 drained", formatPlan(p))
+		t.Errorf("packed past the end, 5 tasks upcoming in 2 min: plan %s, want a1 kept and a2 drained", formatPlan(p))
+	}
+	// Seven due within the latency, which the primary's free cpus take
+	// when they come (both idle allocs go while the work packs by the
+	// end, see TestDefaultKeepsIdleAllocsForTheNextWave), keep a1 while
+	// it packs past it: their chains, and the work behind, come for
+	// those cpus.
+	s.Upcoming = []Upcoming{upcoming(7, 20*time.Second, false)}
+	if p := d.Plan(s); drained(p, "a1") || !drained(p, "a2") || len(p.Acquire) != 0 {
+		t.Errorf("packed past the end, 7 tasks upcoming in 20 s: plan %s, want a1 kept, a2 drained, nothing bought", formatPlan(p))
 	}
 	// Due past the horizon: nothing kept.
 	s.Upcoming = []Upcoming{upcoming(10, time.Hour, false)}
