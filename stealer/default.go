@@ -39,7 +39,10 @@ import (
 //     until they have been idle twice as long as an allocation takes,
 //     and as long as the work left, list-scheduled on what is held,
 //     ends after the longest running chain (Critical.Packed past
-//     Critical.End: the flow needs more than is held);
+//     Critical.End: the flow needs more than is held), when work due
+//     within the horizon, within the latency too, keeps every idle
+//     alloc it fits on, busy allocs' free capacity counted on for none
+//     of it;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
