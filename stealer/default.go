@@ -54,8 +54,11 @@ import (
 //     their slot after them; shapes are taken largest first; before
 //     any task has finished, the running ones are taken to run the
 //     configured TaskDuration, so that tasks just begun free no slot
-//     for that long (Snapshot.Remaining saying how far along they are),
-//     and once every kind's duration is known (Critical.Ranked), no slot
+//     for that long (Snapshot.Remaining saying how far along they are);
+//     when the first shape's tasks are of kinds that run and none of
+//     which has finished, those running are taken to run as long as
+//     these (at least the guess), and their slots free no sooner; and
+//     once every kind's duration is known (Critical.Ranked), no slot
 //     frees before the running tasks' expected remaining time;
 //  5. buys only the part of the backlog that would still be waiting when a
 //     new alloc arrives (after the latency estimate) and, once task
@@ -498,9 +501,17 @@ func (d *Default) toBuy(s Snapshot, backlog []group, drains []Drain, latency tim
 				// they are, and no slot frees before they end.
 				left = max(left, taskDur.Seconds()-2*left)
 			}
+			ownKind := g.bound && g.dur > 0 && slotted
+			if ownKind {
+				// Tasks of their kinds run and none has finished:
+				// those running are taken to run as long as these
+				// (dur, at least the guess), and the slots they hold
+				// free no sooner.
+				left = max(left, (dur - g.dur).Seconds())
+			}
 			wait := max(0, left-dur.Seconds()/2)
 			t += wait
-			if slotted && (guessed || s.Critical.Ranked) {
+			if slotted && (guessed || ownKind || s.Critical.Ranked) {
 				ahead = wait
 			}
 			first = false
