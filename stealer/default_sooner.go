@@ -41,9 +41,10 @@ func notSooner(s Snapshot, b purchase) purchase {
 // behind a running task starts as soon as it can, in the slot of the
 // task it waits on, ahead of the backlog: it is longer than any chain a
 // ready task heads (Chains lists none that a chain starting no later
-// makes moot), and the longer ones listed after it are not ready yet. It holds only once task durations are
-// known (Snapshot.TaskDuration): before any task has finished, every
-// chain is a guess. It returns the reason's tail.
+// makes moot), and the longer ones listed after it are not ready yet.
+// It holds only once task durations are known (Snapshot.TaskDuration):
+// before any task has finished, every chain is a guess. It returns the
+// reason's tail.
 func runningChainLonger(s Snapshot, drainSecs float64) (string, bool) {
 	c := s.Critical
 	if s.TaskDuration <= 0 || c.End <= 0 {
