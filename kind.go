@@ -7,25 +7,52 @@ import (
 
 // KindName returns the task's kind (see Task.Kind): Kind when set, else
 // for a Go function the stem of its FuncKey (without a version suffix
-// such as "/v2" and a trailing number: "count-words" for
-// "count-words/v2", "shard" for "shard-17"), else the command's program
-// (its base name) and the stem of the task's name, the name without its
-// trailing number and separators, joined by a colon: "wc:count" for a
-// task "count-12" that runs wc. Tasks of one kind are expected to run
-// about as long as each other.
+// such as "/v2": "count-words" for "count-words/v2", "shard" for
+// "shard-17"), else the command's program (its base name) and the stem
+// of the task's name joined by a colon: "wc:count" for a task "count-12"
+// that runs wc. A stem is the name without its trailing number and the
+// separators before it, and with every other number in it written "#":
+// the numbers in a name tell one lane, sample, chromosome or shard from
+// another, not one step of a workflow from another, so "chr1.split_2"
+// and "chr21.split_7" are of one kind, "chr#.split", and the tasks of a
+// step on a seventh lane are known from the six before it. Tasks of one
+// kind are expected to run about as long as each other.
 func (t *Task) KindName() string {
 	switch {
 	case t.Kind != "":
 		return t.Kind
 	case t.Func != nil || t.FuncKey != "":
-		return nameStem(withoutVersion(t.FuncKey))
+		return maskNumbers(nameStem(withoutVersion(t.FuncKey)))
 	}
 	prog := ""
 	if len(t.Argv) > 0 {
 		prog = path.Base(t.Argv[0])
 	}
-	return prog + ":" + nameStem(t.Name)
+	return prog + ":" + maskNumbers(nameStem(t.Name))
 }
+
+// maskNumbers returns s with every run of ASCII digits in it written "#".
+func maskNumbers(s string) string {
+	i := strings.IndexAny(s, "0123456789")
+	if i < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if '0' <= c && c <= '9' {
+			if i == 0 || !isDigit(s[i-1]) {
+				b = append(b, '#')
+			}
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // nameStem returns name without its trailing digits and the separators
 // before them: "part-003" → "part", "chr1.split_2" → "chr1.split".

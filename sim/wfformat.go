@@ -192,7 +192,8 @@ var pegasusID = regexp.MustCompile(`_ID[0-9]+$`)
 // the name without Pegasus's "_ID0000042" suffix, then without its
 // trailing number, as ebb names the kind of a task that gives none (see
 // ebb.Task.KindName): "filterContams_s_1_sequence_3_ID0000042" is of
-// kind "filterContams_s_1_sequence", as are the lane's other chunks. The
+// kind "filterContams_s_#_sequence", as are the other chunks of its lane
+// and of every other lane. The
 // trace's program is left out: some workflow systems record a whole
 // script there.
 func kindOf(name, id string) string {

@@ -41,15 +41,16 @@ func TestReadWfFormat(t *testing.T) {
 }
 
 // A task's kind is its name without Pegasus's ID suffix and without its
-// trailing number, as ebb names a task's kind: a workflow that numbers
-// its tasks by input (one split per lane, one filter per chunk) groups
-// them by step, not one kind per task.
+// trailing number, its other numbers written "#", as ebb names a task's
+// kind: a workflow that numbers its tasks by input (one split per lane,
+// one filter per chunk) groups them by step, not one kind per task or
+// per lane.
 func TestReadWfFormatKinds(t *testing.T) {
 	const doc = `{"schemaVersion": "1.5", "workflow": {
 	  "specification": {"tasks": [
 	    {"name": "fastqSplit_s_1_sequence_ID0000001", "id": "a", "parents": [], "children": ["b", "c"]},
 	    {"name": "filter_s_1_sequence_1_ID0000002", "id": "b", "parents": ["a"], "children": ["d"]},
-	    {"name": "filter_s_1_sequence_2_ID0000003", "id": "c", "parents": ["a"], "children": ["d"]},
+	    {"name": "filter_s_2_sequence_1_ID0000003", "id": "c", "parents": ["a"], "children": ["d"]},
 	    {"name": "NFCORE_RNASEQ.RNASEQ.MULTIQC", "id": "d", "parents": ["b", "c"], "children": []},
 	    {"id": "merge_7", "parents": [], "children": []}
 	  ]},
@@ -66,7 +67,7 @@ func TestReadWfFormatKinds(t *testing.T) {
 	for _, task := range w.Tasks {
 		kinds = append(kinds, task.Kind)
 	}
-	want := []string{"fastqSplit_s_1_sequence", "filter_s_1_sequence", "filter_s_1_sequence", "NFCORE_RNASEQ.RNASEQ.MULTIQC", "merge"}
+	want := []string{"fastqSplit_s_#_sequence", "filter_s_#_sequence", "filter_s_#_sequence", "NFCORE_RNASEQ.RNASEQ.MULTIQC", "merge"}
 	if !reflect.DeepEqual(kinds, want) {
 		t.Errorf("kinds %q, want %q", kinds, want)
 	}
