@@ -116,8 +116,8 @@ func ReadWfFormat(r io.Reader, name string) (*Workload, error) {
 // memoryInBytes (mem). Schema 1.4: workflow.tasks[] holds both, each
 // task named by name (parents and children refer to names), its cores
 // in cores. A task's Kind is its category (1.4) or its name without a
-// Pegasus "_ID0000001" suffix and its trailing number, as ebb names a
-// task's kind.
+// Pegasus "_ID0000001" suffix and its trailing number, its other numbers
+// written "#", as ebb names a task's kind.
 //
 // Missing or null figures of a task are defaulted, never fatal, and
 // counted in Workload.Defaulted: no core count → 1 cpu; no memory → none
