@@ -40,18 +40,17 @@ func maskNumbers(s string) string {
 	b := make([]byte, 0, len(s))
 	b = append(b, s[:i]...)
 	for ; i < len(s); i++ {
-		c := s[i]
-		if '0' <= c && c <= '9' {
-			if i == 0 || !isDigit(s[i-1]) {
-				b = append(b, '#')
-			}
-			continue
+		switch {
+		case !isDigit(s[i]):
+			b = append(b, s[i])
+		case i == 0 || !isDigit(s[i-1]):
+			b = append(b, '#')
 		}
-		b = append(b, c)
 	}
 	return string(b)
 }
 
+// isDigit reports whether c is an ASCII digit.
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // nameStem returns name without its trailing digits and the separators
@@ -83,7 +82,7 @@ func isStemSeparator(c byte) bool {
 
 // trimDigits returns s without its trailing ASCII digits.
 func trimDigits(s string) string {
-	for len(s) > 0 && '0' <= s[len(s)-1] && s[len(s)-1] <= '9' {
+	for len(s) > 0 && isDigit(s[len(s)-1]) {
 		s = s[:len(s)-1]
 	}
 	return s

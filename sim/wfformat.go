@@ -193,9 +193,8 @@ var pegasusID = regexp.MustCompile(`_ID[0-9]+$`)
 // trailing number, as ebb names the kind of a task that gives none (see
 // ebb.Task.KindName): "filterContams_s_1_sequence_3_ID0000042" is of
 // kind "filterContams_s_#_sequence", as are the other chunks of its lane
-// and of every other lane. The
-// trace's program is left out: some workflow systems record a whole
-// script there.
+// and of every other lane. The trace's program is left out: some
+// workflow systems record a whole script there.
 func kindOf(name, id string) string {
 	if name == "" {
 		name = id
