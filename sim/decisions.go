@@ -9,9 +9,10 @@ import (
 )
 
 // logPlan writes plan's decisions to the run's log (see Config.Log):
-// each request, cancel and drain with its reason, and the Hold when it
-// differs from the last one logged, since a policy that holds says so
-// at every tick.
+// each request, cancel and drain with its reason, each keep whose alloc
+// the last plan did not keep for the same reason, and the Hold when it
+// differs from the last one logged, since a policy that holds, or keeps,
+// says so at every tick.
 func (e *engine) logPlan(plan stealer.Plan) {
 	ctx := context.Background()
 	t := slog.Duration("t", (e.now - e.t0).Round(time.Second))
@@ -23,6 +24,16 @@ func (e *engine) logPlan(plan stealer.Plan) {
 	}
 	for _, d := range plan.Drain {
 		e.log.LogAttrs(ctx, slog.LevelInfo, "drain", t, slog.String("reason", d.Reason))
+	}
+	if len(plan.Keep) > 0 || len(e.kept) > 0 {
+		kept := make(map[string]string, len(plan.Keep))
+		for _, k := range plan.Keep {
+			if e.kept[k.AllocID] != k.Reason {
+				e.log.LogAttrs(ctx, slog.LevelInfo, "keep", t, slog.String("reason", k.Reason))
+			}
+			kept[k.AllocID] = k.Reason
+		}
+		e.kept = kept
 	}
 	if plan.Hold != e.lastHold {
 		e.lastHold = plan.Hold

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -73,5 +74,70 @@ func TestLogTellsTheDecisions(t *testing.T) {
 	}
 	if buf.Len() != 0 {
 		t.Errorf("logged at WARN: %q", buf.String())
+	}
+}
+
+// TestLogTellsTheKeeps runs the default policy on two waves joined by a
+// gather of a kind not seen before: the allocs bought for the first
+// wave idle through the gather, past their idle timeout, and the log
+// says why each is kept when its keep begins or its reason changes, not
+// at every tick.
+func TestLogTellsTheKeeps(t *testing.T) {
+	var ts []Task
+	for i := range 16 {
+		ts = append(ts, Task{ID: fmt.Sprintf("map%d", i), Kind: "map", Duration: time.Minute, Resources: cpu(1)})
+	}
+	gather := Task{ID: "gather", Kind: "gather", Duration: 90 * time.Second, Resources: cpu(1)}
+	for i := range 16 {
+		gather.Deps = append(gather.Deps, i)
+	}
+	ts = append(ts, gather)
+	for i := range 16 {
+		ts = append(ts, Task{ID: fmt.Sprintf("reduce%d", i), Kind: "reduce", Duration: time.Minute, Resources: cpu(1), Deps: []int{16}})
+	}
+	w := &Workload{Name: "waves", Tasks: ts}
+	c := handCluster(2, 2, 30*time.Second)
+	c.MaxWorkers = 8
+	p, err := stealer.NewDefault(stealer.DefaultConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if _, err := Run(context.Background(), Config{Workload: w, Policy: p, PolicyName: "default", Cluster: c, Seed: 1, Log: log}); err != nil {
+		t.Fatal(err)
+	}
+	type keep struct {
+		why string
+		at  time.Duration
+	}
+	keeps := 0
+	last := map[string]keep{} // alloc → the keep last logged
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct {
+			Msg, Reason string
+			T           time.Duration
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec.Msg != "keep" {
+			continue
+		}
+		keeps++
+		alloc, why, ok := strings.Cut(strings.TrimPrefix(rec.Reason, "kept alloc "), ": ")
+		if !ok || why == "" {
+			t.Errorf("keep %q: want the alloc and why", rec.Reason)
+		}
+		// The stealer's tick is a second: the same keep logged at
+		// the next tick is one logged at every tick.
+		if k, ok := last[alloc]; ok && k.why == why && rec.T-k.at <= time.Second {
+			t.Errorf("keep of %s for %q logged at %v and again at %v: a keep is logged when it begins or its reason changes",
+				alloc, why, k.at, rec.T)
+		}
+		last[alloc] = keep{why, rec.T}
+	}
+	if keeps == 0 {
+		t.Errorf("no keep logged: the allocs idle through the gather are kept for the wave behind it; log:\n%s", buf.String())
 	}
 }

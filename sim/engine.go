@@ -19,9 +19,11 @@ import (
 type engine struct {
 	cfg Config
 	// log is cfg.Log when it logs at INFO (see logPlan), else nil;
-	// lastHold the Hold it last logged.
+	// lastHold the Hold it last logged, and kept the reasons of the
+	// last plan's keeps by alloc (Plan.Keep).
 	log      *slog.Logger
 	lastHold string
+	kept     map[string]string
 	cl       Cluster
 	sp       *space
 	now      time.Duration

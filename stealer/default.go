@@ -42,7 +42,8 @@ import (
 //     Critical.End: the flow needs more than is held), when work due
 //     within the horizon, within the latency too, keeps every idle
 //     alloc it fits on, busy allocs' free capacity counted on for none
-//     of it;
+//     of it; each alloc kept past its idle timeout is in Plan.Keep, with
+//     the rule that keeps it;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -151,10 +152,14 @@ func (d *Default) Config() DefaultConfig {
 func (d *Default) Plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
-	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), d.drainIdle(s, latency))
+	idle := d.drainIdle(s, latency)
+	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), idle)
+	p.Keep = keepsOf(idle, drains, "work due within an allocation's latency would start on it")
 	c := d.creditPending(s, next, netOfBusy(s, likelySoon(s, latency)))
 	p.Cancel = c.cancel
-	p.Drain = d.keepIdle(s, c.backlog, drains, latency)
+	var keeps []Keep
+	p.Drain, keeps = d.keepIdle(s, c.backlog, drains, latency)
+	p.Keep = append(p.Keep, keeps...)
 	if len(c.backlog) == 0 {
 		if n := tasks(c.demand); n > 0 {
 			p.Hold = fmt.Sprintf("held: %s waiting, covered by %s in flight and %s starting",

@@ -1,6 +1,7 @@
 package stealer
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -30,10 +31,11 @@ import (
 // and every held cpu has work to come: work due within that horizon,
 // within the latency too, keeps every alloc it fits on, the free
 // capacity of busy allocs counted on for none of it (the chains behind
-// the work, and the work behind them, come for that capacity).
-func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) []Drain {
+// the work, and the work behind them, come for that capacity). It
+// returns the drains left and a Keep, with why, for each taken back.
+func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) ([]Drain, []Keep) {
 	if len(drains) == 0 {
-		return drains
+		return drains, nil
 	}
 	// Work due a little after a new alloc could arrive keeps them too:
 	// released, they would be bought back (ahead of it, once it is
@@ -56,7 +58,13 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 			due = append(due, u.Demand)
 		}
 	}
-	drains = d.keepFor(s, withDemand(backlog, later), drains, drains, latency)
+	var keeps []Keep
+	keep := func(after []Drain, why string) {
+		keeps = append(keeps, keepsOf(drains, after, why)...)
+		drains = after
+	}
+	keep(d.keepFor(s, withDemand(backlog, later), drains, drains, latency),
+		"drained, it would be bought back for work waiting or due within a latency and a re-buy window")
 	if c := s.Critical; c.End > 0 && c.Packed > c.End {
 		// The work left packs past the longest running chain's end on
 		// what is held: the flow needs more than is held, so every
@@ -65,11 +73,12 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		// free capacity is not counted on: work that it would take
 		// when it comes makes more ready behind it, for which a
 		// drained alloc would be bought back.
-		drains = takeYoung(s, append(append(slices.Clone(due), later...), untimed...), drains, drains)
+		keep(takeYoung(s, append(append(slices.Clone(due), later...), untimed...), drains, drains),
+			"work due within a latency and a re-buy window would start on it, and held capacity runs the work left past the longest running chain's end")
 	}
 	// Untimed work keeps the allocs idle less than twice the latency.
 	if len(untimed) == 0 || len(drains) == 0 {
-		return drains
+		return drains, keeps
 	}
 	idleSince := make(map[string]time.Time, len(s.Held))
 	for _, h := range s.Held {
@@ -79,9 +88,30 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		return s.Now.Sub(idleSince[dr.AllocID]) >= 2*latency
 	})
 	if len(candidates) > 0 {
-		drains = takeYoung(s, netOfBusy(s, untimed), drains, candidates)
+		keep(takeYoung(s, netOfBusy(s, untimed), drains, candidates),
+			"work whose moment nobody can tell yet would start on it: kept until idle twice an allocation's latency")
 	}
-	return drains
+	return drains, keeps
+}
+
+// keepsOf returns a Keep, saying why, for each drain of before that after
+// no longer holds. The reason holds no figure that moves from one
+// snapshot to the next, so that it changes only when the cause does.
+func keepsOf(before, after []Drain, why string) []Keep {
+	if len(after) == len(before) {
+		return nil
+	}
+	left := make(map[string]bool, len(after))
+	for _, dr := range after {
+		left[dr.AllocID] = true
+	}
+	var out []Keep
+	for _, dr := range before {
+		if !left[dr.AllocID] {
+			out = append(out, Keep{AllocID: dr.AllocID, Reason: fmt.Sprintf("kept alloc %s: %s", dr.AllocID, why)})
+		}
+	}
+	return out
 }
 
 // withDemand returns backlog with more demand merged in (see groups).

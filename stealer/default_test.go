@@ -91,6 +91,9 @@ func formatPlan(p Plan) string {
 	for _, d := range p.Drain {
 		fmt.Fprintf(&b, "  drain %s: %s\n", d.AllocID, d.Reason)
 	}
+	for _, k := range p.Keep {
+		fmt.Fprintf(&b, "  keep %s: %s\n", k.AllocID, k.Reason)
+	}
 	if p.Hold != "" {
 		fmt.Fprintf(&b, "  hold: %s\n", p.Hold)
 	}

@@ -12,7 +12,7 @@ import (
 type EventKind uint8
 
 // The kinds of events. Every decision of the policy becomes one event
-// (Requested, Cancelled, Drained, Hold), and so does every outcome the
+// (Requested, Cancelled, Drained, Kept, Hold), and so does every outcome the
 // stealer sees (Granted, Failed, Lost, Released) and every part of a plan
 // it refused (Rejected).
 const (
@@ -44,6 +44,11 @@ const (
 	// EventRejected: the stealer refused part of a plan, or a cancel
 	// came too late; Reason says what and why.
 	EventRejected
+	// EventKept: the policy keeps an alloc that has been idle past its
+	// idle timeout (Plan.Keep), and Reason says why. It is reported when
+	// the alloc starts being kept, and when the reason changes, not at
+	// every tick.
+	EventKept
 )
 
 func (k EventKind) String() string {
@@ -66,6 +71,8 @@ func (k EventKind) String() string {
 		return "hold"
 	case EventRejected:
 		return "rejected"
+	case EventKept:
+		return "kept"
 	}
 	return "unknown"
 }

@@ -48,6 +48,7 @@ type loop struct {
 	retry    *time.Timer            // fires at retryAt
 	backoff  backoff.Policy
 	holdKey  string // what the last Hold event was about
+	kept     int    // held allocs the last plan kept past their idle timeout
 	stopping bool
 	shown    map[RequestID]*status.Task // the requests shown in cfg.Status
 }
@@ -102,6 +103,7 @@ type holding struct {
 	res      ebb.Resources
 	since    time.Time
 	draining bool
+	kept     string // the reason the last plan kept it (Plan.Keep), if it did
 }
 
 type msgKind uint8
@@ -344,6 +346,7 @@ func (l *loop) apply(ctx context.Context, now time.Time, s Snapshot, plan Plan) 
 		l.emit(ctx, Event{Kind: EventRequested, RequestID: r.id, Resources: r.req.Max(), Reason: q.Reason})
 		l.request(ctx, r)
 	}
+	l.keep(ctx, plan.Keep)
 	if plan.Hold == "" {
 		l.holdKey = ""
 		return
@@ -352,6 +355,35 @@ func (l *loop) apply(ctx context.Context, now time.Time, s Snapshot, plan Plan) 
 		l.holdKey = key
 		l.emit(ctx, Event{Kind: EventHold, Reason: plan.Hold})
 	}
+}
+
+// keep records which held allocs the plan keeps past their idle timeout,
+// and why, and reports each that the plan before did not keep for the
+// same reason.
+func (l *loop) keep(ctx context.Context, keeps []Keep) {
+	if len(keeps) == 0 && l.kept == 0 {
+		return
+	}
+	now := make(map[string]bool, len(keeps))
+	for _, k := range keeps {
+		h := l.held[k.AllocID]
+		if h == nil || h.draining || now[k.AllocID] {
+			continue
+		}
+		now[k.AllocID] = true
+		if h.kept != k.Reason {
+			h.kept = k.Reason
+			l.emit(ctx, Event{Kind: EventKept, AllocID: k.AllocID, Resources: h.res.Clone(), Reason: k.Reason})
+		}
+	}
+	if l.kept > 0 {
+		for id, h := range l.held {
+			if !now[id] {
+				h.kept = ""
+			}
+		}
+	}
+	l.kept = len(now)
 }
 
 // holdKey says what a Hold is about: the demand and the requests in

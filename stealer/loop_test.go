@@ -122,6 +122,60 @@ func TestHoldReportedOnChange(t *testing.T) {
 	})
 }
 
+// A policy's Keep is reported when an alloc starts being kept and when
+// the reason changes, not at every tick, and only for allocs the stealer
+// holds.
+func TestKeptReportedOnChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := memPool(t, cpus(4))
+		ev := newFakeEval()
+		var rec recorder
+		cfg := rec.config(cluster.NewStatic(p))
+		var mu sync.Mutex
+		why := ""
+		keep := func(reason string) {
+			mu.Lock()
+			why = reason
+			mu.Unlock()
+		}
+		cfg.Policy = PolicyFunc(func(s Snapshot) Plan {
+			if len(s.Held) == 0 {
+				if len(s.Pending) == 0 {
+					return Plan{Acquire: []Request{{Requirements: req(cpus(4), 1), Reason: "one alloc"}}}
+				}
+				return Plan{}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if why == "" {
+				return Plan{}
+			}
+			return Plan{Keep: []Keep{{AllocID: s.Held[0].ID, Reason: why}, {AllocID: "a-nobody-holds", Reason: why}}}
+		})
+		s, _ := New(cfg)
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := start(ctx, s, ev)
+		advance(5 * time.Second)
+		for _, step := range []string{"work comes", "work comes", "work comes later", "", "work comes later"} {
+			keep(step)
+			advance(10 * time.Second)
+		}
+		var got []string
+		for _, e := range rec.of(EventKept) {
+			if e.AllocID == "" || !e.Resources.Equal(cpus(4)) {
+				t.Errorf("kept event %+v: want the alloc and what it holds", e)
+			}
+			got = append(got, e.Reason)
+		}
+		want := []string{"work comes", "work comes later", "work comes later"}
+		if !slices.Equal(got, want) {
+			t.Errorf("kept events %q, want %q; events:\n%s", got, want, &rec)
+		}
+		cancel()
+		<-errc
+	})
+}
+
 // The stealer refuses what it cannot do, says so, and goes on.
 func TestRejectedPlans(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

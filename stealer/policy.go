@@ -41,6 +41,13 @@ type Plan struct {
 	// Drain lists held allocs that should take no new work, so that they
 	// are freed once what they run has finished.
 	Drain []Drain
+	// Keep lists held allocs that the policy would drain for their idle
+	// time but keeps, each with why: "kept alloc a3: work due within an
+	// allocation's latency would start on it". It changes nothing; a
+	// Stealer reports each as an [EventKept] when the alloc starts being
+	// kept and when the reason changes, so a reason should hold no
+	// figure that moves at every tick.
+	Keep []Keep
 	// Hold, when set, says why the policy bought nothing (more) for the
 	// demand it saw: "held: backlog drains in 4s on held capacity,
 	// allocation takes 30s".
@@ -65,6 +72,13 @@ type Request struct {
 type Cancel struct {
 	ID     RequestID
 	Reason string
+}
+
+// A Keep says why a policy keeps a held alloc that has been idle past
+// its idle timeout.
+type Keep struct {
+	AllocID string
+	Reason  string
 }
 
 // A Drain tells a held alloc to take no new work. It never stops what the

@@ -52,6 +52,23 @@ func Check(s stealer.Snapshot, p stealer.Plan, rules Rules) []string {
 		}
 	}
 
+	// Keeps: only held allocs, each once, none drained.
+	keeps := map[string]bool{}
+	for _, k := range p.Keep {
+		if _, ok := heldByID[k.AllocID]; !ok {
+			badf("keeps %s, which the stealer does not hold", k.AllocID)
+		} else if drained[k.AllocID] {
+			badf("keeps %s and drains it", k.AllocID)
+		}
+		if keeps[k.AllocID] {
+			badf("keeps %s twice", k.AllocID)
+		}
+		keeps[k.AllocID] = true
+		if k.Reason == "" {
+			badf("keep of %s has no reason", k.AllocID)
+		}
+	}
+
 	// Cancels: only requests in flight, each once.
 	cancelled := map[stealer.RequestID]bool{}
 	for _, c := range p.Cancel {

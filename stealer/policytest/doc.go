@@ -24,9 +24,11 @@
 //     (Working), runs nothing (Running 0) and is not draining yet; no
 //     alloc is drained twice in one plan. A plan never drains a busy
 //     alloc.
+//   - A keep names an alloc of Snapshot.Held, at most once, that the plan
+//     does not drain.
 //   - A cancel names a request in flight (Snapshot.Pending), at most once.
 //   - An acquire asks for valid requirements (ebb.Requirements.Validate).
-//   - Every acquire, cancel and drain has a reason.
+//   - Every acquire, cancel, drain and keep has a reason.
 //
 // A policy that buys only for the demand it sees ([Rules.ForDemand])
 // keeps these too:
