@@ -52,6 +52,9 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		c.ReadyCPU -= free0 - free
 		t := s.q.Peek()
 		c.Run = e.taskRun(t)
+		if primary >= 0 {
+			c.PrimaryRoom = bins[primary].execs > 0 && s.fits(bins[primary].free)
+		}
 		if !placement.Weighs(c) {
 			return b
 		}
@@ -60,9 +63,6 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		}
 		if pw != nil {
 			c.PrimaryHolds = s.fits(pw.alloc.Resources())
-		}
-		if primary >= 0 {
-			c.PrimaryRoom = bins[primary].execs > 0 && s.fits(bins[primary].free)
 		}
 		for _, kd := range e.kinds {
 			for _, r := range kd.running {

@@ -137,3 +137,72 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 		})
 	}
 }
+
+// Once every kind's duration is known, a long task whose best fit is an
+// auxiliary alloc goes to the primary when the primary has room, though
+// the ready work needs more than the auxiliary allocs have free: the
+// primary (3 cpu) runs g (2 cpu, 10 s) and y (2 min), the auxiliary
+// alloc (2 cpu) w (2 min); at 10 s "long" (an hour) and z (10 s) are
+// ready, 2 cpu against the auxiliary alloc's 1 free, long's best fit
+// being that alloc. long starts on the primary and z on the auxiliary
+// alloc, which idles once w ends rather than run long for an hour.
+func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		task := func(name string, cpu float64, run time.Duration, after ...string) ebb.Task {
+			return ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: cpu}, After: after, Estimate: run,
+				Func: func(ctx context.Context, _ ebb.FuncEnv) error {
+					select {
+					case <-time.After(run):
+						return nil
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}}
+		}
+		flow := &ebb.Flow{Tasks: []ebb.Task{
+			task("g", 2, 10*time.Second), task("y", 1, 2*time.Minute), task("w", 1, 2*time.Minute),
+			task("long", 1, time.Hour, "g"), task("z", 1, 10*time.Second, "g"),
+		}}
+		g, err := flow.Graph()
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests, err := g.Digests(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := memPool(t, ebb.Resources{ebb.CPU: 3}, ebb.Resources{ebb.CPU: 2})
+		alloc := func(cpu float64) pool.Alloc {
+			a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpu}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Free(context.Background()) })
+			return a
+		}
+		primary, aux := alloc(3), alloc(2)
+		var wg sync.WaitGroup
+		// The primary works first and takes g and y; the auxiliary
+		// alloc then takes w.
+		wg.Go(func() { e.work(t.Context(), primary, true, nil) })
+		synctest.Wait()
+		wg.Go(func() { e.work(t.Context(), aux, false, nil) })
+		time.Sleep(25 * time.Second) // synctest's clock: z has ended
+		synctest.Wait()
+		e.mu.Lock()
+		running := map[bool]int{}
+		for _, w := range e.workers {
+			running[w.primary] = w.running
+		}
+		e.mu.Unlock()
+		if running[true] != 2 || running[false] != 1 {
+			t.Errorf("at 25 s, the primary runs %d tasks and the auxiliary alloc %d; want y and long on the primary, w on the auxiliary alloc",
+				running[true], running[false])
+		}
+		wg.Wait()
+	})
+}

@@ -611,6 +611,48 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 	check(t, "makespan", r.Metrics.Makespan, 128+3600)
 }
 
+func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
+	// A primary of 3 cpu runs g (2 cpu, 10 s) and y (2 min) from 0 s;
+	// an auxiliary alloc of 2 cpu, asked for at 0 s, comes at 1 s and
+	// runs w (2 min) from 2 s. At 10 s g ends: "long" (an hour) and z
+	// (10 s) are ready, 2 cpu, more than the auxiliary alloc's 1 free,
+	// and long's best fit is that alloc, the primary having 2 free.
+	// With every kind's duration known, long starts on the primary,
+	// which has room, and z on the auxiliary alloc, drained once w
+	// ends (the policy drains idle allocs after the first minute): a few
+	// cpu-minutes of waste, not an hour of a 2-cpu alloc.
+	w := &Workload{Name: "long", Tasks: []Task{
+		{ID: "g", Kind: "g", Duration: 10 * time.Second, Resources: cpu(2)},
+		{ID: "y", Kind: "y", Duration: 2 * time.Minute, Resources: cpu(1)},
+		{ID: "w", Kind: "y", Duration: 2 * time.Minute, Resources: cpu(1), Arrival: 2 * time.Second},
+		{ID: "long", Kind: "long", Duration: time.Hour, Resources: cpu(1), Deps: []int{0}},
+		{ID: "z", Kind: "z", Duration: 10 * time.Second, Resources: cpu(1), Deps: []int{0}},
+	}}
+	p := stealer.PolicyFunc(func(s stealer.Snapshot) stealer.Plan {
+		var plan stealer.Plan
+		if s.Now.Equal(epoch) && len(s.Held)+len(s.Pending) == 0 {
+			plan.Acquire = []stealer.Request{{Requirements: ebb.Requirements{Min: cpu(2)}}}
+		}
+		for _, h := range s.Held {
+			// Idle once its tasks are done.
+			if h.Working && !h.Draining && h.Running == 0 && !h.IdleSince.IsZero() && s.Now.Sub(epoch) > time.Minute {
+				plan.Drain = append(plan.Drain, stealer.Drain{AllocID: h.ID, Reason: "idle"})
+			}
+		}
+		return plan
+	})
+	c := handCluster(3, 2, time.Second)
+	r, err := Run(context.Background(), Config{Workload: w, Policy: p, Cluster: c, Seed: 1,
+		Memory: &Memory{Durations: stealer.Profile{"g": {10 * time.Second}, "y": {2 * time.Minute}, "long": {time.Hour}, "z": {10 * time.Second}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "makespan", r.Metrics.Makespan, 3610)
+	if r.Metrics.Waste > 5 {
+		t.Errorf("waste %.1f cpu-min, want under 5: long kept the auxiliary alloc alive", r.Metrics.Waste)
+	}
+}
+
 func TestTaskOfTheUsualLengthTakesTheAux(t *testing.T) {
 	// A primary of 1 cpu runs a (a minute) from 0 s; an auxiliary
 	// alloc of 1 cpu comes at 1 s and idles. b, of a's kind, arrives at

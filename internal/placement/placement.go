@@ -57,11 +57,13 @@ const (
 // running task (Longest), and that would keep that alloc alive long
 // after its other tasks end (by more than a WaitShare-th of its run),
 // goes to the primary, which the run holds anyway, when the primary has
-// room for it, or waits for the primary's next free slot when that is
-// expected within a WaitShare-th of its run and it has not waited that
-// long yet. Otherwise it starts on the auxiliary alloc: always when the
-// ready work needs more cpus than the auxiliary allocs have free (they
-// stay busy then), and when its run is unknown.
+// room for it: the slot it leaves on the auxiliary alloc takes other
+// ready work, if any. Else it waits for the primary's next free slot
+// when that is expected within a WaitShare-th of its run, it has not
+// waited that long yet, and the ready work fits what the auxiliary
+// allocs have free (when it does not, they stay busy, and the task
+// starts there). Otherwise, and when its run is unknown, it starts on
+// the auxiliary alloc.
 func Decide(c Case) Choice {
 	if !Weighs(c) {
 		return OnAux
@@ -73,7 +75,7 @@ func Decide(c Case) Choice {
 	if c.PrimaryRoom {
 		return OnPrimary
 	}
-	if !c.PrimaryHolds || c.PrimaryFrees < 0 || c.PrimaryFrees > w || WaitOver(c.Run, c.Waited) {
+	if c.ReadyCPU > c.FreeAuxCPU || !c.PrimaryHolds || c.PrimaryFrees < 0 || c.PrimaryFrees > w || WaitOver(c.Run, c.Waited) {
 		return OnAux
 	}
 	return Wait
@@ -81,10 +83,10 @@ func Decide(c Case) Choice {
 
 // Weighs reports whether Decide weighs where the task of c goes at all,
 // by the fields a caller fills without looking at the running tasks (Run,
-// ReadyCPU, FreeAuxCPU): when it does not, Decide says OnAux whatever
-// the rest, and a caller may skip filling it.
+// PrimaryRoom, ReadyCPU, FreeAuxCPU): when it does not, Decide says OnAux
+// whatever the rest, and a caller may skip filling it.
 func Weighs(c Case) bool {
-	return c.Run > 0 && c.ReadyCPU <= c.FreeAuxCPU
+	return c.Run > 0 && (c.PrimaryRoom || c.ReadyCPU <= c.FreeAuxCPU)
 }
 
 // WaitOver reports whether a task expected to run run has waited for the

@@ -26,6 +26,7 @@ func TestDecide(t *testing.T) {
 		{"the alloc lives that long anyway", func(c *Case) { c.AuxBusy = time.Hour - 112*time.Second }, OnAux},
 		{"the alloc ends well before it", func(c *Case) { c.AuxBusy = 50 * time.Minute }, Wait},
 		{"the ready work needs the auxiliary allocs", func(c *Case) { c.ReadyCPU = 9 }, OnAux},
+		{"the ready work needs them, the primary has room", func(c *Case) { c.ReadyCPU, c.PrimaryRoom = 9, true }, OnPrimary},
 		{"its run is unknown", func(c *Case) { c.Run = 0 }, OnAux},
 		{"a running task ends more than half as late", func(c *Case) { c.Longest = 31 * time.Minute }, OnAux},
 		{"every running task ends by half its run", func(c *Case) { c.Longest = 30 * time.Minute }, Wait},
