@@ -35,8 +35,10 @@ import (
 //     a re-buy's window past an allocation's latency (the window in
 //     which buying back counts as a re-buy, see rebuyWindow) keeps the
 //     allocs it would otherwise buy back, and work whose time nobody can
-//     tell yet, due within that horizon too, keeps those it fits on
-//     until they have been idle twice as long as an allocation takes,
+//     tell yet, due within that horizon too, keeps those it would buy
+//     back when it comes (those it fits on, when its durations are not
+//     known) until they have been idle twice as long as an allocation
+//     takes,
 //     and as long as the work left, list-scheduled on what is held,
 //     ends after the longest running chain (Critical.Packed past
 //     Critical.End: the flow needs more than is held), when work due

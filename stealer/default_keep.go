@@ -16,23 +16,27 @@ import (
 // again within an allocation's latency (toBuy, with them gone, buys for
 // work that fits them), which costs a boot and the wait for it where
 // keeping them costs at most that latency idle. Work upcoming at a moment
-// nobody can tell yet (Upcoming.Untimed) that the free capacity of busy
-// allocs cannot take keeps each alloc it fits on as long as the alloc has
-// been idle less than twice the latency, however fast held capacity
-// would run it (its durations are not known either): the ski-rental
-// rule, which never pays more than twice what knowing the moment would
-// have, where buying back costs twice the latency: the boot paid for
-// nothing, and the wait of the work that comes meanwhile, which holds
-// the alloc's capacity idle as long. Work, timed or not, due past the
-// latency by more than the window in which buying it back counts as a
-// re-buy (see rebuyWindow) keeps nothing. While the work left,
-// list-scheduled on what is held, ends after the longest running chain
-// (Critical.Packed past Critical.End), the flow needs more than is held
-// and every held cpu has work to come: work due within that horizon,
-// within the latency too, keeps every alloc it fits on, the free
-// capacity of busy allocs counted on for none of it (the chains behind
-// the work, and the work behind them, come for that capacity). It
-// returns the drains left and a Keep, with why, for each taken back.
+// nobody can tell yet (Upcoming.Untimed) keeps allocs as long as they
+// have been idle less than twice the latency: the ski-rental rule, which
+// never pays more than twice what knowing the moment would have, where
+// buying back costs twice the latency: the boot paid for nothing, and
+// the wait of the work that comes meanwhile, which holds the alloc's
+// capacity idle as long. Such work of kinds whose durations are known
+// keeps the allocs that it would buy back when it comes (as the backlog
+// does; it comes when what it waits on ends, so held capacity's running
+// tasks are taken as done, and each task holds its slot for the chain
+// it heads too); work of durations unknown keeps each alloc it fits on
+// that the free capacity of busy allocs leaves it, however fast held
+// capacity may run it. Work, timed or not, due past the latency by more
+// than the window in which buying it back counts as a re-buy (see
+// rebuyWindow) keeps nothing. While the work left, list-scheduled on
+// what is held, ends after the longest running chain (Critical.Packed
+// past Critical.End), the flow needs more than is held and every held
+// cpu has work to come: work due within that horizon, within the latency
+// too, keeps every alloc it fits on, the free capacity of busy allocs
+// counted on for none of it (the chains behind the work, and the work
+// behind them, come for that capacity). It returns the drains left and a
+// Keep, with why, for each taken back.
 func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency time.Duration) ([]Drain, []Keep) {
 	if len(drains) == 0 {
 		return drains, nil
@@ -46,12 +50,21 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	// the idle timeout. Work due past that horizon keeps nothing.
 	horizon := latency + rebuyWindow(d.baseIdle(), latency)
 	var later, untimed, due []ebb.Demand
+	var known, unknown []ebb.Demand // untimed work of durations known, and the rest
 	for _, u := range s.Upcoming {
 		switch {
 		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
 		case u.In > horizon:
 		case u.Untimed:
 			untimed = append(untimed, u.Demand)
+			if u.Duration > 0 && !u.AtLeast {
+				// Each task holds its slot for the chain it heads too.
+				k := u.Demand
+				k.Duration += u.Chain
+				known = append(known, k)
+			} else {
+				unknown = append(unknown, u.Demand)
+			}
 		case u.In > latency:
 			later = append(later, u.Demand)
 		default:
@@ -88,8 +101,18 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		return s.Now.Sub(idleSince[dr.AllocID]) >= 2*latency
 	})
 	if len(candidates) > 0 {
-		keep(takeYoung(s, netOfBusy(s, untimed), drains, candidates),
-			"work whose moment nobody can tell yet would start on it: kept until idle twice an allocation's latency")
+		// Work whose durations are known keeps what it would be
+		// bought again for when it comes (as the backlog does, see
+		// keepFor): it comes when what it waits on ends, so held
+		// capacity's running tasks are taken to be done by then.
+		// Work of durations unknown keeps what it fits on, however
+		// fast it may run.
+		arrived := s
+		arrived.Remaining = 0
+		keep(d.keepFor(arrived, groups(known), drains, candidates, latency),
+			"work whose moment nobody can tell yet would buy it back when it comes: kept until idle twice an allocation's latency")
+		keep(takeYoung(s, netOfBusy(s, unknown), drains, candidates),
+			"work whose moment nobody can tell yet, of durations unknown, would start on it: kept until idle twice an allocation's latency")
 	}
 	return drains, keeps
 }

@@ -16,12 +16,16 @@ func TestDefaultSaysWhyItKeeps(t *testing.T) {
 		latency = "kept alloc %s: work due within an allocation's latency would start on it"
 		rebuy   = "kept alloc %s: drained, it would be bought back for work waiting or due within a latency and a re-buy window"
 		packed  = "kept alloc %s: work due within a latency and a re-buy window would start on it, and held capacity runs the work left past the longest running chain's end"
-		untimed = "kept alloc %s: work whose moment nobody can tell yet would start on it: kept until idle twice an allocation's latency"
+		untimed = "kept alloc %s: work whose moment nobody can tell yet would buy it back when it comes: kept until idle twice an allocation's latency"
+		unknown = "kept alloc %s: work whose moment nobody can tell yet, of durations unknown, would start on it: kept until idle twice an allocation's latency"
 	)
 	packedPast := gatherSnapshot(upcoming(5, 2*time.Minute, false))
 	packedPast.Critical = Critical{End: 3 * time.Minute, Packed: 4 * time.Minute, Ranked: true}
 	young := gatherSnapshot(upcoming(64, 66*time.Second, true))
 	young.Held = []Held{working("a1", 8, 0, 10*time.Second), working("a2", 8, 0, 90*time.Second), working("a3", 8, 0, 2*time.Minute)}
+	guessed := young
+	guessed.Upcoming = []Upcoming{upcoming(64, 66*time.Second, true)}
+	guessed.Upcoming[0].Duration = 0
 	for _, tc := range []struct {
 		name string
 		snap Snapshot
@@ -38,6 +42,8 @@ func TestDefaultSaysWhyItKeeps(t *testing.T) {
 		// idle twice the latency: drained.
 		{"64 untimed, three allocs idle 10 s, 90 s and 2 min", young,
 			[]Keep{{"a2", fmt.Sprintf(untimed, "a2")}}},
+		{"the same, of durations unknown", guessed,
+			[]Keep{{"a2", fmt.Sprintf(unknown, "a2")}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := d.Plan(tc.snap)

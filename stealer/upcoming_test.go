@@ -529,27 +529,58 @@ func TestNextWaveReadsFewReadyTasks(t *testing.T) {
 	}
 }
 
-// Work whose moment is unknown keeps the young idle allocs it fits on
-// even when held capacity would run it quickly by the guessed durations:
-// those are guesses too, and the work comes all at once. An alloc it
-// does not fit on goes, and so does work due only past the horizon.
-func TestDefaultUntimedWaveKeepsTheYoungAllocsItFits(t *testing.T) {
+// Work whose moment is unknown keeps the young idle allocs that it would
+// buy back when it comes, when its durations are known: held capacity,
+// its running tasks done by then, may run it soon enough, or not, each
+// task holding its slot for the chain it heads too. Work of durations
+// unknown keeps each young alloc it fits on beside the free capacity of
+// busy allocs, however fast it may run. Work due only past the horizon
+// keeps nothing.
+func TestDefaultUntimedWaveKeepsWhatItWouldBuyBack(t *testing.T) {
 	d, _ := NewDefault(DefaultConfig{IdleTimeout: 5 * time.Second, MaxWiden: 1})
-	// 12 tasks: the primary's 7 free cpus take 7, the first young
-	// alloc the other 5; the second young alloc is not needed.
-	s := gatherSnapshot(upcoming(12, 2*time.Second, true))
+	s := gatherSnapshot()
 	s.Held = []Held{working("young1", 8, 0, 30*time.Second), working("young2", 8, 0, 30*time.Second)}
-	p := d.Plan(s)
-	if drained(p, "young1") || !drained(p, "young2") {
-		t.Errorf("12 untimed tasks beside the primary's 7 free cpus: plan %s, want young1 kept and young2 drained", formatPlan(p))
-	}
-	if len(p.Acquire) != 0 {
-		t.Errorf("untimed wave: plan %s, want nothing bought", formatPlan(p))
+	chained := upcoming(12, 2*time.Second, true)
+	chained.Chain = 5 * time.Minute
+	unknown := upcoming(12, 2*time.Second, true)
+	unknown.Duration = 0
+	behind := upcoming(12, 2*time.Second, true)
+	behind.Likely = 10 * time.Minute
+	for _, tc := range []struct {
+		name         string
+		up           Upcoming
+		remaining    time.Duration // Snapshot.Remaining
+		keep1, keep2 bool
+	}{
+		// 12 tasks of 30 s start within the minute's latency on the
+		// primary's 8 cpus: neither alloc would be bought back.
+		{"12 tasks of 30 s", upcoming(12, 2*time.Second, true), 0, false, false},
+		// Nor when the task they wait on has 10 min to run, every
+		// kind's duration known (Critical.Ranked: the backlog waits
+		// for running tasks' slots): they come when it ends.
+		{"12 tasks of 30 s behind a task with 10 min left", behind, 10 * time.Minute, false, false},
+		// 64 take 4 min there: both would be.
+		{"64 tasks of 30 s", upcoming(64, 2*time.Second, true), 0, true, true},
+		// 12 heading chains of 5 min hold the primary's slots 5 min more.
+		{"12 tasks heading chains of 5 min", chained, 0, true, true},
+		// Durations unknown: the primary's 7 free cpus take 7, young1
+		// the other 5.
+		{"12 tasks of durations unknown", unknown, 0, true, false},
+	} {
+		s.Upcoming, s.Remaining = []Upcoming{tc.up}, tc.remaining
+		s.Critical.Ranked = tc.remaining > 0
+		p := d.Plan(s)
+		if drained(p, "young1") == tc.keep1 || drained(p, "young2") == tc.keep2 {
+			t.Errorf("%s, untimed: plan %s, want young1 kept %v, young2 kept %v", tc.name, formatPlan(p), tc.keep1, tc.keep2)
+		}
+		if len(p.Acquire) != 0 {
+			t.Errorf("%s, untimed: plan %s, want nothing bought", tc.name, formatPlan(p))
+		}
 	}
 	// Untimed, but not before 10 min (a lower bound): nothing kept.
-	s.Upcoming = []Upcoming{upcoming(12, 10*time.Minute, true)}
+	s.Upcoming, s.Remaining, s.Critical.Ranked = []Upcoming{upcoming(64, 10*time.Minute, true)}, 0, false
 	if p := d.Plan(s); !drained(p, "young1") || !drained(p, "young2") {
-		t.Errorf("12 untimed tasks no sooner than 10 min: plan %s, want both drained", formatPlan(p))
+		t.Errorf("64 untimed tasks no sooner than 10 min: plan %s, want both drained", formatPlan(p))
 	}
 }
 
