@@ -22,12 +22,7 @@ func TestDrain(t *testing.T) {
 			name := fmt.Sprintf("t%d", i)
 			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Resources: oneCPU, Func: slowFunc(&c, name, time.Minute)})
 		}
-		g, _ := flow.Graph()
-		digests, _ := g.Digests(nil)
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEval(t, flow, EvalConfig{})
 		two := ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}
 		a1, _ := pool.Allocate(t.Context(), p, two, nil)
 		start := time.Now()
@@ -86,12 +81,7 @@ func TestPlacementBestFit(t *testing.T) {
 		}
 		// The 6-cpu task fits only the big alloc.
 		flow.Tasks = append(flow.Tasks, ebb.Task{Name: "wide", FuncKey: "wide", Resources: ebb.Resources{ebb.CPU: 6}, Func: slowFunc(&c, "wide", time.Minute), After: []string{"first"}})
-		g, _ := flow.Graph()
-		digests, _ := g.Digests(nil)
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEval(t, flow, EvalConfig{})
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go e.Work(ctx, big)

@@ -135,14 +135,9 @@ func TestEventsLostAllocRequeues(t *testing.T) {
 		var c counter
 		p := memPool(t, ebb.Resources{ebb.CPU: 2}, ebb.Resources{ebb.CPU: 2})
 		flow := c.wide(4, time.Minute)
-		g, _ := flow.Graph()
-		digests, _ := g.Digests(nil)
 		bus := NewEventBus()
 		sub := bus.Subscribe(0)
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{Events: bus})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEval(t, flow, EvalConfig{Events: bus})
 		two := ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}
 		a1, _ := pool.Allocate(t.Context(), p, two, nil)
 		errc := make(chan error, 1)

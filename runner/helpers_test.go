@@ -63,6 +63,25 @@ func (c *counter) diamond(width int, res ebb.Resources) *ebb.Flow {
 	return f
 }
 
+// newEval returns a new Eval of flow configured by cfg (with no cache,
+// every task runs).
+func newEval(t *testing.T, flow *ebb.Flow, cfg EvalConfig) *Eval {
+	t.Helper()
+	g, err := flow.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEval(t.Context(), g, digests, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func memPool(t *testing.T, nodes ...ebb.Resources) *pooltest.Pool {
 	t.Helper()
 	p := pooltest.NewPool(pooltest.PoolConfig{Nodes: nodes})

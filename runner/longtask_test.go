@@ -71,22 +71,11 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 				gRun = 59 * time.Second
 			}
 			flow := &ebb.Flow{Tasks: []ebb.Task{task("g", gRun, gRun), task("x", time.Minute, tc.xRuns), task("long", tc.long, time.Hour, "g")}}
-			g, err := flow.Graph()
-			if err != nil {
-				t.Fatal(err)
-			}
-			digests, err := g.Digests(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			// x's history says it takes a minute: at 59 s it is
 			// expected to end in a second.
-			e, err := NewEval(t.Context(), g, digests, EvalConfig{Logger: logger, History: stealer.Profile{"x": {time.Minute}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			e := newEval(t, flow, EvalConfig{Logger: logger, History: stealer.Profile{"x": {time.Minute}}})
 			p := memPool(t, ebb.Resources{ebb.CPU: 1}, ebb.Resources{ebb.CPU: 1})
 			alloc := func() pool.Alloc {
 				a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
@@ -163,18 +152,7 @@ func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
 			task("g", 2, 10*time.Second), task("y", 1, 2*time.Minute), task("w", 1, 2*time.Minute),
 			task("long", 1, time.Hour, "g"), task("z", 1, 10*time.Second, "g"),
 		}}
-		g, err := flow.Graph()
-		if err != nil {
-			t.Fatal(err)
-		}
-		digests, err := g.Digests(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEval(t, flow, EvalConfig{})
 		p := memPool(t, ebb.Resources{ebb.CPU: 3}, ebb.Resources{ebb.CPU: 2})
 		alloc := func(cpu float64) pool.Alloc {
 			a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpu}}, nil)

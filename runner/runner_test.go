@@ -169,12 +169,7 @@ func TestLostAllocRequeuesItsTasks(t *testing.T) {
 			name := fmt.Sprintf("t%d", i)
 			flow.Tasks = append(flow.Tasks, ebb.Task{Name: name, FuncKey: name, Resources: oneCPU, Func: slowFunc(&c, name, time.Minute)})
 		}
-		g, _ := flow.Graph()
-		digests, _ := g.Digests(nil)
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEval(t, flow, EvalConfig{})
 		a1, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -385,12 +380,7 @@ func TestDemand(t *testing.T) {
 		}
 		big := ebb.Resources{ebb.CPU: 4}
 		flow.Tasks = append(flow.Tasks, ebb.Task{Name: "big", FuncKey: "big", Resources: big, Func: slowFunc(&c, "big", time.Minute)})
-		g, _ := flow.Graph()
-		digests, _ := g.Digests(nil)
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newEval(t, flow, EvalConfig{})
 		// Nobody works yet: everything is demand, largest first.
 		want := []ebb.Demand{{Resources: big, Count: 1}, {Resources: oneCPU, Count: 10}}
 		if got := e.Demand(); !demandEqual(got, want) {

@@ -22,30 +22,12 @@ func TestLogTellsTheDecisions(t *testing.T) {
 		durs[i] = 5 * time.Minute
 	}
 	w := &Workload{Name: "burst16", Tasks: tasks(cpu(1), durs...)}
-	c := handCluster(2, 2, 30*time.Second)
-	c.MaxWorkers = 8
-	p, err := stealer.NewDefault(stealer.DefaultConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	r, err := Run(context.Background(), Config{Workload: w, Policy: p, PolicyName: "default", Cluster: c, Seed: 1, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, recs := decisionLog(t, w)
 	counts := map[string]int{}
 	lastHold := ""
-	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
-		var rec struct {
-			Msg, Reason, Workload, Policy string
-			T                             time.Duration
-		}
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
+	for _, rec := range recs {
 		if rec.Workload != "burst16" || rec.Policy != "default" || rec.Reason == "" {
-			t.Errorf("log line %q: want workload burst16, policy default and a reason", line)
+			t.Errorf("log record %+v: want workload burst16, policy default and a reason", rec)
 		}
 		counts[rec.Msg]++
 		if rec.Msg == "hold" {
@@ -66,10 +48,10 @@ func TestLogTellsTheDecisions(t *testing.T) {
 	}
 
 	// Without INFO enabled, nothing is logged.
-	buf.Reset()
+	var buf bytes.Buffer
 	quiet := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p2, _ := stealer.NewDefault(stealer.DefaultConfig{})
-	if _, err := Run(context.Background(), Config{Workload: w, Policy: p2, Cluster: c, Seed: 1, Log: quiet}); err != nil {
+	p, _ := stealer.NewDefault(stealer.DefaultConfig{})
+	if _, err := Run(context.Background(), Config{Workload: w, Policy: p, Cluster: handCluster(2, 2, 30*time.Second), Seed: 1, Log: quiet}); err != nil {
 		t.Fatal(err)
 	}
 	if buf.Len() != 0 {
@@ -95,32 +77,14 @@ func TestLogTellsTheKeeps(t *testing.T) {
 	for i := range 16 {
 		ts = append(ts, Task{ID: fmt.Sprintf("reduce%d", i), Kind: "reduce", Duration: time.Minute, Resources: cpu(1), Deps: []int{16}})
 	}
-	w := &Workload{Name: "waves", Tasks: ts}
-	c := handCluster(2, 2, 30*time.Second)
-	c.MaxWorkers = 8
-	p, err := stealer.NewDefault(stealer.DefaultConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if _, err := Run(context.Background(), Config{Workload: w, Policy: p, PolicyName: "default", Cluster: c, Seed: 1, Log: log}); err != nil {
-		t.Fatal(err)
-	}
+	_, recs := decisionLog(t, &Workload{Name: "waves", Tasks: ts})
 	type keep struct {
 		why string
 		at  time.Duration
 	}
 	keeps := 0
 	last := map[string]keep{} // alloc → the keep last logged
-	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
-		var rec struct {
-			Msg, Reason string
-			T           time.Duration
-		}
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
+	for _, rec := range recs {
 		if rec.Msg != "keep" {
 			continue
 		}
@@ -138,6 +102,40 @@ func TestLogTellsTheKeeps(t *testing.T) {
 		last[alloc] = keep{why, rec.T}
 	}
 	if keeps == 0 {
-		t.Errorf("no keep logged: the allocs idle through the gather are kept for the wave behind it; log:\n%s", buf.String())
+		t.Errorf("no keep logged: the allocs idle through the gather are kept for the wave behind it; log:\n%+v", recs)
 	}
+}
+
+// A logRecord is one line of a run's decision log.
+type logRecord struct {
+	Msg, Reason, Workload, Policy string
+	T                             time.Duration
+}
+
+// decisionLog runs the default policy on w, on a primary of 2 cpu and up
+// to 8 workers of 2 booting in 30 s, and returns the result and the
+// run's log at INFO, read back.
+func decisionLog(t *testing.T, w *Workload) (*Result, []logRecord) {
+	t.Helper()
+	c := handCluster(2, 2, 30*time.Second)
+	c.MaxWorkers = 8
+	p, err := stealer.NewDefault(stealer.DefaultConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	r, err := Run(context.Background(), Config{Workload: w, Policy: p, PolicyName: "default", Cluster: c, Seed: 1, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []logRecord
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var rec logRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		recs = append(recs, rec)
+	}
+	return r, recs
 }
