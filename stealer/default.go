@@ -38,9 +38,8 @@ import (
 //     tell yet, due within that horizon too, keeps those it would buy
 //     back when it comes (those it fits on, when its durations are not
 //     known) until they have been idle twice as long as an allocation
-//     takes,
-//     and as long as the work left, list-scheduled on what is held,
-//     ends after the longest running chain (Critical.Packed past
+//     takes, and as long as the work left, list-scheduled on what is
+//     held, ends after the longest running chain (Critical.Packed past
 //     Critical.End: the flow needs more than is held), when work due
 //     within the horizon, within the latency too, keeps every idle
 //     alloc it fits on, busy allocs' free capacity counted on for none

@@ -12,9 +12,9 @@ import (
 type EventKind uint8
 
 // The kinds of events. Every decision of the policy becomes one event
-// (Requested, Cancelled, Drained, Kept, Hold), and so does every outcome the
-// stealer sees (Granted, Failed, Lost, Released) and every part of a plan
-// it refused (Rejected).
+// (Requested, Cancelled, Drained, Kept, Hold), and so does every outcome
+// the stealer sees (Granted, Failed, Lost, Released) and every part of a
+// plan it refused (Rejected).
 const (
 	// EventRequested: an Allocate call started. RequestID and Resources
 	// (the request's Max) are set; Reason is the policy's.
