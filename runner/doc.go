@@ -27,6 +27,9 @@
 //     MaxExecs at a time); once every kind's duration is known, the
 //     highest-ranked first, and a long task that would keep an auxiliary
 //     alloc alive alone goes to the primary, or waits a little for it.
+//     A task that fits no alloc's free room reserves one that holds it
+//     whole, which smaller tasks then leave alone until it fits there,
+//     so that large tasks are not starved by small ones.
 //     Demand is a dry run of that same placement:
 //     the ready tasks the working allocs will not run, which a stealer
 //     turns into auxiliary allocs.

@@ -53,7 +53,7 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		t := s.q.Peek()
 		c.Run = e.taskRun(t)
 		if primary >= 0 {
-			c.PrimaryRoom = bins[primary].execs > 0 && s.fits(bins[primary].free)
+			c.PrimaryRoom = bins[primary].execs > 0 && !bins[primary].reserved && s.fits(bins[primary].free)
 		}
 		if !placement.Weighs(c) {
 			return b

@@ -4,13 +4,18 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/internal/placement"
 )
 
-// A bin is a working alloc's room as placement sees it: what it has free
-// and how many more tasks it may start (MaxExecs less those it runs).
+// A bin is a working alloc's room as placement sees it: what it has free,
+// what it holds in all, and how many more tasks it may start (MaxExecs
+// less those it runs); reserved marks a bin that a task placement left
+// waiting has reserved (see placement.Reserve).
 type bin struct {
-	free  ebb.Resources
-	execs int
+	free     ebb.Resources
+	whole    ebb.Resources
+	execs    int
+	reserved bool
 }
 
 // placeReady decides which ready tasks the working allocs take: shapes in
@@ -19,13 +24,15 @@ type bin struct {
 // with the least free capacity that holds it and may start another task
 // (best fit), as many at once as fit there and its exec limit allows, so
 // that big allocs stay free for big tasks, small allocs fill up, and the
-// rest go idle. For each decision it takes n tasks of s out of bins[b]
-// (free and execs) and then calls take(s, b, n); the tasks of a shape are
-// taken in queue order. When pick is set, it may send the shape's next
-// task elsewhere: pick(s, b) returns the bin to use instead of the best
-// fit b, or -1 when the shape's tasks wait, and then placeReady calls
-// take(s, -1, n) with the n tasks of s it did not place, and goes on with
-// the next shape.
+// rest go idle. Each task of a shape that fits no bin's free room
+// reserves a bin that holds it whole (placement.Reserve), which no later
+// shape's task takes (and with no later shape, none is reserved). For each decision it takes n tasks of s out of
+// bins[b] (free and execs) and then calls take(s, b, n); the tasks of a
+// shape are taken in queue order. When pick is set, it may send the
+// shape's next task elsewhere: pick(s, b) returns the bin to use instead
+// of the best fit b, or -1 when the shape's tasks wait, and then
+// placeReady calls take(s, -1, n) with the n tasks of s it did not place,
+// and goes on with the next shape.
 //
 // It is the one placement of the runner: Eval.place runs it on the real
 // bins and starts what it decides, and Demand runs it on copies and
@@ -33,13 +40,22 @@ type bin struct {
 // capacity will not run. It reads the shapes' lengths but changes no
 // shape; bins are the caller's, and only their fields change.
 func placeReady(shapes []*shape, bins []bin, pick func(s *shape, b int) int, take func(s *shape, b, n int)) {
-	for _, s := range shapes {
+	// Only shapes after a reservation are kept off it: past the last
+	// shape with tasks, none is made.
+	last := -1
+	for i, s := range shapes {
+		if s.len() > 0 {
+			last = i
+		}
+	}
+	var reserved []int
+	for si, s := range shapes {
 		left := s.len()
 		for left > 0 {
 			best, bestSize := -1, 0.0
 			for i := range bins {
 				b := &bins[i]
-				if b.execs <= 0 || !s.fits(b.free) {
+				if b.execs <= 0 || b.reserved || !s.fits(b.free) {
 					continue
 				}
 				if len(bins) == 1 {
@@ -51,6 +67,9 @@ func placeReady(shapes []*shape, bins []bin, pick func(s *shape, b int) int, tak
 				}
 			}
 			if best < 0 {
+				if si < last {
+					reserved = reserve(reserved[:0], s, bins, left)
+				}
 				break
 			}
 			if pick != nil && left == s.len() {
@@ -67,6 +86,19 @@ func placeReady(shapes []*shape, bins []bin, pick func(s *shape, b int) int, tak
 			take(s, best, n)
 		}
 	}
+}
+
+// reserve has n tasks of s, which fit no bin's free room, reserve a bin
+// each, as long as one that holds them whole is left (placement.Reserve).
+// It returns buf, the bins it reserved appended.
+func reserve(buf []int, s *shape, bins []bin, n int) []int {
+	buf = placement.Reserve(buf, len(bins), n,
+		func(i int) bool { b := &bins[i]; return !b.reserved && b.execs > 0 && s.fits(b.whole) },
+		func(i int) float64 { return bins[i].free.Size() })
+	for _, i := range buf {
+		bins[i].reserved = true
+	}
+	return buf
 }
 
 // place assigns ready tasks to the workers that can hold them, as
@@ -142,7 +174,7 @@ func (e *Eval) bins(clone bool) ([]*worker, []bin) {
 			free = free.Clone()
 		}
 		ws = append(ws, w)
-		bins = append(bins, bin{free: free, execs: e.cfg.MaxExecs - w.running})
+		bins = append(bins, bin{free: free, whole: w.whole, execs: e.cfg.MaxExecs - w.running})
 	}
 	return ws, bins
 }

@@ -19,6 +19,7 @@ import (
 type worker struct {
 	alloc     pool.Alloc
 	free      ebb.Resources // what the alloc has not lent to a task
+	whole     ebb.Resources // what the alloc holds
 	running   int
 	idleSince time.Time // when running last fell to 0
 	draining  bool      // takes no new task; Work returns once idle
@@ -57,7 +58,8 @@ func (e *Eval) Work(ctx context.Context, a pool.Alloc) error {
 func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func()) error {
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	w := &worker{alloc: a, free: a.Resources().Clone(), stop: stop, idleSince: time.Now(), primary: primary}
+	whole := a.Resources()
+	w := &worker{alloc: a, free: whole.Clone(), whole: whole, stop: stop, idleSince: time.Now(), primary: primary}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := pool.Keepalive(ctx, a, e.cfg.Keepalive); err != nil && ctx.Err() == nil {

@@ -24,6 +24,7 @@ type alloc struct {
 	idleSince time.Duration // valid while running == 0
 	everRan   bool
 	draining  bool
+	reserved  bool          // by a ready task, for the placement under way (see engine.reserve)
 	window    time.Duration // once drained: twice the policy's idle timeout then (see rebuy)
 	launchAt  time.Duration // auxiliary: when its worker was launched
 	grantAt   time.Duration
@@ -203,6 +204,7 @@ func (e *engine) launchDone(ref int32) bool {
 	}
 	a.heldIdx = len(e.held)
 	e.held = append(e.held, a)
+	e.takersDirty = true
 	e.heldSnap = append(e.heldSnap, e.heldOf(a))
 	e.heldUp += e.heldSnap[len(e.heldSnap)-1].HeldCPU()
 	e.heldByID[a.id] = a
@@ -283,6 +285,7 @@ func (e *engine) bill(life time.Duration, cpu float64) float64 {
 func (e *engine) release(a *alloc) {
 	i := a.heldIdx
 	e.held = slices.Delete(e.held, i, i+1)
+	e.takersDirty = true
 	e.heldUp -= e.heldSnap[i].HeldCPU()
 	e.heldSnap = slices.Delete(e.heldSnap, i, i+1)
 	for _, h := range e.held[i:] {

@@ -57,9 +57,11 @@
 //	place ready tasks: shapes largest first (once every kind's duration
 //	is known, the highest-ranked next task first), each on the alloc
 //	with the least free capacity that holds it (best fit), by rank within
-//	a shape, primary and auxiliary allocs alike; once durations are known,
-//	a long task that would keep an auxiliary alloc alive alone goes to
-//	the primary, or waits a little for it (as runner.Eval places)
+//	a shape, primary and auxiliary allocs alike; a task that fits no
+//	alloc's free room reserves one that holds it whole, which no smaller
+//	task then takes; once durations are known, a long task that would
+//	keep an auxiliary alloc alive alone goes to the primary, or waits a
+//	little for it (as runner.Eval places)
 //	                  │  when a tick, a grant, a failure, a release,
 //	                  │  a backoff's end or new demand calls for it
 //	                  ▼

@@ -54,6 +54,11 @@ type engine struct {
 	runBuf       runningTasks // runningNow's slices, reused
 	readyShapes  []*tshape    // shapes with ready tasks, by rank
 	byRank       []*tshape    // scratch for place: readyShapes by their next task's rank
+	reserved     []*alloc     // scratch for place: the allocs reserved
+	takersMin    []float64    // the least that an alloc that takes tasks holds, by dimension (see takersNow)
+	takersDirty  bool         // takersMin is stale: an alloc came, went or was drained
+	cands        []*alloc     // scratch for reserve: the allocs it may reserve
+	picked       []int        // scratch for reserve: those it reserves, in cands
 	busyCPU      float64
 	waitingCPU   float64
 	demanded     bool // the stealer was woken for the current backlog

@@ -17,7 +17,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 	t := &e.tasks[i]
 	c := placement.Case{
 		Run:          e.taskRun(i),
-		PrimaryRoom:  fits(t.shape.vec, e.primary.free),
+		PrimaryRoom:  !e.primary.reserved && !e.free.reservedTop(e.primary) && fits(t.shape.vec, e.primary.free),
 		PrimaryHolds: fits(t.shape.vec, e.primary.res),
 		PrimaryFrees: -1,
 		ReadyCPU:     e.waitingCPU,

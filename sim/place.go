@@ -24,7 +24,14 @@ type freeIndex struct {
 	sp     *space
 	byKey  map[string]*bucket
 	sorted []*bucket // by size, then key
+	n      int       // allocs filed
 	buf    []byte
+	// A reservation under way (see reserveTop): the buckets after bnd
+	// in sorted order are reserved whole, and of bnd's members the
+	// nres newest; held counts them all.
+	bnd        *bucket
+	nres, held int
+	taken      bool // a reservation took allocs out of the index (see engine.reserve)
 }
 
 func newFreeIndex(sp *space) *freeIndex {
@@ -57,6 +64,7 @@ func (f *freeIndex) insert(a *alloc) {
 	}
 	a.bucket = b
 	heapPush(b, a)
+	f.n++
 }
 
 // remove takes a out of its bucket, if it is in one.
@@ -67,6 +75,7 @@ func (f *freeIndex) remove(a *alloc) {
 	}
 	heapRemove(b, a)
 	a.bucket = nil
+	f.n--
 	if len(b.members) == 0 {
 		delete(f.byKey, b.key)
 		i, ok := slices.BinarySearchFunc(f.sorted, b, compareBuckets)
@@ -82,11 +91,124 @@ func (f *freeIndex) bestFit(need []float64, size float64) *alloc {
 	lo := size * (1 - 1e-9)
 	i, _ := slices.BinarySearchFunc(f.sorted, lo, func(b *bucket, s float64) int { return cmp.Compare(b.size, s) })
 	for ; i < len(f.sorted); i++ {
-		if b := f.sorted[i]; fits(need, b.free) {
+		b := f.sorted[i]
+		if f.bnd != nil {
+			// Past bnd, every bucket is reserved; in bnd, the
+			// oldest member is the last reserved.
+			if c := compareBuckets(b, f.bnd); c > 0 {
+				return nil
+			} else if c == 0 && f.nres >= len(b.members) {
+				continue
+			}
+		}
+		if fits(need, b.free) {
 			return b.members[0]
 		}
 	}
 	return nil
+}
+
+// reserveTop reserves k more of the allocs filed and not reserved yet,
+// those with the most free capacity first, the newest first among those
+// of one bucket; it reports false when fewer than k were left, all of
+// them now reserved. It costs a step per bucket it reaches, however many
+// allocs it reserves: the reserved allocs stay filed, and bestFit passes
+// them by.
+func (f *freeIndex) reserveTop(k int) bool {
+	for k > 0 {
+		if f.bnd == nil {
+			if len(f.sorted) == 0 {
+				return false
+			}
+			f.bnd, f.nres = f.sorted[len(f.sorted)-1], 0
+		}
+		b := f.bnd
+		if avail := len(b.members) - f.nres; k <= avail {
+			f.nres += k
+			f.held += k
+			return true
+		} else {
+			k -= avail
+			f.nres = len(b.members)
+			f.held += avail
+		}
+		i, _ := slices.BinarySearchFunc(f.sorted, b, compareBuckets)
+		if i == 0 {
+			return false
+		}
+		f.bnd, f.nres = f.sorted[i-1], 0
+	}
+	return true
+}
+
+// reservedTop reports whether a is reserved by reserveTop.
+func (f *freeIndex) reservedTop(a *alloc) bool {
+	b := a.bucket
+	if b == nil || f.bnd == nil {
+		return false
+	}
+	c := compareBuckets(b, f.bnd)
+	if c != 0 {
+		return c > 0
+	}
+	newer := len(b.members) - 1 // the heap's root is its oldest
+	if a != b.members[0] {
+		newer = 0
+		for _, m := range b.members {
+			if m.num > a.num {
+				newer++
+			}
+		}
+	}
+	return newer < f.nres
+}
+
+// endReserve ends the reservations of a placement: every alloc filed
+// takes tasks again.
+func (f *freeIndex) endReserve() {
+	f.bnd, f.nres, f.held, f.taken = nil, 0, 0, false
+}
+
+// takeTop returns the allocs reserveTop reserved, taken out of the index
+// (then reserved as any other: see engine.reserve), and ends its
+// reservation.
+func (f *freeIndex) takeTop(buf []*alloc) []*alloc {
+	if f.bnd == nil {
+		return buf
+	}
+	start := len(buf)
+	i, _ := slices.BinarySearchFunc(f.sorted, f.bnd, compareBuckets)
+	for _, b := range f.sorted[i+1:] {
+		buf = append(buf, b.members...)
+	}
+	newest := slices.Clone(f.bnd.members)
+	slices.SortFunc(newest, func(a, b *alloc) int { return cmp.Compare(b.num, a.num) })
+	buf = append(buf, newest[:f.nres]...)
+	f.bnd, f.nres, f.held = nil, 0, 0
+	for _, a := range buf[start:] {
+		f.remove(a)
+	}
+	return buf
+}
+
+// roomiest appends to buf the allocs filed that hold(a), from the most
+// free capacity down, until it has at least k and the next bucket has
+// less than the last it took: the k with the most free capacity among
+// them are then in buf, ties included.
+func (f *freeIndex) roomiest(buf []*alloc, k int, hold func(a *alloc) bool) []*alloc {
+	start := len(buf)
+	for i := len(f.sorted) - 1; i >= 0; i-- {
+		b := f.sorted[i]
+		if len(buf)-start >= k && b.size < buf[len(buf)-1].bucket.size {
+			break
+		}
+		for _, a := range b.members {
+			if hold(a) {
+				buf = append(buf, a)
+			}
+		}
+	}
+	return buf
 }
 
 func heapPush(b *bucket, a *alloc) {

@@ -117,6 +117,7 @@ func (e *engine) apply(s stealer.Snapshot, plan stealer.Plan) {
 	for _, d := range a.Drain {
 		h := e.heldByID[d.AllocID]
 		h.draining, h.window = true, window
+		e.takersDirty = true
 		e.acc.drains++
 		e.free.remove(h)
 		e.touch(h)

@@ -41,10 +41,12 @@ func (e *engine) ready(i int32) {
 // the start (ranksTimed), the shape whose next task has the highest
 // upward rank first, the larger among equal ranks; each task to the alloc
 // with the least free capacity that holds it (best fit), as many at once
-// as fit there, and within a shape by rank; once ranksTimed, a shape's
-// next task whose best fit is an auxiliary alloc it would keep alive
-// alone goes to the primary, or waits for it, and then so does the rest
-// of its shape, which is no demand meanwhile (see longTask).
+// as fit there, and within a shape by rank; each task that fits no
+// alloc's free room reserves one that holds it whole, which no later
+// shape's task takes (see reserve); once ranksTimed, a shape's next task
+// whose best fit is an auxiliary alloc it would keep alive alone goes to
+// the primary, or waits for it, and then so does the rest of its shape,
+// which is no demand meanwhile (see longTask).
 func (e *engine) place() {
 	if !e.placeDirty {
 		return
@@ -58,11 +60,21 @@ func (e *engine) place() {
 		})
 		order = e.byRank
 	}
-	for _, s := range order {
+	reserved := e.reserved[:0]
+shapes:
+	for si, s := range order {
 		s.forPrimary = false
 		for head := true; s.len() > 0; head = false {
 			a := e.free.bestFit(s.vec, s.size)
 			if a == nil {
+				// Only the shapes after it are kept off a
+				// reservation: past the last, none is made.
+				if si < len(order)-1 {
+					var all bool
+					if reserved, all = e.reserve(s, reserved); all {
+						break shapes
+					}
+				}
 				break
 			}
 			if e.ranksTimed && a.aux && head {
@@ -84,6 +96,12 @@ func (e *engine) place() {
 			e.free.insert(a)
 		}
 	}
+	e.free.endReserve()
+	for _, a := range reserved {
+		a.reserved = false
+		e.free.insert(a)
+	}
+	e.reserved = reserved[:0]
 	e.readyShapes = slices.DeleteFunc(e.readyShapes, func(s *tshape) bool {
 		if s.len() > 0 {
 			return false
@@ -91,6 +109,60 @@ func (e *engine) place() {
 		s.listed = false
 		return true
 	})
+}
+
+// reserve has the ready tasks of s, which fit no alloc's free room,
+// reserve an alloc each, as runner.Eval's placement does
+// (placement.Reserve): of the allocs that take tasks and hold one whole,
+// those with the most free capacity, the newest first among equals. Only
+// the allocs filed in the free index need it: one with nothing free has
+// the least room (it is reserved last) and takes no task anyway. When
+// every alloc that takes tasks holds s, the free index reserves them
+// where they are filed (freeIndex.reserveTop); else each is taken out of
+// it until the placement ends. It returns reserved with those it took
+// out appended, and whether no alloc is left unreserved with room: then
+// no other task can be placed.
+func (e *engine) reserve(s *tshape, reserved []*alloc) ([]*alloc, bool) {
+	k := s.len()
+	e.takersNow()
+	if fits(s.vec, e.takersMin) && !e.free.taken {
+		return reserved, !e.free.reserveTop(k) || e.free.held >= e.free.n
+	}
+	start := len(reserved)
+	reserved = e.free.takeTop(reserved)
+	e.free.taken = true
+	cands := e.free.roomiest(e.cands[:0], k, func(a *alloc) bool { return fits(s.vec, a.res) })
+	slices.SortFunc(cands, func(a, b *alloc) int { return cmp.Compare(a.num, b.num) })
+	e.cands = cands
+	e.picked = placement.Reserve(e.picked[:0], len(cands), k,
+		func(int) bool { return true },
+		func(i int) float64 { return cands[i].bucket.size })
+	for _, i := range e.picked {
+		reserved = append(reserved, cands[i])
+	}
+	for _, a := range reserved[start:] {
+		a.reserved = true
+		e.free.remove(a)
+	}
+	return reserved, false
+}
+
+// takersNow makes takersMin, the least that an alloc that takes tasks
+// (the primary and the held allocs not draining) holds, by dimension,
+// anew when one came, went or was drained since.
+func (e *engine) takersNow() {
+	if !e.takersDirty && e.takersMin != nil {
+		return
+	}
+	e.takersDirty = false
+	e.takersMin = append(e.takersMin[:0], e.primary.res...)
+	for _, h := range e.held {
+		if !h.draining {
+			for d, q := range h.res {
+				e.takersMin[d] = min(e.takersMin[d], q)
+			}
+		}
+	}
 }
 
 // start runs task i on a, which is out of the free index.
