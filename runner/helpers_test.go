@@ -146,3 +146,44 @@ func advance(d time.Duration) {
 	time.Sleep(d)
 	synctest.Wait()
 }
+
+// cpuAlloc takes an alloc of cpu cpus from p, freed when the test ends.
+func cpuAlloc(t *testing.T, p pool.Pool, cpu float64) pool.Alloc {
+	t.Helper()
+	a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpu}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Free(context.Background()) })
+	return a
+}
+
+// timedTask returns a task of cpu cpus that runs for run, or until its
+// context is done, its duration said (Estimate) when said is set.
+func timedTask(name string, cpu float64, run time.Duration, said bool, after ...string) ebb.Task {
+	tk := ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: cpu}, After: after,
+		Func: func(ctx context.Context, _ ebb.FuncEnv) error {
+			select {
+			case <-time.After(run):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
+	if said {
+		tk.Estimate = run
+	}
+	return tk
+}
+
+// runningOn returns how many tasks run on the primary (true) and on the
+// auxiliary allocs (false).
+func runningOn(e *Eval) map[bool]int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	running := map[bool]int{}
+	for _, w := range e.workers {
+		running[w.primary] += w.running
+	}
+	return running
+}

@@ -138,15 +138,7 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		task := func(name string, cpu float64, run time.Duration, after ...string) ebb.Task {
-			return ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: cpu}, After: after, Estimate: run,
-				Func: func(ctx context.Context, _ ebb.FuncEnv) error {
-					select {
-					case <-time.After(run):
-						return nil
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}}
+			return timedTask(name, cpu, run, true, after...)
 		}
 		flow := &ebb.Flow{Tasks: []ebb.Task{
 			task("g", 2, 10*time.Second), task("y", 1, 2*time.Minute), task("w", 1, 2*time.Minute),
@@ -154,15 +146,7 @@ func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
 		}}
 		e := newEval(t, flow, EvalConfig{})
 		p := memPool(t, ebb.Resources{ebb.CPU: 3}, ebb.Resources{ebb.CPU: 2})
-		alloc := func(cpu float64) pool.Alloc {
-			a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpu}}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Free(context.Background()) })
-			return a
-		}
-		primary, aux := alloc(3), alloc(2)
+		primary, aux := cpuAlloc(t, p, 3), cpuAlloc(t, p, 2)
 		var wg sync.WaitGroup
 		// The primary works first and takes g and y; the auxiliary
 		// alloc then takes w.
@@ -171,12 +155,7 @@ func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
 		wg.Go(func() { e.work(t.Context(), aux, false, nil) })
 		time.Sleep(25 * time.Second) // synctest's clock: z has ended
 		synctest.Wait()
-		e.mu.Lock()
-		running := map[bool]int{}
-		for _, w := range e.workers {
-			running[w.primary] = w.running
-		}
-		e.mu.Unlock()
+		running := runningOn(e)
 		if running[true] != 2 || running[false] != 1 {
 			t.Errorf("at 25 s, the primary runs %d tasks and the auxiliary alloc %d; want y and long on the primary, w on the auxiliary alloc",
 				running[true], running[false])

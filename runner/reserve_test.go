@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/pool"
 )
 
 // A task that fits no alloc's free room reserves one that holds it
@@ -46,11 +45,7 @@ func TestLargeTaskReservesAnAlloc(t *testing.T) {
 		flow.Tasks = append(flow.Tasks, task("big", 4, 10*time.Second, "g"), task("child", 1, 100*time.Second, "big"))
 		e := newEval(t, flow, EvalConfig{})
 		p := memPool(t, ebb.Resources{ebb.CPU: 4})
-		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 4}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Free(context.Background()) })
+		a := cpuAlloc(t, p, 4)
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			if err := e.work(t.Context(), a, true, nil); err != nil {
@@ -86,15 +81,7 @@ func TestLargeTaskReservesAnAlloc(t *testing.T) {
 func TestLongTaskLeavesAReservedPrimary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		task := func(name string, cpu float64, run time.Duration, after ...string) ebb.Task {
-			return ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: cpu}, After: after, Estimate: run,
-				Func: func(ctx context.Context, _ ebb.FuncEnv) error {
-					select {
-					case <-time.After(run):
-						return nil
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}}
+			return timedTask(name, cpu, run, true, after...)
 		}
 		flow := &ebb.Flow{Tasks: []ebb.Task{
 			task("g", 1, 5*time.Second), task("p1", 1, time.Minute), task("p2", 1, time.Minute),
@@ -102,15 +89,7 @@ func TestLongTaskLeavesAReservedPrimary(t *testing.T) {
 		}}
 		e := newEval(t, flow, EvalConfig{})
 		p := memPool(t, ebb.Resources{ebb.CPU: 4}, ebb.Resources{ebb.CPU: 1})
-		alloc := func(cpu float64) pool.Alloc {
-			a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: cpu}}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Free(context.Background()) })
-			return a
-		}
-		primary, aux := alloc(4), alloc(1)
+		primary, aux := cpuAlloc(t, p, 4), cpuAlloc(t, p, 1)
 		var wg sync.WaitGroup
 		// The primary works first and takes g, p1 and p2.
 		wg.Go(func() { e.work(t.Context(), primary, true, nil) })
@@ -118,12 +97,7 @@ func TestLongTaskLeavesAReservedPrimary(t *testing.T) {
 		wg.Go(func() { e.work(t.Context(), aux, false, nil) })
 		time.Sleep(6 * time.Second) // synctest's clock: big and long are ready
 		synctest.Wait()
-		e.mu.Lock()
-		running := map[bool]int{}
-		for _, w := range e.workers {
-			running[w.primary] = w.running
-		}
-		e.mu.Unlock()
+		running := runningOn(e)
 		if running[true] != 2 || running[false] != 1 {
 			t.Errorf("at 6 s, the primary runs %d tasks and the auxiliary alloc %d; want p1 and p2 on the primary, long on the auxiliary alloc",
 				running[true], running[false])
