@@ -123,15 +123,15 @@ func (f *freeIndex) reserveTop(k int) bool {
 			f.bnd, f.nres = f.sorted[len(f.sorted)-1], 0
 		}
 		b := f.bnd
-		if avail := len(b.members) - f.nres; k <= avail {
+		avail := len(b.members) - f.nres
+		if k <= avail {
 			f.nres += k
 			f.held += k
 			return true
-		} else {
-			k -= avail
-			f.nres = len(b.members)
-			f.held += avail
 		}
+		k -= avail
+		f.nres = len(b.members)
+		f.held += avail
 		i, _ := slices.BinarySearchFunc(f.sorted, b, compareBuckets)
 		if i == 0 {
 			return false

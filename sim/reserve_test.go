@@ -120,5 +120,16 @@ func TestReserveTopAgreesWithReserve(t *testing.T) {
 				t.Fatalf("trial %d, reservations %v: bestFit(%v) = %v, want %v", trial, ks, need, got, want)
 			}
 		}
+		// Taken out of the index, the reserved allocs leave it as the
+		// reference has it.
+		taken := f.takeTop(nil)
+		if len(taken) != len(all)-len(left) || f.n != len(left) {
+			t.Fatalf("trial %d, reservations %v: took %d allocs out, %d left filed; want %d and %d", trial, ks, len(taken), f.n, len(all)-len(left), len(left))
+		}
+		for _, a := range taken {
+			if slices.Contains(left, a) {
+				t.Fatalf("trial %d, reservations %v: took alloc %d out, which is not reserved", trial, ks, a.num)
+			}
+		}
 	}
 }
