@@ -84,7 +84,14 @@ import (
 //     most MaxWidth, and its Max within MaxRequest), and it is made for as
 //     many tasks as it is expected to be granted units (as in 1); smaller
 //     shapes join a request whose unit fits them, several to a unit when
-//     they can;
+//     they can; once every kind's duration is known (Critical.Ranked), a
+//     unit's memory and disk are what the largest task waiting of as
+//     many cpus needs, when a node holds as many units so raised:
+//     placement sends an alloc the tasks that rank highest, whichever it
+//     was bought for, and tasks of one kind differ in memory by their
+//     inputs; largest shape first, a raised unit would take larger tasks
+//     from the small ones it was bought for, which may head long chains
+//     nobody can time yet;
 //  7. stops at MaxPending requests in flight and MaxAllocs allocs held and
 //     asked for, and says so in Plan.Hold.
 //
@@ -593,7 +600,13 @@ func chainWork(s Snapshot, latency time.Duration) map[string]Upcoming {
 func (d *Default) requests(s Snapshot, b purchase, kept int) ([]Request, string) {
 	grant := grantCap(s)
 	limit := min(d.cfg.MaxPending-kept, d.cfg.MaxAllocs-len(s.Held)-kept)
-	reqs, left := d.pack(b.buy, max(0, limit), grant, s.Nodes)
+	var pad []group
+	if s.Critical.Ranked {
+		// Placement goes by rank (see step 6): units hold any task
+		// waiting, and what the next wave brings.
+		pad = append(groups(s.Demand), b.buy...)
+	}
+	reqs, left := d.pack(b.buy, max(0, limit), grant, s.Nodes, pad)
 	out := make([]Request, 0, len(reqs))
 	for _, r := range reqs {
 		tail := b.why

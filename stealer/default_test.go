@@ -121,6 +121,27 @@ func TestDefaultPlan(t *testing.T) {
 		wantAcquire: []ebb.Requirements{req(shape(1, 2), 12)},
 		wantReasons: []string{"requested 12 cpu, 24.0 GiB mem for 12 waiting tasks: nothing held can run them"},
 	}, {
+		name: "ranked: a unit holds the largest task of its cpus waiting",
+		snap: Snapshot{Demand: []ebb.Demand{dem(shape(1, 1), 8), dem(shape(1, 0.75), 8)},
+			Nodes: []ebb.Resources{shape(8, 32)}, Critical: Critical{Ranked: true}},
+		wantAcquire: []ebb.Requirements{req(shape(1, 1), 8), req(shape(1, 1), 8)},
+		wantReasons: []string{"requested 8 cpu, 8.0 GiB mem for 8 waiting tasks"},
+	}, {
+		name: "largest first: a unit holds the tasks it is for",
+		snap: Snapshot{Demand: []ebb.Demand{dem(shape(1, 1), 8), dem(shape(1, 0.75), 8)},
+			Nodes: []ebb.Resources{shape(8, 32)}},
+		wantAcquire: []ebb.Requirements{req(shape(1, 1), 8), req(shape(1, 0.75), 8)},
+	}, {
+		name: "ranked: no unit padded past what a node holds of it",
+		snap: Snapshot{Demand: []ebb.Demand{dem(shape(1, 1), 1), dem(shape(1, 0.75), 16)},
+			Nodes: []ebb.Resources{shape(8, 7)}, Critical: Critical{Ranked: true}},
+		wantAcquire: []ebb.Requirements{req(shape(1, 1), 7), req(shape(1, 0.75), 8), req(shape(1, 0.75), 2)},
+	}, {
+		name: "ranked: a unit holds no task that needs what it lacks",
+		snap: Snapshot{Demand: []ebb.Demand{dem(ebb.Resources{ebb.CPU: 1, ebb.GPU: 1, ebb.Mem: 4 * gib}, 1), dem(shape(1, 0.75), 8)},
+			Nodes: []ebb.Resources{shape(8, 32), {ebb.CPU: 8, ebb.GPU: 1, ebb.Mem: 32 * gib}}, Critical: Critical{Ranked: true}},
+		wantAcquire: []ebb.Requirements{req(ebb.Resources{ebb.CPU: 1, ebb.GPU: 1, ebb.Mem: 4 * gib}, 1), req(shape(1, 0.75), 8)},
+	}, {
 		name:        "burst wider than MaxWidth",
 		snap:        Snapshot{Demand: []ebb.Demand{dem(cpus(1), 40)}},
 		wantAcquire: []ebb.Requirements{req(cpus(1), 16), req(cpus(1), 16), req(cpus(1), 8)},
@@ -366,6 +387,10 @@ func TestDefaultPlan(t *testing.T) {
 		name: "shapes that do not fit each other get requests of their own",
 		snap: Snapshot{Demand: []ebb.Demand{dem(shape(4, 1), 1), dem(shape(1, 8), 1)}},
 		// By Size, {4 cpu, 1 GiB} weighs 4.25 and {1 cpu, 8 GiB} 3.
+		wantAcquire: []ebb.Requirements{req(shape(4, 1), 1), req(shape(1, 8), 1)},
+	}, {
+		name:        "ranked: a unit holds no task of other cpus",
+		snap:        Snapshot{Demand: []ebb.Demand{dem(shape(4, 1), 1), dem(shape(1, 8), 1)}, Critical: Critical{Ranked: true}},
 		wantAcquire: []ebb.Requirements{req(shape(4, 1), 1), req(shape(1, 8), 1)},
 	}, {
 		name: "MaxRequest caps the width, and a task beyond it goes alone",

@@ -315,9 +315,11 @@ type newRequest struct {
 }
 
 // pack packs the tasks of buy into at most limit requests, each expected
-// to be granted what credit says. It returns them and the number of tasks
-// that did not fit.
-func (d *Default) pack(buy []group, limit int, grant ebb.Resources, nodes []ebb.Resources) (reqs []*newRequest, left int) {
+// to be granted what credit says. A new request's unit is its tasks'
+// shape, padded to what the tasks of pad need (see padded) when a node
+// holds as many units so padded. It returns the requests and the number
+// of tasks that did not fit.
+func (d *Default) pack(buy []group, limit int, grant ebb.Resources, nodes []ebb.Resources, pad []group) (reqs []*newRequest, left int) {
 	for _, g := range buy {
 		n := g.count
 		// Join a request whose unit fits the shape.
@@ -338,11 +340,15 @@ func (d *Default) pack(buy []group, limit int, grant ebb.Resources, nodes []ebb.
 			n -= take
 		}
 		w := d.maxWidth(g.shape, nodes)
-		room := credit(g.shape, w, grant)
+		unit := g.shape
+		if p := padded(g.shape, pad); !sameMap(p, g.shape) && d.maxWidth(p, nodes) >= min(n, w) {
+			unit = p
+		}
+		room := credit(unit, w, grant)
 		for n > 0 && len(reqs) < limit {
 			units := min(n, room)
 			reqs = append(reqs, &newRequest{
-				min: g.shape, width: min(n, w), used: units, room: room,
+				min: unit, width: min(n, w), used: units, room: room,
 				serves: []group{{shape: g.shape, count: units}},
 			})
 			n -= units
@@ -381,4 +387,45 @@ func addGroup(gs []group, shape ebb.Resources, n int) []group {
 		}
 	}
 	return append(gs, group{shape: shape, count: n})
+}
+
+// padded returns shape with its memory and disk raised to the most that a
+// task of pad needs which takes as many cpus and fits the shape in all
+// else: a unit that holds any such task waiting beside the ones it is
+// bought for. Placement sends an alloc the tasks that rank highest, not
+// the ones it was bought for, and a unit sized to the smaller of two
+// tasks of a kind (their inputs differ) holds fewer of the larger: its
+// other cpus would idle until the next round. It returns shape itself
+// when nothing pads it.
+func padded(shape ebb.Resources, pad []group) ebb.Resources {
+	out := shape
+	for _, g := range pad {
+		if !slotOf(g.shape, shape) {
+			continue
+		}
+		for _, k := range [...]string{ebb.Mem, ebb.Disk} {
+			if q := g.shape[k]; q > out[k] {
+				if sameMap(out, shape) {
+					out = shape.Clone()
+				}
+				out[k] = q
+			}
+		}
+	}
+	return out
+}
+
+// slotOf reports whether a task of r takes one unit of shape once the
+// unit's memory and disk are raised: it needs as many cpus, and no more
+// of anything else.
+func slotOf(r, shape ebb.Resources) bool {
+	if r[ebb.CPU] != shape[ebb.CPU] {
+		return false
+	}
+	for k, v := range r {
+		if k != ebb.Mem && k != ebb.Disk && !(ebb.Resources{k: v}).Fits(ebb.Resources{k: shape[k]}) {
+			return false
+		}
+	}
+	return true
 }

@@ -108,7 +108,7 @@ func Check(s stealer.Snapshot, p stealer.Plan, rules Rules) []string {
 		if a.Reason == "" {
 			badf("acquire of %s has no reason", r)
 		}
-		if rules.DemandShapes && !slices.ContainsFunc(shapes, r.Min.Equal) {
+		if rules.DemandShapes && !demandShape(r.Min, shapes) {
 			badf("acquires Min %s, which no waiting task has", r.Min)
 		}
 		if rules.MaxWidth > 0 && (r.Width < 1 || r.Width > rules.MaxWidth) {
@@ -181,6 +181,26 @@ func Check(s stealer.Snapshot, p stealer.Plan, rules Rules) []string {
 		}
 	}
 	return bad
+}
+
+// demandShape reports whether min is one of shapes, its memory and disk
+// perhaps each raised to what another of as many cpus needs (see
+// Rules.DemandShapes).
+func demandShape(min ebb.Resources, shapes []ebb.Resources) bool {
+	base := func(r ebb.Resources) ebb.Resources {
+		out := r.Clone()
+		delete(out, ebb.Mem)
+		delete(out, ebb.Disk)
+		return out
+	}
+	raisedTo := func(k string) bool {
+		return min[k] == 0 || slices.ContainsFunc(shapes, func(d ebb.Resources) bool {
+			return d[ebb.CPU] == min[ebb.CPU] && d[k] == min[k]
+		})
+	}
+	return slices.ContainsFunc(shapes, func(d ebb.Resources) bool {
+		return d.Equal(min) || (base(d).Equal(base(min)) && d.Fits(min) && raisedTo(ebb.Mem) && raisedTo(ebb.Disk))
+	})
 }
 
 // A group is count tasks of one shape.

@@ -103,3 +103,28 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check of an acquire with nothing waiting, for a policy that need not buy for demand = %q, want none", bad)
 	}
 }
+
+// TestCheckDemandShapes: a unit may hold any demanded task of as many
+// cpus (its memory raised to theirs), never memory that no such task
+// needs.
+func TestCheckDemandShapes(t *testing.T) {
+	mem := func(cpu, gib float64) ebb.Resources { return ebb.Resources{ebb.CPU: cpu, ebb.Mem: gib * (1 << 30)} }
+	s := stealer.Snapshot{Now: t0, Demand: []ebb.Demand{dem(mem(1, 1), 4), dem(mem(1, 2), 1), dem(mem(2, 4), 1)}}
+	for _, tc := range []struct {
+		min  ebb.Resources
+		want bool
+	}{
+		{mem(1, 1), true},
+		{mem(1, 2), true},
+		{mem(2, 4), true},
+		{mem(1, 4), false}, // a 2-cpu task's memory
+		{mem(1, 3), false},
+		{mem(2, 2), false}, // less than the task of 2 cpus needs
+	} {
+		p := stealer.Plan{Acquire: []stealer.Request{{Requirements: req(tc.min, 1), For: []ebb.Demand{dem(mem(1, 1), 1)}, Reason: "x"}}}
+		bad := policytest.Check(s, p, policytest.Rules{DemandShapes: true})
+		if got := len(bad) == 0; got != tc.want {
+			t.Errorf("Min %s: complaints %q, want ok %v", tc.min, bad, tc.want)
+		}
+	}
+}

@@ -48,7 +48,8 @@
 //     least it can be granted, so that no grant could excuse the cancel.
 //
 // And the limits a policy promises ([Rules]), each checked when set:
-// Min a demanded shape (DemandShapes), Width within 1..MaxWidth, Max
+// Min a demanded shape, its memory and disk perhaps raised to another's
+// of as many cpus (DemandShapes), Width within 1..MaxWidth, Max
 // within MaxRequest (unless a single unit of Min is already beyond it),
 // requests in flight after the plan within MaxPending, and allocs held
 // and asked for within MaxAllocs, the last two only for a plan that

@@ -20,7 +20,9 @@ type Rules struct {
 	// for which tasks (Request.For); its cancels leave no demand unmet.
 	ForDemand bool
 
-	// DemandShapes: every acquire's Min is one of the demanded shapes.
+	// DemandShapes: every acquire's Min is one of the demanded shapes,
+	// its memory and disk perhaps each raised to what another demanded
+	// shape of as many cpus needs (a unit that holds any of them).
 	DemandShapes bool
 
 	// MaxPending, MaxAllocs and MaxWidth are the policy's caps; zero

@@ -79,6 +79,8 @@ func RandomSnapshot(r *rand.Rand, now time.Time) stealer.Snapshot {
 	if r.IntN(2) == 0 {
 		s.TaskDuration = time.Duration(1+r.IntN(600)) * time.Second
 	}
+	// Placement by rank, as once every kind's duration is known.
+	s.Critical.Ranked = r.IntN(3) == 0
 	for range r.IntN(8) {
 		kind := stealer.Acquired
 		if r.IntN(2) == 0 {
