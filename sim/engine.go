@@ -50,15 +50,17 @@ type engine struct {
 	remaining    int     // tasks not finished
 	running      int
 	readyN       int
-	runningSet   []uint64     // bit i: task i runs
-	runBuf       runningTasks // runningNow's slices, reused
-	readyShapes  []*tshape    // shapes with ready tasks, by rank
-	byRank       []*tshape    // scratch for place: readyShapes by their next task's rank
-	reserved     []*alloc     // scratch for place: the allocs reserved
-	takersMin    []float64    // the least that an alloc that takes tasks holds, by dimension (see takersNow)
-	takersDirty  bool         // takersMin is stale: an alloc came, went or was drained
-	cands        []*alloc     // scratch for reserve: the allocs it may reserve
-	picked       []int        // scratch for reserve: those it reserves, in cands
+	runningSet   []uint64        // bit i: task i runs
+	startedAt    []time.Duration // task i's start, while it runs
+	kindOf       []int32         // task i's kind (tasks[i].kind), dense beside startedAt for snapshots
+	runBuf       runningTasks    // runningNow's slices, reused
+	readyShapes  []*tshape       // shapes with ready tasks, by rank
+	byRank       []*tshape       // scratch for place: readyShapes by their next task's rank
+	reserved     []*alloc        // scratch for place: the allocs reserved
+	takersMin    []float64       // the least that an alloc that takes tasks holds, by dimension (see takersNow)
+	takersDirty  bool            // takersMin is stale: an alloc came, went or was drained
+	cands        []*alloc        // scratch for reserve: the allocs it may reserve
+	picked       []int           // scratch for reserve: those it reserves, in cands
 	busyCPU      float64
 	waitingCPU   float64
 	demanded     bool // the stealer was woken for the current backlog
@@ -120,8 +122,7 @@ type task struct {
 	readyAt      time.Duration
 	shape        *tshape
 	on           *alloc
-	kind         int32         // index in engine.kinds
-	started      time.Duration // when it started, while on is set
+	kind         int32 // index in engine.kinds
 }
 
 // A tshape is a task shape: the tasks that need exactly the same
@@ -178,6 +179,8 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	n := len(w.Tasks)
 	e.tasks = make([]task, n)
 	e.runningSet = make([]uint64, (n+63)/64)
+	e.startedAt = make([]time.Duration, n)
+	e.kindOf = make([]int32, n)
 	byKey := map[string]*tshape{}
 	kindIndex := map[string]int32{}
 	for i, t := range w.Tasks {
@@ -202,6 +205,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			e.shapes = append(e.shapes, s)
 		}
 		e.tasks[i] = task{run: t.Run, arrival: t.Arrival, dur: t.Duration, shape: s, kind: kind}
+		e.kindOf[i] = kind
 	}
 	for _, s := range e.shapes {
 		s.vec = e.sp.vec(s.res)

@@ -57,9 +57,9 @@ func (e *engine) runningNow() runningTasks {
 		for word != 0 {
 			i := int32(w*64 + bits.TrailingZeros64(word))
 			word &= word - 1
-			t := &e.tasks[i]
-			r.tasks[t.kind] = append(r.tasks[t.kind], i)
-			r.ages[t.kind] = append(r.ages[t.kind], e.now-t.started)
+			k := e.kindOf[i]
+			r.tasks[k] = append(r.tasks[k], i)
+			r.ages[k] = append(r.ages[k], e.now-e.startedAt[i])
 		}
 	}
 	return *r

@@ -38,7 +38,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 			j := int32(wd*64 + bits.TrailingZeros64(word))
 			word &= word - 1
 			rt := &e.tasks[j]
-			left := e.durs.Remaining(e.kinds[rt.kind].name, e.now-rt.started, nil, 0)
+			left := e.durs.Remaining(e.kinds[rt.kind].name, e.now-e.startedAt[j], nil, 0)
 			c.Longest = max(c.Longest, left, e.taskRun(j))
 			if rt.on == a {
 				c.AuxBusy = max(c.AuxBusy, left)

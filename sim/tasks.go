@@ -174,7 +174,7 @@ func (e *engine) start(i int32, a *alloc) {
 		delete(e.waitSince, i)
 	}
 	s.kinds[t.kind]--
-	t.started = e.now
+	e.startedAt[i] = e.now
 	e.kinds[t.kind].running++
 	e.runningSet[i/64] |= 1 << (i % 64)
 	for d, q := range s.vec {
