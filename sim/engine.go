@@ -52,7 +52,7 @@ type engine struct {
 	readyN       int
 	runningSet   []uint64        // bit i: task i runs
 	startedAt    []time.Duration // task i's start, while it runs
-	kindOf       []int32         // task i's kind (tasks[i].kind), dense beside startedAt for snapshots
+	kindOf       []int32         // task i's kind: its index in kinds
 	runBuf       runningTasks    // runningNow's slices, reused
 	readyShapes  []*tshape       // shapes with ready tasks, by rank
 	byRank       []*tshape       // scratch for place: readyShapes by their next task's rank
@@ -122,7 +122,6 @@ type task struct {
 	readyAt      time.Duration
 	shape        *tshape
 	on           *alloc
-	kind         int32 // index in engine.kinds
 }
 
 // A tshape is a task shape: the tasks that need exactly the same
@@ -204,7 +203,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 			byKey[k] = s
 			e.shapes = append(e.shapes, s)
 		}
-		e.tasks[i] = task{run: t.Run, arrival: t.Arrival, dur: t.Duration, shape: s, kind: kind}
+		e.tasks[i] = task{run: t.Run, arrival: t.Arrival, dur: t.Duration, shape: s}
 		e.kindOf[i] = kind
 	}
 	for _, s := range e.shapes {

@@ -79,7 +79,7 @@ func (e *engine) ranks(order []int32) ([]float64, bool) {
 	e.kindRun = w
 	return ebb.UpwardRanks(order,
 		func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
-		func(i int32) float64 { return w[e.tasks[i].kind] }), timed
+		func(i int32) float64 { return w[e.kindOf[i]] }), timed
 }
 
 // runningLeft returns how much longer, on average, the running tasks are
@@ -105,7 +105,7 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 	w := stealer.Wave{
 		Kinds:      make([]stealer.KindWork, len(e.kinds)),
 		Tasks:      make([][]int32, len(e.kinds)),
-		Kind:       func(i int32) int { return int(e.tasks[i].kind) },
+		Kind:       func(i int32) int { return int(e.kindOf[i]) },
 		Dependents: func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },

@@ -25,7 +25,7 @@ func (e *engine) ready(i int32) {
 	if s.kinds == nil {
 		s.kinds = map[int32]int{}
 	}
-	s.kinds[t.kind]++
+	s.kinds[e.kindOf[i]]++
 	if !s.listed {
 		s.listed = true
 		k, _ := slices.BinarySearchFunc(e.readyShapes, s, func(a, b *tshape) int { return cmp.Compare(a.rank, b.rank) })
@@ -173,9 +173,9 @@ func (e *engine) start(i int32, a *alloc) {
 	if len(e.waitSince) > 0 {
 		delete(e.waitSince, i)
 	}
-	s.kinds[t.kind]--
+	s.kinds[e.kindOf[i]]--
 	e.startedAt[i] = e.now
-	e.kinds[t.kind].running++
+	e.kinds[e.kindOf[i]].running++
 	e.runningSet[i/64] |= 1 << (i % 64)
 	for d, q := range s.vec {
 		a.free[d] = snap(a.free[d] - q)
@@ -220,9 +220,9 @@ func (e *engine) finish(i int32) bool {
 		e.nextRun()
 	}
 	e.progressAt = e.now
-	e.kinds[t.kind].running--
+	e.kinds[e.kindOf[i]].running--
 	e.runningSet[i/64] &^= 1 << (i % 64)
-	e.learned(t.kind, t.dur)
+	e.learned(e.kindOf[i], t.dur)
 	if e.taskAvg == 0 {
 		e.taskAvg = t.dur
 	} else {
