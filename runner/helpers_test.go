@@ -159,8 +159,8 @@ func cpuAlloc(t *testing.T, p pool.Pool, cpu float64) pool.Alloc {
 }
 
 // timedTask returns a task of cpu cpus that runs for run, or until its
-// context is done, its duration said (Estimate) when said is set.
-func timedTask(name string, cpu float64, run time.Duration, said bool, after ...string) ebb.Task {
+// context is done, its duration said (Estimate).
+func timedTask(name string, cpu float64, run time.Duration, after ...string) ebb.Task {
 	tk := ebb.Task{Name: name, FuncKey: name, Resources: ebb.Resources{ebb.CPU: cpu}, After: after,
 		Func: func(ctx context.Context, _ ebb.FuncEnv) error {
 			select {
@@ -170,9 +170,7 @@ func timedTask(name string, cpu float64, run time.Duration, said bool, after ...
 				return ctx.Err()
 			}
 		}}
-	if said {
-		tk.Estimate = run
-	}
+	tk.Estimate = run
 	return tk
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
-	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -77,15 +76,7 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 			// expected to end in a second.
 			e := newEval(t, flow, EvalConfig{Logger: logger, History: stealer.Profile{"x": {time.Minute}}})
 			p := memPool(t, ebb.Resources{ebb.CPU: 1}, ebb.Resources{ebb.CPU: 1})
-			alloc := func() pool.Alloc {
-				a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { a.Free(context.Background()) })
-				return a
-			}
-			aux, primary := alloc(), alloc()
+			aux, primary := cpuAlloc(t, p, 1), cpuAlloc(t, p, 1)
 			var wg sync.WaitGroup
 			// The auxiliary alloc works first and takes "g", the
 			// highest-ranked; the primary then takes "x".
@@ -137,9 +128,7 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 // alloc, which idles once w ends rather than run long for an hour.
 func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		task := func(name string, cpu float64, run time.Duration, after ...string) ebb.Task {
-			return timedTask(name, cpu, run, true, after...)
-		}
+		task := timedTask
 		flow := &ebb.Flow{Tasks: []ebb.Task{
 			task("g", 2, 10*time.Second), task("y", 1, 2*time.Minute), task("w", 1, 2*time.Minute),
 			task("long", 1, time.Hour, "g"), task("z", 1, 10*time.Second, "g"),

@@ -26,9 +26,10 @@ type bin struct {
 // that big allocs stay free for big tasks, small allocs fill up, and the
 // rest go idle. Each task of a shape that fits no bin's free room
 // reserves a bin that holds it whole (placement.Reserve), which no later
-// shape's task takes (and with no later shape, none is reserved). For each decision it takes n tasks of s out of
-// bins[b] (free and execs) and then calls take(s, b, n); the tasks of a
-// shape are taken in queue order. When pick is set, it may send the
+// shape's task takes (and with no later shape, none is reserved). For
+// each decision it takes n tasks of s out of bins[b] (free and execs) and
+// then calls take(s, b, n); the tasks of a shape are taken in queue
+// order. When pick is set, it may send the
 // shape's next task elsewhere: pick(s, b) returns the bin to use instead
 // of the best fit b, or -1 when the shape's tasks wait, and then
 // placeReady calls take(s, -1, n) with the n tasks of s it did not place,

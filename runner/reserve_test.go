@@ -80,9 +80,7 @@ func TestLargeTaskReservesAnAlloc(t *testing.T) {
 // p1 and p2, where big would wait an hour for it.
 func TestLongTaskLeavesAReservedPrimary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		task := func(name string, cpu float64, run time.Duration, after ...string) ebb.Task {
-			return timedTask(name, cpu, run, true, after...)
-		}
+		task := timedTask
 		flow := &ebb.Flow{Tasks: []ebb.Task{
 			task("g", 1, 5*time.Second), task("p1", 1, time.Minute), task("p2", 1, time.Minute),
 			task("big", 4, 10*time.Second, "g"), task("child", 1, 2*time.Hour, "big"), task("long", 1, time.Hour, "g"),
