@@ -58,6 +58,18 @@ type Critical struct {
 	// or when the running, ready and waiting tasks are more than
 	// Critical looks at.
 	Packed time.Duration `json:"packed,omitempty"`
+	// Walked says that the flow's tasks left were walked, so that
+	// Waiting and Left say what is left, even when End is zero because
+	// no running task's end is known.
+	Walked bool `json:"walked,omitempty"`
+	// Waiting counts the tasks left that do not run: the ready ones
+	// and every one behind a running or ready task.
+	Waiting int `json:"waiting,omitempty"`
+	// Left is what the Waiting tasks need, by shape, largest first,
+	// when they are at most leftBudget; nil when there are more, or
+	// none. It tells whether the capacity a policy keeps can hold all
+	// that is left of the flow at once.
+	Left []ebb.Demand `json:"left,omitempty"`
 }
 
 // A Chain is a path of tasks of a flow that can start In from now at the
@@ -84,6 +96,10 @@ type CriticalEstimator interface {
 // without one.
 const criticalBudget = 1 << 15
 
+// leftBudget is how many tasks left Critical.Left lists at most: the tail
+// of a flow, where what is left may all fit on what a policy keeps.
+const leftBudget = 256
+
 // Critical returns the longest chains of w's flow (see [Critical]): each
 // task behind a running or ready one weighs its kind's Estimate (its
 // running tasks' ages counted, a kind with none finished at its lower
@@ -93,10 +109,12 @@ const criticalBudget = 1 << 15
 // running chains expected to end last by the spread of their remaining
 // times (see expectedLatest). It walks every task behind the running
 // and ready ones once, up to criticalBudget of them; past that (at once
-// when w.ReadyCount says the ready ones alone are more), or when nothing
-// runs, it returns the zero value. Work sums what it walked; with
-// w.Cpus, Packed list-schedules it on them (see packed), when the
-// running, ready and walked tasks together are within criticalBudget.
+// when w.ReadyCount says the ready ones alone are more), it returns the
+// zero value; when no running task's end is known (none runs, or none
+// of their kinds has finished and nothing is behind them), only what is
+// left (Walked, Waiting, Left). Work sums what it walked; with w.Cpus,
+// Packed list-schedules it on them (see packed), when the running,
+// ready and walked tasks together are within criticalBudget.
 func (d *Durations) Critical(w Wave) Critical {
 	if w.ReadyCount > criticalBudget {
 		return Critical{} // each ready task would be walked
@@ -116,6 +134,7 @@ func (d *Durations) Critical(w Wave) Critical {
 	// rankOf is t's upward rank: its weight plus the longest rank of
 	// what depends on it, each task walked once. A ready task is no
 	// running or ready task's dependent, so its rank is not kept.
+	var leftTasks []int32 // the first leftBudget tasks walked, for Left
 	var rankOf func(t int32, keep bool) walkedTask
 	rankOf = func(t int32, keep bool) walkedTask {
 		if r, ok := rank[t]; ok {
@@ -126,6 +145,9 @@ func (d *Durations) Critical(w Wave) Critical {
 			return walkedTask{}
 		}
 		walked++
+		if walked <= leftBudget {
+			leftTasks = append(leftTasks, t)
+		}
 		if keep {
 			rank[t] = walkedTask{} // a cycle cannot be; this only bounds a broken graph
 		}
@@ -228,9 +250,6 @@ func (d *Durations) Critical(w Wave) Critical {
 		ends = append(ends, []mass{{At: top[latestOf].end(), P: 1}})
 	}
 	end := expectedLatest(ends)
-	if end == 0 {
-		return Critical{}
-	}
 	ready, readyN := 0.0, 0
 	if w.Ready != nil {
 		for t := range w.Ready {
@@ -244,10 +263,18 @@ func (d *Durations) Critical(w Wave) Critical {
 	if over {
 		return Critical{}
 	}
+	left := Critical{Walked: true, Waiting: walked}
+	if walked <= leftBudget {
+		left.Left = leftOf(w, leftTasks)
+	}
+	if end == 0 {
+		return left // what is left, and nothing of when
+	}
 	if ready > 0 {
 		chains = append(chains, Chain{Length: secondsDur(ready)})
 	}
-	c := Critical{End: secondsDur(end), Chains: frontier(chains), Work: secondsDur(work), Ranked: w.Ranked}
+	c := left
+	c.End, c.Chains, c.Work, c.Ranked = secondsDur(end), frontier(chains), secondsDur(work), w.Ranked
 	switch {
 	case w.Cpus <= 0:
 	case cpuSum <= w.Cpus+cpuSlack:
@@ -262,6 +289,19 @@ func (d *Durations) Critical(w Wave) Critical {
 		c.Packed = secondsDur(packed(w, w.Cpus, runs, rank, weight))
 	}
 	return c
+}
+
+// leftOf returns what tasks need, by shape, largest first (see
+// Critical.Left).
+func leftOf(w Wave, tasks []int32) []ebb.Demand {
+	if len(tasks) == 0 {
+		return nil
+	}
+	each := make([]ebb.Demand, len(tasks))
+	for i, t := range tasks {
+		each[i] = ebb.Demand{Resources: w.Resources(t).Clone(), Count: 1}
+	}
+	return demandOf(groups(each))
 }
 
 // finished reports whether a task of kind was seen to finish.

@@ -57,6 +57,11 @@ func TestCritical(t *testing.T) {
 	if got.End != want.End || !slices.Equal(got.Chains, want.Chains) || got.Work != want.Work || got.Ranked != want.Ranked {
 		t.Errorf("Critical = %+v, want %+v", got, want)
 	}
+	// Six tasks are left to start: the ready one and the five behind
+	// (2, 3, 4, 5, 7), each needing one cpu.
+	if got.Waiting != 6 || len(got.Left) != 1 || got.Left[0].Count != 6 || !got.Left[0].Resources.Equal(cpus(1)) {
+		t.Errorf("Critical: Waiting %d, Left %v; want 6, and 6 of 1 cpu", got.Waiting, got.Left)
+	}
 
 	// The long task outlived every one of its kind seen: it is
 	// expected to run half as long again (4 min).
@@ -151,5 +156,51 @@ func TestCriticalGivesUpPastItsBudget(t *testing.T) {
 	w.Ready, w.ReadyCount = few(3), criticalBudget+1
 	if got := d.Critical(w); got.End != 0 || got.Work != 0 || got.Chains != nil {
 		t.Errorf("3 ready, told %d: %+v, want the zero value", criticalBudget+1, got)
+	}
+}
+
+// Critical lists what the tasks left need while they are few
+// (leftBudget), by shape, largest first, even when the wave hands out
+// one map for every task's resources; past that it counts them only.
+func TestCriticalLeft(t *testing.T) {
+	var d Durations
+	d.Observe("long", 5*time.Minute)
+	d.Observe("minute", time.Minute)
+	shared := ebb.Resources{} // the wave reuses it, as NextWave allows
+	w := Wave{
+		Kinds:      []KindWork{{Kind: "long", Running: []time.Duration{time.Minute}}, {Kind: "minute"}},
+		Tasks:      [][]int32{{0}},
+		Kind:       func(t int32) int { return min(int(t), 1) },
+		Dependents: func(int32) []int32 { return nil },
+		Waiting:    func(int32) int { return 0 },
+		Resources: func(t int32) ebb.Resources {
+			shared[ebb.CPU] = float64(1 + t%2)
+			return shared
+		},
+	}
+	ready := func(n int) func(func(int32) bool) {
+		return func(yield func(int32) bool) {
+			for i := range int32(n) {
+				if !yield(1 + i) {
+					return
+				}
+			}
+		}
+	}
+	w.Ready = ready(leftBudget)
+	got := d.Critical(w)
+	want := []ebb.Demand{{Resources: cpus(2), Count: leftBudget / 2}, {Resources: cpus(1), Count: leftBudget / 2}}
+	if got.Waiting != leftBudget || len(got.Left) != 2 ||
+		!got.Left[0].Resources.Equal(want[0].Resources) || got.Left[0].Count != want[0].Count ||
+		!got.Left[1].Resources.Equal(want[1].Resources) || got.Left[1].Count != want[1].Count {
+		t.Errorf("%d left: Waiting %d, Left %v; want %v", leftBudget, got.Waiting, got.Left, want)
+	}
+	w.Ready = ready(leftBudget + 1)
+	if got := d.Critical(w); got.Waiting != leftBudget+1 || got.Left != nil {
+		t.Errorf("%d left: Waiting %d, Left %v; want them counted, not listed", leftBudget+1, got.Waiting, got.Left)
+	}
+	w.Ready = nil
+	if got := d.Critical(w); got.End == 0 || got.Waiting != 0 || got.Left != nil {
+		t.Errorf("nothing left to start: %+v, want End set, nothing waiting or left", got)
 	}
 }

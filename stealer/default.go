@@ -160,6 +160,13 @@ func (d *Default) Config() DefaultConfig {
 func (d *Default) Plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
+	if spare := d.drainSpare(s); spare != nil {
+		// Nothing left of the flow needs an idle alloc, nor so any
+		// request in flight: the demand is none.
+		p.Drain = spare
+		p.Cancel = d.creditPending(s, nil, nil).cancel
+		return p
+	}
 	idle := d.drainIdle(s, latency)
 	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), idle)
 	p.Keep = keepsOf(idle, drains, "work due within an allocation's latency would start on it")
@@ -191,7 +198,7 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 	idle, rebuys := d.idleTimeout(s, latency)
 	var out []Drain
 	for _, h := range s.Held {
-		if !h.Working || h.Draining || h.Running > 0 || h.IdleSince.IsZero() {
+		if !idleWorking(h) {
 			continue
 		}
 		idleFor := s.Now.Sub(h.IdleSince)
@@ -205,6 +212,61 @@ func (d *Default) drainIdle(s Snapshot, latency time.Duration) []Drain {
 			reason += fmt.Sprintf(" (idle timeout %s)", fmtDur(idle))
 		}
 		out = append(out, Drain{AllocID: h.ID, Reason: reason})
+	}
+	return out
+}
+
+// idleWorking reports whether h works for the evaluation, takes new work,
+// and runs nothing: whether step 3 may drain it.
+func idleWorking(h Held) bool {
+	return h.Working && !h.Draining && h.Running == 0 && !h.IdleSince.IsZero()
+}
+
+// drainSpare is step 3 when nothing left of the flow needs an idle alloc:
+// a drain for every idle held alloc at once, whatever its idle timeout,
+// when the capacity that stays (the free room of the allocs the policy
+// does not hold, the run's primary among them, and of the busy allocs it
+// holds) takes at once every task left that does not run, ready or
+// behind a running one (Critical.Left). Those tasks start on it as soon
+// as they are ready, so an idle alloc would only wait for the flow's
+// end, and no re-buy can follow. It returns nil when some task left
+// would not fit, when the tasks left are not known (Critical.Walked) or
+// more than Critical lists, and when no alloc is idle.
+func (d *Default) drainSpare(s Snapshot) []Drain {
+	c := s.Critical
+	if !c.Walked || c.Waiting > 0 && c.Left == nil || len(s.Demand) > 0 {
+		return nil
+	}
+	var idle []Held
+	for _, h := range s.Held {
+		if idleWorking(h) {
+			idle = append(idle, h)
+		}
+	}
+	if len(idle) == 0 {
+		return nil
+	}
+	var stay []bin
+	for _, h := range s.Others {
+		if h.Working && !h.Draining {
+			stay = addBin(stay, h.Free, 1)
+		}
+	}
+	for _, h := range s.Held {
+		if h.Working && !h.Draining && h.Running > 0 {
+			stay = addBin(stay, h.Free, 1)
+		}
+	}
+	if rest, _ := placeBins(groups(c.Left), stay); tasks(rest) > 0 {
+		return nil
+	}
+	why := "no task is left to start"
+	if c.Waiting > 0 {
+		why = fmt.Sprintf("the %s left to start fit at once on the capacity that stays", plural(c.Waiting, "task"))
+	}
+	out := make([]Drain, len(idle))
+	for i, h := range idle {
+		out[i] = Drain{AllocID: h.ID, Reason: fmt.Sprintf("drained alloc %s: idle %s, and %s", h.ID, fmtDur(s.Now.Sub(h.IdleSince)), why)}
 	}
 	return out
 }

@@ -237,6 +237,51 @@ func TestDefaultPlan(t *testing.T) {
 		cfg:  DefaultConfig{IdleTimeout: time.Minute},
 		snap: Snapshot{Held: []Held{working("a1", 4, 0, 59*time.Second)}},
 	}, {
+		name: "nothing left to start: idle allocs drained at once, requests cancelled",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 1, 0)},
+			Others:   []Held{primary(4)},
+			Pending:  []Pending{pending("r1", req(cpus(1), 4), 10*time.Second)},
+			Critical: Critical{End: 5 * time.Minute, Walked: true}},
+		wantDrain:   []string{"a1"},
+		wantCancel:  []RequestID{"r1"},
+		wantReasons: []string{"drained alloc a1: idle 1s, and no task is left to start"},
+	}, {
+		name: "the tasks left fit on what stays: idle allocs drained at once",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 3, 0)},
+			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
+			Critical: Critical{End: 5 * time.Minute, Work: 3 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
+				Walked: true, Waiting: 3, Left: []ebb.Demand{dem(cpus(1), 3)}}},
+		wantDrain:   []string{"a1"},
+		wantReasons: []string{"drained alloc a1: idle 1s, and the 3 tasks left to start fit at once on the capacity that stays"},
+	}, {
+		name: "the tasks left need an idle alloc: kept to its timeout",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 3, 0)},
+			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
+			Critical: Critical{End: 5 * time.Minute, Work: 4 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
+				Walked: true, Waiting: 4, Left: []ebb.Demand{dem(cpus(1), 4)}}},
+	}, {
+		name: "a task left wider than any free room: kept to its timeout",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 2, 0)},
+			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
+			Critical: Critical{End: 5 * time.Minute, Work: 3 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
+				Walked: true, Waiting: 1, Left: []ebb.Demand{dem(cpus(3), 1)}}},
+	}, {
+		name: "the tasks left not listed: kept to its timeout",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second)},
+			Others:   []Held{{ID: "primary", Resources: cpus(4), Free: cpus(4), Working: true}},
+			Critical: Critical{End: 5 * time.Minute, Work: time.Hour, Walked: true, Waiting: 300}},
+	}, {
+		name: "what is left not walked: kept to its timeout",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second)},
+			Others:   []Held{{ID: "primary", Resources: cpus(4), Free: cpus(4), Working: true}},
+			Critical: Critical{End: 5 * time.Minute}},
+	}, {
+		name: "nothing left, though no running task's end is known: drained at once",
+		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 1, 0)},
+			Others:   []Held{primary(4)},
+			Critical: Critical{Walked: true}},
+		wantDrain: []string{"a1"},
+	}, {
 		name: "busy: never drained",
 		cfg:  DefaultConfig{IdleTimeout: time.Minute},
 		snap: Snapshot{Held: []Held{
