@@ -81,6 +81,18 @@ func RandomSnapshot(r *rand.Rand, now time.Time) stealer.Snapshot {
 	}
 	// Placement by rank, as once every kind's duration is known.
 	s.Critical.Ranked = r.IntN(3) == 0
+	if r.IntN(3) == 0 {
+		// The tasks left to start, listed (a flow's tail) or not.
+		s.Critical.Walked = true
+		for range r.IntN(4) {
+			n := 1 + r.IntN(6)
+			s.Critical.Left = append(s.Critical.Left, ebb.Demand{Resources: pick(), Count: n})
+			s.Critical.Waiting += n
+		}
+		if r.IntN(4) == 0 {
+			s.Critical.Left, s.Critical.Waiting = nil, 300+r.IntN(1000)
+		}
+	}
 	for range r.IntN(8) {
 		kind := stealer.Acquired
 		if r.IntN(2) == 0 {
@@ -126,6 +138,13 @@ func cloneSnapshot(s stealer.Snapshot) stealer.Snapshot {
 			c.Pending[i].Requirements.Min = p.Requirements.Min.Clone()
 		}
 	}
+	if s.Critical.Left != nil {
+		c.Critical.Left = make([]ebb.Demand, len(s.Critical.Left))
+		for i, d := range s.Critical.Left {
+			c.Critical.Left[i] = ebb.Demand{Resources: d.Resources.Clone(), Count: d.Count}
+		}
+	}
+	c.Critical.Chains = slices.Clone(s.Critical.Chains)
 	c.Latency = slices.Clone(s.Latency)
 	c.Cancelled = slices.Clone(s.Cancelled)
 	if s.Recent != nil {
