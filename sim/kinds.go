@@ -112,6 +112,7 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.readyN,
 		Cpus:       cpus,
+		Arriving:   e.nextArr < len(e.byArrival),
 		Ready: func(yield func(int32) bool) {
 			for _, s := range e.readyShapes {
 				for i := range s.q.All() {

@@ -58,9 +58,10 @@ type Critical struct {
 	// or when the running, ready and waiting tasks are more than
 	// Critical looks at.
 	Packed time.Duration `json:"packed,omitempty"`
-	// Walked says that the flow's tasks left were walked, so that
-	// Waiting and Left say what is left, even when End is zero because
-	// no running task's end is known.
+	// Walked says that the flow's tasks left were walked, and that no
+	// more are to join it (Wave.Arriving), so that Waiting and Left say
+	// all that is left, even when End is zero because no running task's
+	// end is known.
 	Walked bool `json:"walked,omitempty"`
 	// Waiting counts the tasks left that do not run: the ready ones
 	// and every one behind a running or ready task.
@@ -263,7 +264,7 @@ func (d *Durations) Critical(w Wave) Critical {
 	if over {
 		return Critical{}
 	}
-	left := Critical{Walked: true, Waiting: walked}
+	left := Critical{Walked: !w.Arriving, Waiting: walked}
 	if walked <= leftBudget {
 		left.Left = leftOf(w, leftTasks)
 	}

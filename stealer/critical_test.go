@@ -199,8 +199,13 @@ func TestCriticalLeft(t *testing.T) {
 	if got := d.Critical(w); got.Waiting != leftBudget+1 || got.Left != nil {
 		t.Errorf("%d left: Waiting %d, Left %v; want them counted, not listed", leftBudget+1, got.Waiting, got.Left)
 	}
-	w.Ready = nil
-	if got := d.Critical(w); got.End == 0 || got.Waiting != 0 || got.Left != nil {
-		t.Errorf("nothing left to start: %+v, want End set, nothing waiting or left", got)
+	w.Ready = ready(3)
+	w.Arriving = true
+	if got := d.Critical(w); got.Walked || got.Waiting != 3 {
+		t.Errorf("3 left and more to arrive: Walked %v, Waiting %d; want not all walked, 3 waiting", got.Walked, got.Waiting)
+	}
+	w.Ready, w.Arriving = nil, false
+	if got := d.Critical(w); got.End == 0 || !got.Walked || got.Waiting != 0 || got.Left != nil {
+		t.Errorf("nothing left to start: %+v, want End set, walked, nothing waiting or left", got)
 	}
 }

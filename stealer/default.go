@@ -162,15 +162,20 @@ func (d *Default) Config() DefaultConfig {
 // Plan decides what to buy, cancel and drain; see [Default]. Each step
 // of the doc comment is one method below, taking and returning values.
 func (d *Default) Plan(s Snapshot) Plan {
-	latency := d.Latency(s)
-	var p Plan
-	if spare := d.drainSpare(s); spare != nil {
+	spare, all := d.drainSpare(s)
+	if all {
 		// Nothing left of the flow needs an idle alloc, nor so any
 		// request in flight: the demand is none.
-		p.Drain = spare
-		p.Cancel = d.creditPending(s, nil, nil).cancel
-		return p
+		return Plan{Drain: spare, Cancel: d.creditPending(s, nil, nil).cancel}
 	}
+	return withSpare(d.plan(s), spare)
+}
+
+// plan is Plan but for the idle allocs that nothing left needs (see
+// drainSpare).
+func (d *Default) plan(s Snapshot) Plan {
+	latency := d.Latency(s)
+	var p Plan
 	idle := d.drainIdle(s, latency)
 	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), idle)
 	p.Keep = keepsOf(idle, drains, "work due within an allocation's latency would start on it")
@@ -236,10 +241,10 @@ func idleWorking(h Held) bool {
 // end, and no re-buy can follow. It returns nil when some task left
 // would not fit, when the tasks left are not known (Critical.Walked) or
 // more than Critical lists, and when no alloc is idle.
-func (d *Default) drainSpare(s Snapshot) []Drain {
+func (d *Default) drainSpare(s Snapshot) (spare []Drain, all bool) {
 	c := s.Critical
 	if !c.Walked || c.Waiting > 0 && c.Left == nil || len(s.Demand) > 0 {
-		return nil
+		return nil, false
 	}
 	var idle []Held
 	for _, h := range s.Held {
@@ -248,7 +253,7 @@ func (d *Default) drainSpare(s Snapshot) []Drain {
 		}
 	}
 	if len(idle) == 0 {
-		return nil
+		return nil, false
 	}
 	var stay []bin
 	for _, h := range s.Others {
@@ -261,18 +266,58 @@ func (d *Default) drainSpare(s Snapshot) []Drain {
 			stay = addBin(stay, h.Free, 1)
 		}
 	}
-	if rest, _ := placeBins(groups(c.Left), stay); tasks(rest) > 0 {
-		return nil
+	rest, _ := placeBins(groups(c.Left), stay)
+	needed, kept := make([]bool, len(idle)), 0
+	if tasks(rest) > 0 {
+		// What the capacity that stays cannot take goes to the idle
+		// allocs, the latest idle first: those the idle timeout keeps
+		// longest. The others are spare.
+		slices.SortStableFunc(idle, func(a, b Held) int { return b.IdleSince.Compare(a.IdleSince) })
+		bins := make([]bin, len(idle))
+		for i, h := range idle {
+			bins[i] = bin{free: h.Free, n: 1}
+		}
+		var placed []bin
+		rest, placed = placeBins(rest, bins)
+		if tasks(rest) > 0 {
+			return nil, false
+		}
+		for i, b := range placed {
+			if needed[i] = b.placed > 0; needed[i] {
+				kept++
+			}
+		}
 	}
 	why := "no task is left to start"
 	if c.Waiting > 0 {
 		why = fmt.Sprintf("the %s left to start fit at once on the capacity that stays", plural(c.Waiting, "task"))
 	}
-	out := make([]Drain, len(idle))
-	for i, h := range idle {
-		out[i] = Drain{AllocID: h.ID, Reason: fmt.Sprintf("drained alloc %s: idle %s, and %s", h.ID, fmtDur(s.Now.Sub(h.IdleSince)), why)}
+	if kept > 0 {
+		why += fmt.Sprintf(" and %s", plural(kept, "idle alloc"))
 	}
-	return out
+	var out []Drain
+	for i, h := range idle {
+		if !needed[i] {
+			out = append(out, Drain{AllocID: h.ID, Reason: fmt.Sprintf("drained alloc %s: idle %s, and %s", h.ID, fmtDur(s.Now.Sub(h.IdleSince)), why)})
+		}
+	}
+	return out, kept == 0
+}
+
+// withSpare returns p with the drains of spare added, each alloc drained
+// once, and no longer kept.
+func withSpare(p Plan, spare []Drain) Plan {
+	if len(spare) == 0 {
+		return p
+	}
+	gone := make(map[string]bool, len(spare))
+	for _, dr := range spare {
+		gone[dr.AllocID] = true
+	}
+	p.Keep = slices.DeleteFunc(p.Keep, func(k Keep) bool { return gone[k.AllocID] })
+	p.Drain = slices.DeleteFunc(p.Drain, func(dr Drain) bool { return gone[dr.AllocID] })
+	p.Drain = append(p.Drain, spare...)
+	return p
 }
 
 // nextWave returns the upcoming work (Snapshot.Upcoming) that is expected

@@ -93,6 +93,10 @@ type Wave struct {
 	// Cpus is the capacity held, on which Critical list-schedules the
 	// work left (Critical.Packed); zero for none.
 	Cpus float64
+	// Arriving says that tasks are still to join the flow (a simulated
+	// workload's arrivals to come), so that the tasks Critical finds
+	// left are not all there will be (Critical.Walked stays false).
+	Arriving bool
 }
 
 // maxReadySources is how many ready tasks NextWave reads: a bound on its
