@@ -48,7 +48,9 @@ import (
 //     behind a running one (Critical.Left), fits at once on the free
 //     room of the run's primary and of the busy allocs, an idle alloc
 //     has nothing left to run: every idle alloc is drained at once,
-//     whatever its timeout, and every request in flight cancelled;
+//     whatever its timeout, and every request in flight cancelled; when
+//     they fit once some idle allocs are added, the latest idle first,
+//     the idle allocs that take none of them are drained at once;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -231,16 +233,20 @@ func idleWorking(h Held) bool {
 	return h.Working && !h.Draining && h.Running == 0 && !h.IdleSince.IsZero()
 }
 
-// drainSpare is step 3 when nothing left of the flow needs an idle alloc:
-// a drain for every idle held alloc at once, whatever its idle timeout,
-// when the capacity that stays (the free room of the allocs the policy
-// does not hold, the run's primary among them, and of the busy allocs it
-// holds) takes at once every task left that does not run, ready or
-// behind a running one (Critical.Left). Those tasks start on it as soon
-// as they are ready, so an idle alloc would only wait for the flow's
-// end, and no re-buy can follow. It returns nil when some task left
-// would not fit, when the tasks left are not known (Critical.Walked) or
-// more than Critical lists, and when no alloc is idle.
+// drainSpare is step 3 for the idle allocs that nothing left of the flow
+// needs: a drain for each at once, whatever its idle timeout. The tasks
+// left that do not run, ready or behind a running one (Critical.Left),
+// are placed on the capacity that stays (the free room of the allocs the
+// policy does not hold, the run's primary among them, and of the busy
+// allocs it holds), and what it cannot take on the idle allocs, the
+// latest idle first (those the idle timeout keeps longest); an idle
+// alloc that takes none is spare. Every task left then starts as soon as
+// it is ready on what is not drained, so a spare alloc would only wait
+// for the flow's end, and no re-buy can follow. all reports that every
+// idle alloc is spare. It returns none when some task left fits nowhere,
+// when the tasks left are not all known (Critical.Walked) or more than
+// Critical lists, when tasks wait that no working alloc can place
+// (Snapshot.Demand), and when no alloc is idle.
 func (d *Default) drainSpare(s Snapshot) (spare []Drain, all bool) {
 	c := s.Critical
 	if !c.Walked || c.Waiting > 0 && c.Left == nil || len(s.Demand) > 0 {
