@@ -48,9 +48,7 @@ import (
 //     behind a running one (Critical.Left), fits at once on the free
 //     room of the run's primary and of the busy allocs, an idle alloc
 //     has nothing left to run: every idle alloc is drained at once,
-//     whatever its timeout, and every request in flight cancelled; when
-//     they fit once some idle allocs are added, the latest idle first,
-//     the idle allocs that take none of them are drained at once;
+//     whatever its timeout, and every request in flight cancelled;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,
@@ -164,18 +162,11 @@ func (d *Default) Config() DefaultConfig {
 // Plan decides what to buy, cancel and drain; see [Default]. Each step
 // of the doc comment is one method below, taking and returning values.
 func (d *Default) Plan(s Snapshot) Plan {
-	spare, all := d.drainSpare(s)
-	if all {
+	if spare := d.drainSpare(s); spare != nil {
 		// Nothing left of the flow needs an idle alloc, nor so any
 		// request in flight: the demand is none.
 		return Plan{Drain: spare, Cancel: d.creditPending(s, nil, nil).cancel}
 	}
-	return withSpare(d.plan(s), spare)
-}
-
-// plan is Plan but for the idle allocs that nothing left needs (see
-// drainSpare).
-func (d *Default) plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
 	idle := d.drainIdle(s, latency)
@@ -233,24 +224,21 @@ func idleWorking(h Held) bool {
 	return h.Working && !h.Draining && h.Running == 0 && !h.IdleSince.IsZero()
 }
 
-// drainSpare is step 3 for the idle allocs that nothing left of the flow
-// needs: a drain for each at once, whatever its idle timeout. The tasks
-// left that do not run, ready or behind a running one (Critical.Left),
-// are placed on the capacity that stays (the free room of the allocs the
-// policy does not hold, the run's primary among them, and of the busy
-// allocs it holds), and what it cannot take on the idle allocs, the
-// latest idle first (those the idle timeout keeps longest); an idle
-// alloc that takes none is spare. Every task left then starts as soon as
-// it is ready on what is not drained, so a spare alloc would only wait
-// for the flow's end, and no re-buy can follow. all reports that every
-// idle alloc is spare. It returns none when some task left fits nowhere,
-// when the tasks left are not all known (Critical.Walked) or more than
-// Critical lists, when tasks wait that no working alloc can place
-// (Snapshot.Demand), and when no alloc is idle.
-func (d *Default) drainSpare(s Snapshot) (spare []Drain, all bool) {
+// drainSpare is step 3 when nothing left of the flow needs an idle alloc:
+// a drain for every idle held alloc at once, whatever its idle timeout,
+// when the capacity that stays (the free room of the allocs the policy
+// does not hold, the run's primary among them, and of the busy allocs it
+// holds) takes at once every task left that does not run, ready or
+// behind a running one (Critical.Left). Those tasks start on it as soon
+// as they are ready, so an idle alloc would only wait for the flow's
+// end, and no re-buy can follow. It returns nil when some task left
+// would not fit, when the tasks left are not all known (Critical.Walked)
+// or more than Critical lists, when tasks wait that no working alloc can
+// place (Snapshot.Demand), and when no alloc is idle.
+func (d *Default) drainSpare(s Snapshot) []Drain {
 	c := s.Critical
 	if !c.Walked || c.Waiting > 0 && c.Left == nil || len(s.Demand) > 0 {
-		return nil, false
+		return nil
 	}
 	var idle []Held
 	for _, h := range s.Held {
@@ -259,7 +247,7 @@ func (d *Default) drainSpare(s Snapshot) (spare []Drain, all bool) {
 		}
 	}
 	if len(idle) == 0 {
-		return nil, false
+		return nil
 	}
 	var stay []bin
 	for _, h := range s.Others {
@@ -272,58 +260,18 @@ func (d *Default) drainSpare(s Snapshot) (spare []Drain, all bool) {
 			stay = addBin(stay, h.Free, 1)
 		}
 	}
-	rest, _ := placeBins(groups(c.Left), stay)
-	needed, kept := make([]bool, len(idle)), 0
-	if tasks(rest) > 0 {
-		// What the capacity that stays cannot take goes to the idle
-		// allocs, the latest idle first: those the idle timeout keeps
-		// longest. The others are spare.
-		slices.SortStableFunc(idle, func(a, b Held) int { return b.IdleSince.Compare(a.IdleSince) })
-		bins := make([]bin, len(idle))
-		for i, h := range idle {
-			bins[i] = bin{free: h.Free, n: 1}
-		}
-		var placed []bin
-		rest, placed = placeBins(rest, bins)
-		if tasks(rest) > 0 {
-			return nil, false
-		}
-		for i, b := range placed {
-			if needed[i] = b.placed > 0; needed[i] {
-				kept++
-			}
-		}
+	if rest, _ := placeBins(groups(c.Left), stay); tasks(rest) > 0 {
+		return nil
 	}
 	why := "no task is left to start"
 	if c.Waiting > 0 {
 		why = fmt.Sprintf("the %s left to start fit at once on the capacity that stays", plural(c.Waiting, "task"))
 	}
-	if kept > 0 {
-		why += fmt.Sprintf(" and %s", plural(kept, "idle alloc"))
-	}
-	var out []Drain
+	out := make([]Drain, len(idle))
 	for i, h := range idle {
-		if !needed[i] {
-			out = append(out, Drain{AllocID: h.ID, Reason: fmt.Sprintf("drained alloc %s: idle %s, and %s", h.ID, fmtDur(s.Now.Sub(h.IdleSince)), why)})
-		}
+		out[i] = Drain{AllocID: h.ID, Reason: fmt.Sprintf("drained alloc %s: idle %s, and %s", h.ID, fmtDur(s.Now.Sub(h.IdleSince)), why)}
 	}
-	return out, kept == 0
-}
-
-// withSpare returns p with the drains of spare added, each alloc drained
-// once, and no longer kept.
-func withSpare(p Plan, spare []Drain) Plan {
-	if len(spare) == 0 {
-		return p
-	}
-	gone := make(map[string]bool, len(spare))
-	for _, dr := range spare {
-		gone[dr.AllocID] = true
-	}
-	p.Keep = slices.DeleteFunc(p.Keep, func(k Keep) bool { return gone[k.AllocID] })
-	p.Drain = slices.DeleteFunc(p.Drain, func(dr Drain) bool { return gone[dr.AllocID] })
-	p.Drain = append(p.Drain, spare...)
-	return p
+	return out
 }
 
 // nextWave returns the upcoming work (Snapshot.Upcoming) that is expected

@@ -260,14 +260,6 @@ func TestDefaultPlan(t *testing.T) {
 			Critical: Critical{End: 5 * time.Minute, Work: 4 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
 				Walked: true, Waiting: 4, Left: []ebb.Demand{dem(cpus(1), 4)}}},
 	}, {
-		name: "the tasks left need one idle alloc: the latest idle kept, the others drained at once",
-		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 0, 1500*time.Millisecond), working("a3", 4, 3, 0)},
-			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
-			Critical: Critical{End: 5 * time.Minute, Work: 4 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
-				Walked: true, Waiting: 4, Left: []ebb.Demand{dem(cpus(1), 4)}}},
-		wantDrain:   []string{"a2"},
-		wantReasons: []string{"drained alloc a2: idle 2s, and the 4 tasks left to start fit at once on the capacity that stays and 1 idle alloc"},
-	}, {
 		name: "a task left wider than any free room: kept to its timeout",
 		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 2, 0)},
 			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
