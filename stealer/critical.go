@@ -113,7 +113,8 @@ const leftBudget = 256
 // when w.ReadyCount says the ready ones alone are more), it returns the
 // zero value; when no running task's end is known (none runs, or none
 // of their kinds has finished and nothing is behind them), only what is
-// left (Walked, Waiting, Left). Work sums what it walked; with w.Cpus,
+// left (Walked, Waiting, Left), and the zero value when that is more
+// than Left lists. Work sums what it walked; with w.Cpus,
 // Packed list-schedules it on them (see packed), when the running,
 // ready and walked tasks together are within criticalBudget.
 func (d *Durations) Critical(w Wave) Critical {
@@ -254,6 +255,11 @@ func (d *Durations) Critical(w Wave) Critical {
 	ready, readyN := 0.0, 0
 	if w.Ready != nil {
 		for t := range w.Ready {
+			if end == 0 && walked > leftBudget {
+				// Nothing known of when, and more left than Left
+				// lists: walking on would say nothing.
+				return Critical{}
+			}
 			ready = max(ready, rankOf(t, false).rank)
 			if over {
 				break
@@ -261,7 +267,7 @@ func (d *Durations) Critical(w Wave) Critical {
 			readyN++
 		}
 	}
-	if over {
+	if over || end == 0 && walked > leftBudget {
 		return Critical{}
 	}
 	left := Critical{Walked: !w.Arriving, Waiting: walked}

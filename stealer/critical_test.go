@@ -199,6 +199,16 @@ func TestCriticalLeft(t *testing.T) {
 	if got := d.Critical(w); got.Waiting != leftBudget+1 || got.Left != nil {
 		t.Errorf("%d left: Waiting %d, Left %v; want them counted, not listed", leftBudget+1, got.Waiting, got.Left)
 	}
+	var fresh Durations // the running kind's end unknown
+	fresh.Observe("minute", time.Minute)
+	w.Ready = ready(leftBudget)
+	if got := fresh.Critical(w); got.End != 0 || !got.Walked || got.Waiting != leftBudget || len(got.Left) != 2 {
+		t.Errorf("%d left, no end known: %+v; want them walked and listed, no End", leftBudget, got)
+	}
+	w.Ready = ready(leftBudget + 1)
+	if got := fresh.Critical(w); got.Walked || got.Waiting != 0 {
+		t.Errorf("%d left, no end known: %+v; want the zero value", leftBudget+1, got)
+	}
 	w.Ready = ready(3)
 	w.Arriving = true
 	if got := d.Critical(w); got.Walked || got.Waiting != 3 {

@@ -249,18 +249,18 @@ func (d *Default) drainSpare(s Snapshot) []Drain {
 	if len(idle) == 0 {
 		return nil
 	}
-	var stay []bin
+	var stay []ebb.Resources
 	for _, h := range s.Others {
 		if h.Working && !h.Draining {
-			stay = addBin(stay, h.Free, 1)
+			stay = append(stay, h.Free)
 		}
 	}
 	for _, h := range s.Held {
 		if h.Working && !h.Draining && h.Running > 0 {
-			stay = addBin(stay, h.Free, 1)
+			stay = append(stay, h.Free)
 		}
 	}
-	if rest, _ := placeBins(groups(c.Left), stay); tasks(rest) > 0 {
+	if !fitsAll(groups(c.Left), stay) {
 		return nil
 	}
 	why := "no task is left to start"

@@ -156,6 +156,42 @@ func place(gs []group, caps []ebb.Resources) (rest []group, placed []int) {
 	return rest, placed
 }
 
+// fitsAll reports whether every task of gs fits at once on the capacities
+// caps, placed as place would: largest shapes first, each shape's tasks
+// on the capacities in order, as many as fit in each. It copies a
+// capacity only once a task goes on it, and a shape stops at the last
+// capacity it needs, so that it costs time in the capacities the tasks
+// take, not in all of them (a plan may hold thousands). Neither gs nor
+// caps is modified.
+func fitsAll(gs []group, caps []ebb.Resources) bool {
+	var rooms []ebb.Resources // rooms[i], once copied, is what caps[i] has left
+	for _, g := range gs {
+		n := g.count
+		for i := 0; i < len(caps) && n > 0; i++ {
+			c := caps[i]
+			if i < len(rooms) && rooms[i] != nil {
+				c = rooms[i]
+			}
+			per := fitCount(g.shape, c, n)
+			if per == 0 {
+				continue
+			}
+			if i >= len(rooms) {
+				rooms = append(rooms, make([]ebb.Resources, i+1-len(rooms))...)
+			}
+			if rooms[i] == nil {
+				rooms[i] = caps[i].Clone()
+			}
+			subInPlace(rooms[i], g.shape, per)
+			n -= per
+		}
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // placeBins puts the tasks of gs, largest shapes first, into the capacities of
 // bins, in order, as many as fit in each: the result is the same as
 // placing them one capacity at a time, but a run of alike capacities takes

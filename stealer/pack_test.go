@@ -79,6 +79,29 @@ func TestPlaceBinsMatchesOneByOne(t *testing.T) {
 	}
 }
 
+// fitsAll says what placing the tasks one capacity at a time says of
+// whether they all fit, and leaves its input alone.
+func TestFitsAllMatchesOneByOne(t *testing.T) {
+	for seed := range uint64(2000) {
+		r := rand.New(rand.NewPCG(seed, 3))
+		pick := func() ebb.Resources { return testShapes[r.IntN(len(testShapes))].Clone() }
+		var demand []ebb.Demand
+		for range r.IntN(4) {
+			demand = append(demand, ebb.Demand{Resources: pick(), Count: r.IntN(12)})
+		}
+		gs := groups(demand)
+		var caps []ebb.Resources
+		for range r.IntN(8) {
+			caps = append(caps, pick().Scale(float64(r.IntN(4))))
+		}
+		before := fmt.Sprint(gs, caps)
+		rest, _ := placeOneByOne(gs, caps)
+		if got, want := fitsAll(gs, caps), tasks(rest) == 0; got != want || fmt.Sprint(gs, caps) != before {
+			t.Fatalf("seed %d: demand %v on %v: fitsAll %v, want %v; after: %v", seed, demand, before, got, want, fmt.Sprint(gs, caps))
+		}
+	}
+}
+
 // TestGroupsMergeBounds checks how demands of one shape merge: a bound
 // (0 included, for tasks just begun) makes the mean a bound, and a
 // demand of no estimate makes the whole group unknown.
