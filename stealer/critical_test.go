@@ -120,28 +120,37 @@ func TestWeightsTimed(t *testing.T) {
 // Critical walks at most criticalBudget tasks: a wave with more ready
 // tasks than that gets the zero value, whether they are walked one by
 // one or their count is told (Wave.ReadyCount), which spares the walk.
-func TestCriticalGivesUpPastItsBudget(t *testing.T) {
-	var d Durations
-	d.Observe("long", 5*time.Minute)
-	d.Observe("minute", time.Minute)
-	w := Wave{
+// longAndMinutes is a wave of one task of kind "long" running for a
+// minute (task 0), whose ready tasks (1 on, see readyTasks) are of kind
+// "minute", each needing res(t); nothing depends on anything.
+func longAndMinutes(res func(int32) ebb.Resources) Wave {
+	return Wave{
 		Kinds:      []KindWork{{Kind: "long", Running: []time.Duration{time.Minute}}, {Kind: "minute"}},
 		Tasks:      [][]int32{{0}},
 		Kind:       func(t int32) int { return min(int(t), 1) },
 		Dependents: func(int32) []int32 { return nil },
 		Waiting:    func(int32) int { return 0 },
-		Resources:  func(int32) ebb.Resources { return cpus(1) },
+		Resources:  res,
 	}
-	few := func(n int) func(func(int32) bool) {
-		return func(yield func(int32) bool) {
-			for i := range int32(n) {
-				if !yield(1 + i) {
-					return
-				}
+}
+
+// readyTasks yields tasks 1 to n, as Wave.Ready.
+func readyTasks(n int) func(func(int32) bool) {
+	return func(yield func(int32) bool) {
+		for i := range int32(n) {
+			if !yield(1 + i) {
+				return
 			}
 		}
 	}
-	w.Ready = few(3)
+}
+
+func TestCriticalGivesUpPastItsBudget(t *testing.T) {
+	var d Durations
+	d.Observe("long", 5*time.Minute)
+	d.Observe("minute", time.Minute)
+	w := longAndMinutes(func(int32) ebb.Resources { return cpus(1) })
+	w.Ready = readyTasks(3)
 	if got := d.Critical(w); got.End != 4*time.Minute || got.Work != 3*time.Minute {
 		t.Errorf("3 ready: %+v, want End 4m, Work 3m", got)
 	}
@@ -149,11 +158,11 @@ func TestCriticalGivesUpPastItsBudget(t *testing.T) {
 	if got := d.Critical(w); got.End != 4*time.Minute || got.Work != 3*time.Minute {
 		t.Errorf("3 ready, told: %+v, want End 4m, Work 3m", got)
 	}
-	w.Ready, w.ReadyCount = few(criticalBudget+1), 0
+	w.Ready, w.ReadyCount = readyTasks(criticalBudget+1), 0
 	if got := d.Critical(w); got.End != 0 || got.Work != 0 || got.Chains != nil {
 		t.Errorf("%d ready: %+v, want the zero value", criticalBudget+1, got)
 	}
-	w.Ready, w.ReadyCount = few(3), criticalBudget+1
+	w.Ready, w.ReadyCount = readyTasks(3), criticalBudget+1
 	if got := d.Critical(w); got.End != 0 || got.Work != 0 || got.Chains != nil {
 		t.Errorf("3 ready, told %d: %+v, want the zero value", criticalBudget+1, got)
 	}
@@ -167,27 +176,11 @@ func TestCriticalLeft(t *testing.T) {
 	d.Observe("long", 5*time.Minute)
 	d.Observe("minute", time.Minute)
 	shared := ebb.Resources{} // the wave reuses it, as NextWave allows
-	w := Wave{
-		Kinds:      []KindWork{{Kind: "long", Running: []time.Duration{time.Minute}}, {Kind: "minute"}},
-		Tasks:      [][]int32{{0}},
-		Kind:       func(t int32) int { return min(int(t), 1) },
-		Dependents: func(int32) []int32 { return nil },
-		Waiting:    func(int32) int { return 0 },
-		Resources: func(t int32) ebb.Resources {
-			shared[ebb.CPU] = float64(1 + t%2)
-			return shared
-		},
-	}
-	ready := func(n int) func(func(int32) bool) {
-		return func(yield func(int32) bool) {
-			for i := range int32(n) {
-				if !yield(1 + i) {
-					return
-				}
-			}
-		}
-	}
-	w.Ready = ready(leftBudget)
+	w := longAndMinutes(func(t int32) ebb.Resources {
+		shared[ebb.CPU] = float64(1 + t%2)
+		return shared
+	})
+	w.Ready = readyTasks(leftBudget)
 	got := d.Critical(w)
 	want := []ebb.Demand{{Resources: cpus(2), Count: leftBudget / 2}, {Resources: cpus(1), Count: leftBudget / 2}}
 	if got.Waiting != leftBudget || len(got.Left) != 2 ||
@@ -195,21 +188,21 @@ func TestCriticalLeft(t *testing.T) {
 		!got.Left[1].Resources.Equal(want[1].Resources) || got.Left[1].Count != want[1].Count {
 		t.Errorf("%d left: Waiting %d, Left %v; want %v", leftBudget, got.Waiting, got.Left, want)
 	}
-	w.Ready = ready(leftBudget + 1)
+	w.Ready = readyTasks(leftBudget + 1)
 	if got := d.Critical(w); got.Waiting != leftBudget+1 || got.Left != nil {
 		t.Errorf("%d left: Waiting %d, Left %v; want them counted, not listed", leftBudget+1, got.Waiting, got.Left)
 	}
 	var fresh Durations // the running kind's end unknown
 	fresh.Observe("minute", time.Minute)
-	w.Ready = ready(leftBudget)
+	w.Ready = readyTasks(leftBudget)
 	if got := fresh.Critical(w); got.End != 0 || !got.Walked || got.Waiting != leftBudget || len(got.Left) != 2 {
 		t.Errorf("%d left, no end known: %+v; want them walked and listed, no End", leftBudget, got)
 	}
-	w.Ready = ready(leftBudget + 1)
+	w.Ready = readyTasks(leftBudget + 1)
 	if got := fresh.Critical(w); got.Walked || got.Waiting != 0 {
 		t.Errorf("%d left, no end known: %+v; want the zero value", leftBudget+1, got)
 	}
-	w.Ready = ready(3)
+	w.Ready = readyTasks(3)
 	w.Arriving = true
 	if got := d.Critical(w); got.Walked || got.Waiting != 3 {
 		t.Errorf("3 left and more to arrive: Walked %v, Waiting %d; want not all walked, 3 waiting", got.Walked, got.Waiting)

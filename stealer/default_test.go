@@ -103,6 +103,17 @@ func formatPlan(p Plan) string {
 	return b.String()
 }
 
+// flowTail is a flow's tail: a1 idle for a second, a2 of 4 cpus running
+// busy tasks, the primary with 2 of its 4 cpus free, and left, the tasks
+// left to start, listed.
+func flowTail(busy int, left ebb.Demand) Snapshot {
+	return Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, busy, 0)},
+		Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
+		Critical: Critical{End: 5 * time.Minute, Work: time.Duration(left.Count) * time.Minute,
+			Chains: []Chain{{In: time.Minute, Length: time.Minute}},
+			Walked: true, Waiting: left.Count, Left: []ebb.Demand{left}}}
+}
+
 func TestDefaultPlan(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -246,25 +257,16 @@ func TestDefaultPlan(t *testing.T) {
 		wantCancel:  []RequestID{"r1"},
 		wantReasons: []string{"drained alloc a1: idle 1s, and no task is left to start"},
 	}, {
-		name: "the tasks left fit on what stays: idle allocs drained at once",
-		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 3, 0)},
-			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
-			Critical: Critical{End: 5 * time.Minute, Work: 3 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
-				Walked: true, Waiting: 3, Left: []ebb.Demand{dem(cpus(1), 3)}}},
+		name:        "the tasks left fit on what stays: idle allocs drained at once",
+		snap:        flowTail(3, dem(cpus(1), 3)),
 		wantDrain:   []string{"a1"},
 		wantReasons: []string{"drained alloc a1: idle 1s, and the 3 tasks left to start fit at once on the capacity that stays"},
 	}, {
 		name: "the tasks left need an idle alloc: kept to its timeout",
-		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 3, 0)},
-			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
-			Critical: Critical{End: 5 * time.Minute, Work: 4 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
-				Walked: true, Waiting: 4, Left: []ebb.Demand{dem(cpus(1), 4)}}},
+		snap: flowTail(3, dem(cpus(1), 4)),
 	}, {
 		name: "a task left wider than any free room: kept to its timeout",
-		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second), working("a2", 4, 2, 0)},
-			Others: []Held{{ID: "primary", Resources: cpus(4), Free: cpus(2), Busy: cpus(2), Running: 2, Working: true}},
-			Critical: Critical{End: 5 * time.Minute, Work: 3 * time.Minute, Chains: []Chain{{In: time.Minute, Length: time.Minute}},
-				Walked: true, Waiting: 1, Left: []ebb.Demand{dem(cpus(3), 1)}}},
+		snap: flowTail(2, dem(cpus(3), 1)),
 	}, {
 		name: "the tasks left not listed: kept to its timeout",
 		snap: Snapshot{Held: []Held{working("a1", 4, 0, time.Second)},
