@@ -60,8 +60,9 @@
 // steps: the policy drains it ([Evaluator.Drain]: it takes no new task),
 // and its Work returns once the tasks it runs have finished; only then does
 // the stealer free it. The default policy drains only allocs that run
-// nothing and have been idle for its idle timeout, so the drain is
-// normally followed by the free within a tick. The one exception is the end
+// nothing and have been idle for its idle timeout, or that nothing left
+// of the flow could use (every task left to start fits on what stays),
+// so the drain is normally followed by the free within a tick. The one exception is the end
 // of Run itself: when ctx is done, Work is cancelled, the tasks it ran go
 // back to the evaluation, and the alloc is freed.
 //
