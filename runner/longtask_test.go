@@ -128,10 +128,9 @@ func TestLongTaskWaitsForThePrimary(t *testing.T) {
 // alloc, which idles once w ends rather than run long for an hour.
 func TestLongTaskTakesThePrimaryWhenItHasRoom(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		task := timedTask
 		flow := &ebb.Flow{Tasks: []ebb.Task{
-			task("g", 2, 10*time.Second), task("y", 1, 2*time.Minute), task("w", 1, 2*time.Minute),
-			task("long", 1, time.Hour, "g"), task("z", 1, 10*time.Second, "g"),
+			timedTask("g", 2, 10*time.Second), timedTask("y", 1, 2*time.Minute), timedTask("w", 1, 2*time.Minute),
+			timedTask("long", 1, time.Hour, "g"), timedTask("z", 1, 10*time.Second, "g"),
 		}}
 		e := newEval(t, flow, EvalConfig{})
 		p := memPool(t, ebb.Resources{ebb.CPU: 3}, ebb.Resources{ebb.CPU: 2})

@@ -80,10 +80,9 @@ func TestLargeTaskReservesAnAlloc(t *testing.T) {
 // p1 and p2, where big would wait an hour for it.
 func TestLongTaskLeavesAReservedPrimary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		task := timedTask
 		flow := &ebb.Flow{Tasks: []ebb.Task{
-			task("g", 1, 5*time.Second), task("p1", 1, time.Minute), task("p2", 1, time.Minute),
-			task("big", 4, 10*time.Second, "g"), task("child", 1, 2*time.Hour, "big"), task("long", 1, time.Hour, "g"),
+			timedTask("g", 1, 5*time.Second), timedTask("p1", 1, time.Minute), timedTask("p2", 1, time.Minute),
+			timedTask("big", 4, 10*time.Second, "g"), timedTask("child", 1, 2*time.Hour, "big"), timedTask("long", 1, time.Hour, "g"),
 		}}
 		e := newEval(t, flow, EvalConfig{})
 		p := memPool(t, ebb.Resources{ebb.CPU: 4}, ebb.Resources{ebb.CPU: 1})

@@ -270,17 +270,16 @@ func (d *Durations) Critical(w Wave) Critical {
 	if over || end == 0 && walked > leftBudget {
 		return Critical{}
 	}
-	left := Critical{Walked: !w.Arriving, Waiting: walked}
+	c := Critical{Walked: !w.Arriving, Waiting: walked}
 	if walked <= leftBudget {
-		left.Left = leftOf(w, leftTasks)
+		c.Left = leftOf(w, leftTasks)
 	}
 	if end == 0 {
-		return left // what is left, and nothing of when
+		return c // what is left, and nothing of when
 	}
 	if ready > 0 {
 		chains = append(chains, Chain{Length: secondsDur(ready)})
 	}
-	c := left
 	c.End, c.Chains, c.Work, c.Ranked = secondsDur(end), frontier(chains), secondsDur(work), w.Ranked
 	switch {
 	case w.Cpus <= 0:
