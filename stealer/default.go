@@ -37,12 +37,14 @@ import (
 //     tell yet, due within that horizon too, keeps those it would buy
 //     back when it comes (those it fits on, when its durations are not
 //     known) until they have been idle twice as long as an allocation
-//     takes, and as long as the work left, list-scheduled on what is
-//     held, ends after the longest running chain (Critical.Packed past
-//     Critical.End: the flow needs more than is held), when work due
-//     within the horizon, within the latency too, keeps every idle
-//     alloc it fits on, busy allocs' free capacity counted on for none
-//     of it; each alloc kept past its idle timeout is in Plan.Keep, with
+//     takes, as does work timed past the horizon that may come within
+//     it (Upcoming.Soon: what it waits on ends that soon one time in
+//     four) those it fits on; and as long as the work left,
+//     list-scheduled on what is held, ends after the longest running
+//     chain (Critical.Packed past Critical.End: the flow needs more
+//     than is held), when work due within the horizon, within the
+//     latency too, keeps every idle alloc it fits on, busy allocs' free
+//     capacity counted on for none of it; each alloc kept past its idle timeout is in Plan.Keep, with
 //     the rule that keeps it. When every task left to start, ready or
 //     behind a running one (Critical.Left), fits at once on the free
 //     room of the run's primary and of the busy allocs, an idle alloc

@@ -29,7 +29,12 @@ import (
 // that the free capacity of busy allocs leaves it, however fast held
 // capacity may run it. Work, timed or not, due past the latency by more
 // than the window in which buying it back counts as a re-buy (see
-// rebuyWindow) keeps nothing. While the work left, list-scheduled on
+// rebuyWindow) keeps nothing, unless it may come within it: what it
+// waits on ends that soon one time in four (Upcoming.Soon), a mean
+// being no moment for a kind whose durations spread widely; such work
+// keeps, as untimed work of durations unknown does, each alloc it fits
+// on that the free capacity of busy allocs leaves it, until idle twice
+// the latency. While the work left, list-scheduled on
 // what is held, ends after the longest running chain (Critical.Packed
 // past Critical.End), the flow needs more than is held and every held
 // cpu has work to come: work due within that horizon, within the latency
@@ -49,11 +54,13 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 	// window is the re-buy window (see rebuyWindow), not a margin of
 	// the idle timeout. Work due past that horizon keeps nothing.
 	horizon := latency + rebuyWindow(d.baseIdle(), latency)
-	var later, untimed, due []ebb.Demand
+	var later, untimed, due, early []ebb.Demand
 	var known, unknown []ebb.Demand // untimed work of durations known, and the rest
 	for _, u := range s.Upcoming {
 		switch {
 		case u.Count <= 0 || u.Follows: // a chain takes its head's slot
+		case u.In > horizon && !u.Untimed && u.Soon > 0 && u.Soon <= horizon:
+			early = append(early, u.Demand)
 		case u.In > horizon:
 		case u.Untimed:
 			untimed = append(untimed, u.Demand)
@@ -89,8 +96,9 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 		keep(takeYoung(s, append(append(slices.Clone(due), later...), untimed...), drains, drains),
 			"work due within a latency and a re-buy window would start on it, and held capacity runs the work left past the longest running chain's end")
 	}
-	// Untimed work keeps the allocs idle less than twice the latency.
-	if len(untimed) == 0 || len(drains) == 0 {
+	// Untimed work, and work that may come within the horizon, keep
+	// the allocs idle less than twice the latency.
+	if len(untimed) == 0 && len(early) == 0 || len(drains) == 0 {
 		return drains, keeps
 	}
 	idleSince := make(map[string]time.Time, len(s.Held))
@@ -113,6 +121,8 @@ func (d *Default) keepIdle(s Snapshot, backlog []group, drains []Drain, latency 
 			"work whose moment nobody can tell yet would buy it back when it comes: kept until idle twice an allocation's latency")
 		keep(takeYoung(s, netOfBusy(s, unknown), drains, candidates),
 			"work whose moment nobody can tell yet, of durations unknown, would start on it: kept until idle twice an allocation's latency")
+		keep(takeYoung(s, netOfBusy(s, early), drains, candidates),
+			"work that may be ready within a latency and a re-buy window (what it waits on ends that soon one time in four) would start on it: kept until idle twice an allocation's latency")
 	}
 	return drains, keeps
 }

@@ -95,9 +95,9 @@ func meanOf(ms []mass) float64 {
 // The curve counts running tasks into the steps their ages reach, never
 // sorting them; it says what the textbook estimator over every
 // observation sorted says: the kind's mean, each running task's
-// remaining time, timed or not, and its distribution. Durations are
-// whole seconds of a short range, so that finished durations and ages
-// tie often.
+// remaining time, timed or not, its distribution, and its lower
+// quartile (early). Durations are whole seconds of a short range, so
+// that finished durations and ages tie often.
 func TestSurvivalAgreesWithTheSortedEstimator(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const tol = 1e-6 // seconds
@@ -142,9 +142,24 @@ func TestSurvivalAgreesWithTheSortedEstimator(t *testing.T) {
 					t.Fatalf("trial %d: task aged %v, nothing finished past it: left %v timed %v masses %v, want the guess %v",
 						trial, a, time.Duration(left[i]), timed[i], masses[i], time.Duration(guess))
 				}
+				if q, ok := c.early(a); ok {
+					t.Fatalf("trial %d: task aged %v, nothing finished past it: early %v, want none", trial, a, q)
+				}
 				continue
 			}
 			ref := referenceMasses(beyond, a)
+			// early: the first step by which a quarter of the mass is
+			// gone.
+			wantEarly, gone := ref[len(ref)-1].At, 0.0
+			for _, m := range ref {
+				if gone += m.P; gone >= 1/float64(earlyOdds)-1e-9 {
+					wantEarly = m.At
+					break
+				}
+			}
+			if q, ok := c.early(a); !ok || math.Abs(q.Seconds()-wantEarly) > tol {
+				t.Fatalf("trial %d: task aged %v: early %v %v, want %.6fs (masses %v)", trial, a, q, ok, wantEarly, ref)
+			}
 			if !timed[i] || math.Abs(left[i]/1e9-meanOf(ref)) > tol {
 				t.Fatalf("trial %d: task aged %v: left %v timed %v, want %.6fs", trial, a, time.Duration(left[i]), timed[i], meanOf(ref))
 			}

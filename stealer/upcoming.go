@@ -24,6 +24,15 @@ import (
 // rather than at now. It equals In for timed work, and is zero for
 // Follows entries.
 //
+// Soon is when the first of the work may be ready: each running task it
+// waits on ending at the lower quartile of its remaining time (one time
+// in four it ends sooner), and the task of the group whose dependencies
+// so end first. In is a mean, and of a kind whose durations spread
+// widely the mean of a task that has run a while may say minutes where
+// it ends in a second one time in three. At most In; zero when not
+// known (a policy then reads In), and for untimed work and Follows
+// entries.
+//
 // Chain is how much longer, on average, each of the Count tasks holds
 // its slot after it ends: the steps of the chains it heads (a task that
 // alone depends on it, and so on, as for Follows), run in its slot one
@@ -41,6 +50,7 @@ type Upcoming struct {
 	ebb.Demand
 	In      time.Duration `json:"in"`
 	Likely  time.Duration `json:"likely,omitempty"`
+	Soon    time.Duration `json:"soon,omitempty"`
 	Chain   time.Duration `json:"chain,omitempty"`
 	Untimed bool          `json:"untimed,omitempty"`
 	Follows bool          `json:"follows,omitempty"`
@@ -153,6 +163,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		deps    int           // dependencies seen among sources and earlier waves
 		in      time.Duration // the latest moment one of them ends
 		likely  time.Duration // the same, guesses counted (Upcoming.Likely)
+		soon    time.Duration // the same, each end at its lower quartile (Upcoming.Soon)
 		unknown bool          // one of them has no timed end
 		wave    int           // its wave once it qualified, else 0
 		round   int           // the last round that saw it, plus one
@@ -163,9 +174,10 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	var touched []int32 // candidates seen in this round
 	round := 0
 	// see counts one dependency of c ending at end, or likely at
-	// likely; head is the ready task whose chain c would continue (its
-	// dependency has no other dependent), or -1.
-	see := func(c int32, end, likely time.Duration, known bool, head int32) {
+	// likely, or one time in earlyOdds by soon; head is the ready task
+	// whose chain c would continue (its dependency has no other
+	// dependent), or -1.
+	see := func(c int32, end, likely, soon time.Duration, known bool, head int32) {
 		e := cands[c]
 		if e == nil {
 			e = &cand{head: -1}
@@ -183,6 +195,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		}
 		e.in = max(e.in, end)
 		e.likely = max(e.likely, likely)
+		e.soon = max(e.soon, soon)
 		e.unknown = e.unknown || !known
 		if e.round != round+1 {
 			e.round = round + 1
@@ -230,7 +243,8 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		if len(kw.Running) == 0 {
 			continue
 		}
-		left, timed := curveOf(k).remaining(kw.Hint)
+		curve := curveOf(k)
+		left, timed := curve.remaining(kw.Hint)
 		for i, t := range w.Tasks[k] {
 			if i >= len(left) {
 				break
@@ -241,12 +255,14 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			// Remaining's guess for it (half its age again) is no
 			// bound, so what waits on it is due no sooner than now.
 			likely := time.Duration(left[i])
-			end := likely
+			end, soon := likely, time.Duration(0)
 			if !timed[i] {
 				end = 0
+			} else if q, ok := curve.early(kw.Running[i]); ok {
+				soon = min(q, end)
 			}
 			for _, c := range w.Dependents(t) {
-				see(c, end, likely, timed[i], -1)
+				see(c, end, likely, soon, timed[i], -1)
 			}
 		}
 	}
@@ -271,7 +287,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				head = t
 			}
 			for _, c := range deps {
-				see(c, est.est, est.est, false, head)
+				see(c, est.est, est.est, est.est, false, head)
 			}
 		}
 	}
@@ -316,7 +332,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				}
 			}
 			for _, c2 := range deps {
-				see(c2, e.in+est.est, e.likely+est.est, !e.unknown && est.timed, head)
+				see(c2, e.in+est.est, e.likely+est.est, e.soon+est.est, !e.unknown && est.timed, head)
 			}
 		}
 	}
@@ -343,6 +359,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		count  int
 		in     time.Duration
 		likely time.Duration
+		soon   time.Duration // the earliest of its tasks'
 		chain  time.Duration // summed over its tasks
 	}
 	var accs []acc
@@ -362,12 +379,13 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		if !ok {
 			j = len(accs)
 			index[k] = j
-			accs = append(accs, acc{key: k, res: res.Clone()})
+			accs = append(accs, acc{key: k, res: res.Clone(), soon: e.soon})
 		}
 		accOf[c] = j
 		accs[j].count++
 		accs[j].in = max(accs[j].in, e.in)
 		accs[j].likely = max(accs[j].likely, e.likely)
+		accs[j].soon = min(accs[j].soon, e.soon)
 	}
 	// The chains: each step's estimate, summed by head; an upcoming
 	// head's goes with its group, a ready head's by the heads' shape.
@@ -418,8 +436,12 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 	out := make([]Upcoming, 0, len(accs)+len(chains))
 	for _, a := range accs {
 		est, atLeast := curveOf(a.kind).estimate(w.Kinds[a.kind].Hint)
+		soon := min(a.soon, a.in)
+		if a.untimed {
+			soon = 0
+		}
 		out = append(out, Upcoming{Demand: ebb.Demand{Resources: a.res, Count: a.count, Duration: est, AtLeast: atLeast},
-			In: a.in, Likely: max(a.in, a.likely), Chain: a.chain / time.Duration(a.count), Untimed: a.untimed})
+			In: a.in, Likely: max(a.in, a.likely), Soon: soon, Chain: a.chain / time.Duration(a.count), Untimed: a.untimed})
 	}
 	slices.SortStableFunc(out, func(a, b Upcoming) int {
 		if c := cmpSize(a.Resources, b.Resources); c != 0 {

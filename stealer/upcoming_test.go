@@ -1,6 +1,7 @@
 package stealer
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -668,5 +669,79 @@ func TestDefaultKeepsARequestForAnUntimedWaveLikelySoon(t *testing.T) {
 	s.Upcoming = []Upcoming{likelyIn(8, 10*time.Minute)}
 	if p := d.Plan(s); len(p.Cancel) != 1 {
 		t.Errorf("untimed wave likely in 10 min: plan %s, want the request cancelled", formatPlan(p))
+	}
+}
+
+// A kind whose durations spread tenfold (a split of inputs of any size):
+// three splits have run 378 s, and of those seen to run that long one
+// ended at 380 s and two ran past ten minutes. Their mean says the maps
+// behind them come in minutes; one time in four a split ends within 2 s,
+// and that is when the first of them may come (Soon).
+func TestNextWaveSoon(t *testing.T) {
+	var d Durations
+	for _, s := range []int{650, 660, 60, 220, 270, 280, 380} {
+		d.Observe("split", time.Duration(s)*time.Second)
+	}
+	d.Observe("map", 30*time.Second)
+	dependents := [][]int32{{3, 4}, {5, 6}, {7, 8}, nil, nil, nil, nil, nil, nil}
+	wave := func(age time.Duration) Wave {
+		return Wave{
+			Kinds: []KindWork{{Kind: "split", Running: []time.Duration{age, age, age}}, {Kind: "map"}},
+			Tasks: [][]int32{{0, 1, 2}, nil},
+			Kind: func(i int32) int {
+				if i < 3 {
+					return 0
+				}
+				return 1
+			},
+			Dependents: func(i int32) []int32 { return dependents[i] },
+			Waiting:    func(i int32) int { return 1 },
+			Resources:  func(i int32) ebb.Resources { return cpus(1) },
+		}
+	}
+	got := d.NextWave(wave(378 * time.Second))
+	// Six maps; three take the splits' slots.
+	if len(got) != 1 || got[0].Count != 3 || got[0].Untimed {
+		t.Fatalf("NextWave = %+v, want one timed group of 3 maps", got)
+	}
+	if u := got[0]; u.Soon != 2*time.Second || u.In < 2*time.Minute {
+		t.Errorf("maps behind splits aged 378 s: In %v, Soon %v; want In minutes away (the mean), Soon 2s (the split seen to end at 380 s)", u.In, u.Soon)
+	}
+	// Past every split seen: untimed, and so no Soon either.
+	for _, u := range d.NextWave(wave(15 * time.Minute)) {
+		if !u.Untimed || u.Soon != 0 {
+			t.Errorf("maps behind splits past every duration seen: %+v, want untimed and Soon 0", u)
+		}
+	}
+}
+
+// Work whose mean puts it past the horizon, but which may come within
+// it (Upcoming.Soon), keeps the idle allocs it fits on until they have
+// been idle twice the latency, as untimed work does: released, they are
+// bought back when a split ends early.
+func TestDefaultKeepsForAWaveThatMayComeSoon(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{})
+	far := upcoming(64, 5*time.Minute, false)
+	soon := far
+	soon.Soon = 5 * time.Second
+	s := gatherSnapshot(soon)
+	s.Held = []Held{working("a1", 8, 0, 10*time.Second), working("a2", 8, 0, 10*time.Second)}
+	p := d.Plan(s)
+	if drained(p, "a1") || drained(p, "a2") || len(p.Acquire) != 0 {
+		t.Fatalf("64 tasks in 5 min, maybe in 5 s, latency 1 min: plan %s, want both allocs kept and nothing bought", formatPlan(p))
+	}
+	if len(p.Keep) != 2 || !strings.Contains(p.Keep[0].Reason, "one time in four") {
+		t.Errorf("keeps %+v, want both kept for work that may be ready soon", p.Keep)
+	}
+	// Only the mean: past the horizon, nothing kept.
+	s.Upcoming = []Upcoming{far}
+	if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("64 tasks in 5 min at the soonest: plan %s, want both drained", formatPlan(p))
+	}
+	// Idle twice the latency: the bet is lost, both go.
+	s.Upcoming = []Upcoming{soon}
+	s.Held = []Held{working("a1", 8, 0, 2*time.Minute), working("a2", 8, 0, 2*time.Minute)}
+	if p := d.Plan(s); !drained(p, "a1") || !drained(p, "a2") {
+		t.Errorf("64 tasks maybe in 5 s, allocs idle 2 min: plan %s, want both drained", formatPlan(p))
 	}
 }
