@@ -90,10 +90,18 @@ func Check(s stealer.Snapshot, p stealer.Plan, rules Rules) []string {
 		}
 	}
 
-	// Acquires: valid, with reasons, within the limits.
+	// Acquires: valid, with reasons, within the limits. The tasks that
+	// wait are the demand and the upcoming work that asks for a slot of
+	// its own (a policy may buy ahead of a wave it can time).
 	total := 0
 	var shapes []ebb.Resources
-	for _, dm := range s.Demand {
+	wanted := slices.Clone(s.Demand)
+	for _, u := range s.Upcoming {
+		if !u.Follows {
+			wanted = append(wanted, u.Demand)
+		}
+	}
+	for _, dm := range wanted {
 		if dm.Count > 0 {
 			total += dm.Count
 			shapes = append(shapes, dm.Resources)

@@ -31,7 +31,9 @@
 //   - Every acquire, cancel, drain and keep has a reason.
 //
 // A policy that buys only for the demand it sees ([Rules.ForDemand])
-// keeps these too:
+// keeps these too, the tasks waiting being those of Snapshot.Demand and
+// of Snapshot.Upcoming (the next wave, which a policy may buy ahead of;
+// Follows entries, which ask for no slot, aside):
 //
 //   - Nothing is acquired when no task waits.
 //   - Every acquire is for at least one waiting task (Request.For), each

@@ -69,7 +69,14 @@ func TestRunCatches(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					return &broken{Policy: d, bug: tc.bug, clock: &clock}, Rules{ForDemand: true, DemandShapes: true}
+					// Not ForDemand: what the default expects a
+					// request to be granted (its Max, or less once
+					// the cluster is seen to cut requests down) is
+					// its own, and without it (Rules.Expect) a plan
+					// that counts a request at a cut is judged at
+					// its Max. stealer's TestDefaultInvariants holds
+					// the default to those rules with its expectation.
+					return &broken{Policy: d, bug: tc.bug, clock: &clock}, Rules{DemandShapes: true}
 				},
 				Stateful: tc.stateful,
 			}

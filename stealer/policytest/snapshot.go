@@ -93,6 +93,32 @@ func RandomSnapshot(r *rand.Rand, now time.Time) stealer.Snapshot {
 			s.Critical.Left, s.Critical.Waiting = nil, 300+r.IntN(1000)
 		}
 	}
+	if r.IntN(3) == 0 {
+		// The running chains' end, and the work left packed on what
+		// is held, before or past it.
+		s.Critical.End = time.Duration(1+r.IntN(1200)) * time.Second
+		s.Critical.Packed = s.Critical.End + time.Duration(r.IntN(1200)-400)*time.Second
+	}
+	for range r.IntN(4) {
+		// The next wave: timed, untimed, or a chain behind ready
+		// tasks; due now or in minutes, maybe sooner than its mean.
+		u := stealer.Upcoming{Demand: ebb.Demand{Resources: pick(), Count: r.IntN(40)}}
+		u.Duration = time.Duration(r.IntN(600)) * time.Second
+		u.In = time.Duration(r.IntN(900)) * time.Second
+		switch r.IntN(4) {
+		case 0:
+			u.Untimed, u.In = true, 0
+			u.Likely = time.Duration(r.IntN(900)) * time.Second
+		case 1:
+			u.Untimed, u.Follows, u.In = true, true, 0
+		case 2:
+			u.Soon = time.Duration(r.Int64N(int64(u.In) + 1))
+		}
+		if r.IntN(2) == 0 {
+			u.Chain = time.Duration(r.IntN(300)) * time.Second
+		}
+		s.Upcoming = append(s.Upcoming, u)
+	}
 	for range r.IntN(8) {
 		kind := stealer.Acquired
 		if r.IntN(2) == 0 {
@@ -145,6 +171,13 @@ func cloneSnapshot(s stealer.Snapshot) stealer.Snapshot {
 		}
 	}
 	c.Critical.Chains = slices.Clone(s.Critical.Chains)
+	if s.Upcoming != nil {
+		c.Upcoming = make([]stealer.Upcoming, len(s.Upcoming))
+		for i, u := range s.Upcoming {
+			c.Upcoming[i] = u
+			c.Upcoming[i].Resources = u.Resources.Clone()
+		}
+	}
 	c.Latency = slices.Clone(s.Latency)
 	c.Cancelled = slices.Clone(s.Cancelled)
 	if s.Recent != nil {
@@ -178,6 +211,14 @@ func FormatSnapshot(s stealer.Snapshot) string {
 	}
 	for _, c := range s.Recent {
 		fmt.Fprintf(&b, "  recent %s %s at %v\n", c.Kind, c.Resources, fmtTime(c.Time, s.Now))
+	}
+	for _, u := range s.Upcoming {
+		fmt.Fprintf(&b, "  upcoming %d × %s of %v, in %v, likely %v, soon %v, chain %v, untimed %v, follows %v\n",
+			u.Count, u.Resources, u.Duration, u.In, u.Likely, u.Soon, u.Chain, u.Untimed, u.Follows)
+	}
+	if c := s.Critical; c.End != 0 || c.Packed != 0 || c.Ranked || c.Walked {
+		fmt.Fprintf(&b, "  critical: end %v, packed %v, ranked %v, walked %v, waiting %d, left %v\n",
+			c.End, c.Packed, c.Ranked, c.Walked, c.Waiting, c.Left)
 	}
 	return b.String()
 }
