@@ -245,6 +245,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		}
 		curve := curveOf(k)
 		left, timed := curve.remaining(kw.Hint)
+		var soon time.Duration // of the task before, when it started together with this one
 		for i, t := range w.Tasks[k] {
 			if i >= len(left) {
 				break
@@ -255,11 +256,19 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			// Remaining's guess for it (half its age again) is no
 			// bound, so what waits on it is due no sooner than now.
 			likely := time.Duration(left[i])
-			end, soon := likely, time.Duration(0)
-			if !timed[i] {
-				end = 0
-			} else if q, ok := curve.early(kw.Running[i]); ok {
-				soon = min(q, end)
+			end := likely
+			switch {
+			case !timed[i]:
+				end, soon = 0, 0
+			case i > 0 && kw.Running[i] == kw.Running[i-1] && timed[i-1]:
+				// Started together: the same quartile.
+			default:
+				// Timed by a hint alone, no quartile is known: the
+				// mean.
+				soon = end
+				if q, ok := curve.early(kw.Running[i]); ok {
+					soon = min(q, end)
+				}
 			}
 			for _, c := range w.Dependents(t) {
 				see(c, end, likely, soon, timed[i], -1)
