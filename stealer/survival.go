@@ -3,6 +3,7 @@ package stealer
 import (
 	"cmp"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -139,11 +140,15 @@ func (c *survival) early(age time.Duration) (time.Duration, bool) {
 	if k >= len(c.at) || c.surv[k] <= 0 {
 		return 0, false
 	}
+	// The curve does not rise: the first step past age after which it
+	// has fallen by a quarter of where it was at age.
 	given := c.surv[k]
-	for j := k; j < len(c.at); j++ {
-		if 1-c.surv[j+1]/given >= 1/float64(earlyOdds)-1e-9 {
-			return c.at[j] - age, true
-		}
+	n := len(c.at) - k
+	j := k + sort.Search(n, func(i int) bool {
+		return 1-c.surv[k+i+1]/given >= 1/float64(earlyOdds)-1e-9
+	})
+	if j < len(c.at) {
+		return c.at[j] - age, true
 	}
 	return c.longest - age, true
 }

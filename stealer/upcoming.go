@@ -245,32 +245,39 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		}
 		curve := curveOf(k)
 		left, timed := curve.remaining(kw.Hint)
-		var soon time.Duration // of the task before, when it started together with this one
+		// The quartile of the last age read it (tasks started together
+		// come together).
+		quartileAge, quartile, quartileOK := time.Duration(-1), time.Duration(0), false
 		for i, t := range w.Tasks[k] {
 			if i >= len(left) {
 				break
 			}
 			sources = append(sources, t)
+			deps := w.Dependents(t)
+			if len(deps) == 0 {
+				continue
+			}
 			// One that has run longer than any of its kind seen to
 			// finish (or whose kind none has) may end at any moment:
 			// Remaining's guess for it (half its age again) is no
 			// bound, so what waits on it is due no sooner than now.
 			likely := time.Duration(left[i])
-			end := likely
-			switch {
-			case !timed[i]:
-				end, soon = 0, 0
-			case i > 0 && kw.Running[i] == kw.Running[i-1] && timed[i-1]:
-				// Started together: the same quartile.
-			default:
+			end, soon := likely, time.Duration(0)
+			if !timed[i] {
+				end = 0
+			} else {
+				if a := kw.Running[i]; a != quartileAge {
+					quartileAge = a
+					quartile, quartileOK = curve.early(a)
+				}
 				// Timed by a hint alone, no quartile is known: the
 				// mean.
 				soon = end
-				if q, ok := curve.early(kw.Running[i]); ok {
-					soon = min(q, end)
+				if quartileOK {
+					soon = min(quartile, end)
 				}
 			}
-			for _, c := range w.Dependents(t) {
+			for _, c := range deps {
 				see(c, end, likely, soon, timed[i], -1)
 			}
 		}
