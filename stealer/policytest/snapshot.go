@@ -97,7 +97,7 @@ func RandomSnapshot(r *rand.Rand, now time.Time) stealer.Snapshot {
 		// The running chains' end, and the work left packed on what
 		// is held, before or past it.
 		s.Critical.End = time.Duration(1+r.IntN(1200)) * time.Second
-		s.Critical.Packed = s.Critical.End + time.Duration(r.IntN(1200)-400)*time.Second
+		s.Critical.Packed = max(0, s.Critical.End+time.Duration(r.IntN(1200)-400)*time.Second)
 	}
 	for range r.IntN(4) {
 		// The next wave: timed, untimed, or a chain behind ready
