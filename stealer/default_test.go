@@ -1,7 +1,6 @@
 package stealer
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,98 +9,6 @@ import (
 
 	"github.com/ebbflow/ebb"
 )
-
-const gib = 1 << 30
-
-var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-func cpus(n float64) ebb.Resources { return ebb.Resources{ebb.CPU: n} }
-
-func shape(cpu, memGiB float64) ebb.Resources {
-	return ebb.Resources{ebb.CPU: cpu, ebb.Mem: memGiB * gib}
-}
-
-func dem(r ebb.Resources, n int) ebb.Demand { return ebb.Demand{Resources: r, Count: n} }
-
-func req(unit ebb.Resources, width int) ebb.Requirements {
-	return ebb.Requirements{Min: unit, Width: width}
-}
-
-// working is a held alloc that works for the evaluation, running n tasks
-// of one cpu each (idle since t0-idle when n is 0).
-func working(id string, total float64, n int, idle time.Duration) Held {
-	h := Held{ID: id, Resources: cpus(total), Free: cpus(total - float64(n)), Busy: cpus(float64(n)),
-		Running: n, Working: true, Since: t0.Add(-time.Hour)}
-	if n == 0 {
-		h.IdleSince = t0.Add(-idle)
-	}
-	return h
-}
-
-// primary is an alloc of the evaluation's that the stealer does not hold,
-// every one of its cpus busy.
-func primary(total float64) Held {
-	return Held{ID: "primary", Resources: cpus(total), Free: ebb.Resources{}, Busy: cpus(total),
-		Running: int(total), Working: true}
-}
-
-func pending(id string, r ebb.Requirements, age time.Duration) Pending {
-	return Pending{ID: RequestID(id), Requirements: r, Since: t0.Add(-age)}
-}
-
-// formatSnapshot prints s for a failing test.
-func formatSnapshot(s Snapshot) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "  now %s, task duration %v, latency %v\n", s.Now.Format(time.TimeOnly), s.TaskDuration, s.Latency)
-	for _, d := range s.Demand {
-		fmt.Fprintf(&b, "  demand %d × %s\n", d.Count, d.Resources)
-	}
-	for _, h := range s.Held {
-		fmt.Fprintf(&b, "  held %s: %s, free %s, running %d, working %v, draining %v, idle since %v\n",
-			h.ID, h.Resources, h.Free, h.Running, h.Working, h.Draining, fmtTime(h.IdleSince, s.Now))
-	}
-	for _, h := range s.Others {
-		fmt.Fprintf(&b, "  other %s: %s, free %s, running %d, draining %v, idle since %v\n",
-			h.ID, h.Resources, h.Free, h.Running, h.Draining, fmtTime(h.IdleSince, s.Now))
-	}
-	for _, p := range s.Pending {
-		fmt.Fprintf(&b, "  pending %s: %s since %v\n", p.ID, p.Requirements, fmtTime(p.Since, s.Now))
-	}
-	for _, c := range s.Recent {
-		fmt.Fprintf(&b, "  recent %s %s at %v\n", c.Kind, c.Resources, fmtTime(c.Time, s.Now))
-	}
-	return b.String()
-}
-
-func fmtTime(t, now time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return fmt.Sprintf("now%+v", t.Sub(now))
-}
-
-func formatPlan(p Plan) string {
-	var b strings.Builder
-	for _, a := range p.Acquire {
-		fmt.Fprintf(&b, "  acquire %s for %v: %s\n", a.Requirements, a.For, a.Reason)
-	}
-	for _, c := range p.Cancel {
-		fmt.Fprintf(&b, "  cancel %s: %s\n", c.ID, c.Reason)
-	}
-	for _, d := range p.Drain {
-		fmt.Fprintf(&b, "  drain %s: %s\n", d.AllocID, d.Reason)
-	}
-	for _, k := range p.Keep {
-		fmt.Fprintf(&b, "  keep %s: %s\n", k.AllocID, k.Reason)
-	}
-	if p.Hold != "" {
-		fmt.Fprintf(&b, "  hold: %s\n", p.Hold)
-	}
-	if b.Len() == 0 {
-		return "  (nothing)\n"
-	}
-	return b.String()
-}
 
 // flowTail is a flow's tail: a1 idle for a second, a2 of 4 cpus running
 // busy tasks, the primary with 2 of its 4 cpus free, and left, the tasks
@@ -726,93 +633,6 @@ func TestDefaultPlan(t *testing.T) {
 	}
 }
 
-func TestNewDefaultInvalid(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		cfg   DefaultConfig
-		field string
-	}{
-		{"negative latency prior", DefaultConfig{LatencyPrior: -1}, "LatencyPrior"},
-		{"negative task duration", DefaultConfig{TaskDuration: -time.Second}, "TaskDuration"},
-		{"negative idle timeout", DefaultConfig{IdleTimeout: -time.Second}, "IdleTimeout"},
-		{"negative patience", DefaultConfig{Patience: -time.Second}, "Patience"},
-		{"negative thrash memory", DefaultConfig{ThrashMemory: -time.Second}, "ThrashMemory"},
-		{"negative max pending", DefaultConfig{MaxPending: -1}, "MaxPending"},
-		{"negative max allocs", DefaultConfig{MaxAllocs: -1}, "MaxAllocs"},
-		{"negative max width", DefaultConfig{MaxWidth: -1}, "MaxWidth"},
-		{"negative max widen", DefaultConfig{MaxWiden: -1}, "MaxWiden"},
-		{"bad max request", DefaultConfig{MaxRequest: ebb.Resources{ebb.CPU: -1}}, "MaxRequest"},
-		{"idle clamps crossed", DefaultConfig{MinIdleTimeout: time.Hour, MaxIdleTimeout: time.Minute}, "MinIdleTimeout"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewDefault(tc.cfg)
-			if !errors.Is(err, ebb.ErrInvalid) || !strings.Contains(fmt.Sprint(err), tc.field) {
-				t.Errorf("NewDefault(%+v) = %v, want ErrInvalid naming %s", tc.cfg, err, tc.field)
-			}
-		})
-	}
-}
-
-func TestDefaultConfigDefaults(t *testing.T) {
-	d, err := NewDefault(DefaultConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := d.Config()
-	want := DefaultConfig{
-		LatencyPrior: 30 * time.Second, TaskDuration: time.Minute,
-		MinIdleTimeout: 2 * time.Second, MaxIdleTimeout: 10 * time.Minute,
-		MaxPending: 64, MaxAllocs: 64, MaxWidth: 16,
-		ThrashMemory: 15 * time.Minute, MaxWiden: 8,
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("defaults %+v, want %+v", got, want)
-	}
-	if idle, _ := d.IdleTimeout(Snapshot{Now: t0}); idle != 2*time.Second {
-		t.Errorf("idle timeout before any re-buy = %v, want MinIdleTimeout, 2s", idle)
-	}
-}
-
-func TestIdleTimeoutWidensAndCaps(t *testing.T) {
-	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 4})
-	s := Snapshot{Now: t0}
-	for i, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute} {
-		got, rebuys := d.IdleTimeout(s)
-		if got != want || rebuys != i {
-			t.Errorf("after %d re-buys: idle timeout %v (%d counted), want %v\n%s", i, got, rebuys, want, formatSnapshot(s))
-		}
-		at := t0.Add(-time.Duration(10-i) * time.Minute)
-		s.Recent = append(s.Recent,
-			Change{Time: at, Kind: Released, Resources: cpus(1)},
-			Change{Time: at.Add(30 * time.Second), Kind: Acquired, Resources: cpus(1)})
-	}
-}
-
-// rebuyPairs returns n releases, each bought back after gap, a minute
-// apart and the last ending a minute ago.
-func rebuyPairs(n int, gap time.Duration) []Change {
-	var out []Change
-	for i := range n {
-		at := t0.Add(-time.Duration(n-i) * time.Minute).Add(-gap)
-		out = append(out,
-			Change{Time: at, Kind: Released, Resources: cpus(4)},
-			Change{Time: at.Add(gap), Kind: Acquired, Resources: cpus(4)})
-	}
-	return out
-}
-
-// The default idle timeout is MinIdleTimeout until a re-buy is seen, and
-// then the latency estimate, the break-even of ski rental.
-func TestDefaultIdleTimeoutWidensToLatency(t *testing.T) {
-	d, _ := NewDefault(DefaultConfig{})
-	for n, want := range []time.Duration{2 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second} {
-		s := Snapshot{Now: t0, Latency: []time.Duration{30 * time.Second}, Recent: rebuyPairs(n, 5*time.Second)}
-		if got, rebuys := d.IdleTimeout(s); got != want || rebuys != n {
-			t.Errorf("after %d re-buys: idle timeout %v (%d counted), want %v\n%s", n, got, rebuys, want, formatSnapshot(s))
-		}
-	}
-}
-
 // BenchmarkDefaultPlan plans for a burst on 10,000 alike allocs held and
 // 1,000 alike requests in flight, as a big simulation does at every
 // tick.
@@ -842,54 +662,4 @@ func BenchmarkDefaultPlan(b *testing.B) {
 			d.Plan(s)
 		}
 	})
-}
-
-// A request cancelled before its grant says its allocation would have
-// taken longer than it waited: the latency estimate counts it as a
-// censored latency (the Kaplan–Meier median), and with no grant seen it
-// is half as long again as the longest such wait when that is past the
-// prior: a wait is only a lower bound.
-func TestDefaultLatencyCountsCancelledRequests(t *testing.T) {
-	d, _ := NewDefault(DefaultConfig{LatencyPrior: 30 * time.Second})
-	s := func(granted, cancelled []time.Duration) Snapshot {
-		return Snapshot{Now: t0, Latency: granted, Cancelled: cancelled}
-	}
-	sec := func(xs ...int) []time.Duration {
-		var out []time.Duration
-		for _, x := range xs {
-			out = append(out, time.Duration(x)*time.Second)
-		}
-		return out
-	}
-	for _, c := range []struct {
-		name               string
-		granted, cancelled []time.Duration
-		want               time.Duration
-	}{
-		{"nothing seen: the prior", nil, nil, 30 * time.Second},
-		{"cancelled sooner than the prior", nil, sec(2, 5), 30 * time.Second},
-		{"cancelled after 45s, nothing granted", nil, sec(2, 45), 67500 * time.Millisecond},
-		{"odd grants: the middle one", sec(40, 10, 20), nil, 20 * time.Second},
-		{"even grants: between the middle two", sec(10, 20, 30, 40), nil, 25 * time.Second},
-		// Three granted within 20s, three cancelled past a minute:
-		// from 20s on, half the requests are still waiting; the
-		// middle of 20s and the longest wait seen.
-		{"half still waiting past the grants", sec(10, 15, 20), sec(60, 70, 80), 50 * time.Second},
-		// Fewer than half granted before the others were cancelled:
-		// the median lies past what was seen.
-		{"most still waiting", sec(10), sec(60, 70), 70 * time.Second},
-		// Cancelled after 5s: out of the risk set from then on, the
-		// curve falls 1/3 at each later grant: 2/3, 1/3.
-		{"cancelled early", sec(10, 20, 30), sec(5), 20 * time.Second},
-		// 10s (4 at risk): 3/4; 20s cancelled; 30s (2 at risk): 3/8.
-		{"cancelled between", sec(10, 30, 40), sec(20), 30 * time.Second},
-		// A grant and a cancel at the same wait: the cancelled one was
-		// at risk then. 10s: 3/4 ... 1/2 exactly at 20s, then the
-		// middle to the next grant at 40s.
-		{"tie", sec(10, 20, 40), sec(20), 30 * time.Second},
-	} {
-		if got := d.Latency(s(c.granted, c.cancelled)); got != c.want {
-			t.Errorf("%s: granted %v, cancelled after %v: latency %v, want %v", c.name, c.granted, c.cancelled, got, c.want)
-		}
-	}
 }
