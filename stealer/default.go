@@ -44,12 +44,13 @@ import (
 //     chain (Critical.Packed past Critical.End: the flow needs more
 //     than is held), when work due within the horizon, within the
 //     latency too, keeps every idle alloc it fits on, busy allocs' free
-//     capacity counted on for none of it; each alloc kept past its idle timeout is in Plan.Keep, with
-//     the rule that keeps it. When every task left to start, ready or
-//     behind a running one (Critical.Left), fits at once on the free
-//     room of the run's primary and of the busy allocs, an idle alloc
-//     has nothing left to run: every idle alloc is drained at once,
-//     whatever its timeout, and every request in flight cancelled;
+//     capacity counted on for none of it; each alloc kept past its idle
+//     timeout is in Plan.Keep, with the rule that keeps it. When every
+//     task left to start, ready or behind a running one
+//     (Critical.Left), fits at once on the free room of the run's
+//     primary and of the busy allocs, an idle alloc has nothing left to
+//     run: every idle alloc is drained at once, whatever its timeout,
+//     and every request in flight cancelled;
 //  4. estimates how long the backlog takes to start on what is held (the
 //     allocs that work and are not draining, the run's primary included):
 //     a shape's tasks start at the rate its slots on held capacity free up,

@@ -62,9 +62,10 @@
 // the stealer free it. The default policy drains only allocs that run
 // nothing and have been idle for its idle timeout, or that nothing left
 // of the flow could use (every task left to start fits on what stays),
-// so the drain is normally followed by the free within a tick. The one exception is the end
-// of Run itself: when ctx is done, Work is cancelled, the tasks it ran go
-// back to the evaluation, and the alloc is freed.
+// so the drain is normally followed by the free within a tick. The one
+// exception is the end of Run itself: when ctx is done, Work is
+// cancelled, the tasks it ran go back to the evaluation, and the alloc
+// is freed.
 //
 // # Persistence
 //
