@@ -81,8 +81,13 @@ func netOfBusy(s Snapshot, next []ebb.Demand) []ebb.Demand {
 // takes is no longer credited to a request, which goes if nothing else
 // needs it. Slots that busy allocs free later are not counted on: in a
 // flow of chains they go to the tasks each step makes ready in turn,
-// which the backlog's drain time (toBuy) cannot see. It returns the rest
-// of the wave and the drains left.
+// which the backlog's drain time (toBuy) cannot see. Nor is it asked
+// whether held capacity would start the wave in time without them: an
+// idle alloc costs its idle time only, and the head start it gives a
+// wave is makespan on flows of waves, where a purchase, which pays a
+// boot, would not be made for it (BENCHMARKS.md, "Keeping only the
+// idle allocs that would be bought back"). It returns the rest of the
+// wave and the drains left.
 func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain) ([]ebb.Demand, []Drain) {
 	if len(next) == 0 {
 		return next, drains
