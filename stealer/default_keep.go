@@ -27,8 +27,8 @@ import (
 // tasks are taken as done, and each task holds its slot for the chain
 // it heads too); work of durations unknown keeps each alloc it fits on
 // that the free capacity of busy allocs leaves it, however fast held
-// capacity may run it: timed by the tasks that finished, a kind not
-// seen yet is timed by others, and a wave of it would often not be
+// capacity may run it: a kind not seen yet would be timed by the
+// tasks of other kinds that finished, and a wave of it then often not
 // bought for in time. Work, timed or not, due past the latency by more
 // than the window in which buying it back counts as a re-buy (see
 // rebuyWindow) keeps nothing, unless it may come within it: what it
