@@ -94,7 +94,7 @@ func (d *Default) idleTakeNextWave(s Snapshot, next []ebb.Demand, drains []Drain
 	}
 	var idle []Held
 	for _, h := range s.Held {
-		if h.Working && !h.Draining && h.Running == 0 && !h.IdleSince.IsZero() {
+		if idleWorking(h) {
 			idle = append(idle, h)
 		}
 	}
