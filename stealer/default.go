@@ -30,7 +30,9 @@ import (
 //     running ones, and work that ready tasks make ready when they end):
 //     work due within the latency that the free capacity of busy allocs
 //     cannot take goes to idle allocs first, before the requests in
-//     flight, and keeps those it fits on; work timed to be ready within
+//     flight, and keeps those that the part of it running at once fits
+//     on (tasks due one after another, each done before the next is
+//     ready, need one slot between them); work timed to be ready within
 //     a re-buy's window past an allocation's latency (the window in
 //     which buying back counts as a re-buy, see rebuyWindow) keeps the
 //     allocs it would otherwise buy back, and work whose time nobody can
@@ -172,7 +174,8 @@ func (d *Default) Plan(s Snapshot) Plan {
 	latency := d.Latency(s)
 	var p Plan
 	idle := d.drainIdle(s, latency)
-	next, drains := d.idleTakeNextWave(s, d.nextWave(s, latency), idle)
+	whole, peak := d.nextWave(s, latency)
+	next, drains := d.idleTakeNextWave(s, whole, peak, idle)
 	p.Keep = keepsOf(idle, drains, "work due within an allocation's latency would start on it")
 	c := d.creditPending(s, next, netOfBusy(s, likelySoon(s, latency)))
 	p.Cancel = c.cancel

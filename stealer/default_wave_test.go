@@ -83,6 +83,37 @@ func TestDefaultKeepsIdleAllocsForTheNextWave(t *testing.T) {
 	}
 }
 
+// Tasks due one after another within the latency, each done before the
+// next is ready, need one slot between them: only what would run at once
+// keeps idle allocs. The same tasks due together keep one alloc each.
+func TestDefaultKeepsForWhatTheNextWaveRunsAtOnce(t *testing.T) {
+	d, _ := NewDefault(DefaultConfig{IdleTimeout: time.Minute, MaxWiden: 1})
+	// Eight-cpu tasks of 10 s, so that each needs an alloc of its own
+	// (the primary has 7 cpus free).
+	wide := func(in time.Duration) Upcoming {
+		return Upcoming{Demand: ebb.Demand{Resources: cpus(8), Count: 1, Duration: 10 * time.Second}, In: in}
+	}
+	if p := d.Plan(gatherSnapshot(wide(10*time.Second), wide(30*time.Second), wide(50*time.Second))); len(p.Drain) != 1 {
+		t.Errorf("three 10 s tasks due 20 s apart: plan %s, want one alloc kept and one drained", formatPlan(p))
+	}
+	if p := d.Plan(gatherSnapshot(wide(10*time.Second), wide(15*time.Second), wide(50*time.Second))); len(p.Drain) != 0 {
+		t.Errorf("two of three 10 s tasks due 5 s apart: plan %s, want both allocs kept", formatPlan(p))
+	}
+	// A task that heads a chain holds its slot for the chain too.
+	first := wide(10 * time.Second)
+	first.Chain = time.Minute
+	if p := d.Plan(gatherSnapshot(first, wide(30*time.Second))); len(p.Drain) != 0 {
+		t.Errorf("a task heading a 1 min chain, another due 20 s later: plan %s, want both allocs kept", formatPlan(p))
+	}
+	// A task whose duration is only a lower bound may still run when
+	// the next comes.
+	first = wide(10 * time.Second)
+	first.AtLeast = true
+	if p := d.Plan(gatherSnapshot(first, wide(50*time.Second))); len(p.Drain) != 0 {
+		t.Errorf("a task of 10 s at least, another due 40 s later: plan %s, want both allocs kept", formatPlan(p))
+	}
+}
+
 // An untimed wave keeps the idle allocs it fits on until they have been
 // idle twice the latency: buying one back costs its boot and the wave's
 // wait for it, a latency each.
