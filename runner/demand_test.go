@@ -272,3 +272,47 @@ func TestUpcomingTellsTheNextWave(t *testing.T) {
 		}
 	})
 }
+
+// A task that ran twice its estimate says the chain behind it will too
+// (stealer.Lineage): once it is done, Critical expects the next step and
+// the one after it to take twice their estimates.
+func TestCriticalScalesByLineage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}}})
+		defer p.Close()
+		block := func(ctx context.Context, _ ebb.FuncEnv) error { <-ctx.Done(); return ctx.Err() }
+		slow := func(ctx context.Context, _ ebb.FuncEnv) error {
+			select {
+			case <-time.After(2 * time.Minute):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		one := ebb.Resources{ebb.CPU: 1}
+		flow := &ebb.Flow{Tasks: []ebb.Task{
+			{Name: "a", FuncKey: "a", Func: slow, Resources: one, Estimate: time.Minute},
+			{Name: "b", FuncKey: "b", Func: block, Resources: one, After: []string{"a"}, Estimate: 10 * time.Minute},
+			{Name: "c", FuncKey: "c", Func: block, Resources: one, After: []string{"b"}, Estimate: 5 * time.Minute},
+		}}
+		e := evalOf(t, flow, runner.EvalConfig{})
+		a, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: one}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- e.Work(ctx, a) }()
+		time.Sleep(2*time.Minute + time.Second) // a is done, b runs (synctest's clock)
+		synctest.Wait()
+		// b, 10 min, runs for 20 (1 s of it gone); c, 5 min, for 10.
+		if c, want := e.Critical(1), 30*time.Minute-time.Second; c.End != want {
+			t.Errorf("Critical().End = %v, want %v: b and c twice their estimates, as a ran", c.End, want)
+		}
+		cancel()
+		<-done
+		if err := a.Free(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+}

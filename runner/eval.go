@@ -90,6 +90,10 @@ type Eval struct {
 	mu      sync.Mutex // guards the fields below
 	tasks   []taskState
 	waiting []int32 // per task: dependencies not yet done
+	// lineage is, per task, what the tasks it waits on took against
+	// their kinds' estimates (see stealer.Lineage), as they finished in
+	// this process: a resumed run starts with none (Scale 1).
+	lineage []stealer.Lineage
 	ready   readyQueue
 	// ranksTimed is set when ready.rank weighed every kind by a known
 	// duration as the run started (see ranks): a hint, or the History.
@@ -210,6 +214,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 		shapes:  make([]*shape, n),
 		tasks:   make([]taskState, n),
 		waiting: make([]int32, n),
+		lineage: make([]stealer.Lineage, n),
 		pinned:  map[string][]int32{},
 		doneC:   make(chan struct{}),
 		wake:    make(chan struct{}),

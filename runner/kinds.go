@@ -183,6 +183,7 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 			return int(e.waiting[i])
 		},
 		Resources:  func(i int32) ebb.Resources { return e.shapes[i].res },
+		Scale:      func(i int32) float64 { return e.lineage[i].Scale() },
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.ready.n,
 		Ready: func(yield func(int32) bool) {
@@ -213,13 +214,17 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 // task's rank is computed anew and the ready ones take their new order:
 // ready tasks start longest chain first by what the run has learned, not
 // only by what it knew at its start. ranksTimed keeps what the start knew
-// (see Eval.ranksTimed). The caller holds e.mu.
-func (e *Eval) learned(k int32, took time.Duration) {
-	if !e.reweigh.Due(e.durations.Observe(e.kinds[k].name, took), len(e.kinds)) {
-		return
+// (see Eval.ranksTimed). It returns what the kind was expected to take
+// before (zero when nothing was known), for the lineage of the tasks
+// behind (see stealer.Durations.Learn). The caller holds e.mu.
+func (e *Eval) learned(k int32, took time.Duration) (expected time.Duration) {
+	expected, first := e.durations.Learn(e.kinds[k].name, took, e.kinds[k].hint)
+	if !e.reweigh.Due(first, len(e.kinds)) {
+		return expected
 	}
 	e.ready.rank, _ = e.ranks()
 	for _, s := range e.ready.shapes {
 		s.q.Rerank(func(t int32) float64 { return e.ready.rank[t] })
 	}
+	return expected
 }

@@ -365,7 +365,7 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 		st.state = done
 		st.outputs = res.Outputs
 		e.counts.Done++
-		e.learned(e.kindOf[t], res.Duration())
+		expected := e.learned(e.kindOf[t], res.Duration())
 		if d := res.Duration(); e.duration == 0 {
 			e.duration = d
 		} else {
@@ -376,6 +376,7 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 			e.unpark(t, parked) // its dependents counted it done the first time
 		} else {
 			for _, c := range e.dependents.of(t) {
+				e.lineage[c] = e.lineage[c].Pass(e.lineage[t], res.Duration(), expected, len(e.g.Deps(c)))
 				if e.waiting[c]--; e.waiting[c] == 0 && e.tasks[c].state == waiting {
 					e.tasks[c].state = ready
 					e.ready.push(e.shapes[c], c)

@@ -46,8 +46,10 @@ type engine struct {
 	curRun       int             // the earliest run with tasks not finished
 	depStart     []int32         // dependents of task i: dependents[depStart[i]:depStart[i+1]]
 	dependents   []int32
-	waiting      []int32 // per task: deps not done, plus 1 until it arrives
-	remaining    int     // tasks not finished
+	waiting      []int32           // per task: deps not done, plus 1 until it arrives
+	deps         []int32           // per task: how many tasks it waits on
+	lineage      []stealer.Lineage // per task: what the tasks it waits on took (see stealer.Lineage)
+	remaining    int               // tasks not finished
 	running      int
 	readyN       int
 	runningSet   []uint64        // bit i: task i runs
@@ -228,8 +230,11 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	// The graph, as arrays.
 	e.depStart = make([]int32, n+1)
 	e.waiting = make([]int32, n)
+	e.deps = make([]int32, n)
+	e.lineage = make([]stealer.Lineage, n)
 	for i, t := range w.Tasks {
 		e.waiting[i] = int32(len(t.Deps)) + 1
+		e.deps[i] = int32(len(t.Deps))
 		for _, d := range t.Deps {
 			e.depStart[d+1]++
 		}

@@ -108,6 +108,7 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 		Kind:       func(i int32) int { return int(e.kindOf[i]) },
 		Dependents: func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
+		Scale:      func(i int32) float64 { return e.lineage[i].Scale() },
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.readyN,
@@ -133,12 +134,17 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 // learned records that a task of kind k ran for took, and re-weighs the
 // ranks as runner.Eval does: when that is due (rankq.Reweigh), every
 // task's rank is computed anew and the ready ones take their new order.
-func (e *engine) learned(k int32, took time.Duration) {
-	if !e.reweigh.Due(e.durs.Observe(e.kinds[k].name, took), len(e.kinds)) {
-		return
+// It returns what the kind was expected to take before (zero when
+// nothing was known), for the lineage of the tasks behind (see
+// stealer.Durations.Learn).
+func (e *engine) learned(k int32, took time.Duration) (expected time.Duration) {
+	expected, first := e.durs.Learn(e.kinds[k].name, took, 0)
+	if !e.reweigh.Due(first, len(e.kinds)) {
+		return expected
 	}
 	e.taskRank, _ = e.ranks(e.order)
 	for _, s := range e.readyShapes {
 		s.q.Rerank(func(i int32) float64 { return e.taskRank[i] })
 	}
+	return expected
 }

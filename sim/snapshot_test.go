@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"testing"
+	"time"
 
+	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -64,5 +66,45 @@ func TestHeldCapacityKept(t *testing.T) {
 	if c.checks == 0 || e.acc.acquisitions == 0 || e.acc.drains == 0 || c.busy == "" {
 		t.Fatalf("%d snapshots, %d acquisitions, %d drains, busy alloc drained %q: want a run that buys and drains, a busy alloc too",
 			c.checks, e.acc.acquisitions, e.acc.drains, c.busy)
+	}
+}
+
+// Each task's lineage (stealer.Lineage) is what the tasks it waits on
+// took against their kinds' estimates as each finished, as runner.Eval
+// keeps it: two samples go through steps a then b, the second sample
+// three times the first at each step; a join waits on both.
+func TestLineageKept(t *testing.T) {
+	one := ebb.Resources{ebb.CPU: 1}
+	w := &Workload{Name: "samples", Tasks: []Task{
+		{ID: "a1", Kind: "a", Duration: time.Minute, Resources: one},
+		{ID: "a2", Kind: "a", Duration: 3 * time.Minute, Resources: one},
+		{ID: "b1", Kind: "b", Duration: time.Minute, Resources: one, Deps: []int{0}},
+		{ID: "b2", Kind: "b", Duration: 3 * time.Minute, Resources: one, Deps: []int{1}},
+		{ID: "join", Kind: "join", Duration: time.Second, Resources: one, Deps: []int{2, 3}},
+	}}
+	cl, err := Cluster{}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := stealer.NewDefault(stealer.DefaultConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEngine(Config{Workload: w, Policy: p, Seed: 1}, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// a1 ends first, of a kind nothing was known of: it says nothing.
+	// a2 ran 3 min where a1 said 1: b2's lineage is 3×, b1's empty.
+	// b1 ends first; b2 ran 3 min where b1 said 1. The join weighs
+	// both chains alike: (0 + 3 + 3) / 2 min against (0 + 1 + 1) / 2.
+	want := []stealer.Lineage{{}, {}, {}, {Took: 180, Expected: 60}, {Took: 180, Expected: 60}}
+	for i, l := range e.lineage {
+		if l != want[i] {
+			t.Errorf("task %s: lineage %+v, want %+v", w.Tasks[i].ID, l, want[i])
+		}
 	}
 }

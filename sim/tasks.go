@@ -222,13 +222,14 @@ func (e *engine) finish(i int32) bool {
 	e.progressAt = e.now
 	e.kinds[e.kindOf[i]].running--
 	e.runningSet[i/64] &^= 1 << (i % 64)
-	e.learned(e.kindOf[i], t.dur)
+	expected := e.learned(e.kindOf[i], t.dur)
 	if e.taskAvg == 0 {
 		e.taskAvg = t.dur
 	} else {
 		e.taskAvg += (t.dur - e.taskAvg) / 8
 	}
 	for _, c := range e.dependents[e.depStart[i]:e.depStart[i+1]] {
+		e.lineage[c] = e.lineage[c].Pass(e.lineage[i], t.dur, expected, int(e.deps[c]))
 		if e.waiting[c]--; e.waiting[c] == 0 {
 			e.ready(c)
 		}

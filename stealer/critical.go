@@ -15,7 +15,11 @@ import (
 // out, a purchase only adds idle time. A chain's length is its tasks'
 // expected durations summed, as Estimate gives them (a kind none of whose
 // tasks has finished counts at its lower bound), along the longest path
-// of dependents: a task's upward rank, from what is known now.
+// of dependents: a task's upward rank, from what is known now; times the
+// scale of the lineage of the running or ready task it starts from
+// (Wave.Scale, see Lineage), which holds that task to at least that
+// scale of its own kind's estimate too: the steps of one chain run long
+// together.
 type Critical struct {
 	// End is how long from now the chains through running tasks are
 	// expected to have ended, the latest of them: each ends when its
@@ -197,18 +201,23 @@ func (d *Durations) Critical(w Wave) Critical {
 			if i >= len(left) {
 				break
 			}
-			in := 0.0
+			in, floor := 0.0, 0.0
+			sc := w.scale(t)
 			if timed[i] || seen {
 				in = left[i] / float64(time.Second)
+				// A task whose lineage ran long runs long too.
+				floor = sc*weight[k] - kw.Running[i].Seconds()
+				in = max(in, floor)
 			}
 			longest := 0.0
 			for _, dep := range w.Dependents(t) {
 				longest = max(longest, rankOf(dep, true).rank)
 			}
+			longest *= sc
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
 			}
-			top = insertLatest(top, chainEnd{k, i, in, longest})
+			top = insertLatest(top, chainEnd{k, i, in, longest, floor})
 			if w.Cpus > 0 {
 				c := w.Resources(t)[ebb.CPU]
 				cpuSum += c
@@ -240,7 +249,7 @@ func (d *Durations) Critical(w Wave) Critical {
 		if ms := masses[r.kind]; ms != nil && len(ms[r.i]) > 0 {
 			e := make([]mass, len(ms[r.i]))
 			for j, m := range ms[r.i] {
-				e[j] = mass{At: m.At + r.longest, P: m.P}
+				e[j] = mass{At: max(m.At, r.floor) + r.longest, P: m.P}
 			}
 			ends = append(ends, e)
 			continue
@@ -260,7 +269,7 @@ func (d *Durations) Critical(w Wave) Critical {
 				// lists: walking on would say nothing.
 				return Critical{}
 			}
-			ready = max(ready, rankOf(t, false).rank)
+			ready = max(ready, rankOf(t, false).rank*w.scale(t))
 			if over {
 				break
 			}
@@ -295,6 +304,14 @@ func (d *Durations) Critical(w Wave) Critical {
 		c.Packed = secondsDur(packed(w, w.Cpus, runs, rank, weight))
 	}
 	return c
+}
+
+// scale returns what w.Scale says of task t, or 1 when w has no Scale.
+func (w Wave) scale(t int32) float64 {
+	if w.Scale == nil {
+		return 1
+	}
+	return w.Scale(t)
 }
 
 // leftOf returns what tasks need, by shape, largest first (see

@@ -59,6 +59,33 @@ func (d *Durations) Observe(kind string, took time.Duration) (first bool) {
 	return first
 }
 
+// Learn observes that a task of kind ran for took (see Observe), and
+// returns what was expected of it before: the kind's finished tasks'
+// estimate, or hint when none had finished (zero when neither is
+// known), for the lineage of the tasks behind it (see Lineage.Pass); and
+// whether took is the first duration known for the kind.
+func (d *Durations) Learn(kind string, took, hint time.Duration) (expected time.Duration, first bool) {
+	expected = hint
+	if k := d.kinds[kind]; k != nil && len(k.recent) > 0 {
+		expected = k.mean()
+	}
+	return expected, d.Observe(kind, took)
+}
+
+// mean is what Estimate says of a kind with no task running, at the cost
+// of a pass over its durations, none sorted: with nothing censored, the
+// Kaplan–Meier mean is the mean of the durations weighed by recency.
+func (k *kindDurations) mean() time.Duration {
+	n := len(k.recent)
+	sum, weight, w := 0.0, 0.0, 1.0
+	for i := range n { // newest first: the ring's newest is just before next
+		sum += w * float64(k.recent[(k.next-1-i+2*n)%n])
+		weight += w
+		w *= recency
+	}
+	return time.Duration(sum / weight)
+}
+
 // Estimate returns how long a task of kind that has not started yet is
 // expected to run, given the ages of the kind's running tasks: the mean of
 // the kind's durations, finished and running alike, the running ones

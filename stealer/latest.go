@@ -17,6 +17,7 @@ const latestOf = 16
 type chainEnd struct {
 	kind, i     int
 	in, longest float64
+	floor       float64 // the least the task has left, from its lineage (see Lineage)
 }
 
 func (c chainEnd) end() float64 { return c.in + c.longest }

@@ -103,6 +103,10 @@ type Wave struct {
 	// Cpus is the capacity held, on which Critical list-schedules the
 	// work left (Critical.Packed); zero for none.
 	Cpus float64
+	// Scale returns how much longer than its kinds' estimates the chain
+	// behind a running or ready task is expected to run, from what the
+	// tasks that led to it took (Lineage.Scale), or is nil: 1 for all.
+	Scale func(task int32) float64
 	// Arriving says that tasks are still to join the flow (a simulated
 	// workload's arrivals to come), so that the tasks Critical finds
 	// left are not all there will be (Critical.Walked stays false).
