@@ -46,19 +46,8 @@ func TestHeldCapacityKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := Cluster{}.WithDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := stealer.NewDefault(stealer.DefaultConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &heldChecker{t: t, p: p}
-	e, err := newEngine(Config{Workload: w, Policy: c, Seed: 1}, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := &heldChecker{t: t}
+	e := defaultEngine(t, w, func(p stealer.Policy) stealer.Policy { c.p = p; return c })
 	c.e = e
 	if err := e.run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -82,18 +71,7 @@ func TestLineageKept(t *testing.T) {
 		{ID: "b2", Kind: "b", Duration: 3 * time.Minute, Resources: one, Deps: []int{1}},
 		{ID: "join", Kind: "join", Duration: time.Second, Resources: one, Deps: []int{2, 3}},
 	}}
-	cl, err := Cluster{}.WithDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := stealer.NewDefault(stealer.DefaultConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := newEngine(Config{Workload: w, Policy: p, Seed: 1}, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := defaultEngine(t, w, nil)
 	if err := e.run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +85,27 @@ func TestLineageKept(t *testing.T) {
 			t.Errorf("task %s: lineage %+v, want %+v", w.Tasks[i].ID, l, want[i])
 		}
 	}
+}
+
+// defaultEngine returns an engine ready to run w under the default
+// policy on the default cluster, seed 1, the policy wrapped by wrap when
+// it is not nil.
+func defaultEngine(t *testing.T, w *Workload, wrap func(stealer.Policy) stealer.Policy) *engine {
+	t.Helper()
+	cl, err := Cluster{}.WithDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p stealer.Policy
+	if p, err = stealer.NewDefault(stealer.DefaultConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		p = wrap(p)
+	}
+	e, err := newEngine(Config{Workload: w, Policy: p, Seed: 1}, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -31,13 +31,19 @@ func criticalWave(ageLong, ageShort time.Duration) Wave {
 	}
 }
 
-func TestCritical(t *testing.T) {
+// criticalDurations knows one duration of each of criticalWave's kinds.
+func criticalDurations() *Durations {
 	var d Durations
 	d.Observe("long", 5*time.Minute)
 	d.Observe("short", time.Minute)
 	d.Observe("tenmin", 10*time.Minute)
 	d.Observe("minute", time.Minute)
 	d.Observe("end", 30*time.Second)
+	return &d
+}
+
+func TestCritical(t *testing.T) {
+	d := criticalDurations()
 
 	got := d.Critical(criticalWave(2*time.Minute, 30*time.Second))
 	// Lane A ends in 3 min + 10 min + 30 s; lane B's chain (two

@@ -47,12 +47,7 @@ func TestLineage(t *testing.T) {
 // is expected to run 1.5× its kinds' estimates too, and the task itself
 // at least 1.5× its own kind's.
 func TestCriticalScalesByLineage(t *testing.T) {
-	var d Durations
-	d.Observe("long", 5*time.Minute)
-	d.Observe("short", time.Minute)
-	d.Observe("tenmin", 10*time.Minute)
-	d.Observe("minute", time.Minute)
-	d.Observe("end", 30*time.Second)
+	d := criticalDurations()
 	w := criticalWave(2*time.Minute, 30*time.Second)
 	w.Scale = func(t int32) float64 {
 		if t == 0 {
