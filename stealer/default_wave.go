@@ -28,10 +28,9 @@ func (d *Default) nextWave(s Snapshot, latency time.Duration) (whole, peak []ebb
 		}
 		if u.Untimed {
 			untimed = append(untimed, u.Demand)
-			whole = append(whole, u.Demand)
-			continue
+		} else {
+			timed = append(timed, u)
 		}
-		timed = append(timed, u)
 		whole = append(whole, u.Demand)
 	}
 	return netOfBusy(s, whole), netOfBusy(s, append(untimed, atOnce(timed)...))
