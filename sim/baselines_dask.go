@@ -138,3 +138,5 @@ func (p *Dask) Plan(s stealer.Snapshot) stealer.Plan {
 func (p *Dask) IdleTimeout(stealer.Snapshot) (time.Duration, int) {
 	return time.Duration(p.cfg.WaitCount) * p.cfg.Interval, 0
 }
+
+func (*Dask) lookaheadFree() {}

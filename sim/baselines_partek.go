@@ -69,3 +69,5 @@ func (p *Partek) Plan(s stealer.Snapshot) stealer.Plan {
 
 // IdleTimeout returns the worker idle timeout.
 func (p *Partek) IdleTimeout(stealer.Snapshot) (time.Duration, int) { return p.cfg.IdleTimeout, 0 }
+
+func (*Partek) lookaheadFree() {}

@@ -122,3 +122,5 @@ func (p *Ray) Plan(s stealer.Snapshot) stealer.Plan {
 
 // IdleTimeout returns the node idle timeout.
 func (p *Ray) IdleTimeout(stealer.Snapshot) (time.Duration, int) { return p.cfg.IdleTimeout, 0 }
+
+func (*Ray) lookaheadFree() {}

@@ -51,3 +51,5 @@ func (p *Reflow) Plan(s stealer.Snapshot) stealer.Plan {
 
 // IdleTimeout returns the alloc idle timeout.
 func (p *Reflow) IdleTimeout(stealer.Snapshot) (time.Duration, int) { return p.cfg.IdleTimeout, 0 }
+
+func (*Reflow) lookaheadFree() {}

@@ -104,3 +104,5 @@ func (p *Spark) Plan(s stealer.Snapshot) stealer.Plan {
 
 // IdleTimeout returns the executor idle timeout.
 func (p *Spark) IdleTimeout(stealer.Snapshot) (time.Duration, int) { return p.cfg.IdleTimeout, 0 }
+
+func (*Spark) lookaheadFree() {}

@@ -43,3 +43,5 @@ func (p *Static) Plan(s stealer.Snapshot) stealer.Plan {
 // IdleTimeout is 0: the static baseline never drains, so nothing it buys
 // is a re-buy.
 func (p *Static) IdleTimeout(stealer.Snapshot) (time.Duration, int) { return 0, 0 }
+
+func (*Static) lookaheadFree() {}

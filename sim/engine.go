@@ -108,6 +108,7 @@ type engine struct {
 	reweigh    rankq.Reweigh           // when taskRank is computed again (see learned)
 	durs       stealer.Durations       // by kind, as runner.Eval keeps them
 	timer      IdleTimer
+	blind      bool // the policy reads no lookahead (see lookaheadFree)
 
 	acc      acc
 	waits    []float64
@@ -171,6 +172,7 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 		e.progressAt = e.t0
 	}
 	e.timer, _ = cfg.Policy.(IdleTimer)
+	_, e.blind = cfg.Policy.(lookaheadFree)
 	e.sp.add(ebb.Resources{ebb.CPU: 1})
 	e.sp.add(cl.Primary)
 	for _, s := range cl.Shapes {

@@ -93,6 +93,11 @@ func (e *engine) runningLeft(r runningTasks) time.Duration {
 	return e.durs.RunningLeft(work)
 }
 
+// lookaheadFree is a policy that reads neither Snapshot.Upcoming nor
+// Snapshot.Critical, as the baselines do not: the engine spares their
+// cost, a walk of the flow at every snapshot, and leaves them empty.
+type lookaheadFree interface{ lookaheadFree() }
+
 // lookahead returns the work about to become ready behind the running and
 // the ready tasks, and the flow's longest chains with the work left
 // list-scheduled on cpus, as runner.Eval's Upcoming and Critical say

@@ -67,7 +67,9 @@ func (e *engine) snapshot() stealer.Snapshot {
 		Recent:       e.recent,
 	}
 	// The capacity held, as s.HeldCPU says, kept as allocs change.
-	s.Upcoming, s.Critical = e.lookahead(r, e.heldUp+s.Others[0].HeldCPU())
+	if !e.blind {
+		s.Upcoming, s.Critical = e.lookahead(r, e.heldUp+s.Others[0].HeldCPU())
+	}
 	if len(e.readyShapes) > 0 {
 		s.Demand = make([]ebb.Demand, 0, len(e.readyShapes))
 		for _, sh := range e.readyShapes {
