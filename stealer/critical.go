@@ -2,6 +2,7 @@ package stealer
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -62,6 +63,13 @@ type Critical struct {
 	// or when the running, ready and waiting tasks are more than
 	// Critical looks at.
 	Packed time.Duration `json:"packed,omitempty"`
+	// Cpus is the fewest cpus on which the work left, list-scheduled as
+	// in Packed, ends by the time its longest chain does (End, or a
+	// ready task's chain when longer): what the flow can use, past which
+	// more capacity ends nothing sooner; within a 16th. Zero when Packed
+	// is zero or ends by then on the capacity held already, when Ranked
+	// or Walked is false, and when more than 4,096 tasks are left.
+	Cpus float64 `json:"cpus,omitempty"`
 	// Walked says that the flow's tasks left were walked, and that no
 	// more are to join it (Wave.Arriving), so that Waiting and Left say
 	// all that is left, even when End is zero because no running task's
@@ -100,6 +108,11 @@ type CriticalEstimator interface {
 // gets a zero Critical (nothing known), and a policy buys as it would
 // without one.
 const criticalBudget = 1 << 15
+
+// cpusBudget is how many running, ready and walked tasks Critical.Cpus
+// is sought for at most: a bound on its cost, a list schedule of them
+// for each count of cpus tried.
+const cpusBudget = 1 << 12
 
 // leftBudget is how many tasks left Critical.Left lists at most: the tail
 // of a flow, where what is left may all fit on what a policy keeps.
@@ -303,7 +316,41 @@ func (d *Durations) Critical(w Wave) Critical {
 	case len(runs)+readyN+len(rank) <= criticalBudget:
 		c.Packed = secondsDur(packed(w, w.Cpus, runs, rank, weight))
 	}
+	deep := max(end, ready)
+	if c.Ranked && c.Walked && c.Packed > secondsDur(deep) && len(runs)+readyN+len(rank) <= cpusBudget {
+		c.Cpus = fewestCpus(w, cpuSum, workFit, deep, runs, rank, weight)
+	}
 	return c
+}
+
+// fewestCpus returns about the fewest whole cpus, more than w.Cpus and
+// at most all that the tasks left need at once (cpuSum), on which packed
+// ends by deep, in seconds. No fewer than the work (workFit) over deep
+// can: from there it tries steps a 16th as large, each twice the one
+// before, then halves the gap until it is a 16th of the cpus or one, and
+// returns its upper end: a list schedule for each count tried, the
+// schedule ending no later on more cpus.
+func fewestCpus(w Wave, cpuSum, workFit, deep float64, runs []started, rank map[int32]walkedTask, weight []float64) float64 {
+	// packed ends past deep on lo cpus, by it on hi.
+	lo := max(math.Floor(w.Cpus), math.Ceil(workFit/deep)-1)
+	hi := math.Ceil(cpuSum)
+	near := func() bool { return hi-lo <= max(1, math.Floor(lo/16)) }
+	for step := max(1, math.Floor(lo/16)); !near() && lo+step < hi; step *= 2 {
+		if packed(w, lo+step, runs, rank, weight) <= deep {
+			hi = lo + step
+			break
+		}
+		lo += step
+	}
+	for !near() {
+		mid := math.Floor((lo + hi) / 2)
+		if packed(w, mid, runs, rank, weight) <= deep {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 // scale returns what w.Scale says of task t, or 1 when w has no Scale.

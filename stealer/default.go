@@ -85,8 +85,14 @@ import (
 //     those running have run less than a 16th of the latency: watched a
 //     moment, they tell a second's task from an hour's before a purchase
 //     larger than what is held is made on the guess), when the policy is
-//     asked again within that 16th (Snapshot.Tick); what held capacity
-//     cannot run at all is bought still;
+//     asked again within that 16th (Snapshot.Tick); nor, once every
+//     kind's duration is known and every task of the flow (Critical.Ranked
+//     and Walked), more cpus than the work left needs to end when its
+//     longest chain does (Critical.Cpus, less what is held and what the
+//     requests in flight bring), each cpu bought counted at the share of
+//     that time left after the latency: past those, capacity ends
+//     nothing sooner (see enough); what held capacity cannot run at all
+//     is bought still;
 //  6. packs what it buys into requests, largest shapes first: a request's
 //     Min is one task shape, its Width how many such units it wants (at
 //     most MaxWidth, and its Max within MaxRequest), and it is made for as
@@ -191,6 +197,7 @@ func (d *Default) Plan(s Snapshot) Plan {
 	}
 	b := d.toBuy(s, c.backlog, p.Drain, latency)
 	b = notSooner(s, b)
+	b = enough(s, b, keptPending(s, c.cancel), latency)
 	if len(b.buy) == 0 {
 		p.Hold = fmt.Sprintf("held: %s waiting: %s", plural(tasks(c.backlog), "task"), b.why)
 		return p

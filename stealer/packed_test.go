@@ -67,33 +67,111 @@ func TestCriticalPacked(t *testing.T) {
 		name           string
 		cpus, mergeCPU float64
 		want           time.Duration
+		// wantCpus: the fewest cpus on which the schedule ends with
+		// the longest chain, in 2m30s: all six maps at once.
+		wantCpus float64
 	}{
 		// The work alone, 8.5 cpu-min, takes 4m15s on 2 cpus, past
 		// the longest chain's end: that is the figure, the schedule
 		// (4m30s: the six maps in three rounds after the split, the
 		// merge 30 s after them) being spared.
-		{"two cpus", 2, 1, 4*time.Minute + 15*time.Second},
+		{"two cpus", 2, 1, 4*time.Minute + 15*time.Second, 6},
 		// Four maps at a time, then two: the merge waits for those
 		// two, though cpus are free beside them.
-		{"four cpus", 4, 1, 3*time.Minute + 30*time.Second},
+		{"four cpus", 4, 1, 3*time.Minute + 30*time.Second, 6},
 		// All six maps at once: the longest chain sets the end.
-		{"eight cpus", 8, 1, 2*time.Minute + 30*time.Second},
+		{"eight cpus", 8, 1, 2*time.Minute + 30*time.Second, 0},
 		// Room for every task at once (nine cpus): the same.
-		{"every task at once", 9, 1, 2*time.Minute + 30*time.Second},
+		{"every task at once", 9, 1, 2*time.Minute + 30*time.Second, 0},
 		// A merge that needs more than is held is left out: 8 cpu-min
-		// on 2 cpus.
-		{"a task wider than what is held", 2, 4, 4 * time.Minute},
+		// on 2 cpus. On 6, it runs after the maps.
+		{"a task wider than what is held", 2, 4, 4 * time.Minute, 6},
 		// The same on 4 cpus, scheduled: the maps in two rounds after
 		// the split, and the merge left out.
-		{"a task wider than what is held, scheduled", 4, 5, 3 * time.Minute},
-		{"nothing held", 0, 1, 0},
+		{"a task wider than what is held, scheduled", 4, 5, 3 * time.Minute, 6},
+		{"nothing held", 0, 1, 0, 0},
 	} {
 		got := d.Critical(fanWave(tc.cpus, tc.mergeCPU))
 		if got.Packed != tc.want {
 			t.Errorf("%s: Packed = %v, want %v", tc.name, got.Packed, tc.want)
 		}
+		if got.Cpus != tc.wantCpus {
+			t.Errorf("%s: Cpus = %v, want %v", tc.name, got.Cpus, tc.wantCpus)
+		}
 		if want := 2*time.Minute + 30*time.Second; got.End != want {
 			t.Errorf("%s: End = %v, want %v", tc.name, got.End, want)
 		}
 	}
+	// The cpus the flow can use are told only of a flow whose kinds'
+	// durations are all known, and whose tasks are all there.
+	unranked, arriving := fanWave(2, 1), fanWave(2, 1)
+	unranked.Ranked = false
+	arriving.Arriving = true
+	for name, w := range map[string]Wave{"not ranked": unranked, "arriving": arriving} {
+		if got := d.Critical(w).Cpus; got != 0 {
+			t.Errorf("%s: Cpus = %v, want 0", name, got)
+		}
+	}
+}
+
+// BenchmarkCriticalCpus walks a wide flow at the budget of Cpus: a
+// split runs, 4,094 maps of four kinds wait on it and a merge on them,
+// on 8 cpus. Packed is past the longest chain, so Critical also seeks the
+// cpus the flow can use (Cpus), a list schedule for each count tried.
+func BenchmarkCriticalCpus(b *testing.B) {
+	const maps = cpusBudget - 2
+	var d Durations
+	d.Observe("split", 2*time.Minute)
+	kinds := []KindWork{{Kind: "split", Running: []time.Duration{time.Minute}}}
+	for i, took := range []time.Duration{10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute} {
+		k := "map" + string(rune('a'+i))
+		d.Observe(k, took)
+		kinds = append(kinds, KindWork{Kind: k})
+	}
+	d.Observe("merge", time.Minute)
+	kinds = append(kinds, KindWork{Kind: "merge"})
+	deps := make([]int32, maps)
+	for i := range deps {
+		deps[i] = int32(i + 1)
+	}
+	merge := []int32{maps + 1}
+	w := Wave{
+		Kinds: kinds,
+		Tasks: [][]int32{{0}},
+		Kind: func(t int32) int {
+			switch {
+			case t == 0:
+				return 0
+			case t <= maps:
+				return 1 + int(t)%4
+			}
+			return 5
+		},
+		Dependents: func(t int32) []int32 {
+			switch {
+			case t == 0:
+				return deps
+			case t <= maps:
+				return merge
+			}
+			return nil
+		},
+		Waiting: func(t int32) int {
+			if t == maps+1 {
+				return maps
+			}
+			return 1
+		},
+		Resources: func(int32) ebb.Resources { return cpus(1) },
+		Ranked:    true,
+		Cpus:      8,
+	}
+	var c Critical
+	for b.Loop() {
+		c = d.Critical(w)
+	}
+	if c.Cpus <= w.Cpus {
+		b.Fatalf("Cpus = %v, want more than the %v held", c.Cpus, w.Cpus)
+	}
+	b.ReportMetric(c.Cpus, "cpus")
 }
