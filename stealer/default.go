@@ -197,7 +197,7 @@ func (d *Default) Plan(s Snapshot) Plan {
 	}
 	b := d.toBuy(s, c.backlog, p.Drain, latency)
 	b = notSooner(s, b)
-	b = enough(s, b, keptPending(s, c.cancel), latency)
+	b = enough(s, b, c.keptCPU, latency)
 	if len(b.buy) == 0 {
 		p.Hold = fmt.Sprintf("held: %s waiting: %s", plural(tasks(c.backlog), "task"), b.why)
 		return p
@@ -292,6 +292,7 @@ type credited struct {
 	backlog  []group  // what neither allocs starting nor requests cover
 	cancel   []Cancel // requests that cover none of it
 	kept     int      // requests that cover some
+	keptCPU  float64  // what those are expected to bring, in cpus
 	starting int      // allocs held but not working yet
 }
 
@@ -349,6 +350,8 @@ func (d *Default) creditPending(s Snapshot, next, likely []ebb.Demand) credited 
 			k++
 			if b.placed > 0 {
 				c.kept++
+				q := r.Requirements
+				c.keptCPU += float64(credit(q.Min, max(1, q.Width), grant)) * q.Min[ebb.CPU]
 				continue
 			}
 			reason := fmt.Sprintf("cancelled request %s (%s): demand gone", r.ID, r.Requirements)

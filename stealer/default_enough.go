@@ -14,7 +14,7 @@ import (
 // the cpus that run that work by then, not one for every task waiting.
 
 // enough caps b at the cpus that, with held capacity and the requests
-// in flight (kept), run the work left by the time its longest chain
+// in flight kept (coming: the cpus they are expected to bring), run the work left by the time its longest chain
 // ends (Critical.Cpus, the fewest on which the work left, list-scheduled,
 // ends by then): once a chain bounds the flow, more capacity ends
 // nothing sooner, and the tasks that wait for a slot meanwhile wait on
@@ -24,7 +24,7 @@ import (
 // of the flow (Critical.Walked): else the chain's end is a lower bound,
 // and the work too. What held capacity cannot run at all is bought
 // still.
-func enough(s Snapshot, b purchase, kept []Pending, latency time.Duration) purchase {
+func enough(s Snapshot, b purchase, coming float64, latency time.Duration) purchase {
 	c := s.Critical
 	if len(b.buy) == 0 || !c.Ranked || !c.Walked || c.Cpus <= 0 || s.TaskDuration <= 0 {
 		return b
@@ -38,12 +38,6 @@ func enough(s Snapshot, b purchase, kept []Pending, latency time.Duration) purch
 	}
 	held, _ := s.HeldCPU()
 	need := max(0, c.Cpus-held) * depth.Seconds() / (depth - latency).Seconds()
-	grant := grantCap(s)
-	coming := 0.0
-	for _, p := range kept {
-		r := p.Requirements
-		coming += float64(credit(r.Min, max(1, r.Width), grant)) * r.Min[ebb.CPU]
-	}
 	room := math.Ceil(need - coming)
 	bought := 0.0
 	capped := false
@@ -71,22 +65,4 @@ func enough(s Snapshot, b purchase, kept []Pending, latency time.Duration) purch
 	b.why += fmt.Sprintf("; the work left runs on %.0f cpu by the time its longest chain ends, in %s: %.0f cpu more, %.0f of them asked for already",
 		c.Cpus, fmtDur(depth), math.Ceil(need), coming)
 	return b
-}
-
-// keptPending returns the requests in flight that cancel does not name.
-func keptPending(s Snapshot, cancel []Cancel) []Pending {
-	if len(cancel) == 0 {
-		return s.Pending
-	}
-	gone := make(map[RequestID]bool, len(cancel))
-	for _, c := range cancel {
-		gone[c.ID] = true
-	}
-	var out []Pending
-	for _, p := range s.Pending {
-		if !gone[p.ID] {
-			out = append(out, p)
-		}
-	}
-	return out
 }
