@@ -43,6 +43,18 @@ type Summary struct {
 	// summed, over every workload and seed.
 	Thrash    float64 `json:"thrash_pct"`
 	BusyKills int     `json:"busy_kills"`
+	// Policies counts, for every policy of the reports, its runs among
+	// those summarized and how many of them some other policy
+	// dominates: Dominated put beside every other policy's, in the
+	// order the policies first appear.
+	Policies []PolicyRuns `json:"policies"`
+}
+
+// PolicyRuns is one policy's line of [Summary.Policies].
+type PolicyRuns struct {
+	Policy    string `json:"policy"`
+	Runs      int    `json:"runs"`
+	Dominated int    `json:"dominated"`
 }
 
 // A SummaryRow is one workload of a [Summary]: Policy's makespan divided
@@ -72,6 +84,7 @@ func Summarize(reports []*Report, policy string, against []string) (*Summary, er
 		s.Seeds = append(s.Seeds, r.Seed)
 	}
 	var logSum float64
+	at := map[string]int{} // index in s.Policies
 	for _, wl := range reports[0].Workloads {
 		if slices.ContainsFunc(reports, func(r *Report) bool { return len(r.Of(wl.Name)) == 0 }) {
 			continue // not in every report
@@ -117,6 +130,18 @@ func Summarize(reports []*Report, policy string, against []string) (*Summary, er
 			if dominated {
 				row.DominatedIn++
 			}
+			for _, x := range rs {
+				i, ok := at[x.Policy]
+				if !ok {
+					i = len(s.Policies)
+					at[x.Policy] = i
+					s.Policies = append(s.Policies, PolicyRuns{Policy: x.Policy})
+				}
+				s.Policies[i].Runs++
+				if slices.ContainsFunc(rs, func(y *Result) bool { return y != x && Dominates(y.Metrics, x.Metrics) }) {
+					s.Policies[i].Dominated++
+				}
+			}
 		}
 		row.Geomean = math.Exp(logs / float64(len(reports)))
 		logSum += logs
@@ -132,7 +157,7 @@ func Summarize(reports []*Report, policy string, against []string) (*Summary, er
 }
 
 // WriteText writes the summary as a table, a row per workload, then the
-// totals.
+// totals and every policy's runs dominated.
 func (s *Summary) WriteText(w io.Writer) error {
 	seeds := make([]string, len(s.Seeds))
 	for i, x := range s.Seeds {
@@ -154,9 +179,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if err := t.write(w, 1); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nall: geomean %.4f, worst %.3f; dominated in %d of %d runs; thrash %.1f %% at worst; busy kills %d\n"+
-		"(a policy dominates another when it is as fast or faster and wastes no more, and better on one; %s)\n",
-		s.Geomean, s.Worst, s.Dominated, s.Runs, s.Thrash, s.BusyKills, toleranceNote())
+	fmt.Fprintf(w, "\nall: geomean %.4f, worst %.3f; dominated in %d of %d runs; thrash %.1f %% at worst; busy kills %d\n",
+		s.Geomean, s.Worst, s.Dominated, s.Runs, s.Thrash, s.BusyKills)
+	if len(s.Policies) > 0 {
+		each := make([]string, len(s.Policies))
+		for i, p := range s.Policies {
+			each[i] = fmt.Sprintf("%s %d of %d", p.Policy, p.Dominated, p.Runs)
+		}
+		fmt.Fprintf(w, "every policy, runs dominated: %s\n", strings.Join(each, ", "))
+	}
+	_, err := fmt.Fprintf(w, "(a policy dominates another when it is as fast or faster and wastes no more, and better on one; %s)\n", toleranceNote())
 	return err
 }
 

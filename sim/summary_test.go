@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,11 +56,19 @@ func TestSummarize(t *testing.T) {
 	if s.Runs != 4 || s.Dominated != 2 || !near(s.Worst, 1.1) || !near(s.Geomean, math.Pow(1.1*0.9*(50.0/55)*(50.0/55), 0.25)) || !near(s.Thrash, 0.05) {
 		t.Errorf("totals: %+v", s)
 	}
+	// Every policy's runs dominated, over a and b: spark by the default
+	// in a (both seeds) and by static and the default in b; ray by the
+	// default in a (seed 2) and in b; the default by static in b.
+	wantRuns := []PolicyRuns{{"default", 4, 2}, {"static", 4, 0}, {"spark", 4, 4}, {"ray", 4, 3}}
+	if !slices.Equal(s.Policies, wantRuns) {
+		t.Errorf("policies %+v, want %+v", s.Policies, wantRuns)
+	}
 	var text strings.Builder
 	if err := s.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"over the best of spark, dask, ray, partek, reflow, seeds 1, 2", "1.100 0.900", "static (2)", "dominated in 2 of 4 runs"} {
+	for _, want := range []string{"over the best of spark, dask, ray, partek, reflow, seeds 1, 2", "1.100 0.900", "static (2)", "dominated in 2 of 4 runs",
+		"every policy, runs dominated: default 2 of 4, static 0 of 4, spark 4 of 4, ray 3 of 4"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
