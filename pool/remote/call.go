@@ -226,7 +226,7 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 	case req.body != nil:
 		// The transport closes the body it was given once it is done
 		// with it; the caller's reader stays open.
-		sb := &sentBody{r: req.body, closed: make(chan struct{})}
+		sb := &sentBody{r: req.body, done: ctx.Done(), closed: make(chan struct{})}
 		req.sent = sb.closed
 		body = sb
 	}
@@ -282,16 +282,31 @@ func transient(err error) bool {
 	return errors.As(err, &ce) && ce.retry
 }
 
-// sentBody is a raw body as one attempt sends it: Close, the transport's
-// word that it is done reading, closes closed and leaves the caller's
-// reader open.
+// sentBody is a raw body as one attempt sends it. It stops with
+// errBodyStopped once the call's context is done (done): a server never
+// receives the whole of a body whose caller gave up, and so never acts
+// on it (a Put canceled while it reads stores nothing, even when the
+// transport would have sent the rest before it noticed). Close, the
+// transport's word that it is done reading, closes closed and leaves
+// the caller's reader open.
 type sentBody struct {
 	r      io.Reader
+	done   <-chan struct{}
 	once   sync.Once
 	closed chan struct{}
 }
 
-func (b *sentBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+// errBodyStopped is what a sentBody reads once its call's context is done.
+var errBodyStopped = errors.New("remote: the call ended while its body was sent")
+
+func (b *sentBody) Read(p []byte) (int, error) {
+	select {
+	case <-b.done:
+		return 0, errBodyStopped
+	default:
+	}
+	return b.r.Read(p)
+}
 
 func (b *sentBody) Close() error {
 	b.once.Do(func() { close(b.closed) })
