@@ -283,12 +283,12 @@ func transient(err error) bool {
 }
 
 // sentBody is a raw body as one attempt sends it. It stops with
-// errBodyStopped once the call's context is done (done): a server never
-// receives the whole of a body whose caller gave up, and so never acts
-// on it (a Put canceled while it reads stores nothing, even when the
-// transport would have sent the rest before it noticed). Close, the
-// transport's word that it is done reading, closes closed and leaves
-// the caller's reader open.
+// errBodyStopped once the call's context is done (done): the server
+// receives none of it past that point, so a body cut short by its
+// caller is never whole there and never acted on (a Put canceled while
+// it reads stores nothing, where the transport could otherwise send the
+// rest before it noticed). Close, the transport's word that it is done
+// reading, closes closed and leaves the caller's reader open.
 type sentBody struct {
 	r      io.Reader
 	done   <-chan struct{}
