@@ -215,8 +215,11 @@ func (e *Eval) Demand() []ebb.Demand {
 
 // Drain tells the alloc with the given ID to take no new task: its Work
 // returns nil once the tasks it runs have finished, so that the alloc can
-// be freed without killing any. It reports whether such an alloc works for
-// the eval.
+// be freed without killing any. Before it returns, it copies to the
+// eval's repository the outputs made there that tasks not yet done read,
+// when the repository leaves them on the workers that made them
+// (repository.Located): the alloc's worker may stop once it is freed. It
+// reports whether such an alloc works for the eval.
 func (e *Eval) Drain(allocID string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"github.com/ebbflow/ebb/pool/local"
 	"github.com/ebbflow/ebb/pool/remote"
 	"github.com/ebbflow/ebb/repository"
+	"github.com/ebbflow/ebb/repository/repositorytest"
 	"github.com/ebbflow/ebb/runner"
 	"github.com/opencontainers/go-digest"
 )
@@ -386,5 +388,120 @@ func TestLostIntermediateRecomputed(t *testing.T) {
 	}
 	if got := rig.workers[1].cache.Stats().FetchedBytes; got != 0 {
 		t.Errorf("worker 1 fetched %d bytes; gen should have run again there", got)
+	}
+}
+
+// TestDrainedAllocGivesUpItsIntermediates: an alloc drained while a task
+// not yet run reads an output that its worker holds copies that output
+// to the driver before its Work returns, so that the worker may stop
+// without the task that made it running again. So does an output of a
+// task found in the cache, which ran there for an earlier eval of the
+// run (a driver that died): it is copied when the eval looks it up.
+func TestDrainedAllocGivesUpItsIntermediates(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "made", true: "cached"}[cached], func(t *testing.T) {
+			drainedIntermediates(t, cached)
+		})
+	}
+}
+
+func drainedIntermediates(t *testing.T, cached bool) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	rig := newTransferRigCPU(t, []float64{1, 2}, true)
+	env := []string{"PATH=/usr/bin:/bin"}
+	flow := &ebb.Flow{Name: "drained", Tasks: []ebb.Task{
+		{Name: "gen", Env: env, Resources: ebb.Resources{ebb.CPU: 1}, Outputs: []string{"out"},
+			Argv: []string{"sh", "-c", "echo intermediate > out"}},
+		// Too big for worker 0: it waits for worker 1.
+		{Name: "use", Env: env, Resources: ebb.Resources{ebb.CPU: 2}, Outputs: []string{"out"},
+			Inputs: []ebb.Input{{Name: "in", Task: "gen", Output: "out"}},
+			Argv:   []string{"sh", "-c", "wc -c < in > out"}},
+	}}
+	intermediate := digest.FromString("intermediate\n")
+	g, err := flow.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests, err := g.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := repositorytest.NewCache()
+	// eval runs an eval of flow with worker 0 alone until use waits
+	// for a bigger alloc, and drains it when drain is set.
+	eval := func(drain bool) *runner.Eval {
+		demand := make(chan struct{})
+		var once sync.Once
+		e, err := runner.NewEval(ctx, g, digests, runner.EvalConfig{Repository: rig.repo, Cache: cache,
+			OnDemand: func() { once.Do(func() { close(demand) }) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a0, err := pool.Allocate(ctx, rig.workers[0].client, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, stop := context.WithCancel(ctx)
+		done0 := make(chan error, 1)
+		go func() { done0 <- e.Work(wctx, a0) }()
+		select {
+		case <-demand: // gen is done; use waits for a bigger alloc
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		if drain && !e.Drain(a0.ID()) {
+			t.Fatalf("Drain(%s) = false, want the alloc working", a0.ID())
+		}
+		if !drain {
+			stop() // its driver dies
+		}
+		if err := <-done0; drain && err != nil {
+			t.Fatalf("Work on the drained alloc: %v", err)
+		}
+		stop()
+		if err := a0.Free(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	if cached {
+		eval(false) // gen runs on worker 0 and stays there
+		if _, err := rig.dir.Stat(ctx, intermediate); !errors.Is(err, ebb.ErrNotExist) {
+			t.Fatalf("the driver's store has the intermediate before any drain (%v): the test shows nothing", err)
+		}
+	}
+	e := eval(true)
+	if p := e.Progress(); p.Done+p.Cached != 1 || p.Ready != 1 {
+		t.Fatalf("progress after the drain = %+v, want gen done and use ready", p)
+	}
+	if _, err := rig.dir.Stat(ctx, intermediate); err != nil {
+		t.Errorf("the driver's store lacks the intermediate once the drained alloc's Work returned: %v", err)
+	}
+	rig.workers[0].stopPeer() // worker 0 stops, with its blobs
+	a1, err := pool.Allocate(ctx, rig.workers[1].client, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 2}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done1 := make(chan error, 1)
+	go func() { done1 <- e.Work(ctx, a1) }()
+	if err := e.Wait(ctx); err != nil {
+		t.Fatalf("eval after the drained worker stopped: %v", err)
+	}
+	if err := <-done1; err != nil {
+		t.Errorf("Work on worker 1: %v", err)
+	}
+	rc, err := rig.dir.Get(ctx, e.Outputs()["use/out"])
+	if err != nil {
+		t.Fatalf("the sink's output is not in the driver's store: %v", err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); strings.TrimSpace(string(b)) != "13" {
+		t.Errorf("use/out = %q, want 13", b)
+	}
+	// use read gen's output from the driver; gen did not run again on
+	// worker 1 (which would have fetched nothing).
+	if got := rig.workers[1].cache.Stats().FetchedBytes; got != 13 {
+		t.Errorf("worker 1 fetched %d bytes, want gen's 13 from the driver: gen ran again", got)
 	}
 }

@@ -24,6 +24,7 @@ type worker struct {
 	idleSince time.Time // when running last fell to 0
 	draining  bool      // takes no new task; Work returns once idle
 	assigned  []int32   // tasks placed here, not yet started; counted in running
+	made      []int32   // tasks that succeeded here, with outputs (see evacuate)
 	left      bool      // Work is returning: its goroutines take no task from assigned
 	stop      context.CancelCauseFunc
 	// primary: the run's primary alloc, whose pool reads the run's
@@ -106,6 +107,7 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 		}
 	}
 	var batch []int32
+	evacuated := false
 	for {
 		e.mu.Lock()
 		if e.remaining == 0 || e.err != nil {
@@ -115,6 +117,12 @@ func (e *Eval) work(ctx context.Context, a pool.Alloc, primary bool, joined func
 		}
 		if w.draining && w.running == 0 {
 			e.mu.Unlock()
+			if !evacuated {
+				// Drained: nothing new comes, so this runs once.
+				e.evacuate(ctx, w)
+				evacuated = true
+				continue
+			}
 			stop(errDrained)
 			break
 		}
@@ -364,6 +372,9 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 		e.emitEnded(EventFinished, w, t, res)
 		st.state = done
 		st.outputs = res.Outputs
+		if len(res.Outputs) > 0 && !w.primary {
+			w.made = append(w.made, t)
+		}
 		e.counts.Done++
 		expected := e.learned(e.kindOf[t], res.Duration())
 		if d := res.Duration(); e.duration == 0 {

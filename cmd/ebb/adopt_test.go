@@ -180,11 +180,11 @@ kube:
 		}
 		var cmd *exec.Cmd
 		if try == 0 {
-			args := []string{"run", "-quiet", "-workers", wf, "-dir", "d", "-primary", "cpu=2,mem=256MiB", "-outputs", "out"}
+			args := []string{"run", "-quiet", "-v", "-workers", wf, "-dir", "d", "-primary", "cpu=2,mem=256MiB", "-outputs", "out"}
 			cmd = exec.Command(bin, append(append(args, runArgs...), flowPath)...)
 			cmd.Dir = dir
 		} else {
-			cmd = exec.Command(bin, "resume", "-quiet", state)
+			cmd = exec.Command(bin, "resume", "-quiet", "-v", state)
 			cmd.Dir = elsewhere
 		}
 		var stderr syncBuffer
