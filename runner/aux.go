@@ -174,10 +174,7 @@ func (r *Runner) reattachAux(ctx context.Context) {
 		if slices.ContainsFunc(r.aux, func(a pool.Alloc) bool { return a.ID() == ref.ID }) {
 			continue
 		}
-		a, err := r.auxCluster().Alloc(ctx, ref.ID)
-		if err == nil {
-			_, err = a.Keepalive(ctx, r.lease())
-		}
+		a, err := r.takeBack(ctx, r.auxCluster(), ref.ID)
 		switch {
 		case err == nil && r.cfg.Aux != nil:
 			r.aux = append(r.aux, a)
@@ -188,6 +185,10 @@ func (r *Runner) reattachAux(ctx context.Context) {
 			if err := a.Free(ctx); err != nil && !errors.Is(err, ebb.ErrExpired) {
 				r.cfg.Logger.Warn("free auxiliary alloc", "alloc", ref.ID, "err", err)
 			}
+		case ctx.Err() != nil:
+			return
+		default:
+			r.cfg.Logger.Info("auxiliary alloc of the earlier driver is gone", "alloc", ref.ID, "err", err)
 		}
 		r.update(func(s *State) { s.dropAux(ref.ID, minTime(time.Now(), ref.Inspect.Expires)) })
 	}

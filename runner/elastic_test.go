@@ -146,6 +146,98 @@ func TestResumeTakesOverAuxAllocs(t *testing.T) {
 	})
 }
 
+// A resumed run whose cluster does not answer for an auxiliary alloc at
+// first (ebb.ErrUnavailable) asks again, and takes the alloc over: the
+// task whose exec runs there finishes once, and the alloc is freed.
+func TestResumeRetriesAuxAllocUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}, {ebb.CPU: 1}}, Lease: time.Hour})
+		defer p.Close()
+		flow := c.wide(1, time.Minute)
+		cfg := Config{Flow: flow, Cluster: static(p), Aux: static(p), Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}}
+		r, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := r.State()
+		// The crashed driver's auxiliary alloc, where the task runs.
+		aux, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := flow.Graph()
+		digests, _ := g.Digests(nil)
+		task := flow.Tasks[0]
+		if _, err := aux.Put(t.Context(), digests[0], pool.ExecConfig{Func: task.Func, Resources: task.Resources}); err != nil {
+			t.Fatal(err)
+		}
+		saved.Aux = append(saved.Aux, AllocRef{Pool: p.ID(), ID: aux.ID(), Since: time.Now()})
+		p.FailNext(pooltest.OpAlloc, ebb.ErrUnavailable)
+		p.FailNext(pooltest.OpKeepalive, ebb.ErrUnavailable)
+		if r, err = New(cfg, &saved); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.get("t00"); n != 1 {
+			t.Errorf("the task ran %d times, want once: the alloc was given up while its exec ran", n)
+		}
+		if ids := liveAllocs(t, p); len(ids) != 0 {
+			t.Errorf("allocs left: %v", ids)
+		}
+		if s := r.State(); len(s.Aux) != 0 {
+			t.Errorf("aux left in state: %v", s.Aux)
+		}
+	})
+}
+
+// A resumed run whose cluster never answers for an auxiliary alloc
+// gives it up once the alloc's lease has surely lapsed, and runs its task
+// elsewhere.
+func TestResumeGivesUpAuxAllocAfterLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}, {ebb.CPU: 1}}, Lease: time.Minute})
+		defer p.Close()
+		cfg := Config{Flow: c.wide(1, time.Second), Cluster: static(p), Aux: static(p),
+			Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, Keepalive: pool.KeepaliveConfig{Lease: time.Minute}}
+		r, err := New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := r.State()
+		aux, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved.Aux = append(saved.Aux, AllocRef{Pool: p.ID(), ID: aux.ID(), Since: time.Now()})
+		for range 100 {
+			p.FailNext(pooltest.OpAlloc, ebb.ErrUnavailable)
+		}
+		if r, err = New(cfg, &saved); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := r.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < time.Minute {
+			t.Errorf("the run gave the alloc up after %v, before its lease of 1m could lapse", d)
+		}
+		if st := p.Stats(); st.Calls[pooltest.OpAlloc] > 20 {
+			t.Errorf("%d Alloc calls: want a few, paced, and none once the lease has lapsed", st.Calls[pooltest.OpAlloc])
+		}
+		if n := c.get("t00"); n != 1 {
+			t.Errorf("the task ran %d times, want once", n)
+		}
+		if s := r.State(); len(s.Aux) != 0 {
+			t.Errorf("aux left in state: %v", s.Aux)
+		}
+	})
+}
+
 // A task too big for the primary's cluster runs on an auxiliary alloc.
 func TestTaskOnlyAuxCanHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

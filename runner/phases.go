@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ebbflow/ebb"
+	"github.com/ebbflow/ebb/cluster"
+	"github.com/ebbflow/ebb/internal/backoff"
 	"github.com/ebbflow/ebb/pool"
 )
 
@@ -123,20 +125,49 @@ func (r *Runner) checkCapacity(ctx context.Context) error {
 // reattach takes back the primary recorded in the State, if it still lives.
 func (r *Runner) reattach(ctx context.Context) {
 	ref := r.state.Primary
-	a, err := r.cfg.Cluster.Alloc(ctx, ref.ID)
+	a, err := r.takeBack(ctx, r.cfg.Cluster, ref.ID)
 	if err == nil {
-		if _, err = a.Keepalive(ctx, r.lease()); err == nil {
-			r.primary = a
-			r.noteExecs(ctx, a)
-			r.cfg.Logger.Info("re-attached primary alloc", "alloc", ref.ID)
-			return
-		}
+		r.primary = a
+		r.noteExecs(ctx, a)
+		r.cfg.Logger.Info("re-attached primary alloc", "alloc", ref.ID)
+		return
+	}
+	if ctx.Err() != nil {
+		return
 	}
 	r.cfg.Logger.Info("primary alloc of the earlier driver is gone", "alloc", ref.ID, "err", err)
 	r.update(func(s *State) {
 		s.account(s.Primary, minTime(time.Now(), ref.Inspect.Expires))
 		s.Primary = nil
 	})
+}
+
+// takeBack finds the alloc named id in c and renews its lease: an alloc
+// of an earlier driver's, named in the State. While c cannot answer now
+// (an error ebb.Retryable says to retry), it asks again, paced as the
+// run's retries, for as long as the alloc may still live: one lease,
+// the longest an earlier driver may have renewed it for. Giving up
+// sooner would run its tasks again elsewhere while their execs may still
+// run there. It fails with the last error when the alloc is gone, when
+// that time has passed, or when ctx is done.
+func (r *Runner) takeBack(ctx context.Context, c cluster.Cluster, id string) (pool.Alloc, error) {
+	policy := backoff.Policy{Min: r.cfg.RetryMinWait, Max: r.cfg.RetryMaxWait, Factor: 2, Jitter: 0.2}
+	until := time.Now().Add(r.lease())
+	for try := 0; ; try++ {
+		a, err := c.Alloc(ctx, id)
+		if err == nil {
+			if _, err = a.Keepalive(ctx, r.lease()); err == nil {
+				return a, nil
+			}
+		}
+		if !ebb.Retryable(err) || ctx.Err() != nil || !time.Now().Before(until) {
+			return nil, err
+		}
+		r.cfg.Logger.Warn("the cluster does not answer for an alloc of the earlier driver; asking again", "alloc", id, "try", try, "err", err)
+		if err := policy.Sleep(ctx, try); err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (r *Runner) lease() time.Duration {
