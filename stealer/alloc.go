@@ -78,7 +78,7 @@ func (l *loop) work(ctx context.Context, a pool.Alloc) {
 		m.why = "run ended"
 	} else {
 		err = l.ev.Work(ctx, a)
-		m.why = l.whyReturned(ctx, err)
+		m.why, m.failed = l.whyReturned(ctx, err)
 	}
 	m.workErr = err
 	m.lost = errors.Is(err, ebb.ErrExpired)
@@ -98,24 +98,25 @@ func (l *loop) release(ctx context.Context, id string) {
 	l.cfg.OnRelease(rctx, id)
 }
 
-// whyReturned says why Work returned err.
-func (l *loop) whyReturned(ctx context.Context, err error) string {
+// whyReturned says why Work returned err, and whether that is a failure
+// (neither the evaluation's end, nor the run's, nor a loss, nor a drain).
+func (l *loop) whyReturned(ctx context.Context, err error) (why string, failed bool) {
 	select {
 	case <-l.ev.Done():
 		if err == nil || ctx.Err() != nil {
-			return "evaluation done"
+			return "evaluation done", false
 		}
 	default:
 	}
 	switch {
 	case errors.Is(err, ebb.ErrExpired):
-		return "lost"
+		return "lost", false
 	case ctx.Err() != nil:
-		return "run ended"
+		return "run ended", false
 	case err == nil:
-		return "drained and idle"
+		return "drained and idle", false
 	}
-	return fmt.Sprintf("work failed: %v", err)
+	return fmt.Sprintf("work failed: %v", err), true
 }
 
 // free frees a, even when ctx is done, within FreeTimeout. An alloc that is

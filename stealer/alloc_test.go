@@ -3,6 +3,8 @@ package stealer
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -209,6 +211,53 @@ func TestDrainedBusyAllocFreedAfterWork(t *testing.T) {
 		synctest.Wait()
 		if got := liveAllocs(t, p); len(got) != 0 {
 			t.Errorf("drained alloc still live once its work returned: %v\n%s", got, &rec)
+		}
+		cancel()
+		<-errc
+	})
+}
+
+// failingWork is a fakeEval whose Work fails after 10 ms.
+type failingWork struct {
+	*fakeEval
+	err error
+}
+
+func (f failingWork) Work(context.Context, pool.Alloc) error {
+	time.Sleep(10 * time.Millisecond)
+	return f.err
+}
+
+// An alloc whose Work failed is released with that error, at warning
+// level, and the next request waits as after a failed one.
+func TestReleasedAfterWorkFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := memPool(t, cpus(4))
+		ev := failingWork{newFakeEval(), fmt.Errorf("worker refused: %w", ebb.ErrUnavailable)}
+		ev.Ready(dem(cpus(4), 1))
+		var rec recorder
+		s, _ := New(rec.config(cluster.NewStatic(p)))
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := start(ctx, s, ev)
+		advance(10 * time.Millisecond) // Work fails
+		got := rec.of(EventReleased)
+		if len(got) == 0 {
+			cancel()
+			<-errc
+			t.Fatalf("no release after Work failed\n%s", &rec)
+		}
+		r := got[0]
+		if !errors.Is(r.Err, ebb.ErrUnavailable) || !strings.Contains(r.Reason, "work failed") || r.level() != slog.LevelWarn {
+			t.Errorf("released %+v (level %v), want Work's error, \"work failed\" and level WARN", r, r.level())
+		}
+		// The next request waits, as after a failed Allocate: no
+		// alloc is bought and released over and over meanwhile.
+		if n := len(rec.of(EventGranted)); n != 1 {
+			t.Errorf("%d grants before the retry wait has passed, want 1\n%s", n, &rec)
+		}
+		advance(time.Second) // RetryMinWait, less up to a fifth
+		if n := len(rec.of(EventGranted)); n != 2 {
+			t.Errorf("%d grants once the retry wait has passed, want 2\n%s", n, &rec)
 		}
 		cancel()
 		<-errc

@@ -90,7 +90,9 @@ type Event struct {
 	// Reason is a sentence for people: "requested 8 cpu, 16.0 GiB mem for
 	// 8 waiting tasks: ...", "drained alloc a3: idle 1m0s".
 	Reason string
-	// Err is the error behind a Failed, Lost or Released event, if any.
+	// Err is the error behind a Failed, Lost or Released event, if any:
+	// for Released, the error of a Free that failed, and that of a Work
+	// that failed (neither drained nor lost nor ended with the run).
 	Err error
 }
 

@@ -3,6 +3,7 @@ package stealer
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -123,6 +124,7 @@ type msg struct {
 	err     error  // msgFailed: Allocate's or OnAcquire's; msgDiscarded, msgReleased: Free's
 	workErr error  // msgReleased: Work's
 	lost    bool   // msgReleased: the alloc was lost
+	failed  bool   // msgReleased: its work failed (whyReturned)
 	why     string // msgReleased: why its work returned
 }
 
@@ -443,10 +445,19 @@ func (l *loop) handle(ctx context.Context, m msg) {
 				Reason: fmt.Sprintf("lost alloc %s: %v", id, m.workErr)})
 		}
 		reason := fmt.Sprintf("released alloc %s: %s", id, m.why)
+		if m.failed {
+			// Capacity that cannot be worked is no better than none:
+			// the next request waits as after a failed one.
+			reason += fmt.Sprintf("; next request in %s", fmtDur(l.failed(now)))
+		}
 		if m.err != nil {
 			reason += fmt.Sprintf("; free failed, its lease lapses on its own: %v", m.err)
 		}
-		l.emit(ctx, Event{Kind: EventReleased, AllocID: id, Resources: res, Err: m.err, Reason: reason})
+		err := m.err
+		if m.failed {
+			err = errors.Join(m.workErr, m.err)
+		}
+		l.emit(ctx, Event{Kind: EventReleased, AllocID: id, Resources: res, Err: err, Reason: reason})
 	}
 }
 

@@ -63,7 +63,9 @@ type Config struct {
 	FreeTimeout time.Duration
 
 	// RetryMinWait and RetryMaxWait pace new requests after Allocate
-	// calls fail: after n failures in a row, nothing new is asked for
+	// calls fail, or the Evaluator's Work on a granted alloc does (other
+	// than by a loss, a drain or the end of the run): after n failures
+	// in a row, nothing new is asked for
 	// during RetryMinWait × 2ⁿ⁻¹ (a fifth of it jittered), at most
 	// RetryMaxWait. A grant resets the count. Defaults 1 s and 1 min.
 	RetryMinWait, RetryMaxWait time.Duration
