@@ -146,49 +146,65 @@ func TestResumeTakesOverAuxAllocs(t *testing.T) {
 	})
 }
 
-// A resumed run whose cluster does not answer for an auxiliary alloc at
-// first (ebb.ErrUnavailable) asks again, and takes the alloc over: the
-// task whose exec runs there finishes once, and the alloc is freed.
-func TestResumeRetriesAuxAllocUnavailable(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var c counter
-		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}, {ebb.CPU: 1}}, Lease: time.Hour})
-		defer p.Close()
-		flow := c.wide(1, time.Minute)
-		cfg := Config{Flow: flow, Cluster: static(p), Aux: static(p), Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}}
-		r, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved := r.State()
-		// The crashed driver's auxiliary alloc, where the task runs.
-		aux, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+// resumeOverAux runs, resumed, a flow of one task of one cpu taking d,
+// whose State names an auxiliary alloc of p (a node of one cpu, the
+// primary the other), where the task's exec runs when put is set. fail
+// sets p's faults before the resume. It returns how many times the task
+// ran, and how long the resumed run took.
+func resumeOverAux(t *testing.T, p *pooltest.Pool, d time.Duration, put bool, fail func()) (runs int, took time.Duration) {
+	t.Helper()
+	var c counter
+	flow := c.wide(1, d)
+	cfg := Config{Flow: flow, Cluster: static(p), Aux: static(p),
+		Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, Keepalive: pool.KeepaliveConfig{Lease: time.Minute}}
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := r.State()
+	aux, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if put {
 		g, _ := flow.Graph()
 		digests, _ := g.Digests(nil)
 		task := flow.Tasks[0]
 		if _, err := aux.Put(t.Context(), digests[0], pool.ExecConfig{Func: task.Func, Resources: task.Resources}); err != nil {
 			t.Fatal(err)
 		}
-		saved.Aux = append(saved.Aux, AllocRef{Pool: p.ID(), ID: aux.ID(), Since: time.Now()})
-		p.FailNext(pooltest.OpAlloc, ebb.ErrUnavailable)
-		p.FailNext(pooltest.OpKeepalive, ebb.ErrUnavailable)
-		if r, err = New(cfg, &saved); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Run(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		if n := c.get("t00"); n != 1 {
-			t.Errorf("the task ran %d times, want once: the alloc was given up while its exec ran", n)
+	}
+	saved.Aux = append(saved.Aux, AllocRef{Pool: p.ID(), ID: aux.ID(), Since: time.Now()})
+	fail()
+	if r, err = New(cfg, &saved); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.State(); len(s.Aux) != 0 {
+		t.Errorf("aux left in state: %v", s.Aux)
+	}
+	return c.get("t00"), time.Since(start)
+}
+
+// A resumed run whose cluster does not answer for an auxiliary alloc at
+// first (ebb.ErrUnavailable) asks again, and takes the alloc over: the
+// task whose exec runs there finishes once, and the alloc is freed.
+func TestResumeRetriesAuxAllocUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}, {ebb.CPU: 1}}, Lease: time.Hour})
+		defer p.Close()
+		runs, _ := resumeOverAux(t, p, time.Minute, true, func() {
+			p.FailNext(pooltest.OpAlloc, ebb.ErrUnavailable)
+			p.FailNext(pooltest.OpKeepalive, ebb.ErrUnavailable)
+		})
+		if runs != 1 {
+			t.Errorf("the task ran %d times, want once: the alloc was given up while its exec ran", runs)
 		}
 		if ids := liveAllocs(t, p); len(ids) != 0 {
 			t.Errorf("allocs left: %v", ids)
-		}
-		if s := r.State(); len(s.Aux) != 0 {
-			t.Errorf("aux left in state: %v", s.Aux)
 		}
 	})
 }
@@ -198,42 +214,21 @@ func TestResumeRetriesAuxAllocUnavailable(t *testing.T) {
 // elsewhere.
 func TestResumeGivesUpAuxAllocAfterLease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var c counter
 		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}, {ebb.CPU: 1}}, Lease: time.Minute})
 		defer p.Close()
-		cfg := Config{Flow: c.wide(1, time.Second), Cluster: static(p), Aux: static(p),
-			Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, Keepalive: pool.KeepaliveConfig{Lease: time.Minute}}
-		r, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved := r.State()
-		aux, err := pool.Allocate(t.Context(), p, ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved.Aux = append(saved.Aux, AllocRef{Pool: p.ID(), ID: aux.ID(), Since: time.Now()})
-		for range 100 {
-			p.FailNext(pooltest.OpAlloc, ebb.ErrUnavailable)
-		}
-		if r, err = New(cfg, &saved); err != nil {
-			t.Fatal(err)
-		}
-		start := time.Now()
-		if err := r.Run(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d < time.Minute {
-			t.Errorf("the run gave the alloc up after %v, before its lease of 1m could lapse", d)
+		runs, took := resumeOverAux(t, p, time.Second, false, func() {
+			for range 100 {
+				p.FailNext(pooltest.OpAlloc, ebb.ErrUnavailable)
+			}
+		})
+		if took < time.Minute {
+			t.Errorf("the run gave the alloc up after %v, before its lease of 1m could lapse", took)
 		}
 		if st := p.Stats(); st.Calls[pooltest.OpAlloc] > 20 {
 			t.Errorf("%d Alloc calls: want a few, paced, and none once the lease has lapsed", st.Calls[pooltest.OpAlloc])
 		}
-		if n := c.get("t00"); n != 1 {
-			t.Errorf("the task ran %d times, want once", n)
-		}
-		if s := r.State(); len(s.Aux) != 0 {
-			t.Errorf("aux left in state: %v", s.Aux)
+		if runs != 1 {
+			t.Errorf("the task ran %d times, want once", runs)
 		}
 	})
 }

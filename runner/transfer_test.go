@@ -315,18 +315,15 @@ func TestFanOutFanInBytesThroughDriver(t *testing.T) {
 	}
 }
 
-// TestLostIntermediateRecomputed: the worker holding an intermediate is
-// lost before the task that reads it runs; the task that made it runs
-// again on the worker left, and the flow succeeds.
-func TestLostIntermediateRecomputed(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	rig := newTransferRigCPU(t, []float64{1, 2}, true)
+// genUse returns a flow of two tasks, and their digests: gen writes an
+// intermediate (genOut), which use reads; use, of two cpus, is too big
+// for a worker of one.
+func genUse(t *testing.T) (*ebb.Graph, []digest.Digest) {
+	t.Helper()
 	env := []string{"PATH=/usr/bin:/bin"}
-	flow := &ebb.Flow{Name: "lost", Tasks: []ebb.Task{
+	flow := &ebb.Flow{Name: "gen-use", Tasks: []ebb.Task{
 		{Name: "gen", Env: env, Resources: ebb.Resources{ebb.CPU: 1}, Outputs: []string{"out"},
 			Argv: []string{"sh", "-c", "echo intermediate > out"}},
-		// Too big for worker 0: it waits for worker 1.
 		{Name: "use", Env: env, Resources: ebb.Resources{ebb.CPU: 2}, Outputs: []string{"out"},
 			Inputs: []ebb.Input{{Name: "in", Task: "gen", Output: "out"}},
 			Argv:   []string{"sh", "-c", "wc -c < in > out"}},
@@ -339,6 +336,34 @@ func TestLostIntermediateRecomputed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g, digests
+}
+
+// genOut is the digest of gen's output in genUse.
+var genOut = digest.FromString("intermediate\n")
+
+// checkUse checks that e, an eval of genUse, left use's output (the
+// size of gen's) in the driver's own store.
+func checkUse(t *testing.T, rig *transferRig, e *runner.Eval) {
+	t.Helper()
+	rc, err := rig.dir.Get(t.Context(), e.Outputs()["use/out"])
+	if err != nil {
+		t.Fatalf("the sink's output is not in the driver's store: %v", err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); strings.TrimSpace(string(b)) != "13" {
+		t.Errorf("use/out = %q, want 13", b)
+	}
+}
+
+// TestLostIntermediateRecomputed: the worker holding an intermediate is
+// lost before the task that reads it runs; the task that made it runs
+// again on the worker left, and the flow succeeds.
+func TestLostIntermediateRecomputed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	rig := newTransferRigCPU(t, []float64{1, 2}, true)
+	g, digests := genUse(t)
 	demand := make(chan struct{})
 	var once sync.Once
 	e, err := runner.NewEval(ctx, g, digests, runner.EvalConfig{Repository: rig.repo,
@@ -378,14 +403,7 @@ func TestLostIntermediateRecomputed(t *testing.T) {
 	if p := e.Progress(); p.Done != 2 {
 		t.Errorf("progress = %+v, want 2 tasks done", p)
 	}
-	rc, err := rig.dir.Get(ctx, e.Outputs()["use/out"])
-	if err != nil {
-		t.Fatalf("the sink's output is not in the driver's store: %v", err)
-	}
-	defer rc.Close()
-	if b, _ := io.ReadAll(rc); strings.TrimSpace(string(b)) != "13" {
-		t.Errorf("use/out = %q, want 13", b)
-	}
+	checkUse(t, rig, e)
 	if got := rig.workers[1].cache.Stats().FetchedBytes; got != 0 {
 		t.Errorf("worker 1 fetched %d bytes; gen should have run again there", got)
 	}
@@ -409,24 +427,7 @@ func drainedIntermediates(t *testing.T, cached bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	rig := newTransferRigCPU(t, []float64{1, 2}, true)
-	env := []string{"PATH=/usr/bin:/bin"}
-	flow := &ebb.Flow{Name: "drained", Tasks: []ebb.Task{
-		{Name: "gen", Env: env, Resources: ebb.Resources{ebb.CPU: 1}, Outputs: []string{"out"},
-			Argv: []string{"sh", "-c", "echo intermediate > out"}},
-		// Too big for worker 0: it waits for worker 1.
-		{Name: "use", Env: env, Resources: ebb.Resources{ebb.CPU: 2}, Outputs: []string{"out"},
-			Inputs: []ebb.Input{{Name: "in", Task: "gen", Output: "out"}},
-			Argv:   []string{"sh", "-c", "wc -c < in > out"}},
-	}}
-	intermediate := digest.FromString("intermediate\n")
-	g, err := flow.Graph()
-	if err != nil {
-		t.Fatal(err)
-	}
-	digests, err := g.Digests(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, digests := genUse(t)
 	cache := repositorytest.NewCache()
 	// eval runs an eval of flow with worker 0 alone until use waits
 	// for a bigger alloc, and drains it when drain is set.
@@ -467,7 +468,7 @@ func drainedIntermediates(t *testing.T, cached bool) {
 	}
 	if cached {
 		eval(false) // gen runs on worker 0 and stays there
-		if _, err := rig.dir.Stat(ctx, intermediate); !errors.Is(err, ebb.ErrNotExist) {
+		if _, err := rig.dir.Stat(ctx, genOut); !errors.Is(err, ebb.ErrNotExist) {
 			t.Fatalf("the driver's store has the intermediate before any drain (%v): the test shows nothing", err)
 		}
 	}
@@ -475,7 +476,7 @@ func drainedIntermediates(t *testing.T, cached bool) {
 	if p := e.Progress(); p.Done+p.Cached != 1 || p.Ready != 1 {
 		t.Fatalf("progress after the drain = %+v, want gen done and use ready", p)
 	}
-	if _, err := rig.dir.Stat(ctx, intermediate); err != nil {
+	if _, err := rig.dir.Stat(ctx, genOut); err != nil {
 		t.Errorf("the driver's store lacks the intermediate once the drained alloc's Work returned: %v", err)
 	}
 	rig.workers[0].stopPeer() // worker 0 stops, with its blobs
@@ -491,14 +492,7 @@ func drainedIntermediates(t *testing.T, cached bool) {
 	if err := <-done1; err != nil {
 		t.Errorf("Work on worker 1: %v", err)
 	}
-	rc, err := rig.dir.Get(ctx, e.Outputs()["use/out"])
-	if err != nil {
-		t.Fatalf("the sink's output is not in the driver's store: %v", err)
-	}
-	defer rc.Close()
-	if b, _ := io.ReadAll(rc); strings.TrimSpace(string(b)) != "13" {
-		t.Errorf("use/out = %q, want 13", b)
-	}
+	checkUse(t, rig, e)
 	// use read gen's output from the driver; gen did not run again on
 	// worker 1 (which would have fetched nothing).
 	if got := rig.workers[1].cache.Stats().FetchedBytes; got != 13 {
