@@ -88,9 +88,10 @@ import (
 //     asked again within that 16th (Snapshot.Tick); nor, once every
 //     kind's duration is known and every task of the flow (Critical.Ranked
 //     and Walked), more cpus than the work left needs to end when its
-//     longest chain does (Critical.Cpus, less what is held and what the
-//     requests in flight bring), each cpu bought counted at the share of
-//     that time left after the latency: past those, capacity ends
+//     longest chain does (Critical.Cpus, or what is held when its own
+//     schedule, Critical.Packed, ends by then; less what is held and
+//     what the requests in flight bring), each cpu bought counted at
+//     the share of that time left after the latency: past those, capacity ends
 //     nothing sooner (see enough); what held capacity cannot run at all
 //     is bought still;
 //  6. packs what it buys into requests, largest shapes first: a request's

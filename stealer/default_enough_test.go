@@ -37,6 +37,13 @@ func TestDefaultBuysEnoughForTheLongestChain(t *testing.T) {
 	open.Walked = false
 	short.End = 20 * time.Second
 	unknown.Cpus = 0
+	// Held capacity runs the work left (80 cpu-min), list-scheduled, by
+	// the chain's end: in 10 min less a second. A ready task heads a
+	// chain of 5 min, which the schedule starts first, longest chain
+	// first; started once the whole backlog has, it would end after
+	// the running chain (so notSooner does not say "nothing sooner").
+	enoughHeld := Critical{End: 10 * time.Minute, Work: 80 * time.Minute, Packed: 10*time.Minute - time.Second,
+		Chains: []Chain{{Length: 5 * time.Minute}}, Ranked: true, Walked: true}
 	for _, tc := range []struct {
 		name string
 		snap Snapshot
@@ -60,6 +67,8 @@ func TestDefaultBuysEnoughForTheLongestChain(t *testing.T) {
 		{"tasks still to come: no cap", wide(open), 76, ""},
 		{"the chain ends before an alloc comes: no cap", wide(short), 76, ""},
 		{"no figure of the cpus the flow can use: no cap", wide(unknown), 76, ""},
+		{"held capacity runs the work left by the chain's end: none", wide(enoughHeld), 0,
+			"the work left runs on 8 cpu by the time its longest chain ends, in 10m0s: 0 cpu more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := NewDefault(DefaultConfig{})
