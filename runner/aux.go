@@ -49,8 +49,9 @@ var (
 	_ stealer.CriticalEstimator  = (*Eval)(nil)
 )
 
-// stealer returns the stealer of an elastic run, or nil.
-func (r *Runner) stealer() (*stealer.Stealer, error) {
+// stealer returns the stealer of an elastic run, or nil, starting from
+// what an earlier run's stealer learned of the cluster.
+func (r *Runner) stealer(learned stealer.Learned) (*stealer.Stealer, error) {
 	if r.cfg.Aux == nil {
 		return nil, nil
 	}
@@ -69,6 +70,7 @@ func (r *Runner) stealer() (*stealer.Stealer, error) {
 		Labels:       r.labels(),
 		OnAcquire:    r.acquired,
 		OnRelease:    r.released,
+		Learned:      learned,
 	}
 	cfg.Allocs, r.aux = r.aux, nil
 	return stealer.New(cfg)

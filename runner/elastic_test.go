@@ -10,6 +10,7 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/pool/pooltest"
+	"github.com/ebbflow/ebb/repository/repositorytest"
 	"github.com/ebbflow/ebb/stealer"
 )
 
@@ -254,6 +255,52 @@ func TestTaskOnlyAuxCanHold(t *testing.T) {
 		}
 		if c.get("wide") != 1 || r.State().Allocs != 2 {
 			t.Errorf("wide ran %d times with %d allocs taken; want once, on an auxiliary alloc", c.get("wide"), r.State().Allocs)
+		}
+	})
+}
+
+// The latencies an elastic run's stealer observed are kept in the
+// flow's history, and the next run's stealer starts from them.
+func TestElasticRunKeepsLatencies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c counter
+		p := pooltest.NewPool(pooltest.PoolConfig{Nodes: []ebb.Resources{{ebb.CPU: 1}, {ebb.CPU: 4}}})
+		defer p.Close()
+		repo, cache := repositorytest.NewStore(), repositorytest.NewCache()
+		var first [][]time.Duration // each run's first snapshot's Latency
+		run := func(version string) {
+			flow := c.wide(4, 10*time.Minute)
+			for i := range flow.Tasks {
+				flow.Tasks[i].FuncKey += version // not in the cache
+			}
+			seen := false
+			def, err := stealer.NewDefault(stealer.DefaultConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			policy := stealer.PolicyFunc(func(s stealer.Snapshot) stealer.Plan {
+				if !seen {
+					first, seen = append(first, s.Latency), true
+				}
+				return def.Plan(s)
+			})
+			r, err := New(Config{Flow: flow, Cluster: static(p), Aux: static(p), Repository: repo, Cache: cache,
+				Primary: ebb.Requirements{Min: ebb.Resources{ebb.CPU: 1}}, Steal: StealConfig{Policy: policy}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Run(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run("a")
+		h, err := loadHistory(t.Context(), cache, repo, c.wide(4, 0))
+		if err != nil || len(h.Cluster.Latency) == 0 {
+			t.Fatalf("history after an elastic run: %+v, %v; want the latencies of its grants", h.Cluster, err)
+		}
+		run("b")
+		if len(first) != 2 || len(first[0]) != 0 || len(first[1]) != len(h.Cluster.Latency) {
+			t.Errorf("first snapshots' latencies %v, want none, then the %d the first run observed", first, len(h.Cluster.Latency))
 		}
 	})
 }

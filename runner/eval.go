@@ -47,6 +47,10 @@ type EvalConfig struct {
 	// of the flow's kinds of task: the eval starts from it (see
 	// Eval.History).
 	History stealer.Profile
+	// TaskDuration, when set, is how long tasks took lately in an
+	// earlier run of the flow (its Eval.TaskDuration): the eval's
+	// TaskDuration starts from it, not from zero.
+	TaskDuration time.Duration
 	// OnDemand, when set, is called whenever ready tasks are left that no
 	// working alloc can place, after there were none: the moment to look
 	// at Demand (a stealer's Wake). It is called with the Eval's lock
@@ -222,6 +226,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.counts.Tasks = n
 	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
 	e.durations.Seed(cfg.History)
+	e.duration = max(0, cfg.TaskDuration)
 	e.ready.kindOf = e.kindOf
 	e.dependents = dependents{g}
 	e.ready.rank, e.ranksTimed = e.ranks()
@@ -383,8 +388,9 @@ func (e *Eval) Outputs() map[string]digest.Digest {
 }
 
 // TaskDuration returns how long tasks have taken to run lately: a moving
-// average over the tasks that finished, the last weighing an eighth. It is
-// 0 before any task has finished.
+// average over the tasks that finished, the last weighing an eighth.
+// Before any task has finished it is EvalConfig.TaskDuration, 0 unless
+// an earlier run said.
 func (e *Eval) TaskDuration() time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -17,11 +18,15 @@ import (
 )
 
 // A run's history is what its evaluation learned of its tasks' durations
-// (a stealer.Profile), carried to the next run of the same flow, so that
-// a pipeline run daily is sized from the first minute by what its tasks
-// took yesterday. It is a blob in the repository, found through an entry
-// of the cache under a key made of the flow's name: both are written
-// atomically, and the profile is bounded (see stealer.Durations.Profile).
+// (a stealer.Profile, and how long tasks took lately), and what its
+// stealer learned of the cluster (how long allocations took), carried
+// to the next run of the same flow, so that a pipeline run daily is
+// sized from the first minute by what its tasks and its cluster took
+// yesterday: ebb sim -history measures runs that start so. It is a blob
+// in the repository, found through an entry of the cache under a key
+// made of the flow's name: both are written atomically, and the
+// history is bounded (see stealer.Durations.Profile and
+// stealer.Learned).
 
 // historyFile names the profile blob among the cache entry's outputs.
 const historyFile = "durations.json"
@@ -29,9 +34,16 @@ const historyFile = "durations.json"
 // historyVersion is the version of the profile blob's format.
 const historyVersion = 1
 
-type historyBlob struct {
+// history is what a run learned, for the next run of its flow. A blob
+// written before TaskDuration and Cluster were kept has none of them:
+// the next run learns them anew.
+type history struct {
 	Version int             `json:"version"`
 	Kinds   stealer.Profile `json:"kinds"`
+	// TaskDuration is how long tasks took lately (Eval.TaskDuration).
+	TaskDuration time.Duration `json:"task_duration,omitempty"`
+	// Cluster is what the stealer learned of the auxiliary cluster.
+	Cluster stealer.Learned `json:"cluster,omitzero"`
 }
 
 // historyKey returns the cache key of flow's history.
@@ -42,39 +54,46 @@ func historyKey(flow *ebb.Flow) digest.Digest {
 	return d.Digest()
 }
 
-// loadHistory returns the history of flow, or nil when there is none.
-func loadHistory(ctx context.Context, cache repository.Cache, repo repository.Store, flow *ebb.Flow) (stealer.Profile, error) {
+// loadHistory returns the history of flow; the zero history when there
+// is none.
+func loadHistory(ctx context.Context, cache repository.Cache, repo repository.Store, flow *ebb.Flow) (history, error) {
 	if cache == nil || repo == nil {
-		return nil, nil
+		return history{}, nil
 	}
 	res, err := cache.Get(ctx, historyKey(flow))
 	if errors.Is(err, ebb.ErrNotExist) {
-		return nil, nil
+		return history{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return history{}, err
 	}
 	rc, err := repo.Get(ctx, res.Outputs[historyFile])
 	if err != nil {
-		return nil, err
+		return history{}, err
 	}
 	defer rc.Close()
-	var h historyBlob
+	var h history
 	if err := json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&h); err != nil {
-		return nil, fmt.Errorf("history of flow %q: %w: %w", flow.Name, err, ebb.ErrCorrupt)
+		return history{}, fmt.Errorf("history of flow %q: %w: %w", flow.Name, err, ebb.ErrCorrupt)
 	}
 	if h.Version != historyVersion {
-		return nil, fmt.Errorf("history of flow %q: version %d, want %d: %w", flow.Name, h.Version, historyVersion, ebb.ErrInvalid)
+		return history{}, fmt.Errorf("history of flow %q: version %d, want %d: %w", flow.Name, h.Version, historyVersion, ebb.ErrInvalid)
 	}
-	return h.Kinds, nil
+	for _, d := range slices.Concat([]time.Duration{h.TaskDuration}, h.Cluster.Latency, h.Cluster.Cancelled) {
+		if d < 0 {
+			return history{}, fmt.Errorf("history of flow %q: a negative duration (%v): %w", flow.Name, d, ebb.ErrCorrupt)
+		}
+	}
+	return h, nil
 }
 
-// saveHistory stores p as the history of flow.
-func saveHistory(ctx context.Context, cache repository.Cache, repo repository.Store, flow *ebb.Flow, p stealer.Profile) error {
-	if cache == nil || repo == nil || len(p) == 0 {
+// saveHistory stores h as the history of flow.
+func saveHistory(ctx context.Context, cache repository.Cache, repo repository.Store, flow *ebb.Flow, h history) error {
+	if cache == nil || repo == nil || len(h.Kinds) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(historyBlob{Version: historyVersion, Kinds: p})
+	h.Version = historyVersion
+	b, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,10 +12,12 @@ import (
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/pool"
 	"github.com/ebbflow/ebb/repository/repositorytest"
+	"github.com/ebbflow/ebb/stealer"
 )
 
 // What one run learns of its tasks' durations, the next run of the flow
-// starts from: its first Demand already says how long its tasks take.
+// starts from: its first Demand already says how long its tasks take,
+// and its TaskDuration how long tasks took lately.
 func TestHistoryCarriesDurations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		repo, cache := repositorytest.NewStore(), repositorytest.NewCache()
@@ -44,14 +48,14 @@ func TestHistoryCarriesDurations(t *testing.T) {
 			t.Fatal(err)
 		}
 		h, err := loadHistory(t.Context(), cache, repo, flow(2))
-		if err != nil || len(h["align"]) != 4 {
-			t.Fatalf("history after a run: %v, %v; want 4 durations of align", h, err)
+		if err != nil || len(h.Kinds["align"]) != 4 || h.TaskDuration != 20*time.Minute {
+			t.Fatalf("history after a run: %+v, %v; want 4 durations of align, and tasks of 20m lately", h, err)
 		}
 
 		// The next day's tasks (new versions, so not in the cache).
 		g, _ := flow(2).Graph()
 		digests, _ := g.Digests(nil)
-		e, err := NewEval(t.Context(), g, digests, EvalConfig{History: h, Cache: cache, Repository: repo})
+		e, err := NewEval(t.Context(), g, digests, EvalConfig{History: h.Kinds, TaskDuration: h.TaskDuration, Cache: cache, Repository: repo})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,8 +71,36 @@ func TestHistoryCarriesDurations(t *testing.T) {
 		if len(d) != 1 || d[0].Count != 3 || d[0].Duration != 20*time.Minute || d[0].AtLeast {
 			t.Errorf("first Demand of the next run: %+v, want 3 tasks of 20m, known from history", d)
 		}
+		if got := e.TaskDuration(); got != 20*time.Minute {
+			t.Errorf("TaskDuration of the next run before any task ends = %v, want 20m from history", got)
+		}
 		cancel()
 		<-done
 		a.Free(context.Background())
 	})
+}
+
+// A history keeps what the stealer learned of the cluster, and a blob
+// with a negative duration is refused as corrupt.
+func TestHistoryKeepsClusterLatencies(t *testing.T) {
+	repo, cache := repositorytest.NewStore(), repositorytest.NewCache()
+	flow := &ebb.Flow{Name: "daily"}
+	want := history{Kinds: stealer.Profile{"align": {time.Minute}}, TaskDuration: time.Minute,
+		Cluster: stealer.Learned{Latency: []time.Duration{90 * time.Second}, Cancelled: []time.Duration{3 * time.Minute}}}
+	if err := saveHistory(t.Context(), cache, repo, flow, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := loadHistory(t.Context(), cache, repo, flow)
+	want.Version = historyVersion
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("loadHistory = %+v, %v; want %+v", got, err, want)
+	}
+	bad := want
+	bad.Cluster.Latency = []time.Duration{-time.Second}
+	if err := saveHistory(t.Context(), cache, repo, flow, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadHistory(t.Context(), cache, repo, flow); !errors.Is(err, ebb.ErrCorrupt) {
+		t.Errorf("loadHistory of a negative latency: %v, want ebb.ErrCorrupt", err)
+	}
 }

@@ -195,7 +195,11 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		r.update(func(s *State) { s.Phase = PhaseInit; s.NumTries = max(0, s.NumTries-1) })
 		return nil
 	}
-	s, err := r.stealer()
+	before, err := loadHistory(ctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow)
+	if err != nil {
+		r.cfg.Logger.Warn("what earlier runs learned is unreadable; learning it anew", "err", err)
+	}
+	s, err := r.stealer(before.Cluster)
 	if err != nil {
 		r.fail(err)
 		return nil
@@ -203,10 +207,6 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	var onDemand func()
 	if s != nil {
 		onDemand = s.Wake
-	}
-	history, err := loadHistory(ctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow)
-	if err != nil {
-		r.cfg.Logger.Warn("task durations of earlier runs unreadable; learning them anew", "err", err)
 	}
 	// Looking a big flow up in the cache takes a while, before Work
 	// keeps the primary's lease: keep it meanwhile, or it may run out.
@@ -216,18 +216,19 @@ func (r *Runner) evaluate(ctx context.Context) error {
 		keeping.Go(func() { _ = pool.Keepalive(kctx, r.primary, r.cfg.Keepalive) })
 	}
 	e, err := NewEval(ctx, r.graph, r.digests, EvalConfig{
-		History:    history,
-		Cache:      r.cfg.Cache,
-		Repository: r.cfg.Repository,
-		Paths:      r.paths,
-		MaxExecs:   r.cfg.MaxExecs,
-		Keepalive:  r.cfg.Keepalive,
-		Logger:     r.cfg.Logger,
-		Runs:       r.runs,
-		OnDemand:   onDemand,
-		Events:     r.cfg.Events,
-		Status:     r.cfg.Status,
-		Attached:   r.attached,
+		History:      before.Kinds,
+		TaskDuration: before.TaskDuration,
+		Cache:        r.cfg.Cache,
+		Repository:   r.cfg.Repository,
+		Paths:        r.paths,
+		MaxExecs:     r.cfg.MaxExecs,
+		Keepalive:    r.cfg.Keepalive,
+		Logger:       r.cfg.Logger,
+		Runs:         r.runs,
+		OnDemand:     onDemand,
+		Events:       r.cfg.Events,
+		Status:       r.cfg.Status,
+		Attached:     r.attached,
 	})
 	stopKeep()
 	keeping.Wait()
@@ -242,7 +243,11 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	// What the tasks took is kept for the next run, even when this one
 	// was cancelled.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FreeTimeout)
-	if err := saveHistory(hctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow, e.History()); err != nil {
+	learned := history{Kinds: e.History(), TaskDuration: e.TaskDuration(), Cluster: before.Cluster}
+	if s != nil {
+		learned.Cluster = s.Learned()
+	}
+	if err := saveHistory(hctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow, learned); err != nil {
 		r.cfg.Logger.Warn("task durations not kept for the next run", "err", err)
 	}
 	cancel()

@@ -56,12 +56,15 @@ type Config struct {
 // the typical task duration (Snapshot.TaskDuration), its recent changes,
 // and the durations of each kind of task (what runner.Eval keeps in its
 // history and reports in Demand), all of which a policy reads from its
-// snapshots. A policy's own state, if it keeps
+// snapshots. A runner.Runner keeps all but the recent changes in the
+// flow's history for its next run. A policy's own state, if it keeps
 // any, carries over when the runs share the policy instance. The zero
 // Memory knows nothing.
 type Memory struct {
-	Latency      []time.Duration
-	Cancelled    []time.Duration
+	// Learned is what the stealer observed of the cluster's latencies,
+	// as a runner.Runner keeps it in the flow's history for its next
+	// run (stealer.Learned).
+	stealer.Learned
 	TaskDuration time.Duration
 	// Durations is what was learned of each kind of task's durations.
 	Durations stealer.Profile

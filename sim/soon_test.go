@@ -34,7 +34,7 @@ func TestIdleAllocKeptForWorkThatMayComeSoon(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem := &Memory{
-		Latency:      []time.Duration{10 * time.Second},
+		Learned:      stealer.Learned{Latency: []time.Duration{10 * time.Second}},
 		TaskDuration: sec(10),
 		// Oldest first: the 31 s split is the newest seen.
 		Durations: stealer.Profile{"split": {sec(120), sec(110), sec(100), sec(31)}, "warm": {sec(10)}, "map": {sec(20)}},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +76,12 @@ type Config struct {
 	// The stealer works and frees them like its own. OnAcquire is not
 	// called for them; OnRelease is.
 	Allocs []pool.Alloc
+
+	// Learned is what an earlier stealer observed of the cluster
+	// (Stealer.Learned), for the policy's snapshots to start from: the
+	// latencies of its requests, granted and cancelled. Those this
+	// stealer observes follow them, and push them out past 32.
+	Learned Learned
 
 	// OnAcquire, when set, is called with every alloc the stealer is
 	// granted, before any work starts on it, from the goroutine that
@@ -180,6 +187,9 @@ type Stealer struct {
 	cfg     Config
 	wake    chan struct{}
 	started atomic.Bool
+
+	mu      sync.Mutex
+	learned Learned // Config.Learned, and once Run has returned, what it observed
 }
 
 // New returns a Stealer for cfg. It fails with an error wrapping
@@ -192,7 +202,7 @@ func New(cfg Config) (*Stealer, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Stealer{cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	return &Stealer{cfg: cfg, wake: make(chan struct{}, 1), learned: cfg.Learned.clone()}, nil
 }
 
 // Wake asks the stealer to look at the evaluation now rather than at its
@@ -229,5 +239,11 @@ func (s *Stealer) Run(ctx context.Context, ev Evaluator) error {
 		return fmt.Errorf("stealer: Run called twice: a Stealer runs once: %w", ebb.ErrInvalid)
 	}
 	l := newLoop(&s.cfg, ev, s.wake)
-	return l.run(ctx)
+	from := s.Learned() // the loop's own copy
+	l.latency, l.waited = from.Latency, from.Cancelled
+	err := l.run(ctx)
+	s.mu.Lock()
+	s.learned = Learned{Latency: l.latency, Cancelled: l.waited}.clone()
+	s.mu.Unlock()
+	return err
 }

@@ -342,3 +342,42 @@ func TestSnapshotNodes(t *testing.T) {
 		}
 	})
 }
+
+// A Stealer's snapshots start from what an earlier stealer learned of
+// the cluster (Config.Learned), and Learned returns that with what Run
+// observed once it has returned.
+func TestLearnedCarriesOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := memPool(t, cpus(4))
+		ev := newFakeEval()
+		ev.Ready(dem(cpus(4), 1))
+		earlier := Learned{Latency: []time.Duration{5 * time.Minute}, Cancelled: []time.Duration{7 * time.Minute}}
+		var first Snapshot
+		asked := false
+		cfg := Config{Cluster: cluster.NewStatic(p), Learned: earlier,
+			Policy: PolicyFunc(func(s Snapshot) Plan {
+				if asked {
+					return Plan{}
+				}
+				first, asked = s, true
+				return Plan{Acquire: []Request{{Requirements: req(cpus(4), 1)}}}
+			})}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		earlier.Latency[0] = 0 // the Stealer keeps its own copy
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := start(ctx, s, ev)
+		advance(time.Second)
+		cancel()
+		<-errc
+		if !slices.Equal(first.Latency, []time.Duration{5 * time.Minute}) || !slices.Equal(first.Cancelled, []time.Duration{7 * time.Minute}) {
+			t.Errorf("first snapshot: Latency %v, Cancelled %v; want what Config.Learned said", first.Latency, first.Cancelled)
+		}
+		got := s.Learned()
+		if len(got.Latency) != 2 || got.Latency[0] != 5*time.Minute || !slices.Equal(got.Cancelled, []time.Duration{7 * time.Minute}) {
+			t.Errorf("Learned after Run = %+v, want the earlier latency, then this run's grant", got)
+		}
+	})
+}
