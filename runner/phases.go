@@ -240,14 +240,14 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	r.eval = e
 	r.mu.Unlock()
 	werr := r.work(ctx, e, s)
-	// What the tasks took is kept for the next run, even when this one
-	// was cancelled.
+	// What the tasks and the cluster took is kept for the next run, even
+	// when this one was cancelled.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FreeTimeout)
-	learned := history{Kinds: e.History(), TaskDuration: e.TaskDuration(), Cluster: before.Cluster}
+	after := history{Kinds: e.History(), TaskDuration: e.TaskDuration(), Cluster: before.Cluster}
 	if s != nil {
-		learned.Cluster = s.Learned()
+		after.Cluster = s.Learned()
 	}
-	if err := saveHistory(hctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow, learned); err != nil {
+	if err := saveHistory(hctx, r.cfg.Cache, r.cfg.Repository, r.cfg.Flow, after); err != nil {
 		r.cfg.Logger.Warn("task durations not kept for the next run", "err", err)
 	}
 	cancel()

@@ -223,9 +223,13 @@ type failingWork struct {
 	err error
 }
 
-func (f failingWork) Work(context.Context, pool.Alloc) error {
-	time.Sleep(10 * time.Millisecond)
-	return f.err
+func (f failingWork) Work(ctx context.Context, _ pool.Alloc) error {
+	select {
+	case <-time.After(10 * time.Millisecond): // on the bubble's clock
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // An alloc whose Work failed is released with that error, at warning
