@@ -70,11 +70,19 @@ func (e *Eval) evacuate(ctx context.Context, w *worker) {
 		}
 	}
 	e.mu.Unlock()
+	copied := 0
 	for _, b := range blobs {
-		if err := p.Pull(ctx, b.d); err != nil && ctx.Err() == nil {
+		err := p.Pull(ctx, b.d)
+		switch {
+		case err == nil:
+			copied++
+		case ctx.Err() == nil:
 			e.cfg.Logger.Warn("an output on a drained alloc could not be copied to the driver: its task runs again if its worker stops",
 				"alloc", w.alloc.ID(), "task", e.g.Flow.Tasks[b.task].Name, "output", b.name, "err", err)
 		}
+	}
+	if copied > 0 {
+		e.cfg.Logger.Info("copied to the driver the outputs on a drained alloc that tasks to come read", "alloc", w.alloc.ID(), "outputs", copied)
 	}
 }
 
