@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/ebbflow/ebb"
@@ -79,10 +78,11 @@ func loadHistory(ctx context.Context, cache repository.Cache, repo repository.St
 	if h.Version != historyVersion {
 		return history{}, fmt.Errorf("history of flow %q: version %d, want %d: %w", flow.Name, h.Version, historyVersion, ebb.ErrInvalid)
 	}
-	for _, d := range slices.Concat([]time.Duration{h.TaskDuration}, h.Cluster.Latency, h.Cluster.Cancelled) {
-		if d < 0 {
-			return history{}, fmt.Errorf("history of flow %q: a negative duration (%v): %w", flow.Name, d, ebb.ErrCorrupt)
-		}
+	if err := h.Cluster.Validate(); err != nil {
+		return history{}, fmt.Errorf("history of flow %q: cluster: %v: %w", flow.Name, err, ebb.ErrCorrupt)
+	}
+	if h.TaskDuration < 0 {
+		return history{}, fmt.Errorf("history of flow %q: task_duration %v: must not be negative: %w", flow.Name, h.TaskDuration, ebb.ErrCorrupt)
 	}
 	return h, nil
 }

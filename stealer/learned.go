@@ -1,8 +1,11 @@
 package stealer
 
 import (
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/ebbflow/ebb"
 )
 
 // Learned is what a stealer observed of its cluster that the next run on
@@ -16,6 +19,22 @@ import (
 type Learned struct {
 	Latency   []time.Duration `json:"latency,omitempty"`
 	Cancelled []time.Duration `json:"cancelled,omitempty"`
+}
+
+// Validate reports a negative duration, naming it, with an error
+// wrapping ebb.ErrInvalid.
+func (l Learned) Validate() error {
+	for _, f := range []struct {
+		name string
+		ds   []time.Duration
+	}{{"Latency", l.Latency}, {"Cancelled", l.Cancelled}} {
+		for i, d := range f.ds {
+			if d < 0 {
+				return fmt.Errorf("%s[%d] %v: must not be negative: %w", f.name, i, d, ebb.ErrInvalid)
+			}
+		}
+	}
+	return nil
 }
 
 // clone returns a copy of l, each list cut to the last keepLatencies.

@@ -239,6 +239,7 @@ func TestNewInvalid(t *testing.T) {
 		{"negative retry wait", Config{Cluster: c, RetryMaxWait: -1}, "RetryMaxWait"},
 		{"bad label", Config{Cluster: c, Labels: ebb.Labels{"": "x"}}, "Labels"},
 		{"nil alloc", Config{Cluster: c, Allocs: []pool.Alloc{nil}}, "Allocs[0]"},
+		{"negative latency learned", Config{Cluster: c, Learned: Learned{Cancelled: []time.Duration{time.Second, -time.Second}}}, "Learned.Cancelled[1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.cfg)

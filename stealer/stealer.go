@@ -141,6 +141,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("stealer: Allocs[%d] is nil: %w", i, ebb.ErrInvalid)
 		}
 	}
+	if err := c.Learned.Validate(); err != nil {
+		return fmt.Errorf("stealer: Learned.%w", err)
+	}
 	return nil
 }
 
@@ -194,7 +197,8 @@ type Stealer struct {
 
 // New returns a Stealer for cfg. It fails with an error wrapping
 // ebb.ErrInvalid, naming the field, when Cluster is missing, a duration or
-// count is negative, a label is invalid, or an alloc to take over is nil.
+// count is negative (a latency of Learned too), a label is invalid, or an
+// alloc to take over is nil.
 func New(cfg Config) (*Stealer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
