@@ -24,6 +24,9 @@ type Report struct {
 	// History is how many runs of each workload came before the one
 	// measured (see Suite.History).
 	History int `json:"history,omitempty"`
+	// HistoryJitter is how much the tasks' durations in those runs
+	// differed from the measured one's (see Suite.HistoryJitter).
+	HistoryJitter float64 `json:"history_jitter,omitempty"`
 	// Against, when set, names the policy WriteText sets against the
 	// others after the table.
 	Against   string         `json:"against,omitempty"`
@@ -209,7 +212,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nmakespan and waits in s; waste, its split (boot, slack, idle tail, never used) and cost in cpu-minutes;\n"+
 		"waste%% = waste / busy cpu-minutes of the auxiliary allocs (n/a when nothing ran on them); ratio = makespan / lower bound;\n"+
 		"* = on the (makespan, waste) Pareto front, %s.\n", toleranceNote())
-	if r.History > 0 {
+	switch {
+	case r.History > 0 && r.HistoryJitter > 0:
+		fmt.Fprintf(w, "each result measures the run that followed %d earlier runs of its workload under the same policy on the same cluster,\n"+
+			"each task's duration in those a lognormal factor of sigma %g off the measured run's.\n", r.History, r.HistoryJitter)
+	case r.History > 0:
 		fmt.Fprintf(w, "each result measures the run that followed %d earlier runs of its workload under the same policy on the same cluster.\n", r.History)
 	}
 	shapes := make([]string, len(r.Cluster.Shapes))

@@ -3,7 +3,11 @@ package sim
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,6 +33,14 @@ type Suite struct {
 	// seeded Seed+1+k; the measured run Seed, so that it meets the same
 	// boot latencies and failures with or without a history.
 	History int
+	// HistoryJitter, when above zero, is how much a task's duration in a
+	// run of the history differs from the measured run's: each is the
+	// measured one times e^(HistoryJitter·z), z drawn from a standard
+	// normal (within ±3) for each task and run, so that what the runs
+	// before say of each task (stealer.Sizes) is only roughly true, as
+	// when a pipeline's inputs change from one night to the next.
+	// Zero: every run of the history is the measured one.
+	HistoryJitter float64
 	// Gap is the quiet time between the runs of a history: a run starts
 	// Gap after the one before it ended, on the stealer's clock.
 	Gap time.Duration
@@ -62,6 +74,9 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 	}
 	rep := newReport(s.Seed, cl, s.Workloads)
 	rep.History = max(0, s.History)
+	if rep.History > 0 {
+		rep.HistoryJitter = max(0, s.HistoryJitter)
+	}
 	total := len(s.Workloads) * len(s.Policies)
 	rep.Results = make([]*Result, total)
 	var (
@@ -106,7 +121,8 @@ func (s Suite) runOne(ctx context.Context, cl Cluster, w *Workload, ps PolicySpe
 	}
 	mem := &Memory{}
 	for k := range max(0, s.History) {
-		cfg := Config{Workload: w, Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: s.Seed + 1 + uint64(k), Memory: mem}
+		seed := s.Seed + 1 + uint64(k)
+		cfg := Config{Workload: jittered(w, s.HistoryJitter, seed), Policy: p, PolicyName: ps.Name, Cluster: cl, Seed: seed, Memory: mem}
 		if s.Log != nil {
 			cfg.Log = s.Log.With("run", k+1)
 		}
@@ -126,4 +142,24 @@ func (s Suite) runOne(ctx context.Context, cl Cluster, w *Workload, ps PolicySpe
 		cfg.Progress = func(pr Progress) { s.OnProgress(w.Name, ps.Name, pr) }
 	}
 	return Run(ctx, cfg)
+}
+
+// jittered returns w with each task's duration times e^(sigma·z), z a
+// standard normal within ±3 drawn from a stream of seed and w's name,
+// task by task in order; w itself when sigma is not above zero. The
+// tasks are copied, the rest of w shared.
+func jittered(w *Workload, sigma float64, seed uint64) *Workload {
+	if sigma <= 0 {
+		return w
+	}
+	h := fnv.New64a()
+	h.Write([]byte(w.Name))
+	r := rand.New(rand.NewPCG(seed, h.Sum64()^0x68697374)) // "hist"
+	c := *w
+	c.Tasks = slices.Clone(w.Tasks)
+	for i := range c.Tasks {
+		z := max(-3, min(3, r.NormFloat64()))
+		c.Tasks[i].Duration = time.Duration(float64(c.Tasks[i].Duration) * math.Exp(sigma*z))
+	}
+	return &c
 }

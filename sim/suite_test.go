@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -260,16 +262,67 @@ func TestSuiteHistory(t *testing.T) {
 		t.Errorf("the table does not say the runs had a history:\n%s", b.String())
 	}
 	// The measured run meets the draws of a run without history: seed 5.
-	alone, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{mustPolicy(t, "static")}, Cluster: c, Seed: 5, History: 2}.Run(t.Context())
+	// Its tasks all take as long (each of size 1: what the runs before
+	// learn changes no order), and static learns nothing: with or
+	// without history, one result.
+	same := *w
+	same.Tasks = slices.Clone(w.Tasks)
+	for i := range same.Tasks {
+		same.Tasks[i].Duration = time.Minute
+	}
+	alone, err := Suite{Workloads: []*Workload{&same}, Policies: []PolicySpec{mustPolicy(t, "static")}, Cluster: c, Seed: 5, History: 2}.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{mustPolicy(t, "static")}, Cluster: c, Seed: 5}.Run(t.Context())
+	plain, err := Suite{Workloads: []*Workload{&same}, Policies: []PolicySpec{mustPolicy(t, "static")}, Cluster: c, Seed: 5}.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// static learns nothing: with or without history, one result.
 	if alone.Results[0].Metrics.Makespan != plain.Results[0].Metrics.Makespan {
 		t.Errorf("static with history: makespan %v, without %v", alone.Results[0].Metrics.Makespan, plain.Results[0].Metrics.Makespan)
+	}
+}
+
+// A history's runs may differ from the measured one task by task
+// (Suite.HistoryJitter): each duration within e^(±3σ) of the measured
+// one's, drawn alike for a seed, and the measured workload untouched.
+func TestHistoryJitter(t *testing.T) {
+	w, err := Standard("mixed", StdConfig{Tasks: 200, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := slices.Clone(w.Tasks)
+	if got := jittered(w, 0, 2); got != w {
+		t.Errorf("jittered with sigma 0: a copy, want w itself")
+	}
+	a, b, c := jittered(w, 0.3, 2), jittered(w, 0.3, 2), jittered(w, 0.3, 3)
+	changed := 0
+	for i, t0 := range orig {
+		r := float64(a.Tasks[i].Duration) / float64(t0.Duration)
+		if r < math.Exp(-0.9)-1e-9 || r > math.Exp(0.9)+1e-9 {
+			t.Fatalf("task %s: %v jittered to %v, beyond e^(±0.9)", t0.ID, t0.Duration, a.Tasks[i].Duration)
+		}
+		if a.Tasks[i].Duration != b.Tasks[i].Duration {
+			t.Fatalf("task %s: %v and %v for one seed", t0.ID, a.Tasks[i].Duration, b.Tasks[i].Duration)
+		}
+		if a.Tasks[i].Duration != c.Tasks[i].Duration {
+			changed++
+		}
+		if w.Tasks[i].Duration != t0.Duration {
+			t.Fatalf("task %s of the measured workload changed: %v, was %v", t0.ID, w.Tasks[i].Duration, t0.Duration)
+		}
+	}
+	if changed < len(orig)/2 {
+		t.Errorf("seeds 2 and 3 drew alike for %d tasks of %d", len(orig)-changed, len(orig))
+	}
+
+	rep, err := Suite{Workloads: []*Workload{w}, Policies: []PolicySpec{mustPolicy(t, "static")}, Seed: 1, History: 1, HistoryJitter: 0.3}.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	rep.WriteTable(&buf)
+	if rep.HistoryJitter != 0.3 || !bytes.Contains(buf.Bytes(), []byte("lognormal factor of sigma 0.3")) {
+		t.Errorf("report: history jitter %v, table:\n%s", rep.HistoryJitter, buf.String())
 	}
 }

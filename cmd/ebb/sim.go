@@ -48,6 +48,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		replay   = fs.Int("replay", 1, "replay each workload this many times as one stream of runs")
 		gap      = fs.Duration("gap", 10*time.Minute, "with -replay or -history: quiet time between the end of a run (its last task finished) and the start of the next")
 		history  = fs.Int("history", 0, "runs of each workload to simulate before the one measured, under the same policy on the same cluster, so that what the policy learned (task durations, allocation latencies) carries over")
+		hjitter  = fs.Float64("history-jitter", 0, "with -history: how much each task's duration in the runs before differs from the measured run's, as the sigma of a lognormal factor (0.3: about ±30 %); 0: the runs before are the measured one")
 		tcores   = fs.String("trace-cores", "count", "where a WfFormat task's cpu comes from: count (its recorded core count, 1 when missing) or avgcpu (its average cpu use, avgCPU/100 rounded up, at least 1)")
 		tasks    = fs.Int("tasks", 0, "tasks in each standard workload (0: each one's default)")
 		boot     = fs.String("boot", "lognormal:30s,0.3", "boot latency: 30s, uniform:10s,90s, lognormal:MEDIAN,SIGMA or exp:MEAN")
@@ -117,6 +118,10 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usage(fmt.Errorf("-history %d: must not be negative", *history))
 	case *gap < 0:
 		return usage(fmt.Errorf("-gap %v: must not be negative", *gap))
+	case !(*hjitter >= 0 && *hjitter <= 2):
+		return usage(fmt.Errorf("-history-jitter %v: must be within [0, 2]", *hjitter))
+	case *hjitter > 0 && *history == 0:
+		return usage(fmt.Errorf("-history-jitter %v: needs -history", *hjitter))
 	case *tasks < 0:
 		return usage(fmt.Errorf("-tasks %d: must not be negative", *tasks))
 	case *parallel < 1:
@@ -247,7 +252,7 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	running := map[string]*status.Task{} // by workload and policy
 	suite := sim.Suite{
 		Policies: specs, Cluster: cl,
-		Timeline: *out != "", Parallel: *parallel, History: *history, Gap: *gap,
+		Timeline: *out != "", Parallel: *parallel, History: *history, HistoryJitter: *hjitter, Gap: *gap,
 	}
 	var reports []*sim.Report
 	for k := range *seeds {
