@@ -47,6 +47,11 @@ type EvalConfig struct {
 	// of the flow's kinds of task: the eval starts from it (see
 	// Eval.History).
 	History stealer.Profile
+	// Sizes, when set, is how long each task ran against its kind in an
+	// earlier run of the flow, by task name (see stealer.Sizes): a task
+	// is expected to run its kind's estimate times its size (see
+	// Eval.Sizes).
+	Sizes stealer.Sizes
 	// TaskDuration, when set, is how long tasks took lately in an
 	// earlier run of the flow (its Eval.TaskDuration): the eval's
 	// TaskDuration starts from it, not from zero.
@@ -98,7 +103,10 @@ type Eval struct {
 	// their kinds' estimates (see stealer.Lineage), as they finished in
 	// this process: a resumed run starts with none (Scale 1).
 	lineage []stealer.Lineage
-	ready   readyQueue
+	// sizes is, per task, its size from EvalConfig.Sizes, and what it
+	// took in this process (see stealer.TaskSizes).
+	sizes stealer.TaskSizes
+	ready readyQueue
 	// ranksTimed is set when ready.rank weighed every kind by a known
 	// duration as the run started (see ranks): a hint, or the History.
 	ranksTimed bool
@@ -226,8 +234,10 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.counts.Tasks = n
 	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
 	e.durations.Seed(cfg.History)
+	e.sizes = stealer.NewTaskSizes(n, func(i int) string { return g.Flow.Tasks[i].Name }, cfg.Sizes)
 	e.duration = max(0, cfg.TaskDuration)
 	e.ready.kindOf = e.kindOf
+	e.ready.sizes = &e.sizes
 	e.dependents = dependents{g}
 	e.ready.rank, e.ranksTimed = e.ranks()
 	e.reweigh = rankq.NewReweigh(n)

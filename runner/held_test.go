@@ -9,8 +9,8 @@ import (
 
 // TestEvalHeldBytesPerTask guards what an Eval holds a task of a big flow
 // of independent tasks, beyond the flow, its graph and its digests: its
-// state, dependencies waiting, kind, rank, shape and place in the ready
-// queue, about 60 bytes. It was about 88 when every task had a slice of
+// state, dependencies waiting, kind, rank, shape, place in the ready
+// queue and what it took (its size, for the next run), about 68 bytes. It was about 88 when every task had a slice of
 // its dependents and its ready queue entry took 24 bytes.
 func TestEvalHeldBytesPerTask(t *testing.T) {
 	if testing.Short() {

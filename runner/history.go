@@ -17,7 +17,8 @@ import (
 )
 
 // A run's history is what its evaluation learned of its tasks' durations
-// (a stealer.Profile, and how long tasks took lately), and what its
+// (a stealer.Profile, each task's size against its kind, stealer.Sizes,
+// and how long tasks took lately), and what its
 // stealer learned of the cluster (how long allocations took), carried
 // to the next run of the same flow, so that a pipeline run daily is
 // sized from the first minute by what its tasks and its cluster took
@@ -34,11 +35,13 @@ const historyFile = "durations.json"
 const historyVersion = 1
 
 // history is what a run learned, for the next run of its flow. A blob
-// written before TaskDuration and Cluster were kept has none of them:
-// the next run learns them anew.
+// written before TaskDuration, Cluster and Sizes were kept has none of
+// them: the next run learns them anew.
 type history struct {
 	Version int             `json:"version"`
 	Kinds   stealer.Profile `json:"kinds"`
+	// Sizes is how long each task ran against its kind (Eval.Sizes).
+	Sizes stealer.Sizes `json:"sizes,omitempty"`
 	// TaskDuration is how long tasks took lately (Eval.TaskDuration).
 	TaskDuration time.Duration `json:"task_duration,omitempty"`
 	// Cluster is what the stealer learned of the auxiliary cluster.
@@ -80,6 +83,9 @@ func loadHistory(ctx context.Context, cache repository.Cache, repo repository.St
 	}
 	if err := h.Cluster.Validate(); err != nil {
 		return history{}, fmt.Errorf("history of flow %q: cluster: %v: %w", flow.Name, err, ebb.ErrCorrupt)
+	}
+	if err := h.Sizes.Validate(); err != nil {
+		return history{}, fmt.Errorf("history of flow %q: sizes: %v: %w", flow.Name, err, ebb.ErrCorrupt)
 	}
 	if h.TaskDuration < 0 {
 		return history{}, fmt.Errorf("history of flow %q: task_duration %v: must not be negative: %w", flow.Name, h.TaskDuration, ebb.ErrCorrupt)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -103,4 +105,86 @@ func TestHistoryKeepsClusterLatencies(t *testing.T) {
 	if _, err := loadHistory(t.Context(), cache, repo, flow); !errors.Is(err, ebb.ErrCorrupt) {
 		t.Errorf("loadHistory of a negative latency: %v, want ebb.ErrCorrupt", err)
 	}
+	bad = want
+	bad.Sizes = stealer.Sizes{"align-1": 100}
+	if err := saveHistory(t.Context(), cache, repo, flow, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadHistory(t.Context(), cache, repo, flow); !errors.Is(err, ebb.ErrCorrupt) {
+		t.Errorf("loadHistory of a task's size of 100: %v, want ebb.ErrCorrupt", err)
+	}
+}
+
+// What each task took against its kind in one run, the next run of the
+// flow starts from: of tasks of one kind, the one that ran longest the
+// day before starts first, since it ends the flow last; and a task whose
+// result the next run finds in the cache keeps its size.
+func TestHistoryCarriesTaskSizes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		repo, cache := repositorytest.NewStore(), repositorytest.NewCache()
+		took := []time.Duration{10 * time.Minute, 10 * time.Minute, 40 * time.Minute, 10 * time.Minute}
+		var mu sync.Mutex
+		var started []string
+		flow := func(version int, cached string) *ebb.Flow {
+			f := &ebb.Flow{Name: "daily"}
+			for i, d := range took {
+				name := fmt.Sprintf("align-%d", i)
+				key := fmt.Sprintf("align/%d/v%d", i, version)
+				if name == cached {
+					key = fmt.Sprintf("align/%d/v1", i)
+				}
+				f.Tasks = append(f.Tasks, ebb.Task{
+					Name: name, FuncKey: key, Kind: "align",
+					Resources: ebb.Resources{ebb.CPU: 1},
+					Func: func(ctx context.Context, _ ebb.FuncEnv) error {
+						mu.Lock()
+						started = append(started, name)
+						mu.Unlock()
+						select {
+						case <-time.After(d):
+							return nil
+						case <-ctx.Done():
+							return ctx.Err()
+						}
+					},
+				})
+			}
+			return f
+		}
+		run := func(f *ebb.Flow) {
+			t.Helper()
+			p := memPool(t, ebb.Resources{ebb.CPU: 1})
+			r, err := New(Config{Flow: f, Cluster: static(p), Repository: repo, Cache: cache}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Run(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(flow(1, ""))
+		if want := []string{"align-0", "align-1", "align-2", "align-3"}; !slices.Equal(started, want) {
+			t.Fatalf("first run started %v, want %v: nothing known, first come first", started, want)
+		}
+		h, err := loadHistory(t.Context(), cache, repo, flow(1, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h.Sizes) != 4 || h.Sizes["align-2"] < 1.5 || h.Sizes["align-0"] > 0.75 || h.Sizes["align-3"] > 0.75 {
+			t.Fatalf("sizes after the first run: %v; want align-2 about twice its kind's mean, the others about half", h.Sizes)
+		}
+
+		started = nil
+		run(flow(2, "align-1"))
+		if want := []string{"align-2", "align-0", "align-3"}; !slices.Equal(started, want) {
+			t.Errorf("the next run started %v, want %v: the longest the day before first", started, want)
+		}
+		h2, err := loadHistory(t.Context(), cache, repo, flow(2, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h2.Sizes["align-1"] != h.Sizes["align-1"] || len(h2.Sizes) != 4 {
+			t.Errorf("sizes after the next run: %v; want align-1's, cached, kept at %v", h2.Sizes, h.Sizes["align-1"])
+		}
+	})
 }

@@ -86,8 +86,11 @@ func (e *Eval) shapeDuration(s *shape, now time.Time) (time.Duration, bool) {
 		}
 		kd := e.kinds[k]
 		w := stealer.KindWork{Kind: kd.name, Count: c, Hint: kd.hint, Running: make([]time.Duration, 0, len(kd.running))}
+		if k < len(s.units) {
+			w.Units = s.units[k]
+		}
 		for _, r := range kd.running {
-			w.Running = append(w.Running, now.Sub(r.at))
+			w.Running = append(w.Running, e.sizes.Age(r.t, now.Sub(r.at)))
 		}
 		work = append(work, w)
 	}
@@ -103,9 +106,21 @@ func (e *Eval) History() stealer.Profile {
 	return e.durations.Profile()
 }
 
+// Sizes returns how long each task that ran in this eval took against
+// its kind's estimate now, and for those that did not, the size it
+// started from (EvalConfig.Sizes): what the next run of the flow should
+// start from (see stealer.TaskSizes.Sizes). The result is the caller's.
+func (e *Eval) Sizes() stealer.Sizes {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sizes.Sizes(&e.durations,
+		func(i int) string { return e.g.Flow.Tasks[i].Name },
+		func(i int) string { return e.kinds[e.kindOf[i]].name }, e.cfg.Sizes)
+}
+
 // ranks returns each task's upward rank (ebb.UpwardRanks), each task
-// weighing what its kind is expected to take (see stealer.Durations.Weights),
-// and whether every kind's duration was known, so that the ranks are times.
+// weighing what its kind is expected to take (see stealer.Durations.Weights)
+// times its size (see stealer.TaskSizes), and whether every kind's duration was known, so that the ranks are times.
 // It keeps those weights in e.kindRun.
 func (e *Eval) ranks() ([]float64, bool) {
 	est := make([]stealer.KindWork, len(e.kinds))
@@ -116,7 +131,7 @@ func (e *Eval) ranks() ([]float64, bool) {
 	e.kindRun = w
 	return ebb.UpwardRanks(e.g.Order,
 		func(i int32) []int32 { return e.dependents.of(i) },
-		func(i int32) float64 { return w[e.kindOf[i]] }), timed
+		func(i int32) float64 { return w[e.kindOf[i]] * e.sizes.Of(i) }), timed
 }
 
 // Remaining returns how much longer, on average, the tasks now running are
@@ -129,7 +144,8 @@ func (e *Eval) Remaining() time.Duration {
 	for _, kd := range e.kinds {
 		w := stealer.KindWork{Kind: kd.name, Hint: kd.hint}
 		for _, r := range kd.running {
-			w.Running = append(w.Running, now.Sub(r.at))
+			w.Running = append(w.Running, e.sizes.Age(r.t, now.Sub(r.at)))
+			w.Sizes = append(w.Sizes, e.sizes.Of(r.t))
 		}
 		work = append(work, w)
 	}
@@ -184,6 +200,7 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 		},
 		Resources:  func(i int32) ebb.Resources { return e.shapes[i].res },
 		Scale:      func(i int32) float64 { return e.lineage[i].Scale() },
+		Size:       e.sizes.Size,
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.ready.n,
 		Ready: func(yield func(int32) bool) {
@@ -201,7 +218,7 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 		ts := make([]int32, len(running))
 		ages := make([]time.Duration, len(running))
 		for j, r := range running {
-			ts[j], ages[j] = r.t, now.Sub(r.at)
+			ts[j], ages[j] = r.t, e.sizes.Age(r.t, now.Sub(r.at))
 		}
 		w.Kinds[k] = stealer.KindWork{Kind: kd.name, Hint: kd.hint, Running: ages}
 		w.Tasks[k] = ts
@@ -209,16 +226,18 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 	return w, true
 }
 
-// learned records that a task of kind k ran for took. When that is due
+// learned records that task t ran for took. When that is due
 // (rankq.Reweigh: the first duration known for a kind of several), every
 // task's rank is computed anew and the ready ones take their new order:
 // ready tasks start longest chain first by what the run has learned, not
 // only by what it knew at its start. ranksTimed keeps what the start knew
-// (see Eval.ranksTimed). It returns what the kind was expected to take
-// before (zero when nothing was known), for the lineage of the tasks
-// behind (see stealer.Durations.Learn). The caller holds e.mu.
-func (e *Eval) learned(k int32, took time.Duration) (expected time.Duration) {
-	expected, first := e.durations.Learn(e.kinds[k].name, took, e.kinds[k].hint)
+// (see Eval.ranksTimed). It returns what the task was expected to take
+// before, its kind's estimate times its size (zero when nothing was
+// known), for the lineage of the tasks behind (see
+// stealer.TaskSizes.Learn). The caller holds e.mu.
+func (e *Eval) learned(t int32, took time.Duration) (expected time.Duration) {
+	k := e.kindOf[t]
+	expected, first := e.sizes.Learn(&e.durations, t, e.kinds[k].name, took, e.kinds[k].hint)
 	if !e.reweigh.Due(first, len(e.kinds)) {
 		return expected
 	}

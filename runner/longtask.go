@@ -66,7 +66,7 @@ func (e *Eval) longTasks(ws []*worker, bins []bin, now time.Time) func(s *shape,
 		}
 		for _, kd := range e.kinds {
 			for _, r := range kd.running {
-				left := e.durations.Remaining(kd.name, now.Sub(r.at), nil, kd.hint)
+				left := e.sizes.Remaining(&e.durations, r.t, kd.name, now.Sub(r.at), kd.hint)
 				c.Longest = max(c.Longest, left, e.taskRun(r.t))
 				if r.w == ws[b] {
 					c.AuxBusy = max(c.AuxBusy, left)
@@ -101,10 +101,10 @@ func (e *Eval) waitsForPrimary(t int32, now time.Time) {
 }
 
 // taskRun returns how long task t is expected to run: its kind's weight
-// in the ranks (0 before they are computed). e.mu is held.
+// in the ranks times its size (0 before they are computed). e.mu is held.
 func (e *Eval) taskRun(t int32) time.Duration {
 	if k := e.kindOf[t]; int(k) < len(e.kindRun) {
-		return time.Duration(e.kindRun[k] * float64(time.Second))
+		return time.Duration(e.kindRun[k] * e.sizes.Of(t) * float64(time.Second))
 	}
 	return 0
 }

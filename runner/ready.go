@@ -8,6 +8,7 @@ import (
 
 	"github.com/ebbflow/ebb"
 	"github.com/ebbflow/ebb/internal/rankq"
+	"github.com/ebbflow/ebb/stealer"
 )
 
 // readyQueue holds the ready tasks, grouped by shape (their resources), so
@@ -24,10 +25,11 @@ import (
 //
 // A readyQueue is not safe for concurrent use; the Eval's mutex guards it.
 type readyQueue struct {
-	kindOf []int32   // per task: its kind (see kinds.go)
-	rank   []float64 // per task: its upward rank (see ebb.UpwardRanks)
-	shapes []*shape  // largest first
-	byRank []*shape  // scratch for ordered
+	kindOf []int32            // per task: its kind (see kinds.go)
+	sizes  *stealer.TaskSizes // per task: its size (see Eval.sizes)
+	rank   []float64          // per task: its upward rank (see ebb.UpwardRanks)
+	shapes []*shape           // largest first
+	byRank []*shape           // scratch for ordered
 	byKey  map[string]*shape
 	last   *shape // the shape shapeOf returned last
 	// lastRes is the map shapeOf was last given: tasks built in Go
@@ -46,6 +48,7 @@ type shape struct {
 	size    float64
 	q       rankq.Queue // ready task indexes
 	kinds   []int       // ready tasks by kind (an index in Eval.kinds)
+	units   []float64   // their sizes summed, by kind, when any size is known (see stealer.KindWork)
 }
 
 // An amount is one key of a shape's resources.
@@ -140,6 +143,12 @@ func (r *readyQueue) push(s *shape, task int32) {
 		s.kinds = append(s.kinds, make([]int, k+1-len(s.kinds))...)
 	}
 	s.kinds[k]++
+	if r.sizes != nil && r.sizes.Any() {
+		if k >= len(s.units) {
+			s.units = append(s.units, make([]float64, k+1-len(s.units))...)
+		}
+		s.units[k] += r.sizes.Of(task)
+	}
 	r.n++
 }
 
@@ -147,7 +156,11 @@ func (r *readyQueue) push(s *shape, task int32) {
 // highest rank, first come within a rank.
 func (r *readyQueue) pop(s *shape) int32 {
 	t := s.q.Pop()
-	s.kinds[r.kindOf[t]]--
+	k := r.kindOf[t]
+	s.kinds[k]--
+	if int(k) < len(s.units) {
+		s.units[k] -= r.sizes.Of(t)
+	}
 	r.n--
 	return t
 }

@@ -376,7 +376,7 @@ func (e *Eval) finish(ctx context.Context, w *worker, t int32, res pool.Result, 
 			w.made = append(w.made, t)
 		}
 		e.counts.Done++
-		expected := e.learned(e.kindOf[t], res.Duration())
+		expected := e.learned(t, res.Duration())
 		if d := res.Duration(); e.duration == 0 {
 			e.duration = d
 		} else {

@@ -17,7 +17,8 @@
 //     traces; Replay makes a stream of runs of one, each starting a gap
 //     after the one before has ended.
 //   - Memory: what a stealer learns in a run (latencies, the typical task
-//     duration) and keeps for the next; Suite.History runs a workload
+//     duration, each kind's durations and each task's size against its
+//     kind) and keeps for the next; Suite.History runs a workload
 //     that many times before the run it measures.
 //   - Cluster: the model. One primary alloc, held from start to end;
 //     auxiliary allocs, one per request, each on a worker launched for

@@ -49,6 +49,7 @@ type engine struct {
 	waiting      []int32           // per task: deps not done, plus 1 until it arrives
 	deps         []int32           // per task: how many tasks it waits on
 	lineage      []stealer.Lineage // per task: what the tasks it waits on took (see stealer.Lineage)
+	sizes        stealer.TaskSizes // per task: its size from the Memory, and what it took (see stealer.Sizes)
 	remaining    int               // tasks not finished
 	running      int
 	readyN       int
@@ -135,10 +136,11 @@ type tshape struct {
 	size       float64
 	cpu        float64
 	rank       int
-	q          rankq.Queue   // ready tasks, as runner.Eval orders them
-	listed     bool          // in readyShapes
-	forPrimary bool          // its next task waits for the primary (see longTask): no demand
-	kinds      map[int32]int // ready tasks by kind
+	q          rankq.Queue       // ready tasks, as runner.Eval orders them
+	listed     bool              // in readyShapes
+	forPrimary bool              // its next task waits for the primary (see longTask): no demand
+	kinds      map[int32]int     // ready tasks by kind
+	units      map[int32]float64 // their sizes summed, by kind, when any size is known (see stealer.KindWork)
 }
 
 func (s *tshape) len() int { return s.q.Len() }
@@ -234,6 +236,11 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	e.waiting = make([]int32, n)
 	e.deps = make([]int32, n)
 	e.lineage = make([]stealer.Lineage, n)
+	var sizes stealer.Sizes
+	if m := cfg.Memory; m != nil {
+		sizes = m.Sizes
+	}
+	e.sizes = stealer.NewTaskSizes(n, func(i int) string { return w.Tasks[i].ID }, sizes)
 	for i, t := range w.Tasks {
 		e.waiting[i] = int32(len(t.Deps)) + 1
 		e.deps[i] = int32(len(t.Deps))
@@ -366,6 +373,9 @@ func (e *engine) run(ctx context.Context) error {
 		m.Cancelled = slices.Clone(e.waited)
 		m.TaskDuration = e.taskAvg
 		m.Durations = e.durs.Profile()
+		m.Sizes = e.sizes.Sizes(&e.durs,
+			func(i int) string { return e.cfg.Workload.Tasks[i].ID },
+			func(i int) string { return e.kinds[e.kindOf[i]].name }, m.Sizes)
 		m.Recent = slices.Clone(e.recent)
 		m.Clock = e.now
 	}

@@ -24,14 +24,14 @@ func (e *engine) shapeDuration(s *tshape, r runningTasks) (time.Duration, bool) 
 		if c <= 0 {
 			continue
 		}
-		work = append(work, stealer.KindWork{Kind: e.kinds[k].name, Count: c, Running: r.ages[k]})
+		work = append(work, stealer.KindWork{Kind: e.kinds[k].name, Count: c, Units: s.units[k], Running: r.ages[k]})
 	}
 	return e.durs.Mean(work)
 }
 
 // runningTasks is the tasks that run, kind by kind, in order of their
-// indexes, and their ages: what a snapshot's estimates read, gathered
-// once for all of them.
+// indexes, and their ages, each over its size (stealer.TaskSizes.Age):
+// what a snapshot's estimates read, gathered once for all of them.
 type runningTasks struct {
 	tasks [][]int32
 	ages  [][]time.Duration
@@ -59,7 +59,7 @@ func (e *engine) runningNow() runningTasks {
 			word &= word - 1
 			k := e.kindOf[i]
 			r.tasks[k] = append(r.tasks[k], i)
-			r.ages[k] = append(r.ages[k], e.now-e.startedAt[i])
+			r.ages[k] = append(r.ages[k], e.sizes.Age(i, e.now-e.startedAt[i]))
 		}
 	}
 	return *r
@@ -79,7 +79,7 @@ func (e *engine) ranks(order []int32) ([]float64, bool) {
 	e.kindRun = w
 	return ebb.UpwardRanks(order,
 		func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
-		func(i int32) float64 { return w[e.kindOf[i]] }), timed
+		func(i int32) float64 { return w[e.kindOf[i]] * e.sizes.Of(i) }), timed
 }
 
 // runningLeft returns how much longer, on average, the running tasks are
@@ -89,6 +89,11 @@ func (e *engine) runningLeft(r runningTasks) time.Duration {
 	work := make([]stealer.KindWork, len(e.kinds))
 	for k, kd := range e.kinds {
 		work[k] = stealer.KindWork{Kind: kd.name, Running: r.ages[k]}
+		if e.sizes.Any() {
+			for _, i := range r.tasks[k] {
+				work[k].Sizes = append(work[k].Sizes, e.sizes.Of(i))
+			}
+		}
 	}
 	return e.durs.RunningLeft(work)
 }
@@ -114,6 +119,7 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 		Dependents: func(i int32) []int32 { return e.dependents[e.depStart[i]:e.depStart[i+1]] },
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
 		Scale:      func(i int32) float64 { return e.lineage[i].Scale() },
+		Size:       e.sizes.Size,
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.readyN,
@@ -136,14 +142,14 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 	return e.durs.NextWave(w), e.durs.Critical(w)
 }
 
-// learned records that a task of kind k ran for took, and re-weighs the
-// ranks as runner.Eval does: when that is due (rankq.Reweigh), every
-// task's rank is computed anew and the ready ones take their new order.
-// It returns what the kind was expected to take before (zero when
-// nothing was known), for the lineage of the tasks behind (see
-// stealer.Durations.Learn).
-func (e *engine) learned(k int32, took time.Duration) (expected time.Duration) {
-	expected, first := e.durs.Learn(e.kinds[k].name, took, 0)
+// learned records that task i ran for took, and re-weighs the ranks as
+// runner.Eval does: when that is due (rankq.Reweigh), every task's rank
+// is computed anew and the ready ones take their new order. It returns
+// what the task was expected to take before, its kind's estimate times
+// its size (zero when nothing was known), for the lineage of the tasks
+// behind (see stealer.TaskSizes.Learn).
+func (e *engine) learned(i int32, took time.Duration) (expected time.Duration) {
+	expected, first := e.sizes.Learn(&e.durs, i, e.kinds[e.kindOf[i]].name, took, 0)
 	if !e.reweigh.Due(first, len(e.kinds)) {
 		return expected
 	}

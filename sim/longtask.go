@@ -38,7 +38,7 @@ func (e *engine) longTask(i int32, a *alloc) placement.Choice {
 			j := int32(wd*64 + bits.TrailingZeros64(word))
 			word &= word - 1
 			rt := &e.tasks[j]
-			left := e.durs.Remaining(e.kinds[e.kindOf[j]].name, e.now-e.startedAt[j], nil, 0)
+			left := e.sizes.Remaining(&e.durs, j, e.kinds[e.kindOf[j]].name, e.now-e.startedAt[j], 0)
 			c.Longest = max(c.Longest, left, e.taskRun(j))
 			if rt.on == a {
 				c.AuxBusy = max(c.AuxBusy, left)
@@ -72,7 +72,7 @@ func (e *engine) waitOver() bool {
 }
 
 // taskRun returns how long task i is expected to run: its kind's weight
-// in the ranks.
+// in the ranks times its size.
 func (e *engine) taskRun(i int32) time.Duration {
-	return time.Duration(e.kindRun[e.kindOf[i]] * float64(time.Second))
+	return time.Duration(e.kindRun[e.kindOf[i]] * e.sizes.Of(i) * float64(time.Second))
 }

@@ -66,8 +66,10 @@ type Memory struct {
 	// run (stealer.Learned).
 	stealer.Learned
 	TaskDuration time.Duration
-	// Durations is what was learned of each kind of task's durations.
+	// Durations is what was learned of each kind of task's durations,
+	// and Sizes each task's against its kind's, by task ID.
 	Durations stealer.Profile
+	Sizes     stealer.Sizes
 	// Recent is the stealer's recent acquisitions and releases
 	// (Snapshot.Recent), and Clock the virtual time its last run ended
 	// at: a run with a Memory starts at Clock, not at 0, so that the

@@ -300,6 +300,33 @@ func TestRankBeforeSizeOnceTimed(t *testing.T) {
 	}
 }
 
+// A run hands each task's size against its kind to the next through
+// its Memory, as runner.Runner does through a flow's history: of three
+// tasks of one kind on one cpu, the one that ran longest starts first
+// the next time, since it ends the flow last.
+func TestMemoryCarriesTaskSizes(t *testing.T) {
+	w := &Workload{Name: "sizes", Tasks: tasks(cpu(1), 10*time.Second, 40*time.Second, 10*time.Second)}
+	for i := range w.Tasks {
+		w.Tasks[i].Kind = "k"
+	}
+	c := handCluster(1, 1, time.Hour)
+	var mem Memory
+	for _, wait := range []float64{
+		10, // first come first: a, then b, then c
+		40, // b first, then a and c
+	} {
+		r, err := Run(context.Background(), Config{Workload: w, Policy: NewStatic(StaticConfig{}, c), Cluster: c, Seed: 1, Memory: &mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "makespan", r.Metrics.Makespan, 60)
+		check(t, "wait p50", r.Metrics.WaitP50, wait)
+	}
+	if mem.Sizes["b"] < 1.5 || mem.Sizes["a"] > 0.75 || mem.Sizes["c"] > 0.75 {
+		t.Errorf("Memory.Sizes = %v, want b about twice its kind's mean, a and c about half", mem.Sizes)
+	}
+}
+
 func TestFreeIndexBestFit(t *testing.T) {
 	sp := newSpace()
 	sp.add(ebb.Resources{ebb.CPU: 1, ebb.Mem: 1})

@@ -26,6 +26,12 @@ func (e *engine) ready(i int32) {
 		s.kinds = map[int32]int{}
 	}
 	s.kinds[e.kindOf[i]]++
+	if e.sizes.Any() {
+		if s.units == nil {
+			s.units = map[int32]float64{}
+		}
+		s.units[e.kindOf[i]] += e.sizes.Of(i)
+	}
 	if !s.listed {
 		s.listed = true
 		k, _ := slices.BinarySearchFunc(e.readyShapes, s, func(a, b *tshape) int { return cmp.Compare(a.rank, b.rank) })
@@ -174,6 +180,9 @@ func (e *engine) start(i int32, a *alloc) {
 		delete(e.waitSince, i)
 	}
 	s.kinds[e.kindOf[i]]--
+	if s.units != nil {
+		s.units[e.kindOf[i]] -= e.sizes.Of(i)
+	}
 	e.startedAt[i] = e.now
 	e.kinds[e.kindOf[i]].running++
 	e.runningSet[i/64] |= 1 << (i % 64)
@@ -222,7 +231,7 @@ func (e *engine) finish(i int32) bool {
 	e.progressAt = e.now
 	e.kinds[e.kindOf[i]].running--
 	e.runningSet[i/64] &^= 1 << (i % 64)
-	expected := e.learned(e.kindOf[i], t.dur)
+	expected := e.learned(i, t.dur)
 	if e.taskAvg == 0 {
 		e.taskAvg = t.dur
 	} else {

@@ -15,7 +15,8 @@ import (
 // ends after the backlog starts on held capacity and runs its own chains
 // out, a purchase only adds idle time. A chain's length is its tasks'
 // expected durations summed, as Estimate gives them (a kind none of whose
-// tasks has finished counts at its lower bound), along the longest path
+// tasks has finished counts at its lower bound) times each task's size
+// when known (Wave.Size, see Sizes), along the longest path
 // of dependents: a task's upward rank, from what is known now; times the
 // scale of the lineage of the running or ready task it starts from
 // (Wave.Scale, see Lineage), which holds that task to at least that
@@ -53,7 +54,7 @@ type Critical struct {
 	// kind none of which has finished, as in End), a task behind starts
 	// no sooner than the last of its dependencies ends, and ready tasks
 	// take the cpus that free up longest chain first, each running its
-	// kind's Estimate. Where Work over the cpus says how wide the rest
+	// kind's Estimate times its size. Where Work over the cpus says how wide the rest
 	// of the flow is and End how deep, Packed says both at once: a
 	// stage that fans out behind a running task and joins again waits
 	// for the task, and then for all of its branches on what is held.
@@ -121,11 +122,13 @@ const leftBudget = 256
 // Critical returns the longest chains of w's flow (see [Critical]): each
 // task behind a running or ready one weighs its kind's Estimate (its
 // running tasks' ages counted, a kind with none finished at its lower
-// bound), each running task its expected remaining time (see
-// Durations.Remaining; zero when no task of its kind has finished), and
-// a chain is the longest path of dependents; End weighs the latestOf
+// bound) times its size (Wave.Size), each running task its expected
+// remaining time (see Durations.Remaining; zero when no task of its kind
+// has finished; what its size says is left when that is known), and a
+// chain is the longest path of dependents; End weighs the latestOf
 // running chains expected to end last by the spread of their remaining
-// times (see expectedLatest). It walks every task behind the running
+// times (see expectedLatest), a task of known size as ending when its
+// size says. It walks every task behind the running
 // and ready ones once, up to criticalBudget of them; past that (at once
 // when w.ReadyCount says the ready ones alone are more), it returns the
 // zero value; when no running task's end is known (none runs, or none
@@ -216,11 +219,22 @@ func (d *Durations) Critical(w Wave) Critical {
 			}
 			in, floor := 0.0, 0.0
 			sc := w.scale(t)
+			size, sized := w.size(t)
 			if timed[i] || seen {
-				in = left[i] / float64(time.Second)
+				// Ages and the kind's durations are over each
+				// task's size (see TaskSizes.Learn).
+				in = size * left[i] / float64(time.Second)
 				// A task whose lineage ran long runs long too.
 				floor = sc*weight[k] - kw.Running[i].Seconds()
+				if sized {
+					floor = sizedLeft(size, sc*weight[k], kw.Running[i].Seconds())
+				}
 				in = max(in, floor)
+				if sized && floor > 0 {
+					// A task of known size ends about when its
+					// size says, not when its kind's spread does.
+					in = floor
+				}
 			}
 			longest := 0.0
 			for _, dep := range w.Dependents(t) {
@@ -230,7 +244,7 @@ func (d *Durations) Critical(w Wave) Critical {
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
 			}
-			top = insertLatest(top, chainEnd{k, i, in, longest, floor})
+			top = insertLatest(top, chainEnd{k, i, in, longest, floor, size, sized && floor > 0})
 			if w.Cpus > 0 {
 				c := w.Resources(t)[ebb.CPU]
 				cpuSum += c
@@ -259,10 +273,10 @@ func (d *Durations) Critical(w Wave) Critical {
 	}
 	ends := make([][]mass, 0, len(top))
 	for _, r := range latest {
-		if ms := masses[r.kind]; ms != nil && len(ms[r.i]) > 0 {
+		if ms := masses[r.kind]; ms != nil && len(ms[r.i]) > 0 && !r.sure {
 			e := make([]mass, len(ms[r.i]))
 			for j, m := range ms[r.i] {
-				e[j] = mass{At: max(m.At, r.floor) + r.longest, P: m.P}
+				e[j] = mass{At: max(m.At*r.size, r.floor) + r.longest, P: m.P}
 			}
 			ends = append(ends, e)
 			continue
@@ -351,6 +365,15 @@ func fewestCpus(w Wave, cpuSum, workFit, deep float64, runs []started, rank map[
 		}
 	}
 	return hi
+}
+
+// size returns what w.Size says of task t and whether it is known: 1
+// and false when w has no Size or it knows nothing of t.
+func (w Wave) size(t int32) (float64, bool) {
+	if w.Size == nil {
+		return 1, false
+	}
+	return w.Size(t)
 }
 
 // scale returns what w.Scale says of task t, or 1 when w has no Scale.

@@ -118,17 +118,23 @@ func (d *Durations) Remaining(kind string, age time.Duration, running []time.Dur
 const recency = 7.0 / 8
 
 // KindWork is ready work of one kind, as an evaluation sees it: Count
-// tasks not started, the ages of the kind's running tasks, and the kind's
-// duration hint.
+// tasks not started, the ages of the kind's running tasks, each over its
+// size (TaskSizes.Age), and the kind's duration hint. Units, when not
+// zero, is the Count tasks' sizes summed (TaskSizes.Of), for Mean; zero
+// counts each as 1. Sizes, when not nil, holds each running task's size,
+// in the order of Running, for RunningLeft; nil says 1 for all.
 type KindWork struct {
 	Kind    string
 	Count   int
+	Units   float64
 	Running []time.Duration
+	Sizes   []float64
 	Hint    time.Duration
 }
 
 // Mean returns how long one task of work is expected to run: the mean of
-// its kinds' estimates (see Estimate), weighed by their counts, and
+// its kinds' estimates (see Estimate), each times its tasks' sizes
+// summed (KindWork.Units, Count when zero), over their count, and
 // whether that is only a lower bound (some kind among them has no
 // finished task yet). A kind whose tasks have just begun (they run, none
 // has finished, and none has run any time) counts as 0, a bound: the
@@ -149,7 +155,11 @@ func (d *Durations) Mean(work []KindWork) (time.Duration, bool) {
 			return 0, false
 		}
 		bound = bound || atLeast
-		sum += est * time.Duration(w.Count)
+		units := float64(w.Count)
+		if w.Units > 0 {
+			units = w.Units
+		}
+		sum += time.Duration(float64(est) * units)
 		n += w.Count
 	}
 	if n == 0 {
@@ -260,22 +270,28 @@ func (d *Durations) remainingEach(kind string, ages []time.Duration, hint time.D
 }
 
 // RunningLeft returns how much longer, on average, the running tasks of
-// work (their ages in Running, kind by kind) are expected to run: the
-// mean of MeanRemaining over every kind, weighed by how many of its tasks
-// run; 0 when none runs. An evaluation reports it in Snapshot.Remaining
-// (see RemainingEstimator).
+// work (their ages in Running, kind by kind) are expected to run: for
+// each, what Remaining says of it times its size (KindWork.Sizes); 0
+// when none runs. An evaluation reports it in Snapshot.Remaining (see
+// RemainingEstimator).
 func (d *Durations) RunningLeft(work []KindWork) time.Duration {
-	var sum time.Duration
+	var sum float64
 	n := 0
 	for _, w := range work {
 		if len(w.Running) == 0 {
 			continue
 		}
-		sum += d.MeanRemaining(w.Kind, w.Running, w.Hint) * time.Duration(len(w.Running))
+		left, _ := d.remainingEach(w.Kind, w.Running, w.Hint)
+		for i, l := range left {
+			if i < len(w.Sizes) {
+				l *= w.Sizes[i]
+			}
+			sum += l
+		}
 		n += len(w.Running)
 	}
 	if n == 0 {
 		return 0
 	}
-	return sum / time.Duration(n)
+	return time.Duration(sum / float64(n))
 }

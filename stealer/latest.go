@@ -17,7 +17,9 @@ const latestOf = 16
 type chainEnd struct {
 	kind, i     int
 	in, longest float64
-	floor       float64 // the least the task has left, from its lineage (see Lineage)
+	floor       float64 // the least the task has left, from its lineage (see Lineage) and size
+	size        float64 // the task's size (see TaskSizes): its kind's durations are over it
+	sure        bool    // the task's size is known: it ends at in, not by its kind's spread
 }
 
 func (c chainEnd) end() float64 { return c.in + c.longest }

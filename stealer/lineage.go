@@ -8,7 +8,8 @@ import "time"
 const maxScale = 2
 
 // A Lineage is what the finished tasks that lead to a task took against
-// what their kinds were expected to take when each finished, in seconds.
+// what they were expected to take when each finished (their kinds'
+// estimates times their sizes, see Sizes), in seconds.
 // The tasks of one chain of a flow often scale together: a sample twice
 // the size of the others takes about twice as long at each step of the
 // pipeline that processes it, so that the chain through it, which sets

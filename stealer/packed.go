@@ -16,12 +16,13 @@ type readyTask struct {
 	walkedTask
 }
 
-// walkOf returns task t's cpus and its kind's estimate (weight), its rank
-// left to the caller.
+// walkOf returns task t's cpus and its kind's estimate (weight) times
+// its size (Wave.Size), its rank left to the caller.
 func walkOf(w Wave, t int32, weight []float64) walkedTask {
 	r := walkedTask{cpu: w.Resources(t)[ebb.CPU]}
 	if k := w.Kind(t); k >= 0 && k < len(weight) {
-		r.dur = weight[k]
+		size, _ := w.size(t)
+		r.dur = weight[k] * size
 	}
 	return r
 }

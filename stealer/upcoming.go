@@ -107,6 +107,11 @@ type Wave struct {
 	// behind a running or ready task is expected to run, from what the
 	// tasks that led to it took (Lineage.Scale), or is nil: 1 for all.
 	Scale func(task int32) float64
+	// Size returns how much longer than its kind's estimate a task is
+	// expected to run, from what it took in an earlier run of the flow,
+	// and whether that is known (TaskSizes.Size); or is nil: nothing is
+	// known of any task.
+	Size func(task int32) (float64, bool)
 	// Arriving says that tasks are still to join the flow (a simulated
 	// workload's arrivals to come), so that the tasks Critical finds
 	// left are not all there will be (Critical.Walked stays false).
@@ -265,11 +270,22 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			// finish (or whose kind none has) may end at any moment:
 			// Remaining's guess for it (half its age again) is no
 			// bound, so what waits on it is due no sooner than now.
-			likely := time.Duration(left[i])
+			// Ages and the kind's durations are over each task's
+			// size (see TaskSizes.Learn).
+			size, sized := w.size(t)
+			likely := time.Duration(left[i] * size)
 			end, soon := likely, time.Duration(0)
+			if sized && timed[i] {
+				if left := sizedLeft(size, float64(estimateOf(k).est), float64(kw.Running[i])); left > 0 {
+					// A task of known size ends about when its size
+					// says, not when its kind's spread does.
+					likely = time.Duration(left)
+					end, soon = likely, likely
+				}
+			}
 			if !timed[i] {
 				end = 0
-			} else {
+			} else if soon == 0 {
 				if a := kw.Running[i]; a != quartileAge {
 					quartileAge = a
 					quartile, quartileOK = curve.early(a)
@@ -278,7 +294,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 				// mean.
 				soon = end
 				if quartileOK {
-					soon = min(quartile, end)
+					soon = min(time.Duration(float64(quartile)*size), end)
 				}
 			}
 			for _, c := range deps {
@@ -301,13 +317,16 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			// When it starts is not known: it waits for a slot
 			// (else it would run), so what it makes ready comes no
 			// sooner than its estimate from now, and is untimed.
-			est := estimateOf(w.Kind(t))
+			est := estimateOf(w.Kind(t)).est
+			if size, _ := w.size(t); size != 1 {
+				est = time.Duration(float64(est) * size)
+			}
 			head := int32(-1)
 			if len(deps) == 1 {
 				head = t
 			}
 			for _, c := range deps {
-				see(c, est.est, est.est, est.est, false, head)
+				see(c, est, est, est, false, head)
 			}
 		}
 	}
@@ -338,6 +357,9 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 		for _, c := range q {
 			e := cands[c]
 			est := estimateOf(w.Kind(c))
+			if size, _ := w.size(c); size != 1 {
+				est.est = time.Duration(float64(est.est) * size)
+			}
 			deps := w.Dependents(c)
 			if wave >= 2 {
 				looked += len(deps)
