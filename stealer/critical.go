@@ -115,6 +115,12 @@ const criticalBudget = 1 << 15
 // for each count of cpus tried.
 const cpusBudget = 1 << 12
 
+// endSlack absorbs rounding in sums of durations, in seconds: the same
+// durations summed in another order (a schedule's, a chain's) differ in
+// their last bits, and a schedule that ends within endSlack of the
+// chains' end ends with them.
+const endSlack = 1e-3
+
 // leftBudget is how many tasks left Critical.Left lists at most: the tail
 // of a flow, where what is left may all fit on what a policy keeps.
 const leftBudget = 256
@@ -331,6 +337,9 @@ func (d *Durations) Critical(w Wave) Critical {
 		c.Packed = secondsDur(packed(w, w.Cpus, runs, rank, weight))
 	}
 	deep := max(end, ready)
+	if c.Packed > 0 && math.Abs(c.Packed.Seconds()-deep) <= endSlack {
+		c.Packed = secondsDur(deep)
+	}
 	if c.Ranked && c.Walked && c.Packed > secondsDur(deep) && len(runs)+readyN+len(rank) <= cpusBudget {
 		c.Cpus = fewestCpus(w, cpuSum, workFit, deep, runs, rank, weight)
 	}
@@ -350,7 +359,7 @@ func fewestCpus(w Wave, cpuSum, workFit, deep float64, runs []started, rank map[
 	hi := math.Ceil(cpuSum)
 	near := func() bool { return hi-lo <= max(1, math.Floor(lo/16)) }
 	for step := max(1, math.Floor(lo/16)); !near() && lo+step < hi; step *= 2 {
-		if packed(w, lo+step, runs, rank, weight) <= deep {
+		if packed(w, lo+step, runs, rank, weight) <= deep+endSlack {
 			hi = lo + step
 			break
 		}
@@ -358,7 +367,7 @@ func fewestCpus(w Wave, cpuSum, workFit, deep float64, runs []started, rank map[
 	}
 	for !near() {
 		mid := math.Floor((lo + hi) / 2)
-		if packed(w, mid, runs, rank, weight) <= deep {
+		if packed(w, mid, runs, rank, weight) <= deep+endSlack {
 			hi = mid
 		} else {
 			lo = mid

@@ -114,6 +114,28 @@ func TestCriticalPacked(t *testing.T) {
 	}
 }
 
+// A schedule and a chain that sum the same durations in another order
+// differ in their last bits ((0.1+0.2)+0.3 is not 0.1+(0.2+0.3)): the
+// schedule on six cpus still ends with the chain, and six is what the
+// flow can use, not every cpu its tasks would take at once.
+func TestCriticalCpusAbsorbsRounding(t *testing.T) {
+	var d Durations
+	d.Observe("split", 200*time.Millisecond)
+	d.Observe("map", 200*time.Millisecond)
+	d.Observe("merge", 300*time.Millisecond)
+	d.Observe("side", 100*time.Millisecond)
+	w := fanWave(2, 1)
+	w.Kinds[0].Running = []time.Duration{100 * time.Millisecond}
+	got := d.Critical(w)
+	if got.End != 600*time.Millisecond || got.Cpus != 6 {
+		t.Errorf("Critical: End %v, Cpus %v; want 600ms, 6", got.End, got.Cpus)
+	}
+	w.Cpus = 6
+	if got := d.Critical(w); got.Packed != got.End || got.Cpus != 0 {
+		t.Errorf("Critical on 6 cpus: Packed %v, End %v, Cpus %v; want Packed = End, and Cpus 0", got.Packed, got.End, got.Cpus)
+	}
+}
+
 // BenchmarkCriticalCpus walks a wide flow at the budget of Cpus: a
 // split runs, 4,094 maps of four kinds wait on it and a merge on them,
 // on 8 cpus. Packed is past the longest chain, so Critical also seeks the
