@@ -54,10 +54,11 @@ type Critical struct {
 	// kind none of which has finished, as in End), a task behind starts
 	// no sooner than the last of its dependencies ends, and ready tasks
 	// take the cpus that free up longest chain first, each running its
-	// kind's Estimate times its size. Where Work over the cpus says how wide the rest
-	// of the flow is and End how deep, Packed says both at once: a
-	// stage that fans out behind a running task and joins again waits
-	// for the task, and then for all of its branches on what is held.
+	// kind's Estimate times its size. Where Work over the cpus says how
+	// wide the rest of the flow is and End how deep, Packed says both at
+	// once: a stage that fans out behind a running task and joins again
+	// waits for the task, and then for all of its branches on what is
+	// held.
 	// When the work alone (Work's share that fits, the running tasks'
 	// remaining cpu time added) over the cpus ends after End, Packed is
 	// that figure: the schedule ends no sooner. Zero when Wave.Cpus is,
@@ -134,8 +135,8 @@ const leftBudget = 256
 // chain is the longest path of dependents; End weighs the latestOf
 // running chains expected to end last by the spread of their remaining
 // times (see expectedLatest), a task of known size as ending when its
-// size says. It walks every task behind the running
-// and ready ones once, up to criticalBudget of them; past that (at once
+// size says. It walks every task behind the running and ready ones
+// once, up to criticalBudget of them; past that (at once
 // when w.ReadyCount says the ready ones alone are more), it returns the
 // zero value; when no running task's end is known (none runs, or none
 // of their kinds has finished and nothing is behind them), only what is
@@ -235,11 +236,12 @@ func (d *Durations) Critical(w Wave) Critical {
 				if sized {
 					floor = sizedLeft(size, sc*weight[k], kw.Running[i].Seconds())
 				}
-				in = max(in, floor)
 				if sized && floor > 0 {
 					// A task of known size ends about when its
 					// size says, not when its kind's spread does.
 					in = floor
+				} else {
+					in = max(in, floor)
 				}
 			}
 			longest := 0.0
