@@ -52,6 +52,10 @@ type EvalConfig struct {
 	// is expected to run its kind's estimate times its size (see
 	// Eval.Sizes).
 	Sizes stealer.Sizes
+	// SizeFit, when set, is how much of its sizes showed in the run
+	// that kept them (see stealer.SizeFit): how far the eval trusts
+	// Sizes starts from it (see Eval.SizeFit).
+	SizeFit stealer.SizeFit
 	// TaskDuration, when set, is how long tasks took lately in an
 	// earlier run of the flow (its Eval.TaskDuration): the eval's
 	// TaskDuration starts from it, not from zero.
@@ -234,7 +238,7 @@ func NewEval(ctx context.Context, g *ebb.Graph, digests []digest.Digest, cfg Eva
 	e.counts.Tasks = n
 	e.kindOf, e.kinds = kindsOf(g.Flow.Tasks)
 	e.durations.Seed(cfg.History)
-	e.sizes = stealer.NewTaskSizes(n, func(i int) string { return g.Flow.Tasks[i].Name }, cfg.Sizes)
+	e.sizes = stealer.NewTaskSizes(n, func(i int) string { return g.Flow.Tasks[i].Name }, cfg.Sizes, cfg.SizeFit)
 	e.duration = max(0, cfg.TaskDuration)
 	e.ready.kindOf = e.kindOf
 	e.ready.sizes = &e.sizes

@@ -35,13 +35,16 @@ const historyFile = "durations.json"
 const historyVersion = 1
 
 // history is what a run learned, for the next run of its flow. A blob
-// written before TaskDuration, Cluster and Sizes were kept has none of
-// them: the next run learns them anew.
+// written before TaskDuration, Cluster, Sizes and SizeFit were kept has
+// none of them: the next run learns them anew.
 type history struct {
 	Version int             `json:"version"`
 	Kinds   stealer.Profile `json:"kinds"`
-	// Sizes is how long each task ran against its kind (Eval.Sizes).
-	Sizes stealer.Sizes `json:"sizes,omitempty"`
+	// Sizes is how long each task ran against its kind (Eval.Sizes),
+	// and SizeFit how much of the sizes before showed in the run
+	// (Eval.SizeFit).
+	Sizes   stealer.Sizes   `json:"sizes,omitempty"`
+	SizeFit stealer.SizeFit `json:"size_fit,omitzero"`
 	// TaskDuration is how long tasks took lately (Eval.TaskDuration).
 	TaskDuration time.Duration `json:"task_duration,omitempty"`
 	// Cluster is what the stealer learned of the auxiliary cluster.
@@ -86,6 +89,9 @@ func loadHistory(ctx context.Context, cache repository.Cache, repo repository.St
 	}
 	if err := h.Sizes.Validate(); err != nil {
 		return history{}, fmt.Errorf("history of flow %q: sizes: %v: %w", flow.Name, err, ebb.ErrCorrupt)
+	}
+	if err := h.SizeFit.Validate(); err != nil {
+		return history{}, fmt.Errorf("history of flow %q: %v: %w", flow.Name, err, ebb.ErrCorrupt)
 	}
 	if h.TaskDuration < 0 {
 		return history{}, fmt.Errorf("history of flow %q: task_duration %v: must not be negative: %w", flow.Name, h.TaskDuration, ebb.ErrCorrupt)

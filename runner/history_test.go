@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sync"
@@ -106,6 +107,14 @@ func TestHistoryKeepsClusterLatencies(t *testing.T) {
 		t.Errorf("loadHistory of a negative latency: %v, want ebb.ErrCorrupt", err)
 	}
 	bad = want
+	bad.SizeFit = stealer.SizeFit{XX: -1}
+	if err := saveHistory(t.Context(), cache, repo, flow, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadHistory(t.Context(), cache, repo, flow); !errors.Is(err, ebb.ErrCorrupt) {
+		t.Errorf("loadHistory of a size fit of negative xx: %v, want ebb.ErrCorrupt", err)
+	}
+	bad = want
 	bad.Sizes = stealer.Sizes{"align-1": 100}
 	if err := saveHistory(t.Context(), cache, repo, flow, bad); err != nil {
 		t.Fatal(err)
@@ -185,6 +194,14 @@ func TestHistoryCarriesTaskSizes(t *testing.T) {
 		}
 		if h2.Sizes["align-1"] != h.Sizes["align-1"] || len(h2.Sizes) != 4 {
 			t.Errorf("sizes after the next run: %v; want align-1's, cached, kept at %v", h2.Sizes, h.Sizes["align-1"])
+		}
+		// The first run had no sizes to check; in the next, its tasks
+		// took just what their sizes said.
+		if f := h.SizeFit; f != (stealer.SizeFit{}) {
+			t.Errorf("size fit after the first run: %+v, want none", f)
+		}
+		if f := h2.SizeFit; f.XX <= 0 || math.Abs(f.XY/f.XX-1) > 1e-6 {
+			t.Errorf("size fit after the next run: %+v, want a slope of 1", f)
 		}
 	})
 }

@@ -107,15 +107,24 @@ func (e *Eval) History() stealer.Profile {
 }
 
 // Sizes returns how long each task that ran in this eval took against
-// its kind's estimate now, and for those that did not, the size it
+// its kind's tasks' mean, and for those that did not, the size it
 // started from (EvalConfig.Sizes): what the next run of the flow should
 // start from (see stealer.TaskSizes.Sizes). The result is the caller's.
 func (e *Eval) Sizes() stealer.Sizes {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.sizes.Sizes(&e.durations,
+	return e.sizes.Sizes(
 		func(i int) string { return e.g.Flow.Tasks[i].Name },
 		func(i int) string { return e.kinds[e.kindOf[i]].name }, e.cfg.Sizes)
+}
+
+// SizeFit returns how much of the sizes it started from
+// (EvalConfig.Sizes) showed in what the eval's tasks took (see
+// stealer.SizeFit): what the next run of the flow should start from.
+func (e *Eval) SizeFit() stealer.SizeFit {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sizes.Fit()
 }
 
 // ranks returns each task's upward rank (ebb.UpwardRanks), each task
@@ -201,6 +210,7 @@ func (e *Eval) wave(now time.Time) (stealer.Wave, bool) {
 		Resources:  func(i int32) ebb.Resources { return e.shapes[i].res },
 		Scale:      func(i int32) float64 { return e.lineage[i].Scale() },
 		Size:       e.sizes.Size,
+		SizesSure:  e.sizes.Sure(),
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.ready.n,
 		Ready: func(yield func(int32) bool) {

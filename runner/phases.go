@@ -218,6 +218,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	e, err := NewEval(ctx, r.graph, r.digests, EvalConfig{
 		History:      before.Kinds,
 		Sizes:        before.Sizes,
+		SizeFit:      before.SizeFit,
 		TaskDuration: before.TaskDuration,
 		Cache:        r.cfg.Cache,
 		Repository:   r.cfg.Repository,
@@ -244,7 +245,7 @@ func (r *Runner) evaluate(ctx context.Context) error {
 	// What the tasks and the cluster took is kept for the next run, even
 	// when this one was cancelled.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FreeTimeout)
-	after := history{Kinds: e.History(), Sizes: e.Sizes(), TaskDuration: e.TaskDuration(), Cluster: before.Cluster}
+	after := history{Kinds: e.History(), Sizes: e.Sizes(), SizeFit: e.SizeFit(), TaskDuration: e.TaskDuration(), Cluster: before.Cluster}
 	if s != nil {
 		after.Cluster = s.Learned()
 	}

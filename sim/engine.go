@@ -237,10 +237,11 @@ func newEngine(cfg Config, cl Cluster) (*engine, error) {
 	e.deps = make([]int32, n)
 	e.lineage = make([]stealer.Lineage, n)
 	var sizes stealer.Sizes
+	var fit stealer.SizeFit
 	if m := cfg.Memory; m != nil {
-		sizes = m.Sizes
+		sizes, fit = m.Sizes, m.SizeFit
 	}
-	e.sizes = stealer.NewTaskSizes(n, func(i int) string { return w.Tasks[i].ID }, sizes)
+	e.sizes = stealer.NewTaskSizes(n, func(i int) string { return w.Tasks[i].ID }, sizes, fit)
 	for i, t := range w.Tasks {
 		e.waiting[i] = int32(len(t.Deps)) + 1
 		e.deps[i] = int32(len(t.Deps))
@@ -373,9 +374,10 @@ func (e *engine) run(ctx context.Context) error {
 		m.Cancelled = slices.Clone(e.waited)
 		m.TaskDuration = e.taskAvg
 		m.Durations = e.durs.Profile()
-		m.Sizes = e.sizes.Sizes(&e.durs,
+		m.Sizes = e.sizes.Sizes(
 			func(i int) string { return e.cfg.Workload.Tasks[i].ID },
 			func(i int) string { return e.kinds[e.kindOf[i]].name }, m.Sizes)
+		m.SizeFit = e.sizes.Fit()
 		m.Recent = slices.Clone(e.recent)
 		m.Clock = e.now
 	}

@@ -120,6 +120,7 @@ func (e *engine) lookahead(r runningTasks, cpus float64) ([]stealer.Upcoming, st
 		Waiting:    func(i int32) int { return int(e.waiting[i]) },
 		Scale:      func(i int32) float64 { return e.lineage[i].Scale() },
 		Size:       e.sizes.Size,
+		SizesSure:  e.sizes.Sure(),
 		Resources:  func(i int32) ebb.Resources { return e.tasks[i].shape.res },
 		Ranked:     e.ranksTimed,
 		ReadyCount: e.readyN,

@@ -67,9 +67,11 @@ type Memory struct {
 	stealer.Learned
 	TaskDuration time.Duration
 	// Durations is what was learned of each kind of task's durations,
-	// and Sizes each task's against its kind's, by task ID.
+	// Sizes each task's against its kind's, by task ID, and SizeFit how
+	// much of the sizes before showed in the run.
 	Durations stealer.Profile
 	Sizes     stealer.Sizes
+	SizeFit   stealer.SizeFit
 	// Recent is the stealer's recent acquisitions and releases
 	// (Snapshot.Recent), and Clock the virtual time its last run ended
 	// at: a run with a Memory starts at Clock, not at 0, so that the

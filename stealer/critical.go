@@ -236,7 +236,7 @@ func (d *Durations) Critical(w Wave) Critical {
 				if sized {
 					floor = sizedLeft(size, sc*weight[k], kw.Running[i].Seconds())
 				}
-				if sized && floor > 0 {
+				if sized && w.SizesSure && floor > 0 {
 					// A task of known size ends about when its
 					// size says, not when its kind's spread does.
 					in = floor
@@ -252,7 +252,7 @@ func (d *Durations) Critical(w Wave) Critical {
 			if longest > 0 {
 				chains = append(chains, Chain{In: secondsDur(in), Length: secondsDur(longest)})
 			}
-			top = insertLatest(top, chainEnd{k, i, in, longest, floor, size, sized && floor > 0})
+			top = insertLatest(top, chainEnd{k, i, in, longest, floor, size, sized && w.SizesSure && floor > 0})
 			if w.Cpus > 0 {
 				c := w.Resources(t)[ebb.CPU]
 				cpuSum += c

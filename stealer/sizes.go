@@ -15,6 +15,15 @@ import (
 // so that the longest chains, the order of ready tasks and the schedule
 // of what is left (Critical) follow each task's own size, and what the
 // run learns of its kinds still moves every estimate.
+//
+// Yesterday's sizes may say little of today's: inputs change, nodes
+// differ. A size read as sure when it is mostly noise misleads most
+// where it matters, since the longest of many chains each estimated
+// with noise is longer than the longest is. So a task's size counts as
+// its size to a power, from 0 (it says nothing: every task of a kind
+// alike) to 1 (it says all), the slope of what the run's finished tasks
+// took against their sizes (see sizeFit): how much of a task's size
+// from the run before shows in this one.
 
 // maxSize bounds a task's size, both ways: a task that ran a hundred
 // times its kind's mean once (a stalled node, a retry) is expected to run
@@ -25,9 +34,9 @@ const maxSize = 8
 // maxSizes is how many tasks' sizes a Sizes keeps at most.
 const maxSizes = 1 << 15
 
-// Sizes is, by task name, how long each task of a flow ran against its
-// kind's mean in an earlier run (1 for a task that ran as long as the
-// mean), within [1/8, 8]: what Durations.SizeOf said of it. It is plain
+// Sizes is, by task name, how long each task of a flow ran against the
+// mean of its kind's tasks in an earlier run (1 for a task that ran as
+// long as the mean), within [1/8, 8]. It is plain
 // data (JSON as an object of numbers), kept in the flow's history for
 // its next run, and read through TaskSizes.
 type Sizes map[string]float64
@@ -43,60 +52,73 @@ func (s Sizes) Validate() error {
 	return nil
 }
 
-// SizeOf returns how long a task of kind that ran for took ran against
-// the kind's estimate (Estimate, nothing running) within [1/8, 8], and
-// false when the kind has no estimate.
-func (d *Durations) SizeOf(kind string, took time.Duration) (float64, bool) {
-	k := d.kinds[kind]
-	if k == nil || len(k.recent) == 0 {
-		return 0, false
-	}
-	mean := k.mean()
-	if mean <= 0 {
-		return 0, false
-	}
-	return min(max(float64(took)/float64(mean), 1.0/maxSize), maxSize), true
-}
-
 // TaskSizes is what an evaluation knows of its tasks' sizes: each one's
-// from an earlier run (Sizes), and what each took in this one, so that it
-// can say what the next run should start from. A task of known size
-// teaches its kind's Durations what it took over its size (Learn), and
-// is expected to run its kind's estimate times its size. Tasks are indexed as in
-// the flow. The zero value knows no size. It is not safe for concurrent
-// use; its owner guards it.
+// from an earlier run (Sizes), how much of them shows in this run (see
+// sizeFit), and what each task took in this one, so that it can say what
+// the next run should start from. A task of known size is expected to
+// run its kind's estimate times its size to the fit's slope (Size), and
+// teaches its kind's Durations what it took over that (Learn). Tasks are
+// indexed as in the flow. The zero value knows no size. It is not safe
+// for concurrent use; its owner guards it.
 type TaskSizes struct {
-	of   []float32 // per task: its size, 0 when none is known
-	took []float32 // per task: what it took in this run, in seconds, 0 when it did not run
+	raw   []float32 // per task: its size from the earlier run, 0 when none is known
+	eff   []float32 // per task: raw to the power slope
+	slope float64   // the power eff was made with
+	fits  sizeFits
+	took  []float32 // per task: what it took in this run, in seconds, 0 when it did not run
 }
 
-// NewTaskSizes returns the sizes of n tasks, named by name, as from says.
-func NewTaskSizes(n int, name func(i int) string, from Sizes) TaskSizes {
+// slopeStep is how far the fit's slope moves before the sizes are made
+// anew from it: a bound on their cost, a power per task.
+const slopeStep = 1.0 / 32
+
+// NewTaskSizes returns the sizes of n tasks, named by name, as from says,
+// their slope starting from fit: what the run before saw of its own
+// sizes (the zero SizeFit: nothing).
+func NewTaskSizes(n int, name func(i int) string, from Sizes, fit SizeFit) TaskSizes {
 	s := TaskSizes{took: make([]float32, n)}
+	if fit.Validate() == nil {
+		s.fits.from = fit
+		if fit.XX > maxFitWeight {
+			s.fits.from = SizeFit{XY: fit.XY * maxFitWeight / fit.XX, XX: maxFitWeight}
+		}
+	}
 	if len(from) == 0 {
 		return s
 	}
-	s.of = make([]float32, n)
+	s.raw = make([]float32, n)
 	for i := range n {
 		if v, ok := from[name(i)]; ok {
-			s.of[i] = float32(v)
+			s.raw[i] = float32(v)
 		}
 	}
+	s.eff = make([]float32, n)
+	s.reweigh()
 	return s
 }
 
+// reweigh makes the sizes from the fit's slope.
+func (s *TaskSizes) reweigh() {
+	s.slope = s.fits.slope()
+	for i, v := range s.raw {
+		if v != 0 {
+			s.eff[i] = float32(math.Pow(float64(v), s.slope))
+		}
+	}
+}
+
 // Size returns task t's size: how much longer than its kind's estimate
-// it is expected to run, and whether that is known; 1 and false when it
-// is not.
+// it is expected to run (its size from the earlier run to the fit's
+// slope), and whether that is known; 1 and false when it is not.
 func (s *TaskSizes) Size(t int32) (float64, bool) {
-	if int(t) >= len(s.of) || s.of[t] == 0 {
+	if int(t) >= len(s.eff) || s.eff[t] == 0 {
 		return 1, false
 	}
-	return float64(s.of[t]), true
+	return float64(s.eff[t]), true
 }
 
 // Any reports whether the size of any task is known.
-func (s *TaskSizes) Any() bool { return len(s.of) > 0 }
+func (s *TaskSizes) Any() bool { return len(s.raw) > 0 }
 
 // Of returns task t's size (see Size), 1 when it is not known.
 func (s *TaskSizes) Of(t int32) float64 {
@@ -104,20 +126,33 @@ func (s *TaskSizes) Of(t int32) float64 {
 	return v
 }
 
-// Learn records that task t, of kind, ran for took in this run, and has
-// d learn what that says of its kind: took over the task's size, so that
-// a kind's durations are those of a task of size 1 whatever order its
-// tasks run in (see Durations.Learn; hint is the kind's). It returns
-// what the task was expected to take before, its kind's estimate times
-// its size (zero when nothing was known), for the lineage of the tasks
-// behind (see Lineage.Pass); and whether took is the first duration
-// known for the kind.
+// Sure reports whether the sizes say more of the tasks than their kinds'
+// spread: the fit's slope is at least its prior's. A running task of
+// known size is then expected to end when its size says (see Critical),
+// not by its kind's spread.
+func (s *TaskSizes) Sure() bool { return s.Any() && s.slope >= priorSlope }
+
+// Learn records that task t, of kind, ran for took in this run: the fit
+// counts it when its size is known, and d learns what it says of its
+// kind, took over the task's size, so that a kind's durations are those
+// of a task of size 1 whatever order its tasks run in (see
+// Durations.Learn; hint is the kind's). It returns what the task was
+// expected to take before, its kind's estimate times its size (zero when
+// nothing was known), for the lineage of the tasks behind (see
+// Lineage.Pass); and whether took is the first duration known for the
+// kind.
 func (s *TaskSizes) Learn(d *Durations, t int32, kind string, took, hint time.Duration) (expected time.Duration, first bool) {
 	if int(t) < len(s.took) {
 		s.took[t] = max(float32(took.Seconds()), math.SmallestNonzeroFloat32)
 	}
 	size := s.Of(t)
 	expected, first = d.Learn(kind, time.Duration(float64(took)/size), hint)
+	if int(t) < len(s.raw) && s.raw[t] != 0 {
+		s.fits.add(kind, float64(s.raw[t]), took.Seconds())
+		if math.Abs(s.fits.slope()-s.slope) >= slopeStep {
+			s.reweigh()
+		}
+	}
 	return time.Duration(float64(expected) * size), first
 }
 
@@ -139,24 +174,37 @@ func (s *TaskSizes) Age(t int32, age time.Duration) time.Duration {
 	return age
 }
 
+// Fit returns how much of the sizes showed in this run (see SizeFit),
+// for the next run of the flow to start from; what it started from when
+// it saw nothing.
+func (s *TaskSizes) Fit() SizeFit { return s.fits.fit() }
+
 // Sizes returns what the next run of the flow should start from: the
-// size of each task that ran in this one against its kind's estimate in
-// d now (SizeOf; kind names its kind), and, for each that did not (its
-// result was cached), the size the run started from (from), up to
+// size of each task that ran in this one, what it took over the mean of
+// what its kind's tasks took in this run (kind names its kind), within
+// [1/8, 8]; for each that did not (its result was cached), or whose kind
+// ran no other task, the size the run started from (from); up to
 // maxSizes tasks in the flow's order. The result is the caller's.
-func (s *TaskSizes) Sizes(d *Durations, name, kind func(i int) string, from Sizes) Sizes {
+func (s *TaskSizes) Sizes(name, kind func(i int) string, from Sizes) Sizes {
+	type sum struct {
+		took float64
+		n    int
+	}
+	kinds := make(map[string]sum)
+	for i, took := range s.took {
+		if took != 0 {
+			k := kinds[kind(i)]
+			kinds[kind(i)] = sum{k.took + float64(took), k.n + 1}
+		}
+	}
 	out := make(Sizes)
 	for i, took := range s.took {
 		if len(out) >= maxSizes {
 			break
 		}
-		if took == 0 {
-			if v, ok := from[name(i)]; ok {
-				out[name(i)] = v
-			}
-			continue
-		}
-		if v, ok := d.SizeOf(kind(i), time.Duration(float64(took)*float64(time.Second))); ok {
+		if k := kinds[kind(i)]; took != 0 && k.n >= 2 && k.took > 0 {
+			out[name(i)] = min(max(float64(took)*float64(k.n)/k.took, 1.0/maxSize), maxSize)
+		} else if v, ok := from[name(i)]; ok {
 			out[name(i)] = v
 		}
 	}

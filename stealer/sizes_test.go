@@ -11,29 +11,6 @@ import (
 	"github.com/ebbflow/ebb"
 )
 
-func TestSizeOf(t *testing.T) {
-	var d Durations
-	if _, ok := d.SizeOf("align", time.Minute); ok {
-		t.Errorf("SizeOf a kind never seen: known, want not")
-	}
-	d.Observe("align", 10*time.Minute)
-	for _, c := range []struct {
-		took time.Duration
-		want float64
-	}{
-		{10 * time.Minute, 1},
-		{25 * time.Minute, 2.5},
-		{5 * time.Minute, 0.5},
-		{10 * time.Hour, maxSize},    // a stalled run says no more than 8×
-		{time.Second, 1.0 / maxSize}, // nor a run in no time less than an 8th
-		{0, 1.0 / maxSize},
-	} {
-		if got, ok := d.SizeOf("align", c.took); !ok || got != c.want {
-			t.Errorf("SizeOf(align, %v) = %v, %v; want %v", c.took, got, ok, c.want)
-		}
-	}
-}
-
 func TestSizesValidate(t *testing.T) {
 	if err := (Sizes{"a": 1, "b": 0.125, "c": 8}).Validate(); err != nil {
 		t.Errorf("Validate of sizes within bounds: %v", err)
@@ -45,27 +22,31 @@ func TestSizesValidate(t *testing.T) {
 	}
 }
 
-// What a run hands on: the sizes of the tasks that ran in it, against
-// their kinds' estimates at its end; those it started from for its tasks
-// that did not run (cached); nothing of tasks no longer in the flow.
+// A run's sizes from the run before count to the prior's slope until
+// the run has seen what its tasks take; a task of known size teaches its
+// kind what it took over its size. What a run hands on: the sizes of the
+// tasks that ran in it, against the mean of their kind's; those it
+// started from for its tasks that did not run (cached); nothing of tasks
+// no longer in the flow.
 func TestTaskSizes(t *testing.T) {
 	names := []string{"a", "b", "c", "d"}
 	name := func(i int) string { return names[i] }
 	kind := func(int) string { return "k" }
-	from := Sizes{"a": 2, "c": 0.5, "gone": 3}
-	s := NewTaskSizes(len(names), name, from)
-	for i, want := range []float64{2, 1, 0.5, 1} {
+	from := Sizes{"a": 4, "c": 0.25, "gone": 3}
+	s := NewTaskSizes(len(names), name, from, SizeFit{})
+	for i, want := range []float64{2, 1, 0.5, 1} { // 4^0.5, 0.25^0.5
 		got, known := s.Size(int32(i))
 		if got != want || known != (want != 1) {
 			t.Errorf("Size(%s) = %v, %v; want %v, %v", names[i], got, known, want, want != 1)
 		}
 	}
+	if !s.Sure() {
+		t.Errorf("Sure at the prior's slope: false, want true")
+	}
 	var d Durations
 	d.Observe("k", 10*time.Minute)
-	d.Observe("k", 10*time.Minute)
 	// a was expected to take twice its kind's 10 min, and b, of no
-	// known size, its kind's 10 min. They ran 5 and 20 min: half and
-	// twice their kind's mean, which is 10 min at the run's end.
+	// known size, its kind's 10 min.
 	if exp, first := s.Learn(&d, 0, "k", 5*time.Minute, 0); exp != 20*time.Minute || first {
 		t.Errorf("Learn(a) = %v, %v; want 20m, false", exp, first)
 	}
@@ -76,21 +57,63 @@ func TestTaskSizes(t *testing.T) {
 	}
 	// What a task of size 2 took teaches its kind half of it.
 	d = Durations{}
-	s2 := NewTaskSizes(len(names), name, from)
+	s2 := NewTaskSizes(len(names), name, from, SizeFit{})
 	s2.Learn(&d, 0, "k", 20*time.Minute, 0)
 	if est, _ := d.Estimate("k", nil, 0); est != 10*time.Minute {
 		t.Errorf("a task of size 2 that took 20m: its kind's Estimate = %v, want 10m", est)
 	}
-	d = Durations{}
-	d.Observe("k", 10*time.Minute)
-	got := s.Sizes(&d, name, kind, from)
-	if want := (Sizes{"a": 0.5, "b": 2, "c": 0.5}); !maps.Equal(got, want) {
+	// a and b ran 5 and 20 min, their mean 12.5.
+	got := s.Sizes(name, kind, from)
+	if want := (Sizes{"a": 0.4, "b": 1.6, "c": 0.25}); !maps.Equal(got, want) {
 		t.Errorf("Sizes = %v, want %v", got, want)
+	}
+	// A kind of which one task ran says nothing of its size.
+	s3 := NewTaskSizes(len(names), name, from, SizeFit{})
+	s3.Learn(&Durations{}, 0, "k", 5*time.Minute, 0)
+	if got := s3.Sizes(name, kind, from); !maps.Equal(got, Sizes{"a": 4, "c": 0.25}) {
+		t.Errorf("Sizes after one task of its kind ran = %v, want the sizes it started from", got)
 	}
 
 	var zero TaskSizes
-	if v, known := zero.Size(3); v != 1 || known {
-		t.Errorf("the zero TaskSizes: Size = %v, %v; want 1, false", v, known)
+	if v, known := zero.Size(3); v != 1 || known || zero.Sure() {
+		t.Errorf("the zero TaskSizes: Size = %v, %v, Sure %v; want 1, false, false", v, known, zero.Sure())
+	}
+}
+
+// How much of the sizes shows in the run: all of them when each task
+// takes its size times its kind's mean, whatever that mean; none when
+// what the tasks take has nothing to do with their sizes.
+func TestTaskSizesSlope(t *testing.T) {
+	const n = 64
+	name := func(i int) string { return fmt.Sprint(i) }
+	from := Sizes{}
+	for i := range n {
+		from[name(i)] = math.Pow(2, float64(i%5-2)) // 1/4 to 4
+	}
+	for _, c := range []struct {
+		name   string
+		took   func(i int) time.Duration
+		lo, hi float64
+	}{
+		{"as sized", func(i int) time.Duration { return time.Duration(from[name(i)] * float64(time.Minute)) }, 0.95, 1},
+		{"as sized, kinds of other means", func(i int) time.Duration {
+			return time.Duration(from[name(i)] * float64(time.Minute) * float64(1+i%2*9))
+		}, 0.95, 1},
+		{"unrelated", func(i int) time.Duration { return time.Duration(1+i%3) * time.Minute }, 0, 0.1},
+	} {
+		s := NewTaskSizes(n, name, from, SizeFit{})
+		var d Durations
+		for i := range n {
+			s.Learn(&d, int32(i), fmt.Sprint("k", i%2), c.took(i), 0)
+		}
+		got, _ := s.Size(4) // of size 4
+		slope := math.Log(got) / math.Log(4)
+		if slope < c.lo-1e-6 || slope > c.hi+1e-6 {
+			t.Errorf("%s: the slope of the sizes is %.3f, want within [%v, %v]", c.name, slope, c.lo, c.hi)
+		}
+		if sure := slope >= priorSlope; s.Sure() != sure {
+			t.Errorf("%s: Sure = %v at slope %.3f", c.name, s.Sure(), slope)
+		}
 	}
 }
 
@@ -99,13 +122,11 @@ func TestTaskSizes(t *testing.T) {
 func TestTaskSizesBounded(t *testing.T) {
 	n := maxSizes + 10
 	name := func(i int) string { return fmt.Sprint(i) }
-	s := NewTaskSizes(n, name, nil)
-	var d Durations
-	d.Observe("k", time.Minute)
+	s := NewTaskSizes(n, name, nil, SizeFit{})
 	for i := range n {
 		s.Learn(&Durations{}, int32(i), "k", time.Minute, 0)
 	}
-	got := s.Sizes(&d, name, func(int) string { return "k" }, nil)
+	got := s.Sizes(name, func(int) string { return "k" }, nil)
 	if _, last := got[name(maxSizes-1)]; len(got) != maxSizes || !last {
 		t.Errorf("Sizes of %d tasks: %d kept (task %d among them: %v), want the first %d", n, len(got), maxSizes-1, last, maxSizes)
 	}
@@ -123,6 +144,7 @@ func TestCriticalFollowsTaskSizes(t *testing.T) {
 			}
 			return 1, false
 		}
+		w.SizesSure = true
 		return w
 	}
 	for _, c := range []struct {
@@ -173,7 +195,7 @@ func TestMeanAndRunningLeftFollowSizes(t *testing.T) {
 	if got := d.RunningLeft([]KindWork{{Kind: "k", Running: []time.Duration{4 * time.Minute, 4 * time.Minute}, Sizes: []float64{2, 1}}}); got != 9*time.Minute {
 		t.Errorf("RunningLeft = %v, want 9m", got)
 	}
-	s := NewTaskSizes(2, func(i int) string { return fmt.Sprint(i) }, Sizes{"0": 2})
+	s := NewTaskSizes(2, func(i int) string { return fmt.Sprint(i) }, Sizes{"0": 4}, SizeFit{}) // 2, at the prior's slope
 	if got := s.Age(0, 8*time.Minute); got != 4*time.Minute {
 		t.Errorf("Age of a task of size 2 that ran 8m = %v, want 4m", got)
 	}
@@ -222,5 +244,39 @@ func TestNextWaveFollowsTaskSizes(t *testing.T) {
 	}
 	if got := due(map[int32]float64{0: 2}); got != 6*time.Minute {
 		t.Errorf("the split of size 2: the steps are due in %v, want 6m", got)
+	}
+}
+
+// What a run saw of its sizes, the next run starts from: sizes that
+// showed in full count nearly in full from the next run's first task,
+// and a fit weighs at most maxFitWeight.
+func TestSizeFitCarriesOver(t *testing.T) {
+	const n = 64
+	name := func(i int) string { return fmt.Sprint(i) }
+	from := Sizes{}
+	for i := range n {
+		from[name(i)] = math.Pow(2, float64(i%5-2))
+	}
+	s := NewTaskSizes(n, name, from, SizeFit{})
+	var d Durations
+	for i := range n {
+		s.Learn(&d, int32(i), "k", time.Duration(from[name(i)]*float64(time.Minute)), 0)
+	}
+	fit := s.Fit()
+	if fit.XX != maxFitWeight || math.Abs(fit.XY-fit.XX) > 1e-9 {
+		t.Errorf("Fit = %+v, want xy = xx = %v", fit, maxFitWeight)
+	}
+	next := NewTaskSizes(n, name, from, fit)
+	got, _ := next.Size(4) // of size 4
+	if slope := math.Log(got) / math.Log(4); slope < 0.94 {
+		t.Errorf("the next run's first slope: %.3f, want what the run before saw (1), drawn a ninth towards %v", slope, priorSlope)
+	}
+	if f := next.Fit(); f != fit {
+		t.Errorf("a run that saw nothing hands on %+v, want what it started from, %+v", f, fit)
+	}
+	for _, bad := range []SizeFit{{XY: math.NaN()}, {XX: -1}, {XY: math.Inf(1)}} {
+		if bad.Validate() == nil {
+			t.Errorf("Validate(%+v): no error", bad)
+		}
 	}
 }

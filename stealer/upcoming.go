@@ -112,6 +112,10 @@ type Wave struct {
 	// and whether that is known (TaskSizes.Size); or is nil: nothing is
 	// known of any task.
 	Size func(task int32) (float64, bool)
+	// SizesSure says that the sizes Size gives say more of the tasks
+	// than their kinds' spread (TaskSizes.Sure): a running task of known
+	// size is expected to end when its size says.
+	SizesSure bool
 	// Arriving says that tasks are still to join the flow (a simulated
 	// workload's arrivals to come), so that the tasks Critical finds
 	// left are not all there will be (Critical.Walked stays false).
@@ -275,7 +279,7 @@ func (d *Durations) NextWave(w Wave) []Upcoming {
 			size, sized := w.size(t)
 			likely := time.Duration(left[i] * size)
 			end, soon := likely, time.Duration(0)
-			if sized && timed[i] {
+			if sized && w.SizesSure && timed[i] {
 				if left := sizedLeft(size, float64(estimateOf(k).est), float64(kw.Running[i])); left > 0 {
 					// A task of known size ends about when its size
 					// says, not when its kind's spread does.
