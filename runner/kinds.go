@@ -107,13 +107,13 @@ func (e *Eval) History() stealer.Profile {
 }
 
 // Sizes returns how long each task that ran in this eval took against
-// its kind's tasks' mean, and for those that did not, the size it
+// its kind's estimate now, and for those that did not, the size it
 // started from (EvalConfig.Sizes): what the next run of the flow should
 // start from (see stealer.TaskSizes.Sizes). The result is the caller's.
 func (e *Eval) Sizes() stealer.Sizes {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.sizes.Sizes(
+	return e.sizes.Sizes(&e.durations,
 		func(i int) string { return e.g.Flow.Tasks[i].Name },
 		func(i int) string { return e.kinds[e.kindOf[i]].name }, e.cfg.Sizes)
 }

@@ -374,7 +374,7 @@ func (e *engine) run(ctx context.Context) error {
 		m.Cancelled = slices.Clone(e.waited)
 		m.TaskDuration = e.taskAvg
 		m.Durations = e.durs.Profile()
-		m.Sizes = e.sizes.Sizes(
+		m.Sizes = e.sizes.Sizes(&e.durs,
 			func(i int) string { return e.cfg.Workload.Tasks[i].ID },
 			func(i int) string { return e.kinds[e.kindOf[i]].name }, m.Sizes)
 		m.SizeFit = e.sizes.Fit()

@@ -34,9 +34,9 @@ const maxSize = 8
 // maxSizes is how many tasks' sizes a Sizes keeps at most.
 const maxSizes = 1 << 15
 
-// Sizes is, by task name, how long each task of a flow ran against the
-// mean of its kind's tasks in an earlier run (1 for a task that ran as
-// long as the mean), within [1/8, 8]. It is plain
+// Sizes is, by task name, how long each task of a flow ran against its
+// kind's mean in an earlier run (1 for a task that ran as long as the
+// mean), within [1/8, 8]: what Durations.SizeOf said of it. It is plain
 // data (JSON as an object of numbers), kept in the flow's history for
 // its next run, and read through TaskSizes.
 type Sizes map[string]float64
@@ -127,10 +127,10 @@ func (s *TaskSizes) Of(t int32) float64 {
 }
 
 // Sure reports whether the sizes say more of the tasks than their kinds'
-// spread: the fit's slope is at least its prior's. A running task of
-// known size is then expected to end when its size says (see Critical),
-// not by its kind's spread.
-func (s *TaskSizes) Sure() bool { return s.Any() && s.slope >= priorSlope }
+// spread: the fit's slope is at least sureSlope. A running task of known
+// size is then expected to end when its size says (see Critical), not
+// by its kind's spread.
+func (s *TaskSizes) Sure() bool { return s.Any() && s.slope >= sureSlope }
 
 // Learn records that task t, of kind, ran for took in this run: the fit
 // counts it when its size is known, and d learns what it says of its
@@ -180,35 +180,43 @@ func (s *TaskSizes) Age(t int32, age time.Duration) time.Duration {
 func (s *TaskSizes) Fit() SizeFit { return s.fits.fit() }
 
 // Sizes returns what the next run of the flow should start from: the
-// size of each task that ran in this one, what it took over the mean of
-// what its kind's tasks took in this run (kind names its kind), within
-// [1/8, 8]; for each that did not (its result was cached), or whose kind
-// ran no other task, the size the run started from (from); up to
-// maxSizes tasks in the flow's order. The result is the caller's.
-func (s *TaskSizes) Sizes(name, kind func(i int) string, from Sizes) Sizes {
-	type sum struct {
-		took float64
-		n    int
-	}
-	kinds := make(map[string]sum)
-	for i, took := range s.took {
-		if took != 0 {
-			k := kinds[kind(i)]
-			kinds[kind(i)] = sum{k.took + float64(took), k.n + 1}
-		}
-	}
+// size of each task that ran in this one against its kind's estimate in
+// d now (SizeOf; kind names its kind), the estimate the next run starts
+// from; and, for each that did not (its result was cached), the size the
+// run started from (from); up to maxSizes tasks in the flow's order. The
+// result is the caller's.
+func (s *TaskSizes) Sizes(d *Durations, name, kind func(i int) string, from Sizes) Sizes {
 	out := make(Sizes)
 	for i, took := range s.took {
 		if len(out) >= maxSizes {
 			break
 		}
-		if k := kinds[kind(i)]; took != 0 && k.n >= 2 && k.took > 0 {
-			out[name(i)] = min(max(float64(took)*float64(k.n)/k.took, 1.0/maxSize), maxSize)
-		} else if v, ok := from[name(i)]; ok {
+		if took == 0 {
+			if v, ok := from[name(i)]; ok {
+				out[name(i)] = v
+			}
+			continue
+		}
+		if v, ok := d.SizeOf(kind(i), time.Duration(float64(took)*float64(time.Second))); ok {
 			out[name(i)] = v
 		}
 	}
 	return out
+}
+
+// SizeOf returns how long a task of kind that ran for took ran against
+// the kind's estimate (Estimate, nothing running) within [1/8, 8], and
+// false when the kind has no estimate.
+func (d *Durations) SizeOf(kind string, took time.Duration) (float64, bool) {
+	k := d.kinds[kind]
+	if k == nil || len(k.recent) == 0 {
+		return 0, false
+	}
+	mean := k.mean()
+	if mean <= 0 {
+		return 0, false
+	}
+	return min(max(float64(took)/float64(mean), 1.0/maxSize), maxSize), true
 }
 
 // sizedLeft returns how much longer a running task of known size is

@@ -21,6 +21,10 @@ import (
 const (
 	priorSlope  = 0.5
 	priorWeight = 1.0
+	// sureSlope is the least slope at which a running task of known
+	// size is expected to end when its size says (TaskSizes.Sure): its
+	// size then tells more of it than its kind's spread.
+	sureSlope = 0.5
 	// maxFitWeight bounds what a SizeFit weighs in the next run: as
 	// much as about a hundred tasks a third off their kind's mean, so
 	// that the run's own tasks soon weigh as much.

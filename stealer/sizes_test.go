@@ -11,6 +11,28 @@ import (
 	"github.com/ebbflow/ebb"
 )
 
+func TestSizeOf(t *testing.T) {
+	var d Durations
+	if _, ok := d.SizeOf("align", time.Minute); ok {
+		t.Errorf("SizeOf a kind never seen: known, want not")
+	}
+	d.Observe("align", 10*time.Minute)
+	for _, c := range []struct {
+		took time.Duration
+		want float64
+	}{
+		{10 * time.Minute, 1},
+		{25 * time.Minute, 2.5},
+		{5 * time.Minute, 0.5},
+		{10 * time.Hour, maxSize},    // a stalled run says no more than 8×
+		{time.Second, 1.0 / maxSize}, // nor a run in no time less than an 8th
+	} {
+		if got, ok := d.SizeOf("align", c.took); !ok || got != c.want {
+			t.Errorf("SizeOf(align, %v) = %v, %v; want %v", c.took, got, ok, c.want)
+		}
+	}
+}
+
 func TestSizesValidate(t *testing.T) {
 	if err := (Sizes{"a": 1, "b": 0.125, "c": 8}).Validate(); err != nil {
 		t.Errorf("Validate of sizes within bounds: %v", err)
@@ -25,9 +47,9 @@ func TestSizesValidate(t *testing.T) {
 // A run's sizes from the run before count to the prior's slope until
 // the run has seen what its tasks take; a task of known size teaches its
 // kind what it took over its size. What a run hands on: the sizes of the
-// tasks that ran in it, against the mean of their kind's; those it
-// started from for its tasks that did not run (cached); nothing of tasks
-// no longer in the flow.
+// tasks that ran in it, against their kind's estimate as it ends; those
+// it started from for its tasks that did not run (cached); nothing of
+// tasks no longer in the flow.
 func TestTaskSizes(t *testing.T) {
 	names := []string{"a", "b", "c", "d"}
 	name := func(i int) string { return names[i] }
@@ -62,16 +84,13 @@ func TestTaskSizes(t *testing.T) {
 	if est, _ := d.Estimate("k", nil, 0); est != 10*time.Minute {
 		t.Errorf("a task of size 2 that took 20m: its kind's Estimate = %v, want 10m", est)
 	}
-	// a and b ran 5 and 20 min, their mean 12.5.
-	got := s.Sizes(name, kind, from)
-	if want := (Sizes{"a": 0.4, "b": 1.6, "c": 0.25}); !maps.Equal(got, want) {
+	// a and b ran 5 and 20 min: half and twice their kind's estimate
+	// of 10 min as the run ends.
+	d = Durations{}
+	d.Observe("k", 10*time.Minute)
+	got := s.Sizes(&d, name, kind, from)
+	if want := (Sizes{"a": 0.5, "b": 2, "c": 0.25}); !maps.Equal(got, want) {
 		t.Errorf("Sizes = %v, want %v", got, want)
-	}
-	// A kind of which one task ran says nothing of its size.
-	s3 := NewTaskSizes(len(names), name, from, SizeFit{})
-	s3.Learn(&Durations{}, 0, "k", 5*time.Minute, 0)
-	if got := s3.Sizes(name, kind, from); !maps.Equal(got, Sizes{"a": 4, "c": 0.25}) {
-		t.Errorf("Sizes after one task of its kind ran = %v, want the sizes it started from", got)
 	}
 
 	var zero TaskSizes
@@ -111,7 +130,7 @@ func TestTaskSizesSlope(t *testing.T) {
 		if slope < c.lo-1e-6 || slope > c.hi+1e-6 {
 			t.Errorf("%s: the slope of the sizes is %.3f, want within [%v, %v]", c.name, slope, c.lo, c.hi)
 		}
-		if sure := slope >= priorSlope; s.Sure() != sure {
+		if sure := slope >= sureSlope; s.Sure() != sure {
 			t.Errorf("%s: Sure = %v at slope %.3f", c.name, s.Sure(), slope)
 		}
 	}
@@ -126,7 +145,9 @@ func TestTaskSizesBounded(t *testing.T) {
 	for i := range n {
 		s.Learn(&Durations{}, int32(i), "k", time.Minute, 0)
 	}
-	got := s.Sizes(name, func(int) string { return "k" }, nil)
+	var d Durations
+	d.Observe("k", time.Minute)
+	got := s.Sizes(&d, name, func(int) string { return "k" }, nil)
 	if _, last := got[name(maxSizes-1)]; len(got) != maxSizes || !last {
 		t.Errorf("Sizes of %d tasks: %d kept (task %d among them: %v), want the first %d", n, len(got), maxSizes-1, last, maxSizes)
 	}
