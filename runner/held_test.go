@@ -10,8 +10,9 @@ import (
 // TestEvalHeldBytesPerTask guards what an Eval holds a task of a big flow
 // of independent tasks, beyond the flow, its graph and its digests: its
 // state, dependencies waiting, kind, rank, shape, place in the ready
-// queue and what it took (its size, for the next run), about 68 bytes. It was about 88 when every task had a slice of
-// its dependents and its ready queue entry took 24 bytes.
+// queue and what it took (its size, for the next run), about 68 bytes.
+// It was about 88 when every task had a slice of its dependents and its
+// ready queue entry took 24 bytes.
 func TestEvalHeldBytesPerTask(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds an eval of 100,000 tasks")

@@ -74,14 +74,11 @@ const slopeStep = 1.0 / 32
 
 // NewTaskSizes returns the sizes of n tasks, named by name, as from says,
 // their slope starting from fit: what the run before saw of its own
-// sizes (the zero SizeFit: nothing).
+// sizes (the zero SizeFit, or one that Validate refuses: nothing).
 func NewTaskSizes(n int, name func(i int) string, from Sizes, fit SizeFit) TaskSizes {
 	s := TaskSizes{took: make([]float32, n)}
 	if fit.Validate() == nil {
-		s.fits.from = fit
-		if fit.XX > maxFitWeight {
-			s.fits.from = SizeFit{XY: fit.XY * maxFitWeight / fit.XX, XX: maxFitWeight}
-		}
+		s.fits.from = fit.capped()
 	}
 	if len(from) == 0 {
 		return s

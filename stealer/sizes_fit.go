@@ -50,6 +50,15 @@ func (f SizeFit) Validate() error {
 	return nil
 }
 
+// capped returns f weighed at most maxFitWeight: its sums scaled alike,
+// its slope kept.
+func (f SizeFit) capped() SizeFit {
+	if f.XX <= maxFitWeight {
+		return f
+	}
+	return SizeFit{XY: f.XY * maxFitWeight / f.XX, XX: maxFitWeight}
+}
+
 // A sizeFit is the sums of one kind's finished tasks of known size: x the
 // log of a task's size, y the log of what it took, in seconds.
 type sizeFit struct {
@@ -110,12 +119,8 @@ func (f *sizeFits) slope() float64 {
 // sums, weighed at most maxFitWeight; the run before's when it saw
 // nothing.
 func (f *sizeFits) fit() SizeFit {
-	xy, xx := f.sxy, max(f.sxx, 0)
-	if xx <= 0 {
+	if f.sxx <= 0 {
 		return f.from
 	}
-	if xx > maxFitWeight {
-		xy, xx = xy*maxFitWeight/xx, maxFitWeight
-	}
-	return SizeFit{XY: xy, XX: xx}
+	return SizeFit{XY: f.sxy, XX: f.sxx}.capped()
 }
