@@ -154,7 +154,9 @@ func (e *Eval) Remaining() time.Duration {
 		w := stealer.KindWork{Kind: kd.name, Hint: kd.hint}
 		for _, r := range kd.running {
 			w.Running = append(w.Running, e.sizes.Age(r.t, now.Sub(r.at)))
-			w.Sizes = append(w.Sizes, e.sizes.Of(r.t))
+			if e.sizes.Any() {
+				w.Sizes = append(w.Sizes, e.sizes.Of(r.t))
+			}
 		}
 		work = append(work, w)
 	}

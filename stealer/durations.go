@@ -243,22 +243,6 @@ func (d *Durations) Weights(kinds []KindWork) (w []float64, timed bool) {
 	return w, timed
 }
 
-// MeanRemaining returns how much longer, on average, the running tasks of
-// kind are expected to run, given their ages: for each, the mean of the
-// kind's durations beyond its age, less its age (as Remaining), in one
-// pass over the kind's observations. It returns 0 when ages is empty.
-func (d *Durations) MeanRemaining(kind string, ages []time.Duration, hint time.Duration) time.Duration {
-	if len(ages) == 0 {
-		return 0
-	}
-	left, _ := d.remainingEach(kind, ages, hint)
-	var sum float64
-	for _, l := range left {
-		sum += l
-	}
-	return time.Duration(sum / float64(len(ages)))
-}
-
 // remainingEach returns, for each of the running tasks of kind whose ages
 // are given, what Remaining says of it, in nanoseconds, and whether that
 // is timed (see survival.left), in one pass over the kind's observations.

@@ -113,9 +113,9 @@ func TestDurationsProfile(t *testing.T) {
 	}
 }
 
-// MeanRemaining is the mean of Remaining over the running tasks, in one
-// pass.
-func TestDurationsMeanRemaining(t *testing.T) {
+// RunningLeft is the mean of Remaining over the running tasks, in one
+// pass over each kind's observations.
+func TestDurationsRunningLeft(t *testing.T) {
 	var d Durations
 	for _, m := range []time.Duration{10, 20, 30, 40, 20, 25} {
 		d.Observe("k", m*time.Minute)
@@ -126,15 +126,15 @@ func TestDurationsMeanRemaining(t *testing.T) {
 		want += d.Remaining("k", a, ages, time.Minute)
 	}
 	want /= time.Duration(len(ages))
-	got := d.MeanRemaining("k", ages, time.Minute)
+	got := d.RunningLeft([]KindWork{{Kind: "k", Running: ages, Hint: time.Minute}})
 	if diff := got - want; diff < -time.Second || diff > time.Second {
-		t.Errorf("MeanRemaining = %v, want the mean of Remaining, %v", got, want)
+		t.Errorf("RunningLeft = %v, want the mean of Remaining, %v", got, want)
 	}
-	if got := d.MeanRemaining("k", nil, 0); got != 0 {
+	if got := d.RunningLeft([]KindWork{{Kind: "k"}}); got != 0 {
 		t.Errorf("nothing running: %v, want 0", got)
 	}
 	var e Durations // nothing known: half the age, or the hint
-	if got := e.MeanRemaining("x", []time.Duration{10 * time.Minute, 2 * time.Minute}, 12*time.Minute); got != 7*time.Minute+30*time.Second {
+	if got := e.RunningLeft([]KindWork{{Kind: "x", Running: []time.Duration{10 * time.Minute, 2 * time.Minute}, Hint: 12 * time.Minute}}); got != 7*time.Minute+30*time.Second {
 		t.Errorf("nothing finished: %v, want (5m + 10m)/2", got)
 	}
 }

@@ -49,7 +49,7 @@ type DurationEstimator interface {
 // capacity that is held comes free.
 type RemainingEstimator interface {
 	// Remaining returns how much longer, on average, the tasks now
-	// running are expected to run (see Durations.MeanRemaining), or 0
+	// running are expected to run (see Durations.RunningLeft), or 0
 	// when none runs. It must not block for long.
 	Remaining() time.Duration
 }
